@@ -1,0 +1,1074 @@
+//! The wire format: every byte that is hashed or signed is produced and
+//! checked here, and nowhere else (FORMAT §3-§5).
+//!
+//! Decoding is strict. An item is accepted only if it is the deterministic
+//! encoding of its own value (FORMAT §4), which we check by re-encoding the
+//! decoded value and comparing bytes; map key order and uniqueness are
+//! checked explicitly, because a re-encoding would faithfully reproduce an
+//! unsorted map.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::BufRead;
+
+use ciborium::value::{Integer, Value};
+use sha2::{Digest, Sha256};
+
+use crate::time::{TimeError, Timestamp};
+
+/// FORMAT §5.3: the only format version.
+pub const FORMAT_VERSION: u64 = 1;
+/// FORMAT §3: the largest event, in stored bytes.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+/// FORMAT §5.2: the COSE external_aad that domain-separates our signatures.
+pub const EXTERNAL_AAD: &[u8] = b"ledger/v1/event";
+/// RFC 9052: the CBOR tag of a COSE_Sign1 message.
+pub const COSE_SIGN1_TAG: u64 = 18;
+/// RFC 9053: the COSE algorithm id of EdDSA.
+pub const ALG_EDDSA: i64 = -8;
+const MAX_PARTIES: usize = 64;
+const MAX_LINE: usize = 1024;
+const MAX_TEXT: usize = 65536;
+const MAX_ID: usize = 64;
+
+/// What is wrong with some bytes that should be an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    #[error("not well-formed CBOR: {0}")]
+    Cbor(String),
+    #[error("the data ends inside an event (a torn tail, FORMAT §3)")]
+    Truncated,
+    #[error("event is larger than the {MAX_EVENT_BYTES}-byte limit (FORMAT §3)")]
+    TooLarge,
+    #[error("{0} bytes follow the event")]
+    Trailing(usize),
+    #[error("{what} is not deterministically encoded CBOR (FORMAT §4)")]
+    NotDeterministic { what: &'static str },
+    #[error("{what} has a duplicate map key {key}")]
+    DuplicateKey { what: &'static str, key: String },
+    #[error("{what} has map keys out of order: {key} (FORMAT §4)")]
+    UnsortedKeys { what: &'static str, key: String },
+    #[error("{what} contains a {found}, which the format does not allow (FORMAT §4)")]
+    ForbiddenType {
+        what: &'static str,
+        found: &'static str,
+    },
+    #[error("COSE_Sign1 envelope: {0} (FORMAT §5.1)")]
+    Envelope(String),
+    #[error("field {field:?}: expected {expected}, found {found}")]
+    FieldType {
+        field: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("missing required field {field:?} in a {kind} event")]
+    Missing { field: &'static str, kind: String },
+    #[error("unknown field {field:?} in a {kind} event (FORMAT §5.3)")]
+    UnknownField { field: String, kind: String },
+    #[error("unknown event kind {0:?} (FORMAT §5.4)")]
+    UnknownKind(String),
+    #[error("unsupported format version {0} (expected {FORMAT_VERSION})")]
+    Version(u64),
+    #[error("field {field:?}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("field \"time\": {0}")]
+    Time(#[from] TimeError),
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> FormatError {
+    FormatError::Invalid {
+        field: field.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+macro_rules! digest_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub [u8; 32]);
+
+        impl $name {
+            /// Parses 64 hex digits (either case).
+            pub fn from_hex(s: &str) -> Result<Self, FormatError> {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(s.trim(), &mut out).map_err(|_| {
+                    invalid(stringify!($name), format!("expected 64 hex digits, found {:?}", s.chars().take(80).collect::<String>()))
+                })?;
+                Ok($name(out))
+            }
+            /// Lowercase hex, as FORMAT uses everywhere.
+            pub fn to_hex(&self) -> String {
+                hex::encode(self.0)
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.to_hex())
+            }
+        }
+    };
+}
+
+digest_type!(
+    /// SHA-256 of an event's complete stored bytes (FORMAT §5.3).
+    EventHash
+);
+serde_via_str!(EventHash, EventHash::to_hex, EventHash::from_hex);
+serde_via_str!(DocHash, DocHash::to_hex, DocHash::from_hex);
+serde_via_str!(LedgerId, |l: &LedgerId| l.to_string(), |s: &str| {
+    let mut out = [0u8; 16];
+    hex::decode_to_slice(s, &mut out).map(|_| LedgerId(out))
+});
+serde_via_str!(PartyId, PartyId::to_string, PartyId::new);
+serde_via_str!(DocId, DocId::to_string, DocId::new);
+serde_via_str!(SessionId, SessionId::to_string, SessionId::new);
+digest_type!(
+    /// SHA-256 of one version of a document's exact bytes (FORMAT §7).
+    DocHash
+);
+
+impl EventHash {
+    pub fn of(stored: &[u8]) -> Self {
+        EventHash(Sha256::digest(stored).into())
+    }
+}
+
+impl DocHash {
+    pub fn of(content: &[u8]) -> Self {
+        DocHash(Sha256::digest(content).into())
+    }
+}
+
+/// The ledger id: 16 random bytes fixed at genesis (FORMAT §5.3).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct LedgerId(pub [u8; 16]);
+
+impl fmt::Display for LedgerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+macro_rules! id_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        // Shown as a quoted string in messages: "med", not PartyId("med").
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:?}", self.0)
+            }
+        }
+
+        impl $name {
+            /// Checks the id syntax of FORMAT §5.4.
+            pub fn new(s: &str) -> Result<Self, FormatError> {
+                check_id(stringify!($name), s)?;
+                Ok($name(s.to_owned()))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl std::str::FromStr for $name {
+            type Err = FormatError;
+            fn from_str(s: &str) -> Result<Self, FormatError> {
+                Self::new(s)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A party's short id, such as `most` or `med`.
+    PartyId
+);
+id_type!(
+    /// A document's id, such as `joint-declaration`.
+    DocId
+);
+id_type!(
+    /// A session's id, such as `plenary`.
+    SessionId
+);
+
+fn check_id(field: &str, s: &str) -> Result<(), FormatError> {
+    let ok_char = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_.".contains(&c);
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > MAX_ID {
+        return Err(invalid(
+            field,
+            format!("an id must be 1 to {MAX_ID} bytes, found {}", b.len()),
+        ));
+    }
+    if !b[0].is_ascii_lowercase() && !b[0].is_ascii_digit() {
+        return Err(invalid(
+            field,
+            format!("id {s:?} must start with a lowercase letter or digit"),
+        ));
+    }
+    if let Some(c) = s.chars().find(|&c| !c.is_ascii() || !ok_char(c as u8)) {
+        return Err(invalid(
+            field,
+            format!("id {s:?} contains {c:?}; ids use a-z, 0-9, '-', '_' and '.'"),
+        ));
+    }
+    Ok(())
+}
+
+/// FORMAT §5.4 "line": one line of text, no control characters.
+pub fn check_line(field: &str, s: &str) -> Result<(), FormatError> {
+    check_text_class(field, s, MAX_LINE, false)
+}
+
+/// FORMAT §5.4 "text": free text; line feeds and tabs allowed.
+pub fn check_text(field: &str, s: &str) -> Result<(), FormatError> {
+    check_text_class(field, s, MAX_TEXT, true)
+}
+
+fn check_text_class(field: &str, s: &str, max: usize, multiline: bool) -> Result<(), FormatError> {
+    if s.is_empty() || s.len() > max {
+        return Err(invalid(
+            field,
+            format!("must be 1 to {max} bytes, found {}", s.len()),
+        ));
+    }
+    let bad = |c: char| c.is_control() && !(multiline && (c == '\n' || c == '\t'));
+    if let Some(c) = s.chars().find(|&c| bad(c)) {
+        return Err(invalid(
+            field,
+            format!("contains the control character {c:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The kind of an event and its fields (FORMAT §5.4).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Kind {
+    LedgerCreated {
+        title: String,
+        parties: BTreeMap<PartyId, [u8; 32]>,
+    },
+    SessionOpened {
+        session: SessionId,
+        title: String,
+        place: Option<String>,
+        chair: Option<String>,
+        notes: Option<String>,
+    },
+    SessionClosed {
+        session: SessionId,
+        notes: Option<String>,
+    },
+    DocumentDrafted {
+        doc: DocId,
+        sha256: DocHash,
+        title: String,
+        /// Sorted and unique (a `Vec` so that decoding can check the order).
+        signatories: Vec<PartyId>,
+    },
+    DocumentAmended {
+        doc: DocId,
+        sha256: DocHash,
+        notes: Option<String>,
+    },
+    DocumentApproved {
+        doc: DocId,
+        sha256: DocHash,
+    },
+    DocumentSigned {
+        doc: DocId,
+        sha256: DocHash,
+    },
+    Note {
+        text: String,
+    },
+}
+
+impl Kind {
+    /// The `kind` string of FORMAT §5.4.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::LedgerCreated { .. } => "ledger-created",
+            Kind::SessionOpened { .. } => "session-opened",
+            Kind::SessionClosed { .. } => "session-closed",
+            Kind::DocumentDrafted { .. } => "document-drafted",
+            Kind::DocumentAmended { .. } => "document-amended",
+            Kind::DocumentApproved { .. } => "document-approved",
+            Kind::DocumentSigned { .. } => "document-signed",
+            Kind::Note { .. } => "note",
+        }
+    }
+}
+
+/// The signed payload of an event (FORMAT §5.3).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Body {
+    pub version: u64,
+    pub ledger: LedgerId,
+    pub seq: u64,
+    pub prev: Option<EventHash>,
+    pub time: Timestamp,
+    pub author: PartyId,
+    pub kind: Kind,
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+fn bytes(b: &[u8]) -> Value {
+    Value::Bytes(b.to_vec())
+}
+
+impl Body {
+    /// The deterministic encoding of the body: the COSE payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut m: Vec<(Value, Value)> = vec![
+            (text("v"), Value::Integer(self.version.into())),
+            (text("ledger"), bytes(&self.ledger.0)),
+            (text("seq"), Value::Integer(self.seq.into())),
+            (text("time"), text(self.time.as_str())),
+            (text("author"), text(self.author.as_str())),
+            (text("kind"), text(self.kind.name())),
+        ];
+        if let Some(prev) = &self.prev {
+            m.push((text("prev"), bytes(&prev.0)));
+        }
+        let opt = |m: &mut Vec<(Value, Value)>, k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                m.push((text(k), text(v)));
+            }
+        };
+        match &self.kind {
+            Kind::LedgerCreated { title, parties } => {
+                m.push((text("title"), text(title)));
+                let p = parties
+                    .iter()
+                    .map(|(id, key)| (text(id.as_str()), bytes(key)))
+                    .collect();
+                m.push((text("parties"), Value::Map(p)));
+            }
+            Kind::SessionOpened {
+                session,
+                title,
+                place,
+                chair,
+                notes,
+            } => {
+                m.push((text("session"), text(session.as_str())));
+                m.push((text("title"), text(title)));
+                opt(&mut m, "place", place);
+                opt(&mut m, "chair", chair);
+                opt(&mut m, "notes", notes);
+            }
+            Kind::SessionClosed { session, notes } => {
+                m.push((text("session"), text(session.as_str())));
+                opt(&mut m, "notes", notes);
+            }
+            Kind::DocumentDrafted {
+                doc,
+                sha256,
+                title,
+                signatories,
+            } => {
+                m.push((text("doc"), text(doc.as_str())));
+                m.push((text("sha256"), bytes(&sha256.0)));
+                m.push((text("title"), text(title)));
+                let s = signatories.iter().map(|p| text(p.as_str())).collect();
+                m.push((text("signatories"), Value::Array(s)));
+            }
+            Kind::DocumentAmended { doc, sha256, notes } => {
+                m.push((text("doc"), text(doc.as_str())));
+                m.push((text("sha256"), bytes(&sha256.0)));
+                opt(&mut m, "notes", notes);
+            }
+            Kind::DocumentApproved { doc, sha256 } | Kind::DocumentSigned { doc, sha256 } => {
+                m.push((text("doc"), text(doc.as_str())));
+                m.push((text("sha256"), bytes(&sha256.0)));
+            }
+            Kind::Note { text: t } => m.push((text("text"), text(t))),
+        }
+        encode_value(Value::Map(m))
+    }
+
+    /// Decodes a payload: exactly one deterministic CBOR map, nothing after.
+    pub fn decode(payload: &[u8]) -> Result<Body, FormatError> {
+        let value = decode_exact(payload, "the payload")?;
+        let Value::Map(entries) = value else {
+            return Err(FormatError::Envelope(format!(
+                "the payload must be a map, found {}",
+                type_name(&value)
+            )));
+        };
+        let mut fields = Fields::new(entries)?;
+        let version = fields.uint("v")?;
+        if version != FORMAT_VERSION {
+            return Err(FormatError::Version(version));
+        }
+        let kind_name = fields.text_any("kind")?;
+        fields.kind = kind_name.clone();
+        let ledger = LedgerId(fields.fixed_bytes::<16>("ledger")?);
+        let seq = fields.uint("seq")?;
+        let prev = match fields.take("prev") {
+            None => None,
+            Some(v) => Some(EventHash(as_fixed_bytes::<32>("prev", v)?)),
+        };
+        let time = Timestamp::parse(&fields.text_any("time")?)?;
+        let author = PartyId::new(&fields.text_any("author")?).map_err(|e| rename(e, "author"))?;
+        let kind = match kind_name.as_str() {
+            "ledger-created" => {
+                let title = fields.line("title")?;
+                let Some(v) = fields.take("parties") else {
+                    return Err(fields.missing("parties"));
+                };
+                let Value::Map(entries) = v else {
+                    return Err(wrong_type("parties", "a map", &v));
+                };
+                if entries.is_empty() || entries.len() > MAX_PARTIES {
+                    return Err(invalid(
+                        "parties",
+                        format!(
+                            "must have 1 to {MAX_PARTIES} entries, found {}",
+                            entries.len()
+                        ),
+                    ));
+                }
+                let mut parties = BTreeMap::new();
+                for (k, v) in entries {
+                    let Value::Text(id) = k else {
+                        return Err(wrong_type("parties", "text keys", &k));
+                    };
+                    let id = PartyId::new(&id).map_err(|e| rename(e, "parties"))?;
+                    let key = as_fixed_bytes::<32>("parties", v)?;
+                    parties.insert(id, key);
+                }
+                Kind::LedgerCreated { title, parties }
+            }
+            "session-opened" => Kind::SessionOpened {
+                session: fields.id("session")?,
+                title: fields.line("title")?,
+                place: fields.opt_line("place")?,
+                chair: fields.opt_line("chair")?,
+                notes: fields.opt_text("notes")?,
+            },
+            "session-closed" => Kind::SessionClosed {
+                session: fields.id("session")?,
+                notes: fields.opt_text("notes")?,
+            },
+            "document-drafted" => {
+                let doc = fields.id("doc")?;
+                let sha256 = DocHash(fields.fixed_bytes::<32>("sha256")?);
+                let title = fields.line("title")?;
+                let Some(v) = fields.take("signatories") else {
+                    return Err(fields.missing("signatories"));
+                };
+                let Value::Array(items) = v else {
+                    return Err(wrong_type("signatories", "an array", &v));
+                };
+                if items.len() > MAX_PARTIES {
+                    return Err(invalid("signatories", "too many entries"));
+                }
+                let mut signatories: Vec<PartyId> = Vec::with_capacity(items.len());
+                for item in items {
+                    let Value::Text(s) = item else {
+                        return Err(wrong_type("signatories", "an array of text", &item));
+                    };
+                    let p = PartyId::new(&s).map_err(|e| rename(e, "signatories"))?;
+                    if signatories.last().is_some_and(|last| *last >= p) {
+                        return Err(invalid(
+                            "signatories",
+                            "must be sorted and without duplicates",
+                        ));
+                    }
+                    signatories.push(p);
+                }
+                Kind::DocumentDrafted {
+                    doc,
+                    sha256,
+                    title,
+                    signatories,
+                }
+            }
+            "document-amended" => Kind::DocumentAmended {
+                doc: fields.id("doc")?,
+                sha256: DocHash(fields.fixed_bytes::<32>("sha256")?),
+                notes: fields.opt_text("notes")?,
+            },
+            "document-approved" => Kind::DocumentApproved {
+                doc: fields.id("doc")?,
+                sha256: DocHash(fields.fixed_bytes::<32>("sha256")?),
+            },
+            "document-signed" => Kind::DocumentSigned {
+                doc: fields.id("doc")?,
+                sha256: DocHash(fields.fixed_bytes::<32>("sha256")?),
+            },
+            "note" => Kind::Note {
+                text: fields.text("text")?,
+            },
+            other => return Err(FormatError::UnknownKind(other.chars().take(64).collect())),
+        };
+        fields.finish()?;
+        Ok(Body {
+            version,
+            ledger,
+            seq,
+            prev,
+            time,
+            author,
+            kind,
+        })
+    }
+}
+
+fn rename(e: FormatError, field: &str) -> FormatError {
+    match e {
+        FormatError::Invalid { reason, .. } => invalid(field, reason),
+        other => other,
+    }
+}
+
+/// The fields of a body map, consumed one by one; what is left at the end
+/// must be annotations (FORMAT §5.3).
+struct Fields {
+    map: BTreeMap<String, Value>,
+    kind: String,
+}
+
+impl Fields {
+    fn new(entries: Vec<(Value, Value)>) -> Result<Self, FormatError> {
+        let mut map = BTreeMap::new();
+        for (k, v) in entries {
+            let Value::Text(k) = k else {
+                return Err(FormatError::Envelope(format!(
+                    "body keys must be text, found {}",
+                    type_name(&k)
+                )));
+            };
+            // Duplicates were rejected by the deterministic-encoding check.
+            map.insert(k, v);
+        }
+        Ok(Fields {
+            map,
+            kind: "unknown".into(),
+        })
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        self.map.remove(name)
+    }
+
+    fn missing(&self, field: &'static str) -> FormatError {
+        FormatError::Missing {
+            field,
+            kind: self.kind.clone(),
+        }
+    }
+
+    fn req(&mut self, name: &'static str) -> Result<Value, FormatError> {
+        self.take(name).ok_or_else(|| self.missing(name))
+    }
+
+    fn uint(&mut self, name: &'static str) -> Result<u64, FormatError> {
+        match self.req(name)? {
+            Value::Integer(i) => u64::try_from(i)
+                .map_err(|_| invalid(name, "expected an unsigned integer, found a negative one")),
+            v => Err(wrong_type(name, "an unsigned integer", &v)),
+        }
+    }
+
+    fn text_any(&mut self, name: &'static str) -> Result<String, FormatError> {
+        match self.req(name)? {
+            Value::Text(s) => Ok(s),
+            v => Err(wrong_type(name, "a text string", &v)),
+        }
+    }
+
+    fn line(&mut self, name: &'static str) -> Result<String, FormatError> {
+        let s = self.text_any(name)?;
+        check_line(name, &s)?;
+        Ok(s)
+    }
+
+    fn text(&mut self, name: &'static str) -> Result<String, FormatError> {
+        let s = self.text_any(name)?;
+        check_text(name, &s)?;
+        Ok(s)
+    }
+
+    fn opt_line(&mut self, name: &'static str) -> Result<Option<String>, FormatError> {
+        if self.map.contains_key(name) {
+            self.line(name).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn opt_text(&mut self, name: &'static str) -> Result<Option<String>, FormatError> {
+        if self.map.contains_key(name) {
+            self.text(name).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn id<T: std::str::FromStr<Err = FormatError>>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<T, FormatError> {
+        let s = self.text_any(name)?;
+        s.parse::<T>().map_err(|e| rename(e, name))
+    }
+
+    fn fixed_bytes<const N: usize>(&mut self, name: &'static str) -> Result<[u8; N], FormatError> {
+        let v = self.req(name)?;
+        as_fixed_bytes::<N>(name, v)
+    }
+
+    fn finish(self) -> Result<(), FormatError> {
+        match self.map.into_keys().find(|k| !k.starts_with('_')) {
+            Some(field) => Err(FormatError::UnknownField {
+                field: field.chars().take(64).collect(),
+                kind: self.kind,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn as_fixed_bytes<const N: usize>(name: &str, v: Value) -> Result<[u8; N], FormatError> {
+    match v {
+        Value::Bytes(b) => <[u8; N]>::try_from(b.as_slice())
+            .map_err(|_| invalid(name, format!("expected {N} bytes, found {}", b.len()))),
+        v => Err(wrong_type(name, "a byte string", &v)),
+    }
+}
+
+fn wrong_type(field: &str, expected: &'static str, found: &Value) -> FormatError {
+    FormatError::FieldType {
+        field: field.to_owned(),
+        expected,
+        found: type_name(found),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Integer(_) => "an integer",
+        Value::Bytes(_) => "a byte string",
+        Value::Float(_) => "a float",
+        Value::Text(_) => "a text string",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "null",
+        Value::Tag(..) => "a tag",
+        Value::Array(_) => "an array",
+        Value::Map(_) => "a map",
+        _ => "an unknown CBOR item",
+    }
+}
+
+/// A decoded, not yet verified, event: its envelope, its body, and what
+/// replay needs to know about its stored bytes.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub body: Body,
+    /// SHA-256 of the signer's public key (FORMAT §5.1).
+    pub kid: [u8; 32],
+    pub signature: [u8; 64],
+    protected: Vec<u8>,
+    payload: Vec<u8>,
+    hash: EventHash,
+    len: usize,
+}
+
+impl Event {
+    /// Decodes exactly one event; trailing bytes are an error.
+    pub fn decode(stored: &[u8]) -> Result<Event, FormatError> {
+        let (value, used) = read_item(stored)?;
+        if used != stored.len() {
+            return Err(FormatError::Trailing(stored.len() - used));
+        }
+        Event::from_value(value, stored)
+    }
+
+    /// Builds an event from a signed payload. The result is decoded again
+    /// from its own bytes, so a writer never stores what a reader rejects.
+    pub fn assemble(
+        kid: [u8; 32],
+        payload: Vec<u8>,
+        signature: [u8; 64],
+    ) -> Result<(Event, Vec<u8>), FormatError> {
+        let protected = protected_header(&kid);
+        let stored = encode_value(Value::Tag(
+            COSE_SIGN1_TAG,
+            Box::new(Value::Array(vec![
+                Value::Bytes(protected),
+                Value::Map(vec![]),
+                Value::Bytes(payload),
+                bytes(&signature),
+            ])),
+        ));
+        let event = Event::decode(&stored)?;
+        Ok((event, stored))
+    }
+
+    fn from_value(value: Value, stored: &[u8]) -> Result<Event, FormatError> {
+        let env = |s: &str| FormatError::Envelope(s.to_owned());
+        let Value::Tag(COSE_SIGN1_TAG, inner) = value else {
+            return Err(env(
+                "expected a COSE_Sign1 message: tag 18 and an array of 4",
+            ));
+        };
+        let Value::Array(items) = *inner else {
+            return Err(env("expected an array of 4 after tag 18"));
+        };
+        let Ok([protected, unprotected, payload, signature]) = <[Value; 4]>::try_from(items) else {
+            return Err(env("expected an array of exactly 4 items"));
+        };
+        let Value::Bytes(protected) = protected else {
+            return Err(env("the protected header must be a byte string"));
+        };
+        let kid = parse_protected(&protected)?;
+        if unprotected != Value::Map(vec![]) {
+            return Err(env("the unprotected header must be an empty map"));
+        }
+        let Value::Bytes(payload) = payload else {
+            return Err(env("the payload must be an attached byte string"));
+        };
+        let Value::Bytes(signature) = signature else {
+            return Err(env("the signature must be a byte string"));
+        };
+        let signature = <[u8; 64]>::try_from(signature.as_slice()).map_err(|_| {
+            FormatError::Envelope(format!(
+                "the signature must be 64 bytes, found {}",
+                signature.len()
+            ))
+        })?;
+        let body = Body::decode(&payload)?;
+        Ok(Event {
+            body,
+            kid,
+            signature,
+            protected,
+            payload,
+            hash: EventHash::of(stored),
+            len: stored.len(),
+        })
+    }
+
+    /// The bytes the signature covers: the COSE Sig_structure (FORMAT §5.2).
+    pub fn to_be_signed(&self) -> Vec<u8> {
+        sig_structure(&self.protected, &self.payload)
+    }
+
+    /// SHA-256 of the stored bytes.
+    pub fn hash(&self) -> EventHash {
+        self.hash
+    }
+
+    /// Length of the stored bytes.
+    pub fn stored_len(&self) -> usize {
+        self.len
+    }
+
+    /// The payload bytes exactly as stored.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
+/// FORMAT §5.1: `{1: -8, 4: kid}`, deterministically encoded.
+pub fn protected_header(kid: &[u8; 32]) -> Vec<u8> {
+    encode_value(Value::Map(vec![
+        (Value::Integer(1.into()), Value::Integer(ALG_EDDSA.into())),
+        (Value::Integer(4.into()), bytes(kid)),
+    ]))
+}
+
+fn parse_protected(protected: &[u8]) -> Result<[u8; 32], FormatError> {
+    let value = decode_exact(protected, "the protected header")?;
+    let env = |s: String| FormatError::Envelope(s);
+    let Value::Map(entries) = value else {
+        return Err(env("the protected header must be a map".into()));
+    };
+    let mut alg = None;
+    let mut kid = None;
+    for (k, v) in entries {
+        match (k, v) {
+            (Value::Integer(l), v) if l == Integer::from(1) => alg = Some(v),
+            (Value::Integer(l), Value::Bytes(b)) if l == Integer::from(4) => kid = Some(b),
+            (k, _) => {
+                return Err(env(format!(
+                    "the protected header may hold only alg (1) and kid (4), found label {}",
+                    describe_key(&k)
+                )))
+            }
+        }
+    }
+    match alg {
+        Some(Value::Integer(a)) if a == Integer::from(ALG_EDDSA) => {}
+        Some(_) => return Err(env("alg must be EdDSA (-8)".into())),
+        None => return Err(env("the protected header has no alg".into())),
+    }
+    let kid = kid.ok_or_else(|| env("the protected header has no kid".into()))?;
+    <[u8; 32]>::try_from(kid.as_slice())
+        .map_err(|_| env(format!("kid must be 32 bytes, found {}", kid.len())))
+}
+
+/// FORMAT §5.2: `["Signature1", protected, external_aad, payload]`.
+pub fn sig_structure(protected: &[u8], payload: &[u8]) -> Vec<u8> {
+    encode_value(Value::Array(vec![
+        text("Signature1"),
+        bytes(protected),
+        bytes(EXTERNAL_AAD),
+        bytes(payload),
+    ]))
+}
+
+/// Encodes a value deterministically: maps sorted by encoded key.
+pub fn encode_value(value: Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Serialising a Value into a Vec has no failure mode (no I/O, no
+    // unsupported types), so an error here would be a bug in ciborium.
+    ciborium::ser::into_writer(&sort_maps(value), &mut out).expect("CBOR encoding into a Vec");
+    out
+}
+
+fn sort_maps(value: Value) -> Value {
+    match value {
+        Value::Map(entries) => {
+            let mut keyed: Vec<(Vec<u8>, Value, Value)> = entries
+                .into_iter()
+                .map(|(k, v)| {
+                    let k = sort_maps(k);
+                    (encode_value(k.clone()), k, sort_maps(v))
+                })
+                .collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Map(keyed.into_iter().map(|(_, k, v)| (k, v)).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sort_maps).collect()),
+        Value::Tag(t, inner) => Value::Tag(t, Box::new(sort_maps(*inner))),
+        other => other,
+    }
+}
+
+/// Decodes one item that must fill `input` exactly.
+fn decode_exact(input: &[u8], what: &'static str) -> Result<Value, FormatError> {
+    let mut rd = input;
+    let value: Value = ciborium::de::from_reader(&mut rd).map_err(|e| cbor_error(e, what))?;
+    if !rd.is_empty() {
+        return Err(FormatError::Envelope(format!(
+            "{} bytes follow {what}",
+            rd.len()
+        )));
+    }
+    check_strict(&value, input, what, false)?;
+    Ok(value)
+}
+
+fn cbor_error(e: ciborium::de::Error<std::io::Error>, what: &str) -> FormatError {
+    match e {
+        ciborium::de::Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            FormatError::Truncated
+        }
+        ciborium::de::Error::Io(e) => FormatError::Cbor(format!("{what}: {e}")),
+        ciborium::de::Error::Syntax(off) => {
+            FormatError::Cbor(format!("{what}: syntax error at byte {off}"))
+        }
+        ciborium::de::Error::Semantic(_, msg) => FormatError::Cbor(format!("{what}: {msg}")),
+        ciborium::de::Error::RecursionLimitExceeded => {
+            FormatError::Cbor(format!("{what}: nested too deeply"))
+        }
+    }
+}
+
+/// FORMAT §4: allowed types only, maps sorted with unique keys, and the
+/// bytes are the deterministic encoding of the value.
+fn check_strict(
+    value: &Value,
+    input: &[u8],
+    what: &'static str,
+    allow_tag: bool,
+) -> Result<(), FormatError> {
+    check_types(value, what, allow_tag)?;
+    if encode_value(value.clone()) != input {
+        return Err(FormatError::NotDeterministic { what });
+    }
+    Ok(())
+}
+
+fn check_types(value: &Value, what: &'static str, allow_tag: bool) -> Result<(), FormatError> {
+    let forbidden = |found| Err(FormatError::ForbiddenType { what, found });
+    match value {
+        Value::Integer(_) | Value::Bytes(_) | Value::Text(_) => Ok(()),
+        Value::Float(_) => forbidden("float"),
+        Value::Bool(_) => forbidden("boolean"),
+        Value::Null => forbidden("null or undefined"),
+        Value::Tag(COSE_SIGN1_TAG, inner) if allow_tag => check_types(inner, what, false),
+        Value::Tag(..) => forbidden("tag"),
+        Value::Array(items) => items.iter().try_for_each(|v| check_types(v, what, false)),
+        Value::Map(entries) => {
+            let mut last: Option<Vec<u8>> = None;
+            for (k, v) in entries {
+                check_types(k, what, false)?;
+                check_types(v, what, false)?;
+                let enc = encode_value(k.clone());
+                if let Some(prev) = &last {
+                    match prev.cmp(&enc) {
+                        std::cmp::Ordering::Less => {}
+                        std::cmp::Ordering::Equal => {
+                            return Err(FormatError::DuplicateKey {
+                                what,
+                                key: describe_key(k),
+                            })
+                        }
+                        std::cmp::Ordering::Greater => {
+                            return Err(FormatError::UnsortedKeys {
+                                what,
+                                key: describe_key(k),
+                            })
+                        }
+                    }
+                }
+                last = Some(enc);
+            }
+            Ok(())
+        }
+        _ => forbidden("simple value"),
+    }
+}
+
+fn describe_key(k: &Value) -> String {
+    match k {
+        Value::Text(s) => format!("{:?}", s.chars().take(64).collect::<String>()),
+        Value::Integer(i) => format!("{}", i128::from(*i)),
+        other => type_name(other).to_owned(),
+    }
+}
+
+/// Reads the next item of a CBOR sequence without decoding more than one
+/// event's worth: returns the item and the bytes it occupies.
+fn read_item(input: &[u8]) -> Result<(Value, usize), FormatError> {
+    let window = &input[..input.len().min(MAX_EVENT_BYTES)];
+    let mut rd = window;
+    let value: Value = match ciborium::de::from_reader(&mut rd) {
+        Ok(v) => v,
+        Err(e) => {
+            let e = cbor_error(e, "the event");
+            if e == FormatError::Truncated && window.len() < input.len() {
+                return Err(FormatError::TooLarge);
+            }
+            return Err(e);
+        }
+    };
+    let used = window.len() - rd.len();
+    check_strict(&value, &window[..used], "the event", true)?;
+    Ok((value, used))
+}
+
+/// Reads events one at a time from a CBOR sequence (FORMAT §3), keeping at
+/// most one event in memory.
+pub struct LogReader<R> {
+    inner: R,
+    offset: u64,
+    buf: Vec<u8>,
+}
+
+/// One event read from the log, with where it starts.
+pub struct Item {
+    pub offset: u64,
+    pub event: Event,
+}
+
+/// A read failure, with the offset of the event it concerns.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(std::io::Error),
+    Format { offset: u64, error: FormatError },
+}
+
+impl<R: BufRead> LogReader<R> {
+    pub fn new(inner: R) -> Self {
+        LogReader {
+            inner,
+            offset: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Offset of the next event (the end of the last one read).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next event, `None` at a clean end of the log.
+    pub fn next_event(&mut self) -> Result<Option<Item>, ReadError> {
+        if self.inner.fill_buf().map_err(ReadError::Io)?.is_empty() {
+            return Ok(None);
+        }
+        let offset = self.offset;
+        let fail = |error| ReadError::Format { offset, error };
+        self.buf.clear();
+        let mut tee = Tee {
+            inner: &mut self.inner,
+            copy: &mut self.buf,
+        };
+        let value: Result<Value, _> = ciborium::de::from_reader(&mut tee);
+        let value = match value {
+            Ok(v) => v,
+            Err(e) => {
+                let e = match cbor_error(e, "the event") {
+                    FormatError::Cbor(m) if self.buf.len() > MAX_EVENT_BYTES => {
+                        let _ = m;
+                        FormatError::TooLarge
+                    }
+                    other => other,
+                };
+                return Err(fail(e));
+            }
+        };
+        check_strict(&value, &self.buf, "the event", true).map_err(fail)?;
+        let event = Event::from_value(value, &self.buf).map_err(fail)?;
+        self.offset += self.buf.len() as u64;
+        Ok(Some(Item { offset, event }))
+    }
+
+    /// The stored bytes of the event last returned by `next_event`.
+    pub fn last_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// Copies what ciborium reads, so that the exact stored bytes are kept, and
+/// stops one event's worth past the size limit.
+struct Tee<'a, R> {
+    inner: &'a mut R,
+    copy: &'a mut Vec<u8>,
+}
+
+impl<R: BufRead> std::io::Read for Tee<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.copy.len() > MAX_EVENT_BYTES {
+            return Err(std::io::Error::other("event larger than the size limit"));
+        }
+        let n = self.inner.read(out)?;
+        self.copy.extend_from_slice(&out[..n]);
+        Ok(n)
+    }
+}

@@ -1,0 +1,337 @@
+//! The ledger directory (FORMAT §2): the log file, the document files, the
+//! writer's cache, locking and durability.
+//!
+//! Nothing here interprets events; that is [`crate::replay`]'s job. What
+//! this module guarantees is that bytes reported as written are on disk
+//! (`fsync`), that a committed byte is never rewritten, and that only one
+//! writer at a time holds the log.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::format::{DocHash, LogReader};
+use crate::replay::{Documents, State};
+
+/// The log file's name inside a ledger directory.
+pub const LOG_FILE: &str = "events.cbor";
+/// The document directory's name.
+pub const DOCS_DIR: &str = "docs";
+/// The writer's cache directory, never read by verify.
+pub const CACHE_DIR: &str = "cache";
+const CACHE_FILE: &str = "state.json";
+const GITIGNORE: &str = "# written by ledger: the cache is derived and never trusted\ncache/\n";
+
+/// A failure to read or write the ledger directory.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("{dir} is not a ledger: it has no {LOG_FILE} (create one with `ledger init`)")]
+    NotALedger { dir: PathBuf },
+    #[error("{dir} already exists and is not empty; refusing to create a ledger there")]
+    NotEmpty { dir: PathBuf },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} changed while locked: expected {expected} bytes, found {found}")]
+    Changed {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// How a ledger is opened: readers share, one writer excludes all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// An open, locked ledger directory.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    log_path: PathBuf,
+    /// Holds the `flock` for as long as the store lives.
+    log: File,
+    access: Access,
+}
+
+/// The writer's cache: the replayed state after the first `log_len` bytes,
+/// the last event of which starts at `head_offset` (FORMAT §2: never
+/// trusted by verify; a writer checks it against the log before use).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Cache {
+    /// The log file's identity when the cache was written: any change to
+    /// the file by anyone else (even one that keeps its length) changes it.
+    pub stamp: Stamp,
+    pub log_len: u64,
+    pub head_offset: u64,
+    pub state: State,
+}
+
+/// Length, inode, modification and change times of the log file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub len: u64,
+    pub ino: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+impl Store {
+    /// Creates a ledger directory whose log is `genesis`, durably. `dir` may
+    /// exist if it is empty. Two concurrent creators cannot both succeed.
+    pub fn create(dir: &Path, genesis: &[u8]) -> Result<Store, StoreError> {
+        match fs::read_dir(dir) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    return Err(StoreError::NotEmpty {
+                        dir: dir.to_owned(),
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir).map_err(io(dir))?;
+                if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    sync_dir(parent)?;
+                }
+            }
+            Err(e) => return Err(io(dir)(e)),
+        }
+        let docs = dir.join(DOCS_DIR);
+        fs::create_dir_all(&docs).map_err(io(&docs))?;
+        let ignore = dir.join(".gitignore");
+        write_durably(dir, &ignore, GITIGNORE.as_bytes())?;
+        let log_path = dir.join(LOG_FILE);
+        write_durably(dir, &log_path, genesis)?;
+        sync_dir(dir)?;
+        Store::open(dir, Access::Write)
+    }
+
+    /// Opens a ledger directory and takes its lock (shared to read,
+    /// exclusive to write), waiting for a writer that holds it.
+    pub fn open(dir: &Path, access: Access) -> Result<Store, StoreError> {
+        let log_path = dir.join(LOG_FILE);
+        let mut opts = OpenOptions::new();
+        opts.read(true);
+        if access == Access::Write {
+            opts.append(true);
+        }
+        let log = opts.open(&log_path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => {
+                StoreError::NotALedger {
+                    dir: dir.to_owned(),
+                }
+            }
+            _ => io(&log_path)(e),
+        })?;
+        if !log.metadata().map_err(io(&log_path))?.is_file() {
+            return Err(StoreError::NotALedger {
+                dir: dir.to_owned(),
+            });
+        }
+        match access {
+            Access::Read => log.lock_shared(),
+            Access::Write => log.lock(),
+        }
+        .map_err(io(&log_path))?;
+        Ok(Store {
+            dir: dir.to_owned(),
+            log_path,
+            log,
+            access,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The log's current length in bytes.
+    pub fn log_len(&self) -> Result<u64, StoreError> {
+        Ok(self.log.metadata().map_err(io(&self.log_path))?.len())
+    }
+
+    /// The log file's current [`Stamp`].
+    pub fn stamp(&self) -> Result<Stamp, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let m = self.log.metadata().map_err(io(&self.log_path))?;
+        Ok(Stamp {
+            len: m.len(),
+            ino: m.ino(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+        })
+    }
+
+    /// A streaming reader over the whole log, from offset 0.
+    pub fn reader(&self) -> Result<LogReader<BufReader<File>>, StoreError> {
+        let f = File::open(&self.log_path).map_err(io(&self.log_path))?;
+        Ok(LogReader::new(BufReader::with_capacity(1 << 16, f)))
+    }
+
+    /// Reads `len` bytes of the log at `offset`.
+    pub fn read_at(&self, offset: u64, len: u64) -> Result<Vec<u8>, StoreError> {
+        let mut buf = vec![
+            0u8;
+            usize::try_from(len)
+                .unwrap_or(usize::MAX)
+                .min(crate::format::MAX_EVENT_BYTES)
+        ];
+        self.log
+            .read_exact_at(&mut buf, offset)
+            .map_err(io(&self.log_path))?;
+        Ok(buf)
+    }
+
+    /// Appends one event's bytes at `expected_len` (the end of the last
+    /// complete event) and makes them durable before returning. If the
+    /// write fails part-way, the partial bytes are cut off again.
+    pub fn append(&mut self, expected_len: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        debug_assert_eq!(self.access, Access::Write);
+        let found = self.log_len()?;
+        if found != expected_len {
+            return Err(StoreError::Changed {
+                path: self.log_path.clone(),
+                expected: expected_len,
+                found,
+            });
+        }
+        let result = (&self.log)
+            .write_all(bytes)
+            .and_then(|()| self.log.sync_data());
+        if let Err(e) = result {
+            // Best effort: leave no torn tail behind. If this fails too, the
+            // next writer finds and removes the torn tail.
+            let _ = self
+                .log
+                .set_len(expected_len)
+                .and_then(|()| self.log.sync_data());
+            return Err(io(&self.log_path)(e));
+        }
+        Ok(())
+    }
+
+    /// Cuts the log back to `len` bytes: only ever used to remove a torn
+    /// tail, bytes that never formed a committed event (FORMAT §3, §8).
+    pub fn truncate_torn_tail(&mut self, len: u64) -> Result<(), StoreError> {
+        debug_assert_eq!(self.access, Access::Write);
+        self.log
+            .set_len(len)
+            .and_then(|()| self.log.sync_all())
+            .map_err(io(&self.log_path))
+    }
+
+    /// Where the bytes of a document version live (FORMAT §7).
+    pub fn doc_path(&self, hash: &DocHash) -> PathBuf {
+        self.dir.join(DOCS_DIR).join(hash.to_hex())
+    }
+
+    /// Stores a document version durably, content-addressed. Storing the
+    /// same bytes twice is a no-op.
+    pub fn put_doc(&self, content: &[u8]) -> Result<DocHash, StoreError> {
+        let hash = DocHash::of(content);
+        if self.check(&hash).is_ok() {
+            return Ok(hash);
+        }
+        let docs = self.dir.join(DOCS_DIR);
+        fs::create_dir_all(&docs).map_err(io(&docs))?;
+        let path = self.doc_path(&hash);
+        // A file already there with the wrong bytes is evidence, not ours
+        // to overwrite: write_durably refuses to replace it.
+        write_durably(&docs, &path, content)?;
+        Ok(hash)
+    }
+
+    /// Reads the writer's cache, if there is a readable one.
+    pub fn load_cache(&self) -> Option<Cache> {
+        let path = self.dir.join(CACHE_DIR).join(CACHE_FILE);
+        let text = fs::read(path).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Replaces the writer's cache. Not fsynced: a lost or stale cache is
+    /// detected and rebuilt from the log.
+    pub fn save_cache(&self, cache: &Cache) -> Result<(), StoreError> {
+        let dir = self.dir.join(CACHE_DIR);
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(CACHE_FILE);
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
+        serde_json::to_writer(&mut tmp, cache).map_err(|e| io(&path)(e.into()))?;
+        tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
+        Ok(())
+    }
+
+    /// Removes the cache (after a torn tail or a failed rebuild).
+    pub fn drop_cache(&self) {
+        let _ = fs::remove_file(self.dir.join(CACHE_DIR).join(CACHE_FILE));
+    }
+}
+
+impl Documents for Store {
+    fn check(&self, hash: &DocHash) -> Result<(), String> {
+        let path = self.doc_path(hash);
+        let mut f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("{DOCS_DIR}/{} is missing", hash.to_hex()))
+            }
+            Err(e) => return Err(format!("{DOCS_DIR}/{}: {e}", hash.to_hex())),
+        };
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => hasher.update(&buf[..n]),
+                Err(e) => return Err(format!("{DOCS_DIR}/{}: {e}", hash.to_hex())),
+            }
+        }
+        let found = DocHash(hasher.finalize().into());
+        if found != *hash {
+            return Err(format!(
+                "the bytes of {DOCS_DIR}/{} hash to {found}",
+                hash.to_hex()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Writes a new file atomically and durably: temporary file in `dir`,
+/// fsync, link into place without replacing anything, fsync `dir`.
+fn write_durably(dir: &Path, path: &Path, content: &[u8]) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    tmp.write_all(content).map_err(io(path))?;
+    tmp.as_file().sync_all().map_err(io(path))?;
+    tmp.persist_noclobber(path).map_err(|e| io(path)(e.error))?;
+    sync_dir(dir)
+}

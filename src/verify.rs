@@ -1,0 +1,538 @@
+//! The auditor's view: replay a ledger from its first byte and report what
+//! it proves (FORMAT §6), or the first event that fails and why.
+//!
+//! Verification reads only `events.cbor` and `docs/`; the writer's cache
+//! and anything else in the directory are ignored.
+
+use std::fmt::{self, Write as _};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::crypto::PublicKey;
+use crate::format::{DocHash, DocId, Event, EventHash, Kind, LedgerId, PartyId, ReadError};
+use crate::replay::{State, Verified};
+use crate::store::{Access, Store, StoreError, LOG_FILE};
+
+/// Where and why a ledger fails verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// Position of the failing event in the log (0 is the genesis), if the
+    /// failure concerns one event.
+    pub event: Option<u64>,
+    /// Byte offset in `events.cbor` where that event (or the problem) starts.
+    pub offset: Option<u64>,
+    pub reason: String,
+    /// The log ends in an interrupted append (FORMAT §3), which a writer
+    /// removes; everything before `offset` is intact.
+    pub torn_tail: bool,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.event, self.offset) {
+            (Some(i), Some(o)) => write!(
+                f,
+                "event {i} (byte offset {o} of {LOG_FILE}): {}",
+                self.reason
+            ),
+            (None, Some(o)) => write!(f, "byte offset {o} of {LOG_FILE}: {}", self.reason),
+            _ => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// Verification could not be completed, or refuted the ledger.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    #[error("verification failed: {0}")]
+    Failed(Failure),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The result of a full replay.
+pub(crate) struct Replayed {
+    pub state: State,
+    /// The end of the last complete event.
+    pub log_len: u64,
+    pub head_offset: u64,
+}
+
+/// Replays every event of `store`, calling `visit` after each one with the
+/// state it leads to.
+pub(crate) fn replay(
+    store: &Store,
+    mut visit: impl FnMut(&Verified<Event>, u64, &State),
+) -> Result<Replayed, VerifyError> {
+    let mut reader = store.reader()?;
+    let fail = |event: Option<u64>, offset: u64, reason: String, torn_tail: bool| {
+        VerifyError::Failed(Failure {
+            event,
+            offset: Some(offset),
+            reason,
+            torn_tail,
+        })
+    };
+    let mut state: Option<State> = None;
+    let mut head_offset = 0;
+    loop {
+        let index = state.as_ref().map_or(0, |s| s.count);
+        let item = match reader.next_event() {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(ReadError::Io(e)) => {
+                return Err(VerifyError::Store(StoreError::Io {
+                    path: store.log_path().to_owned(),
+                    source: e,
+                }))
+            }
+            Err(ReadError::Format { offset, error }) => {
+                let torn = error == crate::format::FormatError::Truncated;
+                let reason = if torn {
+                    format!(
+                        "the log ends in an incomplete event ({} bytes of an interrupted append); \
+                         the {index} events before it are intact, and the next `ledger append` removes it",
+                        store.log_len().map_or(0, |l| l.saturating_sub(offset))
+                    )
+                } else {
+                    error.to_string()
+                };
+                return Err(fail(Some(index), offset, reason, torn));
+            }
+        };
+        let offset = item.offset;
+        let verified = match state.as_mut() {
+            None => match State::genesis(item.event) {
+                Ok((s, v)) => {
+                    state = Some(s);
+                    v
+                }
+                Err(e) => return Err(fail(Some(index), offset, e.to_string(), false)),
+            },
+            Some(s) => s
+                .apply(item.event, store)
+                .map_err(|e| fail(Some(index), offset, e.to_string(), false))?,
+        };
+        head_offset = offset;
+        if let Some(s) = &state {
+            visit(&verified, offset, s);
+        }
+    }
+    match state {
+        Some(state) => Ok(Replayed {
+            state,
+            log_len: reader.offset(),
+            head_offset,
+        }),
+        None => Err(fail(
+            None,
+            0,
+            format!("{LOG_FILE} is empty: there is no genesis event"),
+            false,
+        )),
+    }
+}
+
+/// What an auditor additionally requires (FORMAT §6, end).
+#[derive(Debug, Default)]
+pub struct Options {
+    /// `--trust`: the parties' keys must be exactly these (name, key).
+    pub trust: Option<Vec<(String, PublicKey)>>,
+    /// `--head`: the ledger must contain an event with this hash.
+    pub head: Option<EventHash>,
+}
+
+/// One party, as the genesis registered it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartyInfo {
+    pub id: PartyId,
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// One replayed event, described.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub offset: u64,
+    pub hash: EventHash,
+    pub time: String,
+    pub author: PartyId,
+    pub kind: &'static str,
+    /// One line saying what happened.
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<DocId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<DocHash>,
+}
+
+/// A signature or approval: who, at which event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Act {
+    pub party: PartyId,
+    pub event: u64,
+}
+
+/// The final state of one document.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocReport {
+    pub id: DocId,
+    pub title: String,
+    /// SHA-256 of the current version.
+    pub version: DocHash,
+    /// 1 for the draft, +1 for each amendment.
+    pub version_number: usize,
+    pub signatories: Vec<PartyId>,
+    /// "executed", "awaiting-signatures" or "no-signatures-required".
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executed_at: Option<u64>,
+    pub signed_by: Vec<Act>,
+    pub awaiting: Vec<PartyId>,
+    pub approved_by: Vec<Act>,
+}
+
+/// Everything a successful verification proves.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub verified: bool,
+    pub ledger: LedgerId,
+    pub title: String,
+    pub parties: Vec<PartyInfo>,
+    pub events: Vec<Entry>,
+    pub documents: Vec<DocReport>,
+    pub count: u64,
+    pub head: EventHash,
+}
+
+fn short(h: &impl fmt::Display) -> String {
+    h.to_string()[..12].to_owned()
+}
+
+fn list(parties: impl IntoIterator<Item = impl fmt::Display>) -> String {
+    let v: Vec<String> = parties.into_iter().map(|p| p.to_string()).collect();
+    if v.is_empty() {
+        "nobody".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn describe(event: &Event, offset: u64, state: &State) -> Entry {
+    let b = &event.body;
+    let version_no = |doc: &DocId, h: &DocHash| {
+        state
+            .documents
+            .get(doc)
+            .and_then(|d| d.versions.iter().position(|v| v.sha256 == *h))
+            .map_or(0, |i| i + 1)
+    };
+    let mut notes = None;
+    let mut document = None;
+    let mut version = None;
+    let summary = match &b.kind {
+        Kind::LedgerCreated { title, parties } => {
+            format!(
+                "created the ledger \"{title}\" with parties {}",
+                list(parties.keys())
+            )
+        }
+        Kind::SessionOpened {
+            session,
+            title,
+            place,
+            chair,
+            notes: n,
+        } => {
+            notes = n.clone();
+            let mut s = format!("opened session {session}: \"{title}\"");
+            if let Some(p) = place {
+                let _ = write!(s, ", at {p}");
+            }
+            if let Some(c) = chair {
+                let _ = write!(s, ", chaired by {c}");
+            }
+            s
+        }
+        Kind::SessionClosed { session, notes: n } => {
+            notes = n.clone();
+            format!("closed session {session}")
+        }
+        Kind::DocumentDrafted {
+            doc,
+            sha256,
+            title,
+            signatories,
+        } => {
+            document = Some(doc.clone());
+            version = Some(*sha256);
+            let who = if signatories.is_empty() {
+                "no signatures required".to_owned()
+            } else {
+                format!("to be signed by {}", list(signatories))
+            };
+            format!(
+                "drafted {doc} \"{title}\", version 1 ({}), {who}",
+                short(sha256)
+            )
+        }
+        Kind::DocumentAmended {
+            doc,
+            sha256,
+            notes: n,
+        } => {
+            notes = n.clone();
+            document = Some(doc.clone());
+            version = Some(*sha256);
+            format!(
+                "amended {doc} to version {} ({})",
+                version_no(doc, sha256),
+                short(sha256)
+            )
+        }
+        Kind::DocumentApproved { doc, sha256 } => {
+            document = Some(doc.clone());
+            version = Some(*sha256);
+            format!(
+                "approved {doc} version {} ({})",
+                version_no(doc, sha256),
+                short(sha256)
+            )
+        }
+        Kind::DocumentSigned { doc, sha256 } => {
+            document = Some(doc.clone());
+            version = Some(*sha256);
+            let mut s = format!(
+                "signed {doc} version {} ({})",
+                version_no(doc, sha256),
+                short(sha256)
+            );
+            if state.documents.get(doc).and_then(|d| d.executed) == Some(b.seq) {
+                s.push_str("; the document is now executed");
+            }
+            s
+        }
+        Kind::Note { text } => {
+            notes = Some(text.clone());
+            "note".to_owned()
+        }
+    };
+    Entry {
+        seq: b.seq,
+        offset,
+        hash: event.hash(),
+        time: b.time.to_string(),
+        author: b.author.clone(),
+        kind: b.kind.name(),
+        summary,
+        notes,
+        document,
+        version,
+    }
+}
+
+fn documents(state: &State) -> Vec<DocReport> {
+    state
+        .documents
+        .iter()
+        .map(|(id, d)| {
+            let cur = d.current();
+            let status = if d.signatories.is_empty() {
+                "no-signatures-required"
+            } else if d.executed.is_some() {
+                "executed"
+            } else {
+                "awaiting-signatures"
+            };
+            let acts = |m: &std::collections::BTreeMap<PartyId, u64>| {
+                let mut v: Vec<Act> = m
+                    .iter()
+                    .map(|(p, e)| Act {
+                        party: p.clone(),
+                        event: *e,
+                    })
+                    .collect();
+                v.sort_by_key(|a| a.event);
+                v
+            };
+            DocReport {
+                id: id.clone(),
+                title: d.title.clone(),
+                version: cur.sha256,
+                version_number: d.versions.len(),
+                signatories: d.signatories.iter().cloned().collect(),
+                status,
+                executed_at: d.executed,
+                signed_by: acts(&cur.signatures),
+                awaiting: d.awaiting().into_iter().cloned().collect(),
+                approved_by: acts(&cur.approvals),
+            }
+        })
+        .collect()
+}
+
+/// Verifies the ledger in `dir` from its first byte.
+pub fn verify(dir: &Path, options: &Options) -> Result<Report, VerifyError> {
+    let store = Store::open(dir, Access::Read)?;
+    let mut events = Vec::new();
+    let mut seen_head = false;
+    let replayed = replay(&store, |ev, offset, state| {
+        if options.head == Some(ev.hash()) {
+            seen_head = true;
+        }
+        events.push(describe(ev, offset, state));
+    })?;
+    let state = replayed.state;
+    let fail = |reason: String| {
+        VerifyError::Failed(Failure {
+            event: None,
+            offset: None,
+            reason,
+            torn_tail: false,
+        })
+    };
+    if let Some(trusted) = &options.trust {
+        for (party, key) in &state.parties {
+            if !trusted.iter().any(|(_, k)| k == key) {
+                return Err(fail(format!(
+                    "the key of party {party:?} (fingerprint {}) is not among the trusted keys (--trust)",
+                    hex::encode(key.fingerprint())
+                )));
+            }
+        }
+        for (name, key) in trusted {
+            if state.party_of(key).is_none() {
+                return Err(fail(format!(
+                    "trusted key {name} is not the key of any party of this ledger (--trust)"
+                )));
+            }
+        }
+    }
+    if let Some(head) = options.head {
+        if !seen_head {
+            return Err(fail(format!(
+                "the ledger does not contain event {head} (--head): it has been truncated, rolled back or rewritten"
+            )));
+        }
+    }
+    Ok(Report {
+        verified: true,
+        ledger: state.ledger,
+        title: state.title.clone(),
+        parties: state
+            .parties
+            .iter()
+            .map(|(id, k)| PartyInfo {
+                id: id.clone(),
+                key: hex::encode(k.to_bytes()),
+                fingerprint: hex::encode(k.fingerprint()),
+            })
+            .collect(),
+        documents: documents(&state),
+        events,
+        count: state.count,
+        head: state.head,
+    })
+}
+
+/// Makes text from a ledger safe to print on a terminal: control and
+/// bidirectional-override characters are shown escaped, never interpreted.
+pub fn terminal_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let invisible = matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
+        if c.is_control() || invisible {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Report {
+    /// The timeline section of the text report.
+    pub fn timeline(&self) -> String {
+        let mut out = String::new();
+        let width = self
+            .events
+            .iter()
+            .map(|e| e.author.as_str().len())
+            .max()
+            .unwrap_or(0);
+        for e in &self.events {
+            let _ = writeln!(
+                out,
+                "  #{:<3} {}  {:<width$}  {}",
+                e.seq,
+                terminal_safe(&e.time),
+                e.author.as_str(),
+                terminal_safe(&e.summary)
+            );
+            if let Some(n) = &e.notes {
+                for line in n.lines() {
+                    let _ = writeln!(out, "        {}", terminal_safe(line));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "ledger {} \"{}\"",
+            self.ledger,
+            terminal_safe(&self.title)
+        )?;
+        writeln!(f, "parties:")?;
+        for p in &self.parties {
+            writeln!(f, "  {:<8} key {}", p.id.as_str(), p.key)?;
+        }
+        writeln!(f, "\ntimeline:")?;
+        f.write_str(&self.timeline())?;
+        writeln!(f, "\ndocuments:")?;
+        if self.documents.is_empty() {
+            writeln!(f, "  (none)")?;
+        }
+        for d in &self.documents {
+            writeln!(
+                f,
+                "  {} \"{}\", version {} ({})",
+                d.id,
+                terminal_safe(&d.title),
+                d.version_number,
+                d.version
+            )?;
+            let acts = |v: &[Act]| list(v.iter().map(|a| format!("{} (#{})", a.party, a.event)));
+            match d.status {
+                "executed" => writeln!(
+                    f,
+                    "    EXECUTED at #{}: signed by {}",
+                    d.executed_at.unwrap_or_default(),
+                    acts(&d.signed_by)
+                )?,
+                "no-signatures-required" => writeln!(f, "    no signatures required")?,
+                _ => writeln!(
+                    f,
+                    "    NOT EXECUTED: awaiting signatures from {}; signed by {}",
+                    list(&d.awaiting),
+                    acts(&d.signed_by)
+                )?,
+            }
+            writeln!(f, "    approved by {}", acts(&d.approved_by))?;
+        }
+        writeln!(
+            f,
+            "\nOK: {} events verified, head {}",
+            self.count, self.head
+        )
+    }
+}

@@ -1,0 +1,263 @@
+//! Writing: creating a ledger and appending events (FORMAT §8).
+//!
+//! Every event is built, signed, decoded again from its own bytes and
+//! replayed against the current state before a byte reaches the log, so a
+//! writer never stores an event that `verify` would reject. The current
+//! state comes from the cache when the cache matches the log's tail, and
+//! from a full replay otherwise, so appending does not replay the whole log
+//! each time.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rand::RngCore;
+
+use crate::crypto::{PublicKey, SigningKey};
+use crate::format::{
+    protected_header, sig_structure, Body, DocHash, Event, EventHash, FormatError, Kind, LedgerId,
+    PartyId, FORMAT_VERSION,
+};
+use crate::replay::{Documents, RuleError, State};
+use crate::store::{Access, Cache, Store, StoreError};
+use crate::time::Timestamp;
+use crate::verify::{self, Failure, VerifyError};
+
+/// Why an event was not written. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the ledger fails verification, so nothing was appended: {0}")]
+    Invalid(Failure),
+    #[error("the signing key (public key {key}) is not the key of any party of this ledger")]
+    NotAParty { key: String },
+    #[error("refused: {0}")]
+    Rule(#[from] RuleError),
+    #[error("refused: {0}")]
+    Format(#[from] FormatError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl From<VerifyError> for WriteError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Failed(f) => WriteError::Invalid(f),
+            VerifyError::Store(s) => WriteError::Store(s),
+        }
+    }
+}
+
+/// What was appended.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub seq: u64,
+    pub hash: EventHash,
+    pub offset: u64,
+    pub author: PartyId,
+}
+
+fn sign_event(key: &SigningKey, body: &Body) -> Result<(Event, Vec<u8>), WriteError> {
+    let kid = key.public().fingerprint();
+    let payload = body.encode();
+    let signature = key.sign(&sig_structure(&protected_header(&kid), &payload));
+    Ok(Event::assemble(kid, payload, signature)?)
+}
+
+/// Creates a new ledger in `dir` (which must not exist or be empty) with
+/// its genesis event, signed by `key`, which must be one of `parties`.
+pub fn init(
+    dir: &Path,
+    key: &SigningKey,
+    title: &str,
+    parties: &BTreeMap<PartyId, PublicKey>,
+    time: Option<Timestamp>,
+) -> Result<Appended, WriteError> {
+    let me = key.public();
+    let author = parties
+        .iter()
+        .find(|(_, k)| **k == me)
+        .map(|(p, _)| p.clone())
+        .ok_or_else(|| {
+            WriteError::Usage(format!(
+                "the signing key (public key {}) is not among the parties given with --party",
+                hex::encode(me.to_bytes())
+            ))
+        })?;
+    crate::format::check_line("title", title)?;
+    let mut id = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    let body = Body {
+        version: FORMAT_VERSION,
+        ledger: LedgerId(id),
+        seq: 0,
+        prev: None,
+        time: time.unwrap_or_else(Timestamp::now),
+        author: author.clone(),
+        kind: Kind::LedgerCreated {
+            title: title.to_owned(),
+            parties: parties
+                .iter()
+                .map(|(p, k)| (p.clone(), k.to_bytes()))
+                .collect(),
+        },
+    };
+    let (event, bytes) = sign_event(key, &body)?;
+    let (state, verified) = State::genesis(event)?;
+    let store = Store::create(dir, &bytes)?;
+    let _ = store.stamp().map(|stamp| {
+        store.save_cache(&Cache {
+            stamp,
+            log_len: bytes.len() as u64,
+            head_offset: 0,
+            state,
+        })
+    });
+    Ok(Appended {
+        seq: 0,
+        hash: verified.hash(),
+        offset: 0,
+        author,
+    })
+}
+
+/// An open ledger, locked for writing, with its current state.
+pub struct Writer {
+    store: Store,
+    state: State,
+    log_len: u64,
+    head_offset: u64,
+    repaired: Option<u64>,
+}
+
+impl Writer {
+    /// Opens `dir` for appending: takes the exclusive lock, removes a torn
+    /// tail if there is one, and loads the state from the cache or, if the
+    /// cache does not match the log, from a full verification.
+    pub fn open(dir: &Path) -> Result<Writer, WriteError> {
+        let mut store = Store::open(dir, Access::Write)?;
+        let stamp = store.stamp()?;
+        let len = stamp.len;
+        if let Some(cache) = store.load_cache() {
+            if cache.stamp == stamp && cache.log_len == len && cache.head_offset < len {
+                let tail = store.read_at(cache.head_offset, len - cache.head_offset)?;
+                if EventHash::of(&tail) == cache.state.head {
+                    return Ok(Writer {
+                        store,
+                        state: cache.state,
+                        log_len: len,
+                        head_offset: cache.head_offset,
+                        repaired: None,
+                    });
+                }
+            }
+        }
+        store.drop_cache();
+        let mut repaired = None;
+        let replayed = match verify::replay(&store, |_, _, _| {}) {
+            Ok(r) => r,
+            Err(VerifyError::Failed(f)) if f.torn_tail => {
+                // FORMAT §3: the bytes after the last complete event were
+                // never committed. Everything before them verified.
+                let at = f.offset.unwrap_or(len);
+                store.truncate_torn_tail(at)?;
+                repaired = Some(len - at);
+                verify::replay(&store, |_, _, _| {})?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let writer = Writer {
+            store,
+            state: replayed.state,
+            log_len: replayed.log_len,
+            head_offset: replayed.head_offset,
+            repaired,
+        };
+        writer.save_cache();
+        Ok(writer)
+    }
+
+    /// Bytes of a torn tail removed when the ledger was opened, if any.
+    pub fn repaired(&self) -> Option<u64> {
+        self.repaired
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    fn save_cache(&self) {
+        // The cache is an optimisation: failing to write it costs a replay
+        // next time, nothing more.
+        let Ok(stamp) = self.store.stamp() else {
+            return;
+        };
+        let _ = self.store.save_cache(&Cache {
+            stamp,
+            log_len: self.log_len,
+            head_offset: self.head_offset,
+            state: self.state.clone(),
+        });
+    }
+
+    /// The current version of a document, if it exists.
+    pub fn current_version(&self, doc: &crate::format::DocId) -> Option<DocHash> {
+        self.state.documents.get(doc).map(|d| d.current().sha256)
+    }
+
+    /// Signs and appends one event. `document` carries the bytes of a new
+    /// version for drafted/amended events; they are stored, durably, only
+    /// once the event has passed replay. Nothing changes on error.
+    pub fn append(
+        &mut self,
+        key: &SigningKey,
+        time: Option<Timestamp>,
+        kind: Kind,
+        document: Option<&[u8]>,
+    ) -> Result<Appended, WriteError> {
+        let me = key.public();
+        let author = self
+            .state
+            .party_of(&me)
+            .cloned()
+            .ok_or_else(|| WriteError::NotAParty {
+                key: hex::encode(me.to_bytes()),
+            })?;
+        let body = Body {
+            version: FORMAT_VERSION,
+            ledger: self.state.ledger,
+            seq: self.state.count,
+            prev: Some(self.state.head),
+            time: time.unwrap_or_else(Timestamp::now),
+            author: author.clone(),
+            kind,
+        };
+        let (event, bytes) = sign_event(key, &body)?;
+        let pending = document.map(DocHash::of);
+        let docs = |h: &DocHash| {
+            if Some(*h) == pending {
+                Ok(())
+            } else {
+                self.store.check(h)
+            }
+        };
+        let mut next = self.state.clone();
+        let verified = next.apply(event, &docs)?;
+        if let Some(content) = document {
+            self.store.put_doc(content)?;
+        }
+        let offset = self.log_len;
+        self.store.append(offset, &bytes)?;
+        self.state = next;
+        self.log_len += bytes.len() as u64;
+        self.head_offset = offset;
+        self.save_cache();
+        Ok(Appended {
+            seq: verified.body.seq,
+            hash: verified.hash(),
+            offset,
+            author,
+        })
+    }
+}
