@@ -1,0 +1,183 @@
+//! The test vectors at the end of docs/FORMAT.md (§10), recomputed from
+//! fixed seeds and required to appear in FORMAT.md verbatim, so the spec
+//! and the code cannot drift apart. Regenerate the section with
+//! `cargo test --test vectors -- --ignored print_vectors --nocapture`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
+
+use ledger::crypto::SigningKey;
+use ledger::format::{
+    protected_header, sig_structure, Body, DocHash, Event, EventHash, Kind, LedgerId, PartyId,
+};
+use ledger::replay::State;
+use ledger::time::Timestamp;
+
+// RFC 8032 §7.1, tests 1 and 2.
+const MOST_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+const MED_SEED: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+
+fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A key file holding `seed`, as `openssl genpkey` would write it.
+fn key_from_seed(dir: &std::path::Path, name: &str, seed_hex: &str) -> SigningKey {
+    let mut der = hex::decode("302e020100300506032b657004220420").unwrap();
+    der.extend(hex::decode(seed_hex).unwrap());
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64(&der)
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, pem).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    SigningKey::from_file(&path).unwrap()
+}
+
+struct Vector {
+    label: &'static str,
+    value: String,
+}
+
+fn sign(key: &SigningKey, body: &Body) -> (Event, Vec<u8>, [u8; 64]) {
+    let kid = key.public().fingerprint();
+    let payload = body.encode();
+    let sig = key.sign(&sig_structure(&protected_header(&kid), &payload));
+    let (event, bytes) = Event::assemble(kid, payload, sig).unwrap();
+    (event, bytes, sig)
+}
+
+fn vectors() -> Vec<Vector> {
+    let dir = tempfile::tempdir().unwrap();
+    let most = key_from_seed(dir.path(), "most.key", MOST_SEED);
+    let med = key_from_seed(dir.path(), "med.key", MED_SEED);
+    let ledger = LedgerId(*b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f");
+    let mut parties = BTreeMap::new();
+    parties.insert(PartyId::new("most").unwrap(), most.public().to_bytes());
+    parties.insert(PartyId::new("med").unwrap(), med.public().to_bytes());
+    let genesis = Body {
+        version: 1,
+        ledger,
+        seq: 0,
+        prev: None,
+        time: Timestamp::parse("2017-06-13T09:00:00+08:00").unwrap(),
+        author: PartyId::new("most").unwrap(),
+        kind: Kind::LedgerCreated {
+            title: "1st China-Russia Innovation Dialogue".into(),
+            parties,
+        },
+    };
+    let (g_event, g_bytes, g_sig) = sign(&most, &genesis);
+    let doc = b"Joint Declaration (test vector)\n";
+    let second = Body {
+        version: 1,
+        ledger,
+        seq: 1,
+        prev: Some(EventHash::of(&g_bytes)),
+        time: Timestamp::parse("2017-06-14T10:00:00+08:00").unwrap(),
+        author: PartyId::new("med").unwrap(),
+        kind: Kind::DocumentDrafted {
+            doc: "joint-declaration".parse().unwrap(),
+            sha256: DocHash::of(doc),
+            title: "Joint Declaration".into(),
+            signatories: vec![PartyId::new("med").unwrap(), PartyId::new("most").unwrap()],
+        },
+    };
+    let (s_event, s_bytes, s_sig) = sign(&med, &second);
+    // Both events replay: the vectors are a valid two-event ledger.
+    let (mut state, _) = State::genesis(g_event.clone()).unwrap();
+    let want = DocHash::of(doc);
+    let docs = move |h: &DocHash| {
+        if *h == want {
+            Ok(())
+        } else {
+            Err("missing".to_string())
+        }
+    };
+    state.apply(s_event.clone(), &docs).unwrap();
+
+    let v = |label, value: String| Vector { label, value };
+    vec![
+        v("most seed", MOST_SEED.into()),
+        v("most public key", hex::encode(most.public().to_bytes())),
+        v("most kid", hex::encode(most.public().fingerprint())),
+        v("med seed", MED_SEED.into()),
+        v("med public key", hex::encode(med.public().to_bytes())),
+        v("med kid", hex::encode(med.public().fingerprint())),
+        v("ledger id", hex::encode(ledger.0)),
+        v("genesis payload", hex::encode(g_event.payload())),
+        v("genesis Sig_structure", hex::encode(g_event.to_be_signed())),
+        v("genesis signature", hex::encode(g_sig)),
+        v(
+            "genesis event (events.cbor bytes 0..)",
+            hex::encode(&g_bytes),
+        ),
+        v("genesis event hash", EventHash::of(&g_bytes).to_hex()),
+        v("document bytes (hex)", hex::encode(doc)),
+        v("document sha256", DocHash::of(doc).to_hex()),
+        v("event 1 payload", hex::encode(s_event.payload())),
+        v("event 1 signature", hex::encode(s_sig)),
+        v("event 1 event", hex::encode(&s_bytes)),
+        v("event 1 hash (the head)", EventHash::of(&s_bytes).to_hex()),
+    ]
+}
+
+fn render(vectors: &[Vector]) -> String {
+    let mut s = String::new();
+    for v in vectors {
+        let _ = writeln!(s, "{}:\n", v.label);
+        let _ = writeln!(s, "```");
+        for line in v.value.as_bytes().chunks(64) {
+            let _ = writeln!(s, "{}", std::str::from_utf8(line).unwrap());
+        }
+        let _ = writeln!(s, "```\n");
+    }
+    s
+}
+
+#[test]
+fn format_md_holds_the_vectors() {
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md")).unwrap();
+    let rendered = render(&vectors());
+    assert!(
+        spec.contains(rendered.trim_end()),
+        "docs/FORMAT.md §10 does not match the code; regenerate it with \
+         `cargo test --test vectors -- --ignored print_vectors --nocapture`"
+    );
+}
+
+#[test]
+fn vectors_decode_and_hash() {
+    let vs = vectors();
+    let get = |l: &str| &vs.iter().find(|v| v.label == l).unwrap().value;
+    let g = hex::decode(get("genesis event (events.cbor bytes 0..)")).unwrap();
+    let e = Event::decode(&g).unwrap();
+    assert_eq!(e.hash().to_hex(), *get("genesis event hash"));
+    assert_eq!(&g[..1], &[0xd2], "tag 18");
+}
+
+#[test]
+#[ignore]
+fn print_vectors() {
+    println!("{}", render(&vectors()));
+}
