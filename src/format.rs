@@ -982,6 +982,80 @@ fn read_item(input: &[u8]) -> Result<(Value, usize), FormatError> {
     Ok((value, used))
 }
 
+/// How far the first item of a buffer extends, found from the CBOR heads
+/// alone (no decoding), so that whole events can be handed to other
+/// threads. Only framing: every item is then decoded strictly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// The first item is complete and this many bytes long.
+    Item(usize),
+    /// The buffer ends inside the first item.
+    NeedMore,
+    /// Not something the fast path frames (indefinite length, reserved
+    /// values, deep nesting): leave it to the strict reader to explain.
+    Unframeable,
+}
+
+/// Frames the first item of `buf` (see [`Frame`]).
+pub fn frame(buf: &[u8]) -> Frame {
+    match skip_item(buf, 0, 0) {
+        Ok(end) => Frame::Item(end),
+        Err(f) => f,
+    }
+}
+
+fn skip_item(buf: &[u8], pos: usize, depth: u32) -> Result<usize, Frame> {
+    // Events nest four deep at most; anything deeper is invalid anyway.
+    if depth > 16 {
+        return Err(Frame::Unframeable);
+    }
+    let head = *buf.get(pos).ok_or(Frame::NeedMore)?;
+    let (major, info) = (head >> 5, head & 0x1f);
+    let width = match info {
+        0..=23 => 0,
+        24 => 1,
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        _ => return Err(Frame::Unframeable),
+    };
+    let start = pos + 1;
+    let arg_bytes = buf.get(start..start + width).ok_or(Frame::NeedMore)?;
+    let arg = if width == 0 {
+        u64::from(info)
+    } else {
+        arg_bytes.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b))
+    };
+    let mut p = start + width;
+    let need = |n: u64| -> Result<usize, Frame> {
+        let n = usize::try_from(n).map_err(|_| Frame::NeedMore)?;
+        let end = p.checked_add(n).ok_or(Frame::NeedMore)?;
+        if end > buf.len() {
+            Err(Frame::NeedMore)
+        } else {
+            Ok(end)
+        }
+    };
+    match major {
+        0 | 1 | 7 => Ok(p),
+        2 | 3 => need(arg),
+        4 | 5 => {
+            let items = if major == 5 {
+                arg.saturating_mul(2)
+            } else {
+                arg
+            };
+            // Every item takes at least one byte, so this loop ends when
+            // the buffer does, whatever the count claims.
+            for _ in 0..items {
+                p = skip_item(buf, p, depth + 1)?;
+            }
+            Ok(p)
+        }
+        _ => skip_item(buf, p, depth + 1),
+    }
+}
+
 /// Reads events one at a time from a CBOR sequence (FORMAT §3), keeping at
 /// most one event in memory.
 pub struct LogReader<R> {
@@ -1005,9 +1079,14 @@ pub enum ReadError {
 
 impl<R: BufRead> LogReader<R> {
     pub fn new(inner: R) -> Self {
+        Self::at(inner, 0)
+    }
+
+    /// A reader whose input starts at byte `offset` of the log.
+    pub fn at(inner: R, offset: u64) -> Self {
         LogReader {
             inner,
-            offset: 0,
+            offset,
             buf: Vec::new(),
         }
     }

@@ -21,8 +21,24 @@ use ledger::writer::{self, Appended, WriteError, Writer};
     about = "A tamper-evident, signed, replayable record of how an agreement came to be"
 )]
 struct Cli {
+    /// Print only errors and, for verify, the verdict line
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Say more about what is done (files written, timings)
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    color: ColorChoice,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Subcommand)]
@@ -88,6 +104,38 @@ enum Command {
     },
     /// Remove a torn tail left by an interrupted append (appending does this too)
     Repair { dir: PathBuf },
+    /// Import pre-signed events (a CBOR sequence) that continue the ledger's chain
+    Import {
+        dir: PathBuf,
+        /// The events, as a CBOR sequence of COSE_Sign1 messages (FORMAT §3)
+        file: PathBuf,
+        /// A directory holding the bytes of the document versions the events draft or amend
+        #[arg(long, value_name = "DIR")]
+        docs: Option<PathBuf>,
+    },
+    /// Write one event's signed bytes, signature and signer key, to check with openssl
+    Export {
+        dir: PathBuf,
+        /// The event's sequence number
+        #[arg(long)]
+        event: u64,
+        /// Where to write the files (default: the current directory)
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+    },
+    /// The history of one document file in the ledger: drafted, amended, approved, signed, executed
+    Show {
+        dir: PathBuf,
+        /// The document file to look for (its exact bytes)
+        #[arg(long)]
+        document: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff)
+    Man,
 }
 
 #[derive(Args)]
@@ -248,12 +296,135 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    match run(cli) {
+    let out = Out::new(&cli);
+    match run(cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("ledger: {}", verify::terminal_safe(&f.message));
+            eprintln!(
+                "{}: {}",
+                out.paint(ERROR, "ledger"),
+                verify::terminal_safe(&f.message)
+            );
             ExitCode::from(f.code)
         }
+    }
+}
+
+const ERROR: anstyle::Style = anstyle::AnsiColor::Red.on_default().bold();
+const GOOD: anstyle::Style = anstyle::AnsiColor::Green.on_default().bold();
+const WARN: anstyle::Style = anstyle::AnsiColor::Yellow.on_default().bold();
+
+/// How to print: quiet or verbose, with colour or without.
+struct Out {
+    quiet: bool,
+    verbose: bool,
+    color_out: bool,
+    color_err: bool,
+}
+
+impl Out {
+    fn new(cli: &Cli) -> Self {
+        use std::io::IsTerminal;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let pick = |tty: bool| match cli.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && !no_color,
+        };
+        Out {
+            quiet: cli.quiet,
+            verbose: cli.verbose && !cli.quiet,
+            color_out: pick(std::io::stdout().is_terminal()),
+            color_err: pick(std::io::stderr().is_terminal()),
+        }
+    }
+
+    fn paint(&self, style: anstyle::Style, text: &str) -> String {
+        if self.color_err {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn paint_out(&self, style: anstyle::Style, text: &str) -> String {
+        if self.color_out {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// Colours the markers of a text report: the verdict and document states.
+    fn report_text(&self, text: &str) -> String {
+        if !self.color_out {
+            return text.to_owned();
+        }
+        text.replace("\nOK: ", &format!("\n{} ", self.paint_out(GOOD, "OK:")))
+            .replace(
+                "    EXECUTED",
+                &format!("    {}", self.paint_out(GOOD, "EXECUTED")),
+            )
+            .replace(
+                "    NOT EXECUTED",
+                &format!("    {}", self.paint_out(WARN, "NOT EXECUTED")),
+            )
+    }
+
+    fn info(&self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            println!("{text}");
+        }
+    }
+
+    fn note(&self, text: impl std::fmt::Display) {
+        if self.verbose {
+            eprintln!("ledger: {text}");
+        }
+    }
+
+    /// A progress bar on stderr, drawn only on a terminal and only once the
+    /// work has taken more than a second.
+    fn progress(&self, total: u64, what: &'static str) -> Progress {
+        use std::io::IsTerminal;
+        let enabled = !self.quiet && std::io::stderr().is_terminal();
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::hidden(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+            "{what} {{wide_bar}} {{bytes}}/{{total_bytes}} ({{eta}})"
+        )) {
+            bar.set_style(style);
+        }
+        Progress {
+            bar,
+            enabled,
+            shown: false,
+            start: std::time::Instant::now(),
+        }
+    }
+}
+
+struct Progress {
+    bar: indicatif::ProgressBar,
+    enabled: bool,
+    shown: bool,
+    start: std::time::Instant,
+}
+
+impl Progress {
+    fn set(&mut self, pos: u64) {
+        if self.enabled && !self.shown && self.start.elapsed() > std::time::Duration::from_secs(1) {
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+        self.bar.set_position(pos);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }
 
@@ -265,15 +436,22 @@ fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+fn log_size(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join(ledger::store::LOG_FILE)).map_or(0, |m| m.len())
+}
+
+fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
     match cli.command {
         Command::Keygen { name } => {
             let (key, public) = SigningKey::generate().write_pair(&name)?;
-            println!(
-                "wrote private key {} (mode 0600; keep it secret)",
+            out.info(format_args!(
+                "wrote private key {} (mode 0600; keep it secret, back it up offline)",
                 key.display()
-            );
-            println!("wrote public key  {}", public.display());
+            ));
+            out.info(format_args!(
+                "wrote public key  {} (give this to the other parties and auditors)",
+                public.display()
+            ));
             Ok(())
         }
         Command::Init {
@@ -298,21 +476,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
             let done = writer::init(&dir, &key, &title, &map, time)?;
-            print_appended(&dir, "ledger-created", &done);
+            print_appended(out, &dir, "ledger-created", &done);
             Ok(())
         }
         Command::Append(args) => {
             let key = args.key.ok_or_else(|| {
                 Failure::usage("append needs --key FILE (the acting party's private key)")
             })?;
-            append(&args.dir, &key, args.at.as_deref(), args.kind)
+            append(out, &args.dir, &key, args.at.as_deref(), args.kind)
         }
         Command::Sign {
             dir,
             key,
             at,
             target,
-        } => append(&dir, &key, at.as_deref(), AppendKind::Sign { target }),
+        } => append(out, &dir, &key, at.as_deref(), AppendKind::Sign { target }),
         Command::Verify {
             dir,
             json,
@@ -330,26 +508,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     ))
                 })?);
             }
-            report(&dir, &options, json, |r| r.to_string())
+            report(out, &dir, &options, json, Listing::Timeline)
         }
-        Command::Log { dir, json } => report(&dir, &Options::default(), json, |r| {
-            let mut s = String::new();
-            for e in &r.events {
-                s.push_str(&format!(
-                    "{:<4} {}  {}  {:<8} {:<17} {}\n",
-                    e.seq,
-                    e.hash,
-                    verify::terminal_safe(&e.time),
-                    e.author.as_str(),
-                    e.kind,
-                    verify::terminal_safe(&e.summary)
-                ));
-            }
-            s
-        }),
+        Command::Log { dir, json } => report(out, &dir, &Options::default(), json, Listing::Log),
         Command::Head { dir, json } => {
-            let r =
-                verify::verify(&dir, &Options::default()).map_err(|e| verify_failure(e, json))?;
+            let r = verify::verify_with(&dir, &Options::default(), &mut |_| {})
+                .map_err(|e| verify_failure(e, json))?;
             if json {
                 println!("{}", serde_json::json!({"count": r.count, "head": r.head}));
             } else {
@@ -360,16 +524,68 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Repair { dir } => {
             let w = Writer::open(&dir)?;
             match w.repaired() {
-                Some(n) => println!(
+                Some(n) => out.info(format_args!(
                     "removed a torn tail of {n} bytes; {} events intact",
                     w.state().count
-                ),
-                None => println!(
+                )),
+                None => out.info(format_args!(
                     "nothing to repair: {} events, the log ends cleanly",
                     w.state().count
-                ),
+                )),
             }
             Ok(())
+        }
+        Command::Import { dir, file, docs } => {
+            let events = read_file(&file)?;
+            let documents = match &docs {
+                Some(d) => writer::index_documents(d)
+                    .map_err(|e| Failure::usage(format!("--docs: {e}")))?,
+                None => BTreeMap::new(),
+            };
+            let mut w = Writer::open(&dir)?;
+            if let Some(n) = w.repaired() {
+                eprintln!("ledger: removed a torn tail of {n} bytes left by an interrupted append");
+            }
+            let mut progress = out.progress(events.len() as u64, "importing");
+            let started = std::time::Instant::now();
+            let done = w.import(&events, &documents, |p| progress.set(p));
+            progress.finish();
+            let done = done?;
+            out.note(format_args!(
+                "{} groups, {:.2?}",
+                done.groups,
+                started.elapsed()
+            ));
+            out.info(format_args!(
+                "{}: imported events #{} to #{} ({} events), head {}",
+                dir.display(),
+                done.first_seq,
+                done.first_seq + done.count - 1,
+                done.count,
+                done.head
+            ));
+            Ok(())
+        }
+        Command::Export {
+            dir,
+            event,
+            out: to,
+        } => export(out, &dir, event, &to),
+        Command::Show {
+            dir,
+            document,
+            json,
+        } => show(out, &dir, &document, json),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "ledger", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .map_err(|e| Failure::usage(format!("cannot write the man page: {e}")))
         }
     }
 }
@@ -381,18 +597,104 @@ fn verify_failure(e: VerifyError, json: bool) -> Failure {
     e.into()
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    Timeline,
+    Log,
+}
+
+fn spool_err(e: std::io::Error) -> Failure {
+    Failure::usage(format!("cannot write a temporary file: {e}"))
+}
+
+/// Verifies and prints. The timeline is spooled to an unnamed temporary
+/// file as the replay goes, and printed only once the whole ledger is
+/// proven, so that memory stays flat and nothing unproven is ever shown.
 fn report(
+    out: &Out,
     dir: &Path,
     options: &Options,
     json: bool,
-    text: impl Fn(&Report) -> String,
+    listing: Listing,
 ) -> Result<(), Failure> {
-    let r = verify::verify(dir, options).map_err(|e| verify_failure(e, json))?;
+    use std::io::{BufWriter, Seek, Write};
+    let keep = !out.quiet || json;
+    let spool = tempfile::tempfile().map_err(spool_err)?;
+    let mut w = BufWriter::new(spool);
+    let mut first = true;
+    let mut err: Option<std::io::Error> = None;
+    let mut progress = out.progress(log_size(dir), "verifying");
+    let started = std::time::Instant::now();
+    let result = verify::verify_with(dir, options, &mut |v: verify::Visit<'_>| {
+        progress.set(v.offset());
+        if !keep || err.is_some() {
+            return;
+        }
+        let e = v.entry();
+        let r = if json {
+            let sep = if first { "" } else { "," };
+            first = false;
+            write!(w, "{sep}")
+                .and_then(|()| serde_json::to_writer(&mut w, &e).map_err(std::io::Error::other))
+        } else if listing == Listing::Log {
+            writeln!(
+                w,
+                "{:<4} {}  {}  {:<8} {:<17} {}",
+                e.seq,
+                e.hash,
+                verify::terminal_safe(&e.time),
+                e.author.as_str(),
+                e.kind,
+                verify::terminal_safe(&e.summary)
+            )
+        } else {
+            w.write_all(Report::timeline_entry(&e).as_bytes())
+        };
+        if let Err(e) = r {
+            err = Some(e);
+        }
+    });
+    progress.finish();
+    let r = result.map_err(|e| verify_failure(e, json))?;
+    out.note(format_args!(
+        "verified {} events in {:.2?}",
+        r.count,
+        started.elapsed()
+    ));
+    if let Some(e) = err {
+        return Err(spool_err(e));
+    }
+    let mut spool = w.into_inner().map_err(|e| spool_err(e.into_error()))?;
+    spool.rewind().map_err(spool_err)?;
+    let stdout = std::io::stdout();
+    let mut so = stdout.lock();
+    let print_err = |e: std::io::Error| Failure::usage(format!("cannot write to stdout: {e}"));
     if json {
-        let s = serde_json::to_string_pretty(&r).map_err(|e| Failure::usage(e.to_string()))?;
-        println!("{s}");
+        let mut v = serde_json::to_value(&r).map_err(|e| Failure::usage(e.to_string()))?;
+        if let Some(m) = v.as_object_mut() {
+            m.remove("events");
+        }
+        let head = serde_json::to_string_pretty(&v).map_err(|e| Failure::usage(e.to_string()))?;
+        // Splice the spooled events array in before the closing brace.
+        let head = head.trim_end().trim_end_matches('}').trim_end();
+        write!(so, "{head},\n  \"events\": [").map_err(print_err)?;
+        std::io::copy(&mut spool, &mut so).map_err(print_err)?;
+        writeln!(so, "]\n}}").map_err(print_err)?;
+    } else if out.quiet {
+        write!(
+            so,
+            "{}",
+            out.report_text(&format!("\n{}", r.verdict())).trim_start()
+        )
+        .map_err(print_err)?;
+    } else if listing == Listing::Log {
+        std::io::copy(&mut spool, &mut so).map_err(print_err)?;
     } else {
-        print!("{}", text(&r));
+        so.write_all(out.report_text(&r.header()).as_bytes())
+            .map_err(print_err)?;
+        std::io::copy(&mut spool, &mut so).map_err(print_err)?;
+        so.write_all(out.report_text(&r.footer()).as_bytes())
+            .map_err(print_err)?;
     }
     Ok(())
 }
@@ -403,11 +705,23 @@ fn load_trusted(paths: &[PathBuf]) -> Result<Vec<(String, PublicKey)>, Failure> 
         if p.is_dir() {
             let entries = std::fs::read_dir(p)
                 .map_err(|e| Failure::usage(format!("--trust {}: {e}", p.display())))?;
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "pub"))
-                .collect();
+            let mut files: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
             files.sort();
+            // A private key has no business among trusted public keys:
+            // say so rather than skip it silently.
+            for f in &files {
+                if let Ok(text) = std::fs::read_to_string(f) {
+                    if text.contains("PRIVATE KEY-----") {
+                        return Err(Failure::usage(format!(
+                            "--trust {}: {} is a private key; remove it from the directory of trusted public keys (and treat it as exposed)",
+                            p.display(),
+                            f.display()
+                        )));
+                    }
+                }
+            }
+            files.retain(|f| f.extension().is_some_and(|x| x == "pub"));
             if files.is_empty() {
                 return Err(Failure::usage(format!(
                     "--trust {}: no .pub files in this directory",
@@ -424,14 +738,147 @@ fn load_trusted(paths: &[PathBuf]) -> Result<Vec<(String, PublicKey)>, Failure> 
     Ok(out)
 }
 
-fn print_appended(dir: &Path, kind: &str, a: &Appended) {
-    println!(
+fn export(out: &Out, dir: &Path, index: u64, to: &Path) -> Result<(), Failure> {
+    let e = verify::export_event(dir, index)?;
+    let base = to.join(format!("event-{index}"));
+    let files = [
+        ("tbs", e.to_be_signed.clone()),
+        ("sig", e.signature.to_vec()),
+        ("pub", e.public_key.to_pem().into_bytes()),
+        ("cbor", e.stored.clone()),
+    ];
+    // Refuse to overwrite, like keygen: an export may be evidence.
+    for (ext, _) in &files {
+        let p = base.with_extension(ext);
+        if p.exists() {
+            return Err(Failure::usage(format!(
+                "{} already exists; refusing to overwrite it",
+                p.display()
+            )));
+        }
+    }
+    for (ext, bytes) in &files {
+        let p = base.with_extension(ext);
+        std::fs::write(&p, bytes)
+            .map_err(|err| Failure::usage(format!("cannot write {}: {err}", p.display())))?;
+    }
+    let b = base.display();
+    out.info(format_args!(
+        "event {index} by {}, hash {}",
+        e.author, e.hash
+    ));
+    out.info(format_args!(
+        "  {b}.tbs   the signed bytes (COSE Sig_structure, FORMAT §5.2)"
+    ));
+    out.info(format_args!("  {b}.sig   the 64-byte Ed25519 signature"));
+    out.info(format_args!(
+        "  {b}.pub   {}'s public key (compare it with the one you trust)",
+        e.author
+    ));
+    out.info(format_args!(
+        "  {b}.cbor  the event's stored bytes (sha256sum gives its hash)"
+    ));
+    out.info(format_args!("check the signature with:\n  openssl pkeyutl -verify -pubin -inkey {b}.pub -rawin -in {b}.tbs -sigfile {b}.sig"));
+    Ok(())
+}
+
+fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result<(), Failure> {
+    let hash = DocHash::of(&read_file(document)?);
+    let mut entries = Vec::new();
+    let r = verify::verify_with(dir, &Options::default(), &mut |v: verify::Visit<'_>| {
+        let e = v.entry();
+        if e.document.is_some() {
+            entries.push(e);
+        }
+    })
+    .map_err(|e| verify_failure(e, json))?;
+    // Every document that ever had this exact version.
+    let ids: Vec<DocId> = entries
+        .iter()
+        .filter(|e| e.version == Some(hash))
+        .filter_map(|e| e.document.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let history: Vec<&verify::Entry> = entries
+        .iter()
+        .filter(|e| e.document.as_ref().is_some_and(|d| ids.contains(d)))
+        .collect();
+    let docs: Vec<&verify::DocReport> =
+        r.documents.iter().filter(|d| ids.contains(&d.id)).collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"sha256": hash, "found": !ids.is_empty(), "documents": docs, "history": history, "head": r.head})
+        );
+    }
+    if ids.is_empty() {
+        return Err(Failure {
+            code: 1,
+            message: format!(
+                "{} (sha256 {hash}) was never drafted, amended, approved or signed in this ledger ({} events verified)",
+                document.display(),
+                r.count
+            ),
+        });
+    }
+    if json {
+        return Ok(());
+    }
+    for d in docs {
+        let is_current = d.version == hash;
+        out.info(format_args!(
+            "{} \"{}\"",
+            d.id,
+            verify::terminal_safe(&d.title)
+        ));
+        out.info(format_args!(
+            "  this file (sha256 {hash}) is {}",
+            if is_current {
+                format!("its current version (version {})", d.version_number)
+            } else {
+                format!(
+                    "a superseded version; the current one is version {} ({})",
+                    d.version_number, d.version
+                )
+            }
+        ));
+        for e in history
+            .iter()
+            .filter(|e| e.document.as_ref() == Some(&d.id))
+        {
+            let mark = if e.version == Some(hash) { "*" } else { " " };
+            out.info(format_args!(
+                "  {mark} #{:<4} {}  {:<6}  {}",
+                e.seq,
+                verify::terminal_safe(&e.time),
+                e.author.as_str(),
+                verify::terminal_safe(&e.summary)
+            ));
+        }
+        let state = match (d.status, is_current) {
+            ("executed", true) => out.paint_out(GOOD, "EXECUTED: this file is the executed version"),
+            ("no-signatures-required", true) => "no signatures required".to_owned(),
+            (_, true) => out.paint_out(WARN, &format!("NOT EXECUTED: awaiting signatures from {}", d.awaiting.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))),
+            (_, false) => out.paint_out(WARN, "this file is NOT the current version: its signatures and approvals, marked *, no longer count"),
+        };
+        out.info(format_args!("  {state}"));
+    }
+    out.info(format_args!(
+        "({} events verified, head {})",
+        r.count, r.head
+    ));
+    Ok(())
+}
+
+fn print_appended(out: &Out, dir: &Path, kind: &str, a: &Appended) {
+    out.info(format_args!(
         "{}: appended event #{} ({kind}) by {}, hash {}",
         dir.display(),
         a.seq,
         a.author,
         a.hash
-    );
+    ));
 }
 
 fn target_version(w: &Writer, t: &DocTarget) -> Result<(DocId, DocHash), Failure> {
@@ -460,7 +907,13 @@ fn target_version(w: &Writer, t: &DocTarget) -> Result<(DocId, DocHash), Failure
     Ok((doc, wanted))
 }
 
-fn append(dir: &Path, key: &Path, at: Option<&str>, kind: AppendKind) -> Result<(), Failure> {
+fn append(
+    out: &Out,
+    dir: &Path,
+    key: &Path,
+    at: Option<&str>,
+    kind: AppendKind,
+) -> Result<(), Failure> {
     let time = parse_time(at)?;
     let key = SigningKey::from_file(key)?;
     let mut w = Writer::open(dir)?;
@@ -543,6 +996,6 @@ fn append(dir: &Path, key: &Path, at: Option<&str>, kind: AppendKind) -> Result<
     };
     let name = kind.name();
     let done = w.append(&key, time, kind, content.as_deref())?;
-    print_appended(dir, name, &done);
+    print_appended(out, dir, name, &done);
     Ok(())
 }

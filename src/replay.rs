@@ -166,18 +166,65 @@ pub struct State {
     pub documents: BTreeMap<DocId, Document>,
 }
 
-fn check_signature(event: &Event, key: &PublicKey, author: &PartyId) -> Result<(), RuleError> {
-    if event.kid != key.fingerprint() {
-        return Err(RuleError::KidMismatch {
-            author: author.clone(),
-        });
+/// The outcome of checking an event's signature against the key of the
+/// party it names as author (FORMAT §6 steps 5 and 6), computed apart from
+/// the ordered replay so that it can run on many cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignatureCheck {
+    UnknownAuthor,
+    KidMismatch,
+    Bad,
+    Good,
+}
+
+/// An event whose signature has been checked, ready for [`State::apply_checked`].
+#[derive(Debug, Clone)]
+pub struct Checked {
+    event: Event,
+    signature: SignatureCheck,
+}
+
+impl Checked {
+    /// Checks `event`'s kid and signature against the key that `parties`
+    /// registers for its author. Safe to run in parallel, in any order.
+    pub fn new(parties: &BTreeMap<PartyId, PublicKey>, event: Event) -> Checked {
+        let signature = match parties.get(&event.body.author) {
+            None => SignatureCheck::UnknownAuthor,
+            Some(key) if event.kid != key.fingerprint() => SignatureCheck::KidMismatch,
+            Some(key) if !key.verify_strict(&event.to_be_signed(), &event.signature) => {
+                SignatureCheck::Bad
+            }
+            Some(_) => SignatureCheck::Good,
+        };
+        Checked { event, signature }
     }
-    if !key.verify_strict(&event.to_be_signed(), &event.signature) {
-        return Err(RuleError::BadSignature {
-            author: author.clone(),
-        });
+
+    /// An event whose signature is yet to be checked: only the genesis,
+    /// whose parties are not known until it is read.
+    pub(crate) fn unchecked(event: Event) -> Checked {
+        Checked {
+            event,
+            signature: SignatureCheck::UnknownAuthor,
+        }
     }
-    Ok(())
+
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    pub fn into_event(self) -> Event {
+        self.event
+    }
+
+    fn result(&self) -> Result<(), RuleError> {
+        let author = self.event.body.author.clone();
+        match self.signature {
+            SignatureCheck::UnknownAuthor => Err(RuleError::UnknownAuthor { author }),
+            SignatureCheck::KidMismatch => Err(RuleError::KidMismatch { author }),
+            SignatureCheck::Bad => Err(RuleError::BadSignature { author }),
+            SignatureCheck::Good => Ok(()),
+        }
+    }
 }
 
 impl State {
@@ -190,7 +237,7 @@ impl State {
                 found: body.seq,
             });
         }
-        let Kind::LedgerCreated { title, parties } = &body.kind else {
+        let Kind::LedgerCreated { parties, .. } = &body.kind else {
             return Err(RuleError::NotGenesis {
                 found: body.kind.name(),
             });
@@ -214,12 +261,15 @@ impl State {
             }
             keys.insert(party.clone(), key);
         }
-        let Some(key) = keys.get(&body.author) else {
-            return Err(RuleError::UnknownAuthor {
-                author: body.author.clone(),
+        let checked = Checked::new(&keys, event);
+        checked.result()?;
+        let event = checked.event;
+        let body = &event.body;
+        let Kind::LedgerCreated { title, .. } = &body.kind else {
+            return Err(RuleError::NotGenesis {
+                found: body.kind.name(),
             });
         };
-        check_signature(&event, key, &body.author)?;
         let state = State {
             ledger: body.ledger,
             title: title.clone(),
@@ -239,7 +289,18 @@ impl State {
         event: Event,
         docs: &dyn Documents,
     ) -> Result<Verified<Event>, RuleError> {
-        let body = &event.body;
+        let checked = Checked::new(&self.parties, event);
+        self.apply_checked(checked, docs)
+    }
+
+    /// Replays the next event, whose signature [`Checked::new`] has checked
+    /// against this ledger's parties. On error the state is unchanged.
+    pub fn apply_checked(
+        &mut self,
+        checked: Checked,
+        docs: &dyn Documents,
+    ) -> Result<Verified<Event>, RuleError> {
+        let body = &checked.event.body;
         let seq = body.seq;
         if seq != self.count {
             return Err(RuleError::Seq {
@@ -267,12 +328,7 @@ impl State {
             Some(_) => {}
         }
         let author = &body.author;
-        let Some(key) = self.parties.get(author) else {
-            return Err(RuleError::UnknownAuthor {
-                author: author.clone(),
-            });
-        };
-        check_signature(&event, key, author)?;
+        checked.result()?;
         if body.time.instant() < self.last_time.instant() {
             return Err(RuleError::TimeWentBack {
                 time: body.time.to_string(),
@@ -281,9 +337,9 @@ impl State {
         }
         self.apply_kind(&body.kind, author, seq, docs)?;
         self.count += 1;
-        self.head = event.hash();
+        self.head = checked.event.hash();
         self.last_time = body.time.clone();
-        Ok(Verified(event))
+        Ok(Verified(checked.event))
     }
 
     fn document(&self, doc: &DocId) -> Result<&Document, RuleError> {

@@ -10,8 +10,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::crypto::PublicKey;
-use crate::format::{DocHash, DocId, Event, EventHash, Kind, LedgerId, PartyId, ReadError};
-use crate::replay::{State, Verified};
+use crate::format::{
+    DocHash, DocId, Event, EventHash, Frame, Kind, LedgerId, LogReader, PartyId, ReadError,
+};
+use crate::replay::{Checked, State, Verified};
 use crate::store::{Access, Store, StoreError, LOG_FILE};
 
 /// Where and why a ledger fails verification.
@@ -60,73 +62,191 @@ pub(crate) struct Replayed {
     pub head_offset: u64,
 }
 
+/// Events decoded and signature-checked together, in parallel, before the
+/// ordered replay consumes them. Large enough to amortise thread start-up,
+/// small enough to keep memory flat.
+const WAVE: usize = 8192;
+const READ_CHUNK: usize = 8 << 20;
+
+fn failure(event: Option<u64>, offset: u64, reason: String, torn_tail: bool) -> VerifyError {
+    VerifyError::Failed(Failure {
+        event,
+        offset: Some(offset),
+        reason,
+        torn_tail,
+    })
+}
+
+fn format_failure(
+    store: &Store,
+    index: u64,
+    offset: u64,
+    error: crate::format::FormatError,
+) -> VerifyError {
+    let torn = error == crate::format::FormatError::Truncated;
+    let reason = if torn {
+        format!(
+            "the log ends in an incomplete event ({} bytes of an interrupted append); \
+             the {index} events before it are intact, and the next `ledger append` removes it",
+            store.log_len().map_or(0, |l| l.saturating_sub(offset))
+        )
+    } else {
+        error.to_string()
+    };
+    failure(Some(index), offset, reason, torn)
+}
+
+/// Decodes and signature-checks a run of framed events, on all cores.
+pub(crate) fn check_wave(
+    buf: &[u8],
+    items: &[(u64, std::ops::Range<usize>)],
+    parties: Option<&std::collections::BTreeMap<PartyId, crate::crypto::PublicKey>>,
+) -> Vec<Result<Checked, crate::format::FormatError>> {
+    let work = |chunk: &[(u64, std::ops::Range<usize>)]| -> Vec<_> {
+        chunk
+            .iter()
+            .map(|(_, r)| {
+                let event = Event::decode(&buf[r.clone()])?;
+                Ok(match parties {
+                    Some(p) => Checked::new(p, event),
+                    None => Checked::unchecked(event),
+                })
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads == 1 || items.len() < 64 {
+        return work(items);
+    }
+    let per = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|c| scope.spawn(move || work(c)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// Replays every event of `store`, calling `visit` after each one with the
-/// state it leads to.
+/// state it leads to. Events are framed and read in large chunks, decoded
+/// and signature-checked in parallel, and replayed strictly in order; the
+/// first failure in log order is the verdict, whatever thread found it.
 pub(crate) fn replay(
     store: &Store,
     mut visit: impl FnMut(&Verified<Event>, u64, &State),
 ) -> Result<Replayed, VerifyError> {
-    let mut reader = store.reader()?;
-    let fail = |event: Option<u64>, offset: u64, reason: String, torn_tail: bool| {
-        VerifyError::Failed(Failure {
-            event,
-            offset: Some(offset),
-            reason,
-            torn_tail,
+    let path = store.log_path();
+    let io_err = |source| {
+        VerifyError::Store(StoreError::Io {
+            path: path.to_owned(),
+            source,
         })
     };
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let mut buf: Vec<u8> = Vec::new();
+    // Offset in the log of buf[0], and how much of buf is consumed.
+    let mut base: u64 = 0;
+    let mut pos = 0usize;
+    let mut eof = false;
     let mut state: Option<State> = None;
-    let mut head_offset = 0;
+    let mut head_offset = 0u64;
     loop {
-        let index = state.as_ref().map_or(0, |s| s.count);
-        let item = match reader.next_event() {
-            Ok(Some(item)) => item,
-            Ok(None) => break,
-            Err(ReadError::Io(e)) => {
-                return Err(VerifyError::Store(StoreError::Io {
-                    path: store.log_path().to_owned(),
-                    source: e,
-                }))
+        // Frame up to a wave of whole events from what is buffered.
+        let mut items: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
+        let mut stuck = false;
+        let mut p = pos;
+        // Until the genesis is replayed, the parties are unknown: take it alone.
+        let limit = if state.is_none() { 1 } else { WAVE };
+        while items.len() < limit {
+            match crate::format::frame(&buf[p..]) {
+                Frame::Item(n) if n <= crate::format::MAX_EVENT_BYTES => {
+                    items.push((base + p as u64, p..p + n));
+                    p += n;
+                }
+                Frame::NeedMore if !eof && buf.len() - p <= crate::format::MAX_EVENT_BYTES => break,
+                _ => {
+                    stuck = p < buf.len() || !eof;
+                    break;
+                }
             }
-            Err(ReadError::Format { offset, error }) => {
-                let torn = error == crate::format::FormatError::Truncated;
-                let reason = if torn {
-                    format!(
-                        "the log ends in an incomplete event ({} bytes of an interrupted append); \
-                         the {index} events before it are intact, and the next `ledger append` removes it",
-                        store.log_len().map_or(0, |l| l.saturating_sub(offset))
-                    )
-                } else {
-                    error.to_string()
-                };
-                return Err(fail(Some(index), offset, reason, torn));
-            }
-        };
-        let offset = item.offset;
-        let verified = match state.as_mut() {
-            None => match State::genesis(item.event) {
-                Ok((s, v)) => {
+        }
+        let checked = check_wave(&buf, &items, state.as_ref().map(|s| &s.parties));
+        for ((offset, _), c) in items.iter().zip(checked) {
+            let index = state.as_ref().map_or(0, |s| s.count);
+            let c = c.map_err(|e| format_failure(store, index, *offset, e))?;
+            let verified = match state.as_mut() {
+                None => {
+                    let (s, v) = State::genesis(c.into_event())
+                        .map_err(|e| failure(Some(index), *offset, e.to_string(), false))?;
                     state = Some(s);
                     v
                 }
-                Err(e) => return Err(fail(Some(index), offset, e.to_string(), false)),
-            },
-            Some(s) => s
-                .apply(item.event, store)
-                .map_err(|e| fail(Some(index), offset, e.to_string(), false))?,
-        };
-        head_offset = offset;
-        if let Some(s) = &state {
-            visit(&verified, offset, s);
+                Some(s) => s
+                    .apply_checked(c, store)
+                    .map_err(|e| failure(Some(index), *offset, e.to_string(), false))?,
+            };
+            head_offset = *offset;
+            if let Some(s) = &state {
+                visit(&verified, *offset, s);
+            }
+        }
+        pos = p;
+        if stuck {
+            // The fast framing cannot go on: let the strict reader say why.
+            let index = state.as_ref().map_or(0, |s| s.count);
+            let offset = base + pos as u64;
+            let mut f = std::fs::File::open(path).map_err(io_err)?;
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(offset)).map_err(io_err)?;
+            let mut reader = LogReader::at(std::io::BufReader::new(f), offset);
+            return Err(match reader.next_event() {
+                Err(ReadError::Format { offset, error }) => {
+                    format_failure(store, index, offset, error)
+                }
+                Err(ReadError::Io(e)) => io_err(e),
+                Ok(_) => failure(
+                    Some(index),
+                    offset,
+                    "the event could not be framed (FORMAT §3)".into(),
+                    false,
+                ),
+            });
+        }
+        if items.is_empty() || buf.len() - pos < crate::format::MAX_EVENT_BYTES {
+            if eof && pos == buf.len() {
+                break;
+            }
+            // Keep the unconsumed tail and read more behind it.
+            buf.drain(..pos);
+            base += pos as u64;
+            pos = 0;
+            let before = buf.len();
+            buf.resize(before + READ_CHUNK, 0);
+            let mut filled = before;
+            while filled < buf.len() {
+                match std::io::Read::read(&mut file, &mut buf[filled..]) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(io_err(e)),
+                }
+            }
+            buf.truncate(filled);
         }
     }
     match state {
         Some(state) => Ok(Replayed {
             state,
-            log_len: reader.offset(),
+            log_len: base + pos as u64,
             head_offset,
         }),
-        None => Err(fail(
+        None => Err(failure(
             None,
             0,
             format!("{LOG_FILE} is empty: there is no genesis event"),
@@ -378,14 +498,53 @@ fn documents(state: &State) -> Vec<DocReport> {
 
 /// Verifies the ledger in `dir` from its first byte.
 pub fn verify(dir: &Path, options: &Options) -> Result<Report, VerifyError> {
-    let store = Store::open(dir, Access::Read)?;
     let mut events = Vec::new();
+    let mut report = verify_with(dir, options, &mut |v: Visit<'_>| events.push(v.entry()))?;
+    report.events = events;
+    Ok(report)
+}
+
+/// One verified event, as [`verify_with`] passes it on: described only on
+/// demand, so that a caller that only counts pays nothing for it.
+pub struct Visit<'a> {
+    event: &'a Verified<Event>,
+    offset: u64,
+    state: &'a State,
+}
+
+impl Visit<'_> {
+    /// Byte offset of the event in the log (for progress).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The event, described for the timeline.
+    pub fn entry(&self) -> Entry {
+        describe(self.event, self.offset, self.state)
+    }
+}
+
+/// Verifies the ledger in `dir`, streaming: each verified event is passed
+/// to `visit` in order and not kept, so memory stays flat however long the
+/// log. The returned report's `events` is empty. What `visit` saw is only
+/// proven once this returns `Ok`.
+pub fn verify_with(
+    dir: &Path,
+    options: &Options,
+    visit: &mut dyn FnMut(Visit<'_>),
+) -> Result<Report, VerifyError> {
+    let store = Store::open(dir, Access::Read)?;
+    let events = Vec::new();
     let mut seen_head = false;
     let replayed = replay(&store, |ev, offset, state| {
         if options.head == Some(ev.hash()) {
             seen_head = true;
         }
-        events.push(describe(ev, offset, state));
+        visit(Visit {
+            event: ev,
+            offset,
+            state,
+        });
     })?;
     let state = replayed.state;
     let fail = |reason: String| {
@@ -456,83 +615,143 @@ pub fn terminal_safe(s: &str) -> String {
 }
 
 impl Report {
-    /// The timeline section of the text report.
-    pub fn timeline(&self) -> String {
-        let mut out = String::new();
-        let width = self
-            .events
-            .iter()
-            .map(|e| e.author.as_str().len())
-            .max()
-            .unwrap_or(0);
-        for e in &self.events {
-            let _ = writeln!(
-                out,
-                "  #{:<3} {}  {:<width$}  {}",
-                e.seq,
-                terminal_safe(&e.time),
-                e.author.as_str(),
-                terminal_safe(&e.summary)
-            );
-            if let Some(n) = &e.notes {
-                for line in n.lines() {
-                    let _ = writeln!(out, "        {}", terminal_safe(line));
-                }
+    /// The text report's first lines: the ledger and its parties.
+    pub fn header(&self) -> String {
+        let mut out = format!(
+            "ledger {} \"{}\"\nparties:\n",
+            self.ledger,
+            terminal_safe(&self.title)
+        );
+        for p in &self.parties {
+            let _ = writeln!(out, "  {:<8} key {}", p.id.as_str(), p.key);
+        }
+        out.push_str("\ntimeline:\n");
+        out
+    }
+
+    /// One event of the timeline (one line, and its notes indented below).
+    pub fn timeline_entry(e: &Entry) -> String {
+        let mut out = format!(
+            "  #{:<3} {}  {:<6}  {}\n",
+            e.seq,
+            terminal_safe(&e.time),
+            e.author.as_str(),
+            terminal_safe(&e.summary)
+        );
+        if let Some(n) = &e.notes {
+            for line in n.lines() {
+                let _ = writeln!(out, "        {}", terminal_safe(line));
             }
         }
         out
     }
-}
 
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "ledger {} \"{}\"",
-            self.ledger,
-            terminal_safe(&self.title)
-        )?;
-        writeln!(f, "parties:")?;
-        for p in &self.parties {
-            writeln!(f, "  {:<8} key {}", p.id.as_str(), p.key)?;
-        }
-        writeln!(f, "\ntimeline:")?;
-        f.write_str(&self.timeline())?;
-        writeln!(f, "\ndocuments:")?;
+    /// The text report after the timeline: documents and the verdict line.
+    pub fn footer(&self) -> String {
+        let mut f = String::from("\ndocuments:\n");
         if self.documents.is_empty() {
-            writeln!(f, "  (none)")?;
+            f.push_str("  (none)\n");
         }
         for d in &self.documents {
-            writeln!(
+            let _ = writeln!(
                 f,
                 "  {} \"{}\", version {} ({})",
                 d.id,
                 terminal_safe(&d.title),
                 d.version_number,
                 d.version
-            )?;
+            );
             let acts = |v: &[Act]| list(v.iter().map(|a| format!("{} (#{})", a.party, a.event)));
-            match d.status {
+            let _ = match d.status {
                 "executed" => writeln!(
                     f,
                     "    EXECUTED at #{}: signed by {}",
                     d.executed_at.unwrap_or_default(),
                     acts(&d.signed_by)
-                )?,
-                "no-signatures-required" => writeln!(f, "    no signatures required")?,
+                ),
+                "no-signatures-required" => writeln!(f, "    no signatures required"),
                 _ => writeln!(
                     f,
                     "    NOT EXECUTED: awaiting signatures from {}; signed by {}",
                     list(&d.awaiting),
                     acts(&d.signed_by)
-                )?,
-            }
-            writeln!(f, "    approved by {}", acts(&d.approved_by))?;
+                ),
+            };
+            let _ = writeln!(f, "    approved by {}", acts(&d.approved_by));
         }
-        writeln!(
-            f,
-            "\nOK: {} events verified, head {}",
-            self.count, self.head
-        )
+        f.push('\n');
+        f.push_str(&self.verdict());
+        f
     }
+
+    /// The last line: what was verified.
+    pub fn verdict(&self) -> String {
+        format!("OK: {} events verified, head {}\n", self.count, self.head)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.header())?;
+        for e in &self.events {
+            f.write_str(&Report::timeline_entry(e))?;
+        }
+        f.write_str(&self.footer())
+    }
+}
+
+/// One event's signed bytes, signature and signer key, for checking with
+/// standard tools (`ledger export`).
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub index: u64,
+    pub author: PartyId,
+    pub public_key: crate::crypto::PublicKey,
+    /// The event's complete stored bytes (what its hash covers).
+    pub stored: Vec<u8>,
+    /// The COSE Sig_structure (FORMAT §5.2): exactly what was signed.
+    pub to_be_signed: Vec<u8>,
+    pub signature: [u8; 64],
+    pub hash: EventHash,
+}
+
+/// Verifies the ledger in `dir` and returns event `index` for export.
+pub fn export_event(dir: &Path, index: u64) -> Result<Exported, VerifyError> {
+    let store = Store::open(dir, Access::Read)?;
+    let mut found: Option<(u64, Event)> = None;
+    let replayed = replay(&store, |ev, offset, _| {
+        if ev.body.seq == index {
+            found = Some((offset, (**ev).clone()));
+        }
+    })?;
+    let Some((offset, event)) = found else {
+        return Err(VerifyError::Failed(Failure {
+            event: None,
+            offset: None,
+            reason: format!(
+                "there is no event {index}: the ledger has {} events (0 to {})",
+                replayed.state.count,
+                replayed.state.count.saturating_sub(1)
+            ),
+            torn_tail: false,
+        }));
+    };
+    let stored = store.read_at(offset, event.stored_len() as u64)?;
+    let Some(public_key) = replayed.state.parties.get(&event.body.author).copied() else {
+        return Err(VerifyError::Failed(Failure {
+            event: Some(index),
+            offset: Some(offset),
+            reason: "the author is not a party".into(),
+            torn_tail: false,
+        }));
+    };
+    Ok(Exported {
+        index,
+        author: event.body.author.clone(),
+        public_key,
+        to_be_signed: event.to_be_signed(),
+        signature: event.signature,
+        hash: event.hash(),
+        stored,
+    })
 }

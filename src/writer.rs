@@ -261,3 +261,164 @@ impl Writer {
         })
     }
 }
+
+/// What an import committed.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub count: u64,
+    pub first_seq: u64,
+    pub head: EventHash,
+    pub groups: usize,
+}
+
+/// The most event bytes committed with one `fdatasync` by an import.
+const IMPORT_GROUP_BYTES: usize = 4 << 20;
+
+impl Writer {
+    /// Imports pre-signed events (a CBOR sequence, FORMAT §3) that continue
+    /// this ledger's chain. Every event is checked exactly as `append`
+    /// checks its own, and all of them are checked before anything is
+    /// written: an import that fails changes nothing. Document versions
+    /// they draft or amend must be in the ledger already or among
+    /// `documents` (content, by hash). Events are then committed in groups
+    /// of a few MiB, one write and one `fdatasync` per group.
+    pub fn import(
+        &mut self,
+        events: &[u8],
+        documents: &BTreeMap<DocHash, std::path::PathBuf>,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Imported, WriteError> {
+        let mut next = self.state.clone();
+        let first_seq = next.count;
+        // (range in `events`) of each accepted event, in order.
+        let mut accepted: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut needed: Vec<DocHash> = Vec::new();
+        let mut pos = 0usize;
+        let docs = |h: &DocHash| {
+            if documents.contains_key(h) {
+                Ok(())
+            } else {
+                self.store.check(h)
+            }
+        };
+        let fail = |index: usize, offset: usize, reason: String| {
+            WriteError::Usage(format!("import: event {index} of the file (byte offset {offset}): {reason}; nothing was imported"))
+        };
+        // Frame everything first (cheap), then decode and check signatures
+        // in parallel waves, and replay in order.
+        let mut items: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
+        while pos < events.len() {
+            let len = match crate::format::frame(&events[pos..]) {
+                crate::format::Frame::Item(n) if n <= crate::format::MAX_EVENT_BYTES => n,
+                crate::format::Frame::NeedMore => {
+                    return Err(fail(
+                        items.len(),
+                        pos,
+                        "the file ends inside an event".into(),
+                    ))
+                }
+                _ => {
+                    // Let the strict decoder say what is wrong.
+                    let reason = match Event::decode(&events[pos..]) {
+                        Err(e) => e.to_string(),
+                        Ok(_) => "not an event".into(),
+                    };
+                    return Err(fail(items.len(), pos, reason));
+                }
+            };
+            items.push((pos as u64, pos..pos + len));
+            pos += len;
+        }
+        for wave in items.chunks(8192) {
+            let checked = crate::verify::check_wave(events, wave, Some(&next.parties));
+            for ((offset, range), c) in wave.iter().zip(checked) {
+                let index = accepted.len();
+                let offset = *offset as usize;
+                let c = c.map_err(|e| fail(index, offset, e.to_string()))?;
+                if let Kind::DocumentDrafted { sha256, .. } | Kind::DocumentAmended { sha256, .. } =
+                    &c.event().body.kind
+                {
+                    if self.store.check(sha256).is_err() {
+                        needed.push(*sha256);
+                    }
+                }
+                next.apply_checked(c, &docs)
+                    .map_err(|e| fail(index, offset, e.to_string()))?;
+                accepted.push(range.clone());
+            }
+            progress(wave.last().map_or(0, |(_, r)| r.end as u64));
+        }
+        if accepted.is_empty() {
+            return Err(WriteError::Usage("import: the file holds no events".into()));
+        }
+        for h in &needed {
+            if let Some(path) = documents.get(h) {
+                let content = std::fs::read(path).map_err(|source| StoreError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                if DocHash::of(&content) != *h {
+                    return Err(WriteError::Usage(format!(
+                        "import: {} changed while importing",
+                        path.display()
+                    )));
+                }
+                self.store.put_doc(&content)?;
+            }
+        }
+        let mut groups = 0;
+        let mut start = 0usize;
+        while start < accepted.len() {
+            let from = accepted[start].start;
+            let mut end = start;
+            while end < accepted.len()
+                && (end == start || accepted[end].end - from <= IMPORT_GROUP_BYTES)
+            {
+                end += 1;
+            }
+            let bytes = &events[from..accepted[end - 1].end];
+            if let Err(e) = self.store.append(self.log_len, bytes) {
+                self.store.drop_cache();
+                if start == 0 {
+                    return Err(e.into());
+                }
+                return Err(WriteError::Usage(format!(
+                    "import: {e}; the first {start} events were committed and verify, the other {} were not",
+                    accepted.len() - start
+                )));
+            }
+            self.head_offset = self.log_len + (accepted[end - 1].start - from) as u64;
+            self.log_len += bytes.len() as u64;
+            groups += 1;
+            start = end;
+        }
+        self.state = next;
+        self.save_cache();
+        Ok(Imported {
+            count: accepted.len() as u64,
+            first_seq,
+            head: self.state.head,
+            groups,
+        })
+    }
+}
+
+/// Indexes the files of a directory by their SHA-256, for `import --docs`.
+pub fn index_documents(dir: &Path) -> Result<BTreeMap<DocHash, std::path::PathBuf>, StoreError> {
+    let mut out = BTreeMap::new();
+    let io = |source| StoreError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.is_file() {
+            let content = std::fs::read(&path).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            out.insert(DocHash::of(&content), path);
+        }
+    }
+    Ok(out)
+}
