@@ -45,8 +45,14 @@ pub enum KeyError {
     PublicWherePrivate { path: PathBuf },
     #[error("{path} is a private key; this needs a public key (the .pub written by keygen)")]
     PrivateWherePublic { path: PathBuf },
-    #[error("{path} is an encrypted private key, which is not supported")]
-    Encrypted { path: PathBuf },
+    #[error("{path} is encrypted: give its passphrase on the terminal, or with --passphrase-file FILE or --passphrase-env VAR")]
+    NeedPassphrase { path: PathBuf },
+    #[error("wrong passphrase for {path}")]
+    WrongPassphrase { path: PathBuf },
+    #[error("cannot read a passphrase: {0}")]
+    Passphrase(String),
+    #[error("{path} is a {algorithm} key; ledger uses Ed25519 keys (ssh-keygen -t ed25519, or ledger keygen)")]
+    NotEd25519 { path: PathBuf, algorithm: String },
     #[error("{path} is not an Ed25519 {expected} PEM file: {reason}")]
     Malformed {
         path: PathBuf,
@@ -105,6 +111,21 @@ impl PublicKey {
     }
 
     fn from_pem(text: &str, path: &Path) -> Result<Self, KeyError> {
+        let line = text.trim();
+        if line.starts_with("ssh-") || line.starts_with("ecdsa-") {
+            let key = ssh_key::PublicKey::from_openssh(line).map_err(|e| KeyError::Malformed {
+                path: path.to_owned(),
+                expected: "public key (OpenSSH)",
+                reason: e.to_string(),
+            })?;
+            let Some(ed) = key.key_data().ed25519() else {
+                return Err(KeyError::NotEd25519 {
+                    path: path.to_owned(),
+                    algorithm: key.algorithm().to_string(),
+                });
+            };
+            return Self::from_bytes(&ed.0, &path.display().to_string());
+        }
         match pem_label(text) {
             Some("PUBLIC KEY") => {}
             Some("PRIVATE KEY") | Some("ENCRYPTED PRIVATE KEY") | Some("OPENSSH PRIVATE KEY") => {
@@ -154,6 +175,10 @@ impl PublicKey {
     }
 }
 
+/// PBKDF2 rounds for keys that `keygen --passphrase` encrypts (OWASP's
+/// 2023 figure for PBKDF2-HMAC-SHA256).
+const PBKDF2_ITERATIONS: u32 = 600_000;
+
 /// An Ed25519 private key, loaded only from a checked key file or freshly
 /// generated.
 pub struct SigningKey(ed25519_dalek::SigningKey);
@@ -174,12 +199,33 @@ impl SigningKey {
         SigningKey(ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng))
     }
 
-    /// Reads a PKCS#8 PEM private key file, refusing one that others can
-    /// read, a public key, an encrypted key, or anything malformed.
+    /// Reads a private key file that needs no passphrase. See
+    /// [`SigningKey::from_file_with`].
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
+        Self::from_file_with(path, &mut || {
+            Err(KeyError::NeedPassphrase {
+                path: path.to_owned(),
+            })
+        })
+    }
+
+    /// Reads a private key file: PKCS#8 PEM (as `openssl genpkey` writes,
+    /// plain or encrypted) or OpenSSH (as `ssh-keygen -t ed25519` writes,
+    /// with or without a passphrase). `passphrase` is asked only for an
+    /// encrypted key. Refuses a file that others can read, a public key,
+    /// a key of another algorithm, and anything malformed.
+    pub fn from_file_with(
+        path: &Path,
+        passphrase: &mut dyn FnMut() -> Result<Zeroizing<String>, KeyError>,
+    ) -> Result<Self, KeyError> {
         let read_err = |source| KeyError::Read {
             path: path.to_owned(),
             source,
+        };
+        let malformed = |expected: &'static str, reason: String| KeyError::Malformed {
+            path: path.to_owned(),
+            expected,
+            reason,
         };
         let meta = fs::metadata(path).map_err(read_err)?;
         if !meta.is_file() {
@@ -193,46 +239,39 @@ impl SigningKey {
         std::io::Read::read_to_string(&mut std::io::Read::take(&mut file, 64 * 1024), &mut text)
             .map_err(|e| {
                 if e.kind() == std::io::ErrorKind::InvalidData {
-                    KeyError::Malformed {
-                        path: path.to_owned(),
-                        expected: "private key (PKCS#8)",
-                        reason: "not text".into(),
-                    }
+                    malformed("private key", "not a text (PEM) file".into())
                 } else {
                     read_err(e)
                 }
             })?;
-        match pem_label(&text) {
-            Some("PRIVATE KEY") => {}
+        let label = pem_label(&text);
+        match label {
+            Some("PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "OPENSSH PRIVATE KEY") => {}
             Some("PUBLIC KEY") => {
                 return Err(KeyError::PublicWherePrivate {
                     path: path.to_owned(),
                 })
             }
-            Some("ENCRYPTED PRIVATE KEY") => {
-                return Err(KeyError::Encrypted {
+            _ if text.trim_start().starts_with("ssh-") => {
+                return Err(KeyError::PublicWherePrivate {
                     path: path.to_owned(),
                 })
             }
             Some(other) => {
-                return Err(KeyError::Malformed {
-                    path: path.to_owned(),
-                    expected: "private key (PKCS#8)",
-                    reason: format!(
-                        "found a {other:?} PEM block; expected -----BEGIN PRIVATE KEY-----"
-                    ),
-                })
+                return Err(malformed(
+                    "private key",
+                    format!("found a {other:?} PEM block; expected PRIVATE KEY, ENCRYPTED PRIVATE KEY or OPENSSH PRIVATE KEY"),
+                ))
             }
             None => {
-                return Err(KeyError::Malformed {
-                    path: path.to_owned(),
-                    expected: "private key (PKCS#8)",
-                    reason: "expected -----BEGIN PRIVATE KEY-----".into(),
-                })
+                return Err(malformed(
+                    "private key",
+                    "expected -----BEGIN PRIVATE KEY----- (or an OpenSSH private key)".into(),
+                ))
             }
         }
         // Check the mode after the type, so that passing a .pub file gets
-        // the more useful message.
+        // the more useful message. Like ssh, refuse what others can read.
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(KeyError::Mode {
@@ -240,13 +279,55 @@ impl SigningKey {
                 mode,
             });
         }
-        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(text.trim()).map_err(|e| {
-            KeyError::Malformed {
-                path: path.to_owned(),
-                expected: "private key (PKCS#8)",
-                reason: e.to_string(),
+        let pem = text.trim();
+        let key = match label {
+            Some("PRIVATE KEY") => ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+                .map_err(|e| malformed("private key (PKCS#8)", e.to_string()))?,
+            Some("ENCRYPTED PRIVATE KEY") => {
+                let pass = passphrase()?;
+                ed25519_dalek::SigningKey::from_pkcs8_encrypted_pem(pem, pass.as_bytes()).map_err(
+                    |e| {
+                        match e {
+                            // A wrong passphrase shows up as bad padding or a
+                            // malformed decryption result.
+                            pkcs8::Error::EncryptedPrivateKey(_)
+                            | pkcs8::Error::Asn1(_)
+                            | pkcs8::Error::KeyMalformed => KeyError::WrongPassphrase {
+                                path: path.to_owned(),
+                            },
+                            other => malformed("encrypted private key (PKCS#8)", other.to_string()),
+                        }
+                    },
+                )?
             }
-        })?;
+            _ => {
+                let mut ssh = ssh_key::PrivateKey::from_openssh(pem)
+                    .map_err(|e| malformed("OpenSSH private key", e.to_string()))?;
+                if ssh.is_encrypted() {
+                    let pass = passphrase()?;
+                    ssh = ssh
+                        .decrypt(pass.as_bytes())
+                        .map_err(|_| KeyError::WrongPassphrase {
+                            path: path.to_owned(),
+                        })?;
+                }
+                let Some(pair) = ssh.key_data().ed25519() else {
+                    return Err(KeyError::NotEd25519 {
+                        path: path.to_owned(),
+                        algorithm: ssh.algorithm().to_string(),
+                    });
+                };
+                let secret = Zeroizing::new(pair.private.to_bytes());
+                let key = ed25519_dalek::SigningKey::from_bytes(&secret);
+                if key.verifying_key().to_bytes() != pair.public.0 {
+                    return Err(malformed(
+                        "OpenSSH private key",
+                        "its public half does not match its private half".into(),
+                    ));
+                }
+                key
+            }
+        };
         Ok(SigningKey(key))
     }
 
@@ -260,22 +341,54 @@ impl SigningKey {
         self.0.sign(message).to_bytes()
     }
 
-    /// PKCS#8 v1 PEM, as `openssl genpkey -algorithm ed25519` writes.
-    fn to_pem(&self) -> Zeroizing<String> {
+    /// PKCS#8 v1 PEM, as `openssl genpkey -algorithm ed25519` writes; with
+    /// a passphrase, encrypted PKCS#8 (PBES2: scrypt and AES-256-CBC).
+    fn to_pem(&self, passphrase: Option<&str>) -> Result<Zeroizing<String>, KeyError> {
         let pair = KeypairBytes {
             secret_key: self.0.to_bytes(),
             public_key: None,
         };
+        if let Some(pass) = passphrase {
+            // PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC, the scheme
+            // `openssl genpkey -aes-256-cbc` uses, so openssl reads it back
+            // (pkcs8's default, scrypt, needs more memory than openssl allows).
+            let fail = |e: &dyn std::fmt::Display| {
+                KeyError::Passphrase(format!("cannot encrypt the key: {e}"))
+            };
+            let mut salt = [0u8; 16];
+            let mut iv = [0u8; 16];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut iv);
+            let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(
+                PBKDF2_ITERATIONS,
+                &salt,
+                &iv,
+            )
+            .map_err(|e| fail(&e))?;
+            let der = pair.to_pkcs8_der().map_err(|e| fail(&e))?;
+            let info = pkcs8::PrivateKeyInfo::try_from(der.as_bytes()).map_err(|e| fail(&e))?;
+            let doc = info
+                .encrypt_with_params(params, pass.as_bytes())
+                .map_err(|e| fail(&e))?;
+            let pem = doc
+                .to_pem("ENCRYPTED PRIVATE KEY", Default::default())
+                .map_err(|e| fail(&e))?;
+            return Ok(pem);
+        }
         // Encoding 32 bytes as PKCS#8 cannot fail.
         let pem = pair
             .to_pkcs8_pem(Default::default())
             .expect("PKCS#8 encoding of an Ed25519 key");
-        Zeroizing::new(pem.to_string())
+        Ok(Zeroizing::new(pem.to_string()))
     }
 
     /// Writes `NAME.key` (mode 0600) and `NAME.pub`, refusing to overwrite
     /// either; both are fsynced before this returns.
-    pub fn write_pair(&self, name: &Path) -> Result<(PathBuf, PathBuf), KeyError> {
+    pub fn write_pair(
+        &self,
+        name: &Path,
+        passphrase: Option<&str>,
+    ) -> Result<(PathBuf, PathBuf), KeyError> {
         let key_path = with_suffix(name, "key");
         let pub_path = with_suffix(name, "pub");
         for p in [&key_path, &pub_path] {
@@ -283,7 +396,7 @@ impl SigningKey {
                 return Err(KeyError::Exists { path: p.clone() });
             }
         }
-        write_new(&key_path, self.to_pem().as_bytes(), 0o600)?;
+        write_new(&key_path, self.to_pem(passphrase)?.as_bytes(), 0o600)?;
         if let Err(e) = write_new(&pub_path, self.public().to_pem().as_bytes(), 0o644) {
             let _ = fs::remove_file(&key_path);
             return Err(e);
@@ -350,7 +463,7 @@ mod tests {
         let key = SigningKey(ed25519_dalek::SigningKey::from_bytes(
             &seed.try_into().unwrap(),
         ));
-        let pem = key.to_pem();
+        let pem = key.to_pem(None).unwrap();
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"));
         assert_eq!(
             key.public().to_pem(),

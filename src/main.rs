@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use zeroize::Zeroizing;
 
 use ledger::crypto::{KeyError, PublicKey, SigningKey};
 use ledger::format::{DocHash, DocId, Kind, PartyId, SessionId};
@@ -47,6 +48,11 @@ enum Command {
     Keygen {
         /// Path and base name of the key files, e.g. keys/most
         name: PathBuf,
+        /// Protect the private key with a passphrase (asked on the terminal, or see --passphrase-file/-env)
+        #[arg(long)]
+        passphrase: bool,
+        #[command(flatten)]
+        pass: PassArgs,
     },
     /// Create a ledger: its genesis event names the title and the parties
     Init {
@@ -64,6 +70,8 @@ enum Command {
         /// Time the signer claims, RFC 3339 (default: now)
         #[arg(long)]
         at: Option<String>,
+        #[command(flatten)]
+        pass: PassArgs,
     },
     /// Append an event to a ledger, signed with the acting party's key
     Append(AppendArgs),
@@ -76,6 +84,8 @@ enum Command {
         at: Option<String>,
         #[command(flatten)]
         target: DocTarget,
+        #[command(flatten)]
+        pass: PassArgs,
     },
     /// Verify a ledger by replaying it from its first event
     Verify {
@@ -148,8 +158,62 @@ struct AppendArgs {
     /// Time the signer claims, RFC 3339 (default: now)
     #[arg(long, global = true)]
     at: Option<String>,
+    #[command(flatten)]
+    pass: PassArgs,
     #[command(subcommand)]
     kind: AppendKind,
+}
+
+/// Where the passphrase of an encrypted key comes from. Never from an
+/// argument (it would show in `ps` and shell history): from the terminal,
+/// without echo, by default.
+#[derive(Args, Clone, Default)]
+struct PassArgs {
+    /// Read the key's passphrase from the first line of this file
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "passphrase_env"
+    )]
+    passphrase_file: Option<PathBuf>,
+    /// Read the key's passphrase from this environment variable
+    #[arg(long, global = true, value_name = "VAR")]
+    passphrase_env: Option<String>,
+}
+
+impl PassArgs {
+    fn get(&self, prompt: &str) -> Result<Zeroizing<String>, KeyError> {
+        let bad = |m: String| KeyError::Passphrase(m);
+        let pass = if let Some(f) = &self.passphrase_file {
+            let text = Zeroizing::new(
+                std::fs::read_to_string(f)
+                    .map_err(|e| bad(format!("--passphrase-file {}: {e}", f.display())))?,
+            );
+            Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
+        } else if let Some(var) = &self.passphrase_env {
+            Zeroizing::new(
+                std::env::var(var)
+                    .map_err(|_| bad(format!("--passphrase-env {var}: the variable is not set")))?,
+            )
+        } else {
+            Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| {
+                bad(format!(
+                    "no terminal to ask on ({e}); use --passphrase-file FILE or --passphrase-env VAR"
+                ))
+            })?)
+        };
+        if pass.is_empty() {
+            return Err(bad("the passphrase is empty".into()));
+        }
+        Ok(pass)
+    }
+
+    fn load(&self, path: &Path) -> Result<SigningKey, KeyError> {
+        SigningKey::from_file_with(path, &mut || {
+            self.get(&format!("passphrase for {}: ", path.display()))
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -442,8 +506,28 @@ fn log_size(dir: &Path) -> u64 {
 
 fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
     match cli.command {
-        Command::Keygen { name } => {
-            let (key, public) = SigningKey::generate().write_pair(&name)?;
+        Command::Keygen {
+            name,
+            passphrase,
+            pass,
+        } => {
+            let secret =
+                if passphrase || pass.passphrase_file.is_some() || pass.passphrase_env.is_some() {
+                    let p = pass.get("passphrase for the new key: ")?;
+                    if pass.passphrase_file.is_none() && pass.passphrase_env.is_none() {
+                        let again = pass.get("the same passphrase again: ")?;
+                        if *again != *p {
+                            return Err(Failure::usage(
+                                "the passphrases do not match; no key was written",
+                            ));
+                        }
+                    }
+                    Some(p)
+                } else {
+                    None
+                };
+            let (key, public) =
+                SigningKey::generate().write_pair(&name, secret.as_ref().map(|p| p.as_str()))?;
             out.info(format_args!(
                 "wrote private key {} (mode 0600; keep it secret, back it up offline)",
                 key.display()
@@ -460,9 +544,10 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             title,
             parties,
             at,
+            pass,
         } => {
             let time = parse_time(at.as_deref())?;
-            let key = SigningKey::from_file(&key)?;
+            let key = pass.load(&key)?;
             let mut map = BTreeMap::new();
             for p in &parties {
                 let (id, file) = p.split_once('=').ok_or_else(|| {
@@ -483,14 +568,29 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             let key = args.key.ok_or_else(|| {
                 Failure::usage("append needs --key FILE (the acting party's private key)")
             })?;
-            append(out, &args.dir, &key, args.at.as_deref(), args.kind)
+            append(
+                out,
+                &args.dir,
+                &key,
+                &args.pass,
+                args.at.as_deref(),
+                args.kind,
+            )
         }
         Command::Sign {
             dir,
             key,
             at,
             target,
-        } => append(out, &dir, &key, at.as_deref(), AppendKind::Sign { target }),
+            pass,
+        } => append(
+            out,
+            &dir,
+            &key,
+            &pass,
+            at.as_deref(),
+            AppendKind::Sign { target },
+        ),
         Command::Verify {
             dir,
             json,
@@ -911,11 +1011,12 @@ fn append(
     out: &Out,
     dir: &Path,
     key: &Path,
+    pass: &PassArgs,
     at: Option<&str>,
     kind: AppendKind,
 ) -> Result<(), Failure> {
     let time = parse_time(at)?;
-    let key = SigningKey::from_file(key)?;
+    let key = pass.load(key)?;
     let mut w = Writer::open(dir)?;
     if let Some(n) = w.repaired() {
         eprintln!("ledger: removed a torn tail of {n} bytes left by an interrupted append");
