@@ -1,4 +1,4 @@
-//! The test vectors at the end of docs/FORMAT.md (§10), recomputed from
+//! The test vectors at the end of docs/FORMAT.md (§11), recomputed from
 //! fixed seeds and required to appear in FORMAT.md verbatim, so the spec
 //! and the code cannot drift apart. Regenerate the section with
 //! `cargo test --test vectors -- --ignored print_vectors --nocapture`.
@@ -161,7 +161,7 @@ fn format_md_holds_the_vectors() {
     let rendered = render(&vectors());
     assert!(
         spec.contains(rendered.trim_end()),
-        "docs/FORMAT.md §10 does not match the code; regenerate it with \
+        "docs/FORMAT.md §11 does not match the code; regenerate it with \
          `cargo test --test vectors -- --ignored print_vectors --nocapture`"
     );
 }
