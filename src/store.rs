@@ -102,11 +102,28 @@ impl Store {
     /// exist if it is empty. Two concurrent creators cannot both succeed.
     pub fn create(dir: &Path, genesis: &[u8]) -> Result<Store, StoreError> {
         match fs::read_dir(dir) {
-            Ok(mut entries) => {
-                if entries.next().is_some() {
-                    return Err(StoreError::NotEmpty {
-                        dir: dir.to_owned(),
-                    });
+            Ok(entries) => {
+                // Empty, or holding only what an init that crashed before
+                // writing the genesis leaves: an empty docs/ and temporary
+                // files. Anything else is someone's data.
+                let mut leftovers = Vec::new();
+                for entry in entries {
+                    let entry = entry.map_err(io(dir))?;
+                    let name = entry.file_name();
+                    let name = name.to_string_lossy();
+                    let path = entry.path();
+                    let empty_docs = name == DOCS_DIR
+                        && fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
+                    if name.starts_with(".tmp-") && path.is_file() {
+                        leftovers.push(path);
+                    } else if !empty_docs {
+                        return Err(StoreError::NotEmpty {
+                            dir: dir.to_owned(),
+                        });
+                    }
+                }
+                for path in leftovers {
+                    let _ = fs::remove_file(path);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -119,11 +136,12 @@ impl Store {
         }
         let docs = dir.join(DOCS_DIR);
         fs::create_dir_all(&docs).map_err(io(&docs))?;
-        let ignore = dir.join(".gitignore");
-        write_durably(dir, &ignore, GITIGNORE.as_bytes())?;
         let log_path = dir.join(LOG_FILE);
         write_durably(dir, &log_path, genesis)?;
-        sync_dir(dir)?;
+        // After the genesis: a crash before this leaves a directory that
+        // init accepts again, a crash after it a complete ledger.
+        let ignore = dir.join(".gitignore");
+        write_durably(dir, &ignore, GITIGNORE.as_bytes())?;
         Store::open(dir, Access::Write)
     }
 
