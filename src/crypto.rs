@@ -93,6 +93,13 @@ impl PublicKey {
             ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::Invalid {
                 what: what.to_owned(),
             })?;
+        // RFC 8032 §5.1.3: y must be below p. The decompression accepts
+        // y >= p; requiring the canonical re-encoding refuses it.
+        if key.to_edwards().compress().to_bytes() != *bytes {
+            return Err(KeyError::Invalid {
+                what: what.to_owned(),
+            });
+        }
         if key.is_weak() {
             return Err(KeyError::Weak {
                 what: what.to_owned(),

@@ -871,7 +871,18 @@ fn sort_maps(value: Value) -> Value {
 /// Decodes one item that must fill `input` exactly.
 fn decode_exact(input: &[u8], what: &'static str) -> Result<Value, FormatError> {
     let mut rd = input;
-    let value: Value = ciborium::de::from_reader(&mut rd).map_err(|e| cbor_error(e, what))?;
+    // The item is inside a byte string of a complete event: running out of
+    // bytes here is a malformed event, never a torn tail of the log.
+    let value: Value =
+        ciborium::de::from_reader(&mut rd).map_err(|e| match cbor_error(e, what) {
+            FormatError::Truncated if input.is_empty() => {
+                FormatError::Envelope(format!("{what} is empty"))
+            }
+            FormatError::Truncated => {
+                FormatError::Envelope(format!("{what} ends inside a CBOR item"))
+            }
+            other => other,
+        })?;
     if !rd.is_empty() {
         return Err(FormatError::Envelope(format!(
             "{} bytes follow {what}",
@@ -1122,6 +1133,9 @@ impl<R: BufRead> LogReader<R> {
                 return Err(fail(e));
             }
         };
+        if self.buf.len() > MAX_EVENT_BYTES {
+            return Err(fail(FormatError::TooLarge));
+        }
         check_strict(&value, &self.buf, "the event", true).map_err(fail)?;
         let event = Event::from_value(value, &self.buf).map_err(fail)?;
         self.offset += self.buf.len() as u64;

@@ -182,12 +182,16 @@ enum SignatureCheck {
 pub struct Checked {
     event: Event,
     signature: SignatureCheck,
+    /// The key the signature was checked against, so that replay can
+    /// refuse a check made against some other ledger's parties.
+    key: Option<[u8; 32]>,
 }
 
 impl Checked {
     /// Checks `event`'s kid and signature against the key that `parties`
     /// registers for its author. Safe to run in parallel, in any order.
     pub fn new(parties: &BTreeMap<PartyId, PublicKey>, event: Event) -> Checked {
+        let key = parties.get(&event.body.author).map(PublicKey::to_bytes);
         let signature = match parties.get(&event.body.author) {
             None => SignatureCheck::UnknownAuthor,
             Some(key) if event.kid != key.fingerprint() => SignatureCheck::KidMismatch,
@@ -196,7 +200,11 @@ impl Checked {
             }
             Some(_) => SignatureCheck::Good,
         };
-        Checked { event, signature }
+        Checked {
+            event,
+            signature,
+            key,
+        }
     }
 
     /// An event whose signature is yet to be checked: only the genesis,
@@ -205,6 +213,7 @@ impl Checked {
         Checked {
             event,
             signature: SignatureCheck::UnknownAuthor,
+            key: None,
         }
     }
 
@@ -300,6 +309,16 @@ impl State {
         checked: Checked,
         docs: &dyn Documents,
     ) -> Result<Verified<Event>, RuleError> {
+        let registered = self
+            .parties
+            .get(&checked.event.body.author)
+            .map(PublicKey::to_bytes);
+        let checked = if checked.key == registered {
+            checked
+        } else {
+            // Checked against other parties: check again, against ours.
+            Checked::new(&self.parties, checked.event)
+        };
         let body = &checked.event.body;
         let seq = body.seq;
         if seq != self.count {
