@@ -622,7 +622,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             Ok(())
         }
         Command::Repair { dir } => {
-            let w = Writer::open(&dir)?;
+            let w = Writer::repair(&dir)?;
             match w.repaired() {
                 Some(n) => out.info(format_args!(
                     "removed a torn tail of {n} bytes; {} events intact",

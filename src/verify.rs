@@ -83,17 +83,41 @@ fn format_failure(
     offset: u64,
     error: crate::format::FormatError,
 ) -> VerifyError {
-    let torn = error == crate::format::FormatError::Truncated;
-    let reason = if torn {
-        format!(
-            "the log ends in an incomplete event ({} bytes of an interrupted append); \
-             the {index} events before it are intact, and the next `ledger append` removes it",
-            store.log_len().map_or(0, |l| l.saturating_sub(offset))
-        )
-    } else {
-        error.to_string()
-    };
-    failure(Some(index), offset, reason, torn)
+    if error != crate::format::FormatError::Truncated {
+        return failure(Some(index), offset, error.to_string(), false);
+    }
+    // The file ends inside the item that starts at `offset`. That is a torn
+    // tail (FORMAT §3) only if no complete event follows: a damaged length
+    // field in a committed event also runs past the end of the file, but
+    // then the events after it are still there to be found.
+    let len = store.log_len().unwrap_or(offset);
+    let rest = store
+        .read_at(offset, len.saturating_sub(offset))
+        .unwrap_or_default();
+    if let Some(at) = complete_event_within(&rest) {
+        let reason = format!(
+            "the event's encoding claims more bytes than the file holds, yet a complete event follows at \
+             byte offset {}: the log is damaged (this is not an interrupted append; compare with another copy)",
+            offset + at as u64
+        );
+        return failure(Some(index), offset, reason, false);
+    }
+    let reason = format!(
+        "the log ends in {} bytes that are not a complete event: the remains of an interrupted append \
+         (the {index} events before them are intact; the next append by the same writer, or `ledger repair`, \
+         removes them), or a damaged last event (compare with another copy)",
+        rest.len()
+    );
+    failure(Some(index), offset, reason, true)
+}
+
+/// Where, after its first byte, `bytes` holds the start of a complete,
+/// well-formed event, if anywhere.
+fn complete_event_within(bytes: &[u8]) -> Option<usize> {
+    (1..bytes.len()).find(|&i| {
+        bytes[i] == 0xd2
+            && matches!(crate::format::frame(&bytes[i..]), Frame::Item(n) if Event::decode(&bytes[i..i + n]).is_ok())
+    })
 }
 
 /// Decodes and signature-checks a run of framed events, on all cores.

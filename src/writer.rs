@@ -136,10 +136,25 @@ impl Writer {
     /// tail if there is one, and loads the state from the cache or, if the
     /// cache does not match the log, from a full verification.
     pub fn open(dir: &Path) -> Result<Writer, WriteError> {
+        Self::open_with(dir, false)
+    }
+
+    /// Opens `dir` for appending like [`Writer::open`], but removes a torn
+    /// tail even when this writer's cache cannot confirm that the bytes
+    /// came after the last committed event (`ledger repair`).
+    pub fn repair(dir: &Path) -> Result<Writer, WriteError> {
+        Self::open_with(dir, true)
+    }
+
+    fn open_with(dir: &Path, force_repair: bool) -> Result<Writer, WriteError> {
         let mut store = Store::open(dir, Access::Write)?;
         let stamp = store.stamp()?;
         let len = stamp.len;
-        if let Some(cache) = store.load_cache() {
+        let cache = store.load_cache();
+        // The log length the cache records was committed, whatever has
+        // happened to the file since.
+        let committed = cache.as_ref().map(|c| c.log_len);
+        if let Some(cache) = cache {
             if cache.stamp == stamp && cache.log_len == len && cache.head_offset < len {
                 let tail = store.read_at(cache.head_offset, len - cache.head_offset)?;
                 if EventHash::of(&tail) == cache.state.head {
@@ -159,8 +174,21 @@ impl Writer {
             Ok(r) => r,
             Err(VerifyError::Failed(f)) if f.torn_tail => {
                 // FORMAT §3: the bytes after the last complete event were
-                // never committed. Everything before them verified.
+                // never committed; everything before them verified. Cut
+                // them only if they lie past what this writer knows to be
+                // committed, or if asked to: a damaged length in the last
+                // committed event looks the same.
                 let at = f.offset.unwrap_or(len);
+                let ours = committed.is_some_and(|c| at >= c);
+                if !ours && !force_repair {
+                    return Err(WriteError::Invalid(Failure {
+                        reason: format!(
+                            "{} If no append was interrupted, compare with another copy; if one was, run `ledger repair`.",
+                            f.reason
+                        ),
+                        ..f
+                    }));
+                }
                 store.truncate_torn_tail(at)?;
                 repaired = Some(len - at);
                 verify::replay(&store, |_, _, _| {})?
