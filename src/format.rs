@@ -937,7 +937,12 @@ fn check_types(value: &Value, what: &'static str, allow_tag: bool) -> Result<(),
         Value::Map(entries) => {
             let mut last: Option<Vec<u8>> = None;
             for (k, v) in entries {
-                check_types(k, what, false)?;
+                // Only integer and text keys: that is all the format uses,
+                // and it keeps the key-order check linear (a map used as a
+                // key would be re-encoded at every level of nesting).
+                if !matches!(k, Value::Integer(_) | Value::Text(_)) {
+                    return forbidden("map key that is not an integer or text string");
+                }
                 check_types(v, what, false)?;
                 let enc = encode_value(k.clone());
                 if let Some(prev) = &last {

@@ -79,6 +79,10 @@ pub struct Cache {
     /// The log file's identity when the cache was written: any change to
     /// the file by anyone else (even one that keeps its length) changes it.
     pub stamp: Stamp,
+    /// The same for every file in `docs/`, so that a changed or removed
+    /// document also sends the writer back to a full verification.
+    #[serde(default)]
+    pub docs: Vec<(String, Stamp)>,
     pub log_len: u64,
     pub head_offset: u64,
     pub state: State,
@@ -128,8 +132,11 @@ impl Store {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 fs::create_dir_all(dir).map_err(io(dir))?;
-                if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    sync_dir(parent)?;
+                // A relative one-component DIR has the empty path as its
+                // parent: that is the current directory.
+                match dir.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => sync_dir(p)?,
+                    _ => sync_dir(Path::new("."))?,
                 }
             }
             Err(e) => return Err(io(dir)(e)),
@@ -205,6 +212,33 @@ impl Store {
         })
     }
 
+    /// [`Stamp`]s of the files in `docs/`, sorted by name.
+    pub fn docs_stamps(&self) -> Result<Vec<(String, Stamp)>, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let docs = self.dir.join(DOCS_DIR);
+        let mut out = Vec::new();
+        let entries = match fs::read_dir(&docs) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(io(&docs)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io(&docs))?;
+            let m = entry.metadata().map_err(io(&entry.path()))?;
+            out.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                Stamp {
+                    len: m.len(),
+                    ino: m.ino(),
+                    mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+                    ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+                },
+            ));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     /// A streaming reader over the whole log, from offset 0.
     pub fn reader(&self) -> Result<LogReader<BufReader<File>>, StoreError> {
         let f = File::open(&self.log_path).map_err(io(&self.log_path))?;
@@ -273,6 +307,13 @@ impl Store {
     pub fn put_doc(&self, content: &[u8]) -> Result<DocHash, StoreError> {
         let hash = DocHash::of(content);
         if self.check(&hash).is_ok() {
+            // Already there, perhaps left by an append that crashed before
+            // making it durable: make sure it is, then use it.
+            let path = self.doc_path(&hash);
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&path))?;
+            sync_dir(&self.dir.join(DOCS_DIR))?;
             return Ok(hash);
         }
         let docs = self.dir.join(DOCS_DIR);

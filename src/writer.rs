@@ -109,6 +109,7 @@ pub fn init(
     let _ = store.stamp().map(|stamp| {
         store.save_cache(&Cache {
             stamp,
+            docs: Vec::new(),
             log_len: bytes.len() as u64,
             head_offset: 0,
             state,
@@ -120,6 +121,31 @@ pub fn init(
         offset: 0,
         author,
     })
+}
+
+/// Whether the log's genesis names the ledger id and parties the cached
+/// state holds: one small read, so that a tampered cache cannot make the
+/// writer sign for a party the ledger does not have.
+fn genesis_matches(store: &Store, state: &State) -> bool {
+    let Ok(head) = store.read_at(0, store.log_len().unwrap_or(0)) else {
+        return false;
+    };
+    let crate::format::Frame::Item(n) = crate::format::frame(&head) else {
+        return false;
+    };
+    let Ok(genesis) = Event::decode(&head[..n]) else {
+        return false;
+    };
+    match &genesis.body.kind {
+        Kind::LedgerCreated { parties, .. } => {
+            genesis.body.ledger == state.ledger
+                && parties.len() == state.parties.len()
+                && parties
+                    .iter()
+                    .all(|(p, k)| state.parties.get(p).map(PublicKey::to_bytes) == Some(*k))
+        }
+        _ => false,
+    }
 }
 
 /// An open ledger, locked for writing, with its current state.
@@ -155,9 +181,15 @@ impl Writer {
         // happened to the file since.
         let committed = cache.as_ref().map(|c| c.log_len);
         if let Some(cache) = cache {
-            if cache.stamp == stamp && cache.log_len == len && cache.head_offset < len {
+            let docs_unchanged = store.docs_stamps().is_ok_and(|d| d == cache.docs);
+            if cache.stamp == stamp
+                && docs_unchanged
+                && cache.log_len == len
+                && cache.head_offset < len
+            {
                 let tail = store.read_at(cache.head_offset, len - cache.head_offset)?;
-                if EventHash::of(&tail) == cache.state.head {
+                if EventHash::of(&tail) == cache.state.head && genesis_matches(&store, &cache.state)
+                {
                     return Ok(Writer {
                         store,
                         state: cache.state,
@@ -218,11 +250,12 @@ impl Writer {
     fn save_cache(&self) {
         // The cache is an optimisation: failing to write it costs a replay
         // next time, nothing more.
-        let Ok(stamp) = self.store.stamp() else {
+        let (Ok(stamp), Ok(docs)) = (self.store.stamp(), self.store.docs_stamps()) else {
             return;
         };
         let _ = self.store.save_cache(&Cache {
             stamp,
+            docs,
             log_len: self.log_len,
             head_offset: self.head_offset,
             state: self.state.clone(),
