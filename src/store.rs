@@ -126,9 +126,9 @@ impl Store {
                         });
                     }
                 }
-                for path in leftovers {
-                    let _ = fs::remove_file(path);
-                }
+                // Leftover temporary files are left alone: one may belong to
+                // an init racing this one, which must not lose it.
+                drop(leftovers);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 fs::create_dir_all(dir).map_err(io(dir))?;

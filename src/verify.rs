@@ -83,14 +83,31 @@ fn format_failure(
     offset: u64,
     error: crate::format::FormatError,
 ) -> VerifyError {
+    let len = store.log_len().unwrap_or(offset);
     if error != crate::format::FormatError::Truncated {
+        // Zeros after the last event are what some file systems leave when
+        // power fails during an append, after the size but before the data
+        // reached the disk: never a committed event, so a torn tail too.
+        let zeros = len > offset
+            && len - offset <= crate::format::MAX_EVENT_BYTES as u64
+            && store
+                .read_at(offset, len - offset)
+                .is_ok_and(|b| b.iter().all(|&x| x == 0));
+        if zeros {
+            let reason = format!(
+                "the log ends in {} zero bytes, not an event: the remains of an append interrupted by a crash \
+                 (the {index} events before them are intact; the next append by the same writer, or \
+                 `ledger repair`, removes them)",
+                len - offset
+            );
+            return failure(Some(index), offset, reason, true);
+        }
         return failure(Some(index), offset, error.to_string(), false);
     }
     // The file ends inside the item that starts at `offset`. That is a torn
     // tail (FORMAT §3) only if no complete event follows: a damaged length
     // field in a committed event also runs past the end of the file, but
     // then the events after it are still there to be found.
-    let len = store.log_len().unwrap_or(offset);
     let rest = store
         .read_at(offset, len.saturating_sub(offset))
         .unwrap_or_default();

@@ -200,7 +200,8 @@ impl Writer {
                 }
             }
         }
-        store.drop_cache();
+        // The old cache stays until a new one replaces it: its committed
+        // length is what lets a torn tail be removed after a crash here.
         let mut repaired = None;
         let replayed = match verify::replay(&store, |_, _, _| {}) {
             Ok(r) => r,
@@ -215,7 +216,7 @@ impl Writer {
                 if !ours && !force_repair {
                     return Err(WriteError::Invalid(Failure {
                         reason: format!(
-                            "{} If no append was interrupted, compare with another copy; if one was, run `ledger repair`.",
+                            "{}. If no append was interrupted, compare with another copy; if one was, run `ledger repair`.",
                             f.reason
                         ),
                         ..f
