@@ -24,6 +24,7 @@ pub const DOCS_DIR: &str = "docs";
 /// The writer's cache directory, never read by verify.
 pub const CACHE_DIR: &str = "cache";
 const CACHE_FILE: &str = "state.json";
+const PENDING_FILE: &str = "pending";
 const GITIGNORE: &str = "# written by ledger: the cache is derived and never trusted\ncache/\n";
 
 /// A failure to read or write the ledger directory.
@@ -342,6 +343,31 @@ impl Store {
         serde_json::to_writer(&mut tmp, cache).map_err(|e| io(&path)(e.into()))?;
         tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
         Ok(())
+    }
+
+    /// Records, before writing, the log range an append is about to fill
+    /// (`cache/pending`). A torn tail inside that range is provably this
+    /// writer's own interrupted append; any other is left for `ledger
+    /// repair`, since a damaged committed event looks the same. Not
+    /// fsynced: after a power loss the marker may be gone, and then the
+    /// tail needs `ledger repair`, which is safe, if less convenient.
+    pub fn mark_pending(&self, start: u64, end: u64) -> Result<(), StoreError> {
+        let dir = self.dir.join(CACHE_DIR);
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(PENDING_FILE);
+        fs::write(&path, format!("{start} {end}\n")).map_err(io(&path))
+    }
+
+    /// The range recorded by [`Store::mark_pending`], if any.
+    pub fn pending(&self) -> Option<(u64, u64)> {
+        let text = fs::read_to_string(self.dir.join(CACHE_DIR).join(PENDING_FILE)).ok()?;
+        let (a, b) = text.trim().split_once(' ')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    }
+
+    /// Clears the pending marker once its append is complete or removed.
+    pub fn clear_pending(&self) {
+        let _ = fs::remove_file(self.dir.join(CACHE_DIR).join(PENDING_FILE));
     }
 
     /// Removes the cache (after a torn tail or a failed rebuild).

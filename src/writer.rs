@@ -28,7 +28,7 @@ use crate::verify::{self, Failure, VerifyError};
 pub enum WriteError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the ledger fails verification, so nothing was appended: {0}")]
+    #[error("the ledger fails verification, so nothing was written: {0}")]
     Invalid(Failure),
     #[error("the signing key (public key {key}) is not the key of any party of this ledger")]
     NotAParty { key: String },
@@ -177,9 +177,6 @@ impl Writer {
         let stamp = store.stamp()?;
         let len = stamp.len;
         let cache = store.load_cache();
-        // The log length the cache records was committed, whatever has
-        // happened to the file since.
-        let committed = cache.as_ref().map(|c| c.log_len);
         if let Some(cache) = cache {
             let docs_unchanged = store.docs_stamps().is_ok_and(|d| d == cache.docs);
             if cache.stamp == stamp
@@ -212,7 +209,22 @@ impl Writer {
                 // committed, or if asked to: a damaged length in the last
                 // committed event looks the same.
                 let at = f.offset.unwrap_or(len);
-                let ours = committed.is_some_and(|c| at >= c);
+                // Only this writer's own interrupted append is cut without
+                // asking: the tail must lie in the range it marked before
+                // writing. Never at offset 0: init writes the genesis whole.
+                let ours = store
+                    .pending()
+                    .is_some_and(|(start, end)| at >= start && at < end && len <= end);
+                if at == 0 {
+                    return Err(WriteError::Invalid(Failure {
+                        reason: format!(
+                            "{}. The genesis is damaged: a torn tail never starts at offset 0, so nothing was cut; \
+                             compare with another copy",
+                            f.reason
+                        ),
+                        ..f
+                    }));
+                }
                 if !ours && !force_repair {
                     return Err(WriteError::Invalid(Failure {
                         reason: format!(
@@ -223,6 +235,7 @@ impl Writer {
                     }));
                 }
                 store.truncate_torn_tail(at)?;
+                store.clear_pending();
                 repaired = Some(len - at);
                 verify::replay(&store, |_, _, _| {})?
             }
@@ -310,7 +323,10 @@ impl Writer {
             self.store.put_doc(content)?;
         }
         let offset = self.log_len;
+        self.store
+            .mark_pending(offset, offset + bytes.len() as u64)?;
         self.store.append(offset, &bytes)?;
+        self.store.clear_pending();
         self.state = next;
         self.log_len += bytes.len() as u64;
         self.head_offset = offset;
@@ -439,6 +455,8 @@ impl Writer {
                 end += 1;
             }
             let bytes = &events[from..accepted[end - 1].end];
+            self.store
+                .mark_pending(self.log_len, self.log_len + bytes.len() as u64)?;
             if let Err(e) = self.store.append(self.log_len, bytes) {
                 self.store.drop_cache();
                 if start == 0 {
@@ -454,6 +472,7 @@ impl Writer {
             groups += 1;
             start = end;
         }
+        self.store.clear_pending();
         self.state = next;
         self.save_cache();
         Ok(Imported {

@@ -348,7 +348,19 @@ fn read_log(dir: &Path) -> Vec<u8> {
     fs::read(log_path(dir)).unwrap()
 }
 
+/// Leaves `bytes` at the end of the log as a writer killed mid-append
+/// would: first the marker of the range it was about to fill
+/// (`cache/pending`, "START END"), then the bytes it managed to write.
+/// Without the marker, a writer must not cut them (they could be a damaged
+/// committed event); `ledger repair` would.
 fn append_raw(dir: &Path, bytes: &[u8]) {
+    let start = fs::metadata(log_path(dir)).unwrap().len();
+    fs::create_dir_all(dir.join("cache")).unwrap();
+    fs::write(
+        dir.join("cache/pending"),
+        format!("{start} {}\n", start + bytes.len() as u64 + (1 << 20)),
+    )
+    .unwrap();
     let mut f = OpenOptions::new().append(true).open(log_path(dir)).unwrap();
     f.write_all(bytes).unwrap();
     f.sync_all().unwrap();

@@ -1,0 +1,475 @@
+//! Helpers for the integration tests of the `ledger` binary: run it, check
+//! its exit status and its one-line error message, and snapshot a ledger
+//! directory to prove that a refused command changed nothing.
+
+#![allow(dead_code)]
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The binary under test (the debug build under `cargo test`).
+pub const BIN: &str = env!("CARGO_BIN_EXE_ledger");
+
+/// One run of the binary.
+pub struct Run {
+    pub args: Vec<String>,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ledger {}\n  exit: {:?}\n  stdout: {:?}\n  stderr: {:?}",
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// The problems with an error message, if any: it must be exactly one line
+/// on stderr, prefixed `ledger: `, and not a panic.
+pub fn message_problem(stderr: &str) -> Option<String> {
+    if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
+        return Some("the binary panicked".into());
+    }
+    if !stderr.starts_with("ledger: ") {
+        return Some("stderr does not start with \"ledger: \"".into());
+    }
+    if !stderr.ends_with('\n') || stderr.matches('\n').count() != 1 {
+        return Some("stderr is not exactly one line".into());
+    }
+    if stderr.contains('\x1b') {
+        return Some("stderr contains an escape character".into());
+    }
+    None
+}
+
+impl Run {
+    /// Exit status 0, nothing on stderr.
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "expected success:\n{self}");
+        assert_eq!(self.stderr, "", "expected a silent stderr:\n{self}");
+        self
+    }
+
+    /// Exit status `code`, and one line on stderr that contains `needle`.
+    /// Nothing on stdout: a refused command reports nothing as done.
+    #[track_caller]
+    pub fn fails(&self, code: i32, needle: &str) -> &Self {
+        self.fails_json(code, needle);
+        assert_eq!(self.stdout, "", "a failure printed to stdout:\n{self}");
+        self
+    }
+
+    /// Like [`Run::fails`], but stdout may carry a JSON verdict.
+    #[track_caller]
+    pub fn fails_json(&self, code: i32, needle: &str) -> &Self {
+        assert_eq!(self.code, Some(code), "wrong exit status:\n{self}");
+        if let Some(p) = message_problem(&self.stderr) {
+            panic!("{p}:\n{self}");
+        }
+        assert!(
+            self.stderr.contains(needle),
+            "stderr does not mention {needle:?}:\n{self}"
+        );
+        self
+    }
+
+    /// A usage error reported by the argument parser (exit 2; clap's own
+    /// multi-line format).
+    #[track_caller]
+    pub fn usage_error(&self, needle: &str) -> &Self {
+        assert_eq!(self.code, Some(2), "wrong exit status:\n{self}");
+        assert!(!self.stderr.contains("panicked"), "{self}");
+        assert!(self.stderr.contains(needle), "{self}");
+        assert_eq!(self.stdout, "", "{self}");
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{self}"))
+    }
+}
+
+/// Runs `bin` in `cwd` with `args`.
+pub fn run_bin(bin: &Path, cwd: &Path, args: &[&str]) -> Run {
+    let out = Command::new(bin)
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("run the ledger binary");
+    Run {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Every file and directory under `dir` except the writer's `cache/`:
+/// path (relative, "" for `dir` itself) -> bytes (None for a directory,
+/// the target for a symbolic link).
+/// An absent `dir` gives an empty map.
+pub type Snapshot = BTreeMap<PathBuf, Option<Vec<u8>>>;
+
+pub fn snapshot(dir: &Path) -> Snapshot {
+    fn walk(root: &Path, rel: &Path, out: &mut Snapshot) {
+        let path = if rel.as_os_str().is_empty() {
+            root.to_owned()
+        } else {
+            root.join(rel)
+        };
+        let meta = fs::symlink_metadata(&path).expect("stat");
+        if meta.file_type().is_symlink() {
+            let target = fs::read_link(&path).expect("readlink");
+            let mut v = b"symlink -> ".to_vec();
+            v.extend_from_slice(target.as_os_str().as_encoded_bytes());
+            out.insert(rel.to_owned(), Some(v));
+        } else if meta.is_dir() {
+            out.insert(rel.to_owned(), None);
+            let mut names: Vec<_> = fs::read_dir(&path)
+                .expect("read_dir")
+                .map(|e| e.expect("dir entry").file_name())
+                .collect();
+            names.sort();
+            for name in names {
+                if rel.as_os_str().is_empty() && name == "cache" {
+                    continue;
+                }
+                walk(root, &rel.join(name), out);
+            }
+        } else {
+            out.insert(rel.to_owned(), Some(fs::read(&path).expect("read")));
+        }
+    }
+    let mut out = Snapshot::new();
+    if fs::symlink_metadata(dir).is_ok() {
+        walk(dir, Path::new(""), &mut out);
+    }
+    out
+}
+
+#[track_caller]
+pub fn assert_same(before: &Snapshot, after: &Snapshot, context: &dyn fmt::Display) {
+    if before == after {
+        return;
+    }
+    let mut diffs = Vec::new();
+    for (p, v) in before {
+        match after.get(p) {
+            None => diffs.push(format!("removed: {}", p.display())),
+            Some(w) if w != v => diffs.push(format!(
+                "changed: {} ({} -> {} bytes)",
+                p.display(),
+                v.as_ref().map_or(0, Vec::len),
+                w.as_ref().map_or(0, Vec::len)
+            )),
+            _ => {}
+        }
+    }
+    for p in after.keys() {
+        if !before.contains_key(p) {
+            diffs.push(format!("added: {}", p.display()));
+        }
+    }
+    panic!(
+        "the ledger directory changed:\n  {}\n{context}",
+        diffs.join("\n  ")
+    );
+}
+
+/// The RFC 3339 time of step `n` of a test's story (all in 2024, so that
+/// "now" is later than any of them).
+pub fn time(n: u32) -> String {
+    format!("2024-05-06T{:02}:{:02}:00Z", 8 + n / 60, n % 60)
+}
+
+/// A temporary working directory with keys and, usually, a ledger `led`.
+/// Commands run with it as their current directory, so paths and messages
+/// are short and relative.
+pub struct Fx {
+    pub tmp: tempfile::TempDir,
+    clock: Cell<u32>,
+}
+
+impl Fx {
+    /// An empty directory.
+    pub fn empty() -> Fx {
+        Fx {
+            tmp: tempfile::tempdir().expect("tempdir"),
+            clock: Cell::new(0),
+        }
+    }
+
+    /// Keys made by `ledger keygen`: keys/ann and keys/bob (the parties),
+    /// other/eve (an outsider).
+    pub fn with_keys() -> Fx {
+        let fx = Fx::empty();
+        fs::create_dir(fx.p("keys")).unwrap();
+        fs::create_dir(fx.p("other")).unwrap();
+        for name in ["keys/ann", "keys/bob", "other/eve"] {
+            fx.run(&["keygen", name]).ok();
+        }
+        fx
+    }
+
+    /// Keys, and a ledger `led` created by ann with parties ann and bob.
+    pub fn with_ledger() -> Fx {
+        let fx = Fx::with_keys();
+        let t = fx.at();
+        fx.run(&[
+            "init",
+            "led",
+            "--key",
+            "keys/ann.key",
+            "--title",
+            "Test negotiation",
+            "--party",
+            "ann=keys/ann.pub",
+            "--party",
+            "bob=keys/bob.pub",
+            "--at",
+            &t,
+        ])
+        .ok();
+        fx
+    }
+
+    pub fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn p(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_bin(Path::new(BIN), self.root(), args)
+    }
+
+    /// The next time of the story: every call is a minute later.
+    pub fn at(&self) -> String {
+        let n = self.clock.get();
+        self.clock.set(n + 1);
+        time(n)
+    }
+
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) {
+        let p = self.p(rel);
+        if let Some(d) = p.parent() {
+            fs::create_dir_all(d).unwrap();
+        }
+        fs::write(p, contents).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        fs::read(self.p(rel)).unwrap()
+    }
+
+    /// `ledger append led --key keys/WHO.key --at NEXT ARGS...`
+    pub fn append(&self, who: &str, args: &[&str]) -> Run {
+        let key = format!("keys/{who}.key");
+        let t = self.at();
+        let mut all = vec!["append", "led", "--key", &key, "--at", &t];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
+    /// Runs `args`, which must fail with `code` and a one-line message
+    /// containing `needle`, and leave every path in `watch` (relative)
+    /// byte-for-byte unchanged.
+    #[track_caller]
+    pub fn refused_watching(&self, watch: &[&str], args: &[&str], code: i32, needle: &str) -> Run {
+        let before: Vec<Snapshot> = watch.iter().map(|w| snapshot(&self.p(w))).collect();
+        let r = self.run(args);
+        r.fails(code, needle);
+        for (w, b) in watch.iter().zip(&before) {
+            assert_same(b, &snapshot(&self.p(w)), &r);
+        }
+        r
+    }
+
+    /// [`Fx::refused_watching`] the ledger `led`.
+    #[track_caller]
+    pub fn refused(&self, args: &[&str], code: i32, needle: &str) -> Run {
+        self.refused_watching(&["led"], args, code, needle)
+    }
+
+    /// Runs `args`, which the argument parser must reject (exit 2, clap's
+    /// message mentioning `needle`), leaving `led` unchanged.
+    #[track_caller]
+    pub fn usage_refused(&self, args: &[&str], needle: &str) -> Run {
+        let before = snapshot(&self.p("led"));
+        let r = self.run(args);
+        r.usage_error(needle);
+        assert_same(&before, &snapshot(&self.p("led")), &r);
+        r
+    }
+
+    /// Appends as `who` (see [`Fx::append`]), which must be refused with
+    /// `code` and `needle`, leaving `led` unchanged.
+    #[track_caller]
+    pub fn append_refused(&self, who: &str, args: &[&str], code: i32, needle: &str) -> Run {
+        let key = format!("keys/{who}.key");
+        let t = self.at();
+        let mut all = vec!["append", "led", "--key", &key, "--at", &t];
+        all.extend_from_slice(args);
+        self.refused(&all, code, needle)
+    }
+
+    /// `verify --json` of `led`, which must pass.
+    pub fn report(&self) -> serde_json::Value {
+        let r = self.run(&["verify", "--json", "led"]);
+        r.ok();
+        r.json()
+    }
+
+    /// The count and head of `led`, from `ledger head`.
+    pub fn head(&self) -> (u64, String) {
+        let r = self.run(&["head", "led"]);
+        r.ok();
+        let (n, h) = r.stdout.trim_end().split_once(' ').expect("COUNT HEAD");
+        (n.parse().unwrap(), h.to_owned())
+    }
+}
+
+/// The 64 lowercase hex digits of the SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The hash printed by an append: the last word of its stdout line.
+pub fn appended_hash(r: &Run) -> String {
+    let h = r.stdout.trim_end().rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(h.len(), 64, "{r}");
+    assert!(h.bytes().all(|b| b.is_ascii_hexdigit()), "{r}");
+    h
+}
+
+/// Runs `openssl ARGS` in `cwd`; it must succeed. Returns stdout.
+#[track_caller]
+pub fn openssl(cwd: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the tests need the openssl command");
+    assert!(
+        out.status.success(),
+        "openssl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Sets the permission bits of a file.
+pub fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The permission bits of a file.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Runs `work(i, dir)` for every case `i` in `0..cases` on a few threads,
+/// each with its own scratch directory (a copy of `template`), and returns
+/// the problems reported.
+pub fn sweep(
+    template: &Path,
+    scratch: &Path,
+    cases: usize,
+    work: impl Fn(usize, &Path) -> Option<String> + Sync,
+) -> Vec<String> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
+    let problems = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let dir = scratch.join(format!("worker{t}"));
+            copy_dir(template, &dir);
+            let (work, problems) = (&work, &problems);
+            s.spawn(move || {
+                for i in (t..cases).step_by(threads) {
+                    if let Some(p) = work(i, &dir) {
+                        problems.lock().unwrap().push(p);
+                    }
+                }
+            });
+        }
+    });
+    let mut v = problems.into_inner().unwrap();
+    v.sort();
+    v
+}
+
+/// Copies a directory tree (files and directories only).
+pub fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// The binary for the sweeps, which run it thousands of times: the release
+/// build beside the debug one when it is newer than every source file (as
+/// after `cargo build --release`, which CI runs first), since a debug
+/// `verify` costs tens of milliseconds; else the debug build under test.
+/// Returns the binary and whether it is the release build. Set
+/// `LEDGER_SWEEP_DEBUG=1` to use the debug build anyway.
+pub fn sweep_bin() -> (PathBuf, bool) {
+    let debug = PathBuf::from(BIN);
+    if std::env::var_os("LEDGER_SWEEP_DEBUG").is_some_and(|v| v == "1") {
+        return (debug, false);
+    }
+    let release = debug
+        .parent()
+        .and_then(Path::parent)
+        .map(|target| target.join("release").join("ledger"));
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    fn newest(p: &Path, acc: &mut Option<std::time::SystemTime>) {
+        let Ok(meta) = fs::metadata(p) else { return };
+        if meta.is_dir() {
+            for e in fs::read_dir(p).into_iter().flatten().flatten() {
+                newest(&e.path(), acc);
+            }
+        } else if let Ok(m) = meta.modified() {
+            *acc = Some(acc.map_or(m, |a| a.max(m)));
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = None;
+    for p in ["src", "Cargo.toml", "Cargo.lock"] {
+        newest(&root.join(p), &mut sources);
+    }
+    if let (Some(release), Some(sources)) = (release, sources) {
+        if modified(&release).is_some_and(|r| r >= sources) {
+            return (release, true);
+        }
+    }
+    (debug, false)
+}
