@@ -924,8 +924,24 @@ fn check_strict(
     Ok(())
 }
 
+/// FORMAT §4: the deepest an item may be nested.
+pub const MAX_DEPTH: usize = 16;
+
 fn check_types(value: &Value, what: &'static str, allow_tag: bool) -> Result<(), FormatError> {
+    check_types_at(value, what, allow_tag, 0)
+}
+
+fn check_types_at(
+    value: &Value,
+    what: &'static str,
+    allow_tag: bool,
+    depth: usize,
+) -> Result<(), FormatError> {
     let forbidden = |found| Err(FormatError::ForbiddenType { what, found });
+    if depth > MAX_DEPTH {
+        return forbidden("data item nested more than 16 deep");
+    }
+    let check_types = |v: &Value, what, allow_tag| check_types_at(v, what, allow_tag, depth + 1);
     match value {
         Value::Integer(_) | Value::Bytes(_) | Value::Text(_) => Ok(()),
         Value::Float(_) => forbidden("float"),

@@ -188,6 +188,7 @@ pub(crate) fn replay(
         })
     };
     let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let file_len = file.metadata().map_err(io_err)?.len();
     let mut buf: Vec<u8> = Vec::new();
     // Offset in the log of buf[0], and how much of buf is consumed.
     let mut base: u64 = 0;
@@ -265,7 +266,10 @@ pub(crate) fn replay(
             base += pos as u64;
             pos = 0;
             let before = buf.len();
-            buf.resize(before + READ_CHUNK, 0);
+            // Never more than the rest of the file (+1, to see its end):
+            // zero-filling a whole chunk for a small log is most of the cost.
+            let rest = file_len.saturating_sub(base + before as u64) as usize;
+            buf.resize(before + READ_CHUNK.min(rest.saturating_add(1)), 0);
             let mut filled = before;
             while filled < buf.len() {
                 match std::io::Read::read(&mut file, &mut buf[filled..]) {
@@ -288,7 +292,7 @@ pub(crate) fn replay(
             head_offset,
         }),
         None => Err(failure(
-            None,
+            Some(0),
             0,
             format!("{LOG_FILE} is empty: there is no genesis event"),
             false,
@@ -390,7 +394,7 @@ fn describe(event: &Event, offset: u64, state: &State) -> Entry {
         state
             .documents
             .get(doc)
-            .and_then(|d| d.versions.iter().position(|v| v.sha256 == *h))
+            .and_then(|d| d.versions.iter().rposition(|v| v.sha256 == *h))
             .map_or(0, |i| i + 1)
     };
     let mut notes = None;

@@ -1,0 +1,1098 @@
+#!/usr/bin/env python3
+"""An independent verifier for `ledger` directories, written from docs/FORMAT.md.
+
+It shares no code with the Rust implementation: every rule below was written
+from the format document, and each function cites the section it implements.
+
+    FORMAT §2    directory layout: only events.cbor and docs/ are read
+    FORMAT §3    the log: a CBOR sequence, 1 MiB per event, torn tails
+    FORMAT §4    strict CBOR: core deterministic encoding, allowed types
+    FORMAT §5.1  the COSE_Sign1 envelope
+    FORMAT §5.2  the Sig_structure and strict Ed25519 verification
+    FORMAT §5.3  the body, annotations and critical fields
+    FORMAT §5.4  the kinds and the id/line/text classes
+    FORMAT §5.5  the strict RFC 3339 time profile
+    FORMAT §5.6  the parties' keys
+    FORMAT §6    replay, --trust and --head
+    FORMAT §7    documents
+    FORMAT §9    public key files (for --trust)
+
+Usage:
+    python3 tools/verify.py DIR [--trust PATH ...] [--head HASH] [--json]
+
+Exit status: 0 the ledger verifies (the last line on stdout is
+`OK: N events verified, head HEX`); 1 it does not (one line on stdout,
+`FAIL: event I (byte offset O of events.cbor): reason`); 2 usage or I/O
+error (on stderr). With --json, one JSON document on stdout instead. No
+input makes it print a traceback: an unexpected exception is reported as an
+internal error (exit 2), and is a bug.
+
+Batch mode, for tests (tests/python_verifier.rs uses it to check thousands
+of mutated ledgers in one process):
+
+    python3 tools/verify.py --batch FILE      (FILE may be - for stdin)
+
+Each line of FILE is a JSON array of command-line arguments (as above,
+without --json); for each, one JSON object is written to stdout on its own
+line: {"exit", "count", "head", "event", "offset", "torn_tail", "reason"}.
+
+Dependencies (tools/requirements.txt): the standard library, `cryptography`
+(the Ed25519 verification equation, and PEM/OpenSSH key parsing) and `cbor2`
+(to encode the Sig_structure).
+Decoding is done by the strict decoder below, not by cbor2: cbor2 merges
+duplicate map keys by default, accepts floats, simple values, any tag and
+non-shortest integers, and its `canonical=True` encoder sorts map keys
+length-first (RFC 7049 §3.9), not bytewise (RFC 8949 §4.2.1), so it cannot
+serve for the re-encode-and-compare check of FORMAT §4 when a map mixes
+keys of different encoded lengths ({100: 1, -1: 2} must be a2 1864 01 20 02).
+The small-order and canonical-encoding checks of §5.2/§5.6 are pure Python,
+since OpenSSL (behind `cryptography`) does not make them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import sys
+
+try:  # §8: readers hold a shared flock on events.cbor (POSIX only)
+    import fcntl
+except ImportError:  # pragma: no cover - non-POSIX
+    fcntl = None
+
+MAX_EVENT_BYTES = 1 << 20  # FORMAT §3
+EXTERNAL_AAD = b"ledger/v1/event"  # FORMAT §5.2
+MAX_PARTIES = 64  # FORMAT §5.4
+MAX_SIGNATORIES = 64  # FORMAT §5.4
+
+
+class Failure(Exception):
+    """The ledger does not verify (exit 1)."""
+
+    def __init__(self, reason, event=None, offset=None, torn_tail=False):
+        super().__init__(reason)
+        self.reason = reason
+        self.event = event
+        self.offset = offset
+        self.torn_tail = torn_tail
+
+
+class UsageError(Exception):
+    """Bad arguments, or an I/O error outside the ledger's rules (exit 2)."""
+
+
+# ---------------------------------------------------------------------------
+# FORMAT §4: a strict CBOR decoder for the subset the format allows.
+#
+# FORMAT §4 suggests "decode, re-encode deterministically, compare bytes".
+# This decoder instead rejects each violation at the byte where it occurs,
+# which accepts exactly the same inputs: a deterministic re-encoding equals
+# the input if and only if every argument (integer, length, tag) is in its
+# shortest form, every length is definite, and the encoded keys of every map
+# strictly increase bytewise (which both sorts them and forbids duplicates,
+# even duplicates a dict-based decoder would silently merge). FORMAT §4 also
+# limits map keys to integers and text strings, and nesting to 16 levels.
+# ---------------------------------------------------------------------------
+
+
+class CborInvalid(Exception):
+    """Not well-formed, or outside FORMAT §4."""
+
+
+class CborTruncated(Exception):
+    """The input ends inside the item (a strict prefix of an item)."""
+
+
+class CborTooLarge(Exception):
+    """The item would extend past its size cap (FORMAT §3: 1 MiB)."""
+
+
+class CMap:
+    """A decoded CBOR map: its pairs in encoded (= sorted) order, and an
+    index by key (keys are integers or text strings, FORMAT §4)."""
+
+    __slots__ = ("pairs", "index")
+
+    def __init__(self):
+        self.pairs = []
+        self.index = {}
+
+    def add(self, key, value):
+        self.pairs.append((key, value))
+        # An int never equals a str, and the byte-order check has already
+        # excluded duplicates, so the index loses nothing.
+        self.index[key] = value
+
+    def __len__(self):
+        return len(self.pairs)
+
+
+class Tagged:
+    __slots__ = ("tag", "value")
+
+    def __init__(self, tag, value):
+        self.tag = tag
+        self.value = value
+
+
+_ARRAY, _MAP, _TAG = 0, 1, 2
+MAX_DEPTH = 16  # FORMAT §4
+
+
+def cbor_decode(buf, pos, avail_end, cap_end, allow_top_tag18=False):
+    """Decode one data item of `buf` starting at `pos`.
+
+    Bytes up to `avail_end` exist; the item must end by `cap_end`. Returns
+    (value, end). Raises CborTruncated if the input ends inside the item,
+    CborTooLarge if it would pass `cap_end`, CborInvalid otherwise.
+    Tag 18 is accepted only as the very first byte when allow_top_tag18.
+    """
+    first = pos
+    # Each frame: [kind, container, remaining, start, last_key_enc, key, have_key]
+    stack = []
+
+    def need(p, n):
+        if p + n > cap_end:
+            raise CborTooLarge()
+        if p + n > avail_end:
+            raise CborTruncated()
+
+    while True:
+        start = pos
+        # FORMAT §4: an item inside more than MAX_DEPTH containers is refused.
+        if len(stack) > MAX_DEPTH:
+            raise CborInvalid("nested more than %d deep" % MAX_DEPTH)
+        need(pos, 1)
+        ib = buf[pos]
+        pos += 1
+        major, ai = ib >> 5, ib & 0x1F
+        if major == 7:
+            # Floats, simple values (false, true, null, undefined) and the
+            # break code: none is allowed (FORMAT §4).
+            if ai == 31:
+                raise CborInvalid("unexpected break code 0xff")
+            if ai in (25, 26, 27):
+                raise CborInvalid("floats are not allowed")
+            raise CborInvalid("simple values (false, true, null, undefined) are not allowed")
+        if ai < 24:
+            arg = ai
+        elif ai <= 27:
+            n = 1 << (ai - 24)
+            need(pos, n)
+            arg = int.from_bytes(buf[pos : pos + n], "big")
+            pos += n
+            shortest_min = 24 if n == 1 else 1 << (4 * n)
+            if arg < shortest_min:
+                raise CborInvalid("integer, length or tag not in its shortest form")
+        elif ai == 31:
+            raise CborInvalid("indefinite lengths are not allowed")
+        else:
+            raise CborInvalid("reserved additional information value %d" % ai)
+
+        if major == 0:
+            value = arg
+        elif major == 1:
+            value = -1 - arg
+        elif major == 2:
+            need(pos, arg)
+            value = bytes(buf[pos : pos + arg])
+            pos += arg
+        elif major == 3:
+            need(pos, arg)
+            try:
+                # Python's UTF-8 codec is strict: overlong forms, surrogates
+                # and code points above U+10FFFF are errors.
+                value = bytes(buf[pos : pos + arg]).decode("utf-8")
+            except UnicodeDecodeError:
+                raise CborInvalid("text string is not valid UTF-8") from None
+            pos += arg
+        elif major == 6:
+            if not (allow_top_tag18 and start == first and arg == 18):
+                if arg == 18:
+                    raise CborInvalid("tag 18 is only allowed on the event itself")
+                raise CborInvalid("tag %d is not allowed" % arg)
+            stack.append([_TAG, None, 1, start, None, None, False])
+            continue
+        elif major == 4:
+            if arg == 0:
+                value = []
+            else:
+                stack.append([_ARRAY, [], arg, start, None, None, False])
+                continue
+        else:  # major == 5
+            if arg == 0:
+                value = CMap()
+            else:
+                stack.append([_MAP, CMap(), arg, start, None, None, False])
+                continue
+
+        # Attach the finished item buf[start:pos] to its parents.
+        while True:
+            if not stack:
+                return value, pos
+            frame = stack[-1]
+            kind = frame[0]
+            if kind == _MAP and not frame[6]:
+                if not isinstance(value, (int, str)):
+                    raise CborInvalid("map keys must be integers or text strings")
+                enc = bytes(buf[start:pos])
+                last = frame[4]
+                if last is not None and enc <= last:
+                    if enc == last:
+                        raise CborInvalid("duplicate map key")
+                    raise CborInvalid("map keys not in bytewise order of their encodings")
+                frame[4] = enc
+                frame[5] = value
+                frame[6] = True
+                break  # now decode the key's value
+            if kind == _MAP:
+                frame[1].add(frame[5], value)
+                frame[6] = False
+            elif kind == _ARRAY:
+                frame[1].append(value)
+            else:
+                frame[1] = Tagged(18, value)
+            frame[2] -= 1
+            if frame[2]:
+                break
+            stack.pop()
+            value = frame[1]
+            start = frame[3]
+
+
+def decode_embedded(data, what):
+    """Decode a bstr .cbor: exactly one item filling the byte string."""
+    try:
+        value, end = cbor_decode(data, 0, len(data), len(data))
+    except (CborTruncated, CborTooLarge):
+        raise Failure("%s: the byte string ends inside a CBOR item" % what) from None
+    except CborInvalid as e:
+        raise Failure("%s: %s (FORMAT §4)" % (what, e)) from None
+    if end != len(data):
+        raise Failure("%s: %d bytes after the CBOR item" % (what, len(data) - end))
+    return value
+
+
+def encode_sig_structure(protected, payload):
+    """FORMAT §5.2: ["Signature1", protected, external_aad, payload].
+
+    Encoded with cbor2: for an array of one text and three byte strings there
+    is exactly one deterministic encoding, which cbor2 always produces.
+    """
+    import cbor2
+
+    return cbor2.dumps(["Signature1", protected, EXTERNAL_AAD, payload])
+
+
+# ---------------------------------------------------------------------------
+# FORMAT §5.2 and §5.6: Ed25519 point checks in pure Python (RFC 8032).
+# The verification equation itself is computed by `cryptography`; the strict
+# checks of ed25519-dalek's verify_strict that it may not make (S < L, no
+# small-order A or R, canonical encodings) are made here first.
+# ---------------------------------------------------------------------------
+
+_P = 2**255 - 19
+_D = (-121665 * pow(121666, _P - 2, _P)) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+_L = 2**252 + 27742317777372353535851937790883648493
+_IDENTITY = (0, 1)
+
+
+def decode_point(enc):
+    """RFC 8032 §5.1.3 point decoding, rejecting non-canonical encodings.
+
+    Returns the affine (x, y), or raises ValueError naming why the bytes are
+    not the canonical encoding of a curve point.
+    """
+    if len(enc) != 32:
+        raise ValueError("not 32 bytes")
+    n = int.from_bytes(enc, "little")
+    sign = n >> 255
+    y = n & ((1 << 255) - 1)
+    if y >= _P:
+        raise ValueError("non-canonical encoding (y >= p)")
+    # x^2 = u/v; candidate root x = u v^3 (u v^7)^((p-5)/8) (RFC 8032 §5.1.3).
+    u = (y * y - 1) % _P
+    v = (_D * y * y + 1) % _P
+    v3 = v * v % _P * v % _P
+    x = u * v3 % _P * pow(u * v3 % _P * v3 % _P * v % _P, (_P - 5) // 8, _P) % _P
+    vx2 = v * x % _P * x % _P
+    if vx2 != u:
+        if vx2 != (-u) % _P:
+            raise ValueError("not a point on the curve")
+        x = x * _SQRT_M1 % _P
+    if x == 0 and sign:
+        raise ValueError("non-canonical encoding (x = 0 with the sign bit set)")
+    if x & 1 != sign:
+        x = _P - x
+    return (x, y)
+
+
+def _point_add(a, b):
+    """Affine addition on -x^2 + y^2 = 1 + d x^2 y^2 (complete: d is not a square)."""
+    x1, y1 = a
+    x2, y2 = b
+    t = _D * x1 * x2 * y1 * y2 % _P
+    x3 = (x1 * y2 + x2 * y1) * pow(1 + t, _P - 2, _P) % _P
+    y3 = (y1 * y2 + x1 * x2) * pow(1 - t, _P - 2, _P) % _P
+    return (x3, y3)
+
+
+def is_small_order(point):
+    """True when [8]P is the identity, i.e. P lies in the torsion subgroup.
+
+    Three doublings in projective coordinates (no inversions; the formulas
+    are dbl-2008-hwcd for a = -1); the identity is X = 0, Y = Z.
+    """
+    x, y = point
+    z = 1
+    for _ in range(3):
+        a, b = x * x % _P, y * y % _P
+        c = 2 * z * z % _P
+        e = ((x + y) * (x + y) - a - b) % _P
+        g = (b - a) % _P  # D + B with D = -A
+        f = (g - c) % _P
+        h = (-a - b) % _P  # D - B
+        x, y, z = e * f % _P, g * h % _P, f * g % _P
+    return x == 0 and y == z
+
+
+@functools.lru_cache(maxsize=1024)
+def check_public_key(key):
+    """FORMAT §5.6: a canonical point encoding, not of small order."""
+    try:
+        point = decode_point(key)
+    except ValueError as e:
+        return "is not a valid Ed25519 public key: %s" % e
+    if is_small_order(point):
+        return "is a point of small order"
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def verify_strict(public_key, signature, message):
+    """FORMAT §5.2: RFC 8032 §5.1.7 verification with verify_strict's checks.
+
+    Returns None when the signature verifies, else the reason it does not.
+    (A pure function of its bytes, so memoised: in --batch mode the events
+    that mutated copies of one ledger share are checked once.)
+    """
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    if len(signature) != 64:
+        return "the signature is not 64 bytes"
+    if int.from_bytes(signature[32:], "little") >= _L:
+        return "the signature's S is not less than the group order L"
+    try:
+        r = decode_point(signature[:32])
+    except ValueError as e:
+        return "the signature's R is not a valid point: %s" % e
+    if is_small_order(r):
+        return "the signature's R is of small order"
+    problem = check_public_key(public_key)
+    if problem:
+        return "the public key %s" % problem
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except InvalidSignature:
+        return "the Ed25519 signature does not verify"
+    except ValueError as e:  # pragma: no cover - key rejected by the library
+        return "the Ed25519 library rejects the key: %s" % e
+    return None
+
+
+# ---------------------------------------------------------------------------
+# FORMAT §5.4 text classes and §5.5 time.
+# ---------------------------------------------------------------------------
+
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}", re.ASCII)
+_TIME_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]{1,9}))?(Z|[+-][0-9]{2}:[0-9]{2})",
+    re.ASCII,
+)
+
+
+def _is_control(ch, allowed=""):
+    o = ord(ch)
+    return (o <= 0x1F or 0x7F <= o <= 0x9F) and ch not in allowed
+
+
+def check_id(value):
+    """An id: 1-64 bytes of [a-z0-9._-], starting with a letter or digit."""
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
+
+
+def check_line(value):
+    """A line: 1-1024 bytes of UTF-8, no control characters."""
+    if not isinstance(value, str):
+        return False
+    n = len(value.encode("utf-8"))
+    return 1 <= n <= 1024 and not any(_is_control(c) for c in value)
+
+
+def check_text(value):
+    """A text: 1-65536 bytes of UTF-8, no control characters but LF and TAB."""
+    if not isinstance(value, str):
+        return False
+    n = len(value.encode("utf-8"))
+    return 1 <= n <= 65536 and not any(_is_control(c, "\n\t") for c in value)
+
+
+def _days_from_civil(y, m, d):
+    """Days since 1970-01-01 in the proleptic Gregorian calendar."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def parse_time(value):
+    """FORMAT §5.5: the strict RFC 3339 profile. Returns the instant in ns."""
+    if not isinstance(value, str):
+        raise ValueError("not a text string")
+    m = _TIME_RE.fullmatch(value)
+    if not m:
+        raise ValueError("not YYYY-MM-DDTHH:MM:SS[.F](Z|+HH:MM|-HH:MM)")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    frac, zone = m.group(7), m.group(8)
+    if not 1 <= year <= 9999:
+        raise ValueError("year out of range")
+    if not 1 <= month <= 12:
+        raise ValueError("month out of range")
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    mdays = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    if not 1 <= day <= mdays[month - 1]:
+        raise ValueError("no such day")
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError("time of day out of range")
+    offset = 0
+    if zone != "Z":
+        oh, om = int(zone[1:3]), int(zone[4:6])
+        if oh > 23 or om > 59:
+            raise ValueError("offset out of range")
+        offset = (oh * 60 + om) * 60 * (1 if zone[0] == "+" else -1)
+    secs = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    nanos = int(frac.ljust(9, "0")) if frac else 0
+    return (secs - offset) * 1_000_000_000 + nanos
+
+
+# ---------------------------------------------------------------------------
+# FORMAT §5.1, §5.3, §5.4: decoding one event.
+# ---------------------------------------------------------------------------
+
+_COMMON = {"v", "seq", "kind", "prev", "time", "author", "ledger"}
+
+# kind -> {field: (class, required)}; classes are checked by _check_field.
+_KINDS = {
+    "ledger-created": {"title": ("line", True), "parties": ("parties", True)},
+    "session-opened": {
+        "session": ("id", True),
+        "title": ("line", True),
+        "place": ("line", False),
+        "chair": ("line", False),
+        "notes": ("text", False),
+    },
+    "session-closed": {"session": ("id", True), "notes": ("text", False)},
+    "document-drafted": {
+        "doc": ("id", True),
+        "sha256": ("hash", True),
+        "title": ("line", True),
+        "signatories": ("signatories", True),
+    },
+    "document-amended": {
+        "doc": ("id", True),
+        "sha256": ("hash", True),
+        "notes": ("text", False),
+    },
+    "document-approved": {"doc": ("id", True), "sha256": ("hash", True)},
+    "document-signed": {"doc": ("id", True), "sha256": ("hash", True)},
+    "note": {"text": ("text", True)},
+}
+
+
+def _check_field(name, cls, value):
+    """Raise Failure unless `value` is of class `cls` (FORMAT §5.3, §5.4)."""
+    bad = None
+    if cls == "id":
+        if not check_id(value):
+            bad = "an id (1-64 bytes of a-z 0-9 . _ -, starting with a letter or digit)"
+    elif cls == "line":
+        if not check_line(value):
+            bad = "a line (1-1024 bytes of UTF-8, no control characters)"
+    elif cls == "text":
+        if not check_text(value):
+            bad = "a text (1-65536 bytes of UTF-8, no control characters but LF and TAB)"
+    elif cls == "hash":
+        if not (isinstance(value, bytes) and len(value) == 32):
+            bad = "a 32-byte byte string"
+    elif cls == "signatories":
+        if not isinstance(value, list) or len(value) > MAX_SIGNATORIES:
+            bad = "an array of at most 64 ids"
+        elif not all(check_id(s) for s in value):
+            bad = "an array of ids"
+        elif any(a.encode() >= b.encode() for a, b in zip(value, value[1:])):
+            bad = "an array of ids sorted bytewise, without duplicates"
+    elif cls == "parties":
+        if not isinstance(value, CMap) or not 1 <= len(value) <= MAX_PARTIES:
+            bad = "a map of 1 to 64 parties"
+        else:
+            seen = set()
+            for pid, key in value.pairs:
+                if not check_id(pid):
+                    raise Failure("field \"parties\": %r is not an id (FORMAT §5.4)" % (pid,))
+                if not (isinstance(key, bytes) and len(key) == 32):
+                    raise Failure("field \"parties\": the key of %r is not a 32-byte byte string" % pid)
+                problem = check_public_key(key)
+                if problem:
+                    raise Failure("the key of party %r %s (FORMAT §5.6)" % (pid, problem))
+                if key in seen:
+                    raise Failure("party %r has the same key as another party (FORMAT §5.6)" % pid)
+                seen.add(key)
+    if bad:
+        raise Failure("field %r must be %s (FORMAT §5.4)" % (name, bad))
+
+
+class Event:
+    """One event, decoded and checked against FORMAT §5 (replay step 1)."""
+
+    __slots__ = ("raw", "hash", "protected", "kid", "payload", "signature", "body", "instant")
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.hash = hashlib.sha256(raw).digest()
+
+
+def parse_event(raw):
+    """FORMAT §5.1-§5.5 for the stored bytes of one event (a decoded item)."""
+    ev = Event(raw)
+    # The framing already decoded the item; decode it again from its own
+    # bytes to get the value (cheap, and keeps framing separate).
+    value, _ = cbor_decode(raw, 0, len(raw), len(raw), allow_top_tag18=True)
+    # §5.1: #6.18([protected, unprotected, payload, signature])
+    if not isinstance(value, Tagged):
+        raise Failure("the event is not a tagged COSE_Sign1 (tag 18) message (FORMAT §5.1)")
+    msg = value.value
+    if not isinstance(msg, list) or len(msg) != 4:
+        raise Failure("COSE_Sign1 must be an array of 4 elements (FORMAT §5.1)")
+    protected, unprotected, payload, signature = msg
+    if not isinstance(protected, bytes):
+        raise Failure("the protected header is not a byte string (FORMAT §5.1)")
+    if not isinstance(unprotected, CMap) or len(unprotected):
+        raise Failure("the unprotected header must be the empty map (FORMAT §5.1)")
+    if not isinstance(payload, bytes):
+        raise Failure("the payload must be a byte string, never detached (FORMAT §5.1)")
+    if not isinstance(signature, bytes) or len(signature) != 64:
+        raise Failure("the signature must be a 64-byte byte string (FORMAT §5.1)")
+
+    header = decode_embedded(protected, "protected header")
+    if (
+        not isinstance(header, CMap)
+        or len(header) != 2
+        or header.index.get(1, None) != -8
+        or not isinstance(header.index.get(4), bytes)
+        or len(header.index[4]) != 32
+    ):
+        raise Failure(
+            "the protected header must be exactly {1: -8, 4: kid} with a 32-byte kid (FORMAT §5.1)"
+        )
+    ev.protected, ev.kid, ev.payload, ev.signature = protected, header.index[4], payload, signature
+
+    # §5.3: the body, a map with text keys.
+    body = decode_embedded(payload, "payload")
+    if not isinstance(body, CMap):
+        raise Failure("the payload is not a map (FORMAT §5.3)")
+    fields = {}
+    for key, val in body.pairs:
+        if isinstance(key, str) and key.startswith("_"):
+            continue  # an annotation: signed, otherwise ignored (§5.3)
+        fields[key] = val  # non-text keys end up critical below
+    kind = fields.get("kind")
+    if not isinstance(kind, str):
+        raise Failure("missing or non-text field \"kind\" (FORMAT §5.3)")
+    if kind not in _KINDS:
+        raise Failure("unknown event kind %r (FORMAT §5.4)" % kind)
+    spec = _KINDS[kind]
+    for key in fields:
+        if key not in _COMMON and key not in spec:
+            raise Failure("unknown critical field %r in a %s event (FORMAT §5.3)" % (key, kind))
+    for name in ("v", "seq"):
+        if name not in fields:
+            raise Failure("missing required field %r (FORMAT §5.3)" % name)
+        if not isinstance(fields[name], int) or fields[name] < 0:
+            raise Failure("field %r must be an unsigned integer (FORMAT §5.3)" % name)
+    for name in ("time", "author"):
+        if name not in fields:
+            raise Failure("missing required field %r (FORMAT §5.3)" % name)
+        if not isinstance(fields[name], str):
+            raise Failure("field %r must be a text string (FORMAT §5.3)" % name)
+    if not (isinstance(fields.get("ledger"), bytes) and len(fields["ledger"]) == 16):
+        raise Failure("field \"ledger\" must be a 16-byte byte string (FORMAT §5.3)")
+    if "prev" in fields and not (isinstance(fields["prev"], bytes) and len(fields["prev"]) == 32):
+        raise Failure("field \"prev\" must be a 32-byte byte string (FORMAT §5.3)")
+    try:
+        ev.instant = parse_time(fields["time"])
+    except ValueError as e:
+        raise Failure("field \"time\" %r is not a valid time: %s (FORMAT §5.5)" % (fields["time"], e)) from None
+    for name, (cls, required) in spec.items():
+        if name not in fields:
+            if required:
+                raise Failure("missing required field %r in a %s event (FORMAT §5.4)" % (name, kind))
+            continue
+        _check_field(name, cls, fields[name])
+    ev.body = fields
+    return ev
+
+
+# ---------------------------------------------------------------------------
+# FORMAT §6: replay.
+# ---------------------------------------------------------------------------
+
+
+class Document:
+    __slots__ = ("id", "title", "current", "signatories", "executed", "approved", "signed", "version")
+
+    def __init__(self, doc_id, title, sha, signatories):
+        self.id = doc_id
+        self.title = title
+        self.current = sha
+        self.signatories = list(signatories)
+        self.executed = None  # index of the event that executed it
+        self.approved = []  # parties, for the current version only
+        self.signed = []
+        self.version = 1
+
+
+class Replay:
+    """The replay state of FORMAT §6, fed one event at a time."""
+
+    def __init__(self, read_doc):
+        self.read_doc = read_doc  # sha256 hex -> bytes; raises Failure
+        self.ledger = None
+        self.title = None
+        self.parties = {}
+        self.prev_hash = None
+        self.prev_instant = None
+        self.sessions = set()
+        self.docs = {}
+        self.hashes = []
+        self.events = []
+
+    def apply(self, i, offset, raw):
+        ev = parse_event(raw)  # 1. envelope and body
+        b = ev.body
+        kind = b["kind"]
+        if b["v"] != 1:  # 2. version
+            raise Failure("unsupported format version %d (FORMAT §6.2)" % b["v"])
+        if b["seq"] != i:  # 3. sequence
+            raise Failure("seq is %d, expected %d (FORMAT §6.3)" % (b["seq"], i))
+        if i == 0:  # 4. ledger
+            if kind != "ledger-created":
+                raise Failure("the first event must be ledger-created (FORMAT §6.4)")
+            if "prev" in b:
+                raise Failure("the genesis event must not have \"prev\" (FORMAT §6.4)")
+            parties = {pid: key for pid, key in b["parties"].pairs}
+        else:
+            if kind == "ledger-created":
+                raise Failure("ledger-created after the genesis (FORMAT §6.4)")
+            if b["ledger"] != self.ledger:
+                raise Failure("the ledger id differs from the genesis (FORMAT §6.4)")
+            if "prev" not in b:
+                raise Failure("missing field \"prev\" (FORMAT §6.4)")
+            if b["prev"] != self.prev_hash:
+                raise Failure("prev is not the hash of event %d (FORMAT §6.4)" % (i - 1))
+            parties = self.parties
+        author = b["author"]  # 5. author
+        if author not in parties:
+            raise Failure("author %r is not a party (FORMAT §6.5)" % author)
+        key = parties[author]
+        if ev.kid != hashlib.sha256(key).digest():
+            raise Failure("kid is not the SHA-256 of %r's key (FORMAT §6.5)" % author)
+        problem = verify_strict(key, ev.signature, encode_sig_structure(ev.protected, ev.payload))
+        if problem:  # 6. signature
+            raise Failure("signature by %r: %s (FORMAT §6.6, §5.2)" % (author, problem))
+        if self.prev_instant is not None and ev.instant < self.prev_instant:
+            raise Failure("time %s is earlier than the previous event's (FORMAT §6.7)" % b["time"])
+        self._kind_rules(i, ev, kind, b, author)  # 8 and 9
+        if i == 0:
+            self.ledger = b["ledger"]
+            self.title = b["title"]
+            self.parties = parties
+        self.prev_hash = ev.hash
+        self.prev_instant = ev.instant
+        self.hashes.append(ev.hash)
+        self.events.append(
+            {
+                "seq": i,
+                "offset": offset,
+                "hash": ev.hash.hex(),
+                "time": b["time"],
+                "author": author,
+                "kind": kind,
+            }
+        )
+
+    def _kind_rules(self, i, ev, kind, b, author):
+        """FORMAT §6 steps 8 (kind rules) and 9 (documents)."""
+        if kind == "session-opened":
+            if b["session"] in self.sessions:
+                raise Failure("session %r is already open (FORMAT §6.8)" % b["session"])
+            self.sessions.add(b["session"])
+        elif kind == "session-closed":
+            if b["session"] not in self.sessions:
+                raise Failure("session %r is not open (FORMAT §6.8)" % b["session"])
+            self.sessions.remove(b["session"])
+        elif kind == "document-drafted":
+            doc_id = b["doc"]
+            if doc_id in self.docs:
+                raise Failure("document %r already exists (FORMAT §6.8)" % doc_id)
+            for s in b["signatories"]:
+                if s not in self.parties:
+                    raise Failure("signatory %r is not a party (FORMAT §6.8)" % s)
+            self._check_doc_file(b["sha256"])
+            self.docs[doc_id] = Document(doc_id, b["title"], b["sha256"], b["signatories"])
+        elif kind in ("document-amended", "document-approved", "document-signed"):
+            doc = self.docs.get(b["doc"])
+            if doc is None:
+                raise Failure("document %r does not exist (FORMAT §6.8)" % b["doc"])
+            sha = b["sha256"]
+            if kind == "document-amended":
+                if doc.executed is not None:
+                    raise Failure("document %r was executed at event %d (FORMAT §6.8)" % (doc.id, doc.executed))
+                if sha == doc.current:
+                    raise Failure("the amendment of %r does not change it (FORMAT §6.8)" % doc.id)
+                self._check_doc_file(sha)
+                # The new version replaces the current one; approvals and
+                # signatures of older versions no longer count.
+                doc.current, doc.approved, doc.signed = sha, [], []
+                doc.version += 1
+            elif sha != doc.current:
+                raise Failure("%s is not the current version of %r (FORMAT §6.8)" % (sha.hex(), doc.id))
+            elif kind == "document-approved":
+                if author in doc.approved:
+                    raise Failure("%r already approved this version of %r (FORMAT §6.8)" % (author, doc.id))
+                doc.approved.append(author)
+            else:
+                if author not in doc.signatories:
+                    raise Failure("%r is not a required signatory of %r (FORMAT §6.8)" % (author, doc.id))
+                if author in doc.signed:
+                    raise Failure("%r already signed this version of %r (FORMAT §6.8)" % (author, doc.id))
+                doc.signed.append(author)
+                if all(s in doc.signed for s in doc.signatories):
+                    doc.executed = i
+        # "note": no rule; ledger-created: checked in step 4.
+
+    def _check_doc_file(self, sha):
+        """FORMAT §6.9 and §7: docs/<hex> exists and hashes to `sha`."""
+        name = sha.hex()
+        data = self.read_doc(name)
+        if hashlib.sha256(data).digest() != sha:
+            raise Failure("docs/%s does not hash to its name (FORMAT §6.9)" % name)
+
+
+def verify_log(data, read_doc):
+    """FORMAT §3 and §6: frame and replay the whole log. Returns the Replay."""
+    if not data:
+        raise Failure("events.cbor is empty: there is no genesis event (FORMAT §3)", 0, 0)
+    replay = Replay(read_doc)
+    pos, i = 0, 0
+    while pos < len(data):
+        # §3: decode one item; its stored bytes are exactly its extent.
+        try:
+            _, end = cbor_decode(data, pos, len(data), pos + MAX_EVENT_BYTES, allow_top_tag18=True)
+        except CborTruncated:
+            raise Failure(
+                "torn tail: the log ends inside an event (%d bytes of an interrupted append) (FORMAT §3)"
+                % (len(data) - pos),
+                i,
+                pos,
+                torn_tail=True,
+            ) from None
+        except CborTooLarge:
+            raise Failure("the event is larger than 1 MiB (FORMAT §3)", i, pos) from None
+        except CborInvalid as e:
+            raise Failure("%s (FORMAT §4)" % e, i, pos) from None
+        try:
+            replay.apply(i, pos, bytes(data[pos:end]))
+        except Failure as f:
+            f.event, f.offset = i, pos
+            raise
+        pos, i = end, i + 1
+    return replay
+
+
+# ---------------------------------------------------------------------------
+# The command line: reading the directory, --trust, --head, output.
+# ---------------------------------------------------------------------------
+
+
+def load_trusted_keys(paths):
+    """FORMAT §9: public keys (SPKI PEM, or OpenSSH `ssh-ed25519 ...`), from
+    files or directories of .pub files."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        PublicFormat,
+        load_pem_public_key,
+        load_ssh_public_key,
+    )
+
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            try:
+                names = sorted(n for n in os.listdir(path) if n.endswith(".pub"))
+            except OSError as e:
+                raise UsageError("--trust %s: %s" % (path, e.strerror or e)) from None
+            if not names:
+                raise UsageError("--trust %s: no .pub files in this directory" % path)
+            files.extend(os.path.join(path, n) for n in names)
+        else:
+            files.append(path)
+    keys = set()
+    for f in files:
+        try:
+            with open(f, "rb") as fh:
+                pem = fh.read()
+        except OSError as e:
+            raise UsageError("cannot read key file %s: %s" % (f, e.strerror or e)) from None
+        try:
+            if pem.lstrip().startswith(b"ssh-"):
+                key = load_ssh_public_key(pem.strip())
+            else:
+                key = load_pem_public_key(pem)
+        except Exception as e:  # ValueError, TypeError or the library's own
+            raise UsageError("%s is not an SPKI PEM or OpenSSH public key: %s" % (f, e)) from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise UsageError("%s is not an Ed25519 public key" % f)
+        keys.add(key.public_bytes(Encoding.Raw, PublicFormat.Raw))
+    return keys
+
+
+def parse_args(argv):
+    """A small argument parser (argparse would exit or print usage itself)."""
+    opts = {"dir": None, "trust": [], "head": None, "json": False}
+    it = iter(argv)
+    positional_only = False
+    for arg in it:
+        if positional_only or arg == "-" or not arg.startswith("-"):
+            if opts["dir"] is not None:
+                raise UsageError("more than one DIR given")
+            opts["dir"] = arg
+        elif arg == "--":
+            positional_only = True
+        elif arg in ("-h", "--help"):
+            raise UsageError("HELP")
+        elif arg == "--json":
+            opts["json"] = True
+        elif arg in ("--trust", "--head") or arg.startswith(("--trust=", "--head=")):
+            name, eq, val = arg.partition("=")
+            if not eq:
+                val = next(it, None)
+                if val is None:
+                    raise UsageError("%s needs a value" % name)
+            if name == "--trust":
+                opts["trust"].append(val)
+            elif opts["head"] is not None:
+                raise UsageError("--head given twice")
+            else:
+                opts["head"] = val
+        else:
+            raise UsageError("unknown option %s" % arg)
+    if opts["dir"] is None:
+        raise UsageError("no ledger directory given")
+    if opts["head"] is not None:
+        opts["head"] = opts["head"].strip()
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", opts["head"], re.ASCII):
+            raise UsageError("--head %r: expected the 64 hex digits of an event hash" % opts["head"])
+        opts["head"] = opts["head"].lower()
+    return opts
+
+
+USAGE = "usage: verify.py DIR [--trust PATH ...] [--head HASH] [--json]"
+
+
+def read_events(directory):
+    """Read events.cbor under a shared lock (FORMAT §8)."""
+    path = os.path.join(directory, "events.cbor")
+    if not os.path.isdir(directory):
+        raise UsageError("%s is not a directory" % directory)
+    try:
+        with open(path, "rb") as fh:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+                except OSError:
+                    pass  # locking is advisory; read anyway
+            return fh.read()
+    except FileNotFoundError:
+        raise UsageError("%s is not a ledger: it has no events.cbor" % directory) from None
+    except OSError as e:
+        raise UsageError("cannot read %s: %s" % (path, e.strerror or e)) from None
+
+
+def run(argv):
+    """Verify as the command line says. Returns (exit code, result dict)."""
+    try:
+        opts = parse_args(argv)
+        trusted = load_trusted_keys(opts["trust"]) if opts["trust"] else None
+        data = read_events(opts["dir"])
+    except UsageError as e:
+        return 2, {"verified": False, "usage_error": str(e)}
+    as_json = opts["json"]
+
+    docs_dir = os.path.join(opts["dir"], "docs")
+
+    def read_doc(name):
+        try:
+            with open(os.path.join(docs_dir, name), "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise Failure("docs/%s is missing (FORMAT §6.9)" % name) from None
+        except OSError as e:
+            raise Failure("docs/%s cannot be read: %s (FORMAT §6.9)" % (name, e.strerror or e)) from None
+
+    try:
+        replay = verify_log(data, read_doc)
+        if trusted is not None:  # --trust: the parties' keys, exactly (§6)
+            keys = set(replay.parties.values())
+            for pid, key in sorted(replay.parties.items()):
+                if key not in trusted:
+                    raise Failure("the key of party %r is not among the trusted keys (--trust)" % pid)
+            if trusted - keys:
+                raise Failure("%d trusted key(s) belong to no party of the ledger (--trust)" % len(trusted - keys))
+        if opts["head"] is not None:  # --head: an event of the ledger (§6)
+            if bytes.fromhex(opts["head"]) not in replay.hashes:
+                raise Failure(
+                    "the ledger does not contain event %s (--head): it has been truncated, "
+                    "rolled back or rewritten" % opts["head"]
+                )
+    except Failure as f:
+        return 1, {
+            "json": as_json,
+            "verified": False,
+            "error": {"event": f.event, "offset": f.offset, "reason": f.reason, "torn_tail": f.torn_tail},
+        }
+
+    documents = []
+    for doc in replay.docs.values():
+        if not doc.signatories:
+            status = "no signatures required"
+        elif doc.executed is not None:
+            status = "executed"
+        else:
+            status = "awaiting signatures"
+        documents.append(
+            {
+                "id": doc.id,
+                "title": doc.title,
+                "version": doc.current.hex(),
+                "version_number": doc.version,
+                "signatories": doc.signatories,
+                "status": status,
+                "executed_at": doc.executed,
+                "signed_by": doc.signed,
+                "approved_by": doc.approved,
+            }
+        )
+    return 0, {
+        "json": as_json,
+        "verified": True,
+        "ledger": replay.ledger.hex(),
+        "title": replay.title,
+        "parties": [
+            {"id": pid, "key": key.hex(), "fingerprint": hashlib.sha256(key).hexdigest()}
+            for pid, key in sorted(replay.parties.items())
+        ],
+        "events": replay.events,
+        "documents": documents,
+        "open_sessions": sorted(replay.sessions),
+        "count": len(replay.hashes),
+        "head": replay.hashes[-1].hex(),
+    }
+
+
+def print_result(code, result, as_json, out, err):
+    if code == 2:
+        msg = result["usage_error"]
+        err.write("verify.py: %s\n%s\n" % (msg, USAGE))
+        return
+    if as_json:
+        shown = {k: v for k, v in result.items() if k != "json"}
+        out.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
+        return
+    if code == 1:
+        e = result["error"]
+        if e["event"] is None:
+            out.write("FAIL: %s\n" % e["reason"])
+        else:
+            out.write("FAIL: event %d (byte offset %d of events.cbor): %s\n" % (e["event"], e["offset"], e["reason"]))
+        return
+    out.write("ledger %s %s\n" % (result["ledger"], json.dumps(result["title"], ensure_ascii=False)))
+    for p in result["parties"]:
+        out.write("  party %-8s key %s\n" % (p["id"], p["key"]))
+    for d in result["documents"]:
+        out.write("  document %s version %d (%s): %s\n" % (d["id"], d["version_number"], d["version"][:12], d["status"]))
+    out.write("OK: %d events verified, head %s\n" % (result["count"], result["head"]))
+
+
+def batch(path, out):
+    """--batch: verify many argument lists in one process (see the docstring)."""
+    try:
+        fh = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    except OSError as e:
+        sys.stderr.write("verify.py: cannot read %s: %s\n" % (path, e.strerror or e))
+        return 2
+    with fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                argv = json.loads(line)
+                if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+                    raise ValueError("not a JSON array of strings")
+                code, result = run(argv)
+            except Exception as e:  # a bug, or a bad batch line: never silent
+                code, result = 2, {"usage_error": "internal error: %r" % (e,)}
+            row = {"exit": code, "count": None, "head": None, "event": None, "offset": None, "torn_tail": False}
+            if code == 0:
+                row.update(count=result["count"], head=result["head"])
+            elif code == 1:
+                row.update(result["error"])
+            else:
+                row["reason"] = result["usage_error"]
+            out.write(json.dumps(row) + "\n")
+    return 0
+
+
+def main(argv):
+    if argv[:1] == ["--batch"]:
+        if len(argv) != 2:
+            sys.stderr.write("usage: verify.py --batch FILE\n")
+            return 2
+        return batch(argv[1], sys.stdout)
+    code, result = run(argv)
+    if result.get("usage_error") == "HELP":
+        sys.stdout.write(USAGE + "\n")
+        return 0
+    print_result(code, result, result.get("json", False), sys.stdout, sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    try:
+        status = main(sys.argv[1:])
+        sys.stdout.flush()
+    except BaseException as exc:  # noqa: BLE001 - the promise is: no traceback, ever
+        try:
+            sys.stderr.write("verify.py: internal error (a bug in verify.py): %r\n" % (exc,))
+        except Exception:
+            pass
+        status = 2
+    sys.exit(status)
