@@ -129,12 +129,31 @@ fn format_failure(
 }
 
 /// Where, after its first byte, `bytes` holds the start of a complete,
-/// well-formed event, if anywhere.
+/// well-formed event, if anywhere. The search is bounded (a hostile tail
+/// could otherwise make it quadratic): past the bound it answers as if an
+/// event had been found, the safe direction, since then the tail is called
+/// damage and no writer cuts it.
 fn complete_event_within(bytes: &[u8]) -> Option<usize> {
-    (1..bytes.len()).find(|&i| {
-        bytes[i] == 0xd2
-            && matches!(crate::format::frame(&bytes[i..]), Frame::Item(n) if Event::decode(&bytes[i..i + n]).is_ok())
-    })
+    const MAX_CANDIDATES: usize = 64;
+    let mut candidates = 0;
+    // Every event starts with the same ten bytes: tag 18, an array of 4,
+    // and the protected header's head up to the kid (FORMAT §5.1).
+    const START: [u8; 10] = [0xd2, 0x84, 0x58, 0x26, 0xa2, 0x01, 0x27, 0x04, 0x58, 0x20];
+    for i in 1..bytes.len() {
+        if !bytes[i..].starts_with(&START) {
+            continue;
+        }
+        candidates += 1;
+        if candidates > MAX_CANDIDATES {
+            return Some(i);
+        }
+        if let Frame::Item(n) = crate::format::frame(&bytes[i..]) {
+            if Event::decode(&bytes[i..i + n]).is_ok() {
+                return Some(i);
+            }
+        }
+    }
+    None
 }
 
 /// Decodes and signature-checks a run of framed events, on all cores.
