@@ -28,6 +28,9 @@ struct Cli {
     /// Say more about what is done (files written, timings)
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Output one JSON document instead of text (for tools)
+    #[arg(long, global = true)]
+    json: bool,
     /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
     color: ColorChoice,
@@ -90,9 +93,6 @@ enum Command {
     /// Verify a ledger by replaying it from its first event
     Verify {
         dir: PathBuf,
-        /// Output one JSON document instead of text
-        #[arg(long)]
-        json: bool,
         /// Require the parties' keys to be exactly these public keys (a directory of .pub files, or files)
         #[arg(long, value_name = "PATH")]
         trust: Vec<PathBuf>,
@@ -101,17 +101,9 @@ enum Command {
         head: Option<String>,
     },
     /// List the events of a ledger (after verifying it)
-    Log {
-        dir: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Log { dir: PathBuf },
     /// Print the event count and head hash of a ledger (after verifying it)
-    Head {
-        dir: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Head { dir: PathBuf },
     /// Remove a torn tail left by an interrupted append (appending does this too)
     Repair { dir: PathBuf },
     /// Import pre-signed events (a CBOR sequence) that continue the ledger's chain
@@ -139,8 +131,6 @@ enum Command {
         /// The document file to look for (its exact bytes)
         #[arg(long)]
         document: PathBuf,
-        #[arg(long)]
-        json: bool,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions { shell: clap_complete::Shell },
@@ -380,6 +370,7 @@ const WARN: anstyle::Style = anstyle::AnsiColor::Yellow.on_default().bold();
 
 /// How to print: quiet or verbose, with colour or without.
 struct Out {
+    json: bool,
     quiet: bool,
     verbose: bool,
     color_out: bool,
@@ -396,6 +387,7 @@ impl Out {
             ColorChoice::Auto => tty && !no_color,
         };
         Out {
+            json: cli.json,
             quiet: cli.quiet,
             verbose: cli.verbose && !cli.quiet,
             color_out: pick(std::io::stdout().is_terminal()),
@@ -505,6 +497,7 @@ fn log_size(dir: &Path) -> u64 {
 }
 
 fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
+    let json = out.json;
     match cli.command {
         Command::Keygen {
             name,
@@ -528,6 +521,13 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 };
             let (key, public) =
                 SigningKey::generate().write_pair(&name, secret.as_ref().map(|p| p.as_str()))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"private_key": key, "public_key": public})
+                );
+                return Ok(());
+            }
             out.info(format_args!(
                 "wrote private key {} (mode 0600; keep it secret, back it up offline)",
                 key.display()
@@ -591,12 +591,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             at.as_deref(),
             AppendKind::Sign { target },
         ),
-        Command::Verify {
-            dir,
-            json,
-            trust,
-            head,
-        } => {
+        Command::Verify { dir, trust, head } => {
             let mut options = Options::default();
             if !trust.is_empty() {
                 options.trust = Some(load_trusted(&trust)?);
@@ -610,8 +605,8 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             }
             report(out, &dir, &options, json, Listing::Timeline)
         }
-        Command::Log { dir, json } => report(out, &dir, &Options::default(), json, Listing::Log),
-        Command::Head { dir, json } => {
+        Command::Log { dir } => report(out, &dir, &Options::default(), json, Listing::Log),
+        Command::Head { dir } => {
             let r = verify::verify_with(&dir, &Options::default(), &mut |_| {})
                 .map_err(|e| verify_failure(e, json))?;
             if json {
@@ -656,6 +651,13 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 done.groups,
                 started.elapsed()
             ));
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ledger": dir, "first_seq": done.first_seq, "count": done.count, "head": done.head, "groups": done.groups})
+                );
+                return Ok(());
+            }
             out.info(format_args!(
                 "{}: imported events #{} to #{} ({} events), head {}",
                 dir.display(),
@@ -671,11 +673,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             event,
             out: to,
         } => export(out, &dir, event, &to),
-        Command::Show {
-            dir,
-            document,
-            json,
-        } => show(out, &dir, &document, json),
+        Command::Show { dir, document } => show(out, &dir, &document, json),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "ledger", &mut std::io::stdout());
@@ -972,6 +970,13 @@ fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result<(), Failur
 }
 
 fn print_appended(out: &Out, dir: &Path, kind: &str, a: &Appended) {
+    if out.json {
+        println!(
+            "{}",
+            serde_json::json!({"ledger": dir, "seq": a.seq, "kind": kind, "author": a.author, "hash": a.hash, "offset": a.offset})
+        );
+        return;
+    }
     out.info(format_args!(
         "{}: appended event #{} ({kind}) by {}, hash {}",
         dir.display(),

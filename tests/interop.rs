@@ -494,3 +494,33 @@ fn completions_man_colour_and_quiet() {
     assert_eq!(quiet.lines().count(), 1, "{quiet}");
     assert!(quiet.starts_with("OK: 14 events verified, head "));
 }
+
+#[test]
+fn json_on_every_command_that_reports() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let k: serde_json::Value = serde_json::from_str(&ok(d, &["--json", "keygen", "a"])).unwrap();
+    assert_eq!(k["private_key"], "a.key");
+    let init: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "init", "l", "--json", "--key", "a.key", "--title", "T", "--party", "a=a.pub",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(init["seq"], 0);
+    assert_eq!(init["kind"], "ledger-created");
+    let note: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "append", "l", "--json", "--key", "a.key", "note", "--text", "x",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(note["seq"], 1);
+    let head: serde_json::Value = serde_json::from_str(&ok(d, &["head", "l", "--json"])).unwrap();
+    assert_eq!(head["head"], note["hash"]);
+    assert_eq!(head["count"], 2);
+    let log: serde_json::Value = serde_json::from_str(&ok(d, &["log", "l", "--json"])).unwrap();
+    assert_eq!(log["events"].as_array().unwrap().len(), 2);
+}
