@@ -160,7 +160,9 @@ macro_rules! id_type {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        // Shared, not copied: the replay state names the same few parties
+        // in every document, so clones must not allocate.
+        pub struct $name(std::sync::Arc<str>);
 
         // Shown as a quoted string in messages: "med", not PartyId("med").
         impl fmt::Debug for $name {
@@ -173,7 +175,7 @@ macro_rules! id_type {
             /// Checks the id syntax of FORMAT §5.4.
             pub fn new(s: &str) -> Result<Self, FormatError> {
                 check_id(stringify!($name), s)?;
-                Ok($name(s.to_owned()))
+                Ok($name(std::sync::Arc::from(s)))
             }
             pub fn as_str(&self) -> &str {
                 &self.0

@@ -4,7 +4,7 @@
 //! [`Verified`] event. They check every rule before changing anything, so a
 //! rejected event leaves the state as it was.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
@@ -115,14 +115,67 @@ pub struct Session {
     pub opened: u64,
 }
 
+/// Who did something (approved or signed a version) at which event: a
+/// small sorted list, not a map, because the replay state holds one per
+/// document version and must stay small however many documents a ledger
+/// has (a tree map costs a node of some 400 bytes even for one entry).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acts(Vec<(PartyId, u64)>);
+
+impl Acts {
+    /// The event at which `party` acted, if it did.
+    pub fn get(&self, party: &PartyId) -> Option<&u64> {
+        self.0
+            .binary_search_by(|(p, _)| p.cmp(party))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    pub fn contains_key(&self, party: &PartyId) -> bool {
+        self.get(party).is_some()
+    }
+
+    /// Records that `party` acted at event `seq` (replacing an earlier
+    /// record, which replay never makes).
+    pub fn insert(&mut self, party: PartyId, seq: u64) {
+        match self.0.binary_search_by(|(p, _)| p.cmp(&party)) {
+            Ok(i) => self.0[i].1 = seq,
+            Err(i) => {
+                self.0.insert(i, (party, seq));
+                // Exactly as long as needed: there is one per version.
+                self.0.shrink_to_fit();
+            }
+        }
+    }
+
+    /// (party, event) pairs, by party id.
+    pub fn iter(&self) -> impl Iterator<Item = (&PartyId, &u64)> {
+        self.0.iter().map(|(p, s)| (p, s))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl PartialEq<BTreeMap<PartyId, u64>> for Acts {
+    fn eq(&self, other: &BTreeMap<PartyId, u64>) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
 /// One version of a document, with who approved and signed it, and when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Version {
     pub sha256: DocHash,
     /// The event that drafted or amended it.
     pub seq: u64,
-    pub approvals: BTreeMap<PartyId, u64>,
-    pub signatures: BTreeMap<PartyId, u64>,
+    pub approvals: Acts,
+    pub signatures: Acts,
 }
 
 /// A document: its versions (the last is current) and whether it is
@@ -130,7 +183,8 @@ pub struct Version {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Document {
     pub title: String,
-    pub signatories: BTreeSet<PartyId>,
+    /// Sorted, unique (a `Vec`: a set costs a tree node per document).
+    pub signatories: Vec<PartyId>,
     pub versions: Vec<Version>,
     /// The event at which every signatory had signed the current version.
     pub executed: Option<u64>,
@@ -443,7 +497,8 @@ impl State {
                     doc.clone(),
                     Document {
                         title: title.clone(),
-                        signatories: signatories.iter().cloned().collect(),
+                        // Sorted and unique: FORMAT §5.4, checked by the decoder.
+                        signatories: signatories.iter().map(|p| self.registered(p)).collect(),
                         versions: vec![Version::new(*sha256, seq)],
                         executed: None,
                     },
@@ -463,6 +518,7 @@ impl State {
                 Self::stored(docs, doc, sha256)?;
                 if let Some(d) = self.documents.get_mut(doc) {
                     d.versions.push(Version::new(*sha256, seq));
+                    d.versions.shrink_to_fit();
                 }
             }
             Kind::DocumentApproved { doc, sha256 } => {
@@ -474,9 +530,10 @@ impl State {
                         at,
                     });
                 }
+                let author = self.registered(author);
                 if let Some(d) = self.documents.get_mut(doc) {
                     let last = d.versions.len() - 1;
-                    d.versions[last].approvals.insert(author.clone(), seq);
+                    d.versions[last].approvals.insert(author, seq);
                 }
             }
             Kind::DocumentSigned { doc, sha256 } => {
@@ -494,9 +551,10 @@ impl State {
                         party: author.clone(),
                     });
                 }
+                let author = self.registered(author);
                 if let Some(d) = self.documents.get_mut(doc) {
                     let last = d.versions.len() - 1;
-                    d.versions[last].signatures.insert(author.clone(), seq);
+                    d.versions[last].signatures.insert(author, seq);
                     if d.awaiting().is_empty() {
                         d.executed = Some(seq);
                     }
@@ -505,6 +563,14 @@ impl State {
             Kind::Note { .. } => {}
         }
         Ok(())
+    }
+
+    /// `party` as the genesis registered it, so that the copies the state
+    /// keeps share one allocation.
+    fn registered(&self, party: &PartyId) -> PartyId {
+        self.parties
+            .get_key_value(party)
+            .map_or_else(|| party.clone(), |(p, _)| p.clone())
     }
 
     /// The party whose registered key is `key`, if any.
@@ -518,8 +584,8 @@ impl Version {
         Version {
             sha256,
             seq,
-            approvals: BTreeMap::new(),
-            signatures: BTreeMap::new(),
+            approvals: Acts::default(),
+            signatures: Acts::default(),
         }
     }
 }

@@ -65,8 +65,8 @@ pub(crate) struct Replayed {
 /// Events decoded and signature-checked together, in parallel, before the
 /// ordered replay consumes them. Large enough to amortise thread start-up,
 /// small enough to keep memory flat.
-const WAVE: usize = 8192;
-const READ_CHUNK: usize = 8 << 20;
+const WAVE: usize = 4096;
+const READ_CHUNK: usize = 4 << 20;
 
 fn failure(event: Option<u64>, offset: u64, reason: String, torn_tail: bool) -> VerifyError {
     VerifyError::Failed(Failure {
@@ -533,7 +533,7 @@ fn documents(state: &State) -> Vec<DocReport> {
             } else {
                 "awaiting-signatures"
             };
-            let acts = |m: &std::collections::BTreeMap<PartyId, u64>| {
+            let acts = |m: &crate::replay::Acts| {
                 let mut v: Vec<Act> = m
                     .iter()
                     .map(|(p, e)| Act {

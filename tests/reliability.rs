@@ -887,7 +887,7 @@ fn sigkill_during_torn_tail_repair_loses_nothing() {
         "sigkill_during_torn_tail_repair_loses_nothing: {} kills survived in {:.1?} over {} \
          ledgers (typical run {:?}); torn tails up to {} bytes; {} more runs finished first; \
          {} still torn after the kill, {} already cut back, {} appended unreported; \
-         {} recoveries, of which {} appends refused for want of the cache (known bug); \
+         {} recoveries, of which {} appends refused for want of the cache; \
          {} reported appends all present",
         st.kills,
         start.elapsed(),
@@ -2349,7 +2349,7 @@ fn sigkill_at_every_write_and_sync() {
         "{TEST}: {points} kill points (before each write, sync, move, truncation and mkdir of \
          draft, note-after-torn-tail, repair and init) in {:.1?}: every crash left the old log \
          or the new one, and the next command succeeded, except {refused} appends that refused \
-         a torn tail for want of the cache (known bug) and succeeded after `ledger repair`",
+         a torn tail for want of the cache and succeeded after `ledger repair`",
         start.elapsed()
     );
 }
