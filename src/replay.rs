@@ -201,7 +201,7 @@ impl Document {
         let cur = self.current();
         self.signatories
             .iter()
-            .filter(|p| !cur.signatures.contains_key(*p))
+            .filter(|p| !cur.signatures.contains_key(p))
             .collect()
     }
 }
