@@ -549,7 +549,7 @@ fn documents(state: &State) -> Vec<DocReport> {
                 title: d.title.clone(),
                 version: cur.sha256,
                 version_number: d.versions.len(),
-                signatories: d.signatories.iter().cloned().collect(),
+                signatories: d.signatories.clone(),
                 status,
                 executed_at: d.executed,
                 signed_by: acts(&cur.signatures),
