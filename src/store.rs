@@ -340,7 +340,11 @@ impl Store {
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join(CACHE_FILE);
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
-        serde_json::to_writer(&mut tmp, cache).map_err(|e| io(&path)(e.into()))?;
+        // Buffered: serde_json writes token by token, one syscall each.
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut tmp);
+        serde_json::to_writer(&mut w, cache).map_err(|e| io(&path)(e.into()))?;
+        w.flush().map_err(io(&path))?;
+        drop(w);
         tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
         Ok(())
     }

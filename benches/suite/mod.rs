@@ -501,6 +501,16 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
     };
 
     // c. Appends: one durable append, at the small size and the largest.
+    // Each append is a process: its start-up is part of the cost.
+    let mut starts = Vec::new();
+    for _ in 0..20 {
+        starts.push(cli::run(&bin, &args!["--version"], None, false)?.wall);
+    }
+    let start_median = median(&mut starts);
+    rows.push(row(
+        "process start: `ledger --version`, median of 20",
+        ms(start_median),
+    ));
     let key = &keys.files[0];
     let mut small_steady = None;
     let mut bases = vec![small];
@@ -815,12 +825,25 @@ fn markdown(cfg: &Config, machine: &str, rows: &[Row], notes: &[String]) -> Stri
 }
 
 /// Replaces the marked section of `doc` (appending one if it has none).
+/// The markers count only on lines of their own, so the doc can name them
+/// in its text.
 pub fn write_doc(doc: &Path, section: &str) -> Result<(), Error> {
     let text = fs::read_to_string(doc).unwrap_or_default();
-    let block = format!("{BEGIN}\n{section}{END}");
-    let new = match (text.find(BEGIN), text.find(END)) {
-        (Some(a), Some(b)) if a < b => format!("{}{block}{}", &text[..a], &text[b + END.len()..]),
-        _ => format!("{text}\n## Measured\n\n{block}\n"),
+    let line_at = |marker: &str, from: usize| {
+        let mut pos = 0;
+        for line in text.split_inclusive('\n') {
+            if pos >= from && line.trim_end() == marker {
+                return Some((pos, pos + line.len()));
+            }
+            pos += line.len();
+        }
+        None
+    };
+    let block = format!("{BEGIN}\n{section}{END}\n");
+    let new = match line_at(BEGIN, 0).and_then(|(a, b)| Some((a, line_at(END, b)?.1))) {
+        Some((a, b)) => format!("{}{block}{}", &text[..a], &text[b..]),
+        None if text.is_empty() => block,
+        None => format!("{}\n\n## Measured\n\n{block}", text.trim_end()),
     };
     fs::write(doc, new)?;
     Ok(())
