@@ -98,6 +98,19 @@ pub struct Stamp {
     pub ctime_ns: i128,
 }
 
+impl Stamp {
+    fn of(m: &fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |secs: i64, nsec: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
+        Stamp {
+            len: m.len(),
+            ino: m.ino(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
@@ -203,19 +216,12 @@ impl Store {
 
     /// The log file's current [`Stamp`].
     pub fn stamp(&self) -> Result<Stamp, StoreError> {
-        use std::os::unix::fs::MetadataExt;
         let m = self.log.metadata().map_err(io(&self.log_path))?;
-        Ok(Stamp {
-            len: m.len(),
-            ino: m.ino(),
-            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
-        })
+        Ok(Stamp::of(&m))
     }
 
     /// [`Stamp`]s of the files in `docs/`, sorted by name.
     pub fn docs_stamps(&self) -> Result<Vec<(String, Stamp)>, StoreError> {
-        use std::os::unix::fs::MetadataExt;
         let docs = self.dir.join(DOCS_DIR);
         let mut out = Vec::new();
         let entries = match fs::read_dir(&docs) {
@@ -228,12 +234,7 @@ impl Store {
             let m = entry.metadata().map_err(io(&entry.path()))?;
             out.push((
                 entry.file_name().to_string_lossy().into_owned(),
-                Stamp {
-                    len: m.len(),
-                    ino: m.ino(),
-                    mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-                    ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
-                },
+                Stamp::of(&m),
             ));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
