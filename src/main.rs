@@ -986,9 +986,9 @@ fn print_appended(out: &Out, dir: &Path, kind: &str, a: &Appended) {
     ));
 }
 
-fn target_version(w: &Writer, t: &DocTarget) -> Result<(DocId, DocHash), Failure> {
+fn target_version(w: &mut Writer, t: &DocTarget) -> Result<(DocId, DocHash), Failure> {
     let doc = DocId::new(&t.doc).map_err(|e| Failure::usage(format!("--doc: {e}")))?;
-    let current = w.current_version(&doc).ok_or_else(|| {
+    let current = w.current_version(&doc)?.ok_or_else(|| {
         Failure::usage(format!(
             "no document {:?} has been drafted in this ledger",
             t.doc
@@ -1091,11 +1091,11 @@ fn append(
             k
         }
         AppendKind::Approve { target } => {
-            let (doc, sha256) = target_version(&w, &target)?;
+            let (doc, sha256) = target_version(&mut w, &target)?;
             Kind::DocumentApproved { doc, sha256 }
         }
         AppendKind::Sign { target } => {
-            let (doc, sha256) = target_version(&w, &target)?;
+            let (doc, sha256) = target_version(&mut w, &target)?;
             Kind::DocumentSigned { doc, sha256 }
         }
         AppendKind::Note { text } => Kind::Note { text },

@@ -24,6 +24,10 @@ pub const DOCS_DIR: &str = "docs";
 /// The writer's cache directory, never read by verify.
 pub const CACHE_DIR: &str = "cache";
 const CACHE_FILE: &str = "state.json";
+/// The cache's per-document and per-session entries (see [`Cache`]).
+const ENTRIES_DIR: &str = "entries";
+/// The file in [`ENTRIES_DIR`] naming the generation its entries belong to.
+const GENERATION_FILE: &str = "generation";
 const PENDING_FILE: &str = "pending";
 const GITIGNORE: &str = "# written by ledger: the cache is derived and never trusted\ncache/\n";
 
@@ -72,21 +76,107 @@ pub struct Store {
     access: Access,
 }
 
-/// The writer's cache: the replayed state after the first `log_len` bytes,
-/// the last event of which starts at `head_offset` (FORMAT §2: never
-/// trusted by verify; a writer checks it against the log before use).
+/// The head of the writer's cache: the replayed state after the first
+/// `log_len` bytes, the last event of which starts at `head_offset` (FORMAT
+/// §2: never trusted by verify; a writer checks it against the log before
+/// use).
+///
+/// The state's documents and open sessions are not in this file but one
+/// per file in `cache/entries/`, so that appending one event reads and
+/// writes only the entries it touches, however long the ledger: the
+/// `state` here has them removed. Entries are written after the log and
+/// before this file; a changed log makes this file stale, so a crash
+/// between the two is found and the cache rebuilt.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Cache {
     /// The log file's identity when the cache was written: any change to
     /// the file by anyone else (even one that keeps its length) changes it.
     pub stamp: Stamp,
-    /// The same for every file in `docs/`, so that a changed or removed
-    /// document also sends the writer back to a full verification.
-    #[serde(default)]
-    pub docs: Vec<(String, Stamp)>,
+    /// The same for the `docs/` directory: a document added or removed by
+    /// anyone else sends the writer back to a full verification. (A file
+    /// changed in place is not seen here; the documents an event names are
+    /// re-hashed when it is appended, and `verify` checks them all.)
+    pub docs: Option<Stamp>,
+    /// The generation of `cache/entries/` this head belongs to.
+    pub entries: String,
+    /// Which entry buckets exist: a missing bucket that should be there
+    /// makes the cache unusable rather than its entries absent.
+    pub buckets: Buckets,
     pub log_len: u64,
     pub head_offset: u64,
+    /// The Merkle frontier after `log_len` bytes (hex, see
+    /// [`crate::merkle::Frontier`]).
+    #[serde(default)]
+    pub tree: Option<String>,
     pub state: State,
+}
+
+/// One bucket of cache entries, by id.
+type Bucket = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// Which of the 4,096 entry buckets of each kind have been written: two
+/// bitmaps, as hex in the cache's head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Buckets {
+    #[serde(with = "hex")]
+    documents: Vec<u8>,
+    #[serde(with = "hex")]
+    sessions: Vec<u8>,
+}
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Buckets {
+            documents: vec![0; 512],
+            sessions: vec![0; 512],
+        }
+    }
+}
+
+impl Buckets {
+    fn map(&mut self, kind: EntryKind) -> &mut Vec<u8> {
+        match kind {
+            EntryKind::Document => &mut self.documents,
+            EntryKind::Session => &mut self.sessions,
+        }
+    }
+
+    fn get(&self, kind: EntryKind, bucket: u16) -> bool {
+        let map = match kind {
+            EntryKind::Document => &self.documents,
+            EntryKind::Session => &self.sessions,
+        };
+        map.get(usize::from(bucket / 8))
+            .is_some_and(|b| b & (1 << (bucket % 8)) != 0)
+    }
+
+    fn set(&mut self, kind: EntryKind, bucket: u16) {
+        if let Some(b) = self.map(kind).get_mut(usize::from(bucket / 8)) {
+            *b |= 1 << (bucket % 8);
+        }
+    }
+
+    /// Whether both bitmaps have their full size (a head from elsewhere
+    /// may not).
+    pub fn is_well_formed(&self) -> bool {
+        self.documents.len() == 512 && self.sessions.len() == 512
+    }
+}
+
+/// Which kind of state a cache entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EntryKind {
+    Document,
+    Session,
+}
+
+impl EntryKind {
+    fn dir(self) -> &'static str {
+        match self {
+            EntryKind::Document => "d",
+            EntryKind::Session => "s",
+        }
+    }
 }
 
 /// Length, inode, modification and change times of the log file.
@@ -220,25 +310,14 @@ impl Store {
         Ok(Stamp::of(&m))
     }
 
-    /// [`Stamp`]s of the files in `docs/`, sorted by name.
-    pub fn docs_stamps(&self) -> Result<Vec<(String, Stamp)>, StoreError> {
+    /// The [`Stamp`] of the `docs/` directory, if it exists.
+    pub fn docs_stamp(&self) -> Result<Option<Stamp>, StoreError> {
         let docs = self.dir.join(DOCS_DIR);
-        let mut out = Vec::new();
-        let entries = match fs::read_dir(&docs) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(io(&docs)(e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(io(&docs))?;
-            let m = entry.metadata().map_err(io(&entry.path()))?;
-            out.push((
-                entry.file_name().to_string_lossy().into_owned(),
-                Stamp::of(&m),
-            ));
+        match fs::metadata(&docs) {
+            Ok(m) => Ok(Some(Stamp::of(&m))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&docs)(e)),
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
     }
 
     /// A streaming reader over the whole log, from offset 0.
@@ -378,6 +457,131 @@ impl Store {
     /// Removes the cache (after a torn tail or a failed rebuild).
     pub fn drop_cache(&self) {
         let _ = fs::remove_file(self.dir.join(CACHE_DIR).join(CACHE_FILE));
+    }
+
+    /// The bucket an entry lives in, and its file: entries are grouped by
+    /// the first 12 bits of the SHA-256 of their id, so that there are at
+    /// most 4,096 small files however many documents a ledger has, and an
+    /// append rewrites one of them.
+    fn bucket(&self, kind: EntryKind, id: &str) -> (u16, PathBuf) {
+        let digest = Sha256::digest(id.as_bytes());
+        let bucket = (u16::from(digest[0]) << 4) | u16::from(digest[1] >> 4);
+        let path = self
+            .dir
+            .join(CACHE_DIR)
+            .join(ENTRIES_DIR)
+            .join(kind.dir())
+            .join(format!("{bucket:03x}"));
+        (bucket, path)
+    }
+
+    fn read_bucket(path: &Path, expected: bool) -> Result<Option<Bucket>, StoreError> {
+        match fs::read(path) {
+            Ok(b) => Ok(serde_json::from_slice(&b).ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((!expected).then(Bucket::new)),
+            Err(e) => Err(io(path)(e)),
+        }
+    }
+
+    /// The generation of the cache's entries, if they are complete.
+    pub fn entries_generation(&self) -> Option<String> {
+        let path = self
+            .dir
+            .join(CACHE_DIR)
+            .join(ENTRIES_DIR)
+            .join(GENERATION_FILE);
+        fs::read_to_string(path).ok()
+    }
+
+    /// Reads one cache entry: `Ok(Some(None))` if there is none,
+    /// `Ok(None)` if its bucket is unreadable.
+    #[allow(clippy::option_option)]
+    pub fn read_entry(
+        &self,
+        kind: EntryKind,
+        id: &str,
+        buckets: &Buckets,
+    ) -> Result<Option<Option<serde_json::Value>>, StoreError> {
+        let (bucket, path) = self.bucket(kind, id);
+        Ok(Self::read_bucket(&path, buckets.get(kind, bucket))?.map(|mut b| b.remove(id)))
+    }
+
+    /// Writes (with `None`, removes) cache entries. Not fsynced, and not
+    /// atomic: only ever done after the log has changed, which leaves the
+    /// head stale until [`Store::save_cache`] writes a new one.
+    pub fn write_entries(
+        &self,
+        kind: EntryKind,
+        entries: impl IntoIterator<Item = (String, Option<serde_json::Value>)>,
+        present: &mut Buckets,
+    ) -> Result<(), StoreError> {
+        let mut buckets: std::collections::BTreeMap<(u16, PathBuf), Vec<_>> = Default::default();
+        for (id, value) in entries {
+            buckets
+                .entry(self.bucket(kind, &id))
+                .or_default()
+                .push((id, value));
+        }
+        for ((index, path), changes) in buckets {
+            let mut bucket =
+                Self::read_bucket(&path, present.get(kind, index))?.ok_or_else(|| {
+                    io(&path)(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "unreadable cache bucket",
+                    ))
+                })?;
+            for (id, value) in changes {
+                match value {
+                    Some(v) => bucket.insert(id, v),
+                    None => bucket.remove(&id),
+                };
+            }
+            let bytes = serde_json::to_vec(&bucket).map_err(|e| io(&path)(e.into()))?;
+            fs::write(&path, bytes).map_err(io(&path))?;
+            present.set(kind, index);
+        }
+        Ok(())
+    }
+
+    /// Replaces every cache entry by `entries`, under a new generation,
+    /// which it returns with the buckets written. The head is removed first, since until a new one
+    /// is written the entries match no head.
+    pub fn reset_entries(
+        &self,
+        entries: impl IntoIterator<Item = (EntryKind, String, serde_json::Value)>,
+    ) -> Result<(String, Buckets), StoreError> {
+        self.drop_cache();
+        let cache = self.dir.join(CACHE_DIR);
+        let dir = cache.join(ENTRIES_DIR);
+        match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&dir)(e)),
+            _ => {}
+        }
+        for kind in [EntryKind::Document, EntryKind::Session] {
+            let d = dir.join(kind.dir());
+            fs::create_dir_all(&d).map_err(io(&d))?;
+        }
+        let mut buckets: std::collections::BTreeMap<(EntryKind, u16, PathBuf), Bucket> =
+            Default::default();
+        for (kind, id, value) in entries {
+            let (index, path) = self.bucket(kind, &id);
+            buckets
+                .entry((kind, index, path))
+                .or_default()
+                .insert(id, value);
+        }
+        let mut present = Buckets::default();
+        for ((kind, index, path), bucket) in buckets {
+            let bytes = serde_json::to_vec(&bucket).map_err(|e| io(&path)(e.into()))?;
+            fs::write(&path, bytes).map_err(io(&path))?;
+            present.set(kind, index);
+        }
+        let mut g = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut g);
+        let generation = hex::encode(g);
+        let path = dir.join(GENERATION_FILE);
+        fs::write(&path, &generation).map_err(io(&path))?;
+        Ok((generation, present))
     }
 }
 

@@ -7,7 +7,7 @@
 //! from a full replay otherwise, so appending does not replay the whole log
 //! each time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use rand::RngCore;
@@ -18,7 +18,7 @@ use crate::format::{
     PartyId, FORMAT_VERSION,
 };
 use crate::replay::{Documents, RuleError, State};
-use crate::store::{Access, Cache, Store, StoreError};
+use crate::store::{Access, Buckets, Cache, EntryKind, Store, StoreError};
 use crate::time::Timestamp;
 use crate::verify::{self, Failure, VerifyError};
 
@@ -106,15 +106,18 @@ pub fn init(
     let (event, bytes) = sign_event(key, &body)?;
     let (state, verified) = State::genesis(event)?;
     let store = Store::create(dir, &bytes)?;
-    let _ = store.stamp().map(|stamp| {
-        store.save_cache(&Cache {
-            stamp,
-            docs: Vec::new(),
-            log_len: bytes.len() as u64,
-            head_offset: 0,
-            state,
-        })
-    });
+    let mut writer = Writer {
+        store,
+        state,
+        complete: true,
+        generation: None,
+        buckets: Buckets::default(),
+        touched: Touched::default(),
+        log_len: bytes.len() as u64,
+        head_offset: 0,
+        repaired: None,
+    };
+    writer.save_cache();
     Ok(Appended {
         seq: 0,
         hash: verified.hash(),
@@ -148,13 +151,89 @@ fn genesis_matches(store: &Store, state: &State) -> bool {
     }
 }
 
+/// The documents and sessions an event reads or changes: the only parts of
+/// the state beyond its head that a rule looks at (FORMAT §6).
+fn touches(
+    kind: &Kind,
+) -> (
+    Option<&crate::format::DocId>,
+    Option<&crate::format::SessionId>,
+) {
+    match kind {
+        Kind::DocumentDrafted { doc, .. }
+        | Kind::DocumentAmended { doc, .. }
+        | Kind::DocumentApproved { doc, .. }
+        | Kind::DocumentSigned { doc, .. } => (Some(doc), None),
+        Kind::SessionOpened { session, .. } | Kind::SessionClosed { session, .. } => {
+            (None, Some(session))
+        }
+        _ => (None, None),
+    }
+}
+
+/// Documents and sessions changed since the cache was last saved.
+#[derive(Default)]
+struct Touched {
+    docs: BTreeSet<crate::format::DocId>,
+    sessions: BTreeSet<crate::format::SessionId>,
+}
+
 /// An open ledger, locked for writing, with its current state.
 pub struct Writer {
     store: Store,
+    /// The state after the last event. Unless `complete`, its documents
+    /// and sessions are only those loaded so far from the cache's entries
+    /// (see [`Writer::load`]): an append reads only what its event touches.
     state: State,
+    /// Whether `state` holds every document and open session (after a
+    /// full replay).
+    complete: bool,
+    /// The generation of the cache entries `state` was loaded from; `None`
+    /// when they must all be written anew.
+    generation: Option<String>,
+    /// The entry buckets written in that generation.
+    buckets: Buckets,
+    touched: Touched,
     log_len: u64,
     head_offset: u64,
     repaired: Option<u64>,
+}
+
+/// Brings the document or session `kind` touches into `state` from the
+/// cache's entries, if it is not there yet. `Ok(false)`: an entry is
+/// unreadable, and the cache cannot be used.
+fn load_into(
+    store: &Store,
+    buckets: &Buckets,
+    state: &mut State,
+    kind: &Kind,
+) -> Result<bool, StoreError> {
+    let (doc, session) = touches(kind);
+    if let Some(doc) = doc.filter(|d| !state.documents.contains_key(*d)) {
+        match store.read_entry(EntryKind::Document, doc.as_str(), buckets)? {
+            None => return Ok(false),
+            Some(None) => {}
+            Some(Some(v)) => match serde_json::from_value(v) {
+                Ok(d) => {
+                    state.documents.insert(doc.clone(), d);
+                }
+                Err(_) => return Ok(false),
+            },
+        }
+    }
+    if let Some(session) = session.filter(|s| !state.sessions.contains_key(*s)) {
+        match store.read_entry(EntryKind::Session, session.as_str(), buckets)? {
+            None => return Ok(false),
+            Some(None) => {}
+            Some(Some(v)) => match serde_json::from_value(v) {
+                Ok(s) => {
+                    state.sessions.insert(session.clone(), s);
+                }
+                Err(_) => return Ok(false),
+            },
+        }
+    }
+    Ok(true)
 }
 
 impl Writer {
@@ -176,13 +255,19 @@ impl Writer {
         let mut store = Store::open(dir, Access::Write)?;
         let stamp = store.stamp()?;
         let len = stamp.len;
-        let cache = store.load_cache();
-        if let Some(cache) = cache {
-            let docs_unchanged = store.docs_stamps().is_ok_and(|d| d == cache.docs);
+        if let Some(cache) = store.load_cache() {
+            // O(1) checks only: the log and docs/ are as this writer left
+            // them, the last event hashes to the cached head, the genesis
+            // names the cached ledger and parties, and the entries are the
+            // generation this head was written with.
             if cache.stamp == stamp
-                && docs_unchanged
+                && store.docs_stamp().is_ok_and(|d| d == cache.docs)
                 && cache.log_len == len
                 && cache.head_offset < len
+                && cache.state.documents.is_empty()
+                && cache.state.sessions.is_empty()
+                && cache.buckets.is_well_formed()
+                && store.entries_generation().as_deref() == Some(cache.entries.as_str())
             {
                 let tail = store.read_at(cache.head_offset, len - cache.head_offset)?;
                 if EventHash::of(&tail) == cache.state.head && genesis_matches(&store, &cache.state)
@@ -190,6 +275,10 @@ impl Writer {
                     return Ok(Writer {
                         store,
                         state: cache.state,
+                        complete: false,
+                        generation: Some(cache.entries),
+                        buckets: cache.buckets,
+                        touched: Touched::default(),
                         log_len: len,
                         head_offset: cache.head_offset,
                         repaired: None,
@@ -241,9 +330,13 @@ impl Writer {
             }
             Err(e) => return Err(e.into()),
         };
-        let writer = Writer {
+        let mut writer = Writer {
             store,
             state: replayed.state,
+            complete: true,
+            generation: None,
+            buckets: Buckets::default(),
+            touched: Touched::default(),
             log_len: replayed.log_len,
             head_offset: replayed.head_offset,
             repaired,
@@ -261,24 +354,120 @@ impl Writer {
         &self.state
     }
 
-    fn save_cache(&self) {
+    /// Brings what `kind` touches into the state (see [`load_into`]); an
+    /// unreadable cache entry costs a full replay.
+    fn load(&mut self, kind: &Kind) -> Result<(), WriteError> {
+        if self.complete || load_into(&self.store, &self.buckets, &mut self.state, kind)? {
+            return Ok(());
+        }
+        self.store.drop_cache();
+        let replayed = verify::replay(&self.store, |_, _, _| {})?;
+        self.state = replayed.state;
+        self.complete = true;
+        self.generation = None;
+        self.buckets = Buckets::default();
+        Ok(())
+    }
+
+    fn mark_touched(&mut self, kind: &Kind) {
+        let (doc, session) = touches(kind);
+        if let Some(d) = doc {
+            self.touched.docs.insert(d.clone());
+        }
+        if let Some(s) = session {
+            self.touched.sessions.insert(s.clone());
+        }
+    }
+
+    fn save_cache(&mut self) {
         // The cache is an optimisation: failing to write it costs a replay
         // next time, nothing more.
-        let (Ok(stamp), Ok(docs)) = (self.store.stamp(), self.store.docs_stamps()) else {
-            return;
+        if self.write_cache().is_err() {
+            self.store.drop_cache();
+            self.generation = None;
+            self.buckets = Buckets::default();
+        }
+        self.touched = Touched::default();
+    }
+
+    fn write_cache(&mut self) -> Result<(), StoreError> {
+        // Serialising these types cannot fail (string keys only); a null
+        // entry would only be unreadable, which costs a replay.
+        fn json(v: &impl serde::Serialize) -> serde_json::Value {
+            serde_json::to_value(v).unwrap_or_default()
+        }
+        let generation = match &self.generation {
+            Some(g) => {
+                let docs = &self.state.documents;
+                let sessions = &self.state.sessions;
+                self.store.write_entries(
+                    EntryKind::Document,
+                    self.touched
+                        .docs
+                        .iter()
+                        .map(|id| (id.as_str().to_owned(), docs.get(id).map(json))),
+                    &mut self.buckets,
+                )?;
+                self.store.write_entries(
+                    EntryKind::Session,
+                    self.touched
+                        .sessions
+                        .iter()
+                        .map(|id| (id.as_str().to_owned(), sessions.get(id).map(json))),
+                    &mut self.buckets,
+                )?;
+                g.clone()
+            }
+            None => {
+                let docs = self
+                    .state
+                    .documents
+                    .iter()
+                    .map(|(id, d)| (EntryKind::Document, id.as_str().to_owned(), json(d)));
+                let sessions = self
+                    .state
+                    .sessions
+                    .iter()
+                    .map(|(id, s)| (EntryKind::Session, id.as_str().to_owned(), json(s)));
+                let (g, buckets) = self.store.reset_entries(docs.chain(sessions))?;
+                self.generation = Some(g.clone());
+                self.buckets = buckets;
+                g
+            }
         };
-        let _ = self.store.save_cache(&Cache {
-            stamp,
-            docs,
+        // The head without the entries, which are not cloned to get there.
+        let documents = std::mem::take(&mut self.state.documents);
+        let sessions = std::mem::take(&mut self.state.sessions);
+        let head = State {
+            documents: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            ..self.state.clone()
+        };
+        self.state.documents = documents;
+        self.state.sessions = sessions;
+        self.store.save_cache(&Cache {
+            stamp: self.store.stamp()?,
+            docs: self.store.docs_stamp()?,
+            entries: generation,
+            buckets: self.buckets.clone(),
             log_len: self.log_len,
             head_offset: self.head_offset,
-            state: self.state.clone(),
-        });
+            tree: None,
+            state: head,
+        })
     }
 
     /// The current version of a document, if it exists.
-    pub fn current_version(&self, doc: &crate::format::DocId) -> Option<DocHash> {
-        self.state.documents.get(doc).map(|d| d.current().sha256)
+    pub fn current_version(
+        &mut self,
+        doc: &crate::format::DocId,
+    ) -> Result<Option<DocHash>, WriteError> {
+        let probe = Kind::DocumentSigned {
+            doc: doc.clone(),
+            sha256: DocHash([0; 32]),
+        };
+        self.load(&probe)?;
+        Ok(self.state.documents.get(doc).map(|d| d.current().sha256))
     }
 
     /// Signs and appends one event. `document` carries the bytes of a new
@@ -308,6 +497,7 @@ impl Writer {
             author: author.clone(),
             kind,
         };
+        self.load(&body.kind)?;
         let (event, bytes) = sign_event(key, &body)?;
         let pending = document.map(DocHash::of);
         let docs = |h: &DocHash| {
@@ -327,6 +517,7 @@ impl Writer {
             .mark_pending(offset, offset + bytes.len() as u64)?;
         self.store.append(offset, &bytes)?;
         self.store.clear_pending();
+        self.mark_touched(&verified.body.kind);
         self.state = next;
         self.log_len += bytes.len() as u64;
         self.head_offset = offset;
@@ -371,6 +562,8 @@ impl Writer {
         // (range in `events`) of each accepted event, in order.
         let mut accepted: Vec<std::ops::Range<usize>> = Vec::new();
         let mut needed: Vec<DocHash> = Vec::new();
+        let mut touched_docs = Vec::new();
+        let mut touched_sessions = Vec::new();
         let mut pos = 0usize;
         let docs = |h: &DocHash| {
             if documents.contains_key(h) {
@@ -420,6 +613,21 @@ impl Writer {
                         needed.push(*sha256);
                     }
                 }
+                if !self.complete
+                    && !load_into(&self.store, &self.buckets, &mut next, &c.event().body.kind)?
+                {
+                    // An unreadable cache entry: start again from a full
+                    // replay (nothing has been written yet).
+                    self.store.drop_cache();
+                    self.state = verify::replay(&self.store, |_, _, _| {})?.state;
+                    self.complete = true;
+                    self.generation = None;
+                    self.buckets = Buckets::default();
+                    return self.import(events, documents, progress);
+                }
+                let (doc, session) = touches(&c.event().body.kind);
+                touched_docs.extend(doc.cloned());
+                touched_sessions.extend(session.cloned());
                 next.apply_checked(c, &docs)
                     .map_err(|e| fail(index, offset, e.to_string()))?;
                 accepted.push(range.clone());
@@ -474,6 +682,8 @@ impl Writer {
         }
         self.store.clear_pending();
         self.state = next;
+        self.touched.docs.extend(touched_docs);
+        self.touched.sessions.extend(touched_sessions);
         self.save_cache();
         Ok(Imported {
             count: accepted.len() as u64,

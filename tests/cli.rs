@@ -2188,6 +2188,61 @@ fn the_cache_is_ignored_by_verify_and_rebuilt_by_writers() {
     fx.append("bob", &["note", "--text", "stray files"]).ok();
 }
 
+/// The cache's per-document entries (cache/entries/, grouped in buckets by
+/// the first 12 bits of the SHA-256 of the id): appending reads only the
+/// bucket its event touches, and a damaged or missing bucket costs a full
+/// replay, never an event that verify would reject.
+#[test]
+fn damaged_cache_entries_cost_a_replay_not_a_wrong_append() {
+    let fx = with_documents();
+    let bucket = |id: &str| {
+        let h = sha256_hex(id.as_bytes());
+        fx.p(&format!("led/cache/entries/d/{}", &h[..3]))
+    };
+    assert!(bucket("treaty").is_file(), "the entry of treaty is cached");
+    let redraft = [
+        "draft",
+        "--doc",
+        "treaty",
+        "--file",
+        "d/treaty-v2.txt",
+        "--title",
+        "T",
+    ];
+    // Unreadable, then missing: a writer that took either for "no such
+    // document" would draft treaty a second time.
+    for damage in ["unreadable", "missing"] {
+        match damage {
+            "unreadable" => fs::write(bucket("treaty"), "{ not json").unwrap(),
+            _ => fs::remove_file(bucket("treaty")).unwrap(),
+        }
+        let before = fx.read("led/events.cbor");
+        fx.append_refused("ann", &redraft, 2, "already exists");
+        assert_eq!(
+            fx.read("led/events.cbor"),
+            before,
+            "{damage}: nothing written"
+        );
+        assert!(bucket("treaty").is_file(), "{damage}: the cache is rebuilt");
+    }
+    // The state it keeps is the state a full replay gives.
+    fx.append("bob", &["sign", "--doc", "treaty"]).ok();
+    fx.append("ann", &["sign", "--doc", "treaty"]).ok();
+    fx.append(
+        "ann",
+        &["session-open", "--session", "s2", "--title", "Two"],
+    )
+    .ok();
+    fx.append("bob", &["session-close", "--session", "s2"]).ok();
+    fx.append_refused("bob", &["session-close", "--session", "s2"], 2, "s2");
+    fs::remove_dir_all(fx.p("led/cache")).unwrap();
+    fx.append_refused("bob", &["session-close", "--session", "s2"], 2, "s2");
+    fx.append_refused("ann", &redraft, 2, "already exists");
+    fx.run(&["verify", "led"]).ok();
+    let j = fx.report();
+    assert_eq!(j["documents"][1]["status"], json!("executed"), "{j}");
+}
+
 // ---------------------------------------------------------------------------
 // 3. Keys made by the openssl command
 // ---------------------------------------------------------------------------
@@ -2568,9 +2623,20 @@ fn tampered_document_files_fail_verification() {
     variants.push(original[..original.len() - 1].to_vec());
     variants.push([original.as_slice(), b"\n"].concat());
     variants.push(Vec::new());
-    // The first variant meets a warm writer's cache, the others none.
+    // A writer with a warm cache does not re-hash every document file
+    // (appending is O(1), docs/RELIABILITY.md): a file changed in place,
+    // leaving docs/ as it was, is found by the next full verification.
+    // Appending does not hide it, and a writer without its cache refuses.
     assert!(fx.p("led/cache").is_dir());
+    fs::write(fx.p(&doc), &variants[0]).unwrap();
+    fx.append("bob", &["note", "--text", "a warm cache"]).ok();
+    fx.refused(
+        &["verify", "led"],
+        1,
+        &format!("document \"doc\" version {sha}: the bytes of docs/{sha} hash to"),
+    );
     for v in variants {
+        let _ = fs::remove_dir_all(fx.p("led/cache"));
         fs::write(fx.p(&doc), &v).unwrap();
         let r = fx.refused(&["verify", "led"], 1, "event 1 (byte offset ");
         assert!(
