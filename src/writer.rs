@@ -637,20 +637,32 @@ impl Writer {
         if accepted.is_empty() {
             return Err(WriteError::Usage("import: the file holds no events".into()));
         }
-        for h in &needed {
-            if let Some(path) = documents.get(h) {
-                let content = std::fs::read(path).map_err(|source| StoreError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                if DocHash::of(&content) != *h {
-                    return Err(WriteError::Usage(format!(
-                        "import: {} changed while importing",
-                        path.display()
-                    )));
+        // Every document first, made durable together (one syncfs rather
+        // than two fsyncs each), before any event that names one.
+        let mut changed = None;
+        self.store.put_docs(needed.iter().filter_map(|h| {
+            let path = documents.get(h)?;
+            let content = match std::fs::read(path) {
+                Ok(c) => c,
+                Err(source) => {
+                    changed = Some(StoreError::Io {
+                        path: path.clone(),
+                        source,
+                    });
+                    return None;
                 }
-                self.store.put_doc(&content)?;
+            };
+            if DocHash::of(&content) != *h {
+                changed = Some(StoreError::Io {
+                    path: path.clone(),
+                    source: std::io::Error::other("the file changed while importing"),
+                });
+                return None;
             }
+            Some(content)
+        }))?;
+        if let Some(e) = changed {
+            return Err(e.into());
         }
         let mut groups = 0;
         let mut start = 0usize;
