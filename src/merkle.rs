@@ -504,6 +504,13 @@ fn split(n: u64) -> u64 {
     pow2_at_most(n.saturating_sub(1).max(1)).0
 }
 
+/// The stored indexes of the perfect subtrees that make up the tree of
+/// `size` leaves, largest first: what [`tree_hash`] reads, and what a
+/// [`Frontier`] holds.
+pub fn subtree_root_indexes(size: u64) -> Result<Vec<u64>, MerkleError> {
+    subtree_indexes(0, size)
+}
+
 /// Go tlog `subTreeIndex`: the stored indexes of the perfect subtrees that
 /// make up `[lo, hi)`, largest (leftmost) first.
 fn subtree_indexes(lo: u64, hi: u64) -> Result<Vec<u64>, MerkleError> {
