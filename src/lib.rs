@@ -35,8 +35,10 @@ macro_rules! serde_via_str {
 
 pub mod crypto;
 pub mod format;
+pub mod note;
 pub mod replay;
 pub mod store;
 pub mod time;
 pub mod verify;
+pub mod witness;
 pub mod writer;
