@@ -10,7 +10,9 @@
 //! - [`store`]: the ledger directory, locking and durability;
 //! - [`replay`]: the state machine of the agreement (FORMAT §6);
 //! - [`verify`]: the auditor's report;
-//! - [`writer`]: creating a ledger and appending events to it.
+//! - [`writer`]: creating a ledger and appending events to it;
+//! - [`merkle`]: the RFC 6962 Merkle tree over the log's events, its proofs;
+//! - [`tiles`]: static publication of that tree as C2SP tlog-tiles.
 #![forbid(unsafe_code)]
 
 /// Serde support through a type's canonical string form, for the writer's
@@ -35,9 +37,11 @@ macro_rules! serde_via_str {
 
 pub mod crypto;
 pub mod format;
+pub mod merkle;
 pub mod note;
 pub mod replay;
 pub mod store;
+pub mod tiles;
 pub mod time;
 pub mod verify;
 pub mod witness;
