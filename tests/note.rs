@@ -242,7 +242,7 @@ fn go_open_vectors() {
     let n100 = Note::parse(many(100).as_bytes()).unwrap();
     // Reported once, though it signed 100 times.
     assert_eq!(
-        names(&verify(&n100, &[peter.clone()]).unwrap()),
+        names(&verify(&n100, std::slice::from_ref(&peter)).unwrap()),
         ["PeterNeumann"]
     );
 
@@ -250,7 +250,7 @@ fn go_open_vectors() {
     let bad = format!("{GO_TEXT}\n{}ABCD{}", &PETER_SIG[..60], &PETER_SIG[60..]);
     let n = Note::parse(bad.as_bytes()).unwrap();
     assert!(matches!(
-        verify(&n, &[peter.clone()]),
+        verify(&n, std::slice::from_ref(&peter)),
         Err(NoteError::BadSignature { ref name, key_id: 0xc74f20a3, .. }) if name == "PeterNeumann"
     ));
     // ... but only if the key is known: unknown bad signatures are ignored.
@@ -261,7 +261,7 @@ fn go_open_vectors() {
     );
     let n = Note::parse(mixed.as_bytes()).unwrap();
     assert_eq!(
-        names(&verify(&n, &[peter.clone()]).unwrap()),
+        names(&verify(&n, std::slice::from_ref(&peter)).unwrap()),
         ["PeterNeumann"]
     );
     assert!(verify(&n, &[peter.clone(), enoch.clone()]).is_err());
@@ -292,7 +292,7 @@ fn go_open_vectors() {
     );
     let n = Note::parse(renamed.as_bytes()).unwrap();
     assert!(matches!(
-        verify(&n, &[peter.clone()]),
+        verify(&n, std::slice::from_ref(&peter)),
         Err(NoteError::NoVerifiedSignature { .. })
     ));
     let rehashed = format!("{GO_TEXT}\n{}", PETER_SIG.replace("x08g", "xxxx"));
@@ -608,7 +608,7 @@ fn checkpoint_text_is_strict() {
     assert!(ok(&format!("o\n1\n{root}\next one\next two\n")));
     for (bad, why) in [
         (format!("o\n1\n{root}"), "no final newline"),
-        (format!("o\n1\n"), "two lines"),
+        ("o\n1\n".to_string(), "two lines"),
         (format!("\n1\n{root}\n"), "empty origin"),
         (format!("o o\n1\n{root}\n"), "space in origin"),
         (format!("o+o\n1\n{root}\n"), "plus in origin"),
@@ -621,15 +621,15 @@ fn checkpoint_text_is_strict() {
         (format!("o\n\n{root}\n"), "empty size"),
         (format!("o\n18446744073709551616\n{root}\n"), "2^64"),
         (
-            format!("o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxqw==\n"),
+            "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxqw==\n".to_string(),
             "31 bytes",
         ),
         (
-            format!("o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=AAAA\n"),
+            "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=AAAA\n".to_string(),
             "long",
         ),
         (
-            format!("o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2J=\n"),
+            "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2J=\n".to_string(),
             "non-canonical",
         ),
         (format!("o\n1\n{root}\n\n"), "empty extension line"),
@@ -720,7 +720,7 @@ fn cosignature_timestamps() {
     )
     .unwrap();
     assert!(matches!(
-        verify(&n, &[v.clone()]),
+        verify(&n, std::slice::from_ref(&v)),
         Err(NoteError::BadSignature { .. })
     ));
 
@@ -729,7 +729,7 @@ fn cosignature_timestamps() {
     s[7] ^= 1;
     let n = Note::new(SOFA, vec![NoteSignature::new("w", v.key_id(), s).unwrap()]).unwrap();
     assert!(matches!(
-        verify(&n, &[v.clone()]),
+        verify(&n, std::slice::from_ref(&v)),
         Err(NoteError::BadSignature { .. })
     ));
     // Wrong length for a cosignature.
