@@ -879,3 +879,104 @@ fn every_byte_tamper_of_a_signed_checkpoint_fails() {
         assert!(!accepts(&t));
     }
 }
+
+// ------------------------------------------------------------ properties
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text from a small alphabet that hits the format's edges (the em
+    /// dash, spaces, '+', Base64, newlines, control and invalid bytes), a
+    /// blank line, signature lines valid and not, and an optional tail: many
+    /// of these parse, many fail in one place.
+    fn notey() -> impl Strategy<Value = Vec<u8>> {
+        let pieces = prop::sample::select(vec![
+            &b"\n"[..],
+            b"\n\n",
+            "\u{2014} ".as_bytes(),
+            b"PeterNeumann ",
+            b"AAAA",
+            b"=",
+            b"+",
+            b" ",
+            b"a",
+            b"\x00",
+            b"\r",
+            b"\xe2\x80",
+            b"\xff",
+            "\u{a0}".as_bytes(),
+        ]);
+        let lines = prop::sample::select(vec![
+            PETER_SIG.as_bytes(),
+            ENOCH_SIG.as_bytes(),
+            "\u{2014} a AAAAAA==\n".as_bytes(),
+            "\u{2014} a AAAAAAA=\n".as_bytes(),
+            "\u{2014} a AAAAAAB=\n".as_bytes(),
+            "\u{2014} a+b AAAAAAA=\n".as_bytes(),
+            "\u{2014} a  AAAAAAA=\n".as_bytes(),
+            b"- a AAAAAAA=\n",
+            b"\n",
+        ]);
+        (
+            prop::collection::vec(pieces.clone(), 0..8),
+            prop::collection::vec(lines, 0..4),
+            prop::collection::vec(pieces, 0..2),
+        )
+            .prop_map(|(text, sigs, tail)| {
+                let mut out = text.concat();
+                out.extend_from_slice(b"\n\n");
+                out.extend_from_slice(&sigs.concat());
+                out.extend_from_slice(&tail.concat());
+                out
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whatever parses re-encodes to exactly the same bytes (one
+        /// spelling per note), and nothing panics.
+        #[test]
+        fn parse_is_canonical(bytes in notey()) {
+            if let Ok(n) = Note::parse(&bytes) {
+                prop_assert_eq!(n.to_bytes(), bytes);
+            }
+        }
+
+        #[test]
+        fn mutated_notes_reencode_exactly(seed in any::<u64>()) {
+            // A valid note with one byte changed is refused, or parses to
+            // a note that encodes to exactly the changed bytes.
+            let mut b = format!("{GO_TEXT}\n{PETER_SIG}").into_bytes();
+            let i = (seed as usize) % b.len();
+            b[i] ^= (seed >> 32) as u8 | 1;
+            if let Ok(n) = Note::parse(&b) {
+                prop_assert_eq!(n.to_bytes(), b);
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(n) = Note::parse(&bytes) {
+                prop_assert_eq!(n.to_bytes(), bytes.clone());
+            }
+            let _ = note::parse_signature_lines(&bytes);
+            if let Ok(s) = std::str::from_utf8(&bytes) {
+                let _ = Checkpoint::parse_text(s);
+                let _ = NoteVerifier::parse(s);
+            }
+        }
+
+        #[test]
+        fn checkpoints_round_trip(
+            origin in "[a-z0-9./-]{1,30}",
+            size in any::<u64>(),
+            root in any::<[u8; 32]>(),
+            ext in prop::collection::vec("[ -~]{1,20}", 0..3),
+        ) {
+            let c = Checkpoint::new(&origin, size, root, ext).unwrap();
+            prop_assert_eq!(Checkpoint::parse_text(&c.to_text()).unwrap(), c);
+        }
+    }
+}
