@@ -38,9 +38,11 @@ macro_rules! serde_via_str {
 pub mod crypto;
 pub mod format;
 pub mod merkle;
+pub mod note;
 pub mod replay;
 pub mod store;
 pub mod tiles;
 pub mod time;
 pub mod verify;
+pub mod witness;
 pub mod writer;
