@@ -567,7 +567,7 @@ pub fn tree_hash<R: HashReader + ?Sized>(size: u64, reader: &R) -> Result<Hash, 
     subtree_hash(0, size, &mut Hashes(hashes.iter()))
 }
 
-/// Go tlog `ProveRecord`, i.e. RFC 6962 §2.1.1 PATH(index, D[0:size]):
+/// Go tlog `ProveRecord`, i.e. RFC 6962 §2.1.1 `PATH(index, D[0:size])`:
 /// the inclusion proof of leaf `index`, leaf to root.
 pub fn prove_inclusion<R: HashReader + ?Sized>(
     size: u64,
@@ -625,7 +625,7 @@ fn inclusion_proof(
     Ok(())
 }
 
-/// Go tlog `ProveTree`, i.e. RFC 6962 §2.1.2 PROOF(old, D[0:new]): the
+/// Go tlog `ProveTree`, i.e. RFC 6962 §2.1.2 `PROOF(old, D[0:new])`: the
 /// consistency proof from the tree of `old` leaves to the tree of `new`
 /// leaves. Empty when `old` is 0 or equal to `new` (see
 /// [`verify_consistency`]).

@@ -357,6 +357,9 @@ fn partial(level: u8, n: u64) -> Option<Tile> {
 /// Every hash tile a server must hold for a tree of `size` leaves: all
 /// full tiles and the partial tile of each level (tlog-tiles: "Partial
 /// tiles MUST be served for every size that has a checkpoint").
+///
+/// The list has about size/255 tiles: call it with a size the caller
+/// trusts (its own log), not one read from the network.
 pub fn tiles_for_size(size: u64) -> Vec<Tile> {
     new_tiles(0, size)
 }

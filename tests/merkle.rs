@@ -755,3 +755,47 @@ fn stored_hash_layout_is_gos() {
         );
     }
 }
+
+/// The vectors of docs/drafts/merkle.md (computed independently with
+/// Python's hashlib), over the RFC 6962 reference leaves.
+#[test]
+fn draft_spec_vectors() {
+    let hashes: Vec<Hash> = CT_LEAVES
+        .iter()
+        .map(|l| leaf_hash(&hex::decode(l).unwrap()))
+        .collect();
+    // Frontier of size 7 = 4 + 2 + 1.
+    let mut f = Frontier::new();
+    for leaf in &hashes[..7] {
+        f.push(*leaf).unwrap();
+    }
+    assert_eq!(
+        hex::encode(f.to_bytes()),
+        "0000000000000007\
+         d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7\
+         0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a\
+         b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f"
+    );
+    assert_eq!(f.root(), h(CT_ROOTS[7]));
+    // The 15 stored hashes of the 8-leaf tree, in Go tlog order.
+    let stored = store(&hashes);
+    let want = [
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "0298d122906dcfc10892cb53a73992fc5b9f493ea4c9badb27b791b4127a7fe7",
+        "07506a85fd9dd2f120eb694f86011e5bb4662e5c415a62917033d4a9624487e7",
+        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        "4271a26be0d8a84f0bd54c8c302e7cb3a3b5d1fa6780a40bcce2873477dab658",
+        "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+        "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
+        "46f6ffadd3d06a09ff3c5860d2755c8b9819db7df44251788c7d8e3180de8eb1",
+        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    ];
+    let got: Vec<String> = stored.iter().map(hex::encode).collect();
+    assert_eq!(got, want);
+}

@@ -580,3 +580,19 @@ fn wrong_root_short_tiles_and_indexes_outside_the_tree_are_refused() {
     assert_eq!(tree_hash(0, &empty).unwrap(), ledger::merkle::empty_root());
     assert!(empty.read_hashes(&[0]).is_err());
 }
+
+/// The entry bundle vector of docs/drafts/merkle.md.
+#[test]
+fn draft_spec_bundle_vector() {
+    let entries: [&[u8]; 4] = [b"", &[0x00], &[0x10], &[0x20, 0x21]];
+    let bytes = encode_bundle(&entries).unwrap();
+    assert_eq!(hex::encode(&bytes), "000000010000011000022021");
+    assert_eq!(
+        EntryBundle::new(0, 4).unwrap().decode(&bytes).unwrap(),
+        entries
+    );
+    assert_eq!(
+        EntryBundle::new(0, 4).unwrap().path(),
+        "tile/entries/000.p/4"
+    );
+}
