@@ -695,6 +695,8 @@ pub struct Event {
     protected: Vec<u8>,
     payload: Vec<u8>,
     hash: EventHash,
+    /// RFC 6962 leaf hash of the stored bytes (FORMAT §12).
+    leaf: crate::merkle::Hash,
     len: usize,
 }
 
@@ -769,6 +771,7 @@ impl Event {
             protected,
             payload,
             hash: EventHash::of(stored),
+            leaf: crate::merkle::leaf_hash(stored),
             len: stored.len(),
         })
     }
@@ -781,6 +784,12 @@ impl Event {
     /// SHA-256 of the stored bytes.
     pub fn hash(&self) -> EventHash {
         self.hash
+    }
+
+    /// The event's leaf hash in the ledger's Merkle tree: SHA-256 of 0x00
+    /// and the stored bytes (FORMAT §12).
+    pub fn leaf_hash(&self) -> crate::merkle::Hash {
+        self.leaf
     }
 
     /// Length of the stored bytes.
@@ -994,6 +1003,19 @@ fn describe_key(k: &Value) -> String {
         Value::Integer(i) => format!("{}", i128::from(*i)),
         other => type_name(other).to_owned(),
     }
+}
+
+/// Decodes exactly one item that is not an event (a proof bundle, FORMAT
+/// §13) under the same strict rules as events: deterministic encoding,
+/// sorted unique keys, no trailing bytes.
+pub(crate) fn decode_strict(input: &[u8], what: &'static str) -> Result<Value, FormatError> {
+    let mut rd = input;
+    let value: Value = ciborium::de::from_reader(&mut rd).map_err(|e| cbor_error(e, what))?;
+    if !rd.is_empty() {
+        return Err(FormatError::Trailing(rd.len()));
+    }
+    check_strict(&value, input, what, true)?;
+    Ok(value)
 }
 
 /// Reads the next item of a CBOR sequence without decoding more than one

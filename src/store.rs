@@ -29,6 +29,12 @@ const ENTRIES_DIR: &str = "entries";
 /// The file in [`ENTRIES_DIR`] naming the generation its entries belong to.
 const GENERATION_FILE: &str = "generation";
 const PENDING_FILE: &str = "pending";
+/// The cache's Merkle tree: every subtree hash, in the stored-hash order of
+/// [`crate::merkle::stored_hash_index`], 32 bytes each.
+const TREE_FILE: &str = "tree";
+/// The cache's index of events: the byte offset of each, as a big-endian
+/// u64, so that a proof can quote event N without reading the log up to it.
+const OFFSETS_FILE: &str = "offsets";
 const GITIGNORE: &str = "# written by ledger: the cache is derived and never trusted\ncache/\n";
 
 /// A failure to read or write the ledger directory.
@@ -456,6 +462,75 @@ impl Store {
         Ok(())
     }
 
+    fn tree_path(&self) -> PathBuf {
+        self.dir.join(CACHE_DIR).join(TREE_FILE)
+    }
+
+    fn offsets_path(&self) -> PathBuf {
+        self.dir.join(CACHE_DIR).join(OFFSETS_FILE)
+    }
+
+    /// The cache's stored Merkle hashes and event offsets, to compute
+    /// proofs from, if they hold exactly `hashes` hashes and `events`
+    /// offsets.
+    pub fn tree(&self, hashes: u64, events: u64) -> Option<TreeFile> {
+        let open = |path: PathBuf, len: Option<u64>| {
+            let file = File::open(path).ok()?;
+            (Some(file.metadata().ok()?.len()) == len).then_some(file)
+        };
+        Some(TreeFile {
+            hashes: open(self.tree_path(), hashes.checked_mul(32))?,
+            offsets: open(self.offsets_path(), events.checked_mul(8))?,
+            events,
+        })
+    }
+
+    /// Appends one event's stored hashes and offset to the cache's tree,
+    /// which must hold exactly `hashes` hashes and `events` offsets:
+    /// otherwise it is stale and is left for a rebuild. Not fsynced: it is
+    /// derived from the log, and checked before use.
+    pub fn append_tree(
+        &self,
+        hashes: u64,
+        events: u64,
+        stored: &[crate::merkle::Hash],
+        offset: u64,
+    ) -> Result<(), StoreError> {
+        let open = |path: PathBuf, len: Option<u64>| {
+            let file = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(io(&path))?;
+            if Some(file.metadata().map_err(io(&path))?.len()) != len {
+                return Err(io(&path)(std::io::Error::other("the tree cache is stale")));
+            }
+            Ok((file, path))
+        };
+        let (mut tree, tree_path) = open(self.tree_path(), hashes.checked_mul(32))?;
+        let (mut offsets, offsets_path) = open(self.offsets_path(), events.checked_mul(8))?;
+        tree.write_all(&stored.concat()).map_err(io(&tree_path))?;
+        offsets
+            .write_all(&offset.to_be_bytes())
+            .map_err(io(&offsets_path))
+    }
+
+    /// Starts writing a new tree cache, which replaces the old one when
+    /// [`TreeBuilder::finish`]ed.
+    pub fn tree_builder(&self) -> Result<TreeBuilder, StoreError> {
+        let dir = self.dir.join(CACHE_DIR);
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let tmp = || {
+            tempfile::NamedTempFile::new_in(&dir)
+                .map(|t| std::io::BufWriter::with_capacity(1 << 16, t))
+                .map_err(io(&dir))
+        };
+        Ok(TreeBuilder {
+            tree: (self.tree_path(), tmp()?),
+            offsets: (self.offsets_path(), tmp()?),
+            failed: None,
+        })
+    }
+
     /// Records, before writing, the log range an append is about to fill
     /// (`cache/pending`). A torn tail inside that range is provably this
     /// writer's own interrupted append; any other is left for `ledger
@@ -612,6 +687,79 @@ impl Store {
     }
 }
 
+/// A new tree cache being written ([`Store::tree_builder`]).
+#[derive(Debug)]
+pub struct TreeBuilder {
+    tree: (PathBuf, std::io::BufWriter<tempfile::NamedTempFile>),
+    offsets: (PathBuf, std::io::BufWriter<tempfile::NamedTempFile>),
+    failed: Option<std::io::Error>,
+}
+
+impl TreeBuilder {
+    /// Adds one event: its stored hashes and its offset in the log.
+    pub fn push(&mut self, stored: &[crate::merkle::Hash], offset: u64) {
+        if self.failed.is_none() {
+            let r = stored
+                .iter()
+                .try_for_each(|h| self.tree.1.write_all(h))
+                .and_then(|()| self.offsets.1.write_all(&offset.to_be_bytes()));
+            self.failed = r.err();
+        }
+    }
+
+    /// Puts the tree in place.
+    pub fn finish(self) -> Result<(), StoreError> {
+        if let Some(e) = self.failed {
+            return Err(io(&self.tree.0)(e));
+        }
+        for (path, out) in [self.tree, self.offsets] {
+            let tmp = out.into_inner().map_err(|e| io(&path)(e.into_error()))?;
+            tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
+        }
+        Ok(())
+    }
+}
+
+/// The cache's stored Merkle hashes and event offsets ([`Store::tree`]),
+/// read in place.
+#[derive(Debug)]
+pub struct TreeFile {
+    hashes: File,
+    offsets: File,
+    events: u64,
+}
+
+impl TreeFile {
+    /// The byte offset of event `index` in the log.
+    pub fn offset(&self, index: u64) -> Option<u64> {
+        let mut b = [0u8; 8];
+        let at = index.checked_mul(8)?;
+        (index < self.events)
+            .then(|| self.offsets.read_exact_at(&mut b, at).ok())
+            .flatten()
+            .map(|()| u64::from_be_bytes(b))
+    }
+}
+
+impl crate::merkle::HashReader for TreeFile {
+    fn read_hashes(
+        &self,
+        indexes: &[u64],
+    ) -> Result<Vec<crate::merkle::Hash>, crate::merkle::MerkleError> {
+        indexes
+            .iter()
+            .map(|&index| {
+                let mut h = [0u8; 32];
+                index
+                    .checked_mul(32)
+                    .and_then(|at| self.hashes.read_exact_at(&mut h, at).ok())
+                    .map(|()| h)
+                    .ok_or(crate::merkle::MerkleError::MissingHash { index })
+            })
+            .collect()
+    }
+}
+
 impl Documents for Store {
     fn check(&self, hash: &DocHash) -> Result<(), String> {
         let path = self.doc_path(hash);
@@ -640,6 +788,23 @@ impl Documents for Store {
         }
         Ok(())
     }
+}
+
+/// Replaces (or creates) `path` in `dir` atomically and durably: temporary
+/// file, fsync, rename over, fsync `dir`. For files that are rewritten as a
+/// whole, like a checkpoint gaining a signature.
+pub fn replace_durably(dir: &Path, path: &Path, content: &[u8]) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    tmp.write_all(content).map_err(io(path))?;
+    tmp.as_file().sync_all().map_err(io(path))?;
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
+    sync_dir(dir)
 }
 
 /// Writes a new file atomically and durably: temporary file in `dir`,

@@ -17,6 +17,7 @@ use crate::format::{
     protected_header, sig_structure, Body, DocHash, Event, EventHash, FormatError, Kind, LedgerId,
     PartyId, FORMAT_VERSION,
 };
+use crate::merkle::{Frontier, Hash};
 use crate::replay::{Documents, RuleError, State};
 use crate::store::{Access, Buckets, Cache, EntryKind, Store, StoreError};
 use crate::time::Timestamp;
@@ -106,6 +107,12 @@ pub fn init(
     let (event, bytes) = sign_event(key, &body)?;
     let (state, verified) = State::genesis(event)?;
     let store = Store::create(dir, &bytes)?;
+    let mut frontier = Frontier::new();
+    if let Ok(mut tree) = store.tree_builder() {
+        tree.push(&stored_for(&frontier, verified.leaf_hash()), 0);
+        let _ = tree.finish();
+    }
+    let _ = frontier.push(verified.leaf_hash());
     let mut writer = Writer {
         store,
         state,
@@ -113,6 +120,7 @@ pub fn init(
         generation: None,
         buckets: Buckets::default(),
         touched: Touched::default(),
+        frontier,
         log_len: bytes.len() as u64,
         head_offset: 0,
         repaired: None,
@@ -194,9 +202,45 @@ pub struct Writer {
     /// The entry buckets written in that generation.
     buckets: Buckets,
     touched: Touched,
+    /// The Merkle tree after the last event (FORMAT §12).
+    frontier: Frontier,
     log_len: u64,
     head_offset: u64,
     repaired: Option<u64>,
+}
+
+/// The hashes the cache's tree stores for the next leaf: the leaf, then the
+/// root of each subtree it completes, whose left halves are the frontier's
+/// smallest subtrees (as [`crate::merkle::stored_hashes`] reads them).
+fn stored_for(frontier: &Frontier, leaf: Hash) -> Vec<Hash> {
+    let lefts = frontier.hashes();
+    let m = (frontier.size().trailing_ones() as usize).min(lefts.len());
+    let mut out = vec![leaf];
+    let mut h = leaf;
+    for left in lefts[lefts.len() - m..].iter().rev() {
+        h = crate::merkle::node_hash(left, &h);
+        out.push(h);
+    }
+    out
+}
+
+/// Replays the whole log, as verify does, and rebuilds the cache's Merkle
+/// tree on the way.
+fn full_replay(store: &Store) -> Result<(verify::Replayed, Frontier), VerifyError> {
+    let mut frontier = Frontier::new();
+    let mut tree = store.tree_builder().ok();
+    let replayed = verify::replay(store, |v, offset, _| {
+        let leaf = v.leaf_hash();
+        if let Some(t) = tree.as_mut() {
+            t.push(&stored_for(&frontier, leaf), offset);
+        }
+        // Cannot fail below 2^64 events.
+        let _ = frontier.push(leaf);
+    })?;
+    if let Some(t) = tree {
+        let _ = t.finish();
+    }
+    Ok((replayed, frontier))
 }
 
 /// Brings the document or session `kind` touches into `state` from the
@@ -270,8 +314,17 @@ impl Writer {
                 && store.entries_generation().as_deref() == Some(cache.entries.as_str())
             {
                 let tail = store.read_at(cache.head_offset, len - cache.head_offset)?;
-                if EventHash::of(&tail) == cache.state.head && genesis_matches(&store, &cache.state)
-                {
+                let frontier = cache
+                    .tree
+                    .as_deref()
+                    .and_then(|t| hex::decode(t).ok())
+                    .and_then(|b| Frontier::from_bytes(&b).ok())
+                    .filter(|f| f.size() == cache.state.count);
+                if let (true, Some(frontier)) = (
+                    EventHash::of(&tail) == cache.state.head
+                        && genesis_matches(&store, &cache.state),
+                    frontier,
+                ) {
                     return Ok(Writer {
                         store,
                         state: cache.state,
@@ -279,6 +332,7 @@ impl Writer {
                         generation: Some(cache.entries),
                         buckets: cache.buckets,
                         touched: Touched::default(),
+                        frontier,
                         log_len: len,
                         head_offset: cache.head_offset,
                         repaired: None,
@@ -289,7 +343,7 @@ impl Writer {
         // The old cache stays until a new one replaces it: its committed
         // length is what lets a torn tail be removed after a crash here.
         let mut repaired = None;
-        let replayed = match verify::replay(&store, |_, _, _| {}) {
+        let (replayed, frontier) = match full_replay(&store) {
             Ok(r) => r,
             Err(VerifyError::Failed(f)) if f.torn_tail => {
                 // FORMAT §3: the bytes after the last complete event were
@@ -326,7 +380,7 @@ impl Writer {
                 store.truncate_torn_tail(at)?;
                 store.clear_pending();
                 repaired = Some(len - at);
-                verify::replay(&store, |_, _, _| {})?
+                full_replay(&store)?
             }
             Err(e) => return Err(e.into()),
         };
@@ -337,6 +391,7 @@ impl Writer {
             generation: None,
             buckets: Buckets::default(),
             touched: Touched::default(),
+            frontier,
             log_len: replayed.log_len,
             head_offset: replayed.head_offset,
             repaired,
@@ -361,12 +416,61 @@ impl Writer {
             return Ok(());
         }
         self.store.drop_cache();
-        let replayed = verify::replay(&self.store, |_, _, _| {})?;
+        let (replayed, frontier) = full_replay(&self.store)?;
         self.state = replayed.state;
+        self.frontier = frontier;
         self.complete = true;
         self.generation = None;
         self.buckets = Buckets::default();
         Ok(())
+    }
+
+    /// Adds committed events' leaves to the Merkle tree: the frontier in
+    /// the cache's head, and the stored hashes in the cache's tree file
+    /// while it is complete (a stale one is rebuilt when a proof needs it).
+    fn grow_tree(&mut self, leaves: &[(Hash, u64)]) {
+        let mut hashes = crate::merkle::stored_hash_count(self.frontier.size()).ok();
+        for (leaf, offset) in leaves {
+            let stored = stored_for(&self.frontier, *leaf);
+            if let Some(n) = hashes {
+                hashes = self
+                    .store
+                    .append_tree(n, self.frontier.size(), &stored, *offset)
+                    .ok()
+                    .map(|()| n + stored.len() as u64);
+            }
+            // Cannot fail below 2^64 events.
+            let _ = self.frontier.push(*leaf);
+        }
+    }
+
+    /// The Merkle tree's size and root after the last event (FORMAT §12).
+    pub fn tree_head(&self) -> (u64, Hash) {
+        (self.frontier.size(), self.frontier.root())
+    }
+
+    /// The cache's stored Merkle hashes, to compute proofs from: checked
+    /// against the head's root, and rebuilt from the log if they do not
+    /// match it.
+    pub fn tree(&mut self) -> Result<crate::store::TreeFile, WriteError> {
+        let size = self.frontier.size();
+        let count = crate::merkle::stored_hash_count(size)
+            .map_err(|e| WriteError::Usage(e.to_string()))?;
+        let root = self.frontier.root();
+        if let Some(t) = self.store.tree(count, size) {
+            if crate::merkle::tree_hash(size, &t).is_ok_and(|r| r == root) {
+                return Ok(t);
+            }
+        }
+        let (replayed, frontier) = full_replay(&self.store)?;
+        if replayed.state.head != self.state.head || frontier.root() != root {
+            return Err(WriteError::Usage(
+                "the ledger changed under the writer's lock; run the command again".into(),
+            ));
+        }
+        self.store
+            .tree(count, size)
+            .ok_or_else(|| WriteError::Usage("could not rebuild the cache's Merkle tree".into()))
     }
 
     fn mark_touched(&mut self, kind: &Kind) {
@@ -452,7 +556,7 @@ impl Writer {
             buckets: self.buckets.clone(),
             log_len: self.log_len,
             head_offset: self.head_offset,
-            tree: None,
+            tree: Some(hex::encode(self.frontier.to_bytes())),
             state: head,
         })
     }
@@ -517,6 +621,7 @@ impl Writer {
             .mark_pending(offset, offset + bytes.len() as u64)?;
         self.store.append(offset, &bytes)?;
         self.store.clear_pending();
+        self.grow_tree(&[(verified.leaf_hash(), offset)]);
         self.mark_touched(&verified.body.kind);
         self.state = next;
         self.log_len += bytes.len() as u64;
@@ -564,6 +669,7 @@ impl Writer {
         let mut needed: Vec<DocHash> = Vec::new();
         let mut touched_docs = Vec::new();
         let mut touched_sessions = Vec::new();
+        let mut leaves = Vec::new();
         let mut pos = 0usize;
         let docs = |h: &DocHash| {
             if documents.contains_key(h) {
@@ -619,13 +725,16 @@ impl Writer {
                     // An unreadable cache entry: start again from a full
                     // replay (nothing has been written yet).
                     self.store.drop_cache();
-                    self.state = verify::replay(&self.store, |_, _, _| {})?.state;
+                    let (replayed, frontier) = full_replay(&self.store)?;
+                    self.state = replayed.state;
+                    self.frontier = frontier;
                     self.complete = true;
                     self.generation = None;
                     self.buckets = Buckets::default();
                     return self.import(events, documents, progress);
                 }
                 let (doc, session) = touches(&c.event().body.kind);
+                leaves.push((c.event().leaf_hash(), range.start as u64));
                 touched_docs.extend(doc.cloned());
                 touched_sessions.extend(session.cloned());
                 next.apply_checked(c, &docs)
@@ -664,6 +773,14 @@ impl Writer {
         if let Some(e) = changed {
             return Err(e.into());
         }
+        // Where the first imported event lands in the log: the events are
+        // contiguous in the file and are written contiguously.
+        let base = self
+            .log_len
+            .wrapping_sub(accepted.first().map_or(0, |r| r.start as u64));
+        for (_, at) in &mut leaves {
+            *at = at.wrapping_add(base);
+        }
         let mut groups = 0;
         let mut start = 0usize;
         while start < accepted.len() {
@@ -694,6 +811,7 @@ impl Writer {
         }
         self.store.clear_pending();
         self.state = next;
+        self.grow_tree(&leaves);
         self.touched.docs.extend(touched_docs);
         self.touched.sessions.extend(touched_sessions);
         self.save_cache();
