@@ -1004,6 +1004,9 @@ fn draft_vectors_are_reproduced() {
         wv.to_vkey(),
         "witness.example/w1+04d2d833+BD1AF8PoQ4lakrcKp00bfrycmCzPLsSWjMDNVfEq9GYM"
     );
+    // The log vkey's Base64 contains a '+': it is split at the first two.
+    assert_eq!(vk(&lv.to_vkey()), lv);
+    assert_eq!(vk(&wv.to_vkey()), wv);
     let expected = format!(
         "{SOFA}\n\
          — example.com/behind-the-sofa +PpSVFNUsAicB1wXCuc36HrmzCfBx1ATQpTulWd9U006OEpyCvIVj2pM8CIzKlzXWcwxIO/VAQzkCO8DZUY5tlFX6QQ=\n\
