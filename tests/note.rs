@@ -980,3 +980,49 @@ mod properties {
         }
     }
 }
+
+/// The vectors of docs/drafts/notes.md §N.9: RFC 8032 test keys 1 (log)
+/// and 2 (witness). The same strings came out of an independent script
+/// (Python `cryptography`, message and key IDs built by hand).
+#[test]
+fn draft_vectors_are_reproduced() {
+    let seed = |h: &str| -> [u8; 32] { hex::decode(h).unwrap().try_into().unwrap() };
+    let log = key_from_seed(&seed(
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+    ));
+    let w = key_from_seed(&seed(
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+    ));
+    let origin = "example.com/behind-the-sofa";
+    let lv = ed(origin, &log);
+    let wv = cos("witness.example/w1", &w);
+    assert_eq!(
+        lv.to_vkey(),
+        "example.com/behind-the-sofa+f8fa5254+AddamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea"
+    );
+    assert_eq!(
+        wv.to_vkey(),
+        "witness.example/w1+04d2d833+BD1AF8PoQ4lakrcKp00bfrycmCzPLsSWjMDNVfEq9GYM"
+    );
+    // The log vkey's Base64 contains a '+': it is split at the first two.
+    assert_eq!(vk(&lv.to_vkey()), lv);
+    assert_eq!(vk(&wv.to_vkey()), wv);
+    let expected = format!(
+        "{SOFA}\n\
+         — example.com/behind-the-sofa +PpSVFNUsAicB1wXCuc36HrmzCfBx1ATQpTulWd9U006OEpyCvIVj2pM8CIzKlzXWcwxIO/VAQzkCO8DZUY5tlFX6QQ=\n\
+         — witness.example/w1 BNLYMwAAAABkGFDLU5VmHzFyg1moo3QxI1Ge6wHfwylQEoWhcwJH/SvRJW3LjvpU4PIuE1VI/0HWdoZ4oGL67Rl5yx89mAducLUyBQ==\n"
+    );
+    let n = Note::new(
+        SOFA,
+        vec![
+            sign(SOFA, origin, &log).unwrap(),
+            cosign(SOFA, "witness.example/w1", &w, 1679315147).unwrap(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(String::from_utf8(n.to_bytes()).unwrap(), expected);
+    let policy = WitnessPolicy::new(vec![wv], 1).unwrap();
+    let c = CosignedCheckpoint::verify(expected.as_bytes(), &lv, &policy).unwrap();
+    assert!(c.quorum_met());
+    assert_eq!(c.cosigners()[0].timestamp(), Some(1679315147));
+}

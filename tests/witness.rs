@@ -146,15 +146,51 @@ impl Fx {
         self.note_by(ORIGIN, size, root(size), &self.log)
     }
     fn req(&self, old: u64, new: u64) -> AddCheckpoint {
-        AddCheckpoint {
-            old,
-            proof: proof(old, new),
-            checkpoint: self.note(new),
-        }
+        request(&self.log, old, new)
     }
     fn state(&self) -> Option<Vec<u8>> {
         std::fs::read(self.dir.path().join(origin_hash(ORIGIN))).ok()
     }
+}
+
+/// A request from `old` to `new`, the checkpoint signed by `log`.
+fn request(log: &SigningKey, old: u64, new: u64) -> AddCheckpoint {
+    let text = Checkpoint::new(ORIGIN, new, root(new), vec![])
+        .unwrap()
+        .to_text();
+    AddCheckpoint {
+        old,
+        proof: proof(old, new),
+        checkpoint: Note::new(&text, vec![sign(&text, ORIGIN, log).unwrap()])
+            .unwrap()
+            .to_bytes(),
+    }
+}
+
+/// Submits `target` until it is cosigned (returns the accepted old size) or
+/// the witness holds a larger size (returns `None`), following 409s.
+fn race_to(w: &Witness<'_>, log: &SigningKey, target: u64) -> Option<u64> {
+    let mut old = 1;
+    loop {
+        match w.add_checkpoint(&request(log, old, target), T0 + target) {
+            Ok(_) => return Some(old),
+            Err(WitnessError::Conflict { latest, .. }) if latest < target => old = latest,
+            Err(WitnessError::Conflict { .. }) => return None,
+            Err(e) => panic!("{old} -> {target}: {e}"),
+        }
+    }
+}
+
+/// The accepted (old, new) pairs form one chain from size 1 to `max`.
+#[track_caller]
+fn assert_chain(mut acc: Vec<(u64, u64)>, max: u64) {
+    acc.sort_by_key(|&(_, new)| new);
+    let mut expect_old = 1;
+    for &(old, new) in &acc {
+        assert_eq!(old, expect_old, "chain broken: {acc:?}");
+        expect_old = new;
+    }
+    assert_eq!(expect_old, max, "{acc:?}");
 }
 
 #[track_caller]
@@ -623,19 +659,8 @@ fn concurrent_cosigning_never_rolls_back() {
             let accepted = Arc::clone(&accepted);
             std::thread::spawn(move || {
                 let w = fx.witness();
-                let mut old = 1;
-                loop {
-                    match w.add_checkpoint(&fx.req(old, target), T0 + target) {
-                        Ok(_) => {
-                            accepted.lock().unwrap().push((old, target));
-                            return;
-                        }
-                        Err(WitnessError::Conflict { latest, .. }) if latest < target => {
-                            old = latest;
-                        }
-                        Err(WitnessError::Conflict { .. }) => return,
-                        Err(e) => panic!("{old} -> {target}: {e}"),
-                    }
+                if let Some(old) = race_to(&w, &fx.log, target) {
+                    accepted.lock().unwrap().push((old, target));
                 }
             })
         })
@@ -643,14 +668,7 @@ fn concurrent_cosigning_never_rolls_back() {
     for t in threads {
         t.join().unwrap();
     }
-    let mut acc = accepted.lock().unwrap().clone();
-    acc.sort_by_key(|&(_, new)| new);
-    let mut expect_old = 1;
-    for &(old, new) in &acc {
-        assert_eq!(old, expect_old, "chain broken: {acc:?}");
-        expect_old = new;
-    }
-    assert_eq!(expect_old, 64, "{acc:?}");
+    assert_chain(accepted.lock().unwrap().clone(), 64);
     let latest = fx.witness().latest(ORIGIN).unwrap().unwrap();
     let c = Checkpoint::parse_text(Note::parse(&latest).unwrap().text()).unwrap();
     assert_eq!((c.size(), *c.root()), (64, root(64)));
@@ -661,4 +679,73 @@ fn concurrent_cosigning_never_rolls_back() {
         .filter(|n| n.to_string_lossy().starts_with(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+const CHILD_ENV: &str = "LEDGER_WITNESS_TEST_CHILD";
+
+/// The same race between processes: each child re-runs this test binary
+/// with only `witness_child_process` selected, loads the keys from files,
+/// opens the shared state directory and races to its target.
+#[test]
+fn concurrent_processes_never_roll_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let log = SigningKey::generate();
+    let wkey = SigningKey::generate();
+    log.write_pair(&keys.join("log"), None).unwrap();
+    wkey.write_pair(&keys.join("witness"), None).unwrap();
+    let log_v = NoteVerifier::new(ORIGIN, VerifierKind::Ed25519, log.public()).unwrap();
+    let state = dir.path().join("state");
+    let w = Witness::open(&state, WITNESS, &wkey, vec![log_v]).unwrap();
+    w.add_checkpoint(&request(&log, 0, 1), T0).unwrap();
+
+    let targets = [9u64, 17, 30, 45, 52, 64];
+    let children: Vec<_> = targets
+        .iter()
+        .map(|t| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["witness_child_process", "--exact", "--nocapture"])
+                .args(["--test-threads", "1"])
+                .env(CHILD_ENV, format!("{}|{t}", dir.path().display()))
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut acc = Vec::new();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "a child failed: {out:?}");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            // libtest may print "test witness_child_process ... " first.
+            if let Some((_, rest)) = line.split_once("ACCEPTED ") {
+                let (o, n) = rest.split_once(' ').unwrap();
+                acc.push((o.parse().unwrap(), n.parse().unwrap()));
+            }
+        }
+    }
+    assert_chain(acc, 64);
+    let latest = w.latest(ORIGIN).unwrap().unwrap();
+    let c = Checkpoint::parse_text(Note::parse(&latest).unwrap().text()).unwrap();
+    assert_eq!((c.size(), *c.root()), (64, root(64)));
+}
+
+/// Does nothing unless run as a child of
+/// `concurrent_processes_never_roll_back`.
+#[test]
+fn witness_child_process() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let (dir, target) = spec.rsplit_once('|').unwrap();
+    let dir = std::path::Path::new(dir);
+    let target: u64 = target.parse().unwrap();
+    let log = SigningKey::from_file(&dir.join("keys/log.key")).unwrap();
+    let wkey = SigningKey::from_file(&dir.join("keys/witness.key")).unwrap();
+    let log_v = NoteVerifier::new(ORIGIN, VerifierKind::Ed25519, log.public()).unwrap();
+    let w = Witness::open(&dir.join("state"), WITNESS, &wkey, vec![log_v]).unwrap();
+    if let Some(old) = race_to(&w, &log, target) {
+        println!("ACCEPTED {old} {target}");
+    }
 }
