@@ -66,7 +66,7 @@ pub fn log_verifiers<'a>(
 ) -> Vec<(String, NoteVerifier)> {
     keys.into_iter()
         .filter_map(|(label, k)| {
-            NoteVerifier::new(origin, VerifierKind::Ed25519, k.clone())
+            NoteVerifier::new(origin, VerifierKind::Ed25519, *k)
                 .ok()
                 .map(|v| (label.to_owned(), v))
         })
@@ -113,7 +113,10 @@ pub fn check_note(
     if let Some(p) = policy {
         known.extend(p.witnesses().iter().cloned());
     }
-    let verified = note::verify(&note, &known).map_err(bad)?;
+    let verified = match note::verify(&note, &known) {
+        Err(NoteError::NoVerifiedSignature { .. }) => Vec::new(),
+        other => other.map_err(bad)?,
+    };
     let signed_by: Vec<String> = logs
         .iter()
         .filter(|(_, v)| verified.iter().any(|x| x.verifier() == v))
@@ -121,7 +124,7 @@ pub fn check_note(
         .collect();
     if signed_by.is_empty() {
         return Err(refuted(format!(
-            "the checkpoint of size {} carries no signature by a trusted key ({} signature(s), none by the {} key(s) trusted for origin {})",
+            "the checkpoint of size {} carries no signature by a trusted key ({} signature(s), none by the {} key(s) trusted for origin {}; a checkpoint signed by a dedicated log key needs that key: --log-key for verify, --trust for check-proof)",
             checkpoint.size(),
             note.signatures().len(),
             log_keys.len(),
@@ -347,7 +350,10 @@ fn store_signatures(
             n
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Note::new(text, Vec::new()).map_err(|e| usage(e.to_string()))?
+            let n = Note::new(text, signatures).map_err(|e| usage(e.to_string()))?;
+            let bytes = n.to_bytes();
+            crate::store::replace_durably(&dir.join(CHECKPOINTS_DIR), &path, &bytes)?;
+            return Ok((bytes, true));
         }
         Err(source) => return Err(StoreError::Io { path, source }.into()),
     };
@@ -541,7 +547,9 @@ impl Bundle {
                 .ok_or_else(|| bad(format!("missing field {name:?}")))
         };
         let uint = |v: Value, name: &str| match v {
-            Value::Integer(i) => u64::try_from(i).map_err(|_| bad(format!("{name:?} must be an unsigned integer"))),
+            Value::Integer(i) => {
+                u64::try_from(i).map_err(|_| bad(format!("{name:?} must be an unsigned integer")))
+            }
             _ => Err(bad(format!("{name:?} must be an unsigned integer"))),
         };
         let bstr = |v: Value, name: &str| match v {
@@ -566,7 +574,9 @@ impl Bundle {
         };
         let v = uint(take("v")?, "v")?;
         if v != BUNDLE_VERSION {
-            return Err(bad(format!("version {v}; this ledger reads version {BUNDLE_VERSION}")));
+            return Err(bad(format!(
+                "version {v}; this ledger reads version {BUNDLE_VERSION}"
+            )));
         }
         let kind = match take("type")? {
             Value::Text(t) => t,
@@ -723,7 +733,8 @@ pub fn witness_request(
         )));
     }
     let tree = w.tree()?;
-    let proof = merkle::prove_consistency(old, cp.size(), &tree).map_err(|e| usage(e.to_string()))?;
+    let proof =
+        merkle::prove_consistency(old, cp.size(), &tree).map_err(|e| usage(e.to_string()))?;
     crate::witness::AddCheckpoint {
         old,
         proof,
@@ -786,8 +797,8 @@ pub fn check_bundle(
             proof,
             checkpoint,
         } => {
-            let ev = Event::decode(&event)
-                .map_err(|e| refuted(format!("the bundle's event: {e}")))?;
+            let ev =
+                Event::decode(&event).map_err(|e| refuted(format!("the bundle's event: {e}")))?;
             let origin = origin(&ev.body.ledger);
             let c = check_note(&checkpoint, Some(&origin), trusted, policy)?;
             if let Some(p) = policy {

@@ -35,10 +35,12 @@ macro_rules! serde_via_str {
     };
 }
 
+pub mod checkpoint;
 pub mod crypto;
 pub mod format;
 pub mod merkle;
 pub mod note;
+pub mod publish;
 pub mod replay;
 pub mod store;
 pub mod tiles;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use zeroize::Zeroizing;
 
+use ledger::checkpoint;
 use ledger::crypto::{KeyError, PublicKey, SigningKey};
 use ledger::format::{DocHash, DocId, Kind, PartyId, SessionId};
 use ledger::time::Timestamp;
@@ -99,6 +100,8 @@ enum Command {
         /// Require the ledger to contain the event with this hash (an earlier head)
         #[arg(long, value_name = "HASH")]
         head: Option<String>,
+        #[command(flatten)]
+        proofs: ProofTrust,
     },
     /// List the events of a ledger (after verifying it)
     Log { dir: PathBuf },
@@ -132,10 +135,156 @@ enum Command {
         #[arg(long)]
         document: PathBuf,
     },
+    /// Sign a checkpoint of the ledger's Merkle tree into DIR/checkpoints/, or add a witness's cosignatures to one
+    Checkpoint {
+        dir: PathBuf,
+        /// The signing key: a party's, or a dedicated log key (verifiers then need --log-key)
+        #[arg(long, required_unless_present = "add", conflicts_with = "add")]
+        key: Option<PathBuf>,
+        /// A copy of a stored checkpoint carrying more signatures (e.g. from `ledger witness cosign`)
+        #[arg(long, value_name = "NOTE")]
+        add: Option<PathBuf>,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Write a proof bundle: that event N is in a checkpoint (--event), or that the log grew from an old checkpoint (--from)
+    Prove {
+        dir: PathBuf,
+        /// The event's sequence number
+        #[arg(long, required_unless_present = "from", conflicts_with = "from")]
+        event: Option<u64>,
+        /// An older checkpoint (a file) to prove the current one consistent with
+        #[arg(long, value_name = "CHECKPOINT")]
+        from: Option<PathBuf>,
+        /// The checkpoint to prove against (default: the largest in DIR/checkpoints/)
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Where to write the bundle
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Check a proof bundle (or an event of a published directory, with --event) with nothing but trusted public keys
+    CheckProof {
+        /// A bundle from `ledger prove`, or a directory from `ledger publish`
+        bundle: PathBuf,
+        /// With a published directory: the event to prove from its tiles
+        #[arg(long)]
+        event: Option<u64>,
+        /// The trusted public keys (a directory of .pub files, or files): parties' and log keys
+        #[arg(long, value_name = "PATH", required = true)]
+        trust: Vec<PathBuf>,
+        #[command(flatten)]
+        witnesses: WitnessPolicyArgs,
+    },
+    /// A witness: cosign checkpoints that extend what it saw (C2SP tlog-witness, as files)
+    #[command(subcommand)]
+    Witness(WitnessCommand),
+    /// Print the note verifier key (vkey) of a public key: a ledger's log key (with DIR) or a witness's
+    Vkey {
+        /// The public key (.pub)
+        #[arg(long)]
+        key: PathBuf,
+        /// The ledger whose checkpoints the key signs (the name is its origin)
+        #[arg(long, conflicts_with = "witness", required_unless_present = "witness")]
+        ledger: Option<PathBuf>,
+        /// A witness's cosignature key, with this name
+        #[arg(long, value_name = "NAME")]
+        witness: Option<String>,
+    },
+    /// Publish the ledger as static files (C2SP tlog-tiles): checkpoint, tiles, entry bundles, documents
+    Publish { dir: PathBuf, out: PathBuf },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff)
     Man,
+}
+
+/// Keys and witnesses that checkpoints are checked against.
+#[derive(Args, Clone, Default)]
+struct ProofTrust {
+    /// A public key (.pub) besides the parties' that may sign checkpoints
+    #[arg(long, value_name = "FILE")]
+    log_key: Vec<PathBuf>,
+    #[command(flatten)]
+    witnesses: WitnessPolicyArgs,
+}
+
+/// A k-of-n witness policy.
+#[derive(Args, Clone, Default)]
+struct WitnessPolicyArgs {
+    /// A witness's vkey (NAME+ID+KEY, or a file holding one); repeat for each
+    #[arg(long, value_name = "VKEY")]
+    witness: Vec<String>,
+    /// How many of the witnesses must have cosigned (default: all)
+    #[arg(long, value_name = "K", requires = "witness")]
+    quorum: Option<usize>,
+}
+
+impl WitnessPolicyArgs {
+    fn policy(&self) -> Result<Option<ledger::note::WitnessPolicy>, Failure> {
+        if self.witness.is_empty() {
+            return Ok(None);
+        }
+        let witnesses = self
+            .witness
+            .iter()
+            .map(|w| load_vkey(w, "--witness"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let quorum = self.quorum.unwrap_or(witnesses.len());
+        ledger::note::WitnessPolicy::new(witnesses, quorum)
+            .map(Some)
+            .map_err(|e| Failure::usage(format!("--witness/--quorum: {e}")))
+    }
+}
+
+/// A vkey given on the command line, or the path of a file holding one.
+fn load_vkey(arg: &str, what: &str) -> Result<ledger::note::NoteVerifier, Failure> {
+    let text = match Path::new(arg).is_file() {
+        true => std::fs::read_to_string(arg)
+            .map_err(|e| Failure::usage(format!("{what} {arg}: {e}")))?,
+        false => arg.to_owned(),
+    };
+    ledger::note::NoteVerifier::parse(text.trim())
+        .map_err(|e| Failure::usage(format!("{what} {arg:?}: {e}")))
+}
+
+#[derive(Subcommand)]
+enum WitnessCommand {
+    /// Make the add-checkpoint request for a witness that holds size OLD (consistency proof + checkpoint)
+    Request {
+        dir: PathBuf,
+        /// The size of the checkpoint the witness last cosigned (0 if none)
+        #[arg(long)]
+        old: u64,
+        /// The checkpoint to send (default: the largest in DIR/checkpoints/)
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Where to write the request
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Cosign a checkpoint: check its log signature and its consistency with the largest tree seen for its origin, then add a cosignature
+    Cosign {
+        /// An add-checkpoint request (from `ledger witness request`)
+        request: PathBuf,
+        /// The witness's private key
+        #[arg(long)]
+        key: PathBuf,
+        /// The witness's name (its key name in cosignatures)
+        #[arg(long)]
+        name: String,
+        /// The witness's state directory (the largest tree seen, per origin)
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// A trusted log's vkey (from `ledger vkey --ledger`), or a file holding one; repeat for each
+        #[arg(long, value_name = "VKEY", required = true)]
+        log: Vec<String>,
+        /// Where to write the cosigned checkpoint (for `ledger checkpoint DIR --add`)
+        #[arg(long, short)]
+        out: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
 }
 
 #[derive(Args)]
@@ -327,6 +476,59 @@ impl From<WriteError> for Failure {
             message: e.to_string(),
         }
     }
+}
+
+impl From<checkpoint::CheckpointError> for Failure {
+    fn from(e: checkpoint::CheckpointError) -> Self {
+        match e {
+            checkpoint::CheckpointError::Write(w) => w.into(),
+            checkpoint::CheckpointError::Refuted(m) => Failure {
+                code: 1,
+                message: m,
+            },
+            other => Failure::usage(other.to_string()),
+        }
+    }
+}
+
+/// A witness's refusal, with the tlog-witness status it stands for.
+fn witness_failure(e: &ledger::witness::WitnessError) -> Failure {
+    let status = e.status();
+    // 409/422 mean the log's view and the witness's disagree: evidence.
+    let code = if matches!(status, 409 | 422) { 1 } else { 2 };
+    Failure {
+        code,
+        message: format!("witness refused (tlog-witness status {status}): {e}"),
+    }
+}
+
+/// A file name without its extension, to name a key by.
+fn key_label(path: &Path) -> String {
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
+}
+
+/// RFC 3339 for POSIX seconds, for witnesses' timestamps.
+fn unix_time(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(Timestamp::from_unix)
+        .map_or_else(|| format!("{secs} s"), |t| t.to_string())
+}
+
+/// Writes a file that must not exist yet, durably.
+fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", path.display())))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))
 }
 
 impl From<VerifyError> for Failure {
@@ -591,8 +793,35 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             at.as_deref(),
             AppendKind::Sign { target },
         ),
-        Command::Verify { dir, trust, head } => {
+        Command::Verify {
+            dir,
+            trust,
+            head,
+            proofs,
+        } => {
             let mut options = Options::default();
+            for k in &proofs.log_key {
+                let key = PublicKey::from_file(k)
+                    .map_err(|e| Failure::usage(format!("--log-key {}: {e}", k.display())))?;
+                options.log_keys.push((key_label(k), key));
+            }
+            options.witnesses = proofs.witnesses.policy()?;
+            // A published directory (`ledger publish`) is checked as the
+            // ledger its entry bundles and checkpoint make up.
+            let unpacked;
+            let dir = if ledger::publish::is_published(&dir) {
+                unpacked = tempfile::tempdir().map_err(|e| {
+                    Failure::usage(format!("cannot make a temporary directory: {e}"))
+                })?;
+                let size = ledger::publish::unpack(&dir, unpacked.path())?;
+                out.info(format_args!(
+                    "{}: a published ledger; verifying its {size} events from their entry bundles",
+                    dir.display()
+                ));
+                unpacked.path().to_owned()
+            } else {
+                dir
+            };
             if !trust.is_empty() {
                 options.trust = Some(load_trusted(&trust)?);
             }
@@ -674,6 +903,215 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             out: to,
         } => export(out, &dir, event, &to),
         Command::Show { dir, document } => show(out, &dir, &document, json),
+        Command::Checkpoint {
+            dir,
+            key,
+            add,
+            pass,
+        } => {
+            let written = match (key, add) {
+                (Some(k), _) => checkpoint::checkpoint(&dir, &pass.load(&k)?)?,
+                (None, Some(a)) => checkpoint::add_signatures(&dir, &read_file(&a)?)?,
+                (None, None) => return Err(Failure::usage("give --key or --add")),
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "path": written.path,
+                        "size": written.size,
+                        "root": hex::encode(written.root),
+                        "added": written.added,
+                        "note": String::from_utf8_lossy(&written.note),
+                    })
+                );
+            } else {
+                out.info(format_args!(
+                    "{}: checkpoint of {} events, root {}{}",
+                    written.path.display(),
+                    written.size,
+                    hex::encode(written.root),
+                    if written.added {
+                        ""
+                    } else {
+                        " (already signed so; unchanged)"
+                    }
+                ));
+            }
+            Ok(())
+        }
+        Command::Prove {
+            dir,
+            event,
+            from,
+            checkpoint: cp,
+            out: to,
+        } => {
+            let cp = cp.as_deref().map(read_file).transpose()?;
+            let bundle = match (event, from) {
+                (Some(n), _) => checkpoint::prove_event(&dir, n, cp)?,
+                (None, Some(f)) => checkpoint::prove_growth(&dir, read_file(&f)?, cp)?,
+                (None, None) => return Err(Failure::usage("give --event or --from")),
+            };
+            let bytes = bundle.encode();
+            write_new_file(&to, &bytes)?;
+            out.info(format_args!(
+                "{}: {} proof bundle, {} bytes",
+                to.display(),
+                match bundle {
+                    checkpoint::Bundle::Inclusion { .. } => "inclusion",
+                    checkpoint::Bundle::Consistency { .. } => "consistency",
+                },
+                bytes.len()
+            ));
+            Ok(())
+        }
+        Command::CheckProof {
+            bundle,
+            event,
+            trust,
+            witnesses,
+        } => {
+            let trusted = load_trusted(&trust)?;
+            let policy = witnesses.policy()?;
+            let bytes = match (bundle.is_dir(), event) {
+                (true, Some(n)) => ledger::publish::bundle_from_published(&bundle, n)?.encode(),
+                (true, None) => {
+                    return Err(Failure::usage(
+                        "a published directory needs --event N: the event to prove",
+                    ))
+                }
+                (false, Some(_)) => {
+                    return Err(Failure::usage(
+                        "--event is for published directories; a bundle names its event",
+                    ))
+                }
+                (false, None) => read_file(&bundle)?,
+            };
+            let proven =
+                checkpoint::check_bundle(&bytes, &trusted, policy.as_ref()).map_err(|e| {
+                    if let (true, checkpoint::CheckpointError::Refuted(r)) = (json, &e) {
+                        println!("{}", serde_json::json!({"verified": false, "error": r}));
+                    }
+                    Failure::from(e)
+                })?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&serde_json::json!({"verified": true, "proof": proven}))
+                        .unwrap_or_default()
+                );
+                return Ok(());
+            }
+            let witnessed = match proven.cosigned_by.is_empty() {
+                true => String::new(),
+                false => format!(
+                    "; cosigned by {}",
+                    proven
+                        .cosigned_by
+                        .iter()
+                        .map(|c| format!("{} (at {})", c.witness, unix_time(c.time)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let what = match (&proven.event, proven.old_size) {
+                (Some(e), _) => format!(
+                    "event #{} ({} by {}, {}, hash {}, signed with trusted key {}) is in",
+                    e.index, e.kind, e.author, e.time, e.hash, e.key
+                ),
+                (None, Some(old)) => {
+                    format!("the log at size {old} is a prefix of (only grew into)")
+                }
+                (None, None) => "proven:".to_owned(),
+            };
+            println!(
+                "OK: {what} {} at size {}, root {}, checkpoint signed by {}{witnessed}",
+                proven.origin,
+                proven.size,
+                proven.root,
+                proven.signed_by.join(", ")
+            );
+            Ok(())
+        }
+        Command::Witness(WitnessCommand::Request {
+            dir,
+            old,
+            checkpoint: cp,
+            out: to,
+        }) => {
+            let cp = cp.as_deref().map(read_file).transpose()?;
+            let body = checkpoint::witness_request(&dir, old, cp)?;
+            write_new_file(&to, &body)?;
+            out.info(format_args!(
+                "{}: add-checkpoint request from size {old}",
+                to.display()
+            ));
+            Ok(())
+        }
+        Command::Witness(WitnessCommand::Cosign {
+            request,
+            key,
+            name,
+            state,
+            log,
+            out: to,
+            pass,
+        }) => {
+            let key = pass.load(&key)?;
+            let logs = log
+                .iter()
+                .map(|l| load_vkey(l, "--log"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let req = ledger::witness::AddCheckpoint::parse(&read_file(&request)?)
+                .map_err(|e| witness_failure(&e))?;
+            let w = ledger::witness::Witness::open(&state, &name, &key, logs)
+                .map_err(|e| witness_failure(&e))?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let sigs = w
+                .add_checkpoint(&req, now)
+                .map_err(|e| witness_failure(&e))?;
+            let mut note = ledger::note::Note::parse(&req.checkpoint)
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            for s in sigs {
+                note.push_signature(s)
+                    .map_err(|e| Failure::usage(e.to_string()))?;
+            }
+            write_new_file(&to, &note.to_bytes())?;
+            out.info(format_args!(
+                "{}: cosigned by {name} (vkey {})",
+                to.display(),
+                w.verifier()
+            ));
+            Ok(())
+        }
+        Command::Vkey {
+            key,
+            ledger: dir,
+            witness,
+        } => {
+            let public = PublicKey::from_file(&key)
+                .map_err(|e| Failure::usage(format!("--key {}: {e}", key.display())))?;
+            use ledger::note::{NoteVerifier, VerifierKind};
+            let v = match (dir, witness) {
+                (Some(d), _) => {
+                    let w = Writer::open(&d)?;
+                    NoteVerifier::new(
+                        &checkpoint::origin(&w.state().ledger),
+                        VerifierKind::Ed25519,
+                        public,
+                    )
+                }
+                (None, Some(name)) => NoteVerifier::new(&name, VerifierKind::CosignatureV1, public),
+                (None, None) => return Err(Failure::usage("give --ledger or --witness")),
+            }
+            .map_err(|e| Failure::usage(e.to_string()))?;
+            println!("{v}");
+            Ok(())
+        }
+        Command::Publish { dir, out: to } => publish(out, &dir, &to),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "ledger", &mut std::io::stdout());
@@ -686,6 +1124,20 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 .map_err(|e| Failure::usage(format!("cannot write the man page: {e}")))
         }
     }
+}
+
+fn publish(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
+    let p = ledger::publish::publish(dir, to)?;
+    out.info(format_args!(
+        "{}: published {} events (previously {}): {} new tiles, {} new entry bundles, {} new documents",
+        to.display(),
+        p.size,
+        p.previous,
+        p.tiles,
+        p.bundles,
+        p.documents
+    ));
+    Ok(())
 }
 
 fn verify_failure(e: VerifyError, json: bool) -> Failure {

@@ -433,7 +433,8 @@ impl Store {
             tmp.write_all(&content).map_err(io(&path))?;
             // A file already there with other bytes is evidence, not ours
             // to overwrite.
-            tmp.persist_noclobber(&path).map_err(|e| io(&path)(e.error))?;
+            tmp.persist_noclobber(&path)
+                .map_err(|e| io(&path)(e.error))?;
         }
         let dir = File::open(&docs).map_err(io(&docs))?;
         rustix::fs::syncfs(&dir).map_err(|e| io(&docs)(e.into()))

@@ -103,6 +103,14 @@ impl Timestamp {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
+        Timestamp::from_unix(secs).unwrap_or_else(|| Timestamp {
+            text: "1970-01-01T00:00:00Z".into(),
+            instant: (0, 0),
+        })
+    }
+
+    /// POSIX seconds as a UTC timestamp, if in years 1 to 9999.
+    pub fn from_unix(secs: i64) -> Option<Self> {
         let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
         let (y, m, d) = civil_from_days(days);
         let text = format!(
@@ -111,11 +119,8 @@ impl Timestamp {
             sod / 60 % 60,
             sod % 60
         );
-        // A clock before year 1 or after 9999 is not worth a panic: fall back.
-        Timestamp::parse(&text).unwrap_or_else(|_| Timestamp {
-            text: "1970-01-01T00:00:00Z".into(),
-            instant: (0, 0),
-        })
+        // A clock before year 1 or after 9999 is not worth a panic.
+        Timestamp::parse(&text).ok()
     }
 
     /// The string exactly as signed.

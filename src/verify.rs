@@ -326,6 +326,10 @@ pub struct Options {
     pub trust: Option<Vec<(String, PublicKey)>>,
     /// `--head`: the ledger must contain an event with this hash.
     pub head: Option<EventHash>,
+    /// `--log-key`: keys besides the parties' that may sign checkpoints.
+    pub log_keys: Vec<(String, PublicKey)>,
+    /// `--witness`/`--quorum`: the latest checkpoint must be cosigned so.
+    pub witnesses: Option<crate::note::WitnessPolicy>,
 }
 
 /// One party, as the genesis registered it.
@@ -392,6 +396,10 @@ pub struct Report {
     pub documents: Vec<DocReport>,
     pub count: u64,
     pub head: EventHash,
+    /// The Merkle tree's root over all events (FORMAT §12), hex.
+    pub tree_root: String,
+    /// The stored checkpoints, each checked against the tree (FORMAT §12.3).
+    pub checkpoints: Vec<crate::checkpoint::CheckpointReport>,
 }
 
 fn short(h: &impl fmt::Display) -> String {
@@ -600,9 +608,21 @@ pub fn verify_with(
     let store = Store::open(dir, Access::Read)?;
     let events = Vec::new();
     let mut seen_head = false;
+    // FORMAT §12: the tree is computed while streaming, keeping the root at
+    // each size a stored checkpoint names.
+    let stored = crate::checkpoint::stored(dir)?;
+    let wanted = crate::checkpoint::sizes(&stored);
+    let mut roots = std::collections::BTreeMap::new();
+    roots.insert(0, crate::merkle::empty_root());
+    let mut tree = crate::merkle::Frontier::new();
     let replayed = replay(&store, |ev, offset, state| {
         if options.head == Some(ev.hash()) {
             seen_head = true;
+        }
+        // Cannot fail below 2^64 events.
+        let _ = tree.push(ev.leaf_hash());
+        if wanted.contains(&tree.size()) {
+            roots.insert(tree.size(), tree.root());
         }
         visit(Visit {
             event: ev,
@@ -643,8 +663,55 @@ pub fn verify_with(
             )));
         }
     }
+    let origin = crate::checkpoint::origin(&state.ledger);
+    let mut keys: Vec<(String, PublicKey)> = state
+        .parties
+        .iter()
+        .map(|(p, k)| (p.to_string(), *k))
+        .collect();
+    keys.extend(options.log_keys.iter().cloned());
+    let checkpoints = crate::checkpoint::check_stored(
+        &stored,
+        &origin,
+        &roots,
+        state.count,
+        &keys,
+        options.witnesses.as_ref(),
+    );
+    if let Some(bad) = checkpoints.iter().find(|c| !c.valid) {
+        return Err(fail(format!(
+            "{}/{}: {}",
+            crate::checkpoint::CHECKPOINTS_DIR,
+            bad.file,
+            bad.problem.as_deref().unwrap_or("invalid")
+        )));
+    }
+    if let Some(policy) = &options.witnesses {
+        let latest = checkpoints.iter().max_by_key(|c| c.size);
+        match latest {
+            None => {
+                return Err(fail(format!(
+                    "a witness policy was given (--witness), but {} holds no checkpoint",
+                    dir.display()
+                )))
+            }
+            Some(c) if c.cosigned_by.len() < policy.quorum() => {
+                return Err(fail(format!(
+                    "{}/{}: the latest checkpoint is cosigned by {} of the {} witnesses, fewer than the {} required (--quorum)",
+                    crate::checkpoint::CHECKPOINTS_DIR,
+                    c.file,
+                    c.cosigned_by.len(),
+                    policy.witnesses().len(),
+                    policy.quorum()
+                )))
+            }
+            _ => {}
+        }
+    }
     Ok(Report {
         verified: true,
+        tree_root: hex::encode(tree.root()),
+        checkpoints,
         ledger: state.ledger,
         title: state.title.clone(),
         parties: state
@@ -742,6 +809,25 @@ impl Report {
                 ),
             };
             let _ = writeln!(f, "    approved by {}", acts(&d.approved_by));
+        }
+        if !self.checkpoints.is_empty() {
+            f.push_str("\ncheckpoints (FORMAT §12):\n");
+        }
+        for c in &self.checkpoints {
+            let cosigned = if c.cosigned_by.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; cosigned by {}",
+                    list(c.cosigned_by.iter().map(|w| w.witness.as_str()))
+                )
+            };
+            let _ = writeln!(
+                f,
+                "  size {}: valid, signed by {}{cosigned}",
+                c.size.unwrap_or_default(),
+                list(&c.signed_by)
+            );
         }
         f.push('\n');
         f.push_str(&self.verdict());

@@ -444,6 +444,22 @@ impl Writer {
         }
     }
 
+    /// The length of the log, to the end of the last event.
+    pub fn log_len(&self) -> u64 {
+        self.log_len
+    }
+
+    /// The stored bytes of the event at `start`, ending at `end`.
+    pub fn read_event(&self, start: u64, end: u64) -> Result<Vec<u8>, WriteError> {
+        if end <= start || end - start > crate::format::MAX_EVENT_BYTES as u64 {
+            return Err(WriteError::Usage(format!(
+                "the cache's index of events is damaged (an event from byte {start} to {end}); remove {}/cache",
+                self.store.dir().display()
+            )));
+        }
+        Ok(self.store.read_at(start, end - start)?)
+    }
+
     /// The Merkle tree's size and root after the last event (FORMAT §12).
     pub fn tree_head(&self) -> (u64, Hash) {
         (self.frontier.size(), self.frontier.root())
@@ -454,8 +470,8 @@ impl Writer {
     /// match it.
     pub fn tree(&mut self) -> Result<crate::store::TreeFile, WriteError> {
         let size = self.frontier.size();
-        let count = crate::merkle::stored_hash_count(size)
-            .map_err(|e| WriteError::Usage(e.to_string()))?;
+        let count =
+            crate::merkle::stored_hash_count(size).map_err(|e| WriteError::Usage(e.to_string()))?;
         let root = self.frontier.root();
         if let Some(t) = self.store.tree(count, size) {
             if crate::merkle::tree_hash(size, &t).is_ok_and(|r| r == root) {

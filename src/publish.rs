@@ -1,0 +1,316 @@
+//! Static publication (FORMAT §14): the ledger as C2SP tlog-tiles, so that
+//! any static web server, object store or git repository can serve it, and
+//! an auditor fetches only the tiles a proof needs; and reading such a
+//! directory back, for `verify` and `check-proof`.
+//!
+//! A published directory holds `checkpoint` (the largest stored checkpoint
+//! of the ledger, as signed), `tile/<L>/<N>[.p/<W>]` hash tiles,
+//! `tile/entries/<N>[.p/<W>]` entry bundles (each event's stored bytes),
+//! and `docs/` (the document versions, by SHA-256).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint::{self, Bundle, CheckpointError};
+use crate::merkle;
+use crate::note::{Checkpoint, Note};
+use crate::store::{StoreError, DOCS_DIR, LOG_FILE};
+use crate::tiles::{self, EntryBundle, TileHashReader};
+use crate::writer::Writer;
+
+/// The published checkpoint's file name (tlog-tiles).
+pub const CHECKPOINT_FILE: &str = "checkpoint";
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn usage(s: impl Into<String>) -> CheckpointError {
+    CheckpointError::Usage(s.into())
+}
+
+fn refuted(s: impl Into<String>) -> CheckpointError {
+    CheckpointError::Refuted(s.into())
+}
+
+/// What [`publish`] wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Published {
+    pub size: u64,
+    pub previous: u64,
+    pub tiles: usize,
+    pub bundles: usize,
+    pub documents: usize,
+}
+
+/// Whether `dir` is a published directory rather than a ledger.
+pub fn is_published(dir: &Path) -> bool {
+    dir.join(CHECKPOINT_FILE).is_file() && !dir.join(LOG_FILE).exists()
+}
+
+/// The published checkpoint of `out`, if any: its size and root.
+fn published_checkpoint(out: &Path) -> Result<Option<(Vec<u8>, Checkpoint)>, CheckpointError> {
+    let path = out.join(CHECKPOINT_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&path)(e).into()),
+    };
+    let bad = |e: crate::note::NoteError| usage(format!("{}: {e}", path.display()));
+    let note = Note::parse(&bytes).map_err(bad)?;
+    let cp = Checkpoint::parse_text(note.text()).map_err(bad)?;
+    Ok(Some((bytes, cp)))
+}
+
+/// Writes a file that is immutable once written: created if missing, and
+/// otherwise required to hold exactly these bytes.
+fn write_immutable(path: &Path, bytes: &[u8]) -> Result<bool, CheckpointError> {
+    match fs::read(path) {
+        Ok(old) if old == bytes => return Ok(false),
+        Ok(_) => {
+            return Err(refuted(format!(
+                "{} already exists with other bytes: the published directory is of another history",
+                path.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(path)(e).into()),
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(bytes).map_err(io(path))?;
+    Ok(true)
+}
+
+/// `ledger publish DIR OUT`: publishes the ledger up to its largest stored
+/// checkpoint. Incremental: full tiles and bundles already in `OUT` are
+/// immutable and not rewritten (they are checked to be identical); only
+/// new ones, the new partial ones and new documents are written, made
+/// durable, and then `OUT/checkpoint` is replaced.
+pub fn publish(dir: &Path, out: &Path) -> Result<Published, CheckpointError> {
+    let mut w = Writer::open(dir)?;
+    let origin = checkpoint::origin(&w.state().ledger);
+    let latest = checkpoint::stored(dir)?
+        .into_iter()
+        .filter_map(|s| {
+            let n = Note::parse(&s.bytes).ok()?;
+            let c = Checkpoint::parse_text(n.text()).ok()?;
+            (c.origin() == origin).then_some((c, s.bytes))
+        })
+        .max_by_key(|(c, _)| c.size());
+    let Some((cp, cp_bytes)) = latest else {
+        return Err(usage(format!(
+            "{} has no checkpoint to publish: make one with `ledger checkpoint {} --key FILE`",
+            dir.display(),
+            dir.display()
+        )));
+    };
+    let size = cp.size();
+    let (n, _) = w.tree_head();
+    if size > n {
+        return Err(refuted(format!(
+            "the largest checkpoint is of size {size}, but the ledger has {n} events"
+        )));
+    }
+    let tree = w.tree()?;
+    let root_at = |s: u64| merkle::tree_hash(s, &tree).map_err(|e| usage(e.to_string()));
+    if root_at(size)? != *cp.root() {
+        return Err(refuted(format!(
+            "checkpoints/{size} does not match this ledger's first {size} events"
+        )));
+    }
+    let previous = match published_checkpoint(out)? {
+        None => 0,
+        Some((_, old)) => {
+            if old.origin() != origin {
+                return Err(usage(format!(
+                    "{} publishes origin {:?}, not this ledger's {origin:?}",
+                    out.display(),
+                    old.origin()
+                )));
+            }
+            if old.size() > size {
+                return Err(usage(format!(
+                    "{} already publishes size {}, more than the checkpoint of size {size}",
+                    out.display(),
+                    old.size()
+                )));
+            }
+            if root_at(old.size())? != *old.root() {
+                return Err(refuted(format!(
+                    "{} publishes a tree of size {} that is not this ledger's history",
+                    out.display(),
+                    old.size()
+                )));
+            }
+            old.size()
+        }
+    };
+    fs::create_dir_all(out).map_err(io(out))?;
+    let mut report = Published {
+        size,
+        previous,
+        ..Published::default()
+    };
+    let tile_err = |e: tiles::TileError| usage(e.to_string());
+    for tile in tiles::new_tiles(previous, size) {
+        let data = tiles::tile_data(&tile, &tree).map_err(tile_err)?;
+        if write_immutable(&out.join(tile.path()), &data)? {
+            report.tiles += 1;
+        }
+    }
+    for bundle in tiles::new_bundles(previous, size) {
+        let data = bundle_data(&w, &tree, &bundle)?;
+        if write_immutable(&out.join(bundle.path()), &data)? {
+            report.bundles += 1;
+        }
+    }
+    report.documents = copy_documents(dir, out)?;
+    // Everything the checkpoint will point at is durable before it does.
+    let handle = fs::File::open(out).map_err(io(out))?;
+    rustix::fs::syncfs(&handle).map_err(|e| io(out)(e.into()))?;
+    crate::store::replace_durably(out, &out.join(CHECKPOINT_FILE), &cp_bytes)?;
+    drop(w);
+    Ok(report)
+}
+
+fn bundle_data(
+    w: &Writer,
+    tree: &crate::store::TreeFile,
+    bundle: &EntryBundle,
+) -> Result<Vec<u8>, CheckpointError> {
+    let first = bundle.index() * 256;
+    let (n, _) = w.tree_head();
+    let mut entries = Vec::with_capacity(usize::from(bundle.width()));
+    for i in first..first + u64::from(bundle.width()) {
+        let start = tree
+            .offset(i)
+            .ok_or_else(|| usage(format!("no offset is known for event {i}")))?;
+        let end = if i + 1 < n {
+            tree.offset(i + 1)
+                .ok_or_else(|| usage(format!("no offset is known for event {}", i + 1)))?
+        } else {
+            w.log_len()
+        };
+        entries.push(w.read_event(start, end)?);
+    }
+    tiles::encode_bundle(&entries).map_err(|e| usage(e.to_string()))
+}
+
+/// Copies the document versions not yet in `OUT/docs`.
+fn copy_documents(dir: &Path, out: &Path) -> Result<usize, CheckpointError> {
+    let from = dir.join(DOCS_DIR);
+    let to = out.join(DOCS_DIR);
+    let entries = match fs::read_dir(&from) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io(&from)(e).into()),
+    };
+    fs::create_dir_all(&to).map_err(io(&to))?;
+    let mut copied = 0;
+    for entry in entries {
+        let entry = entry.map_err(io(&from))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Only document versions: 64 hex digits, their SHA-256.
+        if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let bytes = fs::read(entry.path()).map_err(io(&entry.path()))?;
+        if write_immutable(&to.join(&name), &bytes)? {
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
+/// Reads a published directory's checkpoint and entries back into a
+/// ledger directory at `into` (events.cbor, the checkpoint under
+/// checkpoints/, docs/ linked), for `verify` to replay like any other.
+pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
+    let Some((bytes, cp)) = published_checkpoint(published)? else {
+        return Err(usage(format!(
+            "{} is neither a ledger nor a published ledger (no {CHECKPOINT_FILE})",
+            published.display()
+        )));
+    };
+    let size = cp.size();
+    let log = into.join(LOG_FILE);
+    let mut f = std::io::BufWriter::new(fs::File::create(&log).map_err(io(&log))?);
+    for bundle in tiles::bundles_for_size(size) {
+        let path = published.join(bundle.path());
+        let data = fs::read(&path).map_err(|e| {
+            refuted(format!(
+                "{}: {e}: the published directory lacks an entry bundle its checkpoint needs",
+                path.display()
+            ))
+        })?;
+        let entries = bundle
+            .decode(&data)
+            .map_err(|e| refuted(format!("{}: {e}", path.display())))?;
+        for e in entries {
+            f.write_all(e).map_err(io(&log))?;
+        }
+    }
+    f.flush().map_err(io(&log))?;
+    let cdir = into.join(checkpoint::CHECKPOINTS_DIR);
+    fs::create_dir_all(&cdir).map_err(io(&cdir))?;
+    let cpath = cdir.join(size.to_string());
+    fs::write(&cpath, &bytes).map_err(io(&cpath))?;
+    let docs = published.join(DOCS_DIR);
+    if docs.is_dir() {
+        let abs = fs::canonicalize(&docs).map_err(io(&docs))?;
+        std::os::unix::fs::symlink(abs, into.join(DOCS_DIR)).map_err(io(&docs))?;
+    }
+    Ok(size)
+}
+
+/// The inclusion bundle of event `index`, read from a published directory:
+/// proof hashes from its tiles (each checked against the checkpoint's
+/// root as it is read), the event from its entry bundle.
+pub fn bundle_from_published(published: &Path, index: u64) -> Result<Bundle, CheckpointError> {
+    let Some((bytes, cp)) = published_checkpoint(published)? else {
+        return Err(usage(format!(
+            "{} is not a published ledger (no {CHECKPOINT_FILE})",
+            published.display()
+        )));
+    };
+    if index >= cp.size() {
+        return Err(usage(format!(
+            "event {index} is not in the published tree of {} events",
+            cp.size()
+        )));
+    }
+    let reader = TileHashReader::new(published.to_path_buf(), cp.size(), *cp.root());
+    let proof = merkle::prove_inclusion(cp.size(), index, &reader)
+        .map_err(|e| refuted(format!("the published tiles: {e}")))?;
+    let bundle = tiles::bundles_for_size(cp.size())
+        .into_iter()
+        .find(|b| b.index() == index / 256)
+        .ok_or_else(|| refuted(format!("no entry bundle holds event {index}")))?;
+    let path: PathBuf = published.join(bundle.path());
+    let data = fs::read(&path).map_err(io(&path))?;
+    let entries = bundle
+        .decode(&data)
+        .map_err(|e| refuted(format!("{}: {e}", path.display())))?;
+    let event = usize::try_from(index % 256)
+        .ok()
+        .and_then(|i| entries.get(i))
+        .ok_or_else(|| refuted(format!("{}: no entry for event {index}", path.display())))?
+        .to_vec();
+    Ok(Bundle::Inclusion {
+        index,
+        event,
+        proof,
+        checkpoint: bytes,
+    })
+}
