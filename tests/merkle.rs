@@ -756,7 +756,7 @@ fn stored_hash_layout_is_gos() {
     }
 }
 
-/// The vectors of docs/drafts/merkle.md (computed independently with
+/// The vectors of docs/FORMAT.md §12 (computed independently with
 /// Python's hashlib), over the RFC 6962 reference leaves.
 #[test]
 fn draft_spec_vectors() {

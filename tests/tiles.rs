@@ -581,7 +581,7 @@ fn wrong_root_short_tiles_and_indexes_outside_the_tree_are_refused() {
     assert!(empty.read_hashes(&[0]).is_err());
 }
 
-/// The entry bundle vector of docs/drafts/merkle.md.
+/// The entry bundle vector of docs/FORMAT.md §16.3.
 #[test]
 fn draft_spec_bundle_vector() {
     let entries: [&[u8]; 4] = [b"", &[0x00], &[0x10], &[0x20, 0x21]];
