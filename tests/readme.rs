@@ -1,6 +1,7 @@
-//! The README's walkthrough runs as written: its `sh` block under "A signing
-//! flow, step by step" is extracted and run with bash, with the built
-//! binary first on PATH, in an empty directory.
+//! The README's walkthroughs run as written: the `sh` blocks under "A
+//! signing flow, step by step" and "Checkpoints, proofs and witnesses" are
+//! extracted and run with bash, one after the other, with the built binary
+//! first on PATH, in an empty directory.
 
 use std::process::Command;
 
@@ -17,6 +18,14 @@ fn readme_walkthrough_runs_as_written() {
         .nth(1)
         .and_then(|b| b.split("```").next())
         .expect("an sh block");
+    // The checkpoints walkthrough continues in the same directory.
+    let more = readme
+        .split("## Checkpoints, proofs and witnesses")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|b| b.split("```").next())
+        .expect("the checkpoints walkthrough");
+    let block = format!("{block}\n{more}");
     // The block's first line puts target/release on PATH; the test's own
     // binary (debug or release) takes its place.
     let script: String = block
@@ -50,4 +59,21 @@ fn readme_walkthrough_runs_as_written() {
         "{stdout}"
     );
     assert!(stdout.contains("OK: 9 events verified, head "), "{stdout}");
+    assert!(
+        stdout.contains("OK: event #5 (document-signed by most,"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cosigned by witness.example/w1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("OK: the log at size 9 is a prefix of"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("size 10: valid, signed by most; cosigned by witness.example/w1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("OK: 10 events verified, head "), "{stdout}");
 }

@@ -611,6 +611,7 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
                 .at(at),
             ),
         }
+        proofs_at(&bin, &w, key, &keys.keys, &mut rows)?;
         fs::remove_dir_all(&w)?;
     }
 
@@ -846,5 +847,113 @@ pub fn write_doc(doc: &Path, section: &str) -> Result<(), Error> {
         None => format!("{}\n\n## Measured\n\n{block}", text.trim_end()),
     };
     fs::write(doc, new)?;
+    Ok(())
+}
+
+/// d. Checkpoints and proofs (FORMAT §12-§14) on a ledger `w` whose writer
+/// cache is warm: signing a checkpoint, proving an event's inclusion and
+/// the log's growth, and checking both bundles, with their sizes, which
+/// grow as log2 of the ledger's size.
+fn proofs_at(
+    bin: &Path,
+    w: &Path,
+    key: &Path,
+    parties: &[ledger::crypto::SigningKey],
+    rows: &mut Vec<Row>,
+) -> Result<(), Error> {
+    let scratch = w.with_extension("proofs");
+    let _ = fs::remove_dir_all(&scratch);
+    let public = scratch.join("trusted");
+    fs::create_dir_all(&public)?;
+    for (i, k) in parties.iter().enumerate() {
+        fs::write(public.join(format!("party{i}.pub")), k.public().to_pem())?;
+    }
+    let run_ok = |what: &str, args: &[std::ffi::OsString]| -> Result<cli::Run, Error> {
+        let r = cli::run(bin, args, None, true)?;
+        if !r.ok {
+            return Err(format!("{what} failed: {}", r.failure()).into());
+        }
+        Ok(r)
+    };
+    let size = |p: &Path| fs::metadata(p).map_or(0, |m| m.len());
+    let old = run_ok("ledger checkpoint", &args!["checkpoint", w, "--key", key])?;
+    let cdir = w.join("checkpoints");
+    let first = fs::read_dir(&cdir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .next()
+        .ok_or("no checkpoint was written")?;
+    let n: u64 = first
+        .file_name()
+        .and_then(|f| f.to_str())
+        .and_then(|f| f.parse().ok())
+        .ok_or("a checkpoint file not named by its size")?;
+    let held = scratch.join("held.checkpoint");
+    fs::copy(&first, &held)?;
+    run_ok(
+        "ledger append",
+        &args![
+            "append",
+            w,
+            "--key",
+            key,
+            "note",
+            "--text",
+            "after the held checkpoint"
+        ],
+    )?;
+    run_ok("ledger checkpoint", &args!["checkpoint", w, "--key", key])?;
+    let inclusion = scratch.join("event.proof");
+    let event = (n / 2).to_string();
+    let prove = run_ok(
+        "ledger prove --event",
+        &args!["prove", w, "--event", &event, "-o", &inclusion],
+    )?;
+    let growth = scratch.join("growth.proof");
+    let prove_from = run_ok(
+        "ledger prove --from",
+        &args!["prove", w, "--from", &held, "-o", &growth],
+    )?;
+    let check = run_ok(
+        "ledger check-proof",
+        &args!["check-proof", &inclusion, "--trust", &public],
+    )?;
+    let check_growth = run_ok(
+        "ledger check-proof",
+        &args!["check-proof", &growth, "--trust", &public],
+    )?;
+    let l = label(n);
+    rows.push(row(
+        format!("`ledger checkpoint`, {l} events (sign and store)"),
+        format!(
+            "{}, note {} bytes, peak RSS {}",
+            ms(old.wall),
+            size(&held),
+            mib(old.rss_kib)
+        ),
+    ));
+    rows.push(row(
+        format!("`ledger prove --event {event}`, {l} events"),
+        format!(
+            "{}, bundle {} bytes (⌈log2 n⌉ = {} hashes at most)",
+            ms(prove.wall),
+            size(&inclusion),
+            64 - (n.max(2) - 1).leading_zeros()
+        ),
+    ));
+    rows.push(row(
+        format!("`ledger prove --from` (size {l} to +1)"),
+        format!("{}, bundle {} bytes", ms(prove_from.wall), size(&growth)),
+    ));
+    rows.push(row(
+        format!("`ledger check-proof`, {l} events: inclusion / consistency"),
+        format!(
+            "{} / {}, peak RSS {}",
+            ms(check.wall),
+            ms(check_growth.wall),
+            mib(check.rss_kib)
+        ),
+    ));
+    fs::remove_dir_all(&scratch)?;
     Ok(())
 }
