@@ -121,6 +121,7 @@ pub fn init(
         buckets: Buckets::default(),
         touched: Touched::default(),
         frontier,
+        unsaved: false,
         log_len: bytes.len() as u64,
         head_offset: 0,
         repaired: None,
@@ -204,6 +205,9 @@ pub struct Writer {
     touched: Touched,
     /// The Merkle tree after the last event (FORMAT §12).
     frontier: Frontier,
+    /// A full replay's state not yet saved to the cache: saved when the
+    /// writer is dropped, unless an append or import saved it first.
+    unsaved: bool,
     log_len: u64,
     head_offset: u64,
     repaired: Option<u64>,
@@ -333,6 +337,7 @@ impl Writer {
                         buckets: cache.buckets,
                         touched: Touched::default(),
                         frontier,
+                        unsaved: false,
                         log_len: len,
                         head_offset: cache.head_offset,
                         repaired: None,
@@ -384,7 +389,7 @@ impl Writer {
             }
             Err(e) => return Err(e.into()),
         };
-        let mut writer = Writer {
+        let writer = Writer {
             store,
             state: replayed.state,
             complete: true,
@@ -392,11 +397,13 @@ impl Writer {
             buckets: Buckets::default(),
             touched: Touched::default(),
             frontier,
+            // Saved once, when the writer is done: an import or append
+            // would otherwise write every cache entry twice.
+            unsaved: true,
             log_len: replayed.log_len,
             head_offset: replayed.head_offset,
             repaired,
         };
-        writer.save_cache();
         Ok(writer)
     }
 
@@ -420,6 +427,7 @@ impl Writer {
         self.state = replayed.state;
         self.frontier = frontier;
         self.complete = true;
+        self.unsaved = true;
         self.generation = None;
         self.buckets = Buckets::default();
         Ok(())
@@ -500,6 +508,7 @@ impl Writer {
     }
 
     fn save_cache(&mut self) {
+        self.unsaved = false;
         // The cache is an optimisation: failing to write it costs a replay
         // next time, nothing more.
         if self.write_cache().is_err() {
@@ -652,6 +661,14 @@ impl Writer {
     }
 }
 
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if self.unsaved {
+            self.save_cache();
+        }
+    }
+}
+
 /// What an import committed.
 #[derive(Debug, Clone)]
 pub struct Imported {
@@ -745,6 +762,7 @@ impl Writer {
                     self.state = replayed.state;
                     self.frontier = frontier;
                     self.complete = true;
+                    self.unsaved = true;
                     self.generation = None;
                     self.buckets = Buckets::default();
                     return self.import(events, documents, progress);
@@ -812,6 +830,7 @@ impl Writer {
                 .mark_pending(self.log_len, self.log_len + bytes.len() as u64)?;
             if let Err(e) = self.store.append(self.log_len, bytes) {
                 self.store.drop_cache();
+                self.unsaved = false;
                 if start == 0 {
                     return Err(e.into());
                 }

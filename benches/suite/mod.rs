@@ -612,6 +612,7 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
             ),
         }
         proofs_at(&bin, &w, key, &keys.keys, &mut rows)?;
+        library_appends(&w, key, f.events, limits.fsync_per_s, &mut rows)?;
         fs::remove_dir_all(&w)?;
     }
 
@@ -955,5 +956,46 @@ fn proofs_at(
         ),
     ));
     fs::remove_dir_all(&scratch)?;
+    Ok(())
+}
+
+/// Durable appends through the library's `Writer`, in one process: what a
+/// long-lived writer (a service, or a tool linking the library) gets, with
+/// the process start and key load out of the way. Each one is signed,
+/// replayed, written and `fdatasync`ed, and its cache updated, as
+/// `ledger append` does.
+fn library_appends(
+    w: &Path,
+    key: &Path,
+    events: u64,
+    fsync_per_s: f64,
+    rows: &mut Vec<Row>,
+) -> Result<(), Error> {
+    use ledger::format::Kind;
+    let at = load();
+    let signing = ledger::crypto::SigningKey::from_file(key)?;
+    let mut writer = ledger::writer::Writer::open(w)?;
+    let mut walls = Vec::new();
+    for i in 0..200 {
+        let kind = Kind::Note {
+            text: format!("library append {i}"),
+        };
+        let started = std::time::Instant::now();
+        writer.append(&signing, None, kind, None)?;
+        walls.push(started.elapsed().as_secs_f64());
+    }
+    let med = median(&mut walls);
+    rows.push(
+        row(
+            format!(
+                "`Writer::append` (library, one process), {} events: median of 200",
+                label(events)
+            ),
+            format!("{} ({})", ms(med), per_s(1.0 / med)),
+        )
+        .limit("fsync'd writes/s", (1.0 / med) / fsync_per_s)
+        .target("≥ 0.8× fsync'd writes", (1.0 / med) >= 0.8 * fsync_per_s)
+        .at(at),
+    );
     Ok(())
 }
