@@ -178,22 +178,28 @@ pub struct Version {
     pub signatures: Acts,
 }
 
-/// A document: its versions (the last is current) and whether it is
-/// executed.
+/// A document: its current version, how many versions it has had, and
+/// whether it is executed. Superseded versions are not kept: no rule of
+/// FORMAT §6 looks at them (approvals and signatures are of the current
+/// version), and the replay state must stay small however many documents
+/// a ledger has.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Document {
     pub title: String,
     /// Sorted, unique (a `Vec`: a set costs a tree node per document).
     pub signatories: Vec<PartyId>,
-    pub versions: Vec<Version>,
+    /// The event that drafted it.
+    pub drafted: u64,
+    /// 1 for the draft, +1 for each amendment.
+    pub versions: u64,
+    current: Version,
     /// The event at which every signatory had signed the current version.
     pub executed: Option<u64>,
 }
 
 impl Document {
     pub fn current(&self) -> &Version {
-        // A document is created with one version and never loses one.
-        &self.versions[self.versions.len() - 1]
+        &self.current
     }
 
     /// Required signatories who have not signed the current version.
@@ -483,7 +489,7 @@ impl State {
                 if let Some(d) = self.documents.get(doc) {
                     return Err(RuleError::DocExists {
                         doc: doc.clone(),
-                        drafted: d.versions[0].seq,
+                        drafted: d.drafted,
                     });
                 }
                 if let Some(p) = signatories.iter().find(|p| !self.parties.contains_key(*p)) {
@@ -499,7 +505,9 @@ impl State {
                         title: title.clone(),
                         // Sorted and unique: FORMAT §5.4, checked by the decoder.
                         signatories: signatories.iter().map(|p| self.registered(p)).collect(),
-                        versions: vec![Version::new(*sha256, seq)],
+                        drafted: seq,
+                        versions: 1,
+                        current: Version::new(*sha256, seq),
                         executed: None,
                     },
                 );
@@ -517,8 +525,8 @@ impl State {
                 }
                 Self::stored(docs, doc, sha256)?;
                 if let Some(d) = self.documents.get_mut(doc) {
-                    d.versions.push(Version::new(*sha256, seq));
-                    d.versions.shrink_to_fit();
+                    d.current = Version::new(*sha256, seq);
+                    d.versions += 1;
                 }
             }
             Kind::DocumentApproved { doc, sha256 } => {
@@ -532,8 +540,7 @@ impl State {
                 }
                 let author = self.registered(author);
                 if let Some(d) = self.documents.get_mut(doc) {
-                    let last = d.versions.len() - 1;
-                    d.versions[last].approvals.insert(author, seq);
+                    d.current.approvals.insert(author, seq);
                 }
             }
             Kind::DocumentSigned { doc, sha256 } => {
@@ -553,8 +560,7 @@ impl State {
                 }
                 let author = self.registered(author);
                 if let Some(d) = self.documents.get_mut(doc) {
-                    let last = d.versions.len() - 1;
-                    d.versions[last].signatures.insert(author, seq);
+                    d.current.signatures.insert(author, seq);
                     if d.awaiting().is_empty() {
                         d.executed = Some(seq);
                     }

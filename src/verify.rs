@@ -421,8 +421,10 @@ fn describe(event: &Event, offset: u64, state: &State) -> Entry {
         state
             .documents
             .get(doc)
-            .and_then(|d| d.versions.iter().rposition(|v| v.sha256 == *h))
-            .map_or(0, |i| i + 1)
+            // Described right after it is applied, an event's version is
+            // the document's current one.
+            .filter(|d| d.current().sha256 == *h)
+            .map_or(0, |d| d.versions as usize)
     };
     let mut notes = None;
     let mut document = None;
@@ -556,7 +558,7 @@ fn documents(state: &State) -> Vec<DocReport> {
                 id: id.clone(),
                 title: d.title.clone(),
                 version: cur.sha256,
-                version_number: d.versions.len(),
+                version_number: d.versions as usize,
                 signatories: d.signatories.clone(),
                 status,
                 executed_at: d.executed,
