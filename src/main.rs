@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use zeroize::Zeroizing;
 
 use ledger::crypto::{KeyError, PublicKey, SigningKey};
-use ledger::format::{DocHash, DocId, Kind, PartyId, SessionId};
+use ledger::format::{DocHash, DocId, Kid, Kind, PartyId, SessionId};
 use ledger::time::Timestamp;
 use ledger::verify::{self, Options, Report, VerifyError};
 use ledger::writer::{self, Appended, WriteError, Writer};
@@ -267,6 +267,27 @@ enum AppendKind {
     Note {
         #[arg(long)]
         text: String,
+    },
+    /// Add a key to the acting party (signed with a current key, --key); both keys stay current
+    KeyAdd {
+        /// The new private key; it signs a proof that its holder agrees (FORMAT §5.7)
+        #[arg(long, value_name = "FILE")]
+        new_key: PathBuf,
+    },
+    /// Replace the signing key (--key) with a new one: the old key stops being current
+    KeyRotate {
+        /// The new private key; it signs a proof that its holder agrees (FORMAT §5.7)
+        #[arg(long, value_name = "FILE")]
+        new_key: PathBuf,
+    },
+    /// Revoke a key of the acting party (e.g. a lost or compromised one); signed with a current key
+    KeyRevoke {
+        /// The key to revoke: its public key file, or its kid (64 hex digits, as `verify` shows)
+        #[arg(long, value_name = "FILE_OR_KID")]
+        revoke: String,
+        /// Why, for the record (one line)
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -1012,6 +1033,22 @@ fn target_version(w: &Writer, t: &DocTarget) -> Result<(DocId, DocHash), Failure
     Ok((doc, wanted))
 }
 
+/// `key-revoke --revoke`: a kid in hex, or a public key file whose kid it
+/// is.
+fn revoked_kid(arg: &str) -> Result<Kid, Failure> {
+    if arg.len() == 64 && arg.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Kid::from_hex(arg).map_err(|e| Failure::usage(format!("--revoke: {e}")));
+    }
+    let path = Path::new(arg);
+    if !path.exists() {
+        return Err(Failure::usage(format!(
+            "--revoke {arg:?}: no such file, and not a kid (64 hex digits)"
+        )));
+    }
+    let key = PublicKey::from_file(path)?;
+    Ok(Kid(key.fingerprint()))
+}
+
 fn append(
     out: &Out,
     dir: &Path,
@@ -1022,6 +1059,18 @@ fn append(
 ) -> Result<(), Failure> {
     let time = parse_time(at)?;
     let key = pass.load(key)?;
+    // Arguments that name files are read before the ledger is opened, so
+    // that a mistake in them changes nothing.
+    let new_key = match &kind {
+        AppendKind::KeyAdd { new_key } | AppendKind::KeyRotate { new_key } => {
+            Some(pass.load(new_key)?)
+        }
+        _ => None,
+    };
+    let revoked = match &kind {
+        AppendKind::KeyRevoke { revoke, .. } => Some(revoked_kid(revoke)?),
+        _ => None,
+    };
     let mut w = Writer::open(dir)?;
     if let Some(n) = w.repaired() {
         eprintln!("ledger: removed a torn tail of {n} bytes left by an interrupted append");
@@ -1099,6 +1148,20 @@ fn append(
             Kind::DocumentSigned { doc, sha256 }
         }
         AppendKind::Note { text } => Kind::Note { text },
+        AppendKind::KeyAdd { .. } | AppendKind::KeyRotate { .. } => {
+            let rotate = matches!(kind, AppendKind::KeyRotate { .. });
+            let Some(new) = new_key else {
+                return Err(Failure::usage("--new-key is required"));
+            };
+            let done = w.append_key(&key, &new, rotate, time)?;
+            let name = if rotate { "key-rotated" } else { "key-added" };
+            print_appended(out, dir, name, &done);
+            return Ok(());
+        }
+        AppendKind::KeyRevoke { reason, .. } => Kind::KeyRevoked {
+            kid: revoked.ok_or_else(|| Failure::usage("--revoke is required"))?,
+            reason,
+        },
     };
     let name = kind.name();
     let done = w.append(&key, time, kind, content.as_deref())?;

@@ -14,8 +14,8 @@ use rand::RngCore;
 
 use crate::crypto::{PublicKey, SigningKey};
 use crate::format::{
-    protected_header, sig_structure, Body, DocHash, Event, EventHash, FormatError, Kind, LedgerId,
-    PartyId, FORMAT_VERSION,
+    key_proof_message, protected_header, sig_structure, Body, DocHash, Event, EventHash,
+    FormatError, Kid, Kind, LedgerId, PartyId, FORMAT_VERSION,
 };
 use crate::replay::{Documents, RuleError, State};
 use crate::store::{Access, Cache, Store, StoreError};
@@ -32,6 +32,12 @@ pub enum WriteError {
     Invalid(Failure),
     #[error("the signing key (public key {key}) is not the key of any party of this ledger")]
     NotAParty { key: String },
+    #[error("refused: the signing key (kid {kid}) was a key of party {party:?}, but it was {status}; sign with a current key of {party:?}")]
+    KeyNotCurrent {
+        kid: Kid,
+        party: PartyId,
+        status: String,
+    },
     #[error("refused: {0}")]
     Rule(#[from] RuleError),
     #[error("refused: {0}")]
@@ -140,9 +146,12 @@ fn genesis_matches(store: &Store, state: &State) -> bool {
         Kind::LedgerCreated { parties, .. } => {
             genesis.body.ledger == state.ledger
                 && parties.len() == state.parties.len()
-                && parties
-                    .iter()
-                    .all(|(p, k)| state.parties.get(p).map(PublicKey::to_bytes) == Some(*k))
+                && parties.iter().all(|(p, k)| {
+                    state.parties.get(p).and_then(|party| party.keys.first()) == Some(&Kid::of(k))
+                        && state.keys.get(&Kid::of(k)).is_some_and(|r| {
+                            r.party == *p && r.added == 0 && r.key.to_bytes() == *k
+                        })
+                })
         }
         _ => false,
     }
@@ -276,6 +285,58 @@ impl Writer {
         });
     }
 
+    /// The party for which `key` is a current key, or why there is none.
+    fn author_of(&self, key: &SigningKey) -> Result<PartyId, WriteError> {
+        let me = key.public();
+        match self.state.key_record(&me) {
+            Some(r) if r.is_current() => Ok(r.party.clone()),
+            Some(r) => Err(WriteError::KeyNotCurrent {
+                kid: Kid(me.fingerprint()),
+                party: r.party.clone(),
+                status: r.status(),
+            }),
+            None => Err(WriteError::NotAParty {
+                key: hex::encode(me.to_bytes()),
+            }),
+        }
+    }
+
+    /// Appends a `key-added` (or, with `rotate`, a `key-rotated`) event
+    /// signed by `key` that makes `new` a key of the same party (FORMAT
+    /// §5.4). `new` signs the key-proof message of the event's position
+    /// (§5.7), and the proof is checked by replay before anything is
+    /// written.
+    pub fn append_key(
+        &mut self,
+        key: &SigningKey,
+        new: &SigningKey,
+        rotate: bool,
+        time: Option<Timestamp>,
+    ) -> Result<Appended, WriteError> {
+        let author = self.author_of(key)?;
+        let new_key = new.public().to_bytes();
+        let message = key_proof_message(
+            &self.state.ledger,
+            self.state.count,
+            &self.state.head,
+            &author,
+            &new_key,
+        );
+        let proof = new.sign(&message);
+        let kind = if rotate {
+            Kind::KeyRotated {
+                key: new_key,
+                proof,
+            }
+        } else {
+            Kind::KeyAdded {
+                key: new_key,
+                proof,
+            }
+        };
+        self.append(key, time, kind, None)
+    }
+
     /// The current version of a document, if it exists.
     pub fn current_version(&self, doc: &crate::format::DocId) -> Option<DocHash> {
         self.state.documents.get(doc).map(|d| d.current().sha256)
@@ -291,14 +352,7 @@ impl Writer {
         kind: Kind,
         document: Option<&[u8]>,
     ) -> Result<Appended, WriteError> {
-        let me = key.public();
-        let author = self
-            .state
-            .party_of(&me)
-            .cloned()
-            .ok_or_else(|| WriteError::NotAParty {
-                key: hex::encode(me.to_bytes()),
-            })?;
+        let author = self.author_of(key)?;
         let body = Body {
             version: FORMAT_VERSION,
             ledger: self.state.ledger,
@@ -408,7 +462,7 @@ impl Writer {
             pos += len;
         }
         for wave in items.chunks(8192) {
-            let checked = crate::verify::check_wave(events, wave, Some(&next.parties));
+            let checked = crate::verify::check_wave(events, wave, Some(&next.keys));
             for ((offset, range), c) in wave.iter().zip(checked) {
                 let index = accepted.len();
                 let offset = *offset as usize;
