@@ -260,6 +260,17 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// A key of `party`, introduced at event `added`, current.
+    pub fn new(party: PartyId, key: PublicKey, added: u64) -> Self {
+        KeyRecord {
+            party,
+            key,
+            added,
+            rotated_out: None,
+            revoked: None,
+        }
+    }
+
     /// Whether the key may sign the next event.
     pub fn is_current(&self) -> bool {
         self.rotated_out.is_none() && self.revoked.is_none()

@@ -86,6 +86,11 @@ pub struct Cache {
     pub docs: Vec<(String, Stamp)>,
     pub log_len: u64,
     pub head_offset: u64,
+    /// Offsets of every key event (FORMAT §5.4 `key-*`), in log order, so
+    /// that a writer can check the cached key history against the log
+    /// with a few small reads.
+    #[serde(default)]
+    pub key_events: Vec<u64>,
     pub state: State,
 }
 

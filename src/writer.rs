@@ -17,7 +17,7 @@ use crate::format::{
     key_proof_message, protected_header, sig_structure, Body, DocHash, Event, EventHash,
     FormatError, Kid, Kind, LedgerId, PartyId, FORMAT_VERSION,
 };
-use crate::replay::{Documents, RuleError, State};
+use crate::replay::{Documents, KeyRecord, RuleError, State};
 use crate::store::{Access, Cache, Store, StoreError};
 use crate::time::Timestamp;
 use crate::verify::{self, Failure, VerifyError};
@@ -118,6 +118,7 @@ pub fn init(
             docs: Vec::new(),
             log_len: bytes.len() as u64,
             head_offset: 0,
+            key_events: Vec::new(),
             state,
         })
     });
@@ -157,12 +158,118 @@ fn genesis_matches(store: &Store, state: &State) -> bool {
     }
 }
 
+/// Whether the cached key history (FORMAT §6.5) is what the genesis and
+/// the key events at `offsets` make of it, so that a tampered cache cannot
+/// make the writer sign with a key that was rotated out or revoked, or that
+/// was never introduced. (A cache that leaves out a key event together
+/// with its effect still passes: like the rest of the cached state, the
+/// list of key events is trusted to be complete once its stamps match.)
+fn key_history_matches(store: &Store, state: &State, offsets: &[u64]) -> bool {
+    let Some(genesis) = event_at(store, 0) else {
+        return false;
+    };
+    let Kind::LedgerCreated { parties, .. } = &genesis.body.kind else {
+        return false;
+    };
+    let mut keys = crate::replay::KeyRing::new();
+    let mut party_map = BTreeMap::new();
+    for (p, k) in parties {
+        let Ok(key) = PublicKey::from_bytes(k, "the key") else {
+            return false;
+        };
+        keys.insert(Kid::of(k), KeyRecord::new(p.clone(), key, 0));
+        party_map.insert(
+            p.clone(),
+            crate::replay::Party {
+                keys: vec![Kid::of(k)],
+                current: 1,
+            },
+        );
+    }
+    let mut last = 0;
+    for &offset in offsets {
+        if offset <= last {
+            return false;
+        }
+        last = offset;
+        let Some(e) = event_at(store, offset) else {
+            return false;
+        };
+        let (seq, author) = (e.body.seq, &e.body.author);
+        let Some(party) = party_map.get_mut(author) else {
+            return false;
+        };
+        match &e.body.kind {
+            Kind::KeyAdded { key, .. } | Kind::KeyRotated { key, .. } => {
+                let Ok(public) = PublicKey::from_bytes(key, "the key") else {
+                    return false;
+                };
+                keys.insert(Kid::of(key), KeyRecord::new(author.clone(), public, seq));
+                party.keys.push(Kid::of(key));
+                if matches!(e.body.kind, Kind::KeyRotated { .. }) {
+                    match keys.get_mut(&Kid(e.kid)) {
+                        Some(r) => r.rotated_out = Some(seq),
+                        None => return false,
+                    }
+                } else {
+                    party.current += 1;
+                }
+            }
+            Kind::KeyRevoked { kid, reason } => {
+                let Some(r) = keys.get_mut(kid) else {
+                    return false;
+                };
+                if r.is_current() {
+                    party.current = party.current.saturating_sub(1);
+                }
+                r.revoked = Some(crate::replay::Revocation {
+                    seq,
+                    reason: reason.clone(),
+                });
+            }
+            _ => return false,
+        }
+    }
+    keys == state.keys && party_map == state.parties
+}
+
+/// The event that starts at `offset` of the log, if one does.
+fn event_at(store: &Store, offset: u64) -> Option<Event> {
+    let len = store.log_len().ok()?;
+    let bytes = store.read_at(offset, len.checked_sub(offset)?).ok()?;
+    let crate::format::Frame::Item(n) = crate::format::frame(&bytes) else {
+        return None;
+    };
+    Event::decode(&bytes[..n]).ok()
+}
+
+/// A full replay, and the offsets of the key events it met.
+fn replay_noting_key_events(store: &Store) -> Result<(verify::Replayed, Vec<u64>), VerifyError> {
+    let mut key_events = Vec::new();
+    let replayed = verify::replay(store, |ev, offset, _| {
+        if is_key_event(&ev.body.kind) {
+            key_events.push(offset);
+        }
+    })?;
+    Ok((replayed, key_events))
+}
+
+/// Whether `kind` changes the key history (FORMAT §5.4).
+fn is_key_event(kind: &Kind) -> bool {
+    matches!(
+        kind,
+        Kind::KeyAdded { .. } | Kind::KeyRotated { .. } | Kind::KeyRevoked { .. }
+    )
+}
+
 /// An open ledger, locked for writing, with its current state.
 pub struct Writer {
     store: Store,
     state: State,
     log_len: u64,
     head_offset: u64,
+    /// Offsets of the key events, for the cache.
+    key_events: Vec<u64>,
     repaired: Option<u64>,
 }
 
@@ -194,13 +301,16 @@ impl Writer {
                 && cache.head_offset < len
             {
                 let tail = store.read_at(cache.head_offset, len - cache.head_offset)?;
-                if EventHash::of(&tail) == cache.state.head && genesis_matches(&store, &cache.state)
+                if EventHash::of(&tail) == cache.state.head
+                    && genesis_matches(&store, &cache.state)
+                    && key_history_matches(&store, &cache.state, &cache.key_events)
                 {
                     return Ok(Writer {
                         store,
                         state: cache.state,
                         log_len: len,
                         head_offset: cache.head_offset,
+                        key_events: cache.key_events,
                         repaired: None,
                     });
                 }
@@ -209,7 +319,7 @@ impl Writer {
         // The old cache stays until a new one replaces it: its committed
         // length is what lets a torn tail be removed after a crash here.
         let mut repaired = None;
-        let replayed = match verify::replay(&store, |_, _, _| {}) {
+        let replayed = match replay_noting_key_events(&store) {
             Ok(r) => r,
             Err(VerifyError::Failed(f)) if f.torn_tail => {
                 // FORMAT §3: the bytes after the last complete event were
@@ -246,15 +356,17 @@ impl Writer {
                 store.truncate_torn_tail(at)?;
                 store.clear_pending();
                 repaired = Some(len - at);
-                verify::replay(&store, |_, _, _| {})?
+                replay_noting_key_events(&store)?
             }
             Err(e) => return Err(e.into()),
         };
+        let (replayed, key_events) = replayed;
         let writer = Writer {
             store,
             state: replayed.state,
             log_len: replayed.log_len,
             head_offset: replayed.head_offset,
+            key_events,
             repaired,
         };
         writer.save_cache();
@@ -281,6 +393,7 @@ impl Writer {
             docs,
             log_len: self.log_len,
             head_offset: self.head_offset,
+            key_events: self.key_events.clone(),
             state: self.state.clone(),
         });
     }
@@ -384,6 +497,9 @@ impl Writer {
         self.state = next;
         self.log_len += bytes.len() as u64;
         self.head_offset = offset;
+        if is_key_event(&verified.body.kind) {
+            self.key_events.push(offset);
+        }
         self.save_cache();
         Ok(Appended {
             seq: verified.body.seq,
@@ -425,6 +541,8 @@ impl Writer {
         // (range in `events`) of each accepted event, in order.
         let mut accepted: Vec<std::ops::Range<usize>> = Vec::new();
         let mut needed: Vec<DocHash> = Vec::new();
+        let mut key_offsets: Vec<u64> = Vec::new();
+        let base = self.log_len;
         let mut pos = 0usize;
         let docs = |h: &DocHash| {
             if documents.contains_key(h) {
@@ -474,8 +592,13 @@ impl Writer {
                         needed.push(*sha256);
                     }
                 }
-                next.apply_checked(c, &docs)
+                let v = next
+                    .apply_checked(c, &docs)
                     .map_err(|e| fail(index, offset, e.to_string()))?;
+                if is_key_event(&v.body.kind) {
+                    // The events are contiguous from the start of the file.
+                    key_offsets.push(range.start as u64);
+                }
                 accepted.push(range.clone());
             }
             progress(wave.last().map_or(0, |(_, r)| r.end as u64));
@@ -528,6 +651,8 @@ impl Writer {
         }
         self.store.clear_pending();
         self.state = next;
+        self.key_events
+            .extend(key_offsets.into_iter().map(|o| base + o));
         self.save_cache();
         Ok(Imported {
             count: accepted.len() as u64,
