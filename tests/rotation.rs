@@ -884,3 +884,528 @@ fn a_forged_cache_key_is_not_trusted() {
     ));
     assert_eq!(std::fs::read(dir.join("events.cbor")).unwrap(), log);
 }
+
+// ---------------------------------------------------------------------------
+// The binary: append key-add, key-rotate, key-revoke; verify --trust
+// ---------------------------------------------------------------------------
+
+use common::{snapshot as dir_snapshot, Fx as Cli};
+
+/// A ledger `led` (parties ann and bob), with keys ann2 and ann3 made by
+/// `ledger keygen`, in which ann adds ann2, ann2 signs a note, ann2 rotates
+/// to ann3, and ann3 revokes ann2.
+fn cli_with_history() -> Cli {
+    let fx = Cli::with_ledger();
+    for k in ["keys/ann2", "keys/ann3"] {
+        fx.run(&["keygen", k]).ok();
+    }
+    fx.append("ann", &["key-add", "--new-key", "keys/ann2.key"])
+        .ok();
+    fx.append("ann2", &["note", "--text", "signed with ann's second key"])
+        .ok();
+    fx.append("ann2", &["key-rotate", "--new-key", "keys/ann3.key"])
+        .ok();
+    fx.append(
+        "ann3",
+        &[
+            "key-revoke",
+            "--revoke",
+            "keys/ann2.pub",
+            "--reason",
+            "laptop stolen",
+        ],
+    )
+    .ok();
+    fx
+}
+
+#[test]
+fn cli_adds_rotates_and_revokes_keys() {
+    let fx = cli_with_history();
+    let r = fx.run(&["verify", "led"]);
+    r.ok();
+    assert!(r.stdout.contains("OK: 5 events verified"), "{r}");
+    assert!(r.stdout.contains("(genesis key, current)"), "{r}");
+    assert!(
+        r.stdout
+            .contains("(added at #1, rotated out at #3, REVOKED at #4: laptop stolen)"),
+        "{r}"
+    );
+    assert!(r.stdout.contains("(added at #3, current)"), "{r}");
+    assert!(r.stdout.contains("added key "), "{r}");
+    assert!(r.stdout.contains("rotated key "), "{r}");
+    assert!(r.stdout.contains("revoked key "), "{r}");
+    let j = fx.report();
+    let ann = &j["parties"][0];
+    assert_eq!(ann["id"], "ann");
+    let keys = ann["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 3);
+    assert_eq!(keys[0]["added"], 0);
+    assert_eq!(keys[0]["current"], true);
+    assert_eq!(keys[1]["added"], 1);
+    assert_eq!(keys[1]["rotated_out"], 3);
+    assert_eq!(keys[1]["revoked"], 4);
+    assert_eq!(keys[1]["revoked_reason"], "laptop stolen");
+    assert_eq!(keys[1]["current"], false);
+    assert_eq!(keys[2]["added"], 3);
+    assert_eq!(keys[2]["current"], true);
+    // The genesis key is reported as the party's `key`, as before.
+    assert_eq!(ann["key"], keys[0]["key"]);
+    let kinds: Vec<&str> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ledger-created",
+            "key-added",
+            "note",
+            "key-rotated",
+            "key-revoked"
+        ]
+    );
+    // Both current keys sign; export gives the key that signed event 2.
+    fx.append("ann", &["note", "--text", "genesis key"]).ok();
+    fx.append("ann3", &["note", "--text", "third key"]).ok();
+    fx.run(&["export", "led", "--event", "2", "--out", "."])
+        .ok();
+    let exported = std::fs::read_to_string(fx.p("event-2.pub")).unwrap();
+    assert_eq!(
+        exported,
+        std::fs::read_to_string(fx.p("keys/ann2.pub")).unwrap()
+    );
+}
+
+#[test]
+fn cli_refuses_a_revoked_or_rotated_out_key_and_changes_nothing() {
+    let fx = cli_with_history();
+    let r = fx.append_refused(
+        "ann2",
+        &["note", "--text", "with the stolen key"],
+        2,
+        "was a key of party \"ann\", but it was revoked at event 4",
+    );
+    assert!(
+        r.stderr.contains("sign with a current key of \"ann\""),
+        "{r}"
+    );
+    // A key that was only rotated out.
+    fx.run(&["keygen", "keys/bob2"]).ok();
+    fx.append("bob", &["key-rotate", "--new-key", "keys/bob2.key"])
+        .ok();
+    fx.append_refused(
+        "bob",
+        &["note", "--text", "old key"],
+        2,
+        "but it was rotated out at event 5",
+    );
+    fx.append("bob2", &["note", "--text", "new key"]).ok();
+}
+
+#[test]
+fn cli_refuses_bad_key_events_and_changes_nothing() {
+    let fx = cli_with_history();
+    // Another party's key, a key already held, the signing key itself.
+    fx.append_refused(
+        "bob",
+        &["key-rotate", "--new-key", "keys/ann3.key"],
+        2,
+        "a key is never held twice",
+    );
+    fx.append_refused(
+        "ann",
+        &["key-add", "--new-key", "keys/ann2.key"],
+        2,
+        "a key is never held twice",
+    );
+    fx.append_refused(
+        "ann",
+        &["key-add", "--new-key", "keys/ann.key"],
+        2,
+        "a key is never held twice",
+    );
+    // Revocations: of the last current key, of another party's key, of a
+    // kid nobody holds, twice.
+    fx.append_refused(
+        "bob",
+        &["key-revoke", "--revoke", "keys/bob.pub", "--reason", "x"],
+        2,
+        "would leave party \"bob\" with no current key",
+    );
+    fx.append_refused(
+        "bob",
+        &["key-revoke", "--revoke", "keys/ann.pub", "--reason", "x"],
+        2,
+        "party \"bob\" has never held a key with kid",
+    );
+    let zeros = "0".repeat(64);
+    fx.append_refused(
+        "ann",
+        &["key-revoke", "--revoke", &zeros, "--reason", "x"],
+        2,
+        &format!("has never held a key with kid {zeros}"),
+    );
+    fx.append_refused(
+        "ann",
+        &[
+            "key-revoke",
+            "--revoke",
+            "keys/ann2.pub",
+            "--reason",
+            "again",
+        ],
+        2,
+        "was already revoked at event 4",
+    );
+    // Arguments: a missing file, a private key given as --revoke, a new
+    // key readable by others, a multi-line reason.
+    fx.append_refused(
+        "ann",
+        &["key-revoke", "--revoke", "keys/nope.pub", "--reason", "x"],
+        2,
+        "no such file, and not a kid",
+    );
+    fx.append_refused(
+        "ann",
+        &["key-revoke", "--revoke", "keys/ann2.key", "--reason", "x"],
+        2,
+        "private key",
+    );
+    fx.run(&["keygen", "keys/loose"]).ok();
+    common::chmod(&fx.p("keys/loose.key"), 0o644);
+    fx.append_refused(
+        "ann",
+        &["key-add", "--new-key", "keys/loose.key"],
+        2,
+        "loose.key",
+    );
+    fx.append_refused(
+        "ann",
+        &[
+            "key-revoke",
+            "--revoke",
+            "keys/ann3.pub",
+            "--reason",
+            "two\nlines",
+        ],
+        2,
+        "reason",
+    );
+    // Outsiders cannot add keys.
+    fx.run(&["keygen", "keys/eve2"]).ok();
+    let t = fx.at();
+    fx.refused(
+        &[
+            "append",
+            "led",
+            "--key",
+            "other/eve.key",
+            "--at",
+            &t,
+            "key-add",
+            "--new-key",
+            "keys/eve2.key",
+        ],
+        2,
+        "is not the key of any party of this ledger",
+    );
+    fx.run(&["verify", "led"]).ok();
+}
+
+#[test]
+fn cli_verify_trust_accepts_any_key_a_party_held_and_says_which() {
+    let fx = cli_with_history();
+    std::fs::create_dir(fx.p("t1")).unwrap();
+    for (from, to) in [
+        ("keys/ann3.pub", "t1/ann3.pub"),
+        ("keys/bob.pub", "t1/bob.pub"),
+    ] {
+        std::fs::copy(fx.p(from), fx.p(to)).unwrap();
+    }
+    let r = fx.run(&["verify", "--trust", "t1", "led"]);
+    r.ok();
+    assert!(r.stdout.contains("trusted keys (--trust):"), "{r}");
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("ann ") && l.contains("t1/ann3.pub"))
+        .unwrap_or_else(|| panic!("no trust line for ann:\n{r}"));
+    assert!(line.contains("added at #3, current"), "{line}");
+    // The revoked key vouches too, and says so.
+    let r = fx.run(&[
+        "verify",
+        "--json",
+        "--trust",
+        "keys/ann2.pub",
+        "--trust",
+        "keys/bob.pub",
+        "led",
+    ]);
+    r.ok();
+    let j = r.json();
+    let ann = j["trusted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["party"] == "ann")
+        .unwrap()
+        .clone();
+    assert_eq!(ann["file"], "keys/ann2.pub");
+    assert!(
+        ann["status"].as_str().unwrap().contains("REVOKED at #4"),
+        "{ann}"
+    );
+    // A party none of whose keys is trusted, and a stranger's key.
+    fx.refused(
+        &["verify", "--trust", "keys/bob.pub", "led"],
+        1,
+        "the key of party \"ann\"",
+    );
+    fx.refused(
+        &["verify", "--trust", "t1", "--trust", "other/eve.pub", "led"],
+        1,
+        "trusted key other/eve.pub is not the key of any party of this ledger",
+    );
+}
+
+#[test]
+fn cli_append_json_names_the_key_kinds() {
+    let fx = Cli::with_ledger();
+    fx.run(&["keygen", "keys/ann2"]).ok();
+    let t = fx.at();
+    let r = fx.run(&[
+        "--json",
+        "append",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--at",
+        &t,
+        "key-rotate",
+        "--new-key",
+        "keys/ann2.key",
+    ]);
+    r.ok();
+    assert_eq!(r.json()["kind"], "key-rotated");
+    assert_eq!(r.json()["author"], "ann");
+    let before = dir_snapshot(&fx.p("led"));
+    assert!(!before.is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Agreement with the independent verifier (tools/verify.py)
+// ---------------------------------------------------------------------------
+
+fn python_available() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import cbor2, cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert_ne!(
+            std::env::var("LEDGER_REQUIRE_PYTHON").as_deref(),
+            Ok("1"),
+            "LEDGER_REQUIRE_PYTHON=1, but python3 cannot import cbor2 and cryptography"
+        );
+        eprintln!("NOTICE: skipping the tools/verify.py cross-check (no cbor2/cryptography)");
+    }
+    ok
+}
+
+/// (exit, head, event, offset) from a `--json` verdict.
+type Verdict = (Option<i32>, Option<String>, Option<u64>, Option<u64>);
+
+fn verdict(code: Option<i32>, stdout: &[u8]) -> Verdict {
+    let j: serde_json::Value = serde_json::from_slice(stdout).unwrap_or_default();
+    (
+        code,
+        j["head"].as_str().map(str::to_owned),
+        j["error"]["event"].as_u64(),
+        j["error"]["offset"].as_u64(),
+    )
+}
+
+/// Both verifiers' verdicts on `dir` with `extra` arguments.
+fn both(cwd: &Path, dir: &Path, extra: &[&str]) -> (Verdict, Verdict, String) {
+    let bin = std::process::Command::new(common::BIN)
+        .arg("verify")
+        .arg("--json")
+        .args(extra)
+        .arg(dir)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    let py = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/verify.py"))
+        .arg("--json")
+        .args(extra)
+        .arg(dir)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    let note = format!(
+        "binary: {}{}\npython: {}{}",
+        String::from_utf8_lossy(&bin.stdout),
+        String::from_utf8_lossy(&bin.stderr),
+        String::from_utf8_lossy(&py.stdout),
+        String::from_utf8_lossy(&py.stderr)
+    );
+    (
+        verdict(bin.status.code(), &bin.stdout),
+        verdict(py.status.code(), &py.stdout),
+        note,
+    )
+}
+
+#[test]
+fn python_agrees_on_a_ledger_with_rotations_and_revocations() {
+    if !python_available() {
+        return;
+    }
+    let fx = cli_with_history();
+    fx.append("ann", &["note", "--text", "genesis key still current"])
+        .ok();
+    std::fs::create_dir(fx.p("t1")).unwrap();
+    std::fs::copy(fx.p("keys/ann3.pub"), fx.p("t1/ann3.pub")).unwrap();
+    std::fs::copy(fx.p("keys/bob.pub"), fx.p("t1/bob.pub")).unwrap();
+    for extra in [
+        &[][..],
+        &["--trust", "t1"],
+        &["--trust", "keys/ann2.pub", "--trust", "keys/bob.pub"],
+        &["--trust", "keys/bob.pub"],
+        &["--trust", "t1", "--trust", "other/eve.pub"],
+    ] {
+        let (b, p, note) = both(fx.root(), Path::new("led"), extra);
+        assert_eq!(b, p, "{extra:?}\n{note}");
+    }
+    // Every truncation at an event boundary and inside the key events.
+    let log = fx.read("led/events.cbor");
+    let report = fx.report();
+    for e in report["events"].as_array().unwrap() {
+        let off = e["offset"].as_u64().unwrap() as usize;
+        for cut in [off, off + 1, off + 40] {
+            if cut == 0 || cut >= log.len() {
+                continue;
+            }
+            let copy = fx.p(&format!("cut{cut}"));
+            common::copy_dir(&fx.p("led"), &copy);
+            std::fs::write(copy.join("events.cbor"), &log[..cut]).unwrap();
+            let (b, p, note) = both(fx.root(), &copy, &[]);
+            assert_eq!(b, p, "cut at {cut}\n{note}");
+        }
+    }
+}
+
+#[test]
+fn python_agrees_on_every_key_rule() {
+    if !python_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cases: Vec<(&str, Vec<Event>, Option<u64>)> = Vec::new();
+    let bad = |fx: &Fx, extra: Event| {
+        let mut events = fx.events.clone();
+        events.push(extra);
+        events
+    };
+    // Good: add, use, rotate, revoke a rotated-out key, revoke itself.
+    {
+        let mut fx = Fx::new();
+        let m = fx.most.clone_for_test();
+        let (m2, m3) = (SigningKey::generate(), SigningKey::generate());
+        let e = fx.add("most", &m, &m2);
+        fx.accept(e);
+        let e = fx.note("most", &m2);
+        fx.accept(e);
+        let e = fx.rotate("most", &m2, &m3);
+        fx.accept(e);
+        let e = fx.revoke("most", &m3, kid(&m2));
+        fx.accept(e);
+        let e = fx.revoke("most", &m3, kid(&m3));
+        fx.accept(e);
+        cases.push(("good", fx.events.clone(), None));
+        // Then the rotated-out-and-revoked key, and the self-revoked one.
+        let e = fx.note("most", &m2);
+        cases.push(("signed by a revoked key", bad(&fx, e), Some(6)));
+        let e = fx.note("most", &m3);
+        cases.push(("signed by a self-revoked key", bad(&fx, e), Some(6)));
+        let e = fx.revoke("most", &m, kid(&m));
+        cases.push(("the last current key", bad(&fx, e), Some(6)));
+        let e = fx.revoke("most", &m, kid(&m2));
+        cases.push(("revoked twice", bad(&fx, e), Some(6)));
+        let med = fx.med.clone_for_test();
+        let e = fx.revoke("most", &m, kid(&med));
+        cases.push(("another party's key", bad(&fx, e), Some(6)));
+        let e = fx.rotate("most", &m, &m3);
+        cases.push(("a revoked key again", bad(&fx, e), Some(6)));
+    }
+    {
+        let mut fx = Fx::new();
+        let m = fx.most.clone_for_test();
+        let m2 = SigningKey::generate();
+        let e = fx.rotate("most", &m, &m2);
+        fx.accept(e);
+        let e = fx.note("most", &m);
+        cases.push(("signed by a rotated-out key", bad(&fx, e), Some(2)));
+        let e = fx.add("most", &m2.clone_for_test(), &m2);
+        cases.push(("signed by the new key", bad(&fx, e), Some(2)));
+        let m3 = SigningKey::generate();
+        let e = fx.add("most", &m3.clone_for_test(), &m3);
+        cases.push(("signed by the key it adds", bad(&fx, e), Some(2)));
+        // A proof for the next seq.
+        let key = m3.public().to_bytes();
+        let proof = m3.sign(&key_proof_message(
+            &fx.ledger,
+            fx.state.count + 1,
+            &fx.state.head,
+            &pid("most"),
+            &key,
+        ));
+        let body = fx.body("most", Kind::KeyAdded { key, proof });
+        cases.push((
+            "a proof for another seq",
+            bad(&fx, sign(&body, &m2)),
+            Some(2),
+        ));
+        // A proof by another key.
+        let proof = m2.sign(&key_proof_message(
+            &fx.ledger,
+            fx.state.count,
+            &fx.state.head,
+            &pid("most"),
+            &key,
+        ));
+        let body = fx.body("most", Kind::KeyAdded { key, proof });
+        cases.push((
+            "a proof by the wrong key",
+            bad(&fx, sign(&body, &m2)),
+            Some(2),
+        ));
+        let med = fx.med.clone_for_test();
+        let e = fx.rotate("most", &m2, &med);
+        cases.push(("another party's key", bad(&fx, e), Some(2)));
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let body = fx.body(
+            "most",
+            Kind::KeyAdded {
+                key: identity,
+                proof: [0; 64],
+            },
+        );
+        cases.push(("a small-order key", bad(&fx, sign(&body, &m2)), Some(2)));
+    }
+    for (i, (what, events, fails_at)) in cases.iter().enumerate() {
+        let dir = tmp.path().join(format!("case{i}"));
+        write_ledger(&dir, events);
+        let (b, p, note) = both(tmp.path(), &dir, &[]);
+        assert_eq!(b, p, "{what}\n{note}");
+        match fails_at {
+            None => assert_eq!(b.0, Some(0), "{what}\n{note}"),
+            Some(at) => assert_eq!((b.0, b.2), (Some(1), Some(*at)), "{what}\n{note}"),
+        }
+    }
+}

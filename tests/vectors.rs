@@ -138,7 +138,10 @@ fn vectors() -> Vec<Vector> {
     };
     let (t_event, t_bytes, t_sig) = sign(&most, &third);
     state.apply(t_event.clone(), &docs).unwrap();
-    assert_eq!(state.party_of(&most2.public()).map(|p| p.as_str()), Some("most"));
+    assert_eq!(
+        state.party_of(&most2.public()).map(|p| p.as_str()),
+        Some("most")
+    );
     assert_eq!(state.party_of(&most.public()), None);
 
     let v = |label, value: String| Vector { label, value };
