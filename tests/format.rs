@@ -284,10 +284,17 @@ fn reject_payload(payload: &[u8]) -> FormatError {
         Ok(body) => panic!("payload accepted: {body:?}"),
         Err(e) => e,
     };
-    let in_event = match Event::decode(&signed(&key(), payload)) {
+    let stored = signed(&key(), payload);
+    let in_event = match Event::decode(&stored) {
         Ok(ev) => panic!("event accepted: {:?}", ev.body),
         Err(e) => e,
     };
+    if stored.len() > MAX_EVENT_BYTES {
+        // FORMAT §3 comes first: a payload that cannot fit in an event is
+        // refused as too large before it is decoded.
+        assert_eq!(in_event, FormatError::TooLarge);
+        return direct;
+    }
     assert_eq!(direct, in_event, "Body::decode and Event::decode disagree");
     direct
 }
