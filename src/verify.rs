@@ -580,14 +580,14 @@ fn describe(event: &Event, offset: u64, state: &State) -> Entry {
             format!("added key {} (kid {})", hex::encode(key), Kid::of(key))
         }
         Kind::KeyRotated { key, .. } => format!(
-            "rotated key {} out, to key {} (kid {})",
-            Kid(event.kid),
+            "rotated to key {} (kid {}); the signing key (kid {}) is rotated out",
             hex::encode(key),
-            Kid::of(key)
+            Kid::of(key),
+            Kid(event.kid)
         ),
         Kind::KeyRevoked { kid, reason } => {
             notes = Some(reason.clone());
-            format!("revoked key {kid}")
+            format!("revoked the key with kid {kid}")
         }
     };
     Entry {
@@ -805,6 +805,7 @@ impl Report {
                     for (i, k) in keys.iter().enumerate() {
                         let id = if i == 0 { p.id.as_str() } else { "" };
                         let _ = writeln!(out, "  {id:<8} key {} ({})", k.key, k.history());
+                        let _ = writeln!(out, "  {:<8}     kid {}", "", k.fingerprint);
                     }
                 }
             }

@@ -933,8 +933,8 @@ fn cli_adds_rotates_and_revokes_keys() {
     );
     assert!(r.stdout.contains("(added at #3, current)"), "{r}");
     assert!(r.stdout.contains("added key "), "{r}");
-    assert!(r.stdout.contains("rotated key "), "{r}");
-    assert!(r.stdout.contains("revoked key "), "{r}");
+    assert!(r.stdout.contains("rotated to key "), "{r}");
+    assert!(r.stdout.contains("revoked the key with kid "), "{r}");
     let j = fx.report();
     let ann = &j["parties"][0];
     assert_eq!(ann["id"], "ann");
