@@ -1409,3 +1409,68 @@ fn python_agrees_on_every_key_rule() {
         }
     }
 }
+
+#[test]
+fn import_takes_key_events_and_the_cache_keeps_up() {
+    // Pre-signed events that rotate a key and use the new one at once, in
+    // one import (one wave), after a few events already in the ledger.
+    let (_tmp, dir, most, med) = written();
+    let mut w = Writer::open(&dir).unwrap();
+    w.append(&med, Some(clock(1)), note("before"), None)
+        .unwrap();
+    let state = w.state().clone();
+    drop(w);
+    let mut fx = Fx {
+        ledger: state.ledger,
+        tick: 1,
+        state,
+        events: Vec::new(),
+        most: most.clone_for_test(),
+        med: med.clone_for_test(),
+    };
+    let most2 = SigningKey::generate();
+    let e = fx.rotate("most", &most, &most2);
+    fx.accept(e);
+    for _ in 0..3 {
+        let e = fx.note("most", &most2);
+        fx.accept(e);
+    }
+    let e = fx.revoke("most", &most2, kid(&most));
+    fx.accept(e);
+    let file: Vec<u8> = fx.events.iter().flat_map(stored).collect();
+    let mut w = Writer::open(&dir).unwrap();
+    let done = w.import(&file, &BTreeMap::new(), |_| {}).unwrap();
+    assert_eq!((done.first_seq, done.count), (2, 5));
+    drop(w);
+    // The cache (with the key events' offsets) is taken on reopening, and
+    // agrees with a full replay.
+    let w = Writer::open(&dir).unwrap();
+    let cached = snapshot(w.state());
+    assert_eq!(
+        w.state().keys[&kid(&most)].revoked.as_ref().map(|r| r.seq),
+        Some(6)
+    );
+    drop(w);
+    let cache: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("cache/state.json")).unwrap()).unwrap();
+    let offsets = cache["key_events"].as_array().unwrap();
+    assert_eq!(offsets.len(), 2, "{offsets:?}");
+    let log = std::fs::read(dir.join("events.cbor")).unwrap();
+    for o in offsets {
+        let o = o.as_u64().unwrap() as usize;
+        let ledger::format::Frame::Item(n) = ledger::format::frame(&log[o..]) else {
+            panic!("no event at {o}")
+        };
+        let e = Event::decode(&log[o..o + n]).unwrap();
+        assert!(
+            e.body.kind.name().starts_with("key-"),
+            "{}",
+            e.body.kind.name()
+        );
+    }
+    std::fs::remove_dir_all(dir.join("cache")).unwrap();
+    let w = Writer::open(&dir).unwrap();
+    assert_eq!(snapshot(w.state()), cached);
+    drop(w);
+    ledger::verify::verify(&dir, &Default::default()).unwrap();
+}
