@@ -93,7 +93,7 @@ enum Command {
     /// Verify a ledger by replaying it from its first event
     Verify {
         dir: PathBuf,
-        /// Require the parties' keys to be exactly these public keys (a directory of .pub files, or files)
+        /// Require every party to have held one of these public keys, and each to be a party's key (a directory of .pub files, or files)
         #[arg(long, value_name = "PATH")]
         trust: Vec<PathBuf>,
         /// Require the ledger to contain the event with this hash (an earlier head)

@@ -325,7 +325,8 @@ pub(crate) fn replay(
 /// What an auditor additionally requires (FORMAT §6, end).
 #[derive(Debug, Default)]
 pub struct Options {
-    /// `--trust`: the parties' keys must be exactly these (name, key).
+    /// `--trust`: every party must have held one of these keys, and each
+    /// must be a key some party holds or held (name, key).
     pub trust: Option<Vec<(String, PublicKey)>>,
     /// `--head`: the ledger must contain an event with this hash.
     pub head: Option<EventHash>,
