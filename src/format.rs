@@ -18,10 +18,13 @@ use crate::time::{TimeError, Timestamp};
 
 /// FORMAT §5.3: the only format version.
 pub const FORMAT_VERSION: u64 = 1;
-/// FORMAT §3: the largest event, in stored bytes.
-pub const MAX_EVENT_BYTES: usize = 1 << 20;
+/// FORMAT §3: the largest event, in stored bytes: what a u16 length prefix
+/// can frame, so that every event fits a C2SP tlog-tiles entry bundle.
+pub const MAX_EVENT_BYTES: usize = 65_535;
 /// FORMAT §5.2: the COSE external_aad that domain-separates our signatures.
 pub const EXTERNAL_AAD: &[u8] = b"ledger/v1/event";
+/// FORMAT §5.7: the first element of the key-proof message.
+pub const KEY_PROOF_CONTEXT: &str = "ledger/v1/key-proof";
 /// RFC 9052: the CBOR tag of a COSE_Sign1 message.
 pub const COSE_SIGN1_TAG: u64 = 18;
 /// RFC 9053: the COSE algorithm id of EdDSA.
@@ -120,7 +123,12 @@ digest_type!(
     /// SHA-256 of an event's complete stored bytes (FORMAT §5.3).
     EventHash
 );
+digest_type!(
+    /// A key id: SHA-256 of a 32-byte Ed25519 public key (FORMAT §5.1).
+    Kid
+);
 serde_via_str!(EventHash, EventHash::to_hex, EventHash::from_hex);
+serde_via_str!(Kid, Kid::to_hex, Kid::from_hex);
 serde_via_str!(DocHash, DocHash::to_hex, DocHash::from_hex);
 serde_via_str!(LedgerId, |l: &LedgerId| l.to_string(), |s: &str| {
     let mut out = [0u8; 16];
@@ -143,6 +151,13 @@ impl EventHash {
 impl DocHash {
     pub fn of(content: &[u8]) -> Self {
         DocHash(Sha256::digest(content).into())
+    }
+}
+
+impl Kid {
+    /// The kid of a 32-byte public key.
+    pub fn of(public_key: &[u8; 32]) -> Self {
+        Kid(Sha256::digest(public_key).into())
     }
 }
 
@@ -300,6 +315,24 @@ pub enum Kind {
     Note {
         text: String,
     },
+    /// FORMAT §5.4: `key` becomes a current key of the author.
+    KeyAdded {
+        key: [u8; 32],
+        /// The new key's signature over [`key_proof_message`] (FORMAT §5.7).
+        proof: [u8; 64],
+    },
+    /// FORMAT §5.4: `key` becomes a current key of the author, and the key
+    /// that signed this event stops being one.
+    KeyRotated {
+        key: [u8; 32],
+        proof: [u8; 64],
+    },
+    /// FORMAT §5.4: the author's key with this kid (the `key` field) is
+    /// revoked.
+    KeyRevoked {
+        kid: Kid,
+        reason: String,
+    },
 }
 
 impl Kind {
@@ -314,6 +347,9 @@ impl Kind {
             Kind::DocumentApproved { .. } => "document-approved",
             Kind::DocumentSigned { .. } => "document-signed",
             Kind::Note { .. } => "note",
+            Kind::KeyAdded { .. } => "key-added",
+            Kind::KeyRotated { .. } => "key-rotated",
+            Kind::KeyRevoked { .. } => "key-revoked",
         }
     }
 }
@@ -405,6 +441,14 @@ impl Body {
                 m.push((text("sha256"), bytes(&sha256.0)));
             }
             Kind::Note { text: t } => m.push((text("text"), text(t))),
+            Kind::KeyAdded { key, proof } | Kind::KeyRotated { key, proof } => {
+                m.push((text("key"), bytes(key)));
+                m.push((text("proof"), bytes(proof)));
+            }
+            Kind::KeyRevoked { kid, reason } => {
+                m.push((text("key"), bytes(&kid.0)));
+                m.push((text("reason"), text(reason)));
+            }
         }
         encode_value(Value::Map(m))
     }
@@ -522,6 +566,18 @@ impl Body {
             },
             "note" => Kind::Note {
                 text: fields.text("text")?,
+            },
+            "key-added" => Kind::KeyAdded {
+                key: fields.fixed_bytes::<32>("key")?,
+                proof: fields.fixed_bytes::<64>("proof")?,
+            },
+            "key-rotated" => Kind::KeyRotated {
+                key: fields.fixed_bytes::<32>("key")?,
+                proof: fields.fixed_bytes::<64>("proof")?,
+            },
+            "key-revoked" => Kind::KeyRevoked {
+                kid: Kid(fields.fixed_bytes::<32>("key")?),
+                reason: fields.line("reason")?,
             },
             other => return Err(FormatError::UnknownKind(other.chars().take(64).collect())),
         };
@@ -839,6 +895,28 @@ fn parse_protected(protected: &[u8]) -> Result<[u8; 32], FormatError> {
     let kid = kid.ok_or_else(|| env("the protected header has no kid".into()))?;
     <[u8; 32]>::try_from(kid.as_slice())
         .map_err(|_| env(format!("kid must be 32 bytes, found {}", kid.len())))
+}
+
+/// FORMAT §5.7: the message a new key signs to prove that its holder
+/// agrees to become a key of `author` in this ledger, at this position:
+/// `["ledger/v1/key-proof", ledger, seq, prev, author, key]`, encoded
+/// deterministically. The writer signs it and replay checks it; binding
+/// the ledger id, seq and prev means a proof can be used only once.
+pub fn key_proof_message(
+    ledger: &LedgerId,
+    seq: u64,
+    prev: &EventHash,
+    author: &PartyId,
+    key: &[u8; 32],
+) -> Vec<u8> {
+    encode_value(Value::Array(vec![
+        text(KEY_PROOF_CONTEXT),
+        bytes(&ledger.0),
+        Value::Integer(seq.into()),
+        bytes(&prev.0),
+        text(author.as_str()),
+        bytes(key),
+    ]))
 }
 
 /// FORMAT §5.2: `["Signature1", protected, external_aad, payload]`.

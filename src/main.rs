@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use ledger::checkpoint;
 use ledger::crypto::{KeyError, PublicKey, SigningKey};
-use ledger::format::{DocHash, DocId, Kind, PartyId, SessionId};
+use ledger::format::{DocHash, DocId, Kid, Kind, PartyId, SessionId};
 use ledger::time::Timestamp;
 use ledger::verify::{self, Options, Report, VerifyError};
 use ledger::writer::{self, Appended, WriteError, Writer};
@@ -94,7 +94,7 @@ enum Command {
     /// Verify a ledger by replaying it from its first event
     Verify {
         dir: PathBuf,
-        /// Require the parties' keys to be exactly these public keys (a directory of .pub files, or files)
+        /// Require every party to have held one of these public keys, and each to be a party's key (a directory of .pub files, or files)
         #[arg(long, value_name = "PATH")]
         trust: Vec<PathBuf>,
         /// Require the ledger to contain the event with this hash (an earlier head)
@@ -416,6 +416,27 @@ enum AppendKind {
     Note {
         #[arg(long)]
         text: String,
+    },
+    /// Add a key to the acting party (signed with a current key, --key); both keys stay current
+    KeyAdd {
+        /// The new private key; it signs a proof that its holder agrees (FORMAT §5.7)
+        #[arg(long, value_name = "FILE")]
+        new_key: PathBuf,
+    },
+    /// Replace the signing key (--key) with a new one: the old key stops being current
+    KeyRotate {
+        /// The new private key; it signs a proof that its holder agrees (FORMAT §5.7)
+        #[arg(long, value_name = "FILE")]
+        new_key: PathBuf,
+    },
+    /// Revoke a key of the acting party (e.g. a lost or compromised one); signed with a current key
+    KeyRevoke {
+        /// The key to revoke: its public key file, or its kid (64 hex digits, as `verify` shows)
+        #[arg(long, value_name = "FILE_OR_KID")]
+        revoke: String,
+        /// Why, for the record (one line)
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -1464,6 +1485,22 @@ fn target_version(w: &mut Writer, t: &DocTarget) -> Result<(DocId, DocHash), Fai
     Ok((doc, wanted))
 }
 
+/// `key-revoke --revoke`: a kid in hex, or a public key file whose kid it
+/// is.
+fn revoked_kid(arg: &str) -> Result<Kid, Failure> {
+    if arg.len() == 64 && arg.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Kid::from_hex(arg).map_err(|e| Failure::usage(format!("--revoke: {e}")));
+    }
+    let path = Path::new(arg);
+    if !path.exists() {
+        return Err(Failure::usage(format!(
+            "--revoke {arg:?}: no such file, and not a kid (64 hex digits)"
+        )));
+    }
+    let key = PublicKey::from_file(path)?;
+    Ok(Kid(key.fingerprint()))
+}
+
 fn append(
     out: &Out,
     dir: &Path,
@@ -1474,6 +1511,18 @@ fn append(
 ) -> Result<(), Failure> {
     let time = parse_time(at)?;
     let key = pass.load(key)?;
+    // Arguments that name files are read before the ledger is opened, so
+    // that a mistake in them changes nothing.
+    let new_key = match &kind {
+        AppendKind::KeyAdd { new_key } | AppendKind::KeyRotate { new_key } => {
+            Some(pass.load(new_key)?)
+        }
+        _ => None,
+    };
+    let revoked = match &kind {
+        AppendKind::KeyRevoke { revoke, .. } => Some(revoked_kid(revoke)?),
+        _ => None,
+    };
     let mut w = Writer::open(dir)?;
     if let Some(n) = w.repaired() {
         eprintln!("ledger: removed a torn tail of {n} bytes left by an interrupted append");
@@ -1551,6 +1600,20 @@ fn append(
             Kind::DocumentSigned { doc, sha256 }
         }
         AppendKind::Note { text } => Kind::Note { text },
+        AppendKind::KeyAdd { .. } | AppendKind::KeyRotate { .. } => {
+            let rotate = matches!(kind, AppendKind::KeyRotate { .. });
+            let Some(new) = new_key else {
+                return Err(Failure::usage("--new-key is required"));
+            };
+            let done = w.append_key(&key, &new, rotate, time)?;
+            let name = if rotate { "key-rotated" } else { "key-added" };
+            print_appended(out, dir, name, &done);
+            return Ok(());
+        }
+        AppendKind::KeyRevoke { reason, .. } => Kind::KeyRevoked {
+            kid: revoked.ok_or_else(|| Failure::usage("--revoke is required"))?,
+            reason,
+        },
     };
     let name = kind.name();
     let done = w.append(&key, time, kind, content.as_deref())?;

@@ -3,6 +3,13 @@
 //! [`State::genesis`] and [`State::apply`] are the only way to obtain a
 //! [`Verified`] event. They check every rule before changing anything, so a
 //! rejected event leaves the state as it was.
+//!
+//! Keys are judged by log position (FORMAT §6.5): the event at seq `i` is
+//! valid only if its kid names a key that is current for its author in the
+//! state replayed from the events before `i`. Each party's key history
+//! (added, rotated out, revoked) is kept, so that events signed before a
+//! rotation or revocation stay valid and the report can show when each key
+//! was in force.
 
 use std::collections::BTreeMap;
 use std::ops::Deref;
@@ -10,7 +17,10 @@ use std::ops::Deref;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::PublicKey;
-use crate::format::{DocHash, DocId, Event, EventHash, Kind, LedgerId, PartyId, SessionId};
+use crate::format::{
+    key_proof_message, Body, DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId, PartyId,
+    SessionId,
+};
 use crate::time::Timestamp;
 
 /// An event that passed every replay rule in its place in the log.
@@ -66,10 +76,34 @@ pub enum RuleError {
     },
     #[error("author {author:?} is not a party of this ledger (FORMAT §6.5)")]
     UnknownAuthor { author: PartyId },
-    #[error("kid does not identify the key of author {author:?} (FORMAT §6.5)")]
+    #[error("kid does not identify a key of author {author:?} (FORMAT §6.5)")]
     KidMismatch { author: PartyId },
+    #[error("signed by key {kid} of party {author:?}, {status}: only a current key may sign (FORMAT §6.5)")]
+    KeyNotCurrent {
+        author: PartyId,
+        kid: Kid,
+        status: String,
+    },
+    #[error("signed by the key it introduces ({kid}), which is not a key of {author:?} until this event is applied: sign it with a current key (FORMAT §6.5)")]
+    SignedByNewKey { author: PartyId, kid: Kid },
     #[error("signature does not verify under {author:?}'s key (FORMAT §6.6)")]
     BadSignature { author: PartyId },
+    #[error("the new key of {author:?}: {reason} (FORMAT §6.8)")]
+    BadNewKey { author: PartyId, reason: String },
+    #[error("the new key (kid {kid}) was introduced at event {added} as a key of party {holder:?}: a key is never held twice (FORMAT §6.8)")]
+    KeyReused {
+        kid: Kid,
+        holder: PartyId,
+        added: u64,
+    },
+    #[error("the proof does not verify: it must be the new key's signature over the key-proof message of this ledger, seq, prev and author (FORMAT §5.7, §6.8)")]
+    BadKeyProof { author: PartyId },
+    #[error("party {author:?} has never held a key with kid {kid} (FORMAT §6.8)")]
+    UnknownKey { author: PartyId, kid: Kid },
+    #[error("key {kid} of party {author:?} was already revoked at event {at} (FORMAT §6.8)")]
+    AlreadyRevoked { author: PartyId, kid: Kid, at: u64 },
+    #[error("revoking key {kid} would leave party {author:?} with no current key; add or rotate to a new key first (FORMAT §6.8)")]
+    LastKey { author: PartyId, kid: Kid },
     #[error("time {time} is earlier than the previous event's time {previous} (FORMAT §6.7)")]
     TimeWentBack { time: String, previous: String },
     #[error("party {party:?}: {reason} (FORMAT §5.6)")]
@@ -212,12 +246,74 @@ impl Document {
     }
 }
 
+/// A revocation: when, and the reason the party gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub seq: u64,
+    pub reason: String,
+}
+
+/// One key a party holds or held, and when it was in force (FORMAT §6.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub party: PartyId,
+    pub key: PublicKey,
+    /// The event that introduced it: 0 for the genesis.
+    pub added: u64,
+    /// The `key-rotated` event it signed, after which it is not current.
+    pub rotated_out: Option<u64>,
+    pub revoked: Option<Revocation>,
+}
+
+impl KeyRecord {
+    /// A key of `party`, introduced at event `added`, current.
+    pub fn new(party: PartyId, key: PublicKey, added: u64) -> Self {
+        KeyRecord {
+            party,
+            key,
+            added,
+            rotated_out: None,
+            revoked: None,
+        }
+    }
+
+    /// Whether the key may sign the next event.
+    pub fn is_current(&self) -> bool {
+        self.rotated_out.is_none() && self.revoked.is_none()
+    }
+
+    /// Why the key is not current, for messages: "revoked at event 12
+    /// (…)", "rotated out at event 7"; "current" if it is.
+    pub fn status(&self) -> String {
+        match (&self.revoked, self.rotated_out) {
+            (Some(r), _) => format!("revoked at event {} (reason: {:?})", r.seq, r.reason),
+            (None, Some(at)) => format!("rotated out at event {at}"),
+            (None, None) => "current".to_owned(),
+        }
+    }
+}
+
+/// Every key ever introduced in a ledger, by kid (FORMAT §5.1). A kid
+/// appears at most once: no key is held twice (FORMAT §6.8).
+pub type KeyRing = BTreeMap<Kid, KeyRecord>;
+
+/// A party: its keys, in the order they were introduced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    /// Every key it holds or held (records in [`State::keys`]).
+    pub keys: Vec<Kid>,
+    /// How many of them are current (never 0 after the genesis).
+    pub current: usize,
+}
+
 /// The replayed state of a ledger after some prefix of its log.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
     pub ledger: LedgerId,
     pub title: String,
-    pub parties: BTreeMap<PartyId, PublicKey>,
+    pub parties: BTreeMap<PartyId, Party>,
+    /// Every key any party holds or held, with its history.
+    pub keys: KeyRing,
     /// Events applied so far; the next event's sequence number.
     pub count: u64,
     pub head: EventHash,
@@ -226,13 +322,14 @@ pub struct State {
     pub documents: BTreeMap<DocId, Document>,
 }
 
-/// The outcome of checking an event's signature against the key of the
-/// party it names as author (FORMAT §6 steps 5 and 6), computed apart from
-/// the ordered replay so that it can run on many cores.
+/// The outcome of checking an event's signature against the key its kid
+/// names (FORMAT §6 step 6), computed apart from the ordered replay so that
+/// it can run on many cores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SignatureCheck {
-    UnknownAuthor,
-    KidMismatch,
+    /// The kid was not in the key ring the check was made with (a key
+    /// introduced later, or no key at all): replay checks it.
+    NotChecked,
     Bad,
     Good,
 }
@@ -243,36 +340,42 @@ pub struct Checked {
     event: Event,
     signature: SignatureCheck,
     /// The key the signature was checked against, so that replay can
-    /// refuse a check made against some other ledger's parties.
+    /// refuse a check made against some other ledger's keys.
     key: Option<[u8; 32]>,
 }
 
 impl Checked {
-    /// Checks `event`'s kid and signature against the key that `parties`
-    /// registers for its author. Safe to run in parallel, in any order.
-    pub fn new(parties: &BTreeMap<PartyId, PublicKey>, event: Event) -> Checked {
-        let key = parties.get(&event.body.author).map(PublicKey::to_bytes);
-        let signature = match parties.get(&event.body.author) {
-            None => SignatureCheck::UnknownAuthor,
-            Some(key) if event.kid != key.fingerprint() => SignatureCheck::KidMismatch,
-            Some(key) if !key.verify_strict(&event.to_be_signed(), &event.signature) => {
-                SignatureCheck::Bad
+    /// Checks `event`'s signature against the key that `keys` holds for
+    /// its kid, if any. Whether that key may sign the event (its author's,
+    /// current at its position) is for replay to say. Safe to run in
+    /// parallel, in any order.
+    pub fn new(keys: &KeyRing, event: Event) -> Checked {
+        match keys.get(&Kid(event.kid)) {
+            None => Checked::unchecked(event),
+            Some(record) => {
+                let good = record
+                    .key
+                    .verify_strict(&event.to_be_signed(), &event.signature);
+                Checked {
+                    event,
+                    signature: if good {
+                        SignatureCheck::Good
+                    } else {
+                        SignatureCheck::Bad
+                    },
+                    key: Some(record.key.to_bytes()),
+                }
             }
-            Some(_) => SignatureCheck::Good,
-        };
-        Checked {
-            event,
-            signature,
-            key,
         }
     }
 
-    /// An event whose signature is yet to be checked: only the genesis,
-    /// whose parties are not known until it is read.
+    /// An event whose signature is yet to be checked: the genesis, whose
+    /// parties are not known until it is read, and events signed by a key
+    /// introduced after the key ring was taken.
     pub(crate) fn unchecked(event: Event) -> Checked {
         Checked {
             event,
-            signature: SignatureCheck::UnknownAuthor,
+            signature: SignatureCheck::NotChecked,
             key: None,
         }
     }
@@ -285,13 +388,20 @@ impl Checked {
         self.event
     }
 
-    fn result(&self) -> Result<(), RuleError> {
-        let author = self.event.body.author.clone();
-        match self.signature {
-            SignatureCheck::UnknownAuthor => Err(RuleError::UnknownAuthor { author }),
-            SignatureCheck::KidMismatch => Err(RuleError::KidMismatch { author }),
-            SignatureCheck::Bad => Err(RuleError::BadSignature { author }),
-            SignatureCheck::Good => Ok(()),
+    /// FORMAT §6 step 6, against `key`: the check made in parallel if it
+    /// was made against this very key, otherwise made now.
+    fn signature_under(&self, key: &PublicKey) -> Result<(), RuleError> {
+        let good = match self.signature {
+            SignatureCheck::Good if self.key == Some(key.to_bytes()) => true,
+            SignatureCheck::Bad if self.key == Some(key.to_bytes()) => false,
+            _ => key.verify_strict(&self.event.to_be_signed(), &self.event.signature),
+        };
+        if good {
+            Ok(())
+        } else {
+            Err(RuleError::BadSignature {
+                author: self.event.body.author.clone(),
+            })
         }
     }
 }
@@ -306,7 +416,7 @@ impl State {
                 found: body.seq,
             });
         }
-        let Kind::LedgerCreated { parties, .. } = &body.kind else {
+        let Kind::LedgerCreated { parties, title } = &body.kind else {
             return Err(RuleError::NotGenesis {
                 found: body.kind.name(),
             });
@@ -314,42 +424,91 @@ impl State {
         if body.prev.is_some() {
             return Err(RuleError::GenesisPrev);
         }
-        let mut keys = BTreeMap::new();
-        let mut seen: BTreeMap<[u8; 32], &PartyId> = BTreeMap::new();
+        let mut keys = KeyRing::new();
+        let mut party_map = BTreeMap::new();
         for (party, bytes) in parties {
             let key =
                 PublicKey::from_bytes(bytes, "the key").map_err(|e| RuleError::BadPartyKey {
                     party: party.clone(),
                     reason: e.to_string(),
                 })?;
-            if let Some(other) = seen.insert(*bytes, party) {
+            let kid = Kid::of(bytes);
+            if let Some(other) = keys.get(&kid) {
                 return Err(RuleError::BadPartyKey {
                     party: party.clone(),
-                    reason: format!("has the same key as {other:?}"),
+                    reason: format!("has the same key as {:?}", other.party),
                 });
             }
-            keys.insert(party.clone(), key);
+            keys.insert(
+                kid,
+                KeyRecord {
+                    party: party.clone(),
+                    key,
+                    added: 0,
+                    rotated_out: None,
+                    revoked: None,
+                },
+            );
+            party_map.insert(
+                party.clone(),
+                Party {
+                    keys: vec![kid],
+                    current: 1,
+                },
+            );
         }
-        let checked = Checked::new(&keys, event);
-        checked.result()?;
-        let event = checked.event;
-        let body = &event.body;
-        let Kind::LedgerCreated { title, .. } = &body.kind else {
-            return Err(RuleError::NotGenesis {
-                found: body.kind.name(),
-            });
-        };
         let state = State {
             ledger: body.ledger,
             title: title.clone(),
-            parties: keys,
+            parties: party_map,
+            keys,
             count: 1,
             head: event.hash(),
             last_time: body.time.clone(),
             sessions: BTreeMap::new(),
             documents: BTreeMap::new(),
         };
+        let key = state.signing_key(&event)?;
+        Checked::unchecked(event.clone()).signature_under(&key)?;
         Ok((state, Verified(event)))
+    }
+
+    /// FORMAT §6 step 5: the key that may sign `event` here, which is the
+    /// current key of its author that its kid names.
+    fn signing_key(&self, event: &Event) -> Result<PublicKey, RuleError> {
+        let author = &event.body.author;
+        if !self.parties.contains_key(author) {
+            return Err(RuleError::UnknownAuthor {
+                author: author.clone(),
+            });
+        }
+        let kid = Kid(event.kid);
+        match self.keys.get(&kid) {
+            Some(record) if record.party == *author => {
+                if record.is_current() {
+                    Ok(record.key)
+                } else {
+                    Err(RuleError::KeyNotCurrent {
+                        author: author.clone(),
+                        kid,
+                        status: record.status(),
+                    })
+                }
+            }
+            _ => match &event.body.kind {
+                Kind::KeyAdded { key, .. } | Kind::KeyRotated { key, .. }
+                    if Kid::of(key) == kid =>
+                {
+                    Err(RuleError::SignedByNewKey {
+                        author: author.clone(),
+                        kid,
+                    })
+                }
+                _ => Err(RuleError::KidMismatch {
+                    author: author.clone(),
+                }),
+            },
+        }
     }
 
     /// Replays the next event. On error the state is unchanged.
@@ -358,27 +517,19 @@ impl State {
         event: Event,
         docs: &dyn Documents,
     ) -> Result<Verified<Event>, RuleError> {
-        let checked = Checked::new(&self.parties, event);
+        let checked = Checked::new(&self.keys, event);
         self.apply_checked(checked, docs)
     }
 
-    /// Replays the next event, whose signature [`Checked::new`] has checked
-    /// against this ledger's parties. On error the state is unchanged.
+    /// Replays the next event, whose signature [`Checked::new`] may have
+    /// checked already. A check made against any key other than the one
+    /// this state holds for the event's kid is made again. On error the
+    /// state is unchanged.
     pub fn apply_checked(
         &mut self,
         checked: Checked,
         docs: &dyn Documents,
     ) -> Result<Verified<Event>, RuleError> {
-        let registered = self
-            .parties
-            .get(&checked.event.body.author)
-            .map(PublicKey::to_bytes);
-        let checked = if checked.key == registered {
-            checked
-        } else {
-            // Checked against other parties: check again, against ours.
-            Checked::new(&self.parties, checked.event)
-        };
         let body = &checked.event.body;
         let seq = body.seq;
         if seq != self.count {
@@ -406,15 +557,15 @@ impl State {
             }
             Some(_) => {}
         }
-        let author = &body.author;
-        checked.result()?;
+        let key = self.signing_key(&checked.event)?;
+        checked.signature_under(&key)?;
         if body.time.instant() < self.last_time.instant() {
             return Err(RuleError::TimeWentBack {
                 time: body.time.to_string(),
                 previous: self.last_time.to_string(),
             });
         }
-        self.apply_kind(&body.kind, author, seq, docs)?;
+        self.apply_kind(body, Kid(checked.event.kid), docs)?;
         self.count += 1;
         self.head = checked.event.hash();
         self.last_time = body.time.clone();
@@ -451,11 +602,11 @@ impl State {
     // Each arm checks everything first and mutates last.
     fn apply_kind(
         &mut self,
-        kind: &Kind,
-        author: &PartyId,
-        seq: u64,
+        body: &Body,
+        signer: Kid,
         docs: &dyn Documents,
     ) -> Result<(), RuleError> {
+        let (kind, author, seq) = (&body.kind, &body.author, body.seq);
         match kind {
             Kind::LedgerCreated { .. } => return Err(RuleError::SecondGenesis),
             Kind::SessionOpened { session, title, .. } => {
@@ -567,8 +718,105 @@ impl State {
                 }
             }
             Kind::Note { .. } => {}
+            Kind::KeyAdded { key, proof } | Kind::KeyRotated { key, proof } => {
+                let (kid, key) = self.check_new_key(body, key, proof)?;
+                let author = self.registered(author);
+                self.keys.insert(
+                    kid,
+                    KeyRecord {
+                        party: author.clone(),
+                        key,
+                        added: seq,
+                        rotated_out: None,
+                        revoked: None,
+                    },
+                );
+                let rotated = matches!(kind, Kind::KeyRotated { .. });
+                if rotated {
+                    // The signer is a current key of the author (step 5).
+                    if let Some(r) = self.keys.get_mut(&signer) {
+                        r.rotated_out = Some(seq);
+                    }
+                }
+                if let Some(p) = self.parties.get_mut(&author) {
+                    p.keys.push(kid);
+                    if !rotated {
+                        p.current += 1;
+                    }
+                }
+            }
+            Kind::KeyRevoked { kid, reason } => {
+                let record = match self.keys.get(kid) {
+                    Some(r) if r.party == *author => r,
+                    _ => {
+                        return Err(RuleError::UnknownKey {
+                            author: author.clone(),
+                            kid: *kid,
+                        })
+                    }
+                };
+                if let Some(r) = &record.revoked {
+                    return Err(RuleError::AlreadyRevoked {
+                        author: author.clone(),
+                        kid: *kid,
+                        at: r.seq,
+                    });
+                }
+                let was_current = record.is_current();
+                let current = self.parties.get(author).map_or(0, |p| p.current);
+                if was_current && current <= 1 {
+                    return Err(RuleError::LastKey {
+                        author: author.clone(),
+                        kid: *kid,
+                    });
+                }
+                if let Some(r) = self.keys.get_mut(kid) {
+                    r.revoked = Some(Revocation {
+                        seq,
+                        reason: reason.clone(),
+                    });
+                }
+                if was_current {
+                    if let Some(p) = self.parties.get_mut(author) {
+                        p.current -= 1;
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    /// FORMAT §6.8, `key-added` and `key-rotated`: the new key is a valid
+    /// Ed25519 key that no party of this ledger holds or held, and `proof`
+    /// is its signature over the key-proof message of this event (§5.7).
+    fn check_new_key(
+        &self,
+        body: &Body,
+        key: &[u8; 32],
+        proof: &[u8; 64],
+    ) -> Result<(Kid, PublicKey), RuleError> {
+        let author = &body.author;
+        let public = PublicKey::from_bytes(key, "the key").map_err(|e| RuleError::BadNewKey {
+            author: author.clone(),
+            reason: e.to_string(),
+        })?;
+        let kid = Kid::of(key);
+        if let Some(r) = self.keys.get(&kid) {
+            return Err(RuleError::KeyReused {
+                kid,
+                holder: r.party.clone(),
+                added: r.added,
+            });
+        }
+        // apply_checked has required prev before the kind rules run.
+        let prev = body.prev.unwrap_or(EventHash([0; 32]));
+        let message = key_proof_message(&body.ledger, body.seq, &prev, author, key);
+        if !public.verify_strict(&message, proof) {
+            return Err(RuleError::BadKeyProof {
+                author: author.clone(),
+            });
+        }
+        Ok((kid, public))
     }
 
     /// `party` as the genesis registered it, so that the copies the state
@@ -579,9 +827,29 @@ impl State {
             .map_or_else(|| party.clone(), |(p, _)| p.clone())
     }
 
-    /// The party whose registered key is `key`, if any.
+    /// The party for which `key` is a current key, if any.
     pub fn party_of(&self, key: &PublicKey) -> Option<&PartyId> {
-        self.parties.iter().find(|(_, k)| *k == key).map(|(p, _)| p)
+        self.key_record(key)
+            .filter(|r| r.is_current())
+            .map(|r| &r.party)
+    }
+
+    /// The record of `key`, if any party holds or held it.
+    pub fn key_record(&self, key: &PublicKey) -> Option<&KeyRecord> {
+        self.keys
+            .get(&Kid(key.fingerprint()))
+            .filter(|r| r.key == *key)
+    }
+
+    /// The keys of `party` in the order they were introduced, with their
+    /// history.
+    pub fn keys_of<'a>(
+        &'a self,
+        party: &PartyId,
+    ) -> impl Iterator<Item = (&'a Kid, &'a KeyRecord)> + 'a {
+        let kids = self.parties.get(party).map_or(&[][..], |p| &p.keys[..]);
+        kids.iter()
+            .filter_map(move |kid| self.keys.get(kid).map(|r| (kid, r)))
     }
 }
 

@@ -114,6 +114,11 @@ pub struct Cache {
     /// [`crate::merkle::Frontier`]).
     #[serde(default)]
     pub tree: Option<String>,
+    /// Offsets of every key event (FORMAT §5.4 `key-*`), in log order, so
+    /// that a writer can check the cached key history against the log
+    /// with a few small reads.
+    #[serde(default)]
+    pub key_events: Vec<u64>,
     pub state: State,
 }
 

@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use crate::crypto::PublicKey;
 use crate::format::{
-    DocHash, DocId, Event, EventHash, Frame, Kind, LedgerId, LogReader, PartyId, ReadError,
+    DocHash, DocId, Event, EventHash, Frame, Kid, Kind, LedgerId, LogReader, PartyId, ReadError,
 };
-use crate::replay::{Checked, State, Verified};
+use crate::replay::{Checked, KeyRecord, KeyRing, State, Verified};
 use crate::store::{Access, Store, StoreError, LOG_FILE};
 
 /// Where and why a ledger fails verification.
@@ -157,18 +157,21 @@ fn complete_event_within(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Decodes and signature-checks a run of framed events, on all cores.
+/// `keys` is every key introduced before the wave (FORMAT §6.5): an event
+/// signed by a key introduced within the wave is only decoded here, and
+/// its signature checked by the ordered replay.
 pub(crate) fn check_wave(
     buf: &[u8],
     items: &[(u64, std::ops::Range<usize>)],
-    parties: Option<&std::collections::BTreeMap<PartyId, crate::crypto::PublicKey>>,
+    keys: Option<&KeyRing>,
 ) -> Vec<Result<Checked, crate::format::FormatError>> {
     let work = |chunk: &[(u64, std::ops::Range<usize>)]| -> Vec<_> {
         chunk
             .iter()
             .map(|(_, r)| {
                 let event = Event::decode(&buf[r.clone()])?;
-                Ok(match parties {
-                    Some(p) => Checked::new(p, event),
+                Ok(match keys {
+                    Some(k) => Checked::new(k, event),
                     None => Checked::unchecked(event),
                 })
             })
@@ -235,7 +238,7 @@ pub(crate) fn replay(
                 }
             }
         }
-        let checked = check_wave(&buf, &items, state.as_ref().map(|s| &s.parties));
+        let checked = check_wave(&buf, &items, state.as_ref().map(|s| &s.keys));
         for ((offset, _), c) in items.iter().zip(checked) {
             let index = state.as_ref().map_or(0, |s| s.count);
             let c = c.map_err(|e| format_failure(store, index, *offset, e))?;
@@ -322,7 +325,8 @@ pub(crate) fn replay(
 /// What an auditor additionally requires (FORMAT §6, end).
 #[derive(Debug, Default)]
 pub struct Options {
-    /// `--trust`: the parties' keys must be exactly these (name, key).
+    /// `--trust`: every party must have held one of these keys, and each
+    /// must be a key some party holds or held (name, key).
     pub trust: Option<Vec<(String, PublicKey)>>,
     /// `--head`: the ledger must contain an event with this hash.
     pub head: Option<EventHash>,
@@ -332,12 +336,77 @@ pub struct Options {
     pub witnesses: Option<crate::note::WitnessPolicy>,
 }
 
-/// One party, as the genesis registered it.
+/// One party: the key the genesis registered, and every key it held.
 #[derive(Debug, Clone, Serialize)]
 pub struct PartyInfo {
     pub id: PartyId,
+    /// The key registered at genesis (hex), which may since have been
+    /// rotated out or revoked: see `keys`.
     pub key: String,
     pub fingerprint: String,
+    /// Every key the party holds or held, in the order introduced.
+    pub keys: Vec<KeyInfo>,
+}
+
+/// One key of a party and when it was in force (FORMAT §6.5).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    pub key: String,
+    pub fingerprint: String,
+    /// The event that introduced it (0: the genesis).
+    pub added: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotated_out: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_reason: Option<String>,
+    /// Whether it may sign the next event.
+    pub current: bool,
+}
+
+impl KeyInfo {
+    fn of(r: &KeyRecord) -> Self {
+        KeyInfo {
+            key: hex::encode(r.key.to_bytes()),
+            fingerprint: hex::encode(r.key.fingerprint()),
+            added: r.added,
+            rotated_out: r.rotated_out,
+            revoked: r.revoked.as_ref().map(|r| r.seq),
+            revoked_reason: r.revoked.as_ref().map(|r| r.reason.clone()),
+            current: r.is_current(),
+        }
+    }
+
+    /// "genesis key, current", "added at #3, rotated out at #5", …
+    pub fn history(&self) -> String {
+        let mut s = if self.added == 0 {
+            "genesis key".to_owned()
+        } else {
+            format!("added at #{}", self.added)
+        };
+        if let Some(at) = self.rotated_out {
+            let _ = write!(s, ", rotated out at #{at}");
+        }
+        if let (Some(at), Some(reason)) = (self.revoked, &self.revoked_reason) {
+            let _ = write!(s, ", REVOKED at #{at}: {}", terminal_safe(reason));
+        }
+        if self.current {
+            s.push_str(", current");
+        }
+        s
+    }
+}
+
+/// Which trusted key (`--trust`) vouched for a party.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustInfo {
+    pub party: PartyId,
+    /// The trusted key file, as named on the command line.
+    pub file: String,
+    pub fingerprint: String,
+    /// The key's history in the ledger, e.g. "genesis key, rotated out at #3".
+    pub status: String,
 }
 
 /// One replayed event, described.
@@ -400,6 +469,9 @@ pub struct Report {
     pub tree_root: String,
     /// The stored checkpoints, each checked against the tree (FORMAT §12.3).
     pub checkpoints: Vec<crate::checkpoint::CheckpointReport>,
+    /// With `--trust`: for each party, the trusted keys it held.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted: Vec<TrustInfo>,
 }
 
 fn short(h: &impl fmt::Display) -> String {
@@ -514,6 +586,19 @@ fn describe(event: &Event, offset: u64, state: &State) -> Entry {
         Kind::Note { text } => {
             notes = Some(text.clone());
             "note".to_owned()
+        }
+        Kind::KeyAdded { key, .. } => {
+            format!("added key {} (kid {})", hex::encode(key), Kid::of(key))
+        }
+        Kind::KeyRotated { key, .. } => format!(
+            "rotated to key {} (kid {}); the signing key (kid {}) is rotated out",
+            hex::encode(key),
+            Kid::of(key),
+            Kid(event.kid)
+        ),
+        Kind::KeyRevoked { kid, reason } => {
+            notes = Some(reason.clone());
+            format!("revoked the key with kid {kid}")
         }
     };
     Entry {
@@ -641,17 +726,34 @@ pub fn verify_with(
             torn_tail: false,
         })
     };
+    let mut trust_report = Vec::new();
     if let Some(trusted) = &options.trust {
-        for (party, key) in &state.parties {
-            if !trusted.iter().any(|(_, k)| k == key) {
+        // A party is vouched for by any key it holds or held: its later
+        // keys were each introduced by an event that a key of its own
+        // signed (FORMAT §6, end).
+        for party in state.parties.keys() {
+            let mut found = false;
+            for (name, key) in trusted {
+                if let Some(r) = state.key_record(key).filter(|r| r.party == *party) {
+                    found = true;
+                    trust_report.push(TrustInfo {
+                        party: party.clone(),
+                        file: name.clone(),
+                        fingerprint: hex::encode(key.fingerprint()),
+                        status: KeyInfo::of(r).history(),
+                    });
+                }
+            }
+            if !found {
+                let kids: Vec<String> = state.keys_of(party).map(|(k, _)| k.to_hex()).collect();
                 return Err(fail(format!(
                     "the key of party {party:?} (fingerprint {}) is not among the trusted keys (--trust)",
-                    hex::encode(key.fingerprint())
+                    kids.join(", fingerprint ")
                 )));
             }
         }
         for (name, key) in trusted {
-            if state.party_of(key).is_none() {
+            if state.key_record(key).is_none() {
                 return Err(fail(format!(
                     "trusted key {name} is not the key of any party of this ledger (--trust)"
                 )));
@@ -666,10 +768,13 @@ pub fn verify_with(
         }
     }
     let origin = crate::checkpoint::origin(&state.ledger);
+    // FORMAT §13.1: any key a party held that was not revoked (a revoked
+    // key may be in someone else's hands) may have signed a checkpoint.
     let mut keys: Vec<(String, PublicKey)> = state
-        .parties
-        .iter()
-        .map(|(p, k)| (p.to_string(), *k))
+        .keys
+        .values()
+        .filter(|r| r.revoked.is_none())
+        .map(|r| (r.party.to_string(), r.key))
         .collect();
     keys.extend(options.log_keys.iter().cloned());
     let checkpoints = crate::checkpoint::check_stored(
@@ -718,17 +823,25 @@ pub fn verify_with(
         title: state.title.clone(),
         parties: state
             .parties
-            .iter()
-            .map(|(id, k)| PartyInfo {
-                id: id.clone(),
-                key: hex::encode(k.to_bytes()),
-                fingerprint: hex::encode(k.fingerprint()),
+            .keys()
+            .map(|id| {
+                let keys: Vec<KeyInfo> = state.keys_of(id).map(|(_, r)| KeyInfo::of(r)).collect();
+                PartyInfo {
+                    id: id.clone(),
+                    key: keys.first().map(|k| k.key.clone()).unwrap_or_default(),
+                    fingerprint: keys
+                        .first()
+                        .map(|k| k.fingerprint.clone())
+                        .unwrap_or_default(),
+                    keys,
+                }
             })
             .collect(),
         documents: documents(&state),
         events,
         count: state.count,
         head: state.head,
+        trusted: trust_report,
     })
 }
 
@@ -756,7 +869,19 @@ impl Report {
             terminal_safe(&self.title)
         );
         for p in &self.parties {
-            let _ = writeln!(out, "  {:<8} key {}", p.id.as_str(), p.key);
+            match p.keys.as_slice() {
+                // The common case, and the output before rotation existed.
+                [only] if only.current && only.added == 0 => {
+                    let _ = writeln!(out, "  {:<8} key {}", p.id.as_str(), p.key);
+                }
+                keys => {
+                    for (i, k) in keys.iter().enumerate() {
+                        let id = if i == 0 { p.id.as_str() } else { "" };
+                        let _ = writeln!(out, "  {id:<8} key {} ({})", k.key, k.history());
+                        let _ = writeln!(out, "  {:<8}     kid {}", "", k.fingerprint);
+                    }
+                }
+            }
         }
         out.push_str("\ntimeline:\n");
         out
@@ -811,6 +936,19 @@ impl Report {
                 ),
             };
             let _ = writeln!(f, "    approved by {}", acts(&d.approved_by));
+        }
+        if !self.trusted.is_empty() {
+            f.push_str("\ntrusted keys (--trust):\n");
+            for t in &self.trusted {
+                let _ = writeln!(
+                    f,
+                    "  {:<8} {} (fingerprint {}, {})",
+                    t.party.as_str(),
+                    terminal_safe(&t.file),
+                    t.fingerprint,
+                    t.status
+                );
+            }
         }
         if !self.checkpoints.is_empty() {
             f.push_str("\ncheckpoints (FORMAT §12):\n");
@@ -889,11 +1027,19 @@ pub fn export_event(dir: &Path, index: u64) -> Result<Exported, VerifyError> {
         }));
     };
     let stored = store.read_at(offset, event.stored_len() as u64)?;
-    let Some(public_key) = replayed.state.parties.get(&event.body.author).copied() else {
+    // The key that signed it (its kid), which was a current key of the
+    // author then, whatever became of it later.
+    let Some(public_key) = replayed
+        .state
+        .keys
+        .get(&Kid(event.kid))
+        .filter(|r| r.party == event.body.author)
+        .map(|r| r.key)
+    else {
         return Err(VerifyError::Failed(Failure {
             event: Some(index),
             offset: Some(offset),
-            reason: "the author is not a party".into(),
+            reason: "the signing key is not a key of the author".into(),
             torn_tail: false,
         }));
     };

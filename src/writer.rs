@@ -14,11 +14,11 @@ use rand::RngCore;
 
 use crate::crypto::{PublicKey, SigningKey};
 use crate::format::{
-    protected_header, sig_structure, Body, DocHash, Event, EventHash, FormatError, Kind, LedgerId,
-    PartyId, FORMAT_VERSION,
+    key_proof_message, protected_header, sig_structure, Body, DocHash, Event, EventHash,
+    FormatError, Kid, Kind, LedgerId, PartyId, FORMAT_VERSION,
 };
 use crate::merkle::{Frontier, Hash};
-use crate::replay::{Documents, RuleError, State};
+use crate::replay::{Documents, KeyRecord, RuleError, State};
 use crate::store::{Access, Buckets, Cache, EntryKind, Store, StoreError};
 use crate::time::Timestamp;
 use crate::verify::{self, Failure, VerifyError};
@@ -33,6 +33,12 @@ pub enum WriteError {
     Invalid(Failure),
     #[error("the signing key (public key {key}) is not the key of any party of this ledger")]
     NotAParty { key: String },
+    #[error("refused: the signing key (kid {kid}) was a key of party {party:?}, but it was {status}; sign with a current key of {party:?}")]
+    KeyNotCurrent {
+        kid: Kid,
+        party: PartyId,
+        status: String,
+    },
     #[error("refused: {0}")]
     Rule(#[from] RuleError),
     #[error("refused: {0}")]
@@ -122,6 +128,7 @@ pub fn init(
         touched: Touched::default(),
         frontier,
         unsaved: false,
+        key_events: Vec::new(),
         log_len: bytes.len() as u64,
         head_offset: 0,
         repaired: None,
@@ -152,12 +159,108 @@ fn genesis_matches(store: &Store, state: &State) -> bool {
         Kind::LedgerCreated { parties, .. } => {
             genesis.body.ledger == state.ledger
                 && parties.len() == state.parties.len()
-                && parties
-                    .iter()
-                    .all(|(p, k)| state.parties.get(p).map(PublicKey::to_bytes) == Some(*k))
+                && parties.iter().all(|(p, k)| {
+                    state.parties.get(p).and_then(|party| party.keys.first()) == Some(&Kid::of(k))
+                        && state.keys.get(&Kid::of(k)).is_some_and(|r| {
+                            r.party == *p && r.added == 0 && r.key.to_bytes() == *k
+                        })
+                })
         }
         _ => false,
     }
+}
+
+/// Whether the cached key history (FORMAT §6.5) is what the genesis and
+/// the key events at `offsets` make of it, so that a tampered cache cannot
+/// make the writer sign with a key that was rotated out or revoked, or that
+/// was never introduced. (A cache that leaves out a key event together
+/// with its effect still passes: like the rest of the cached state, the
+/// list of key events is trusted to be complete once its stamps match.)
+fn key_history_matches(store: &Store, state: &State, offsets: &[u64]) -> bool {
+    let Some(genesis) = event_at(store, 0) else {
+        return false;
+    };
+    let Kind::LedgerCreated { parties, .. } = &genesis.body.kind else {
+        return false;
+    };
+    let mut keys = crate::replay::KeyRing::new();
+    let mut party_map = BTreeMap::new();
+    for (p, k) in parties {
+        let Ok(key) = PublicKey::from_bytes(k, "the key") else {
+            return false;
+        };
+        keys.insert(Kid::of(k), KeyRecord::new(p.clone(), key, 0));
+        party_map.insert(
+            p.clone(),
+            crate::replay::Party {
+                keys: vec![Kid::of(k)],
+                current: 1,
+            },
+        );
+    }
+    let mut last = 0;
+    for &offset in offsets {
+        if offset <= last {
+            return false;
+        }
+        last = offset;
+        let Some(e) = event_at(store, offset) else {
+            return false;
+        };
+        let (seq, author) = (e.body.seq, &e.body.author);
+        let Some(party) = party_map.get_mut(author) else {
+            return false;
+        };
+        match &e.body.kind {
+            Kind::KeyAdded { key, .. } | Kind::KeyRotated { key, .. } => {
+                let Ok(public) = PublicKey::from_bytes(key, "the key") else {
+                    return false;
+                };
+                keys.insert(Kid::of(key), KeyRecord::new(author.clone(), public, seq));
+                party.keys.push(Kid::of(key));
+                if matches!(e.body.kind, Kind::KeyRotated { .. }) {
+                    match keys.get_mut(&Kid(e.kid)) {
+                        Some(r) => r.rotated_out = Some(seq),
+                        None => return false,
+                    }
+                } else {
+                    party.current += 1;
+                }
+            }
+            Kind::KeyRevoked { kid, reason } => {
+                let Some(r) = keys.get_mut(kid) else {
+                    return false;
+                };
+                if r.is_current() {
+                    party.current = party.current.saturating_sub(1);
+                }
+                r.revoked = Some(crate::replay::Revocation {
+                    seq,
+                    reason: reason.clone(),
+                });
+            }
+            _ => return false,
+        }
+    }
+    keys == state.keys && party_map == state.parties
+}
+
+/// The event that starts at `offset` of the log, if one does.
+fn event_at(store: &Store, offset: u64) -> Option<Event> {
+    let len = store.log_len().ok()?;
+    let bytes = store.read_at(offset, len.checked_sub(offset)?).ok()?;
+    let crate::format::Frame::Item(n) = crate::format::frame(&bytes) else {
+        return None;
+    };
+    Event::decode(&bytes[..n]).ok()
+}
+
+/// Whether `kind` changes the key history (FORMAT §5.4).
+fn is_key_event(kind: &Kind) -> bool {
+    matches!(
+        kind,
+        Kind::KeyAdded { .. } | Kind::KeyRotated { .. } | Kind::KeyRevoked { .. }
+    )
 }
 
 /// The documents and sessions an event reads or changes: the only parts of
@@ -208,6 +311,8 @@ pub struct Writer {
     /// A full replay's state not yet saved to the cache: saved when the
     /// writer is dropped, unless an append or import saved it first.
     unsaved: bool,
+    /// Offsets of the key events, for the cache.
+    key_events: Vec<u64>,
     log_len: u64,
     head_offset: u64,
     repaired: Option<u64>,
@@ -228,12 +333,16 @@ fn stored_for(frontier: &Frontier, leaf: Hash) -> Vec<Hash> {
     out
 }
 
-/// Replays the whole log, as verify does, and rebuilds the cache's Merkle
-/// tree on the way.
-fn full_replay(store: &Store) -> Result<(verify::Replayed, Frontier), VerifyError> {
+/// Replays the whole log, as verify does, rebuilds the cache's Merkle tree
+/// on the way, and notes the offsets of the key events.
+fn full_replay(store: &Store) -> Result<(verify::Replayed, Frontier, Vec<u64>), VerifyError> {
     let mut frontier = Frontier::new();
     let mut tree = store.tree_builder().ok();
+    let mut key_events = Vec::new();
     let replayed = verify::replay(store, |v, offset, _| {
+        if is_key_event(&v.body.kind) {
+            key_events.push(offset);
+        }
         let leaf = v.leaf_hash();
         if let Some(t) = tree.as_mut() {
             t.push(&stored_for(&frontier, leaf), offset);
@@ -244,7 +353,7 @@ fn full_replay(store: &Store) -> Result<(verify::Replayed, Frontier), VerifyErro
     if let Some(t) = tree {
         let _ = t.finish();
     }
-    Ok((replayed, frontier))
+    Ok((replayed, frontier, key_events))
 }
 
 /// Brings the document or session `kind` touches into `state` from the
@@ -326,7 +435,8 @@ impl Writer {
                     .filter(|f| f.size() == cache.state.count);
                 if let (true, Some(frontier)) = (
                     EventHash::of(&tail) == cache.state.head
-                        && genesis_matches(&store, &cache.state),
+                        && genesis_matches(&store, &cache.state)
+                        && key_history_matches(&store, &cache.state, &cache.key_events),
                     frontier,
                 ) {
                     return Ok(Writer {
@@ -338,6 +448,7 @@ impl Writer {
                         touched: Touched::default(),
                         frontier,
                         unsaved: false,
+                        key_events: cache.key_events,
                         log_len: len,
                         head_offset: cache.head_offset,
                         repaired: None,
@@ -348,7 +459,7 @@ impl Writer {
         // The old cache stays until a new one replaces it: its committed
         // length is what lets a torn tail be removed after a crash here.
         let mut repaired = None;
-        let (replayed, frontier) = match full_replay(&store) {
+        let (replayed, frontier, key_events) = match full_replay(&store) {
             Ok(r) => r,
             Err(VerifyError::Failed(f)) if f.torn_tail => {
                 // FORMAT §3: the bytes after the last complete event were
@@ -400,6 +511,7 @@ impl Writer {
             // Saved once, when the writer is done: an import or append
             // would otherwise write every cache entry twice.
             unsaved: true,
+            key_events,
             log_len: replayed.log_len,
             head_offset: replayed.head_offset,
             repaired,
@@ -423,9 +535,10 @@ impl Writer {
             return Ok(());
         }
         self.store.drop_cache();
-        let (replayed, frontier) = full_replay(&self.store)?;
+        let (replayed, frontier, key_events) = full_replay(&self.store)?;
         self.state = replayed.state;
         self.frontier = frontier;
+        self.key_events = key_events;
         self.complete = true;
         self.unsaved = true;
         self.generation = None;
@@ -486,7 +599,7 @@ impl Writer {
                 return Ok(t);
             }
         }
-        let (replayed, frontier) = full_replay(&self.store)?;
+        let (replayed, frontier, _) = full_replay(&self.store)?;
         if replayed.state.head != self.state.head || frontier.root() != root {
             return Err(WriteError::Usage(
                 "the ledger changed under the writer's lock; run the command again".into(),
@@ -582,8 +695,61 @@ impl Writer {
             log_len: self.log_len,
             head_offset: self.head_offset,
             tree: Some(hex::encode(self.frontier.to_bytes())),
+            key_events: self.key_events.clone(),
             state: head,
         })
+    }
+
+    /// The party for which `key` is a current key, or why there is none.
+    fn author_of(&self, key: &SigningKey) -> Result<PartyId, WriteError> {
+        let me = key.public();
+        match self.state.key_record(&me) {
+            Some(r) if r.is_current() => Ok(r.party.clone()),
+            Some(r) => Err(WriteError::KeyNotCurrent {
+                kid: Kid(me.fingerprint()),
+                party: r.party.clone(),
+                status: r.status(),
+            }),
+            None => Err(WriteError::NotAParty {
+                key: hex::encode(me.to_bytes()),
+            }),
+        }
+    }
+
+    /// Appends a `key-added` (or, with `rotate`, a `key-rotated`) event
+    /// signed by `key` that makes `new` a key of the same party (FORMAT
+    /// §5.4). `new` signs the key-proof message of the event's position
+    /// (§5.7), and the proof is checked by replay before anything is
+    /// written.
+    pub fn append_key(
+        &mut self,
+        key: &SigningKey,
+        new: &SigningKey,
+        rotate: bool,
+        time: Option<Timestamp>,
+    ) -> Result<Appended, WriteError> {
+        let author = self.author_of(key)?;
+        let new_key = new.public().to_bytes();
+        let message = key_proof_message(
+            &self.state.ledger,
+            self.state.count,
+            &self.state.head,
+            &author,
+            &new_key,
+        );
+        let proof = new.sign(&message);
+        let kind = if rotate {
+            Kind::KeyRotated {
+                key: new_key,
+                proof,
+            }
+        } else {
+            Kind::KeyAdded {
+                key: new_key,
+                proof,
+            }
+        };
+        self.append(key, time, kind, None)
     }
 
     /// The current version of a document, if it exists.
@@ -609,14 +775,7 @@ impl Writer {
         kind: Kind,
         document: Option<&[u8]>,
     ) -> Result<Appended, WriteError> {
-        let me = key.public();
-        let author = self
-            .state
-            .party_of(&me)
-            .cloned()
-            .ok_or_else(|| WriteError::NotAParty {
-                key: hex::encode(me.to_bytes()),
-            })?;
+        let author = self.author_of(key)?;
         let body = Body {
             version: FORMAT_VERSION,
             ledger: self.state.ledger,
@@ -646,6 +805,9 @@ impl Writer {
             .mark_pending(offset, offset + bytes.len() as u64)?;
         self.store.append(offset, &bytes)?;
         self.store.clear_pending();
+        if is_key_event(&verified.body.kind) {
+            self.key_events.push(offset);
+        }
         self.grow_tree(&[(verified.leaf_hash(), offset)]);
         self.mark_touched(&verified.body.kind);
         self.state = next;
@@ -703,6 +865,7 @@ impl Writer {
         let mut touched_docs = Vec::new();
         let mut touched_sessions = Vec::new();
         let mut leaves = Vec::new();
+        let mut key_offsets: Vec<u64> = Vec::new();
         let mut pos = 0usize;
         let docs = |h: &DocHash| {
             if documents.contains_key(h) {
@@ -740,7 +903,7 @@ impl Writer {
             pos += len;
         }
         for wave in items.chunks(8192) {
-            let checked = crate::verify::check_wave(events, wave, Some(&next.parties));
+            let checked = crate::verify::check_wave(events, wave, Some(&next.keys));
             for ((offset, range), c) in wave.iter().zip(checked) {
                 let index = accepted.len();
                 let offset = *offset as usize;
@@ -758,9 +921,10 @@ impl Writer {
                     // An unreadable cache entry: start again from a full
                     // replay (nothing has been written yet).
                     self.store.drop_cache();
-                    let (replayed, frontier) = full_replay(&self.store)?;
+                    let (replayed, frontier, key_events) = full_replay(&self.store)?;
                     self.state = replayed.state;
                     self.frontier = frontier;
+                    self.key_events = key_events;
                     self.complete = true;
                     self.unsaved = true;
                     self.generation = None;
@@ -771,8 +935,12 @@ impl Writer {
                 leaves.push((c.event().leaf_hash(), range.start as u64));
                 touched_docs.extend(doc.cloned());
                 touched_sessions.extend(session.cloned());
-                next.apply_checked(c, &docs)
+                let v = next
+                    .apply_checked(c, &docs)
                     .map_err(|e| fail(index, offset, e.to_string()))?;
+                if is_key_event(&v.body.kind) {
+                    key_offsets.push(range.start as u64);
+                }
                 accepted.push(range.clone());
             }
             progress(wave.last().map_or(0, |(_, r)| r.end as u64));
@@ -815,6 +983,7 @@ impl Writer {
         for (_, at) in &mut leaves {
             *at = at.wrapping_add(base);
         }
+        let key_offsets: Vec<u64> = key_offsets.iter().map(|o| o.wrapping_add(base)).collect();
         let mut groups = 0;
         let mut start = 0usize;
         while start < accepted.len() {
@@ -847,6 +1016,7 @@ impl Writer {
         self.store.clear_pending();
         self.state = next;
         self.grow_tree(&leaves);
+        self.key_events.extend(key_offsets);
         self.touched.docs.extend(touched_docs);
         self.touched.sessions.extend(touched_sessions);
         self.save_cache();

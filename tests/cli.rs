@@ -2816,7 +2816,19 @@ fn a_forged_cache_is_not_trusted() {
         fx.root(),
         &["pkey", "-in", "other/eve.key", "-pubout", "-outform", "DER"],
     );
-    cache["state"]["parties"]["eve"] = json!(hex::encode(&der[12..]));
+    let eve_key = &der[12..];
+    let eve_kid = sha256_hex(eve_key);
+    assert!(cache["state"]["keys"].is_object(), "the cache's key ring");
+    cache["state"]["parties"]["eve"] = json!({"keys": [eve_kid], "current": 1});
+    cache["state"]["keys"][&eve_kid] = json!({
+        "party": "eve",
+        "key": hex::encode(eve_key),
+        "added": 0,
+        "rotated_out": null,
+        "revoked": null,
+    });
+    // Well-formed: the writer would take it, but for the genesis check.
+    serde_json::from_value::<ledger::replay::State>(cache["state"].clone()).unwrap();
     fs::write(&path, serde_json::to_vec(&cache).unwrap()).unwrap();
     fx.refused(
         &[

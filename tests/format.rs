@@ -15,8 +15,8 @@ use std::io::BufReader;
 use ciborium::value::Value;
 use ledger::crypto::SigningKey;
 use ledger::format::{
-    protected_header, sig_structure, Body, DocHash, DocId, Event, EventHash, FormatError, Kind,
-    LedgerId, LogReader, PartyId, ReadError, SessionId, EXTERNAL_AAD, MAX_EVENT_BYTES,
+    protected_header, sig_structure, Body, DocHash, DocId, Event, EventHash, FormatError, Kid,
+    Kind, LedgerId, LogReader, PartyId, ReadError, SessionId, EXTERNAL_AAD, MAX_EVENT_BYTES,
 };
 use ledger::time::Timestamp;
 
@@ -190,6 +190,18 @@ fn every_kind() -> Vec<Body> {
         },
         Kind::DocumentSigned { doc, sha256: sha },
         note("Coffee break.\nBack at 11:00 (مرحبا, 你好, \u{202e}bidi\u{202c})."),
+        Kind::KeyAdded {
+            key: [7; 32],
+            proof: [8; 64],
+        },
+        Kind::KeyRotated {
+            key: [9; 32],
+            proof: [10; 64],
+        },
+        Kind::KeyRevoked {
+            kid: Kid([11; 32]),
+            reason: "laptop stolen on 2017-06-14".into(),
+        },
     ];
     kinds.into_iter().map(body).collect()
 }
@@ -272,10 +284,17 @@ fn reject_payload(payload: &[u8]) -> FormatError {
         Ok(body) => panic!("payload accepted: {body:?}"),
         Err(e) => e,
     };
-    let in_event = match Event::decode(&signed(&key(), payload)) {
+    let stored = signed(&key(), payload);
+    let in_event = match Event::decode(&stored) {
         Ok(ev) => panic!("event accepted: {:?}", ev.body),
         Err(e) => e,
     };
+    if stored.len() > MAX_EVENT_BYTES {
+        // FORMAT §3 comes first: a payload that cannot fit in an event is
+        // refused as too large before it is decoded.
+        assert_eq!(in_event, FormatError::TooLarge);
+        return direct;
+    }
     assert_eq!(direct, in_event, "Body::decode and Event::decode disagree");
     direct
 }
@@ -1282,6 +1301,8 @@ fn required(kind: &Kind) -> Vec<&'static str> {
         | Kind::DocumentApproved { .. }
         | Kind::DocumentSigned { .. } => vec!["doc", "sha256"],
         Kind::Note { .. } => vec!["text"],
+        Kind::KeyAdded { .. } | Kind::KeyRotated { .. } => vec!["key", "proof"],
+        Kind::KeyRevoked { .. } => vec!["key", "reason"],
     });
     fields
 }
@@ -1801,7 +1822,7 @@ fn read_error(log: &[u8]) -> (u64, FormatError) {
 }
 
 #[test]
-fn events_up_to_1_mib_are_accepted() {
+fn events_up_to_the_limit_are_accepted() {
     let key = key();
     let bytes = event_of_size(&key, MAX_EVENT_BYTES);
     let event = Event::decode(&bytes).unwrap();
@@ -1812,7 +1833,7 @@ fn events_up_to_1_mib_are_accepted() {
 }
 
 #[test]
-fn events_over_1_mib_are_too_large_for_decode() {
+fn events_over_the_limit_are_too_large_for_decode() {
     let key = key();
     for size in [
         MAX_EVENT_BYTES + 1,
@@ -1825,7 +1846,7 @@ fn events_over_1_mib_are_too_large_for_decode() {
 }
 
 #[test]
-fn events_well_over_1_mib_are_too_large_for_the_reader() {
+fn events_well_over_the_limit_are_too_large_for_the_reader() {
     let key = key();
     let (_, first, _) = assemble(&note_body());
     for size in [
@@ -1849,7 +1870,7 @@ fn events_well_over_1_mib_are_too_large_for_the_reader() {
 }
 
 #[test]
-fn events_just_over_1_mib_are_too_large_for_the_reader() {
+fn events_just_over_the_limit_are_too_large_for_the_reader() {
     // LogReader::next_event only refuses to read more once it already
     // holds more than MAX_EVENT_BYTES; an event whose last read crosses
     // the limit is returned as a good event, while Event::decode (and
@@ -2120,6 +2141,22 @@ mod properties {
                 }
             }),
             text().prop_map(|text| Kind::Note { text }),
+            (any::<[u8; 32]>(), any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(key, a, b)| {
+                Kind::KeyAdded {
+                    key,
+                    proof: [a, b].concat().try_into().unwrap(),
+                }
+            }),
+            (any::<[u8; 32]>(), any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(key, a, b)| {
+                Kind::KeyRotated {
+                    key,
+                    proof: [a, b].concat().try_into().unwrap(),
+                }
+            }),
+            (any::<[u8; 32]>(), line()).prop_map(|(kid, reason)| Kind::KeyRevoked {
+                kid: Kid(kid),
+                reason
+            }),
         ]
     }
 

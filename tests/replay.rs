@@ -10,7 +10,7 @@ use std::rc::Rc;
 use ciborium::value::Value;
 use ledger::crypto::{PublicKey, SigningKey};
 use ledger::format::{
-    protected_header, sig_structure, Body, DocHash, DocId, Event, EventHash, Kind, LedgerId,
+    protected_header, sig_structure, Body, DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId,
     PartyId, SessionId,
 };
 use ledger::replay::{Checked, Documents, RuleError, State};
@@ -307,7 +307,9 @@ fn an_agreement_replays() {
         PARTIES.map(pid)
     );
     for p in PARTIES {
-        assert_eq!(fx.state.parties[&pid(p)], fx.key(p).public());
+        let kid = Kid(fx.key(p).public().fingerprint());
+        assert_eq!(fx.state.parties[&pid(p)].keys, [kid]);
+        assert_eq!(fx.state.keys[&kid].key, fx.key(p).public());
         assert_eq!(fx.state.party_of(&fx.key(p).public()), Some(&pid(p)));
     }
 
@@ -772,7 +774,7 @@ fn a_small_order_r_is_refused() {
 fn apply_checked_is_apply_with_the_signature_checked_first() {
     let mut fx = Fx::new();
     let event = fx.event("bob", note("checked elsewhere"));
-    let checked = Checked::new(&fx.state.parties, event.clone());
+    let checked = Checked::new(&fx.state.keys, event.clone());
     assert_eq!(checked.event().hash(), event.hash());
     let verified = fx.state.apply_checked(checked, &all_docs).unwrap();
     assert_eq!(verified.hash(), event.hash());
@@ -780,7 +782,7 @@ fn apply_checked_is_apply_with_the_signature_checked_first() {
     // A bad signature checked against the right parties is refused.
     let body = fx.body("bob", note("x"));
     let forged = sign_as(&body, fx.key("carol"), fx.key("bob").public().fingerprint());
-    let checked = Checked::new(&fx.state.parties, forged);
+    let checked = Checked::new(&fx.state.keys, forged);
     let before = snapshot(&fx.state);
     assert_eq!(
         fx.state.apply_checked(checked, &all_docs).unwrap_err(),
@@ -804,8 +806,13 @@ fn apply_checked_answers_to_this_ledgers_parties() {
         copy.apply(forged.clone(), &all_docs).unwrap_err(),
         RuleError::KidMismatch { author: pid("bob") }
     );
-    let fake_parties = BTreeMap::from([(pid("bob"), mallory.public())]);
-    let checked = Checked::new(&fake_parties, forged);
+    // A key ring in which mallory's key is bob's.
+    let mut fake_keys = fx.state.keys.clone();
+    let bob = Kid(fx.key("bob").public().fingerprint());
+    let mut record = fake_keys.remove(&bob).unwrap();
+    record.key = mallory.public();
+    fake_keys.insert(Kid(mallory.public().fingerprint()), record);
+    let checked = Checked::new(&fake_keys, forged);
     let before = snapshot(&fx.state);
     let result = fx.state.apply_checked(checked, &all_docs);
     assert!(

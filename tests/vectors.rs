@@ -9,7 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 
 use ledger::crypto::SigningKey;
 use ledger::format::{
-    protected_header, sig_structure, Body, DocHash, Event, EventHash, Kind, LedgerId, PartyId,
+    key_proof_message, protected_header, sig_structure, Body, DocHash, Event, EventHash, Kind,
+    LedgerId, PartyId,
 };
 use ledger::replay::State;
 use ledger::time::Timestamp;
@@ -17,6 +18,8 @@ use ledger::time::Timestamp;
 // RFC 8032 §7.1, tests 1 and 2.
 const MOST_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const MED_SEED: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+// RFC 8032 §7.1, test 3: the key most rotates to.
+const MOST2_SEED: &str = "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7";
 
 fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -70,6 +73,7 @@ fn vectors() -> Vec<Vector> {
     let dir = tempfile::tempdir().unwrap();
     let most = key_from_seed(dir.path(), "most.key", MOST_SEED);
     let med = key_from_seed(dir.path(), "med.key", MED_SEED);
+    let most2 = key_from_seed(dir.path(), "most2.key", MOST2_SEED);
     let ledger = LedgerId(*b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f");
     let mut parties = BTreeMap::new();
     parties.insert(PartyId::new("most").unwrap(), most.public().to_bytes());
@@ -114,6 +118,31 @@ fn vectors() -> Vec<Vector> {
         }
     };
     state.apply(s_event.clone(), &docs).unwrap();
+    // Event 2: most rotates to its second key (FORMAT §5.4, §5.7).
+    let most_id = PartyId::new("most").unwrap();
+    let new_key = most2.public().to_bytes();
+    let s_hash = EventHash::of(&s_bytes);
+    let proof_message = key_proof_message(&ledger, 2, &s_hash, &most_id, &new_key);
+    let proof = most2.sign(&proof_message);
+    let third = Body {
+        version: 1,
+        ledger,
+        seq: 2,
+        prev: Some(s_hash),
+        time: Timestamp::parse("2017-06-14T11:00:00+08:00").unwrap(),
+        author: most_id,
+        kind: Kind::KeyRotated {
+            key: new_key,
+            proof,
+        },
+    };
+    let (t_event, t_bytes, t_sig) = sign(&most, &third);
+    state.apply(t_event.clone(), &docs).unwrap();
+    assert_eq!(
+        state.party_of(&most2.public()).map(|p| p.as_str()),
+        Some("most")
+    );
+    assert_eq!(state.party_of(&most.public()), None);
 
     let v = |label, value: String| Vector { label, value };
     vec![
@@ -137,7 +166,16 @@ fn vectors() -> Vec<Vector> {
         v("event 1 payload", hex::encode(s_event.payload())),
         v("event 1 signature", hex::encode(s_sig)),
         v("event 1 event", hex::encode(&s_bytes)),
-        v("event 1 hash (the head)", EventHash::of(&s_bytes).to_hex()),
+        v("event 1 hash", EventHash::of(&s_bytes).to_hex()),
+        v("most's new key seed", MOST2_SEED.into()),
+        v("most's new public key", hex::encode(new_key)),
+        v("most's new kid", hex::encode(most2.public().fingerprint())),
+        v("event 2 key-proof message", hex::encode(&proof_message)),
+        v("event 2 proof", hex::encode(proof)),
+        v("event 2 payload", hex::encode(t_event.payload())),
+        v("event 2 signature", hex::encode(t_sig)),
+        v("event 2 event", hex::encode(&t_bytes)),
+        v("event 2 hash (the head)", EventHash::of(&t_bytes).to_hex()),
     ]
 }
 

@@ -461,7 +461,9 @@ for _name, _text, _ok in [
     case(("ok-" if _ok else "fail-") + _name, 0 if _ok else 1, None if _ok else 1, "title is a line (§5.4)")(_mk)
 
 for _name, _text, _ok in [
-    ("text-65536-bytes", "a\n\t" * 21845 + "a", True),
+    ("text-65000-bytes", "a\n\t" * 21666 + "ab", True),
+    # A valid text, but no event can hold it (§3, §5.4).
+    ("text-65536-bytes-event-too-large", "a\n\t" * 21845 + "a", False),
     ("text-65537-bytes", "a\n\t" * 21845 + "ab", False),
     ("text-cr", "a\r\nb", False),
     ("text-nul", "a\x00b", False),
@@ -1031,14 +1033,14 @@ def big_note(total):
     raise AssertionError("could not hit %d bytes" % total)
 
 
-@case("ok-event-exactly-1MiB", 0, None, "an event of exactly 1 048 576 bytes (§3)")
+@case("ok-event-exactly-max", 0, None, "an event of exactly 65 535 bytes (§3)")
 def _():
-    return big_note(1 << 20)
+    return big_note(65535)
 
 
-@case("fail-event-1MiB-plus-1", 1, 1, "an event of 1 048 577 bytes (§3)")
+@case("fail-event-max-plus-1", 1, 1, "an event of 65 536 bytes (§3)")
 def _():
-    return big_note((1 << 20) + 1)
+    return big_note(65536)
 
 
 @case("fail-torn-tail", 1, 2, "the log ends inside an event (§3)")
@@ -1053,6 +1055,135 @@ def _():
     b = with_note()
     b.events.append(b"\x00")
     return b
+
+
+# --- keys: key-added, key-rotated, key-revoked (§5.4, §5.7, §6.5, §6.8) ---
+
+NEW1 = Key(hashlib.sha256(b"ledger crafted new key 1").digest())
+NEW2 = Key(hashlib.sha256(b"ledger crafted new key 2").digest())
+
+
+def key_proof(b, author, new, seq=None, prev=None, ledger=None):
+    """§5.7: the new key's signature over the key-proof message of the next event."""
+    msg = enc(
+        [
+            "ledger/v1/key-proof",
+            LEDGER_ID if ledger is None else ledger,
+            len(b.events) if seq is None else seq,
+            b.prev if prev is None else prev,
+            author,
+            new.pub,
+        ]
+    )
+    return new.sign(msg)
+
+
+def add_key(b, kind, author, new, signer=None, **proof_kw):
+    b.add(kind, author, {"key": new.pub, "proof": key_proof(b, author, new, **proof_kw)}, signer=signer)
+    return b
+
+
+@case("ok-key-added-both-sign", 0, None, "an added key signs, and so does the old one (§6.8)")
+def _():
+    b = add_key(Builder(), "key-added", "most", NEW1)
+    b.add("note", "most", {"text": "new"}, signer=NEW1)
+    b.add("note", "most", {"text": "old"})
+    return b
+
+
+@case("ok-key-rotated-then-revoked", 0, None, "rotate, then revoke the rotated-out key (§6.8)")
+def _():
+    b = add_key(Builder(), "key-rotated", "most", NEW1)
+    b.add("key-revoked", "most", {"key": MOST.kid, "reason": "compromised"}, signer=NEW1)
+    b.add("note", "most", {"text": "new"}, signer=NEW1)
+    return b
+
+
+@case("fail-signed-by-rotated-out-key", 1, 2, "a rotated-out key may no longer sign (§6.5)")
+def _():
+    b = add_key(Builder(), "key-rotated", "most", NEW1)
+    b.add("note", "most", {"text": "old key"})
+    return b
+
+
+@case("fail-signed-by-revoked-key", 1, 3, "a revoked key may no longer sign (§6.5)")
+def _():
+    b = add_key(Builder(), "key-added", "most", NEW1)
+    b.add("key-revoked", "most", {"key": MOST.kid, "reason": "lost"}, signer=NEW1)
+    b.add("note", "most", {"text": "old key"})
+    return b
+
+
+@case("fail-key-rotated-signed-by-new-key", 1, 1, "the new key is not current until the event is applied (§6.5)")
+def _():
+    return add_key(Builder(), "key-rotated", "most", NEW1, signer=NEW1)
+
+
+@case("fail-key-proof-wrong-key", 1, 1, "the proof must be the new key's signature (§5.7)")
+def _():
+    b = Builder()
+    return b.add("key-added", "most", {"key": NEW1.pub, "proof": key_proof(b, "most", NEW2)})
+
+
+@case("fail-key-proof-other-seq", 1, 1, "a proof is bound to its seq (§5.7)")
+def _():
+    return add_key(Builder(), "key-added", "most", NEW1, seq=2)
+
+
+@case("fail-key-proof-other-ledger", 1, 1, "a proof is bound to its ledger (§5.7)")
+def _():
+    return add_key(Builder(), "key-added", "most", NEW1, ledger=bytes(16))
+
+
+@case("fail-key-proof-other-author", 1, 1, "a proof is bound to its author (§5.7)")
+def _():
+    b = Builder()
+    return b.add("key-added", "most", {"key": NEW1.pub, "proof": key_proof(b, "med", NEW1)})
+
+
+@case("fail-key-rotated-to-other-partys-key", 1, 1, "no key is held twice (§6.8)")
+def _():
+    return add_key(Builder(), "key-rotated", "most", MED)
+
+
+@case("fail-key-added-back-after-rotation", 1, 2, "a rotated-out key cannot come back (§6.8)")
+def _():
+    b = add_key(Builder(), "key-rotated", "most", NEW1)
+    return add_key(b, "key-added", "most", MOST, signer=NEW1)
+
+
+@case("fail-key-added-small-order", 1, 1, "a new key must not be of small order (§5.6)")
+def _():
+    return Builder().add("key-added", "most", {"key": ORDER_8, "proof": bytes(64)})
+
+
+@case("fail-key-revoked-last-key", 1, 1, "a party keeps at least one current key (§6.8)")
+def _():
+    return Builder().add("key-revoked", "med", {"key": MED.kid, "reason": "gone"})
+
+
+@case("fail-key-revoked-unknown", 1, 1, "only a key the author holds or held may be revoked (§6.8)")
+def _():
+    return Builder().add("key-revoked", "most", {"key": MED.kid, "reason": "not mine"})
+
+
+@case("fail-key-revoked-twice", 1, 3, "a key is revoked once (§6.8)")
+def _():
+    b = add_key(Builder(), "key-added", "most", NEW1)
+    b.add("key-revoked", "most", {"key": NEW1.kid, "reason": "lost"})
+    b.add("key-revoked", "most", {"key": NEW1.kid, "reason": "lost again"})
+    return b
+
+
+@case("fail-key-revoked-reason-not-a-line", 1, 2, "reason is a line (§5.4)")
+def _():
+    b = add_key(Builder(), "key-added", "most", NEW1)
+    return b.add("key-revoked", "most", {"key": NEW1.kid, "reason": "two\nlines"})
+
+
+@case("fail-key-added-proof-63-bytes", 1, 1, "proof is 64 bytes (§5.4)")
+def _():
+    return Builder().add("key-added", "most", {"key": NEW1.pub, "proof": bytes(63)})
 
 
 @case("fail-trailing-break", 1, 2, "a stray break code (§4)")

@@ -5,7 +5,7 @@ It shares no code with the Rust implementation: every rule below was written
 from the format document, and each function cites the section it implements.
 
     FORMAT §2    directory layout: only events.cbor and docs/ are read
-    FORMAT §3    the log: a CBOR sequence, 1 MiB per event, torn tails
+    FORMAT §3    the log: a CBOR sequence, 65 535 bytes per event, torn tails
     FORMAT §4    strict CBOR: core deterministic encoding, allowed types
     FORMAT §5.1  the COSE_Sign1 envelope
     FORMAT §5.2  the Sig_structure and strict Ed25519 verification
@@ -13,7 +13,8 @@ from the format document, and each function cites the section it implements.
     FORMAT §5.4  the kinds and the id/line/text classes
     FORMAT §5.5  the strict RFC 3339 time profile
     FORMAT §5.6  the parties' keys
-    FORMAT §6    replay, --trust and --head
+    FORMAT §5.7  key proofs (key-added, key-rotated)
+    FORMAT §6    replay, keys by log position (§6.5), --trust and --head
     FORMAT §7    documents
     FORMAT §9    public key files (for --trust)
 
@@ -63,7 +64,8 @@ try:  # §8: readers hold a shared flock on events.cbor (POSIX only)
 except ImportError:  # pragma: no cover - non-POSIX
     fcntl = None
 
-MAX_EVENT_BYTES = 1 << 20  # FORMAT §3
+MAX_EVENT_BYTES = 65535  # FORMAT §3
+KEY_PROOF_CONTEXT = "ledger/v1/key-proof"  # FORMAT §5.7
 EXTERNAL_AAD = b"ledger/v1/event"  # FORMAT §5.2
 MAX_PARTIES = 64  # FORMAT §5.4
 MAX_SIGNATORIES = 64  # FORMAT §5.4
@@ -107,7 +109,7 @@ class CborTruncated(Exception):
 
 
 class CborTooLarge(Exception):
-    """The item would extend past its size cap (FORMAT §3: 1 MiB)."""
+    """The item would extend past its size cap (FORMAT §3: 65 535 bytes)."""
 
 
 class CMap:
@@ -285,6 +287,18 @@ def encode_sig_structure(protected, payload):
     import cbor2
 
     return cbor2.dumps(["Signature1", protected, EXTERNAL_AAD, payload])
+
+
+def encode_key_proof(ledger, seq, prev, author, key):
+    """FORMAT §5.7: ["ledger/v1/key-proof", ledger, seq, prev, author, key].
+
+    An array of texts, byte strings and one unsigned integer: cbor2 writes
+    integers and lengths in their shortest form, which is the only
+    deterministic encoding of such an array.
+    """
+    import cbor2
+
+    return cbor2.dumps([KEY_PROOF_CONTEXT, ledger, seq, prev, author, key])
 
 
 # ---------------------------------------------------------------------------
@@ -514,6 +528,9 @@ _KINDS = {
     "document-approved": {"doc": ("id", True), "sha256": ("hash", True)},
     "document-signed": {"doc": ("id", True), "sha256": ("hash", True)},
     "note": {"text": ("text", True)},
+    "key-added": {"key": ("hash", True), "proof": ("sig", True)},
+    "key-rotated": {"key": ("hash", True), "proof": ("sig", True)},
+    "key-revoked": {"key": ("hash", True), "reason": ("line", True)},
 }
 
 
@@ -532,6 +549,9 @@ def _check_field(name, cls, value):
     elif cls == "hash":
         if not (isinstance(value, bytes) and len(value) == 32):
             bad = "a 32-byte byte string"
+    elif cls == "sig":
+        if not (isinstance(value, bytes) and len(value) == 64):
+            bad = "a 64-byte byte string"
     elif cls == "signatories":
         if not isinstance(value, list) or len(value) > MAX_SIGNATORIES:
             bad = "an array of at most 64 ids"
@@ -669,6 +689,37 @@ class Document:
         self.version = 1
 
 
+class Key:
+    """One key a party holds or held, and when it was in force (FORMAT §6.5)."""
+
+    __slots__ = ("party", "key", "added", "rotated_out", "revoked", "reason")
+
+    def __init__(self, party, key, added):
+        self.party = party
+        self.key = key
+        self.added = added  # the event that introduced it (0: the genesis)
+        self.rotated_out = None  # the key-rotated event it signed
+        self.revoked = None  # the key-revoked event that named it
+        self.reason = None
+
+    def current(self):
+        return self.rotated_out is None and self.revoked is None
+
+    def describe(self):
+        out = {
+            "key": self.key.hex(),
+            "fingerprint": hashlib.sha256(self.key).hexdigest(),
+            "added": self.added,
+            "current": self.current(),
+        }
+        if self.rotated_out is not None:
+            out["rotated_out"] = self.rotated_out
+        if self.revoked is not None:
+            out["revoked"] = self.revoked
+            out["revoked_reason"] = self.reason
+        return out
+
+
 class Replay:
     """The replay state of FORMAT §6, fed one event at a time."""
 
@@ -676,7 +727,8 @@ class Replay:
         self.read_doc = read_doc  # sha256 hex -> bytes; raises Failure
         self.ledger = None
         self.title = None
-        self.parties = {}
+        self.parties = {}  # party id -> its kids, in the order introduced
+        self.keys = {}  # kid -> Key, every key ever introduced (§6.5)
         self.prev_hash = None
         self.prev_instant = None
         self.sessions = set()
@@ -697,7 +749,10 @@ class Replay:
                 raise Failure("the first event must be ledger-created (FORMAT §6.4)")
             if "prev" in b:
                 raise Failure("the genesis event must not have \"prev\" (FORMAT §6.4)")
-            parties = {pid: key for pid, key in b["parties"].pairs}
+            parties = {pid: [hashlib.sha256(key).digest()] for pid, key in b["parties"].pairs}
+            keys = {
+                hashlib.sha256(key).digest(): Key(pid, key, 0) for pid, key in b["parties"].pairs
+            }
         else:
             if kind == "ledger-created":
                 raise Failure("ledger-created after the genesis (FORMAT §6.4)")
@@ -707,13 +762,28 @@ class Replay:
                 raise Failure("missing field \"prev\" (FORMAT §6.4)")
             if b["prev"] != self.prev_hash:
                 raise Failure("prev is not the hash of event %d (FORMAT §6.4)" % (i - 1))
-            parties = self.parties
-        author = b["author"]  # 5. author
+            parties, keys = self.parties, self.keys
+        author = b["author"]  # 5. author, and a key current for it (§6.5)
         if author not in parties:
             raise Failure("author %r is not a party (FORMAT §6.5)" % author)
-        key = parties[author]
-        if ev.kid != hashlib.sha256(key).digest():
-            raise Failure("kid is not the SHA-256 of %r's key (FORMAT §6.5)" % author)
+        rec = keys.get(ev.kid)
+        if rec is None or rec.party != author:
+            if kind in ("key-added", "key-rotated") and ev.kid == hashlib.sha256(b["key"]).digest():
+                raise Failure(
+                    "signed by the key it introduces, which is not yet a key of %r (FORMAT §6.5)" % author
+                )
+            raise Failure("kid is not the SHA-256 of a key of %r (FORMAT §6.5)" % author)
+        if rec.revoked is not None:
+            raise Failure(
+                "signed by key %s of party %r, revoked at event %d (FORMAT §6.5)"
+                % (ev.kid.hex(), author, rec.revoked)
+            )
+        if rec.rotated_out is not None:
+            raise Failure(
+                "signed by key %s of party %r, rotated out at event %d (FORMAT §6.5)"
+                % (ev.kid.hex(), author, rec.rotated_out)
+            )
+        key = rec.key
         problem = verify_strict(key, ev.signature, encode_sig_structure(ev.protected, ev.payload))
         if problem:  # 6. signature
             raise Failure("signature by %r: %s (FORMAT §6.6, §5.2)" % (author, problem))
@@ -724,6 +794,7 @@ class Replay:
             self.ledger = b["ledger"]
             self.title = b["title"]
             self.parties = parties
+            self.keys = keys
         self.prev_hash = ev.hash
         self.prev_instant = ev.instant
         self.hashes.append(ev.hash)
@@ -786,6 +857,39 @@ class Replay:
                 doc.signed.append(author)
                 if all(s in doc.signed for s in doc.signatories):
                     doc.executed = i
+        elif kind in ("key-added", "key-rotated"):
+            new = b["key"]
+            problem = check_public_key(new)
+            if problem:
+                raise Failure("the new key %s (FORMAT §5.6, §6.8)" % problem)
+            new_kid = hashlib.sha256(new).digest()
+            if new_kid in self.keys:
+                raise Failure(
+                    "the new key was introduced at event %d as a key of %r: a key is never held twice (FORMAT §6.8)"
+                    % (self.keys[new_kid].added, self.keys[new_kid].party)
+                )
+            message = encode_key_proof(b["ledger"], i, b["prev"], author, new)
+            problem = verify_strict(new, b["proof"], message)
+            if problem:
+                raise Failure("the key proof: %s (FORMAT §5.7, §6.8)" % problem)
+            self.keys[new_kid] = Key(author, new, i)
+            self.parties[author].append(new_kid)
+            if kind == "key-rotated":
+                self.keys[ev.kid].rotated_out = i
+        elif kind == "key-revoked":
+            kid = b["key"]
+            rec = self.keys.get(kid)
+            if rec is None or rec.party != author:
+                raise Failure("party %r never held a key with kid %s (FORMAT §6.8)" % (author, kid.hex()))
+            if rec.revoked is not None:
+                raise Failure("key %s was already revoked at event %d (FORMAT §6.8)" % (kid.hex(), rec.revoked))
+            others = [
+                k for k in self.parties[author] if k != kid and self.keys[k].current()
+            ]
+            if not others:
+                raise Failure("revoking key %s would leave %r with no current key (FORMAT §6.8)" % (kid.hex(), author))
+            rec.revoked = i
+            rec.reason = b["reason"]
         # "note": no rule; ledger-created: checked in step 4.
 
     def _check_doc_file(self, sha):
@@ -815,7 +919,7 @@ def verify_log(data, read_doc):
                 torn_tail=True,
             ) from None
         except CborTooLarge:
-            raise Failure("the event is larger than 1 MiB (FORMAT §3)", i, pos) from None
+            raise Failure("the event is larger than 65 535 bytes (FORMAT §3)", i, pos) from None
         except CborInvalid as e:
             raise Failure("%s (FORMAT §4)" % e, i, pos) from None
         try:
@@ -960,13 +1064,18 @@ def run(argv):
 
     try:
         replay = verify_log(data, read_doc)
-        if trusted is not None:  # --trust: the parties' keys, exactly (§6)
-            keys = set(replay.parties.values())
-            for pid, key in sorted(replay.parties.items()):
-                if key not in trusted:
+        vouched = []
+        if trusted is not None:  # --trust: any key each party held (§6)
+            held = {rec.key: rec for rec in replay.keys.values()}
+            for pid in sorted(replay.parties):
+                mine = [rec for rec in held.values() if rec.party == pid and rec.key in trusted]
+                if not mine:
                     raise Failure("the key of party %r is not among the trusted keys (--trust)" % pid)
-            if trusted - keys:
-                raise Failure("%d trusted key(s) belong to no party of the ledger (--trust)" % len(trusted - keys))
+                for rec in mine:
+                    vouched.append({"party": pid, "fingerprint": hashlib.sha256(rec.key).hexdigest()})
+            stray = trusted - set(held)
+            if stray:
+                raise Failure("%d trusted key(s) belong to no party of the ledger (--trust)" % len(stray))
         if opts["head"] is not None:  # --head: an event of the ledger (§6)
             if bytes.fromhex(opts["head"]) not in replay.hashes:
                 raise Failure(
@@ -1007,9 +1116,15 @@ def run(argv):
         "ledger": replay.ledger.hex(),
         "title": replay.title,
         "parties": [
-            {"id": pid, "key": key.hex(), "fingerprint": hashlib.sha256(key).hexdigest()}
-            for pid, key in sorted(replay.parties.items())
+            {
+                "id": pid,
+                "key": replay.keys[kids[0]].key.hex(),
+                "fingerprint": kids[0].hex(),
+                "keys": [replay.keys[k].describe() for k in kids],
+            }
+            for pid, kids in sorted(replay.parties.items())
         ],
+        "trusted": vouched,
         "events": replay.events,
         "documents": documents,
         "open_sessions": sorted(replay.sessions),
@@ -1036,7 +1151,17 @@ def print_result(code, result, as_json, out, err):
         return
     out.write("ledger %s %s\n" % (result["ledger"], json.dumps(result["title"], ensure_ascii=False)))
     for p in result["parties"]:
-        out.write("  party %-8s key %s\n" % (p["id"], p["key"]))
+        for k in p["keys"]:
+            history = "added at event %d" % k["added"]
+            if "rotated_out" in k:
+                history += ", rotated out at event %d" % k["rotated_out"]
+            if "revoked" in k:
+                history += ", REVOKED at event %d" % k["revoked"]
+            if k["current"]:
+                history += ", current"
+            out.write("  party %-8s key %s (%s)\n" % (p["id"], k["key"], history))
+    for t in result["trusted"]:
+        out.write("  trusted: party %s by key %s\n" % (t["party"], t["fingerprint"]))
     for d in result["documents"]:
         out.write("  document %s version %d (%s): %s\n" % (d["id"], d["version_number"], d["version"][:12], d["status"]))
     out.write("OK: %d events verified, head %s\n" % (result["count"], result["head"]))
