@@ -55,7 +55,13 @@ fn library_proves_every_event_in_every_checkpoint_and_every_growth() {
     let leaves = leaves(&dir);
     assert_eq!(leaves.len() as u64, N);
     let cps: Vec<Vec<u8>> = (0..=N)
-        .map(|s| if s == 0 { vec![] } else { read_cp(&fx, "led", s) })
+        .map(|s| {
+            if s == 0 {
+                vec![]
+            } else {
+                read_cp(&fx, "led", s)
+            }
+        })
         .collect();
     let mut inclusions = 0;
     for s in 1..=N {
@@ -76,7 +82,11 @@ fn library_proves_every_event_in_every_checkpoint_and_every_growth() {
             };
             assert_eq!(index, i);
             assert_eq!(leaf_hash(event), leaves[i as usize], "event {i}");
-            assert_eq!(*proof, path(i as usize, &leaves[..s as usize]), "{i} in {s}");
+            assert_eq!(
+                *proof,
+                path(i as usize, &leaves[..s as usize]),
+                "{i} in {s}"
+            );
             assert_eq!(*checkpoint, cps[s as usize]);
             let bytes = b.encode();
             assert_eq!(Bundle::decode(&bytes).unwrap(), b, "round trip {i} in {s}");
@@ -97,7 +107,10 @@ fn library_proves_every_event_in_every_checkpoint_and_every_growth() {
             s,
             Some(cps[s as usize].clone()),
         ));
-        assert!(m.contains(&format!("event {s} is not in the checkpoint")), "{m}");
+        assert!(
+            m.contains(&format!("event {s} is not in the checkpoint")),
+            "{m}"
+        );
     }
     assert_eq!(inclusions, N * (N + 1) / 2);
 
@@ -159,7 +172,11 @@ fn cli_prove_and_check_proof_agree_with_the_library_and_with_verify() {
         let s = c["size"].as_u64().unwrap();
         assert_eq!(c["valid"], true, "{c}");
         assert_eq!(c["file"], s.to_string(), "{c}");
-        assert_eq!(c["signed_by"], serde_json::json!([checkpoint_signer(s)]), "{c}");
+        assert_eq!(
+            c["signed_by"],
+            serde_json::json!([checkpoint_signer(s)]),
+            "{c}"
+        );
         assert_eq!(c["cosigned_by"], serde_json::json!([]), "{c}");
         assert!(c.get("problem").is_none(), "{c}");
     }
@@ -186,10 +203,7 @@ fn cli_prove_and_check_proof_agree_with_the_library_and_with_verify() {
             assert_eq!(fx.read(&out), lib.encode(), "event {i} in {s}");
             let r = fx.run(&["check-proof", &out, "--trust", "trust"]);
             r.ok();
-            assert!(
-                r.stdout.starts_with(&format!("OK: event #{i} (")),
-                "{r}"
-            );
+            assert!(r.stdout.starts_with(&format!("OK: event #{i} (")), "{r}");
             assert!(r.stdout.contains(&format!(" at size {s}, root ")), "{r}");
             assert_eq!(r.stdout.lines().count(), 1, "{r}");
             runs += 2;
@@ -202,10 +216,18 @@ fn cli_prove_and_check_proof_agree_with_the_library_and_with_verify() {
                 format!("led/checkpoints/{o}"),
                 format!("led/checkpoints/{n}"),
             );
-            fx.run(&["prove", "led", "--from", &old, "--checkpoint", &new, "-o", &out])
-                .ok();
-            let lib =
-                checkpoint::prove_growth(&dir, fx.read(&old), Some(fx.read(&new))).unwrap();
+            fx.run(&[
+                "prove",
+                "led",
+                "--from",
+                &old,
+                "--checkpoint",
+                &new,
+                "-o",
+                &out,
+            ])
+            .ok();
+            let lib = checkpoint::prove_growth(&dir, fx.read(&old), Some(fx.read(&new))).unwrap();
             assert_eq!(fx.read(&out), lib.encode(), "{o} -> {n}");
             let r = fx.run(&["check-proof", &out, "--trust", "trust"]);
             r.ok();
@@ -220,10 +242,18 @@ fn cli_prove_and_check_proof_agree_with_the_library_and_with_verify() {
         }
     }
     // Without --checkpoint, the largest stored checkpoint is used.
-    fx.run(&["prove", "led", "--event", "0", "-o", "default"]).ok();
-    assert_eq!(fx.read("default"), fx.read(&format!("inc-0-{N}")));
-    fx.run(&["prove", "led", "--from", "led/checkpoints/8", "-o", "default-from"])
+    fx.run(&["prove", "led", "--event", "0", "-o", "default"])
         .ok();
+    assert_eq!(fx.read("default"), fx.read(&format!("inc-0-{N}")));
+    fx.run(&[
+        "prove",
+        "led",
+        "--from",
+        "led/checkpoints/8",
+        "-o",
+        "default-from",
+    ])
+    .ok();
     assert_eq!(fx.read("default-from"), fx.read(&format!("con-8-{N}")));
     // `prove` refuses to overwrite, and an event past the checkpoint.
     fx.refused(
@@ -232,12 +262,30 @@ fn cli_prove_and_check_proof_agree_with_the_library_and_with_verify() {
         "cannot create default",
     );
     fx.refused(
-        &["prove", "led", "--event", "8", "--checkpoint", "led/checkpoints/8", "-o", "x"],
+        &[
+            "prove",
+            "led",
+            "--event",
+            "8",
+            "--checkpoint",
+            "led/checkpoints/8",
+            "-o",
+            "x",
+        ],
         2,
         "event 8 is not in the checkpoint, whose tree has 8 events (0 to 7)",
     );
     fx.refused(
-        &["prove", "led", "--from", "led/checkpoints/9", "--checkpoint", "led/checkpoints/8", "-o", "x"],
+        &[
+            "prove",
+            "led",
+            "--from",
+            "led/checkpoints/9",
+            "--checkpoint",
+            "led/checkpoints/8",
+            "-o",
+            "x",
+        ],
         2,
         "the old checkpoint (size 9) is larger than the new one (size 8)",
     );
@@ -280,7 +328,11 @@ fn a_proof_checks_out_only_against_the_checkpoint_it_was_made_for() {
                 };
                 let genuine = i < t && path(i as usize, &leaves[..t as usize]) == proof;
                 let got = checkpoint::check_bundle(&spliced.encode(), &trusted, None);
-                assert_eq!(got.is_ok(), genuine, "event {i}: proof for {s}, checkpoint {t}");
+                assert_eq!(
+                    got.is_ok(),
+                    genuine,
+                    "event {i}: proof for {s}, checkpoint {t}"
+                );
                 if let Err(e) = got {
                     assert!(matches!(e, CheckpointError::Refuted(_)), "{e:?}");
                 }
@@ -309,14 +361,17 @@ fn a_proof_checks_out_only_against_the_checkpoint_it_was_made_for() {
                 };
                 let genuine = consistency(s as usize - 1, &leaves[..t as usize]) == proof;
                 let got = checkpoint::check_bundle(&spliced.encode(), &trusted, None);
-                assert_eq!(got.is_ok(), genuine, "growth {} -> {s} spliced to {t}", s - 1);
+                assert_eq!(
+                    got.is_ok(),
+                    genuine,
+                    "growth {} -> {s} spliced to {t}",
+                    s - 1
+                );
                 cases += 1;
             }
         }
     }
     assert!(cases > 1000, "{cases}");
-    // Some proofs are genuinely the same for two sizes (e.g. event 0 of
-    // sizes 2 and 3 ... no: each is accepted only where it is genuine).
     eprintln!("{cases} spliced bundles, {accepted_elsewhere} genuine for another size");
 }
 
@@ -368,6 +423,10 @@ fn sweep_bundle(fx: &Fx, bundle: &str, trusted: &[(String, ledger::crypto::Publi
     longer.push(0);
     assert!(checkpoint::check_bundle(&longer, trusted, None).is_err());
     assert_eq!(lib, good.len() * 8);
+    eprintln!(
+        "{bundle}: {} bytes, {lib} bit flips refused in-process",
+        good.len()
+    );
 
     let template = fx.p("sweep-template");
     fs::create_dir_all(&template).unwrap();
@@ -384,7 +443,12 @@ fn sweep_bundle(fx: &Fx, bundle: &str, trusted: &[(String, ledger::crypto::Publi
         let r = run_bin(&bin, dir, &["check-proof", "x", "--trust", "trust"]);
         refusal_problem(&format!("{bundle} byte {i}"), &r)
     });
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     fs::remove_dir_all(fx.p("sweep")).unwrap();
     fs::remove_dir_all(&template).unwrap();
 }
@@ -409,7 +473,8 @@ fn every_flipped_byte_of_a_consistency_bundle_is_refused() {
     grow(&fx, 17, false);
     fs::copy(fx.p("led/checkpoints/17"), fx.p("old17")).unwrap();
     grow(&fx, N, false);
-    fx.run(&["prove", "led", "--from", "old17", "-o", "con"]).ok();
+    fx.run(&["prove", "led", "--from", "old17", "-o", "con"])
+        .ok();
     fx.run(&["check-proof", "con", "--trust", "trust"]).ok();
     sweep_bundle(&fx, "con", &trusted);
 }
@@ -444,7 +509,16 @@ fn every_flipped_byte_of_a_stored_checkpoint_fails_verify_naming_it() {
         };
         problem.map(|p| format!("byte {i} ({:?}): {p}\n{r}", good[i] as char))
     });
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    eprintln!(
+        "checkpoints/40: {} bytes flipped, verify refused each",
+        good.len()
+    );
     fx.report();
 }
 
@@ -475,9 +549,18 @@ fn a_checkpoint_of_another_root_is_a_split_view() {
         fx.write("led/checkpoints/7", &forged);
         fx.write("forged7", &forged);
         let r = fx.run(&["verify", "led"]);
-        r.fails(1, "verification failed: checkpoints/7: the checkpoint's root for size 7 is ");
-        assert!(r.stderr.contains("a split view or rewritten history"), "{label}: {r}");
-        assert!(r.stderr.contains(&hex::encode(mth(&leaves[..7]))), "{label}: {r}");
+        r.fails(
+            1,
+            "verification failed: checkpoints/7: the checkpoint's root for size 7 is ",
+        );
+        assert!(
+            r.stderr.contains("a split view or rewritten history"),
+            "{label}: {r}"
+        );
+        assert!(
+            r.stderr.contains(&hex::encode(mth(&leaves[..7]))),
+            "{label}: {r}"
+        );
         // verify --json prints the verdict and the reason.
         let j = fx.run(&["--json", "verify", "led"]);
         j.fails_json(1, "checkpoints/7");
@@ -486,7 +569,16 @@ fn a_checkpoint_of_another_root_is_a_split_view() {
         fx.report();
 
         fx.refused(
-            &["prove", "led", "--event", "3", "--checkpoint", "forged7", "-o", "x"],
+            &[
+                "prove",
+                "led",
+                "--event",
+                "3",
+                "--checkpoint",
+                "forged7",
+                "-o",
+                "x",
+            ],
             1,
             "the checkpoint of size 7 does not match this ledger's first 7 events",
         );
@@ -496,12 +588,31 @@ fn a_checkpoint_of_another_root_is_a_split_view() {
             "the old checkpoint (size 7) is not of this ledger's history",
         );
         fx.refused(
-            &["prove", "led", "--from", "led/checkpoints/7", "--checkpoint", "forged7", "-o", "x"],
+            &[
+                "prove",
+                "led",
+                "--from",
+                "led/checkpoints/7",
+                "--checkpoint",
+                "forged7",
+                "-o",
+                "x",
+            ],
             1,
             "the new checkpoint (size 7) is not of this ledger's history",
         );
         fx.refused(
-            &["witness", "request", "led", "--old", "0", "--checkpoint", "forged7", "-o", "x"],
+            &[
+                "witness",
+                "request",
+                "led",
+                "--old",
+                "0",
+                "--checkpoint",
+                "forged7",
+                "-o",
+                "x",
+            ],
             1,
             "the checkpoint of size 7 does not match this ledger",
         );
@@ -536,10 +647,36 @@ fn a_checkpoint_of_another_root_is_a_split_view() {
     }
 
     // A forged checkpoint at a size with no stored one.
-    fx.write("led/checkpoints/9", forge(&origin, 9, mth(&leaves[..10]), &ann));
+    fx.write(
+        "led/checkpoints/9",
+        forge(&origin, 9, mth(&leaves[..10]), &ann),
+    );
     fx.run(&["verify", "led"])
         .fails(1, "checkpoints/9: the checkpoint's root for size 9 is ");
     fs::remove_file(fx.p("led/checkpoints/9")).unwrap();
+
+    // A genuine checkpoint stored under another size's name; a checkpoint
+    // of another ledger (origin); a temporary file (ignored).
+    fx.write("led/checkpoints/8", &genuine7);
+    fx.run(&["verify", "led"]).fails(
+        1,
+        "checkpoints/8: the file holds a checkpoint of size 7; checkpoints are stored under their size",
+    );
+    fs::remove_file(fx.p("led/checkpoints/8")).unwrap();
+    let other = "ledger/00000000000000000000000000000000";
+    fx.write(
+        "led/checkpoints/5",
+        forge(other, 5, mth(&leaves[..5]), &ann),
+    );
+    fx.run(&["verify", "led"]).fails(
+        1,
+        &format!(
+            "checkpoints/5: the checkpoint is for origin {other:?}, not this ledger's {origin:?}"
+        ),
+    );
+    fs::remove_file(fx.p("led/checkpoints/5")).unwrap();
+    fx.write("led/checkpoints/.tmp-5", b"half a checkpoint");
+    assert_eq!(fx.report()["checkpoints"].as_array().unwrap().len(), 2);
 
     // The current size: the writer will not sign the real tree beside the
     // forged one, and says why.
@@ -584,8 +721,10 @@ fn a_checkpoint_beyond_a_truncated_log_fails_verify_and_blocks_a_rewrite() {
     // never read by verify): same verdict. And with only checkpoints/40.
     let c30 = fx.read("led/checkpoints/30");
     fs::remove_file(fx.p("led/checkpoints/30")).unwrap();
-    fx.run(&["verify", "led"])
-        .fails(1, "checkpoints/40: the checkpoint is of size 40, but the ledger has only 25 events");
+    fx.run(&["verify", "led"]).fails(
+        1,
+        "checkpoints/40: the checkpoint is of size 40, but the ledger has only 25 events",
+    );
     let c40 = fx.read("led/checkpoints/40");
     fs::remove_file(fx.p("led/checkpoints/40")).unwrap();
     let report = fx.report();
@@ -595,7 +734,16 @@ fn a_checkpoint_beyond_a_truncated_log_fails_verify_and_blocks_a_rewrite() {
     // ledger no longer has those events.
     fx.write("c40", &c40);
     fx.refused(
-        &["prove", "led", "--event", "3", "--checkpoint", "c40", "-o", "x"],
+        &[
+            "prove",
+            "led",
+            "--event",
+            "3",
+            "--checkpoint",
+            "c40",
+            "-o",
+            "x",
+        ],
         1,
         "the checkpoint is of size 40, but the ledger has only 25 events",
     );
@@ -604,8 +752,18 @@ fn a_checkpoint_beyond_a_truncated_log_fails_verify_and_blocks_a_rewrite() {
     fx.write("led/checkpoints/30", &c30);
     grow_dir(&fx, "led", 29, false, " (rewritten)");
     let t = fx.at();
-    fx.run(&["append", "led", "--key", "keys/ann.key", "--at", &t, "note", "--text", "other"])
-        .ok();
+    fx.run(&[
+        "append",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--at",
+        &t,
+        "note",
+        "--text",
+        "other",
+    ])
+    .ok();
     fx.refused(
         &["checkpoint", "led", "--key", "keys/ann.key"],
         1,
@@ -634,14 +792,30 @@ fn proofs(fx: &Fx, tag: &str) -> Vec<(String, Vec<u8>)> {
     };
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     for i in [0, 2, 3, 16, 39] {
-        go(format!("event{i}"), s(&["prove", "led", "--event", &i.to_string()]));
+        go(
+            format!("event{i}"),
+            s(&["prove", "led", "--event", &i.to_string()]),
+        );
     }
     go(
         "event5in17".into(),
-        s(&["prove", "led", "--event", "5", "--checkpoint", "led/checkpoints/17"]),
+        s(&[
+            "prove",
+            "led",
+            "--event",
+            "5",
+            "--checkpoint",
+            "led/checkpoints/17",
+        ]),
     );
-    go("growth".into(), s(&["prove", "led", "--from", "led/checkpoints/17"]));
-    go("request".into(), s(&["witness", "request", "led", "--old", "17"]));
+    go(
+        "growth".into(),
+        s(&["prove", "led", "--from", "led/checkpoints/17"]),
+    );
+    go(
+        "request".into(),
+        s(&["witness", "request", "led", "--old", "17"]),
+    );
     out
 }
 
@@ -667,9 +841,13 @@ fn prove_rebuilds_a_deleted_or_truncated_cache_with_identical_bytes() {
         ledger::merkle::stored_hash_count(N).unwrap() * 32
     );
     let before = proofs(&fx, "before");
-    let cases: [(&str, &dyn Fn(&Path)); 7] = [
-        ("tree deleted", &|d: &Path| fs::remove_file(d.join("cache/tree")).unwrap()),
-        ("offsets deleted", &|d: &Path| fs::remove_file(d.join("cache/offsets")).unwrap()),
+    let cases: [Damage; 7] = [
+        ("tree deleted", &|d: &Path| {
+            fs::remove_file(d.join("cache/tree")).unwrap()
+        }),
+        ("offsets deleted", &|d: &Path| {
+            fs::remove_file(d.join("cache/offsets")).unwrap()
+        }),
         ("offsets halved", &|d: &Path| {
             let p = d.join("cache/offsets");
             let b = fs::read(&p).unwrap();
@@ -680,14 +858,18 @@ fn prove_rebuilds_a_deleted_or_truncated_cache_with_identical_bytes() {
             let b = fs::read(&p).unwrap();
             fs::write(&p, &b[..b.len() - 1]).unwrap()
         }),
-        ("tree emptied", &|d: &Path| fs::write(d.join("cache/tree"), b"").unwrap()),
+        ("tree emptied", &|d: &Path| {
+            fs::write(d.join("cache/tree"), b"").unwrap()
+        }),
         ("tree with a hash too many", &|d: &Path| {
             let p = d.join("cache/tree");
             let mut b = fs::read(&p).unwrap();
             b.extend_from_slice(&[7; 32]);
             fs::write(&p, &b).unwrap()
         }),
-        ("cache deleted", &|d: &Path| fs::remove_dir_all(d.join("cache")).unwrap()),
+        ("cache deleted", &|d: &Path| {
+            fs::remove_dir_all(d.join("cache")).unwrap()
+        }),
     ];
     for (i, (label, damage)) in cases.iter().enumerate() {
         damage(&fx.p("led"));
@@ -696,10 +878,17 @@ fn prove_rebuilds_a_deleted_or_truncated_cache_with_identical_bytes() {
             assert!(a == b, "{label}: {name} differs after the rebuild");
         }
         assert_eq!(fx.read("led/cache/tree"), tree, "{label}: rebuilt tree");
-        assert_eq!(fx.read("led/cache/offsets"), offsets, "{label}: rebuilt offsets");
+        assert_eq!(
+            fx.read("led/cache/offsets"),
+            offsets,
+            "{label}: rebuilt offsets"
+        );
     }
     fx.report();
 }
+
+/// One way of damaging a ledger's cache, named.
+type Damage<'a> = (&'a str, &'a dyn Fn(&Path));
 
 /// The stored index of the leaf hash of event `i`.
 fn leaf_index(i: u64) -> usize {
@@ -720,9 +909,13 @@ fn prove_does_not_trust_a_damaged_cache_tree() {
     // A genuine checkpoint of size 3, signed by ann, to prove growth from.
     let leaves = leaves(&fx.p("led"));
     let (origin, _, _) = note_body(&fx.read("led/checkpoints/17"));
-    fx.write("cp3", forge(&origin, 3, mth(&leaves[..3]), &key(&fx, "ann")));
+    fx.write(
+        "cp3",
+        forge(&origin, 3, mth(&leaves[..3]), &key(&fx, "ann")),
+    );
     let before = proofs(&fx, "before");
-    fx.run(&["prove", "led", "--from", "cp3", "-o", "before-from3"]).ok();
+    fx.run(&["prove", "led", "--from", "cp3", "-o", "before-from3"])
+        .ok();
     flip(&fx.p("led/cache/tree"), leaf_index(2) * 32 + 5, 0xff);
     let mut problems = Vec::new();
     let mut check = |name: &str, args: &[&str], expected: &[u8]| {
@@ -736,15 +929,35 @@ fn prove_does_not_trust_a_damaged_cache_tree() {
     };
     for i in [0u64, 2, 3, 16, 39] {
         let out = format!("after-event{i}");
-        let expected = &before.iter().find(|(n, _)| *n == format!("event{i}")).unwrap().1;
-        check(&out, &["prove", "led", "--event", &i.to_string(), "-o", &out], expected);
+        let expected = &before
+            .iter()
+            .find(|(n, _)| *n == format!("event{i}"))
+            .unwrap()
+            .1;
+        check(
+            &out,
+            &["prove", "led", "--event", &i.to_string(), "-o", &out],
+            expected,
+        );
     }
     let expected = fx.read("before-from3");
-    check("from3", &["prove", "led", "--from", "cp3", "-o", "after-from3"], &expected);
+    check(
+        "from3",
+        &["prove", "led", "--from", "cp3", "-o", "after-from3"],
+        &expected,
+    );
     let expected = &before.iter().find(|(n, _)| n == "request").unwrap().1;
     check(
         "request",
-        &["witness", "request", "led", "--old", "17", "-o", "after-request"],
+        &[
+            "witness",
+            "request",
+            "led",
+            "--old",
+            "17",
+            "-o",
+            "after-request",
+        ],
         expected,
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -767,7 +980,11 @@ fn prove_does_not_trust_damaged_cache_offsets() {
     for i in [0u64, 2, 3, 16, 39] {
         let out = format!("after-event{i}");
         let r = fx.run(&["prove", "led", "--event", &i.to_string(), "-o", &out]);
-        let expected = &before.iter().find(|(n, _)| *n == format!("event{i}")).unwrap().1;
+        let expected = &before
+            .iter()
+            .find(|(n, _)| *n == format!("event{i}"))
+            .unwrap()
+            .1;
         match r.code {
             Some(0) if fx.read(&out) == *expected => {}
             Some(2) if r.stderr.contains("cache") => {}
@@ -799,7 +1016,11 @@ fn checkpoint_does_not_sign_a_damaged_cached_frontier() {
     if r.code == Some(0) {
         let (_, size, root) = note_body(&fx.read("led/checkpoints/40"));
         assert_eq!(size, N);
-        assert_eq!(hex::encode(root), hex::encode(real), "signed a wrong root:\n{r}");
+        assert_eq!(
+            hex::encode(root),
+            hex::encode(real),
+            "signed a wrong root:\n{r}"
+        );
         fx.report();
     } else {
         r.fails(2, "cache");

@@ -96,24 +96,33 @@ fn the_witness_cosigns_growth_and_refuses_rollback_and_split_view() {
     witness_key(&fx, "w1");
 
     let r = fx.run(&[
-        "witness", "request", "led", "--old", "0", "--checkpoint", "led/checkpoints/5", "-o", "r5",
+        "witness",
+        "request",
+        "led",
+        "--old",
+        "0",
+        "--checkpoint",
+        "led/checkpoints/5",
+        "-o",
+        "r5",
     ]);
     r.ok();
     assert_eq!(r.stdout, "r5: add-checkpoint request from size 0\n");
-    assert!(fx.read("r5").starts_with(b"old 0\n\n"), "no proof lines from 0");
+    assert!(
+        fx.read("r5").starts_with(b"old 0\n\n"),
+        "no proof lines from 0"
+    );
     let r = cosign(&fx, "r5", "w1", &[&vann, &vbob], "c5");
     r.ok();
     assert!(
-        r.stdout.starts_with("c5: cosigned by w1.example (vkey w1.example+"),
+        r.stdout
+            .starts_with("c5: cosigned by w1.example (vkey w1.example+"),
         "{r}"
     );
     let c5 = String::from_utf8(fx.read("c5")).unwrap();
     assert!(c5.starts_with(&String::from_utf8(fx.read("led/checkpoints/5")).unwrap()));
     assert!(c5.contains("\n— w1.example "), "{c5}");
-    let state_file = format!(
-        "wstate-w1/{}",
-        ledger::witness::origin_hash(&o1)
-    );
+    let state_file = format!("wstate-w1/{}", ledger::witness::origin_hash(&o1));
     assert_eq!(note_body(&fx.read(&state_file)).1, 5);
 
     fx.run(&["witness", "request", "led", "--old", "5", "-o", "r10"])
@@ -127,7 +136,14 @@ fn the_witness_cosigns_growth_and_refuses_rollback_and_split_view() {
     // Rollback: the client thinks the witness holds 5.
     fx.run(&["witness", "request", "led", "--old", "5", "-o", "r10-again"])
         .ok();
-    let key = ["--key", "wit/w1.key", "--name", "w1.example", "--state", "wstate-w1"];
+    let key = [
+        "--key",
+        "wit/w1.key",
+        "--name",
+        "w1.example",
+        "--state",
+        "wstate-w1",
+    ];
     let refuse = |req: &str, out: &str, code: i32, needle: &str| {
         let mut args = vec!["witness", "cosign", req];
         args.extend(key);
@@ -136,7 +152,12 @@ fn the_witness_cosigns_growth_and_refuses_rollback_and_split_view() {
         assert!(!fx.p(out).exists(), "{r}");
         r
     };
-    let r = refuse("r10-again", "x1", 1, "witness refused (tlog-witness status 409): ");
+    let r = refuse(
+        "r10-again",
+        "x1",
+        1,
+        "witness refused (tlog-witness status 409): ",
+    );
     assert!(
         r.stderr.contains(&format!(
             "the old size is 5, but the latest checkpoint this witness cosigned for {o1:?} has size 10"
@@ -144,11 +165,21 @@ fn the_witness_cosigns_growth_and_refuses_rollback_and_split_view() {
         "{r}"
     );
     // The old checkpoint again, as first sent.
-    refuse("r5", "x2", 1, "status 409): the old size is 0, but the latest checkpoint this witness cosigned for");
+    refuse(
+        "r5",
+        "x2",
+        1,
+        "status 409): the old size is 0, but the latest checkpoint this witness cosigned for",
+    );
     // The fork at the witness's size, another root.
     fx.run(&["witness", "request", "fork", "--old", "10", "-o", "f10"])
         .ok();
-    let r = refuse("f10", "x3", 1, "witness refused (tlog-witness status 422): ");
+    let r = refuse(
+        "f10",
+        "x3",
+        1,
+        "witness refused (tlog-witness status 422): ",
+    );
     assert!(
         r.stderr.contains(&format!(
             "has size 10, as the one this witness cosigned, but root {} where that one has {}",
@@ -159,10 +190,23 @@ fn the_witness_cosigns_growth_and_refuses_rollback_and_split_view() {
     );
     // The fork's smaller checkpoint.
     fx.run(&[
-        "witness", "request", "fork", "--old", "5", "--checkpoint", "fork/checkpoints/5", "-o", "f5",
+        "witness",
+        "request",
+        "fork",
+        "--old",
+        "5",
+        "--checkpoint",
+        "fork/checkpoints/5",
+        "-o",
+        "f5",
     ])
     .ok();
-    refuse("f5", "x4", 1, "status 409): the old size is 5, but the latest checkpoint this witness cosigned for");
+    refuse(
+        "f5",
+        "x4",
+        1,
+        "status 409): the old size is 5, but the latest checkpoint this witness cosigned for",
+    );
     // The fork grown, with a genuine proof from its own tree of 10.
     grow_dir(&fx, "fork", 12, false, " (fork)");
     fx.run(&["witness", "request", "fork", "--old", "10", "-o", "f12"])
@@ -177,7 +221,12 @@ fn the_witness_cosigns_growth_and_refuses_rollback_and_split_view() {
     let mut args = vec!["witness", "cosign", "r10"];
     args.extend(key);
     args.extend(["--log", &vbob, "-o", "x6"]);
-    fx.refused_watching(&watch, &args, 2, "witness refused (tlog-witness status 403): ");
+    fx.refused_watching(
+        &watch,
+        &args,
+        2,
+        "witness refused (tlog-witness status 403): ",
+    );
     assert_eq!(note_body(&fx.read(&state_file)).1, 10);
     assert_eq!(
         note_body(&fx.read(&state_file)).2,
@@ -196,8 +245,9 @@ fn the_witness_cosigns_growth_and_refuses_rollback_and_split_view() {
         let r = fx.run(&["checkpoint", "led", "--add", c]);
         r.ok();
         assert!(
-            r.stdout
-                .starts_with(&format!("led/checkpoints/{size}: checkpoint of {size} events, root ")),
+            r.stdout.starts_with(&format!(
+                "led/checkpoints/{size}: checkpoint of {size} events, root "
+            )),
             "{r}"
         );
         assert!(!r.stdout.contains("unchanged"), "{r}");
@@ -206,7 +256,10 @@ fn the_witness_cosigns_growth_and_refuses_rollback_and_split_view() {
     }
     // A fork's cosigned checkpoint cannot be added to led.
     let r = fx.run(&["checkpoint", "fork", "--add", "c10"]);
-    r.fails(1, "--add: the checkpoint's root for size 10 does not match this ledger's tree");
+    r.fails(
+        1,
+        "--add: the checkpoint's root for size 10 does not match this ledger's tree",
+    );
     let w1 = vkey(&fx, &["--key", "wit/w1.pub", "--witness", "w1.example"]);
     let report = fx.run(&["--json", "verify", "led", "--witness", &w1]);
     report.ok();
@@ -285,7 +338,10 @@ fn a_witness_quorum_is_required_by_verify_and_check_proof() {
     assert_eq!(c10["cosigned_by"][0]["witness"], "w1.example");
     assert!(c10["cosigned_by"][0]["time"].as_u64().unwrap() > 1_700_000_000);
     for b in ["b3", "g5"] {
-        let r = run(with(&["check-proof", b, "--trust", "trust"], &["--quorum", "1"]));
+        let r = run(with(
+            &["check-proof", b, "--trust", "trust"],
+            &["--quorum", "1"],
+        ));
         r.ok();
         assert!(r.stdout.contains("; cosigned by w1.example (at "), "{r}");
     }
@@ -295,7 +351,10 @@ fn a_witness_quorum_is_required_by_verify_and_check_proof() {
         "the latest checkpoint is cosigned by 0 of the 1 witnesses, fewer than the 1 required",
     );
     fx.run(&["check-proof", "b3", "--trust", "trust", "--witness", &w2])
-        .fails(1, "cosigned by 0 of the 1 witnesses (none), fewer than the 1 required");
+        .fails(
+            1,
+            "cosigned by 0 of the 1 witnesses (none), fewer than the 1 required",
+        );
     // An impossible quorum.
     let r = run(with(&["verify", "led"], &["--quorum", "3"]));
     r.fails(2, "--witness/--quorum");
@@ -303,9 +362,17 @@ fn a_witness_quorum_is_required_by_verify_and_check_proof() {
     // w2's cosignature added: quorum 2 met by verify and by new bundles.
     fx.run(&["checkpoint", "led", "--add", "c10w2"]).ok();
     run(with(&["verify", "led"], &["--quorum", "2"])).ok();
-    fx.run(&["prove", "led", "--event", "3", "-o", "b3-both"]).ok();
-    fx.run(&["prove", "led", "--from", "led/checkpoints/5", "-o", "g5-both"])
+    fx.run(&["prove", "led", "--event", "3", "-o", "b3-both"])
         .ok();
+    fx.run(&[
+        "prove",
+        "led",
+        "--from",
+        "led/checkpoints/5",
+        "-o",
+        "g5-both",
+    ])
+    .ok();
     for b in ["b3-both", "g5-both"] {
         let r = run(with(&["check-proof", b, "--trust", "trust"], &[]));
         r.ok();
@@ -332,8 +399,17 @@ fn a_witness_quorum_is_required_by_verify_and_check_proof() {
     fx.write("led/checkpoints/10", good.replace(line, &bad_line));
     fx.run(&["verify", "led", "--witness", &w1, "--quorum", "1"])
         .fails(1, "checkpoints/10: ");
-    fx.run(&["verify", "led", "--witness", &w1, "--witness", "w2.vkey", "--quorum", "1"])
-        .fails(1, "checkpoints/10: ");
+    fx.run(&[
+        "verify",
+        "led",
+        "--witness",
+        &w1,
+        "--witness",
+        "w2.vkey",
+        "--quorum",
+        "1",
+    ])
+    .fails(1, "checkpoints/10: ");
     // A policy of w2 alone, or none, has no key for w1's line: ignored.
     fx.run(&["verify", "led", "--witness", "w2.vkey"]).ok();
     fx.report();
@@ -354,7 +430,11 @@ fn a_checkpoint_signed_by_a_log_key_needs_that_key() {
     fx.append("bob", &["note", "--text", "one more"]).ok();
     let r = fx.run(&["checkpoint", "led", "--key", "logk/log.key"]);
     r.ok();
-    assert!(r.stdout.starts_with("led/checkpoints/7: checkpoint of 7 events"), "{r}");
+    assert!(
+        r.stdout
+            .starts_with("led/checkpoints/7: checkpoint of 7 events"),
+        "{r}"
+    );
     let (origin, _, _) = note_body(&fx.read("led/checkpoints/7"));
 
     fx.run(&["verify", "led"]).fails(
@@ -373,11 +453,23 @@ fn a_checkpoint_signed_by_a_log_key_needs_that_key() {
     assert_eq!(c7["valid"], true);
 
     fx.run(&["prove", "led", "--event", "2", "-o", "b2"]).ok();
-    fx.run(&["check-proof", "b2", "--trust", "trust"])
-        .fails(1, "the checkpoint of size 7 carries no signature by a trusted key");
-    let r = fx.run(&["check-proof", "b2", "--trust", "trust", "--trust", "logk/log.pub"]);
+    fx.run(&["check-proof", "b2", "--trust", "trust"]).fails(
+        1,
+        "the checkpoint of size 7 carries no signature by a trusted key",
+    );
+    let r = fx.run(&[
+        "check-proof",
+        "b2",
+        "--trust",
+        "trust",
+        "--trust",
+        "logk/log.pub",
+    ]);
     r.ok();
-    assert!(r.stdout.contains("checkpoint signed by logk/log.pub"), "{r}");
+    assert!(
+        r.stdout.contains("checkpoint signed by logk/log.pub"),
+        "{r}"
+    );
     // The log key alone does not vouch for the event's signer.
     fx.run(&["check-proof", "b2", "--trust", "logk/log.pub"])
         .fails(1, "which is not among the trusted keys");
@@ -385,9 +477,19 @@ fn a_checkpoint_signed_by_a_log_key_needs_that_key() {
     fx.run(&["prove", "led", "--from", "led/checkpoints/6", "-o", "g6"])
         .ok();
     fx.run(&["check-proof", "g6", "--trust", "logk/log.pub"])
-        .fails(1, "the checkpoint of size 6 carries no signature by a trusted key");
-    fx.run(&["check-proof", "g6", "--trust", "trust", "--trust", "logk/log.pub"])
-        .ok();
+        .fails(
+            1,
+            "the checkpoint of size 6 carries no signature by a trusted key",
+        );
+    fx.run(&[
+        "check-proof",
+        "g6",
+        "--trust",
+        "trust",
+        "--trust",
+        "logk/log.pub",
+    ])
+    .ok();
 
     // A witness that trusts the log key.
     let vlog = vkey(&fx, &["--key", "logk/log.pub", "--ledger", "led"]);
@@ -397,10 +499,19 @@ fn a_checkpoint_signed_by_a_log_key_needs_that_key() {
     cosign(&fx, "r7", "w1", &[&vlog], "c7").ok();
     fx.run(&["checkpoint", "led", "--add", "c7"]).ok();
     let w1 = vkey(&fx, &["--key", "wit/w1.pub", "--witness", "w1.example"]);
-    fx.run(&["verify", "led", "--log-key", "logk/log.pub", "--witness", &w1])
-        .ok();
-    fx.run(&["verify", "led", "--witness", &w1])
-        .fails(1, "checkpoints/7: the checkpoint of size 7 carries no signature by a trusted key");
+    fx.run(&[
+        "verify",
+        "led",
+        "--log-key",
+        "logk/log.pub",
+        "--witness",
+        &w1,
+    ])
+    .ok();
+    fx.run(&["verify", "led", "--witness", &w1]).fails(
+        1,
+        "checkpoints/7: the checkpoint of size 7 carries no signature by a trusted key",
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -416,7 +527,11 @@ fn assert_immutable(before: &Snapshot, after: &Snapshot, what: &str) {
         if p.as_os_str() == "checkpoint" {
             continue;
         }
-        assert!(after.get(p) == Some(v), "{what}: {} changed or vanished", p.display());
+        assert!(
+            after.get(p) == Some(v),
+            "{what}: {} changed or vanished",
+            p.display()
+        );
         checked += 1;
     }
     assert!(checked > 3, "{what}");
@@ -451,7 +566,10 @@ fn publish_is_incremental_immutable_and_checkable() {
     let s1 = snapshot(&fx.p("pub"));
     assert!(s1.contains_key(std::path::Path::new("tile/0/000.p/10")));
     assert!(s1.contains_key(std::path::Path::new("tile/entries/000.p/10")));
-    assert_eq!(s1[std::path::Path::new("checkpoint")], Some(fx.read("led/checkpoints/10")));
+    assert_eq!(
+        s1[std::path::Path::new("checkpoint")],
+        Some(fx.read("led/checkpoints/10"))
+    );
 
     // A fork cannot publish over it.
     grow_dir(&fx, "fork", 12, false, " (fork)");
@@ -465,7 +583,11 @@ fn publish_is_incremental_immutable_and_checkable() {
     notes_to(&fx, "led", 300);
     let r = fx.run(&["publish", "led", "pub"]);
     r.ok();
-    assert!(r.stdout.starts_with("pub: published 300 events (previously 10): "), "{r}");
+    assert!(
+        r.stdout
+            .starts_with("pub: published 300 events (previously 10): "),
+        "{r}"
+    );
     let s2 = snapshot(&fx.p("pub"));
     assert_immutable(&s1, &s2, "10 -> 300");
     let leaves300 = leaves(&fx.p("led"));
@@ -484,7 +606,11 @@ fn publish_is_incremental_immutable_and_checkable() {
     // Unchanged: nothing new.
     let r = fx.run(&["publish", "led", "pub"]);
     r.ok();
-    assert!(r.stdout.contains("(previously 300): 0 new tiles, 0 new entry bundles, 0 new documents"), "{r}");
+    assert!(
+        r.stdout
+            .contains("(previously 300): 0 new tiles, 0 new entry bundles, 0 new documents"),
+        "{r}"
+    );
     assert_eq!(snapshot(&fx.p("pub")), s2);
 
     notes_to(&fx, "led", 520);
@@ -501,18 +627,30 @@ fn publish_is_incremental_immutable_and_checkable() {
     fx.run(&["publish", "led", "fresh"]).ok();
     let fresh = snapshot(&fx.p("fresh"));
     for (p, v) in &fresh {
-        assert!(s3.get(p) == Some(v), "fresh publication differs at {}", p.display());
+        assert!(
+            s3.get(p) == Some(v),
+            "fresh publication differs at {}",
+            p.display()
+        );
     }
 
     let r = fx.run(&["verify", "pub"]);
     r.ok();
     assert!(
-        r.stdout
-            .starts_with("pub: a published ledger; verifying its 520 events from their entry bundles\n"),
+        r.stdout.starts_with(
+            "pub: a published ledger; verifying its 520 events from their entry bundles\n"
+        ),
         "{r}"
     );
     for n in [0u64, 1, 9, 10, 11, 255, 256, 299, 300, 511, 512, 519] {
-        let r = fx.run(&["check-proof", "pub", "--event", &n.to_string(), "--trust", "trust"]);
+        let r = fx.run(&[
+            "check-proof",
+            "pub",
+            "--event",
+            &n.to_string(),
+            "--trust",
+            "trust",
+        ]);
         r.ok();
         assert!(r.stdout.starts_with(&format!("OK: event #{n} (")), "{r}");
         assert!(r.stdout.contains(" at size 520, root "), "{r}");
@@ -539,7 +677,9 @@ fn publish_is_incremental_immutable_and_checkable() {
         r.fails(1, "the published tiles: t-tile/tile/0/000 does not hash to its entry in its authenticated parent tile");
     }
     // A missing tile.
-    damaged("t-gone", &|d| fs::remove_file(d.join("tile/0/000")).unwrap());
+    damaged("t-gone", &|d| {
+        fs::remove_file(d.join("tile/0/000")).unwrap()
+    });
     let r = fx.run(&["check-proof", "t-gone", "--event", "4", "--trust", "trust"]);
     assert!(matches!(r.code, Some(1) | Some(2)), "{r}");
     assert_eq!(message_problem(&r.stderr), None, "{r}");
@@ -558,12 +698,23 @@ fn publish_is_incremental_immutable_and_checkable() {
     assert_eq!(message_problem(&r.stderr), None, "{r}");
     assert!(r.stdout.is_empty(), "{r}");
     // Events of other bundles are still proven.
-    fx.run(&["check-proof", "t-entry", "--event", "300", "--trust", "trust"])
-        .ok();
+    fx.run(&[
+        "check-proof",
+        "t-entry",
+        "--event",
+        "300",
+        "--trust",
+        "trust",
+    ])
+    .ok();
     // A missing entry bundle.
-    damaged("t-nobundle", &|d| fs::remove_file(d.join("tile/entries/001")).unwrap());
-    fx.run(&["verify", "t-nobundle"])
-        .fails(1, "the published directory lacks an entry bundle its checkpoint needs");
+    damaged("t-nobundle", &|d| {
+        fs::remove_file(d.join("tile/entries/001")).unwrap()
+    });
+    fx.run(&["verify", "t-nobundle"]).fails(
+        1,
+        "the published directory lacks an entry bundle its checkpoint needs",
+    );
     // The published checkpoint, altered.
     damaged("t-cp", &|d| flip(&d.join("checkpoint"), 60, 0x01));
     let r = fx.run(&["verify", "t-cp"]);
@@ -627,8 +778,15 @@ fn publish_does_not_publish_tiles_from_a_damaged_cache() {
     let r = fx.run(&["publish", "led", "pub"]);
     if r.code == Some(0) {
         for n in 0..12 {
-            fx.run(&["check-proof", "pub", "--event", &n.to_string(), "--trust", "trust"])
-                .ok();
+            fx.run(&[
+                "check-proof",
+                "pub",
+                "--event",
+                &n.to_string(),
+                "--trust",
+                "trust",
+            ])
+            .ok();
         }
     } else {
         r.fails(2, "cache");

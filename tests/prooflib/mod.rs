@@ -112,7 +112,10 @@ pub fn events(dir: &Path) -> Vec<Vec<u8>> {
     let log = fs::read(dir.join("events.cbor")).unwrap();
     let mut offsets: Vec<usize> = report.events.iter().map(|e| e.offset as usize).collect();
     offsets.push(log.len());
-    offsets.windows(2).map(|w| log[w[0]..w[1]].to_vec()).collect()
+    offsets
+        .windows(2)
+        .map(|w| log[w[0]..w[1]].to_vec())
+        .collect()
 }
 
 /// The reference leaf hashes of the ledger in `dir`.
@@ -137,7 +140,9 @@ pub fn forge(origin: &str, size: u64, root: Hash, key: &SigningKey) -> Vec<u8> {
         .unwrap()
         .to_text();
     let sig = ledger::note::sign(&text, origin, key).unwrap();
-    ledger::note::Note::new(&text, vec![sig]).unwrap().to_bytes()
+    ledger::note::Note::new(&text, vec![sig])
+        .unwrap()
+        .to_bytes()
 }
 
 // ------------------------------------------------ growing a ledger
@@ -229,7 +234,7 @@ fn story(seq: u64, salt: &str) -> (&'static str, Kind, Option<Vec<u8>>) {
 /// The party that signs the checkpoint of `size` in [`grow`]: ann for
 /// even sizes, bob for odd.
 pub fn checkpoint_signer(size: u64) -> &'static str {
-    if size % 2 == 0 {
+    if size.is_multiple_of(2) {
         "ann"
     } else {
         "bob"
