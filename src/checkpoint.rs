@@ -381,7 +381,10 @@ fn store_signatures(
 /// tree as it is now and stores it in `DIR/checkpoints/<size>` (FORMAT
 /// §12.3), adding the signature if that checkpoint is already stored.
 pub fn checkpoint(dir: &Path, key: &SigningKey) -> Result<Written, CheckpointError> {
-    let w = Writer::open(dir)?;
+    let mut w = Writer::open(dir)?;
+    // A signed statement: the cached tree is checked against the log (and
+    // rebuilt if damaged) before its root is signed.
+    w.tree()?;
     let (size, root) = w.tree_head();
     let origin = origin(&w.state().ledger);
     let text = Checkpoint::new(&origin, size, root, Vec::new())
@@ -412,13 +415,16 @@ pub fn add_signatures(dir: &Path, bytes: &[u8]) -> Result<Written, CheckpointErr
             cp.origin()
         )));
     }
-    let root = root_at(&mut w, cp.size())?;
-    if root != *cp.root() {
-        return Err(refuted(format!(
-            "--add: the checkpoint's root for size {} does not match this ledger's tree",
-            cp.size()
-        )));
-    }
+    let root = with_rebuilt(&mut w, |w| {
+        let root = root_at(w, cp.size())?;
+        if root != *cp.root() {
+            return Err(refuted(format!(
+                "--add: the checkpoint's root for size {} does not match this ledger's tree",
+                cp.size()
+            )));
+        }
+        Ok(root)
+    })?;
     let (note, added) = store_signatures(dir, cp.size(), n.text(), n.signatures().to_vec())?;
     Ok(Written {
         path: checkpoint_path(dir, cp.size()),
@@ -427,6 +433,22 @@ pub fn add_signatures(dir: &Path, bytes: &[u8]) -> Result<Written, CheckpointErr
         note,
         added,
     })
+}
+
+/// Runs `f`, and if it finds the evidence does not hold, runs it again
+/// once the writer's tree is rebuilt from the log: a damaged cache must
+/// not pass for a refuted ledger.
+fn with_rebuilt<T>(
+    w: &mut Writer,
+    mut f: impl FnMut(&mut Writer) -> Result<T, CheckpointError>,
+) -> Result<T, CheckpointError> {
+    match f(w) {
+        Err(CheckpointError::Refuted(_)) => {
+            w.rebuild_tree()?;
+            f(w)
+        }
+        other => other,
+    }
 }
 
 /// The root of the ledger's first `size` events, from the writer's tree.
@@ -625,27 +647,30 @@ pub fn prove_event(
             size.saturating_sub(1)
         )));
     }
-    if root_at(&mut w, size)? != *cp.root() {
-        return Err(refuted(format!(
-            "the checkpoint of size {size} does not match this ledger's first {size} events"
-        )));
-    }
-    let tree = w.tree()?;
-    let proof = merkle::prove_inclusion(size, index, &tree).map_err(|e| usage(e.to_string()))?;
-    let (n, _) = w.tree_head();
-    let start = tree
-        .offset(index)
-        .ok_or_else(|| usage(format!("no offset is known for event {index}")))?;
-    let end = match index + 1 < n {
-        true => tree
-            .offset(index + 1)
-            .ok_or_else(|| usage(format!("no offset is known for event {}", index + 1)))?,
-        false => w.log_len(),
-    };
-    let event = w.read_event(start, end)?;
-    let decoded = Event::decode(&event).map_err(|e| refuted(e.to_string()))?;
-    merkle::verify_inclusion(index, size, &decoded.leaf_hash(), &proof, cp.root())
-        .map_err(|e| refuted(format!("the proof does not check out: {e}")))?;
+    let (event, proof) = with_rebuilt(&mut w, |w| {
+        if root_at(w, size)? != *cp.root() {
+            return Err(refuted(format!(
+                "the checkpoint of size {size} does not match this ledger's first {size} events"
+            )));
+        }
+        let tree = w.tree()?;
+        let proof =
+            merkle::prove_inclusion(size, index, &tree).map_err(|e| refuted(e.to_string()))?;
+        let (n, _) = w.tree_head();
+        let damaged = |i: u64| refuted(format!("no offset is known for event {i}"));
+        let start = tree.offset(index).ok_or_else(|| damaged(index))?;
+        let end = match index + 1 < n {
+            true => tree.offset(index + 1).ok_or_else(|| damaged(index + 1))?,
+            false => w.log_len(),
+        };
+        let event = w
+            .read_event(start, end)
+            .map_err(|e| refuted(e.to_string()))?;
+        let decoded = Event::decode(&event).map_err(|e| refuted(e.to_string()))?;
+        merkle::verify_inclusion(index, size, &decoded.leaf_hash(), &proof, cp.root())
+            .map_err(|e| refuted(format!("the proof does not check out: {e}")))?;
+        Ok((event, proof))
+    })?;
     Ok(Bundle::Inclusion {
         index,
         event,
@@ -689,20 +714,23 @@ pub fn prove_growth(
             n.size()
         )));
     }
-    for (which, cp) in [("old", &o), ("new", &n)] {
-        if root_at(&mut w, cp.size())? != *cp.root() {
-            return Err(refuted(format!(
-                "the {which} checkpoint (size {}) is not of this ledger's history: its root differs from that of the ledger's first {} events",
-                cp.size(),
-                cp.size()
-            )));
+    let proof = with_rebuilt(&mut w, |w| {
+        for (which, cp) in [("old", &o), ("new", &n)] {
+            if root_at(w, cp.size())? != *cp.root() {
+                return Err(refuted(format!(
+                    "the {which} checkpoint (size {}) is not of this ledger's history: its root differs from that of the ledger's first {} events",
+                    cp.size(),
+                    cp.size()
+                )));
+            }
         }
-    }
-    let tree = w.tree()?;
-    let proof =
-        merkle::prove_consistency(o.size(), n.size(), &tree).map_err(|e| usage(e.to_string()))?;
-    merkle::verify_consistency(o.size(), n.size(), o.root(), n.root(), &proof)
-        .map_err(|e| refuted(format!("the proof does not check out: {e}")))?;
+        let tree = w.tree()?;
+        let proof = merkle::prove_consistency(o.size(), n.size(), &tree)
+            .map_err(|e| refuted(e.to_string()))?;
+        merkle::verify_consistency(o.size(), n.size(), o.root(), n.root(), &proof)
+            .map_err(|e| refuted(format!("the proof does not check out: {e}")))?;
+        Ok(proof)
+    })?;
     Ok(Bundle::Consistency { old, new, proof })
 }
 
@@ -726,15 +754,16 @@ pub fn witness_request(
             cp.size()
         )));
     }
-    if root_at(&mut w, cp.size())? != *cp.root() {
-        return Err(refuted(format!(
-            "the checkpoint of size {} does not match this ledger",
-            cp.size()
-        )));
-    }
-    let tree = w.tree()?;
-    let proof =
-        merkle::prove_consistency(old, cp.size(), &tree).map_err(|e| usage(e.to_string()))?;
+    let proof = with_rebuilt(&mut w, |w| {
+        if root_at(w, cp.size())? != *cp.root() {
+            return Err(refuted(format!(
+                "the checkpoint of size {} does not match this ledger",
+                cp.size()
+            )));
+        }
+        let tree = w.tree()?;
+        merkle::prove_consistency(old, cp.size(), &tree).map_err(|e| refuted(e.to_string()))
+    })?;
     crate::witness::AddCheckpoint {
         old,
         proof,

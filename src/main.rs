@@ -835,10 +835,13 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                     Failure::usage(format!("cannot make a temporary directory: {e}"))
                 })?;
                 let size = ledger::publish::unpack(&dir, unpacked.path())?;
-                out.info(format_args!(
-                    "{}: a published ledger; verifying its {size} events from their entry bundles",
-                    dir.display()
-                ));
+                // Not with --json: stdout holds one JSON document.
+                if !json {
+                    out.info(format_args!(
+                        "{}: a published ledger; verifying its {size} events and their tiles",
+                        dir.display()
+                    ));
+                }
                 unpacked.path().to_owned()
             } else {
                 dir

@@ -122,7 +122,9 @@ pub fn publish(dir: &Path, out: &Path) -> Result<Published, CheckpointError> {
             "the largest checkpoint is of size {size}, but the ledger has {n} events"
         )));
     }
-    let tree = w.tree()?;
+    // The published tiles are immutable: every cached hash and offset is
+    // checked against the log (hashing it once) before any is written.
+    let tree = w.checked_tree()?;
     let root_at = |s: u64| merkle::tree_hash(s, &tree).map_err(|e| usage(e.to_string()));
     if root_at(size)? != *cp.root() {
         return Err(refuted(format!(
@@ -246,6 +248,7 @@ pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
     let size = cp.size();
     let log = into.join(LOG_FILE);
     let mut f = std::io::BufWriter::new(fs::File::create(&log).map_err(io(&log))?);
+    let mut tiles = TileCheck::new(published, size);
     for bundle in tiles::bundles_for_size(size) {
         let path = published.join(bundle.path());
         let data = fs::read(&path).map_err(|e| {
@@ -259,8 +262,10 @@ pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
             .map_err(|e| refuted(format!("{}: {e}", path.display())))?;
         for e in entries {
             f.write_all(e).map_err(io(&log))?;
+            tiles.push(merkle::leaf_hash(e))?;
         }
     }
+    tiles.finish()?;
     f.flush().map_err(io(&log))?;
     let cdir = into.join(checkpoint::CHECKPOINTS_DIR);
     fs::create_dir_all(&cdir).map_err(io(&cdir))?;
@@ -272,6 +277,99 @@ pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
         std::os::unix::fs::symlink(abs, into.join(DOCS_DIR)).map_err(io(&docs))?;
     }
     Ok(size)
+}
+
+/// Checks a published directory's hash tiles against the leaves read from
+/// its entry bundles, streaming: at each level, the hashes of the tile
+/// being filled; a full tile is compared with its file and its root
+/// becomes the next hash of the level above (FORMAT §16.2). What is left
+/// at the end is compared with the partial tiles of the checkpoint's size.
+struct TileCheck<'a> {
+    dir: &'a Path,
+    size: u64,
+    levels: Vec<(u64, Vec<merkle::Hash>)>,
+}
+
+impl<'a> TileCheck<'a> {
+    fn new(dir: &'a Path, size: u64) -> Self {
+        TileCheck {
+            dir,
+            size,
+            levels: Vec::new(),
+        }
+    }
+
+    fn compare(
+        &self,
+        level: usize,
+        index: u64,
+        hashes: &[merkle::Hash],
+    ) -> Result<(), CheckpointError> {
+        let width = u16::try_from(hashes.len()).unwrap_or(u16::MAX);
+        let tile = tiles::Tile::new(u8::try_from(level).unwrap_or(u8::MAX), index, width)
+            .map_err(|e| refuted(e.to_string()))?;
+        let path = self.dir.join(tile.path());
+        let data = fs::read(&path).map_err(|e| {
+            refuted(format!(
+                "{}: {e}: the published directory lacks a tile its checkpoint needs",
+                path.display()
+            ))
+        })?;
+        if data != hashes.concat() {
+            return Err(refuted(format!(
+                "{}: the tile's hashes are not those of the published entries",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, leaf: merkle::Hash) -> Result<(), CheckpointError> {
+        let mut h = leaf;
+        let mut level = 0;
+        loop {
+            if self.levels.len() == level {
+                self.levels.push((0, Vec::with_capacity(256)));
+            }
+            self.levels[level].1.push(h);
+            if self.levels[level].1.len() < 256 {
+                return Ok(());
+            }
+            let (index, full) = std::mem::take(&mut self.levels[level]);
+            self.compare(level, index, &full)?;
+            self.levels[level].0 = index + 1;
+            h = perfect_root(&full);
+            level += 1;
+        }
+    }
+
+    fn finish(self) -> Result<(), CheckpointError> {
+        // A partial tile per level whose count of hashes is not a multiple
+        // of 256 (FORMAT §16.2); `size` leaves make exactly these.
+        let _ = self.size;
+        for (level, (index, rest)) in self.levels.iter().enumerate() {
+            if !rest.is_empty() {
+                self.compare(level, *index, rest)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The root of a perfect subtree from its leaves' hashes (a power of two).
+fn perfect_root(hashes: &[merkle::Hash]) -> merkle::Hash {
+    let mut layer = hashes.to_vec();
+    while layer.len() > 1 {
+        layer = layer
+            .chunks(2)
+            .map(|p| match p {
+                [l, r] => merkle::node_hash(l, r),
+                [one] => *one,
+                _ => merkle::empty_root(),
+            })
+            .collect();
+    }
+    layer.first().copied().unwrap_or_else(merkle::empty_root)
 }
 
 /// The inclusion bundle of event `index`, read from a published directory:

@@ -586,28 +586,117 @@ impl Writer {
         (self.frontier.size(), self.frontier.root())
     }
 
-    /// The cache's stored Merkle hashes, to compute proofs from: checked
-    /// against the head's root, and rebuilt from the log if they do not
-    /// match it.
+    /// The cache's stored Merkle hashes and event offsets, to compute
+    /// proofs from. Checked against the log before use, cheaply: the root
+    /// they give must be the head's, and their last leaf hash and offset
+    /// those of the log's last event. A damaged cache is rebuilt from a full
+    /// replay ([`Writer::rebuild_tree`]), as is the head's frontier.
     pub fn tree(&mut self) -> Result<crate::store::TreeFile, WriteError> {
-        let size = self.frontier.size();
-        let count =
-            crate::merkle::stored_hash_count(size).map_err(|e| WriteError::Usage(e.to_string()))?;
-        let root = self.frontier.root();
-        if let Some(t) = self.store.tree(count, size) {
-            if crate::merkle::tree_hash(size, &t).is_ok_and(|r| r == root) {
-                return Ok(t);
-            }
+        match self.cached_tree() {
+            Some(t) => Ok(t),
+            None => self.rebuild_tree(),
         }
+    }
+
+    fn cached_tree(&self) -> Option<crate::store::TreeFile> {
+        use crate::merkle::HashReader;
+        let size = self.frontier.size();
+        let count = crate::merkle::stored_hash_count(size).ok()?;
+        let t = self.store.tree(count, size)?;
+        if crate::merkle::tree_hash(size, &t).ok()? != self.frontier.root() {
+            return None;
+        }
+        let last = size.checked_sub(1)?;
+        let index = crate::merkle::stored_hash_index(0, last).ok()?;
+        let tail = self
+            .store
+            .read_at(
+                self.head_offset,
+                self.log_len.checked_sub(self.head_offset)?,
+            )
+            .ok()?;
+        let leaf = crate::merkle::leaf_hash(&tail);
+        (t.offset(last)? == self.head_offset && t.read_hashes(&[index]).ok()? == [leaf])
+            .then_some(t)
+    }
+
+    /// Rebuilds the cache's Merkle tree, event offsets and frontier from a
+    /// full replay of the log.
+    pub fn rebuild_tree(&mut self) -> Result<crate::store::TreeFile, WriteError> {
         let (replayed, frontier, _) = full_replay(&self.store)?;
-        if replayed.state.head != self.state.head || frontier.root() != root {
+        if replayed.state.head != self.state.head {
             return Err(WriteError::Usage(
                 "the ledger changed under the writer's lock; run the command again".into(),
             ));
         }
+        if frontier != self.frontier {
+            self.frontier = frontier;
+            // The head's frontier was damaged: the next save mends it.
+            self.unsaved = true;
+        }
+        let size = self.frontier.size();
+        let count =
+            crate::merkle::stored_hash_count(size).map_err(|e| WriteError::Usage(e.to_string()))?;
         self.store
             .tree(count, size)
             .ok_or_else(|| WriteError::Usage("could not rebuild the cache's Merkle tree".into()))
+    }
+
+    /// Checks every stored hash and offset of the cache's tree against the
+    /// log, hashing it once (no signature checks): for `publish`, whose
+    /// output is immutable. Rebuilds the tree if anything differs.
+    pub fn checked_tree(&mut self) -> Result<crate::store::TreeFile, WriteError> {
+        let t = self.tree()?;
+        if self.tree_matches_log(&t)? {
+            return Ok(t);
+        }
+        self.rebuild_tree()
+    }
+
+    fn tree_matches_log(&self, t: &crate::store::TreeFile) -> Result<bool, WriteError> {
+        use crate::merkle::HashReader;
+        use std::io::Read;
+        let path = self.store.log_path();
+        let io = |source| {
+            WriteError::Store(StoreError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let mut frontier = Frontier::new();
+        let mut buf: Vec<u8> = Vec::new();
+        let (mut base, mut index) = (0u64, 0u64);
+        let mut chunk = vec![0u8; 4 << 20];
+        loop {
+            let n = file.read(&mut chunk).map_err(io)?;
+            buf.extend_from_slice(&chunk[..n]);
+            let mut pos = 0usize;
+            while let crate::format::Frame::Item(len) = crate::format::frame(&buf[pos..]) {
+                if base + pos as u64 >= self.log_len {
+                    break;
+                }
+                let leaf = crate::merkle::leaf_hash(&buf[pos..pos + len]);
+                let stored = stored_for(&frontier, leaf);
+                let at = crate::merkle::stored_hash_index(0, index)
+                    .map_err(|e| WriteError::Usage(e.to_string()))?;
+                let want: Vec<u64> = (at..at + stored.len() as u64).collect();
+                if t.read_hashes(&want).ok() != Some(stored)
+                    || t.offset(index) != Some(base + pos as u64)
+                {
+                    return Ok(false);
+                }
+                let _ = frontier.push(leaf);
+                index += 1;
+                pos += len;
+            }
+            buf.drain(..pos);
+            base += pos as u64;
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(index == self.frontier.size() && frontier == self.frontier)
     }
 
     fn mark_touched(&mut self, kind: &Kind) {

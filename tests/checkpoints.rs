@@ -903,7 +903,6 @@ fn leaf_index(i: u64) -> usize {
 /// would say the evidence is refuted: that the ledger's own checkpoint of
 /// size 3 "is not of this ledger's history".
 #[test]
-#[ignore = "bug: Writer::tree() (src/writer.rs) checks a same-length cache/tree only through tree_hash(size), which reads the frontier's subtree roots, so a wrong inner hash is used for proofs; prove_event/prove_growth/witness_request (src/checkpoint.rs) then report exit 1 (refuted: 'the proof does not check out', 'not of this ledger's history') for the ledger's own checkpoints"]
 fn prove_does_not_trust_a_damaged_cache_tree() {
     let fx = cache_ledger();
     // A genuine checkpoint of size 3, signed by ann, to prove growth from.
@@ -967,7 +966,6 @@ fn prove_does_not_trust_a_damaged_cache_tree() {
 /// offset replaced by event 2's) must not make `prove --event` refute the
 /// ledger: same bytes as before, or exit 2 naming the cache; never exit 1.
 #[test]
-#[ignore = "bug: Store::tree/Writer::tree (src/store.rs, src/writer.rs) check cache/offsets only by length; prove_event (src/checkpoint.rs) reads the event between two wrong offsets and maps the decode failure to Refuted: exit 1 '... bytes follow the event' for a genuine event of a genuine checkpoint"]
 fn prove_does_not_trust_damaged_cache_offsets() {
     let fx = cache_ledger();
     let before = proofs(&fx, "before");
@@ -999,7 +997,6 @@ fn prove_does_not_trust_damaged_cache_offsets() {
 /// `ledger checkpoint` signs a root that is not the ledger's, and `verify`
 /// then calls the ledger's own new checkpoint a split view.
 #[test]
-#[ignore = "bug: Writer::open_with (src/writer.rs) takes the cached frontier (state.json \"tree\") after checking only its size, and checkpoint::checkpoint (src/checkpoint.rs) signs w.tree_head() without checking it against the log or cache/tree: a damaged cache makes the party sign a wrong root (a self-inflicted split view)"]
 fn checkpoint_does_not_sign_a_damaged_cached_frontier() {
     let fx = cache_ledger();
     let real = mth(&leaves(&fx.p("led")));
