@@ -72,14 +72,30 @@ a "${med[@]}" --at 2017-06-14T17:30:00+08:00 note \
 a "${most[@]}" --at 2017-06-14T18:00:00+08:00 session-close --session dialogue \
     --notes "The 1st China-Russia Innovation Dialogue closes."
 
+# A checkpoint of the whole history (FORMAT §13), signed by both parties
+# and cosigned by a witness whose key, like the parties', lives only in
+# the temporary directory; its vkey is published in keys/witness.vkey.
+"$ledger" checkpoint ledger.new "${most[@]}" >/dev/null
+"$ledger" checkpoint ledger.new "${med[@]}" >/dev/null
+"$ledger" keygen "$secret/witness" >/dev/null
+witness=witness.example/w1
+"$ledger" vkey --key "$secret/witness.pub" --witness "$witness" >"$secret/witness.vkey"
+"$ledger" vkey --key "$secret/most.pub" --ledger ledger.new >"$secret/log.vkey"
+"$ledger" witness request ledger.new --old 0 -o "$secret/request" >/dev/null
+"$ledger" witness cosign "$secret/request" --key "$secret/witness.key" --name "$witness" \
+    --state "$secret/witness-state" --log "$secret/log.vkey" -o "$secret/cosigned" >/dev/null
+"$ledger" checkpoint ledger.new --add "$secret/cosigned" >/dev/null
+
 # Swap in the new sample only once it is complete and verifies.
 rm -rf ledger.new/cache
 mkdir -p keys
 cp "$secret/most.pub" keys/most.pub.new
 cp "$secret/med.pub" keys/med.pub.new
-"$ledger" verify --trust keys/most.pub.new --trust keys/med.pub.new ledger.new >/dev/null
+"$ledger" verify --trust keys/most.pub.new --trust keys/med.pub.new \
+    --witness "$secret/witness.vkey" ledger.new >/dev/null
 rm -rf ledger
 mv ledger.new ledger
 mv keys/most.pub.new keys/most.pub
 mv keys/med.pub.new keys/med.pub
+cp "$secret/witness.vkey" keys/witness.vkey
 "$ledger" head ledger

@@ -1,4 +1,4 @@
-//! What an auditor can hold instead of the whole log (FORMAT §12-§14):
+//! What an auditor can hold instead of the whole log (FORMAT §12-§14, §16):
 //! signed checkpoints of the ledger's Merkle tree, stored in
 //! `DIR/checkpoints/`, and proof bundles that show an event is in a
 //! checkpointed tree or that one checkpoint extends another.
@@ -20,9 +20,9 @@ use crate::store::StoreError;
 use crate::writer::{WriteError, Writer};
 
 /// The directory of a ledger's signed checkpoints, one file per tree size
-/// (FORMAT §2, §12.3).
+/// (FORMAT §2, §13.2).
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
-/// The largest proof bundle read (FORMAT §13).
+/// The largest proof bundle read (FORMAT §14).
 pub const MAX_BUNDLE_BYTES: usize = 4 << 20;
 /// The largest checkpoint file read.
 const MAX_CHECKPOINT_BYTES: u64 = note::MAX_NOTE_BYTES as u64;
@@ -51,7 +51,7 @@ fn usage(s: impl Into<String>) -> CheckpointError {
     CheckpointError::Usage(s.into())
 }
 
-/// FORMAT §12.2: a ledger's origin, the first line of its checkpoints and
+/// FORMAT §13.1: a ledger's origin, the first line of its checkpoints and
 /// the name of the keys that sign them: stable, and derived from the
 /// ledger id alone.
 pub fn origin(ledger: &LedgerId) -> String {
@@ -379,7 +379,7 @@ fn store_signatures(
 
 /// `ledger checkpoint DIR --key FILE`: signs a checkpoint of the ledger's
 /// tree as it is now and stores it in `DIR/checkpoints/<size>` (FORMAT
-/// §12.3), adding the signature if that checkpoint is already stored.
+/// §13.2), adding the signature if that checkpoint is already stored.
 pub fn checkpoint(dir: &Path, key: &SigningKey) -> Result<Written, CheckpointError> {
     let mut w = Writer::open(dir)?;
     // A signed statement: the cached tree is checked against the log (and
@@ -484,7 +484,7 @@ fn latest_stored(dir: &Path) -> Result<Vec<u8>, CheckpointError> {
         })
 }
 
-/// A proof bundle (FORMAT §13): what an auditor keeps and re-checks with
+/// A proof bundle (FORMAT §14): what an auditor keeps and re-checks with
 /// nothing else but trusted keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bundle {
@@ -515,7 +515,7 @@ fn hashes(proof: &[Hash]) -> Value {
 }
 
 impl Bundle {
-    /// The deterministic CBOR encoding of FORMAT §13.
+    /// The deterministic CBOR encoding of FORMAT §14.
     pub fn encode(&self) -> Vec<u8> {
         let mut m = vec![(text("v"), Value::Integer(BUNDLE_VERSION.into()))];
         match self {
@@ -544,7 +544,7 @@ impl Bundle {
     /// Decodes a bundle strictly: deterministic CBOR, exactly the fields
     /// of its type, nothing after it.
     pub fn decode(bytes: &[u8]) -> Result<Bundle, CheckpointError> {
-        let bad = |s: String| usage(format!("not a proof bundle (FORMAT §13): {s}"));
+        let bad = |s: String| usage(format!("not a proof bundle (FORMAT §14): {s}"));
         if bytes.len() > MAX_BUNDLE_BYTES {
             return Err(bad(format!(
                 "{} bytes, more than the {MAX_BUNDLE_BYTES}-byte limit",

@@ -1084,7 +1084,7 @@ fn describe_key(k: &Value) -> String {
 }
 
 /// Decodes exactly one item that is not an event (a proof bundle, FORMAT
-/// §13) under the same strict rules as events: deterministic encoding,
+/// §14) under the same strict rules as events: deterministic encoding,
 /// sorted unique keys, no trailing bytes.
 pub(crate) fn decode_strict(input: &[u8], what: &'static str) -> Result<Value, FormatError> {
     let mut rd = input;

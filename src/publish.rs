@@ -1,4 +1,4 @@
-//! Static publication (FORMAT §14): the ledger as C2SP tlog-tiles, so that
+//! Static publication (FORMAT §16): the ledger as C2SP tlog-tiles, so that
 //! any static web server, object store or git repository can serve it, and
 //! an auditor fetches only the tiles a proof needs; and reading such a
 //! directory back, for `verify` and `check-proof`.

@@ -65,8 +65,8 @@ pub(crate) struct Replayed {
 /// Events decoded and signature-checked together, in parallel, before the
 /// ordered replay consumes them. Large enough to amortise thread start-up,
 /// small enough to keep memory flat.
-const WAVE: usize = 4096;
-const READ_CHUNK: usize = 4 << 20;
+const WAVE: usize = 2048;
+const READ_CHUNK: usize = 1 << 20;
 
 fn failure(event: Option<u64>, offset: u64, reason: String, torn_tail: bool) -> VerifyError {
     VerifyError::Failed(Failure {
@@ -467,7 +467,7 @@ pub struct Report {
     pub head: EventHash,
     /// The Merkle tree's root over all events (FORMAT §12), hex.
     pub tree_root: String,
-    /// The stored checkpoints, each checked against the tree (FORMAT §12.3).
+    /// The stored checkpoints, each checked against the tree (FORMAT §13.2).
     pub checkpoints: Vec<crate::checkpoint::CheckpointReport>,
     /// With `--trust`: for each party, the trusted keys it held.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -951,7 +951,7 @@ impl Report {
             }
         }
         if !self.checkpoints.is_empty() {
-            f.push_str("\ncheckpoints (FORMAT §12):\n");
+            f.push_str("\ncheckpoints (FORMAT §13):\n");
         }
         for c in &self.checkpoints {
             let cosigned = if c.cosigned_by.is_empty() {
