@@ -219,9 +219,11 @@ pub struct Version {
 /// a ledger has.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Document {
-    pub title: String,
-    /// Sorted, unique (a `Vec`: a set costs a tree node per document).
-    pub signatories: Vec<PartyId>,
+    /// Boxed, as the signatories: exactly as long as needed, and 8 bytes
+    /// smaller than a `String` in each node of the documents' tree.
+    pub title: Box<str>,
+    /// Sorted, unique (a slice: a set costs a tree node per document).
+    pub signatories: Box<[PartyId]>,
     /// The event that drafted it.
     pub drafted: u64,
     /// 1 for the draft, +1 for each amendment.
@@ -653,7 +655,7 @@ impl State {
                 self.documents.insert(
                     doc.clone(),
                     Document {
-                        title: title.clone(),
+                        title: title.as_str().into(),
                         // Sorted and unique: FORMAT §5.4, checked by the decoder.
                         signatories: signatories.iter().map(|p| self.registered(p)).collect(),
                         drafted: seq,

@@ -615,44 +615,48 @@ fn describe(event: &Event, offset: u64, state: &State) -> Entry {
     }
 }
 
-fn documents(state: &State) -> Vec<DocReport> {
-    state
-        .documents
-        .iter()
-        .map(|(id, d)| {
-            let cur = d.current();
-            let status = if d.signatories.is_empty() {
-                "no-signatures-required"
-            } else if d.executed.is_some() {
-                "executed"
-            } else {
-                "awaiting-signatures"
-            };
-            let acts = |m: &crate::replay::Acts| {
-                let mut v: Vec<Act> = m
-                    .iter()
-                    .map(|(p, e)| Act {
-                        party: p.clone(),
-                        event: *e,
-                    })
-                    .collect();
-                v.sort_by_key(|a| a.event);
-                v
-            };
-            DocReport {
-                id: id.clone(),
-                title: d.title.clone(),
-                version: cur.sha256,
-                version_number: d.versions as usize,
-                signatories: d.signatories.clone(),
-                status,
-                executed_at: d.executed,
-                signed_by: acts(&cur.signatures),
-                awaiting: d.awaiting().into_iter().cloned().collect(),
-                approved_by: acts(&cur.approvals),
-            }
-        })
-        .collect()
+/// The final state of each document, for the report. Consumes the replay
+/// state's documents, freeing each as it is described, so that the peak
+/// memory of a large ledger is one copy of them, not two.
+fn documents(docs: std::collections::BTreeMap<DocId, crate::replay::Document>) -> Vec<DocReport> {
+    let mut out = Vec::with_capacity(docs.len());
+    for (id, d) in docs {
+        let cur = d.current();
+        let status = if d.signatories.is_empty() {
+            "no-signatures-required"
+        } else if d.executed.is_some() {
+            "executed"
+        } else {
+            "awaiting-signatures"
+        };
+        let acts = |m: &crate::replay::Acts| {
+            let mut v: Vec<Act> = m
+                .iter()
+                .map(|(p, e)| Act {
+                    party: p.clone(),
+                    event: *e,
+                })
+                .collect();
+            v.sort_by_key(|a| a.event);
+            v
+        };
+        let awaiting = d.awaiting().into_iter().cloned().collect();
+        let (signed_by, approved_by) = (acts(&cur.signatures), acts(&cur.approvals));
+        let version = cur.sha256;
+        out.push(DocReport {
+            id,
+            version,
+            version_number: d.versions as usize,
+            status,
+            executed_at: d.executed,
+            signed_by,
+            awaiting,
+            approved_by,
+            title: d.title.into(),
+            signatories: d.signatories.into(),
+        });
+    }
+    out
 }
 
 /// Verifies the ledger in `dir` from its first byte.
@@ -717,7 +721,7 @@ pub fn verify_with(
             state,
         });
     })?;
-    let state = replayed.state;
+    let mut state = replayed.state;
     let fail = |reason: String| {
         VerifyError::Failed(Failure {
             event: None,
@@ -837,7 +841,7 @@ pub fn verify_with(
                 }
             })
             .collect(),
-        documents: documents(&state),
+        documents: documents(std::mem::take(&mut state.documents)),
         events,
         count: state.count,
         head: state.head,
