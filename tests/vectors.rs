@@ -214,8 +214,94 @@ fn vectors_decode_and_hash() {
     assert_eq!(&g[..1], &[0xd2], "tag 18");
 }
 
+/// FORMAT §14.1: the Merkle tree of the three events above, a checkpoint of
+/// it signed by med (whose key is current), and the two proof bundles.
+fn proof_vectors() -> Vec<Vector> {
+    use ledger::checkpoint::{self, Bundle};
+    use ledger::merkle;
+    use ledger::note::{self, Checkpoint, Note};
+    let vs = vectors();
+    let get = |l: &str| hex::decode(&vs.iter().find(|v| v.label == l).unwrap().value).unwrap();
+    let events = [
+        get("genesis event (events.cbor bytes 0..)"),
+        get("event 1 event"),
+        get("event 2 event"),
+    ];
+    let leaves: Vec<merkle::Hash> = events.iter().map(|e| merkle::leaf_hash(e)).collect();
+    let mut stored = Vec::new();
+    for (i, leaf) in leaves.iter().enumerate() {
+        let more = merkle::stored_hashes(i as u64, *leaf, &stored).unwrap();
+        stored.extend(more);
+    }
+    let root = |n: u64| merkle::tree_hash(n, &stored).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let med = key_from_seed(dir.path(), "med.key", MED_SEED);
+    let ledger = LedgerId(*b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f");
+    let origin = checkpoint::origin(&ledger);
+    let note_of = |n: u64| {
+        let text = Checkpoint::new(&origin, n, root(n), Vec::new())
+            .unwrap()
+            .to_text();
+        let sig = note::sign(&text, &origin, &med).unwrap();
+        Note::new(&text, vec![sig]).unwrap().to_bytes()
+    };
+    let (cp1, cp3) = (note_of(1), note_of(3));
+    let inclusion = Bundle::Inclusion {
+        index: 1,
+        event: events[1].clone(),
+        proof: merkle::prove_inclusion(3, 1, &stored).unwrap(),
+        checkpoint: cp3.clone(),
+    }
+    .encode();
+    let consistency = Bundle::Consistency {
+        old: cp1,
+        new: cp3.clone(),
+        proof: merkle::prove_consistency(1, 3, &stored).unwrap(),
+    }
+    .encode();
+    // Both check out with the parties' public keys alone.
+    let trust = vec![("med".to_string(), med.public())];
+    let most = key_from_seed(dir.path(), "most.key", MOST_SEED);
+    let trust = [trust, vec![("most".to_string(), most.public())]].concat();
+    checkpoint::check_bundle(&inclusion, &trust, None).unwrap();
+    checkpoint::check_bundle(&consistency, &trust, None).unwrap();
+    let v = |label, value: String| Vector { label, value };
+    vec![
+        v("leaf hash of event 0", hex::encode(leaves[0])),
+        v("leaf hash of event 1", hex::encode(leaves[1])),
+        v("leaf hash of event 2", hex::encode(leaves[2])),
+        v("tree root at size 3", hex::encode(root(3))),
+        v("origin", origin.clone()),
+        v(
+            "checkpoint of size 3 signed by med (note, hex of its UTF-8)",
+            hex::encode(&cp3),
+        ),
+        v(
+            "inclusion bundle of event 1 at size 3",
+            hex::encode(&inclusion),
+        ),
+        v(
+            "consistency bundle from size 1 to size 3",
+            hex::encode(&consistency),
+        ),
+    ]
+}
+
+#[test]
+fn format_md_holds_the_proof_vectors() {
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md")).unwrap();
+    let rendered = render(&proof_vectors());
+    assert!(
+        spec.contains(rendered.trim_end()),
+        "docs/FORMAT.md §14.1 does not match the code; regenerate it with \
+         `cargo test --test vectors -- --ignored print_vectors --nocapture`"
+    );
+}
+
 #[test]
 #[ignore]
 fn print_vectors() {
     println!("{}", render(&vectors()));
+    println!("----- §14.1 -----\n{}", render(&proof_vectors()));
 }
