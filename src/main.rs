@@ -265,7 +265,7 @@ enum WitnessCommand {
     },
     /// Cosign a checkpoint: check its log signature and its consistency with the largest tree seen for its origin, then add a cosignature
     Cosign {
-        /// An add-checkpoint request (from `ledger witness request`)
+        /// An add-checkpoint request (from `ledger witness request`), or a bare checkpoint for a witness that has seen none of its origin
         request: PathBuf,
         /// The witness's private key
         #[arg(long)]
@@ -1087,8 +1087,21 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 .iter()
                 .map(|l| load_vkey(l, "--log"))
                 .collect::<Result<Vec<_>, _>>()?;
-            let req = ledger::witness::AddCheckpoint::parse(&read_file(&request)?)
-                .map_err(|e| witness_failure(&e))?;
+            // An add-checkpoint request, or a bare checkpoint note: that is
+            // a request from size 0, which a witness that has seen this
+            // origin answers with its size (409) for a request to be made.
+            let body = read_file(&request)?;
+            let req = match ledger::witness::AddCheckpoint::parse(&body) {
+                Ok(r) => r,
+                Err(e) => match ledger::note::Note::parse(&body) {
+                    Ok(_) => ledger::witness::AddCheckpoint {
+                        old: 0,
+                        proof: Vec::new(),
+                        checkpoint: body,
+                    },
+                    Err(_) => return Err(witness_failure(&e)),
+                },
+            };
             let w = ledger::witness::Witness::open(&state, &name, &key, logs)
                 .map_err(|e| witness_failure(&e))?;
             let now = std::time::SystemTime::now()
