@@ -800,22 +800,17 @@ impl Documents for Store {
 /// file, fsync, rename over, fsync `dir`. For files that are rewritten as a
 /// whole, like a checkpoint gaining a signature.
 pub fn replace_durably(dir: &Path, path: &Path, content: &[u8]) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt;
     fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .permissions(fs::Permissions::from_mode(0o644))
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
-    tmp.write_all(content).map_err(io(path))?;
-    tmp.as_file().sync_all().map_err(io(path))?;
-    tmp.persist(path).map_err(|e| io(path)(e.error))?;
-    sync_dir(dir)
+    durably(dir, path, content, true)
 }
 
 /// Writes a new file atomically and durably: temporary file in `dir`,
 /// fsync, link into place without replacing anything, fsync `dir`.
 fn write_durably(dir: &Path, path: &Path, content: &[u8]) -> Result<(), StoreError> {
+    durably(dir, path, content, false)
+}
+
+fn durably(dir: &Path, path: &Path, content: &[u8], replace: bool) -> Result<(), StoreError> {
     use std::os::unix::fs::PermissionsExt;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -824,6 +819,11 @@ fn write_durably(dir: &Path, path: &Path, content: &[u8]) -> Result<(), StoreErr
         .map_err(io(dir))?;
     tmp.write_all(content).map_err(io(path))?;
     tmp.as_file().sync_all().map_err(io(path))?;
-    tmp.persist_noclobber(path).map_err(|e| io(path)(e.error))?;
+    let placed = if replace {
+        tmp.persist(path).map(drop)
+    } else {
+        tmp.persist_noclobber(path).map(drop)
+    };
+    placed.map_err(|e| io(path)(e.error))?;
     sync_dir(dir)
 }

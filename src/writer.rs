@@ -365,29 +365,42 @@ fn load_into(
     state: &mut State,
     kind: &Kind,
 ) -> Result<bool, StoreError> {
-    let (doc, session) = touches(kind);
-    if let Some(doc) = doc.filter(|d| !state.documents.contains_key(*d)) {
-        match store.read_entry(EntryKind::Document, doc.as_str(), buckets)? {
-            None => return Ok(false),
-            Some(None) => {}
+    /// Loads entry `id` into `map` unless it is there; `false` if its
+    /// bucket or the entry is unreadable.
+    fn load<K: Ord + Clone, V: serde::de::DeserializeOwned>(
+        store: &Store,
+        buckets: &Buckets,
+        kind: EntryKind,
+        map: &mut BTreeMap<K, V>,
+        key: &K,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        if map.contains_key(key) {
+            return Ok(true);
+        }
+        Ok(match store.read_entry(kind, id, buckets)? {
+            None => false,
+            Some(None) => true,
             Some(Some(v)) => match serde_json::from_value(v) {
-                Ok(d) => {
-                    state.documents.insert(doc.clone(), d);
+                Ok(value) => {
+                    map.insert(key.clone(), value);
+                    true
                 }
-                Err(_) => return Ok(false),
+                Err(_) => false,
             },
+        })
+    }
+    let (doc, session) = touches(kind);
+    if let Some(d) = doc {
+        let docs = &mut state.documents;
+        if !load(store, buckets, EntryKind::Document, docs, d, d.as_str())? {
+            return Ok(false);
         }
     }
-    if let Some(session) = session.filter(|s| !state.sessions.contains_key(*s)) {
-        match store.read_entry(EntryKind::Session, session.as_str(), buckets)? {
-            None => return Ok(false),
-            Some(None) => {}
-            Some(Some(v)) => match serde_json::from_value(v) {
-                Ok(s) => {
-                    state.sessions.insert(session.clone(), s);
-                }
-                Err(_) => return Ok(false),
-            },
+    if let Some(s) = session {
+        let sessions = &mut state.sessions;
+        if !load(store, buckets, EntryKind::Session, sessions, s, s.as_str())? {
+            return Ok(false);
         }
     }
     Ok(true)
