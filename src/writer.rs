@@ -685,7 +685,13 @@ impl Writer {
             let n = file.read(&mut chunk).map_err(io)?;
             buf.extend_from_slice(&chunk[..n]);
             let mut pos = 0usize;
-            while let crate::format::Frame::Item(len) = crate::format::frame(&buf[pos..]) {
+            loop {
+                let len = match crate::format::frame(&buf[pos..]) {
+                    crate::format::Frame::Item(len) => len,
+                    crate::format::Frame::NeedMore => break,
+                    // Verified when the writer opened it: the log changed.
+                    crate::format::Frame::Unframeable => return Ok(false),
+                };
                 if base + pos as u64 >= self.log_len {
                     break;
                 }
