@@ -109,7 +109,14 @@ pub fn check_note(
         checkpoint.origin(),
         log_keys.iter().map(|(l, k)| (l.as_str(), k)),
     );
-    let mut known: Vec<NoteVerifier> = logs.iter().map(|(_, v)| v.clone()).collect();
+    // One verifier per key: the same key given twice (a party key also
+    // given as a log key, two copies of a .pub) is one signer.
+    let mut known: Vec<NoteVerifier> = Vec::new();
+    for (_, v) in &logs {
+        if !known.contains(v) {
+            known.push(v.clone());
+        }
+    }
     if let Some(p) = policy {
         known.extend(p.witnesses().iter().cloned());
     }
