@@ -246,12 +246,21 @@ impl Store {
                 drop(leftovers);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // The ancestors this creates, deepest last: each new entry
+                // is made durable by syncing the directory that holds it.
+                let mut created: Vec<&Path> = dir
+                    .ancestors()
+                    .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+                    .collect();
+                created.reverse();
                 fs::create_dir_all(dir).map_err(io(dir))?;
-                // A relative one-component DIR has the empty path as its
-                // parent: that is the current directory.
-                match dir.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => sync_dir(p)?,
-                    _ => sync_dir(Path::new("."))?,
+                for d in created {
+                    // A relative one-component path has the empty path as
+                    // its parent: that is the current directory.
+                    match d.parent() {
+                        Some(p) if !p.as_os_str().is_empty() => sync_dir(p)?,
+                        _ => sync_dir(Path::new("."))?,
+                    }
                 }
             }
             Err(e) => return Err(io(dir)(e)),
