@@ -2127,6 +2127,35 @@ fn init_relative_dir_fsyncs_parent() {
     });
 }
 
+/// `ledger init a/b/DIR` creates `a` and `a/b` too: each new directory's
+/// entry is made durable by an fsync of its parent, after it is created
+/// (docs/RELIABILITY.md, "Known gaps": once only DIR's parent was synced).
+#[test]
+fn init_nested_dirs_fsync_every_new_parent() {
+    const TEST: &str = "init_nested_dirs_fsync_every_new_parent";
+    if !have_strace(TEST) {
+        return;
+    }
+    let bed = Bed::new();
+    let cwd = bed.path("");
+    let mut args = bed.init_args(Path::new("n1"));
+    args[1] = "n1/n2/n3".into();
+    let (out, ops) = traced(&cwd, &[], &args);
+    ok(out);
+    let last = find(&ops, 0, "mkdir of n1/n2/n3", |o| {
+        o.name.starts_with("mkdir") && o.paths.first() == Some(&cwd.join("n1/n2/n3")) && o.ret == 0
+    });
+    for parent in [cwd.clone(), cwd.join("n1"), cwd.join("n1/n2")] {
+        find(&ops, last, &format!("fsync of {}", parent.display()), |o| {
+            o.is_sync()
+                && o.file
+                    .as_deref()
+                    .map(|f| f.components().eq(parent.components()))
+                    == Some(true)
+        });
+    }
+}
+
 /// A writer killed after moving a document into docs/ but before fsyncing
 /// docs/ leaves the file in place but its directory entry not durable. The
 /// retry finds the file and skips writing it; it must still make it
