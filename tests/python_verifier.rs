@@ -771,3 +771,96 @@ fn crafted_edge_cases_get_the_verdict_format_md_requires() {
     );
     eprintln!("python_verifier: {} crafted cases checked", cases.len());
 }
+
+/// FORMAT §13.2: stored checkpoints. Both verifiers accept the fixture's
+/// own checkpoints (signed by a party, with a witness's cosignature they do
+/// not know, which both ignore) and refuse every single-byte change of a
+/// stored checkpoint, a checkpoint of a wrong root, one stored under
+/// another size, one beyond the log, and one signed by a non-party.
+#[test]
+fn stored_checkpoints_get_the_same_verdict() {
+    if !python_available() {
+        return;
+    }
+    let fx = build_ledger();
+    let l = fx.ledger.to_str().unwrap().to_owned();
+    run_ledger(&["checkpoint", &l, "--key", "most.key"], &fx.root);
+    run_ledger(
+        &["append", &l, "--key", "med.key", "note", "--text", "more"],
+        &fx.root,
+    );
+    run_ledger(&["checkpoint", &l, "--key", "med.key"], &fx.root);
+    run_ledger(&["keygen", "outsider"], &fx.root);
+    let cdir = fx.ledger.join("checkpoints");
+    let mut names: Vec<String> = fs::read_dir(&cdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let (small, large) = (names[0].clone(), names[1].clone());
+    let note = fs::read(cdir.join(&large)).unwrap();
+    let events = fs::read(fx.ledger.join("events.cbor")).unwrap();
+    let work = fx.root.join("variants");
+    fs::create_dir(&work).unwrap();
+    let mut cases = Vec::new();
+    let mut variant = |label: String, edit: &dyn Fn(&Path)| {
+        let dir = work.join(format!("v{}", cases.len()));
+        copy_ledger(&fx.ledger, &dir, &events);
+        fs::create_dir_all(dir.join("checkpoints")).unwrap();
+        for n in &names {
+            fs::copy(cdir.join(n), dir.join("checkpoints").join(n)).unwrap();
+        }
+        edit(&dir);
+        cases.push(Case::new(label, &dir, &[]));
+    };
+    variant("as written".into(), &|_| {});
+    for i in 0..note.len() {
+        let mut b = note.clone();
+        b[i] ^= 0x01;
+        let name = large.clone();
+        variant(format!("checkpoint byte {i} ^ 0x01"), &move |d: &Path| {
+            fs::write(d.join("checkpoints").join(&name), &b).unwrap()
+        });
+    }
+    variant("stored under another size".into(), &|d: &Path| {
+        fs::rename(d.join("checkpoints").join(&small), d.join("checkpoints/3")).unwrap()
+    });
+    variant("the log cut back before it".into(), &|d: &Path| {
+        let cut: Vec<u8> = events[..events.len() - 1].to_vec();
+        let offsets = listing(d).0;
+        let keep = &cut[..*offsets.last().unwrap()];
+        fs::write(d.join("events.cbor"), keep).unwrap()
+    });
+    variant("a temporary file is ignored".into(), &|d: &Path| {
+        fs::write(d.join("checkpoints/.tmp-1"), "not a note").unwrap()
+    });
+    let outsider = fx.root.join("outsider.key");
+    let name = large.clone();
+    variant("signed by an outsider".into(), &move |d: &Path| {
+        let out = Command::new(BIN)
+            .args(["checkpoint"])
+            .arg(d)
+            .arg("--key")
+            .arg(&outsider)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        // Keep only the outsider's signature on the note.
+        let path = d.join("checkpoints").join(&name);
+        let text = String::from_utf8(fs::read(&path).unwrap()).unwrap();
+        let (body, sigs) = text.rsplit_once("\n\n").unwrap();
+        let last = sigs.lines().last().unwrap();
+        fs::write(&path, format!("{body}\n\n{last}\n")).unwrap();
+        let _ = fs::remove_dir_all(d.join("cache"));
+    });
+    let (rust, python) = judge(&cases);
+    assert_eq!(rust[0].exit, 0, "{:?}", rust[0]);
+    let refused = rust.iter().filter(|v| v.exit == 1).count();
+    assert!(
+        refused >= note.len(),
+        "{refused} of {} refused",
+        cases.len()
+    );
+    assert_agree(&cases, &rust, &python, BOTH);
+}

@@ -905,6 +905,7 @@ def verify_log(data, read_doc):
     if not data:
         raise Failure("events.cbor is empty: there is no genesis event (FORMAT §3)", 0, 0)
     replay = Replay(read_doc)
+    leaves = []
     pos, i = 0, 0
     while pos < len(data):
         # §3: decode one item; its stored bytes are exactly its extent.
@@ -927,8 +928,130 @@ def verify_log(data, read_doc):
         except Failure as f:
             f.event, f.offset = i, pos
             raise
+        # §12.1: the Merkle leaf hash of the stored bytes.
+        leaves.append(hashlib.sha256(b"\x00" + bytes(data[pos:end])).digest())
         pos, i = end, i + 1
+    replay.leaves = leaves
     return replay
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints (FORMAT §12, §13): the Merkle tree and the signed notes stored
+# in checkpoints/.
+# ---------------------------------------------------------------------------
+
+
+def merkle_root(leaves):
+    """§12.1: MTH of leaf hashes (k: the largest power of two below n)."""
+    n = len(leaves)
+    if n == 0:
+        return hashlib.sha256(b"").digest()
+    if n == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return hashlib.sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:])).digest()
+
+
+_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
+
+
+def _b64(text, what):
+    """§13.3: standard, padded, canonical base64."""
+    import base64
+    import binascii
+
+    if not _B64.fullmatch(text) or len(text) % 4:
+        raise Failure("%s is not canonical base64 (FORMAT §13.3)" % what)
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise Failure("%s is not canonical base64 (FORMAT §13.3)" % what) from None
+    if base64.b64encode(raw).decode() != text:
+        raise Failure("%s is not canonical base64 (FORMAT §13.3)" % what)
+    return raw
+
+
+def parse_checkpoint_note(raw, name):
+    """§13.3 and §13.7: the checkpoint text and its signature lines."""
+    where = "checkpoints/%s" % name
+    if len(raw) > 1 << 20:
+        raise Failure("%s: a note is at most 1 MiB (FORMAT §13.3)" % where)
+    try:
+        note = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Failure("%s: not UTF-8 (FORMAT §13.3)" % where) from None
+    if any(c < " " and c != "\n" for c in note):
+        raise Failure("%s: a control character (FORMAT §13.3)" % where)
+    cut = note.rfind("\n\n")
+    if cut < 0:
+        raise Failure("%s: no signature lines (FORMAT §13.3)" % where)
+    text, sigs = note[: cut + 1], note[cut + 2 :]
+    if not sigs.endswith("\n") or not (1 <= sigs.count("\n") <= 100):
+        raise Failure("%s: expected 1 to 100 signature lines (FORMAT §13.3)" % where)
+    lines = []
+    for line in sigs[:-1].split("\n"):
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != "\u2014" or not parts[1] or "+" in parts[1]:
+            raise Failure("%s: a malformed signature line (FORMAT §13.3)" % where)
+        blob = _b64(parts[2], "%s: a signature" % where)
+        if len(blob) < 5:
+            raise Failure("%s: a signature line too short (FORMAT §13.3)" % where)
+        lines.append((parts[1], blob[:4], blob[4:]))
+    body = text[:-1].split("\n")
+    if len(body) < 3 or any(not ln for ln in body):
+        raise Failure("%s: a checkpoint has at least 3 non-empty lines (FORMAT §13.7)" % where)
+    origin, size, root = body[0], body[1], body[2]
+    if not re.fullmatch(r"0|[1-9][0-9]*", size, re.ASCII) or int(size) >= 2**64:
+        raise Failure("%s: the tree size is not a decimal (FORMAT §13.7)" % where)
+    root = _b64(root, "%s: the root" % where)
+    if len(root) != 32:
+        raise Failure("%s: the root is not 32 bytes (FORMAT §13.7)" % where)
+    return text, origin, int(size), root, lines
+
+
+def check_checkpoints(directory, replay):
+    """§13.2: every file of checkpoints/ against the replayed tree, signed
+    by a key a party held and did not revoke."""
+    cdir = os.path.join(directory, "checkpoints")
+    try:
+        names = sorted(n for n in os.listdir(cdir) if not n.startswith("."))
+    except FileNotFoundError:
+        return []
+    origin = "ledger/" + replay.ledger.hex()
+    keys = {}
+    for rec in replay.keys.values():
+        if rec.revoked is None:
+            kid = hashlib.sha256(origin.encode() + b"\n\x01" + rec.key).digest()[:4]
+            keys.setdefault(kid, []).append(rec)
+    out = []
+    for name in names:
+        where = "checkpoints/%s" % name
+        with open(os.path.join(cdir, name), "rb") as fh:
+            raw = fh.read((1 << 20) + 1)
+        text, cp_origin, size, root, lines = parse_checkpoint_note(raw, name)
+        if cp_origin != origin:
+            raise Failure("%s: the checkpoint is for origin %r, not this ledger's (FORMAT §13.1)" % (where, cp_origin))
+        if name != str(size):
+            raise Failure("%s: a checkpoint is stored under its size (FORMAT §13.2)" % where)
+        if size > len(replay.leaves):
+            raise Failure("%s: the ledger has only %d events: truncated or rolled back" % (where, len(replay.leaves)))
+        if merkle_root(replay.leaves[:size]) != root:
+            raise Failure("%s: the root is not that of the first %d events: a split view or rewritten history" % (where, size))
+        signed = []
+        for key_name, kid, sig in lines:
+            if key_name != origin:
+                continue
+            for rec in keys.get(kid, []):
+                # §13.6: a known key whose signature fails rejects the note.
+                if verify_strict(rec.key, sig, text.encode()) is not None:
+                    raise Failure("%s: a signature by a key of party %r does not verify (FORMAT §13.6)" % (where, rec.party))
+                signed.append(rec.party)
+        if not signed:
+            raise Failure("%s: no signature by a key of a party of this ledger (FORMAT §13.2)" % where)
+        out.append({"file": name, "size": size, "signed_by": signed})
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -1076,6 +1199,7 @@ def run(argv):
             stray = trusted - set(held)
             if stray:
                 raise Failure("%d trusted key(s) belong to no party of the ledger (--trust)" % len(stray))
+        checkpoints = check_checkpoints(opts["dir"], replay)
         if opts["head"] is not None:  # --head: an event of the ledger (§6)
             if bytes.fromhex(opts["head"]) not in replay.hashes:
                 raise Failure(
@@ -1125,6 +1249,8 @@ def run(argv):
             for pid, kids in sorted(replay.parties.items())
         ],
         "trusted": vouched,
+        "checkpoints": checkpoints,
+        "tree_root": merkle_root(replay.leaves).hex(),
         "events": replay.events,
         "documents": documents,
         "open_sessions": sorted(replay.sessions),
