@@ -179,7 +179,7 @@ enum Command {
     /// A witness: cosign checkpoints that extend what it saw (C2SP tlog-witness, as files)
     #[command(subcommand)]
     Witness(WitnessCommand),
-    /// Print the note verifier key (vkey) of a public key: a ledger's log key (with DIR) or a witness's
+    /// Print the note verifier key (vkey) of a public key: a ledger's log key (--ledger DIR) or a witness's (--witness NAME)
     Vkey {
         /// The public key (.pub)
         #[arg(long)]
