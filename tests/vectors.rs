@@ -211,7 +211,7 @@ fn party_proof_vectors() -> Vec<Vector> {
     .map(|l| Event::decode(&get(l)).unwrap())
     .collect();
     let (mut state, _) = State::genesis(events[0].clone()).unwrap();
-    let docs = |_: &DocHash| Ok(());
+    let docs = |_: &DocHash| -> Result<(), String> { Ok(()) };
     for e in &events[1..] {
         state.apply(e.clone(), &docs).unwrap();
     }
