@@ -671,11 +671,11 @@ fn membership_outcome(state: &State, seq: u64, proposal: &crate::format::Proposa
         .map(|(id, _)| id)
         .collect();
     let mut s = String::from("; the change takes effect");
+    let sep = if joined.is_empty() { ": " } else { ", " };
     if !joined.is_empty() {
         let _ = write!(s, ": {} joined", list(joined));
     }
     if !left.is_empty() {
-        let sep = if joined.is_empty() { ": " } else { ", " };
         let _ = write!(s, "{sep}{} removed", list(left));
     }
     s
