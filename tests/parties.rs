@@ -190,7 +190,13 @@ impl Fx {
             doc: DocId::new(doc).unwrap(),
             sha256: DocHash::of(doc.as_bytes()),
             title: "A document".into(),
-            signatories: signatories.iter().map(|p| pid(p)).collect(),
+            // Sorted, as FORMAT §5.4 requires.
+            signatories: signatories
+                .iter()
+                .map(|p| pid(p))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
         };
         self.ev(author, author, kind)
     }
@@ -569,7 +575,7 @@ fn one_proposal_at_a_time_and_ids_are_never_reused() {
     fx.accept(e2);
     let e = fx.approve("mfa", "p1");
     fx.accept(e);
-    let e = fx.propose("med", "p1", &[("obs2", "obs2")], &[]);
+    let e = fx.propose("most", "p1", &[("obs2", "obs2")], &[]);
     assert_eq!(
         fx.reject(e),
         RuleError::ProposalReused {
