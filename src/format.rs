@@ -699,9 +699,7 @@ fn new_parties(v: Value) -> Result<BTreeMap<PartyId, NewParty>, FormatError> {
         for (name, value) in fields {
             match &name {
                 Value::Text(n) if n == "key" => key = Some(as_fixed_bytes::<32>("add", value)?),
-                Value::Text(n) if n == "proof" => {
-                    proof = Some(as_fixed_bytes::<64>("add", value)?)
-                }
+                Value::Text(n) if n == "proof" => proof = Some(as_fixed_bytes::<64>("add", value)?),
                 other => {
                     return Err(invalid(
                         "add",

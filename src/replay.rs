@@ -150,7 +150,9 @@ pub enum RuleError {
         party: PartyId,
         status: String,
     },
-    #[error("proposal {proposal:?}: the key of new party {party:?}: {reason} (FORMAT §5.6, §6.10)")]
+    #[error(
+        "proposal {proposal:?}: the key of new party {party:?}: {reason} (FORMAT §5.6, §6.10)"
+    )]
     BadJoiningKey {
         proposal: ProposalId,
         party: PartyId,
@@ -161,7 +163,9 @@ pub enum RuleError {
         proposal: ProposalId,
         party: PartyId,
     },
-    #[error("proposal {proposal:?} would remove {party:?}, which is not a current party (FORMAT §6.10)")]
+    #[error(
+        "proposal {proposal:?} would remove {party:?}, which is not a current party (FORMAT §6.10)"
+    )]
     RemoveNotParty {
         proposal: ProposalId,
         party: PartyId,
@@ -370,7 +374,9 @@ impl KeyRecord {
         match (&self.revoked, self.rotated_out, self.removed) {
             (Some(r), _, _) => format!("revoked at event {} (reason: {:?})", r.seq, r.reason),
             (None, Some(at), _) => format!("rotated out at event {at}"),
-            (None, None, Some(at)) => format!("no longer current: its party was removed at event {at}"),
+            (None, None, Some(at)) => {
+                format!("no longer current: its party was removed at event {at}")
+            }
             (None, None, None) => "current".to_owned(),
         }
     }
@@ -987,8 +993,8 @@ impl State {
                 party: party.clone(),
                 reason,
             };
-            let public =
-                crate::crypto::PublicKey::from_bytes(&new.key, "the key").map_err(|e| bad(e.to_string()))?;
+            let public = crate::crypto::PublicKey::from_bytes(&new.key, "the key")
+                .map_err(|e| bad(e.to_string()))?;
             let kid = Kid::of(&new.key);
             if let Some(r) = self.keys.get(&kid) {
                 return Err(RuleError::KeyReused {
@@ -1134,7 +1140,11 @@ impl State {
     /// Applies the open proposal at event `seq` if every required party
     /// has approved it (FORMAT §6.10).
     fn complete_proposal(&mut self, seq: u64) {
-        if !self.proposal.as_ref().is_some_and(|p| p.awaiting().is_empty()) {
+        if !self
+            .proposal
+            .as_ref()
+            .is_some_and(|p| p.awaiting().is_empty())
+        {
             return;
         }
         let Some(p) = self.proposal.take() else {
@@ -1155,7 +1165,8 @@ impl State {
         }
         for (party, key) in p.add {
             let kid = Kid(key.fingerprint());
-            self.keys.insert(kid, KeyRecord::new(party.clone(), key, seq));
+            self.keys
+                .insert(kid, KeyRecord::new(party.clone(), key, seq));
             self.parties.insert(party, Party::new(kid, seq));
         }
     }

@@ -197,8 +197,7 @@ fn key_history_matches(store: &Store, state: &State, offsets: &[u64]) -> bool {
         let Some(e) = event_at(store, offset) else {
             return false;
         };
-        if !changes_keys_or_parties(&e.body.kind) || !rebuilt.parties.contains_key(&e.body.author)
-        {
+        if !changes_keys_or_parties(&e.body.kind) || !rebuilt.parties.contains_key(&e.body.author) {
             return false;
         }
         rebuilt.apply_effect(&e);
@@ -850,9 +849,7 @@ impl Writer {
                 proof: new.sign(&message),
             };
             if joining.insert(party.clone(), entry).is_some() {
-                return Err(WriteError::Usage(format!(
-                    "party {party:?} is added twice"
-                )));
+                return Err(WriteError::Usage(format!("party {party:?} is added twice")));
             }
         }
         let mut remove = remove.to_vec();

@@ -353,7 +353,13 @@ fn membership_kinds_round_trip_and_decode_strictly() {
         "{unsorted:?}"
     );
     let missing = edit(&|m| m.retain(|(k, _)| *k != Value::Text("remove".into())));
-    assert!(matches!(missing, Err(FormatError::Missing { field: "remove", .. })));
+    assert!(matches!(
+        missing,
+        Err(FormatError::Missing {
+            field: "remove",
+            ..
+        })
+    ));
 }
 
 // ---------------------------------------------------------------------------
@@ -450,7 +456,10 @@ fn the_proposer_alone_completes_a_proposal_that_needs_no_one_else() {
     let mut fx = Fx::new();
     let e = fx.propose("most", "shrink", &[], &["med", "mfa"]);
     fx.accept(e);
-    assert!(fx.state.proposal.is_none(), "applied at the proposal itself");
+    assert!(
+        fx.state.proposal.is_none(),
+        "applied at the proposal itself"
+    );
     assert_eq!(fx.state.parties[&pid("med")].removed, Some(1));
     assert_eq!(fx.state.parties[&pid("mfa")].removed, Some(1));
     // A party may also propose its own removal.
@@ -556,13 +565,9 @@ fn one_proposal_at_a_time_and_ids_are_never_reused() {
     assert!(matches!(fx.reject(e), RuleError::KeyProposed { .. }));
     let (ledger, seq, head) = (fx.ledger, fx.state.count, fx.state.head);
     let med2 = fx.key("med2").public().to_bytes();
-    let proof = fx.key("med2").sign(&key_proof_message(
-        &ledger,
-        seq,
-        &head,
-        &pid("med"),
-        &med2,
-    ));
+    let proof = fx
+        .key("med2")
+        .sign(&key_proof_message(&ledger, seq, &head, &pid("med"), &med2));
     let e = fx.ev("med", "med", Kind::KeyRotated { key: med2, proof });
     fx.accept(e);
     // med approves with its new key.
@@ -672,7 +677,10 @@ fn party_proofs_are_bound_to_ledger_position_party_and_key() {
             &obs,
         )),
     };
-    assert!(matches!(wrong(&mut fx, later, "obs"), RuleError::BadPartyProof { .. }));
+    assert!(matches!(
+        wrong(&mut fx, later, "obs"),
+        RuleError::BadPartyProof { .. }
+    ));
     // Made for another ledger.
     let other = NewParty {
         key: obs,
@@ -684,37 +692,44 @@ fn party_proofs_are_bound_to_ledger_position_party_and_key() {
             &obs,
         )),
     };
-    assert!(matches!(wrong(&mut fx, other, "obs"), RuleError::BadPartyProof { .. }));
+    assert!(matches!(
+        wrong(&mut fx, other, "obs"),
+        RuleError::BadPartyProof { .. }
+    ));
     // For another party id.
-    assert!(matches!(wrong(&mut fx, good, "obs2"), RuleError::BadPartyProof { .. }));
+    assert!(matches!(
+        wrong(&mut fx, good, "obs2"),
+        RuleError::BadPartyProof { .. }
+    ));
     // A key proof (§5.7) over the same values is not a party proof.
     let kp = NewParty {
         key: obs,
-        proof: fx.key("obs").sign(&key_proof_message(
-            &ledger,
-            seq,
-            &head,
-            &pid("obs"),
-            &obs,
-        )),
+        proof: fx
+            .key("obs")
+            .sign(&key_proof_message(&ledger, seq, &head, &pid("obs"), &obs)),
     };
-    assert!(matches!(wrong(&mut fx, kp, "obs"), RuleError::BadPartyProof { .. }));
+    assert!(matches!(
+        wrong(&mut fx, kp, "obs"),
+        RuleError::BadPartyProof { .. }
+    ));
     // Signed by another key.
     let by_other = NewParty {
         key: obs,
-        proof: fx.key("eve").sign(&party_proof_message(
-            &ledger,
-            seq,
-            &head,
-            &pid("obs"),
-            &obs,
-        )),
+        proof: fx
+            .key("eve")
+            .sign(&party_proof_message(&ledger, seq, &head, &pid("obs"), &obs)),
     };
-    assert!(matches!(wrong(&mut fx, by_other, "obs"), RuleError::BadPartyProof { .. }));
+    assert!(matches!(
+        wrong(&mut fx, by_other, "obs"),
+        RuleError::BadPartyProof { .. }
+    ));
     // A proof from an earlier position, after the log moved on.
     let e = fx.note("med", "med");
     fx.accept(e);
-    assert!(matches!(wrong(&mut fx, good, "obs"), RuleError::BadPartyProof { .. }));
+    assert!(matches!(
+        wrong(&mut fx, good, "obs"),
+        RuleError::BadPartyProof { .. }
+    ));
     // Not a valid key, and two new parties with one key.
     let mut identity = [0u8; 32];
     identity[0] = 1;
@@ -722,7 +737,10 @@ fn party_proofs_are_bound_to_ledger_position_party_and_key() {
         key: identity,
         proof: [0; 64],
     };
-    assert!(matches!(wrong(&mut fx, np, "obs"), RuleError::BadJoiningKey { .. }));
+    assert!(matches!(
+        wrong(&mut fx, np, "obs"),
+        RuleError::BadJoiningKey { .. }
+    ));
     let twice = BTreeMap::from([
         (pid("obs"), fx.party_proof("obs", "obs")),
         (pid("obt"), fx.party_proof("obt", "obs")),
@@ -733,9 +751,15 @@ fn party_proofs_are_bound_to_ledger_position_party_and_key() {
     );
     // A key some party holds or held, and an id that is a party.
     let np = fx.party_proof("obs", "mfa");
-    assert!(matches!(wrong(&mut fx, np, "obs"), RuleError::KeyReused { .. }));
+    assert!(matches!(
+        wrong(&mut fx, np, "obs"),
+        RuleError::KeyReused { .. }
+    ));
     let np = fx.party_proof("mfa", "obs");
-    assert!(matches!(wrong(&mut fx, np, "mfa"), RuleError::PartyExists { .. }));
+    assert!(matches!(
+        wrong(&mut fx, np, "mfa"),
+        RuleError::PartyExists { .. }
+    ));
     // The good one, at the right place.
     let np = fx.party_proof("obs", "obs");
     let e = fx.ev(
@@ -960,9 +984,20 @@ fn cli_adds_a_party_that_then_signs() {
     let r = fx.run(&["verify", "led"]);
     r.ok();
     assert!(r.stdout.contains("OK: 4 events verified"), "{r}");
-    assert!(r.stdout.contains("membership: joined at #2, a current party"), "{r}");
-    assert!(r.stdout.contains("proposed admit-obs: add obs; awaiting approval from bob"), "{r}");
-    assert!(r.stdout.contains("the change takes effect: obs joined"), "{r}");
+    assert!(
+        r.stdout
+            .contains("membership: joined at #2, a current party"),
+        "{r}"
+    );
+    assert!(
+        r.stdout
+            .contains("proposed admit-obs: add obs; awaiting approval from bob"),
+        "{r}"
+    );
+    assert!(
+        r.stdout.contains("the change takes effect: obs joined"),
+        "{r}"
+    );
     let j = fx.report();
     let obs = j["parties"]
         .as_array()
@@ -984,7 +1019,14 @@ fn cli_adds_a_party_that_then_signs() {
     r.ok();
     assert!(r.stdout.contains("keys/obs.pub"), "{r}");
     fx.refused(
-        &["verify", "--trust", "keys/bob.pub", "--trust", "keys/obs.pub", "led"],
+        &[
+            "verify",
+            "--trust",
+            "keys/bob.pub",
+            "--trust",
+            "keys/obs.pub",
+            "led",
+        ],
         1,
         "the key of party \"ann\"",
     );
@@ -992,7 +1034,9 @@ fn cli_adds_a_party_that_then_signs() {
     fx.write("doc.txt", "charter\n");
     fx.append(
         "obs",
-        &["draft", "--doc", "charter", "--file", "doc.txt", "--title", "Charter"],
+        &[
+            "draft", "--doc", "charter", "--file", "doc.txt", "--title", "Charter",
+        ],
     )
     .ok();
     let j = fx.report();
@@ -1009,7 +1053,13 @@ fn cli_removes_a_party_whose_later_events_are_refused() {
     // ann removes bob: obs must approve, bob need not.
     fx.append(
         "ann",
-        &["parties-propose", "--proposal", "bob-leaves", "--remove", "bob"],
+        &[
+            "parties-propose",
+            "--proposal",
+            "bob-leaves",
+            "--remove",
+            "bob",
+        ],
     )
     .ok();
     fx.append_refused(
@@ -1028,7 +1078,11 @@ fn cli_removes_a_party_whose_later_events_are_refused() {
     );
     let r = fx.run(&["verify", "led"]);
     r.ok();
-    assert!(r.stdout.contains("membership: a party since the genesis, REMOVED at #5"), "{r}");
+    assert!(
+        r.stdout
+            .contains("membership: a party since the genesis, REMOVED at #5"),
+        "{r}"
+    );
     assert!(r.stdout.contains("party removed at #5"), "{r}");
     let j = fx.report();
     let bob = j["parties"]
@@ -1045,13 +1099,23 @@ fn cli_removes_a_party_whose_later_events_are_refused() {
     fx.write("doc.txt", "charter\n");
     fx.append(
         "ann",
-        &["draft", "--doc", "charter", "--file", "doc.txt", "--title", "Charter"],
+        &[
+            "draft", "--doc", "charter", "--file", "doc.txt", "--title", "Charter",
+        ],
     )
     .ok();
     fx.append_refused(
         "ann",
         &[
-            "draft", "--doc", "c2", "--file", "doc.txt", "--title", "C", "--signatory", "bob",
+            "draft",
+            "--doc",
+            "c2",
+            "--file",
+            "doc.txt",
+            "--title",
+            "C",
+            "--signatory",
+            "bob",
         ],
         2,
         "is not a current party",
@@ -1081,14 +1145,25 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
     // private key without its --add.
     fx.append_refused(
         "ann",
-        &["parties-propose", "--proposal", "p", "--add", "obs=keys/obs.pub"],
+        &[
+            "parties-propose",
+            "--proposal",
+            "p",
+            "--add",
+            "obs=keys/obs.pub",
+        ],
         2,
         "no --add-key is the private key of keys/obs.pub",
     );
     fx.append_refused(
         "ann",
         &[
-            "parties-propose", "--proposal", "p", "--add", "obs=keys/obs.pub", "--add-key",
+            "parties-propose",
+            "--proposal",
+            "p",
+            "--add",
+            "obs=keys/obs.pub",
+            "--add-key",
             "keys/obs2.key",
         ],
         2,
@@ -1096,13 +1171,27 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
     );
     fx.append_refused(
         "ann",
-        &["parties-propose", "--proposal", "p", "--remove", "bob", "--add-key", "keys/obs.key"],
+        &[
+            "parties-propose",
+            "--proposal",
+            "p",
+            "--remove",
+            "bob",
+            "--add-key",
+            "keys/obs.key",
+        ],
         2,
         "--add-key keys/obs.key: its public key is not given with --add",
     );
     fx.append_refused(
         "ann",
-        &["parties-propose", "--proposal", "p", "--add", "keys/obs.pub"],
+        &[
+            "parties-propose",
+            "--proposal",
+            "p",
+            "--add",
+            "keys/obs.pub",
+        ],
         2,
         "expected ID=PUBLIC_KEY_FILE",
     );
@@ -1117,7 +1206,12 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
     fx.append_refused(
         "ann",
         &[
-            "parties-propose", "--proposal", "p", "--add", "obs2=keys/obs2.pub", "--add-key",
+            "parties-propose",
+            "--proposal",
+            "p",
+            "--add",
+            "obs2=keys/obs2.pub",
+            "--add-key",
             "keys/obs2.key",
         ],
         2,
@@ -1133,7 +1227,12 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
     fx.append_refused(
         "ann",
         &[
-            "parties-propose", "--proposal", "p", "--add", "bob=keys/obs.pub", "--add-key",
+            "parties-propose",
+            "--proposal",
+            "p",
+            "--add",
+            "bob=keys/obs.pub",
+            "--add-key",
             "keys/obs.key",
         ],
         2,
@@ -1142,7 +1241,12 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
     fx.append_refused(
         "ann",
         &[
-            "parties-propose", "--proposal", "p", "--add", "obs=keys/bob.pub", "--add-key",
+            "parties-propose",
+            "--proposal",
+            "p",
+            "--add",
+            "obs=keys/bob.pub",
+            "--add-key",
             "keys/bob.key",
         ],
         2,
@@ -1150,7 +1254,15 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
     );
     fx.append_refused(
         "ann",
-        &["parties-propose", "--proposal", "p", "--remove", "ann", "--remove", "bob"],
+        &[
+            "parties-propose",
+            "--proposal",
+            "p",
+            "--remove",
+            "ann",
+            "--remove",
+            "bob",
+        ],
         2,
         "would leave 0 parties",
     );
@@ -1158,8 +1270,17 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
     let t = fx.at();
     fx.refused(
         &[
-            "append", "led", "--key", "other/eve.key", "--at", &t, "parties-propose",
-            "--proposal", "p", "--remove", "bob",
+            "append",
+            "led",
+            "--key",
+            "other/eve.key",
+            "--at",
+            &t,
+            "parties-propose",
+            "--proposal",
+            "p",
+            "--remove",
+            "bob",
         ],
         2,
         "is not the key of any party of this ledger",
@@ -1168,7 +1289,12 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
     fx.append(
         "ann",
         &[
-            "parties-propose", "--proposal", "p", "--add", "obs=keys/obs.pub", "--add-key",
+            "parties-propose",
+            "--proposal",
+            "p",
+            "--add",
+            "obs=keys/obs.pub",
+            "--add-key",
             "keys/obs.key",
         ],
     )
@@ -1191,7 +1317,8 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
         2,
         "the open proposal is \"p\" (event 1)",
     );
-    fx.append("bob", &["parties-approve", "--proposal", "p"]).ok();
+    fx.append("bob", &["parties-approve", "--proposal", "p"])
+        .ok();
     fx.append_refused(
         "bob",
         &["parties-approve", "--proposal", "p"],
@@ -1209,7 +1336,14 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
     fx.append(
         "ann",
         &[
-            "draft", "--doc", "treaty", "--file", "doc.txt", "--title", "T", "--signatory",
+            "draft",
+            "--doc",
+            "treaty",
+            "--file",
+            "doc.txt",
+            "--title",
+            "T",
+            "--signatory",
             "obs",
         ],
     )
@@ -1248,7 +1382,8 @@ fn write_ledger(dir: &Path, events: &[Event]) {
     for e in events {
         if let Kind::DocumentDrafted { doc, .. } = &e.body.kind {
             std::fs::write(
-                dir.join("docs").join(DocHash::of(doc.as_str().as_bytes()).to_hex()),
+                dir.join("docs")
+                    .join(DocHash::of(doc.as_str().as_bytes()).to_hex()),
                 doc.as_str(),
             )
             .unwrap();
@@ -1330,7 +1465,13 @@ fn python_agrees_on_a_cli_ledger_with_membership_changes() {
     let fx = cli_with_obs();
     fx.append(
         "ann",
-        &["parties-propose", "--proposal", "bob-leaves", "--remove", "bob"],
+        &[
+            "parties-propose",
+            "--proposal",
+            "bob-leaves",
+            "--remove",
+            "bob",
+        ],
     )
     .ok();
     fx.append("obs", &["parties-approve", "--proposal", "bob-leaves"])
@@ -1359,7 +1500,10 @@ fn python_agrees_on_a_cli_ledger_with_membership_changes() {
         .find(|p| p["id"] == "bob")
         .unwrap()
         .clone();
-    assert_eq!((bob["joined"].clone(), bob["removed"].clone()), (0.into(), 4.into()));
+    assert_eq!(
+        (bob["joined"].clone(), bob["removed"].clone()),
+        (0.into(), 4.into())
+    );
     let obs = j["parties"]
         .as_array()
         .unwrap()
@@ -1413,7 +1557,9 @@ fn python_agrees_on_every_membership_rule() {
         cases.push(("the new party before approval", bad(&fx, e), Some(4)));
         let obs = fx.key("obs").public().to_bytes();
         let (ledger, seq, head) = (fx.ledger, fx.state.count, fx.state.head);
-        let proof = fx.key("obs").sign(&key_proof_message(&ledger, seq, &head, &pid("mfa"), &obs));
+        let proof = fx
+            .key("obs")
+            .sign(&key_proof_message(&ledger, seq, &head, &pid("mfa"), &obs));
         let e = fx.ev("mfa", "mfa", Kind::KeyAdded { key: obs, proof });
         cases.push(("adding a proposed key", bad(&fx, e), Some(4)));
         let e = fx.approve("mfa", "p1");
@@ -1441,10 +1587,18 @@ fn python_agrees_on_every_membership_rule() {
         cases.push(("drafting for a removed party", bad(&fx, e), Some(6)));
         let mut np = fx.party_proof("zed", "zed");
         np.proof[0] ^= 1;
-        let e = fx.ev("most", "most", proposal("p3", BTreeMap::from([(pid("zed"), np)]), &[]));
+        let e = fx.ev(
+            "most",
+            "most",
+            proposal("p3", BTreeMap::from([(pid("zed"), np)]), &[]),
+        );
         cases.push(("a bad party proof", bad(&fx, e), Some(6)));
         let np = fx.party_proof("zed", "zed");
-        let e = fx.ev("most", "most", proposal("p3", BTreeMap::from([(pid("zee"), np)]), &[]));
+        let e = fx.ev(
+            "most",
+            "most",
+            proposal("p3", BTreeMap::from([(pid("zee"), np)]), &[]),
+        );
         cases.push(("a proof for another id", bad(&fx, e), Some(6)));
         let e = fx.propose("most", "p3", &[("zed", "zed")], &["mfa", "obs"]);
         cases.push(("treaty still pending for mfa", bad(&fx, e), Some(6)));
