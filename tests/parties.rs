@@ -274,7 +274,8 @@ fn membership_kinds_round_trip_and_decode_strictly() {
     // An entry of `add` with a third field, without its proof, and an
     // unsorted `remove` are refused by the decoder.
     use ciborium::value::Value;
-    let edit = |f: &dyn Fn(&mut Vec<(Value, Value)>)| {
+    type Entries = Vec<(Value, Value)>;
+    let edit = |f: &dyn Fn(&mut Entries)| {
         let mut body = fx.events[0].body.clone();
         body.seq = 1;
         body.prev = Some(EventHash([0; 32]));
@@ -907,7 +908,7 @@ fn a_forged_cache_party_is_not_trusted() {
     cache["state"]["parties"]["eve"] = serde_json::json!({"keys": [k], "current": 1, "joined": 2});
     std::fs::write(&path, serde_json::to_vec(&cache).unwrap()).unwrap();
     let mut w = Writer::open(&dir).unwrap();
-    assert!(w.state().parties.get(&pid("eve")).is_none());
+    assert!(!w.state().parties.contains_key(&pid("eve")));
     assert!(matches!(
         w.append(&obs, Some(clock(3)), note(), None),
         Err(WriteError::NotAParty { .. })
