@@ -1592,6 +1592,19 @@ fn append(
         AppendKind::PartiesPropose { add, add_key, .. } => joining_parties(add, add_key, pass)?,
         _ => Vec::new(),
     };
+    let (proposal, leaving) = match &kind {
+        AppendKind::PartiesPropose {
+            proposal, remove, ..
+        } => {
+            let remove = remove
+                .iter()
+                .map(|s| PartyId::new(s).map_err(|e| Failure::usage(format!("--remove: {e}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            (Some(proposal_id(proposal)?), remove)
+        }
+        AppendKind::PartiesApprove { proposal } => (Some(proposal_id(proposal)?), Vec::new()),
+        _ => (None, Vec::new()),
+    };
     let mut w = Writer::open(dir)?;
     if let Some(n) = w.repaired() {
         eprintln!("ledger: removed a torn tail of {n} bytes left by an interrupted append");
@@ -1686,23 +1699,23 @@ fn append(
             print_appended(out, dir, name, &done);
             return Ok(());
         }
-        AppendKind::PartiesPropose {
-            proposal, remove, ..
-        } => {
-            let proposal = proposal_id(&proposal)?;
-            let remove = remove
-                .iter()
-                .map(|s| PartyId::new(s).map_err(|e| Failure::usage(format!("--remove: {e}"))))
-                .collect::<Result<Vec<_>, _>>()?;
-            let add: Vec<(PartyId, &SigningKey)> =
-                joining.iter().map(|(p, k)| (p.clone(), k)).collect();
-            let done = w.propose_parties(&key, proposal, &add, &remove, time)?;
-            print_appended(out, dir, "parties-proposed", &done);
-            return Ok(());
-        }
-        AppendKind::PartiesApprove { proposal } => {
-            let done = w.approve_parties(&key, proposal_id(&proposal)?, time)?;
-            print_appended(out, dir, "parties-approved", &done);
+        AppendKind::PartiesPropose { .. } | AppendKind::PartiesApprove { .. } => {
+            let Some(proposal) = proposal else {
+                return Err(Failure::usage("--proposal is required"));
+            };
+            let done = if matches!(kind, AppendKind::PartiesPropose { .. }) {
+                let add: Vec<(PartyId, &SigningKey)> =
+                    joining.iter().map(|(p, k)| (p.clone(), k)).collect();
+                w.propose_parties(&key, proposal, &add, &leaving, time)?
+            } else {
+                w.approve_parties(&key, proposal, time)?
+            };
+            let name = if matches!(kind, AppendKind::PartiesPropose { .. }) {
+                "parties-proposed"
+            } else {
+                "parties-approved"
+            };
+            print_appended(out, dir, name, &done);
             return Ok(());
         }
         AppendKind::KeyRevoke { reason, .. } => Kind::KeyRevoked {

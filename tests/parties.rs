@@ -948,6 +948,74 @@ fn a_forged_cache_party_is_not_trusted() {
     ledger::verify::verify(&dir, &Default::default()).unwrap();
 }
 
+#[test]
+fn import_checks_removals_against_every_document_and_the_cache_keeps_up() {
+    let (_tmp, dir, keys) = written();
+    let mut w = Writer::open(&dir).unwrap();
+    let doc = b"the treaty\n";
+    let kind = Kind::DocumentDrafted {
+        doc: DocId::new("treaty").unwrap(),
+        sha256: DocHash::of(doc),
+        title: "Treaty".into(),
+        signatories: vec![pid("med"), pid("most")],
+    };
+    w.append(&keys[2], Some(clock(1)), kind, Some(doc)).unwrap();
+    drop(w);
+    // Pre-signed events, from the state as the cache holds it (without
+    // the document): the removal of med must still be refused.
+    let w = Writer::open(&dir).unwrap();
+    let state = w.state().clone();
+    drop(w);
+    let names = ["med", "mfa", "most"];
+    let mut fx = Fx {
+        ledger: state.ledger,
+        state,
+        events: Vec::new(),
+        tick: 1,
+        keys: names.iter().map(|n| n.to_string()).zip(keys).collect(),
+    };
+    let e = fx.propose("most", "expel-med", &[], &["med"]);
+    let log = std::fs::read(dir.join("events.cbor")).unwrap();
+    let mut w = Writer::open(&dir).unwrap();
+    match w.import(&stored(&e), &BTreeMap::new(), |_| {}) {
+        Err(WriteError::Usage(m)) => assert!(m.contains("a required signatory"), "{m}"),
+        other => panic!("{:?}", other.map(|i| i.count)),
+    }
+    drop(w);
+    assert_eq!(std::fs::read(dir.join("events.cbor")).unwrap(), log);
+    // Adding a party, approved by all, who then signs: one import.
+    let e = fx.propose("most", "admit-obs", &[("obs", "obs")], &[]);
+    fx.accept(e);
+    let e = fx.approve("med", "admit-obs");
+    fx.accept(e);
+    let e = fx.approve("mfa", "admit-obs");
+    fx.accept(e);
+    let e = fx.note("obs", "obs");
+    fx.accept(e);
+    let file: Vec<u8> = fx.events.iter().flat_map(stored).collect();
+    let mut w = Writer::open(&dir).unwrap();
+    let done = w.import(&file, &BTreeMap::new(), |_| {}).unwrap();
+    assert_eq!((done.first_seq, done.count), (2, 4));
+    drop(w);
+    // (The keys, parties and proposals: a full replay also loads the
+    // documents, which the cache reads only on demand.)
+    let membership = |s: &State| {
+        serde_json::to_string(&(&s.keys, &s.parties, &s.proposal, &s.proposals)).unwrap()
+    };
+    let w = Writer::open(&dir).unwrap();
+    let cached = membership(w.state());
+    assert_eq!(w.state().parties[&pid("obs")].joined, 4);
+    drop(w);
+    let cache: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("cache/state.json")).unwrap()).unwrap();
+    assert_eq!(cache["key_events"].as_array().unwrap().len(), 3);
+    std::fs::remove_dir_all(dir.join("cache")).unwrap();
+    let w = Writer::open(&dir).unwrap();
+    assert_eq!(membership(w.state()), cached);
+    drop(w);
+    ledger::verify::verify(&dir, &Default::default()).unwrap();
+}
+
 // ---------------------------------------------------------------------------
 // The binary
 // ---------------------------------------------------------------------------
