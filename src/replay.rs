@@ -130,8 +130,14 @@ pub enum RuleError {
     DocExists { doc: DocId, drafted: u64 },
     #[error("no document {doc:?} has been drafted (FORMAT §6.8)")]
     UnknownDoc { doc: DocId },
-    #[error("signatory {party:?} of document {doc:?} is not a current party (FORMAT §6.8)")]
+    #[error("signatory {party:?} of document {doc:?} is not a party (FORMAT §6.8)")]
     SignatoryNotParty { doc: DocId, party: PartyId },
+    #[error("signatory {party:?} of document {doc:?} was removed from the parties at event {removed}: only current parties may be named (FORMAT §6.8, §6.10)")]
+    SignatoryRemoved {
+        doc: DocId,
+        party: PartyId,
+        removed: u64,
+    },
     #[error("signatory {party:?} of document {doc:?} is to be removed by the open proposal {proposal:?} (FORMAT §6.8, §6.10)")]
     SignatoryLeaving {
         doc: DocId,
@@ -784,11 +790,26 @@ impl State {
                         drafted: d.drafted,
                     });
                 }
-                if let Some(p) = signatories.iter().find(|p| !self.is_party(p)) {
-                    return Err(RuleError::SignatoryNotParty {
-                        doc: doc.clone(),
-                        party: p.clone(),
-                    });
+                for p in signatories {
+                    match self.parties.get(p) {
+                        None => {
+                            return Err(RuleError::SignatoryNotParty {
+                                doc: doc.clone(),
+                                party: p.clone(),
+                            })
+                        }
+                        Some(Party {
+                            removed: Some(removed),
+                            ..
+                        }) => {
+                            return Err(RuleError::SignatoryRemoved {
+                                doc: doc.clone(),
+                                party: p.clone(),
+                                removed: *removed,
+                            })
+                        }
+                        Some(_) => {}
+                    }
                 }
                 // FORMAT §6.10: a party on its way out may not become a
                 // signatory, so that removing it never strands a document.

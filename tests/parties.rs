@@ -446,7 +446,10 @@ fn a_removed_party_signs_nothing_more_but_its_earlier_events_stand() {
         RuleError::PartyExists { ref status, .. } if status.contains("removal at event 4")
     ));
     let e = fx.draft("most", "late", &["med", "most"]);
-    assert!(matches!(fx.reject(e), RuleError::SignatoryNotParty { .. }));
+    assert!(matches!(
+        fx.reject(e),
+        RuleError::SignatoryRemoved { removed: 4, .. }
+    ));
     // Nor is its key held again by anyone.
     let e = fx.propose("most", "reuse", &[("newmed", "med")], &[]);
     assert!(matches!(fx.reject(e), RuleError::KeyReused { .. }));
@@ -1187,7 +1190,7 @@ fn cli_removes_a_party_whose_later_events_are_refused() {
             "bob",
         ],
         2,
-        "is not a current party",
+        "signatory \"bob\" of document \"c2\" was removed from the parties at event 5",
     );
     // --trust still wants a key of bob, a genesis party.
     fx.refused(
