@@ -39,6 +39,12 @@ pub enum WriteError {
         party: PartyId,
         status: String,
     },
+    #[error("refused: the signing key (kid {kid}) is a key of party {party:?}, which was removed from the parties at event {removed}: a removed party may sign nothing more in this ledger (FORMAT §6.10)")]
+    PartyRemoved {
+        kid: Kid,
+        party: PartyId,
+        removed: u64,
+    },
     #[error("refused: {0}")]
     Rule(#[from] RuleError),
     #[error("refused: {0}")]
@@ -770,8 +776,15 @@ impl Writer {
     /// The party for which `key` is a current key, or why there is none.
     fn author_of(&self, key: &SigningKey) -> Result<PartyId, WriteError> {
         let me = key.public();
+        let removed =
+            |r: &crate::replay::KeyRecord| self.state.parties.get(&r.party).and_then(|p| p.removed);
         match self.state.key_record(&me) {
             Some(r) if r.is_current() => Ok(r.party.clone()),
+            Some(r) if removed(r).is_some() => Err(WriteError::PartyRemoved {
+                kid: Kid(me.fingerprint()),
+                party: r.party.clone(),
+                removed: removed(r).unwrap_or_default(),
+            }),
             Some(r) => Err(WriteError::KeyNotCurrent {
                 kid: Kid(me.fingerprint()),
                 party: r.party.clone(),

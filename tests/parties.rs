@@ -832,8 +832,8 @@ fn the_writer_proposes_approves_and_the_cache_keeps_up() {
         .unwrap();
     let log = std::fs::read(dir.join("events.cbor")).unwrap();
     match w.append(med, Some(clock(3)), note(), None) {
-        Err(WriteError::KeyNotCurrent { status, .. }) => {
-            assert!(status.contains("party was removed at event 2"), "{status}")
+        Err(WriteError::PartyRemoved { party, removed, .. }) => {
+            assert_eq!((party, removed), (pid("med"), 2))
         }
         other => panic!("{:?}", other.map(|a| a.seq)),
     }
@@ -934,7 +934,7 @@ fn a_forged_cache_party_is_not_trusted() {
     let mut w = Writer::open(&dir).unwrap();
     assert!(matches!(
         w.append(&keys[0], Some(clock(3)), note(), None),
-        Err(WriteError::KeyNotCurrent { .. })
+        Err(WriteError::PartyRemoved { .. })
     ));
     drop(w);
     // 3. The cache invents an open proposal.
@@ -1146,7 +1146,7 @@ fn cli_removes_a_party_whose_later_events_are_refused() {
         "bob",
         &["note", "--text", "after"],
         2,
-        "its party was removed at event 5",
+        "party \"bob\", which was removed from the parties at event 5",
     );
     let r = fx.run(&["verify", "led"]);
     r.ok();
