@@ -25,11 +25,15 @@ pub const MAX_EVENT_BYTES: usize = 65_535;
 pub const EXTERNAL_AAD: &[u8] = b"ledger/v1/event";
 /// FORMAT §5.7: the first element of the key-proof message.
 pub const KEY_PROOF_CONTEXT: &str = "ledger/v1/key-proof";
+/// FORMAT §5.8: the first element of the party-proof message.
+pub const PARTY_PROOF_CONTEXT: &str = "ledger/v1/party-proof";
 /// RFC 9052: the CBOR tag of a COSE_Sign1 message.
 pub const COSE_SIGN1_TAG: u64 = 18;
 /// RFC 9053: the COSE algorithm id of EdDSA.
 pub const ALG_EDDSA: i64 = -8;
-const MAX_PARTIES: usize = 64;
+/// FORMAT §5.4: the most parties a ledger has at any one time (and the
+/// most entries of `parties`, `signatories`, `add` and `remove`).
+pub const MAX_PARTIES: usize = 64;
 const MAX_LINE: usize = 1024;
 const MAX_TEXT: usize = 65536;
 const MAX_ID: usize = 64;
@@ -137,6 +141,7 @@ serde_via_str!(LedgerId, |l: &LedgerId| l.to_string(), |s: &str| {
 serde_via_str!(PartyId, PartyId::to_string, PartyId::new);
 serde_via_str!(DocId, DocId::to_string, DocId::new);
 serde_via_str!(SessionId, SessionId::to_string, SessionId::new);
+serde_via_str!(ProposalId, ProposalId::to_string, ProposalId::new);
 digest_type!(
     /// SHA-256 of one version of a document's exact bytes (FORMAT §7).
     DocHash
@@ -221,6 +226,11 @@ id_type!(
 id_type!(
     /// A session's id, such as `plenary`.
     SessionId
+);
+id_type!(
+    /// The id of a proposal to change the parties (FORMAT §5.4), such as
+    /// `admit-observer`.
+    ProposalId
 );
 
 fn check_id(field: &str, s: &str) -> Result<(), FormatError> {
@@ -333,6 +343,29 @@ pub enum Kind {
         kid: Kid,
         reason: String,
     },
+    /// FORMAT §5.4: the author proposes that the parties in `add` join and
+    /// those in `remove` leave (FORMAT §6.10).
+    PartiesProposed {
+        proposal: ProposalId,
+        add: BTreeMap<PartyId, NewParty>,
+        /// Sorted and unique (a `Vec` so that decoding can check the order).
+        remove: Vec<PartyId>,
+    },
+    /// FORMAT §5.4: the author approves the open proposal whose event hash
+    /// is `sha256`.
+    PartiesApproved {
+        proposal: ProposalId,
+        sha256: EventHash,
+    },
+}
+
+/// A party that a `parties-proposed` event would add (FORMAT §5.4).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct NewParty {
+    /// Its Ed25519 public key.
+    pub key: [u8; 32],
+    /// The key's signature over [`party_proof_message`] (FORMAT §5.8).
+    pub proof: [u8; 64],
 }
 
 impl Kind {
@@ -350,6 +383,8 @@ impl Kind {
             Kind::KeyAdded { .. } => "key-added",
             Kind::KeyRotated { .. } => "key-rotated",
             Kind::KeyRevoked { .. } => "key-revoked",
+            Kind::PartiesProposed { .. } => "parties-proposed",
+            Kind::PartiesApproved { .. } => "parties-approved",
         }
     }
 }
@@ -449,6 +484,30 @@ impl Body {
                 m.push((text("key"), bytes(&kid.0)));
                 m.push((text("reason"), text(reason)));
             }
+            Kind::PartiesProposed {
+                proposal,
+                add,
+                remove,
+            } => {
+                m.push((text("proposal"), text(proposal.as_str())));
+                let a = add
+                    .iter()
+                    .map(|(id, p)| {
+                        let entry = vec![
+                            (text("key"), bytes(&p.key)),
+                            (text("proof"), bytes(&p.proof)),
+                        ];
+                        (text(id.as_str()), Value::Map(entry))
+                    })
+                    .collect();
+                m.push((text("add"), Value::Map(a)));
+                let r = remove.iter().map(|p| text(p.as_str())).collect();
+                m.push((text("remove"), Value::Array(r)));
+            }
+            Kind::PartiesApproved { proposal, sha256 } => {
+                m.push((text("proposal"), text(proposal.as_str())));
+                m.push((text("sha256"), bytes(&sha256.0)));
+            }
         }
         encode_value(Value::Map(m))
     }
@@ -524,26 +583,7 @@ impl Body {
                 let Some(v) = fields.take("signatories") else {
                     return Err(fields.missing("signatories"));
                 };
-                let Value::Array(items) = v else {
-                    return Err(wrong_type("signatories", "an array", &v));
-                };
-                if items.len() > MAX_PARTIES {
-                    return Err(invalid("signatories", "too many entries"));
-                }
-                let mut signatories: Vec<PartyId> = Vec::with_capacity(items.len());
-                for item in items {
-                    let Value::Text(s) = item else {
-                        return Err(wrong_type("signatories", "an array of text", &item));
-                    };
-                    let p = PartyId::new(&s).map_err(|e| rename(e, "signatories"))?;
-                    if signatories.last().is_some_and(|last| *last >= p) {
-                        return Err(invalid(
-                            "signatories",
-                            "must be sorted and without duplicates",
-                        ));
-                    }
-                    signatories.push(p);
-                }
+                let signatories = party_list("signatories", v)?;
                 Kind::DocumentDrafted {
                     doc,
                     sha256,
@@ -579,6 +619,26 @@ impl Body {
                 kid: Kid(fields.fixed_bytes::<32>("key")?),
                 reason: fields.line("reason")?,
             },
+            "parties-proposed" => {
+                let proposal = fields.id("proposal")?;
+                let Some(v) = fields.take("add") else {
+                    return Err(fields.missing("add"));
+                };
+                let add = new_parties(v)?;
+                let Some(v) = fields.take("remove") else {
+                    return Err(fields.missing("remove"));
+                };
+                let remove = party_list("remove", v)?;
+                Kind::PartiesProposed {
+                    proposal,
+                    add,
+                    remove,
+                }
+            }
+            "parties-approved" => Kind::PartiesApproved {
+                proposal: fields.id("proposal")?,
+                sha256: EventHash(fields.fixed_bytes::<32>("sha256")?),
+            },
             other => return Err(FormatError::UnknownKind(other.chars().take(64).collect())),
         };
         fields.finish()?;
@@ -592,6 +652,74 @@ impl Body {
             kind,
         })
     }
+}
+
+/// FORMAT §5.4: an array of party ids, sorted bytewise, no duplicates, at
+/// most 64 (`signatories`, `remove`).
+fn party_list(field: &'static str, v: Value) -> Result<Vec<PartyId>, FormatError> {
+    let Value::Array(items) = v else {
+        return Err(wrong_type(field, "an array", &v));
+    };
+    if items.len() > MAX_PARTIES {
+        return Err(invalid(field, "too many entries"));
+    }
+    let mut out: Vec<PartyId> = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::Text(s) = item else {
+            return Err(wrong_type(field, "an array of text", &item));
+        };
+        let p = PartyId::new(&s).map_err(|e| rename(e, field))?;
+        if out.last().is_some_and(|last| *last >= p) {
+            return Err(invalid(field, "must be sorted and without duplicates"));
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// FORMAT §5.4: `add`, a map of 0 to 64 party ids to `{"key": bstr .size
+/// 32, "proof": bstr .size 64}`, nothing else in an entry.
+fn new_parties(v: Value) -> Result<BTreeMap<PartyId, NewParty>, FormatError> {
+    let Value::Map(entries) = v else {
+        return Err(wrong_type("add", "a map", &v));
+    };
+    if entries.len() > MAX_PARTIES {
+        return Err(invalid("add", "too many entries"));
+    }
+    let mut out = BTreeMap::new();
+    for (k, v) in entries {
+        let Value::Text(id) = k else {
+            return Err(wrong_type("add", "text keys", &k));
+        };
+        let id = PartyId::new(&id).map_err(|e| rename(e, "add"))?;
+        let Value::Map(fields) = v else {
+            return Err(wrong_type("add", "a map for each party", &v));
+        };
+        let (mut key, mut proof) = (None, None);
+        for (name, value) in fields {
+            match &name {
+                Value::Text(n) if n == "key" => key = Some(as_fixed_bytes::<32>("add", value)?),
+                Value::Text(n) if n == "proof" => proof = Some(as_fixed_bytes::<64>("add", value)?),
+                other => {
+                    return Err(invalid(
+                        "add",
+                        format!(
+                            "the entry of {id:?} may hold only \"key\" and \"proof\", found {}",
+                            describe_key(other)
+                        ),
+                    ))
+                }
+            }
+        }
+        let (Some(key), Some(proof)) = (key, proof) else {
+            return Err(invalid(
+                "add",
+                format!("the entry of {id:?} must hold \"key\" and \"proof\""),
+            ));
+        };
+        out.insert(id, NewParty { key, proof });
+    }
+    Ok(out)
 }
 
 fn rename(e: FormatError, field: &str) -> FormatError {
@@ -915,6 +1043,28 @@ pub fn key_proof_message(
         Value::Integer(seq.into()),
         bytes(&prev.0),
         text(author.as_str()),
+        bytes(key),
+    ]))
+}
+
+/// FORMAT §5.8: the message the key of a party joining the ledger signs to
+/// prove that its holder agrees to become that party, at this position:
+/// `["ledger/v1/party-proof", ledger, seq, prev, party, key]`, encoded
+/// deterministically. Its own context string keeps it apart from a key
+/// proof (§5.7) over the same values.
+pub fn party_proof_message(
+    ledger: &LedgerId,
+    seq: u64,
+    prev: &EventHash,
+    party: &PartyId,
+    key: &[u8; 32],
+) -> Vec<u8> {
+    encode_value(Value::Array(vec![
+        text(PARTY_PROOF_CONTEXT),
+        bytes(&ledger.0),
+        Value::Integer(seq.into()),
+        bytes(&prev.0),
+        text(party.as_str()),
         bytes(key),
     ]))
 }

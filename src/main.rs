@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use ledger::checkpoint;
 use ledger::crypto::{KeyError, PublicKey, SigningKey};
-use ledger::format::{DocHash, DocId, Kid, Kind, PartyId, SessionId};
+use ledger::format::{DocHash, DocId, Kid, Kind, PartyId, ProposalId, SessionId};
 use ledger::time::Timestamp;
 use ledger::verify::{self, Options, Report, VerifyError};
 use ledger::writer::{self, Appended, WriteError, Writer};
@@ -437,6 +437,27 @@ enum AppendKind {
         /// Why, for the record (one line)
         #[arg(long)]
         reason: String,
+    },
+    /// Propose that parties join (--add) or leave (--remove); every current party that stays must approve
+    PartiesPropose {
+        /// The proposal's id (never reused in a ledger), e.g. admit-observer
+        #[arg(long)]
+        proposal: String,
+        /// A party to add, as ID=PUBLIC_KEY_FILE (repeat); its private key must be given with --add-key
+        #[arg(long = "add", value_name = "ID=FILE")]
+        add: Vec<String>,
+        /// The private key of a party to add (repeat); it signs a proof that its holder agrees (FORMAT §5.8)
+        #[arg(long = "add-key", value_name = "FILE")]
+        add_key: Vec<PathBuf>,
+        /// A party to remove (repeat)
+        #[arg(long = "remove", value_name = "ID")]
+        remove: Vec<String>,
+    },
+    /// Approve the open proposal to change the parties
+    PartiesApprove {
+        /// The proposal's id
+        #[arg(long)]
+        proposal: String,
     },
 }
 
@@ -1517,6 +1538,47 @@ fn revoked_kid(arg: &str) -> Result<Kid, Failure> {
     Ok(Kid(key.fingerprint()))
 }
 
+fn proposal_id(s: &str) -> Result<ProposalId, Failure> {
+    ProposalId::new(s).map_err(|e| Failure::usage(format!("--proposal: {e}")))
+}
+
+/// `parties-propose --add ID=FILE.pub ... --add-key FILE.key ...`: each
+/// party to add with its private key, matched by public key, so that the
+/// key can sign its party proof (FORMAT §5.8). Every --add needs its
+/// --add-key and every --add-key an --add.
+fn joining_parties(
+    add: &[String],
+    add_key: &[PathBuf],
+    pass: &PassArgs,
+) -> Result<Vec<(PartyId, SigningKey)>, Failure> {
+    let mut keys: Vec<(PathBuf, SigningKey)> = Vec::new();
+    for path in add_key {
+        keys.push((path.clone(), pass.load(path)?));
+    }
+    let mut out = Vec::new();
+    for spec in add {
+        let (id, file) = spec.split_once('=').ok_or_else(|| {
+            Failure::usage(format!("--add {spec:?}: expected ID=PUBLIC_KEY_FILE"))
+        })?;
+        let id = PartyId::new(id).map_err(|e| Failure::usage(format!("--add: {e}")))?;
+        let public = PublicKey::from_file(Path::new(file))?;
+        let Some(i) = keys.iter().position(|(_, k)| k.public() == public) else {
+            return Err(Failure::usage(format!(
+                "--add {spec}: no --add-key is the private key of {file}; the new party's key must sign its proof (FORMAT §5.8)"
+            )));
+        };
+        let (_, key) = keys.remove(i);
+        out.push((id, key));
+    }
+    if let Some((path, _)) = keys.first() {
+        return Err(Failure::usage(format!(
+            "--add-key {}: its public key is not given with --add ID=FILE",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
 fn append(
     out: &Out,
     dir: &Path,
@@ -1538,6 +1600,23 @@ fn append(
     let revoked = match &kind {
         AppendKind::KeyRevoke { revoke, .. } => Some(revoked_kid(revoke)?),
         _ => None,
+    };
+    let joining = match &kind {
+        AppendKind::PartiesPropose { add, add_key, .. } => joining_parties(add, add_key, pass)?,
+        _ => Vec::new(),
+    };
+    let (proposal, leaving) = match &kind {
+        AppendKind::PartiesPropose {
+            proposal, remove, ..
+        } => {
+            let remove = remove
+                .iter()
+                .map(|s| PartyId::new(s).map_err(|e| Failure::usage(format!("--remove: {e}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            (Some(proposal_id(proposal)?), remove)
+        }
+        AppendKind::PartiesApprove { proposal } => (Some(proposal_id(proposal)?), Vec::new()),
+        _ => (None, Vec::new()),
     };
     let mut w = Writer::open(dir)?;
     if let Some(n) = w.repaired() {
@@ -1576,7 +1655,14 @@ fn append(
             let signatories: Vec<PartyId> = if no_signatures {
                 Vec::new()
             } else if signatories.is_empty() {
-                w.state().parties.keys().cloned().collect()
+                // Every current party (FORMAT §6.8: only they may be named).
+                let state = w.state();
+                state
+                    .parties
+                    .keys()
+                    .filter(|p| state.is_party(p))
+                    .cloned()
+                    .collect()
             } else {
                 let mut v = signatories
                     .iter()
@@ -1623,6 +1709,25 @@ fn append(
             };
             let done = w.append_key(&key, &new, rotate, time)?;
             let name = if rotate { "key-rotated" } else { "key-added" };
+            print_appended(out, dir, name, &done);
+            return Ok(());
+        }
+        AppendKind::PartiesPropose { .. } | AppendKind::PartiesApprove { .. } => {
+            let Some(proposal) = proposal else {
+                return Err(Failure::usage("--proposal is required"));
+            };
+            let done = if matches!(kind, AppendKind::PartiesPropose { .. }) {
+                let add: Vec<(PartyId, &SigningKey)> =
+                    joining.iter().map(|(p, k)| (p.clone(), k)).collect();
+                w.propose_parties(&key, proposal, &add, &leaving, time)?
+            } else {
+                w.approve_parties(&key, proposal, time)?
+            };
+            let name = if matches!(kind, AppendKind::PartiesPropose { .. }) {
+                "parties-proposed"
+            } else {
+                "parties-approved"
+            };
             print_appended(out, dir, name, &done);
             return Ok(());
         }

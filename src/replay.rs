@@ -10,16 +10,22 @@
 //! (added, rotated out, revoked) is kept, so that events signed before a
 //! rotation or revocation stay valid and the report can show when each key
 //! was in force.
+//!
+//! The parties themselves may change (FORMAT §6.10): a `parties-proposed`
+//! event opens a proposal, and the `parties-approved` event that completes
+//! the approvals it needs applies it. A removed party stays in the state,
+//! with when it left, so that its earlier events and its keys' history can
+//! still be shown; it may sign nothing after its removal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::PublicKey;
 use crate::format::{
-    key_proof_message, Body, DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId, PartyId,
-    SessionId,
+    key_proof_message, party_proof_message, Body, DocHash, DocId, Event, EventHash, Kid, Kind,
+    LedgerId, NewParty, PartyId, ProposalId, SessionId, MAX_PARTIES,
 };
 use crate::time::Timestamp;
 
@@ -76,6 +82,8 @@ pub enum RuleError {
     },
     #[error("author {author:?} is not a party of this ledger (FORMAT §6.5)")]
     UnknownAuthor { author: PartyId },
+    #[error("author {author:?} was removed from the parties at event {removed}: a removed party may sign nothing more (FORMAT §6.5, §6.10)")]
+    RemovedAuthor { author: PartyId, removed: u64 },
     #[error("kid does not identify a key of author {author:?} (FORMAT §6.5)")]
     KidMismatch { author: PartyId },
     #[error("signed by key {kid} of party {author:?}, {status}: only a current key may sign (FORMAT §6.5)")]
@@ -95,6 +103,12 @@ pub enum RuleError {
         kid: Kid,
         holder: PartyId,
         added: u64,
+    },
+    #[error("the new key (kid {kid}) is the key of party {party:?} in the open proposal {proposal:?}: a key is never held twice (FORMAT §6.8, §6.10)")]
+    KeyProposed {
+        kid: Kid,
+        party: PartyId,
+        proposal: ProposalId,
     },
     #[error("the proof does not verify: it must be the new key's signature over the key-proof message of this ledger, seq, prev and author (FORMAT §5.7, §6.8)")]
     BadKeyProof { author: PartyId },
@@ -118,6 +132,77 @@ pub enum RuleError {
     UnknownDoc { doc: DocId },
     #[error("signatory {party:?} of document {doc:?} is not a party (FORMAT §6.8)")]
     SignatoryNotParty { doc: DocId, party: PartyId },
+    #[error("signatory {party:?} of document {doc:?} was removed from the parties at event {removed}: only current parties may be named (FORMAT §6.8, §6.10)")]
+    SignatoryRemoved {
+        doc: DocId,
+        party: PartyId,
+        removed: u64,
+    },
+    #[error("signatory {party:?} of document {doc:?} is to be removed by the open proposal {proposal:?} (FORMAT §6.8, §6.10)")]
+    SignatoryLeaving {
+        doc: DocId,
+        party: PartyId,
+        proposal: ProposalId,
+    },
+    #[error("proposal {open:?} (event {at}) is still open: only one proposal to change the parties may be open at a time (FORMAT §6.10)")]
+    ProposalOpen { open: ProposalId, at: u64 },
+    #[error("proposal id {proposal:?} was already used at event {at}: proposal ids are never reused (FORMAT §6.10)")]
+    ProposalReused { proposal: ProposalId, at: u64 },
+    #[error("proposal {proposal:?} neither adds nor removes a party (FORMAT §6.10)")]
+    EmptyProposal { proposal: ProposalId },
+    #[error("proposal {proposal:?} would add {party:?}, which {status}: a party id is never reused (FORMAT §6.10)")]
+    PartyExists {
+        proposal: ProposalId,
+        party: PartyId,
+        status: String,
+    },
+    #[error(
+        "proposal {proposal:?}: the key of new party {party:?}: {reason} (FORMAT §5.6, §6.10)"
+    )]
+    BadJoiningKey {
+        proposal: ProposalId,
+        party: PartyId,
+        reason: String,
+    },
+    #[error("proposal {proposal:?}: the proof of new party {party:?} does not verify: it must be its key's signature over the party-proof message of this ledger, seq, prev and party (FORMAT §5.8, §6.10)")]
+    BadPartyProof {
+        proposal: ProposalId,
+        party: PartyId,
+    },
+    #[error(
+        "proposal {proposal:?} would remove {party:?}, which is not a current party (FORMAT §6.10)"
+    )]
+    RemoveNotParty {
+        proposal: ProposalId,
+        party: PartyId,
+    },
+    #[error("proposal {proposal:?} would remove {party:?}, a required signatory of document {doc:?}, which is not executed (FORMAT §6.10)")]
+    RemovePendingSignatory {
+        proposal: ProposalId,
+        party: PartyId,
+        doc: DocId,
+    },
+    #[error("proposal {proposal:?} would leave {found} parties; a ledger has 1 to {MAX_PARTIES} (FORMAT §6.10)")]
+    PartyCount { proposal: ProposalId, found: usize },
+    #[error("no proposal {proposal:?} is open{open} (FORMAT §6.10)")]
+    NoSuchProposal { proposal: ProposalId, open: String },
+    #[error("sha256 is {found}, but the event that opened proposal {proposal:?} hashes to {expected} (FORMAT §6.10)")]
+    ProposalHash {
+        proposal: ProposalId,
+        expected: EventHash,
+        found: EventHash,
+    },
+    #[error("{party:?} is not required to approve proposal {proposal:?}: only the current parties it does not remove are (FORMAT §6.10)")]
+    NotApprover {
+        proposal: ProposalId,
+        party: PartyId,
+    },
+    #[error("{party:?} already approved proposal {proposal:?} at event {at} (FORMAT §6.10)")]
+    AlreadyApprovedProposal {
+        proposal: ProposalId,
+        party: PartyId,
+        at: u64,
+    },
     #[error("document {doc:?} was executed at event {executed}; it can no longer be amended (FORMAT §6.8)")]
     AmendExecuted { doc: DocId, executed: u64 },
     #[error("the amendment of {doc:?} has the same bytes as its current version (FORMAT §6.8)")]
@@ -265,6 +350,10 @@ pub struct KeyRecord {
     /// The `key-rotated` event it signed, after which it is not current.
     pub rotated_out: Option<u64>,
     pub revoked: Option<Revocation>,
+    /// The event that removed its party while it was current (FORMAT
+    /// §6.10), after which it is not current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<u64>,
 }
 
 impl KeyRecord {
@@ -276,21 +365,25 @@ impl KeyRecord {
             added,
             rotated_out: None,
             revoked: None,
+            removed: None,
         }
     }
 
     /// Whether the key may sign the next event.
     pub fn is_current(&self) -> bool {
-        self.rotated_out.is_none() && self.revoked.is_none()
+        self.rotated_out.is_none() && self.revoked.is_none() && self.removed.is_none()
     }
 
     /// Why the key is not current, for messages: "revoked at event 12
     /// (…)", "rotated out at event 7"; "current" if it is.
     pub fn status(&self) -> String {
-        match (&self.revoked, self.rotated_out) {
-            (Some(r), _) => format!("revoked at event {} (reason: {:?})", r.seq, r.reason),
-            (None, Some(at)) => format!("rotated out at event {at}"),
-            (None, None) => "current".to_owned(),
+        match (&self.revoked, self.rotated_out, self.removed) {
+            (Some(r), _, _) => format!("revoked at event {} (reason: {:?})", r.seq, r.reason),
+            (None, Some(at), _) => format!("rotated out at event {at}"),
+            (None, None, Some(at)) => {
+                format!("no longer current: its party was removed at event {at}")
+            }
+            (None, None, None) => "current".to_owned(),
         }
     }
 }
@@ -299,13 +392,64 @@ impl KeyRecord {
 /// appears at most once: no key is held twice (FORMAT §6.8).
 pub type KeyRing = BTreeMap<Kid, KeyRecord>;
 
-/// A party: its keys, in the order they were introduced.
+/// A party: its keys, in the order they were introduced, and when it was
+/// a party.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Party {
     /// Every key it holds or held (records in [`State::keys`]).
     pub keys: Vec<Kid>,
-    /// How many of them are current (never 0 after the genesis).
+    /// How many of them are current (never 0 while it is a party).
     pub current: usize,
+    /// The event at which it joined: 0 for the genesis (FORMAT §6.10).
+    #[serde(default)]
+    pub joined: u64,
+    /// The event at which it was removed, if it was (FORMAT §6.10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<u64>,
+}
+
+impl Party {
+    /// A party that joined at `joined` with the key `kid`.
+    pub fn new(kid: Kid, joined: u64) -> Self {
+        Party {
+            keys: vec![kid],
+            current: 1,
+            joined,
+            removed: None,
+        }
+    }
+
+    /// Whether it is a party now (it may sign the next event).
+    pub fn is_current(&self) -> bool {
+        self.removed.is_none()
+    }
+}
+
+/// The open proposal to change the parties (FORMAT §6.10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub id: ProposalId,
+    /// The `parties-proposed` event that opened it, and its event hash.
+    pub seq: u64,
+    pub hash: EventHash,
+    pub proposer: PartyId,
+    /// Parties to add, with their keys.
+    pub add: BTreeMap<PartyId, crate::crypto::PublicKey>,
+    pub remove: Vec<PartyId>,
+    /// Who must approve: every current party it does not remove.
+    pub required: Vec<PartyId>,
+    /// Who approved, and at which event (the proposer at the proposal).
+    pub approvals: Acts,
+}
+
+impl Proposal {
+    /// Required approvers who have not approved.
+    pub fn awaiting(&self) -> Vec<&PartyId> {
+        self.required
+            .iter()
+            .filter(|p| !self.approvals.contains_key(p))
+            .collect()
+    }
 }
 
 /// The replayed state of a ledger after some prefix of its log.
@@ -322,6 +466,12 @@ pub struct State {
     pub last_time: Timestamp,
     pub sessions: BTreeMap<SessionId, Session>,
     pub documents: BTreeMap<DocId, Document>,
+    /// The open proposal to change the parties, if any (FORMAT §6.10).
+    #[serde(default)]
+    pub proposal: Option<Proposal>,
+    /// Every proposal id used so far, with the event that used it.
+    #[serde(default)]
+    pub proposals: BTreeMap<ProposalId, u64>,
 }
 
 /// The outcome of checking an event's signature against the key its kid
@@ -441,23 +591,8 @@ impl State {
                     reason: format!("has the same key as {:?}", other.party),
                 });
             }
-            keys.insert(
-                kid,
-                KeyRecord {
-                    party: party.clone(),
-                    key,
-                    added: 0,
-                    rotated_out: None,
-                    revoked: None,
-                },
-            );
-            party_map.insert(
-                party.clone(),
-                Party {
-                    keys: vec![kid],
-                    current: 1,
-                },
-            );
+            keys.insert(kid, KeyRecord::new(party.clone(), key, 0));
+            party_map.insert(party.clone(), Party::new(kid, 0));
         }
         let state = State {
             ledger: body.ledger,
@@ -469,6 +604,8 @@ impl State {
             last_time: body.time.clone(),
             sessions: BTreeMap::new(),
             documents: BTreeMap::new(),
+            proposal: None,
+            proposals: BTreeMap::new(),
         };
         let key = state.signing_key(&event)?;
         Checked::unchecked(event.clone()).signature_under(&key)?;
@@ -479,10 +616,22 @@ impl State {
     /// current key of its author that its kid names.
     fn signing_key(&self, event: &Event) -> Result<PublicKey, RuleError> {
         let author = &event.body.author;
-        if !self.parties.contains_key(author) {
-            return Err(RuleError::UnknownAuthor {
-                author: author.clone(),
-            });
+        match self.parties.get(author) {
+            None => {
+                return Err(RuleError::UnknownAuthor {
+                    author: author.clone(),
+                })
+            }
+            Some(Party {
+                removed: Some(removed),
+                ..
+            }) => {
+                return Err(RuleError::RemovedAuthor {
+                    author: author.clone(),
+                    removed: *removed,
+                })
+            }
+            Some(_) => {}
         }
         let kid = Kid(event.kid);
         match self.keys.get(&kid) {
@@ -567,7 +716,7 @@ impl State {
                 previous: self.last_time.to_string(),
             });
         }
-        self.apply_kind(body, Kid(checked.event.kid), docs)?;
+        self.apply_kind(&checked.event, docs)?;
         self.count += 1;
         self.head = checked.event.hash();
         self.last_time = body.time.clone();
@@ -602,12 +751,8 @@ impl State {
     }
 
     // Each arm checks everything first and mutates last.
-    fn apply_kind(
-        &mut self,
-        body: &Body,
-        signer: Kid,
-        docs: &dyn Documents,
-    ) -> Result<(), RuleError> {
+    fn apply_kind(&mut self, event: &Event, docs: &dyn Documents) -> Result<(), RuleError> {
+        let body = &event.body;
         let (kind, author, seq) = (&body.kind, &body.author, body.seq);
         match kind {
             Kind::LedgerCreated { .. } => return Err(RuleError::SecondGenesis),
@@ -645,11 +790,37 @@ impl State {
                         drafted: d.drafted,
                     });
                 }
-                if let Some(p) = signatories.iter().find(|p| !self.parties.contains_key(*p)) {
-                    return Err(RuleError::SignatoryNotParty {
-                        doc: doc.clone(),
-                        party: p.clone(),
-                    });
+                for p in signatories {
+                    match self.parties.get(p) {
+                        None => {
+                            return Err(RuleError::SignatoryNotParty {
+                                doc: doc.clone(),
+                                party: p.clone(),
+                            })
+                        }
+                        Some(Party {
+                            removed: Some(removed),
+                            ..
+                        }) => {
+                            return Err(RuleError::SignatoryRemoved {
+                                doc: doc.clone(),
+                                party: p.clone(),
+                                removed: *removed,
+                            })
+                        }
+                        Some(_) => {}
+                    }
+                }
+                // FORMAT §6.10: a party on its way out may not become a
+                // signatory, so that removing it never strands a document.
+                if let Some(open) = &self.proposal {
+                    if let Some(p) = signatories.iter().find(|p| open.remove.contains(p)) {
+                        return Err(RuleError::SignatoryLeaving {
+                            doc: doc.clone(),
+                            party: p.clone(),
+                            proposal: open.id.clone(),
+                        });
+                    }
                 }
                 Self::stored(docs, doc, sha256)?;
                 self.documents.insert(
@@ -721,33 +892,10 @@ impl State {
             }
             Kind::Note { .. } => {}
             Kind::KeyAdded { key, proof } | Kind::KeyRotated { key, proof } => {
-                let (kid, key) = self.check_new_key(body, key, proof)?;
-                let author = self.registered(author);
-                self.keys.insert(
-                    kid,
-                    KeyRecord {
-                        party: author.clone(),
-                        key,
-                        added: seq,
-                        rotated_out: None,
-                        revoked: None,
-                    },
-                );
-                let rotated = matches!(kind, Kind::KeyRotated { .. });
-                if rotated {
-                    // The signer is a current key of the author (step 5).
-                    if let Some(r) = self.keys.get_mut(&signer) {
-                        r.rotated_out = Some(seq);
-                    }
-                }
-                if let Some(p) = self.parties.get_mut(&author) {
-                    p.keys.push(kid);
-                    if !rotated {
-                        p.current += 1;
-                    }
-                }
+                self.check_new_key(body, key, proof)?;
+                self.apply_effect(event);
             }
-            Kind::KeyRevoked { kid, reason } => {
+            Kind::KeyRevoked { kid, .. } => {
                 let record = match self.keys.get(kid) {
                     Some(r) if r.party == *author => r,
                     _ => {
@@ -772,20 +920,281 @@ impl State {
                         kid: *kid,
                     });
                 }
-                if let Some(r) = self.keys.get_mut(kid) {
-                    r.revoked = Some(Revocation {
-                        seq,
-                        reason: reason.clone(),
+                self.apply_effect(event);
+            }
+            Kind::PartiesProposed {
+                proposal,
+                add,
+                remove,
+            } => {
+                self.check_proposal(body, proposal, add, remove)?;
+                self.apply_effect(event);
+            }
+            Kind::PartiesApproved { proposal, sha256 } => {
+                let open = match &self.proposal {
+                    Some(p) if p.id == *proposal => p,
+                    other => {
+                        return Err(RuleError::NoSuchProposal {
+                            proposal: proposal.clone(),
+                            open: other.as_ref().map_or_else(
+                                || "; no proposal is open".to_owned(),
+                                |p| format!("; the open proposal is {:?} (event {})", p.id, p.seq),
+                            ),
+                        })
+                    }
+                };
+                if *sha256 != open.hash {
+                    return Err(RuleError::ProposalHash {
+                        proposal: proposal.clone(),
+                        expected: open.hash,
+                        found: *sha256,
                     });
                 }
+                if !open.required.contains(author) {
+                    return Err(RuleError::NotApprover {
+                        proposal: proposal.clone(),
+                        party: author.clone(),
+                    });
+                }
+                if let Some(&at) = open.approvals.get(author) {
+                    return Err(RuleError::AlreadyApprovedProposal {
+                        proposal: proposal.clone(),
+                        party: author.clone(),
+                        at,
+                    });
+                }
+                self.apply_effect(event);
+            }
+        }
+        Ok(())
+    }
+
+    /// FORMAT §6.10, `parties-proposed`, checked in the order given there.
+    fn check_proposal(
+        &self,
+        body: &Body,
+        proposal: &ProposalId,
+        add: &BTreeMap<PartyId, NewParty>,
+        remove: &[PartyId],
+    ) -> Result<(), RuleError> {
+        if let Some(open) = &self.proposal {
+            return Err(RuleError::ProposalOpen {
+                open: open.id.clone(),
+                at: open.seq,
+            });
+        }
+        if let Some(&at) = self.proposals.get(proposal) {
+            return Err(RuleError::ProposalReused {
+                proposal: proposal.clone(),
+                at,
+            });
+        }
+        if add.is_empty() && remove.is_empty() {
+            return Err(RuleError::EmptyProposal {
+                proposal: proposal.clone(),
+            });
+        }
+        // apply_checked has required prev before the kind rules run.
+        let prev = body.prev.unwrap_or(EventHash([0; 32]));
+        let mut kids = BTreeSet::new();
+        for (party, new) in add {
+            if let Some(p) = self.parties.get(party) {
+                let status = match p.removed {
+                    Some(at) => format!("was a party until its removal at event {at}"),
+                    None => "is a party".to_owned(),
+                };
+                return Err(RuleError::PartyExists {
+                    proposal: proposal.clone(),
+                    party: party.clone(),
+                    status,
+                });
+            }
+            let bad = |reason: String| RuleError::BadJoiningKey {
+                proposal: proposal.clone(),
+                party: party.clone(),
+                reason,
+            };
+            let public = crate::crypto::PublicKey::from_bytes(&new.key, "the key")
+                .map_err(|e| bad(e.to_string()))?;
+            let kid = Kid::of(&new.key);
+            if let Some(r) = self.keys.get(&kid) {
+                return Err(RuleError::KeyReused {
+                    kid,
+                    holder: r.party.clone(),
+                    added: r.added,
+                });
+            }
+            if !kids.insert(kid) {
+                return Err(bad("another party of this proposal has the same key".into()));
+            }
+            let message = party_proof_message(&body.ledger, body.seq, &prev, party, &new.key);
+            if !public.verify_strict(&message, &new.proof) {
+                return Err(RuleError::BadPartyProof {
+                    proposal: proposal.clone(),
+                    party: party.clone(),
+                });
+            }
+        }
+        for party in remove {
+            if !self.is_party(party) {
+                return Err(RuleError::RemoveNotParty {
+                    proposal: proposal.clone(),
+                    party: party.clone(),
+                });
+            }
+            let pending = self
+                .documents
+                .iter()
+                .find(|(_, d)| d.executed.is_none() && d.signatories.contains(party));
+            if let Some((doc, _)) = pending {
+                return Err(RuleError::RemovePendingSignatory {
+                    proposal: proposal.clone(),
+                    party: party.clone(),
+                    doc: doc.clone(),
+                });
+            }
+        }
+        let current = self.parties.values().filter(|p| p.is_current()).count();
+        let after = current - remove.len() + add.len();
+        if !(1..=MAX_PARTIES).contains(&after) {
+            return Err(RuleError::PartyCount {
+                proposal: proposal.clone(),
+                found: after,
+            });
+        }
+        Ok(())
+    }
+
+    /// What a key or membership event does to the keys, the parties and
+    /// the open proposal (FORMAT §6.8, §6.10), once its rules have passed;
+    /// other kinds are left to [`State::apply_kind`]. Also the writer's way
+    /// to rebuild the key and party history from the events its cache
+    /// lists, so that a tampered cache cannot invent a key or a party.
+    pub(crate) fn apply_effect(&mut self, event: &Event) {
+        let body = &event.body;
+        let seq = body.seq;
+        let author = self.registered(&body.author);
+        match &body.kind {
+            Kind::KeyAdded { key, .. } | Kind::KeyRotated { key, .. } => {
+                let Ok(public) = crate::crypto::PublicKey::from_bytes(key, "the key") else {
+                    return;
+                };
+                let kid = Kid::of(key);
+                self.keys
+                    .insert(kid, KeyRecord::new(author.clone(), public, seq));
+                let rotated = matches!(body.kind, Kind::KeyRotated { .. });
+                if rotated {
+                    // The signer is a current key of the author (step 5).
+                    if let Some(r) = self.keys.get_mut(&Kid(event.kid)) {
+                        r.rotated_out = Some(seq);
+                    }
+                }
+                if let Some(p) = self.parties.get_mut(&author) {
+                    p.keys.push(kid);
+                    if !rotated {
+                        p.current += 1;
+                    }
+                }
+            }
+            Kind::KeyRevoked { kid, reason } => {
+                let Some(r) = self.keys.get_mut(kid) else {
+                    return;
+                };
+                let was_current = r.is_current();
+                r.revoked = Some(Revocation {
+                    seq,
+                    reason: reason.clone(),
+                });
                 if was_current {
-                    if let Some(p) = self.parties.get_mut(author) {
-                        p.current -= 1;
+                    if let Some(p) = self.parties.get_mut(&r.party) {
+                        p.current = p.current.saturating_sub(1);
+                    }
+                }
+            }
+            Kind::PartiesProposed {
+                proposal,
+                add,
+                remove,
+            } => {
+                let required: Vec<PartyId> = self
+                    .parties
+                    .iter()
+                    .filter(|(id, p)| p.is_current() && !remove.contains(id))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let mut approvals = Acts::default();
+                // The proposal is the proposer's approval (FORMAT §6.10).
+                if required.contains(&author) {
+                    approvals.insert(author.clone(), seq);
+                }
+                let add = add
+                    .iter()
+                    .filter_map(|(id, n)| {
+                        crate::crypto::PublicKey::from_bytes(&n.key, "the key")
+                            .ok()
+                            .map(|k| (id.clone(), k))
+                    })
+                    .collect();
+                self.proposals.insert(proposal.clone(), seq);
+                self.proposal = Some(Proposal {
+                    id: proposal.clone(),
+                    seq,
+                    hash: event.hash(),
+                    proposer: author,
+                    add,
+                    remove: remove.clone(),
+                    required,
+                    approvals,
+                });
+                self.complete_proposal(seq);
+            }
+            Kind::PartiesApproved { .. } => {
+                if let Some(p) = self.proposal.as_mut() {
+                    p.approvals.insert(author, seq);
+                }
+                self.complete_proposal(seq);
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies the open proposal at event `seq` if every required party
+    /// has approved it (FORMAT §6.10).
+    fn complete_proposal(&mut self, seq: u64) {
+        if !self
+            .proposal
+            .as_ref()
+            .is_some_and(|p| p.awaiting().is_empty())
+        {
+            return;
+        }
+        let Some(p) = self.proposal.take() else {
+            return;
+        };
+        for party in &p.remove {
+            if let Some(member) = self.parties.get_mut(party) {
+                member.removed = Some(seq);
+                member.current = 0;
+                for kid in &member.keys {
+                    if let Some(r) = self.keys.get_mut(kid) {
+                        if r.is_current() {
+                            r.removed = Some(seq);
+                        }
                     }
                 }
             }
         }
-        Ok(())
+        for (party, key) in p.add {
+            let kid = Kid(key.fingerprint());
+            self.keys
+                .insert(kid, KeyRecord::new(party.clone(), key, seq));
+            self.parties.insert(party, Party::new(kid, seq));
+        }
+    }
+
+    /// Whether `party` is a party now (not one removed, FORMAT §6.10).
+    pub fn is_party(&self, party: &PartyId) -> bool {
+        self.parties.get(party).is_some_and(Party::is_current)
     }
 
     /// FORMAT §6.8, `key-added` and `key-rotated`: the new key is a valid
@@ -809,6 +1218,17 @@ impl State {
                 holder: r.party.clone(),
                 added: r.added,
             });
+        }
+        // A key that an open proposal gives a new party counts as held
+        // (FORMAT §6.10), so that the proposal can always be applied.
+        if let Some(open) = &self.proposal {
+            if let Some((party, _)) = open.add.iter().find(|(_, k)| k.to_bytes() == *key) {
+                return Err(RuleError::KeyProposed {
+                    kid,
+                    party: party.clone(),
+                    proposal: open.id.clone(),
+                });
+            }
         }
         // apply_checked has required prev before the kind rules run.
         let prev = body.prev.unwrap_or(EventHash([0; 32]));

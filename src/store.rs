@@ -114,9 +114,9 @@ pub struct Cache {
     /// [`crate::merkle::Frontier`]).
     #[serde(default)]
     pub tree: Option<String>,
-    /// Offsets of every key event (FORMAT §5.4 `key-*`), in log order, so
-    /// that a writer can check the cached key history against the log
-    /// with a few small reads.
+    /// Offsets of every key event (FORMAT §5.4 `key-*`) and membership
+    /// event (`parties-*`), in log order, so that a writer can check the
+    /// cached keys and parties against the log with a few small reads.
     #[serde(default)]
     pub key_events: Vec<u64>,
     pub state: State,

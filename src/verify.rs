@@ -340,8 +340,15 @@ pub struct Options {
 #[derive(Debug, Clone, Serialize)]
 pub struct PartyInfo {
     pub id: PartyId,
-    /// The key registered at genesis (hex), which may since have been
-    /// rotated out or revoked: see `keys`.
+    /// The event at which it joined: 0 for the genesis (FORMAT §6.10).
+    pub joined: u64,
+    /// The event at which it was removed, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<u64>,
+    /// Whether it is a party now.
+    pub current: bool,
+    /// Its first key (hex): the one registered at genesis, or when it
+    /// joined; it may since have been rotated out or revoked: see `keys`.
     pub key: String,
     pub fingerprint: String,
     /// Every key the party holds or held, in the order introduced.
@@ -361,6 +368,9 @@ pub struct KeyInfo {
     pub revoked: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_reason: Option<String>,
+    /// The event that removed its party while the key was current.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party_removed: Option<u64>,
     /// Whether it may sign the next event.
     pub current: bool,
 }
@@ -374,6 +384,7 @@ impl KeyInfo {
             rotated_out: r.rotated_out,
             revoked: r.revoked.as_ref().map(|r| r.seq),
             revoked_reason: r.revoked.as_ref().map(|r| r.reason.clone()),
+            party_removed: r.removed,
             current: r.is_current(),
         }
     }
@@ -390,6 +401,9 @@ impl KeyInfo {
         }
         if let (Some(at), Some(reason)) = (self.revoked, &self.revoked_reason) {
             let _ = write!(s, ", REVOKED at #{at}: {}", terminal_safe(reason));
+        }
+        if let Some(at) = self.party_removed {
+            let _ = write!(s, ", party removed at #{at}");
         }
         if self.current {
             s.push_str(", current");
@@ -600,6 +614,28 @@ fn describe(event: &Event, offset: u64, state: &State) -> Entry {
             notes = Some(reason.clone());
             format!("revoked the key with kid {kid}")
         }
+        Kind::PartiesProposed {
+            proposal,
+            add,
+            remove,
+        } => {
+            let mut s = format!("proposed {proposal}: ");
+            let mut parts = Vec::new();
+            if !add.is_empty() {
+                parts.push(format!("add {}", list(add.keys())));
+            }
+            if !remove.is_empty() {
+                parts.push(format!("remove {}", list(remove)));
+            }
+            s.push_str(&parts.join("; "));
+            s.push_str(&membership_outcome(state, b.seq, proposal));
+            s
+        }
+        Kind::PartiesApproved { proposal, sha256 } => {
+            let mut s = format!("approved {proposal} ({})", short(sha256));
+            s.push_str(&membership_outcome(state, b.seq, proposal));
+            s
+        }
     };
     Entry {
         seq: b.seq,
@@ -613,6 +649,36 @@ fn describe(event: &Event, offset: u64, state: &State) -> Entry {
         document,
         version,
     }
+}
+
+/// How a membership event left its proposal (FORMAT §6.10), described
+/// right after it is applied: "; awaiting approval from …", or, if it
+/// completed the approvals, who joined and who left.
+fn membership_outcome(state: &State, seq: u64, proposal: &crate::format::ProposalId) -> String {
+    if let Some(open) = state.proposal.as_ref().filter(|p| p.id == *proposal) {
+        return format!("; awaiting approval from {}", list(open.awaiting()));
+    }
+    let joined: Vec<&PartyId> = state
+        .parties
+        .iter()
+        .filter(|(_, p)| p.joined == seq && seq > 0)
+        .map(|(id, _)| id)
+        .collect();
+    let left: Vec<&PartyId> = state
+        .parties
+        .iter()
+        .filter(|(_, p)| p.removed == Some(seq))
+        .map(|(id, _)| id)
+        .collect();
+    let mut s = String::from("; the change takes effect");
+    let sep = if joined.is_empty() { ": " } else { ", " };
+    if !joined.is_empty() {
+        let _ = write!(s, ": {} joined", list(joined));
+    }
+    if !left.is_empty() {
+        let _ = write!(s, "{sep}{} removed", list(left));
+    }
+    s
 }
 
 /// The final state of each document, for the report. Consumes the replay
@@ -734,8 +800,10 @@ pub fn verify_with(
     if let Some(trusted) = &options.trust {
         // A party is vouched for by any key it holds or held: its later
         // keys were each introduced by an event that a key of its own
-        // signed (FORMAT §6, end).
-        for party in state.parties.keys() {
+        // signed (FORMAT §6, end). A party that joined later was admitted
+        // by the approval of every party then current: it needs no
+        // trusted key of its own, but one vouches for it if given.
+        for (party, member) in &state.parties {
             let mut found = false;
             for (name, key) in trusted {
                 if let Some(r) = state.key_record(key).filter(|r| r.party == *party) {
@@ -748,7 +816,7 @@ pub fn verify_with(
                     });
                 }
             }
-            if !found {
+            if !found && member.joined == 0 {
                 let kids: Vec<String> = state.keys_of(party).map(|(k, _)| k.to_hex()).collect();
                 return Err(fail(format!(
                     "the key of party {party:?} (fingerprint {}) is not among the trusted keys (--trust)",
@@ -830,8 +898,12 @@ pub fn verify_with(
             .keys()
             .map(|id| {
                 let keys: Vec<KeyInfo> = state.keys_of(id).map(|(_, r)| KeyInfo::of(r)).collect();
+                let member = &state.parties[id];
                 PartyInfo {
                     id: id.clone(),
+                    joined: member.joined,
+                    removed: member.removed,
+                    current: member.is_current(),
                     key: keys.first().map(|k| k.key.clone()).unwrap_or_default(),
                     fingerprint: keys
                         .first()
@@ -875,7 +947,7 @@ impl Report {
         for p in &self.parties {
             match p.keys.as_slice() {
                 // The common case, and the output before rotation existed.
-                [only] if only.current && only.added == 0 => {
+                [only] if only.current && only.added == 0 && p.joined == 0 => {
                     let _ = writeln!(out, "  {:<8} key {}", p.id.as_str(), p.key);
                 }
                 keys => {
@@ -885,6 +957,21 @@ impl Report {
                         let _ = writeln!(out, "  {:<8}     kid {}", "", k.fingerprint);
                     }
                 }
+            }
+            // FORMAT §6.10: membership beside the key history.
+            if p.joined > 0 || p.removed.is_some() {
+                let mut m = if p.joined == 0 {
+                    "a party since the genesis".to_owned()
+                } else {
+                    format!("joined at #{}", p.joined)
+                };
+                match p.removed {
+                    Some(at) => {
+                        let _ = write!(m, ", REMOVED at #{at}");
+                    }
+                    None => m.push_str(", a current party"),
+                }
+                let _ = writeln!(out, "  {:<8} membership: {m}", "");
             }
         }
         out.push_str("\ntimeline:\n");

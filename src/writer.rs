@@ -14,11 +14,11 @@ use rand::RngCore;
 
 use crate::crypto::{PublicKey, SigningKey};
 use crate::format::{
-    key_proof_message, protected_header, sig_structure, Body, DocHash, Event, EventHash,
-    FormatError, Kid, Kind, LedgerId, PartyId, FORMAT_VERSION,
+    key_proof_message, party_proof_message, protected_header, sig_structure, Body, DocHash, Event,
+    EventHash, FormatError, Kid, Kind, LedgerId, NewParty, PartyId, ProposalId, FORMAT_VERSION,
 };
 use crate::merkle::{Frontier, Hash};
-use crate::replay::{Documents, KeyRecord, RuleError, State};
+use crate::replay::{Documents, RuleError, State};
 use crate::store::{Access, Buckets, Cache, EntryKind, Store, StoreError};
 use crate::time::Timestamp;
 use crate::verify::{self, Failure, VerifyError};
@@ -38,6 +38,12 @@ pub enum WriteError {
         kid: Kid,
         party: PartyId,
         status: String,
+    },
+    #[error("refused: the signing key (kid {kid}) is a key of party {party:?}, which was removed from the parties at event {removed}: a removed party may sign nothing more in this ledger (FORMAT §6.10)")]
+    PartyRemoved {
+        kid: Kid,
+        party: PartyId,
+        removed: u64,
     },
     #[error("refused: {0}")]
     Rule(#[from] RuleError),
@@ -158,7 +164,9 @@ fn genesis_matches(store: &Store, state: &State) -> bool {
     match &genesis.body.kind {
         Kind::LedgerCreated { parties, .. } => {
             genesis.body.ledger == state.ledger
-                && parties.len() == state.parties.len()
+                // Parties may have joined since (FORMAT §6.10); the
+                // whole party map is checked by key_history_matches.
+                && parties.len() <= state.parties.len()
                 && parties.iter().all(|(p, k)| {
                     state.parties.get(p).and_then(|party| party.keys.first()) == Some(&Kid::of(k))
                         && state.keys.get(&Kid::of(k)).is_some_and(|r| {
@@ -170,34 +178,22 @@ fn genesis_matches(store: &Store, state: &State) -> bool {
     }
 }
 
-/// Whether the cached key history (FORMAT §6.5) is what the genesis and
-/// the key events at `offsets` make of it, so that a tampered cache cannot
-/// make the writer sign with a key that was rotated out or revoked, or that
-/// was never introduced. (A cache that leaves out a key event together
-/// with its effect still passes: like the rest of the cached state, the
-/// list of key events is trusted to be complete once its stamps match.)
+/// Whether the cached keys and parties (FORMAT §6.5, §6.10) are what the
+/// genesis and the key and membership events at `offsets` make of them,
+/// so that a tampered cache cannot make the writer sign with a key that was
+/// rotated out or revoked, or that was never introduced, nor invent a
+/// party, an open proposal or an approval. The events' effects are
+/// applied by the replay code itself ([`State::apply_effect`]). (A cache
+/// that leaves out such an event together with its effect still passes:
+/// like the rest of the cached state, the list of events is trusted to be
+/// complete once its stamps match.)
 fn key_history_matches(store: &Store, state: &State, offsets: &[u64]) -> bool {
     let Some(genesis) = event_at(store, 0) else {
         return false;
     };
-    let Kind::LedgerCreated { parties, .. } = &genesis.body.kind else {
+    let Ok((mut rebuilt, _)) = State::genesis(genesis) else {
         return false;
     };
-    let mut keys = crate::replay::KeyRing::new();
-    let mut party_map = BTreeMap::new();
-    for (p, k) in parties {
-        let Ok(key) = PublicKey::from_bytes(k, "the key") else {
-            return false;
-        };
-        keys.insert(Kid::of(k), KeyRecord::new(p.clone(), key, 0));
-        party_map.insert(
-            p.clone(),
-            crate::replay::Party {
-                keys: vec![Kid::of(k)],
-                current: 1,
-            },
-        );
-    }
     let mut last = 0;
     for &offset in offsets {
         if offset <= last {
@@ -207,42 +203,15 @@ fn key_history_matches(store: &Store, state: &State, offsets: &[u64]) -> bool {
         let Some(e) = event_at(store, offset) else {
             return false;
         };
-        let (seq, author) = (e.body.seq, &e.body.author);
-        let Some(party) = party_map.get_mut(author) else {
+        if !changes_keys_or_parties(&e.body.kind) || !rebuilt.parties.contains_key(&e.body.author) {
             return false;
-        };
-        match &e.body.kind {
-            Kind::KeyAdded { key, .. } | Kind::KeyRotated { key, .. } => {
-                let Ok(public) = PublicKey::from_bytes(key, "the key") else {
-                    return false;
-                };
-                keys.insert(Kid::of(key), KeyRecord::new(author.clone(), public, seq));
-                party.keys.push(Kid::of(key));
-                if matches!(e.body.kind, Kind::KeyRotated { .. }) {
-                    match keys.get_mut(&Kid(e.kid)) {
-                        Some(r) => r.rotated_out = Some(seq),
-                        None => return false,
-                    }
-                } else {
-                    party.current += 1;
-                }
-            }
-            Kind::KeyRevoked { kid, reason } => {
-                let Some(r) = keys.get_mut(kid) else {
-                    return false;
-                };
-                if r.is_current() {
-                    party.current = party.current.saturating_sub(1);
-                }
-                r.revoked = Some(crate::replay::Revocation {
-                    seq,
-                    reason: reason.clone(),
-                });
-            }
-            _ => return false,
         }
+        rebuilt.apply_effect(&e);
     }
-    keys == state.keys && party_map == state.parties
+    rebuilt.keys == state.keys
+        && rebuilt.parties == state.parties
+        && rebuilt.proposal == state.proposal
+        && rebuilt.proposals == state.proposals
 }
 
 /// The event that starts at `offset` of the log, if one does.
@@ -255,12 +224,24 @@ fn event_at(store: &Store, offset: u64) -> Option<Event> {
     Event::decode(&bytes[..n]).ok()
 }
 
-/// Whether `kind` changes the key history (FORMAT §5.4).
-fn is_key_event(kind: &Kind) -> bool {
+/// Whether `kind` changes the key history or the parties (FORMAT §5.4):
+/// the events whose offsets the cache lists.
+fn changes_keys_or_parties(kind: &Kind) -> bool {
     matches!(
         kind,
-        Kind::KeyAdded { .. } | Kind::KeyRotated { .. } | Kind::KeyRevoked { .. }
+        Kind::KeyAdded { .. }
+            | Kind::KeyRotated { .. }
+            | Kind::KeyRevoked { .. }
+            | Kind::PartiesProposed { .. }
+            | Kind::PartiesApproved { .. }
     )
+}
+
+/// Whether the rules for `kind` look at every document, not only the one
+/// it names: a proposal to remove a party must find every document the
+/// party still has to sign (FORMAT §6.10).
+fn needs_every_document(kind: &Kind) -> bool {
+    matches!(kind, Kind::PartiesProposed { remove, .. } if !remove.is_empty())
 }
 
 /// The documents and sessions an event reads or changes: the only parts of
@@ -340,7 +321,7 @@ fn full_replay(store: &Store) -> Result<(verify::Replayed, Frontier, Vec<u64>), 
     let mut tree = store.tree_builder().ok();
     let mut key_events = Vec::new();
     let replayed = verify::replay(store, |v, offset, _| {
-        if is_key_event(&v.body.kind) {
+        if changes_keys_or_parties(&v.body.kind) {
             key_events.push(offset);
         }
         let leaf = v.leaf_hash();
@@ -544,7 +525,10 @@ impl Writer {
     /// Brings what `kind` touches into the state (see [`load_into`]); an
     /// unreadable cache entry costs a full replay.
     fn load(&mut self, kind: &Kind) -> Result<(), WriteError> {
-        if self.complete || load_into(&self.store, &self.buckets, &mut self.state, kind)? {
+        if self.complete
+            || (!needs_every_document(kind)
+                && load_into(&self.store, &self.buckets, &mut self.state, kind)?)
+        {
             return Ok(());
         }
         self.store.drop_cache();
@@ -811,8 +795,15 @@ impl Writer {
     /// The party for which `key` is a current key, or why there is none.
     fn author_of(&self, key: &SigningKey) -> Result<PartyId, WriteError> {
         let me = key.public();
+        let removed =
+            |r: &crate::replay::KeyRecord| self.state.parties.get(&r.party).and_then(|p| p.removed);
         match self.state.key_record(&me) {
             Some(r) if r.is_current() => Ok(r.party.clone()),
+            Some(r) if removed(r).is_some() => Err(WriteError::PartyRemoved {
+                kid: Kid(me.fingerprint()),
+                party: r.party.clone(),
+                removed: removed(r).unwrap_or_default(),
+            }),
             Some(r) => Err(WriteError::KeyNotCurrent {
                 kid: Kid(me.fingerprint()),
                 party: r.party.clone(),
@@ -858,6 +849,69 @@ impl Writer {
             }
         };
         self.append(key, time, kind, None)
+    }
+
+    /// Appends a `parties-proposed` event signed by `key` (FORMAT §5.4):
+    /// the parties in `add` join, each with the key given, which signs
+    /// the party-proof message of the event's position (§5.8); those in
+    /// `remove` leave. Replay checks every rule (§6.10) before anything
+    /// is written.
+    pub fn propose_parties(
+        &mut self,
+        key: &SigningKey,
+        proposal: ProposalId,
+        add: &[(PartyId, &SigningKey)],
+        remove: &[PartyId],
+        time: Option<Timestamp>,
+    ) -> Result<Appended, WriteError> {
+        // Fails early, with the writer's message, for a key that may not sign.
+        self.author_of(key)?;
+        let mut joining = BTreeMap::new();
+        for (party, new) in add {
+            let public = new.public().to_bytes();
+            let message = party_proof_message(
+                &self.state.ledger,
+                self.state.count,
+                &self.state.head,
+                party,
+                &public,
+            );
+            let entry = NewParty {
+                key: public,
+                proof: new.sign(&message),
+            };
+            if joining.insert(party.clone(), entry).is_some() {
+                return Err(WriteError::Usage(format!("party {party:?} is added twice")));
+            }
+        }
+        let mut remove = remove.to_vec();
+        remove.sort();
+        remove.dedup();
+        let kind = Kind::PartiesProposed {
+            proposal,
+            add: joining,
+            remove,
+        };
+        self.append(key, time, kind, None)
+    }
+
+    /// Appends a `parties-approved` event signed by `key` for the open
+    /// proposal `proposal` (FORMAT §5.4), naming its event hash.
+    pub fn approve_parties(
+        &mut self,
+        key: &SigningKey,
+        proposal: ProposalId,
+        time: Option<Timestamp>,
+    ) -> Result<Appended, WriteError> {
+        // With no such proposal open, replay refuses the event and says
+        // which proposal is open, if any.
+        let sha256 = self
+            .state
+            .proposal
+            .as_ref()
+            .filter(|p| p.id == proposal)
+            .map_or(EventHash([0; 32]), |p| p.hash);
+        self.append(key, time, Kind::PartiesApproved { proposal, sha256 }, None)
     }
 
     /// The current version of a document, if it exists.
@@ -913,7 +967,7 @@ impl Writer {
             .mark_pending(offset, offset + bytes.len() as u64)?;
         self.store.append(offset, &bytes)?;
         self.store.clear_pending();
-        if is_key_event(&verified.body.kind) {
+        if changes_keys_or_parties(&verified.body.kind) {
             self.key_events.push(offset);
         }
         self.grow_tree(&[(verified.leaf_hash(), offset)]);
@@ -1024,9 +1078,11 @@ impl Writer {
                     }
                 }
                 if !self.complete
-                    && !load_into(&self.store, &self.buckets, &mut next, &c.event().body.kind)?
+                    && (needs_every_document(&c.event().body.kind)
+                        || !load_into(&self.store, &self.buckets, &mut next, &c.event().body.kind)?)
                 {
-                    // An unreadable cache entry: start again from a full
+                    // An unreadable cache entry, or an event whose rules
+                    // look at every document: start again from a full
                     // replay (nothing has been written yet).
                     self.store.drop_cache();
                     let (replayed, frontier, key_events) = full_replay(&self.store)?;
@@ -1046,7 +1102,7 @@ impl Writer {
                 let v = next
                     .apply_checked(c, &docs)
                     .map_err(|e| fail(index, offset, e.to_string()))?;
-                if is_key_event(&v.body.kind) {
+                if changes_keys_or_parties(&v.body.kind) {
                     key_offsets.push(range.start as u64);
                 }
                 accepted.push(range.clone());

@@ -202,6 +202,21 @@ fn every_kind() -> Vec<Body> {
             kid: Kid([11; 32]),
             reason: "laptop stolen on 2017-06-14".into(),
         },
+        Kind::PartiesProposed {
+            proposal: "admit-obs".parse().unwrap(),
+            add: BTreeMap::from([(
+                PartyId::new("obs").unwrap(),
+                ledger::format::NewParty {
+                    key: [12; 32],
+                    proof: [13; 64],
+                },
+            )]),
+            remove: vec![PartyId::new("med").unwrap()],
+        },
+        Kind::PartiesApproved {
+            proposal: "admit-obs".parse().unwrap(),
+            sha256: EventHash([14; 32]),
+        },
     ];
     kinds.into_iter().map(body).collect()
 }
@@ -1303,6 +1318,8 @@ fn required(kind: &Kind) -> Vec<&'static str> {
         Kind::Note { .. } => vec!["text"],
         Kind::KeyAdded { .. } | Kind::KeyRotated { .. } => vec!["key", "proof"],
         Kind::KeyRevoked { .. } => vec!["key", "reason"],
+        Kind::PartiesProposed { .. } => vec!["proposal", "add", "remove"],
+        Kind::PartiesApproved { .. } => vec!["proposal", "sha256"],
     });
     fields
 }

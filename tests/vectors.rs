@@ -9,8 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 
 use ledger::crypto::SigningKey;
 use ledger::format::{
-    key_proof_message, protected_header, sig_structure, Body, DocHash, Event, EventHash, Kind,
-    LedgerId, PartyId,
+    key_proof_message, party_proof_message, protected_header, sig_structure, Body, DocHash, Event,
+    EventHash, Kind, LedgerId, NewParty, PartyId,
 };
 use ledger::replay::State;
 use ledger::time::Timestamp;
@@ -20,6 +20,8 @@ const MOST_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac0
 const MED_SEED: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
 // RFC 8032 §7.1, test 3: the key most rotates to.
 const MOST2_SEED: &str = "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7";
+// RFC 8032 §7.1, test SHA(abc): the key of the party `obs` that joins.
+const OBS_SEED: &str = "833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42";
 
 fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -192,6 +194,68 @@ fn render(vectors: &[Vector]) -> String {
     s
 }
 
+/// FORMAT §5.8: the party proof `obs` makes for joining the §11 ledger at
+/// seq 3, checked by replaying the proposal on that ledger.
+fn party_proof_vectors() -> Vec<Vector> {
+    let dir = tempfile::tempdir().unwrap();
+    let most2 = key_from_seed(dir.path(), "most2.key", MOST2_SEED);
+    let obs = key_from_seed(dir.path(), "obs.key", OBS_SEED);
+    let vs = vectors();
+    let get = |l: &str| hex::decode(&vs.iter().find(|v| v.label == l).unwrap().value).unwrap();
+    let events: Vec<Event> = [
+        "genesis event (events.cbor bytes 0..)",
+        "event 1 event",
+        "event 2 event",
+    ]
+    .iter()
+    .map(|l| Event::decode(&get(l)).unwrap())
+    .collect();
+    let (mut state, _) = State::genesis(events[0].clone()).unwrap();
+    let docs = |_: &DocHash| -> Result<(), String> { Ok(()) };
+    for e in &events[1..] {
+        state.apply(e.clone(), &docs).unwrap();
+    }
+    let obs_id = PartyId::new("obs").unwrap();
+    let key = obs.public().to_bytes();
+    let message = party_proof_message(&state.ledger, 3, &state.head, &obs_id, &key);
+    let proof = obs.sign(&message);
+    // The proposal it belongs to replays (signed by most's current key).
+    let body = Body {
+        version: 1,
+        ledger: state.ledger,
+        seq: 3,
+        prev: Some(state.head),
+        time: Timestamp::parse("2017-06-14T12:00:00+08:00").unwrap(),
+        author: PartyId::new("most").unwrap(),
+        kind: Kind::PartiesProposed {
+            proposal: "admit-obs".parse().unwrap(),
+            add: BTreeMap::from([(obs_id, NewParty { key, proof })]),
+            remove: Vec::new(),
+        },
+    };
+    state.apply(sign(&most2, &body).0, &docs).unwrap();
+    assert!(state.proposal.is_some(), "med has yet to approve");
+    let v = |label, value: String| Vector { label, value };
+    vec![
+        v("obs seed", OBS_SEED.into()),
+        v("obs public key", hex::encode(key)),
+        v("party-proof message", hex::encode(&message)),
+        v("party proof", hex::encode(proof)),
+    ]
+}
+
+#[test]
+fn format_md_holds_the_party_proof_vector() {
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md")).unwrap();
+    let rendered = render(&party_proof_vectors());
+    assert!(
+        spec.contains(rendered.trim_end()),
+        "docs/FORMAT.md §5.8 does not match the code; regenerate it with \
+         `cargo test --test vectors -- --ignored print_vectors --nocapture`"
+    );
+}
+
 #[test]
 fn format_md_holds_the_vectors() {
     let spec =
@@ -304,4 +368,5 @@ fn format_md_holds_the_proof_vectors() {
 fn print_vectors() {
     println!("{}", render(&vectors()));
     println!("----- §14.1 -----\n{}", render(&proof_vectors()));
+    println!("----- §5.8 -----\n{}", render(&party_proof_vectors()));
 }

@@ -14,7 +14,9 @@ from the format document, and each function cites the section it implements.
     FORMAT §5.5  the strict RFC 3339 time profile
     FORMAT §5.6  the parties' keys
     FORMAT §5.7  key proofs (key-added, key-rotated)
+    FORMAT §5.8  party proofs (parties-proposed)
     FORMAT §6    replay, keys by log position (§6.5), --trust and --head
+    FORMAT §6.10 changing the parties (parties-proposed, parties-approved)
     FORMAT §7    documents
     FORMAT §9    public key files (for --trust)
 
@@ -66,6 +68,7 @@ except ImportError:  # pragma: no cover - non-POSIX
 
 MAX_EVENT_BYTES = 65535  # FORMAT §3
 KEY_PROOF_CONTEXT = "ledger/v1/key-proof"  # FORMAT §5.7
+PARTY_PROOF_CONTEXT = "ledger/v1/party-proof"  # FORMAT §5.8
 EXTERNAL_AAD = b"ledger/v1/event"  # FORMAT §5.2
 MAX_PARTIES = 64  # FORMAT §5.4
 MAX_SIGNATORIES = 64  # FORMAT §5.4
@@ -301,6 +304,17 @@ def encode_key_proof(ledger, seq, prev, author, key):
     return cbor2.dumps([KEY_PROOF_CONTEXT, ledger, seq, prev, author, key])
 
 
+def encode_party_proof(ledger, seq, prev, party, key):
+    """FORMAT §5.8: ["ledger/v1/party-proof", ledger, seq, prev, party, key].
+
+    The same shape as the key proof (§5.7), so the same argument holds: the
+    only deterministic encoding, which cbor2 writes.
+    """
+    import cbor2
+
+    return cbor2.dumps([PARTY_PROOF_CONTEXT, ledger, seq, prev, party, key])
+
+
 # ---------------------------------------------------------------------------
 # FORMAT §5.2 and §5.6: Ed25519 point checks in pure Python (RFC 8032).
 # The verification equation itself is computed by `cryptography`; the strict
@@ -531,6 +545,12 @@ _KINDS = {
     "key-added": {"key": ("hash", True), "proof": ("sig", True)},
     "key-rotated": {"key": ("hash", True), "proof": ("sig", True)},
     "key-revoked": {"key": ("hash", True), "reason": ("line", True)},
+    "parties-proposed": {
+        "proposal": ("id", True),
+        "add": ("add", True),
+        "remove": ("signatories", True),
+    },
+    "parties-approved": {"proposal": ("id", True), "sha256": ("hash", True)},
 }
 
 
@@ -559,6 +579,26 @@ def _check_field(name, cls, value):
             bad = "an array of ids"
         elif any(a.encode() >= b.encode() for a, b in zip(value, value[1:])):
             bad = "an array of ids sorted bytewise, without duplicates"
+    elif cls == "add":
+        # FORMAT §5.4: id -> {"key": bstr .size 32, "proof": bstr .size 64}
+        if not isinstance(value, CMap) or len(value) > MAX_PARTIES:
+            bad = "a map of at most 64 parties"
+        else:
+            for pid, entry in value.pairs:
+                if not check_id(pid):
+                    raise Failure("field \"add\": %r is not an id (FORMAT §5.4)" % (pid,))
+                if (
+                    not isinstance(entry, CMap)
+                    or len(entry) != 2
+                    or not isinstance(entry.index.get("key"), bytes)
+                    or len(entry.index["key"]) != 32
+                    or not isinstance(entry.index.get("proof"), bytes)
+                    or len(entry.index["proof"]) != 64
+                ):
+                    raise Failure(
+                        "field \"add\": the entry of %r must be exactly {\"key\": 32 bytes, \"proof\": 64 bytes} (FORMAT §5.4)"
+                        % pid
+                    )
     elif cls == "parties":
         if not isinstance(value, CMap) or not 1 <= len(value) <= MAX_PARTIES:
             bad = "a map of 1 to 64 parties"
@@ -692,7 +732,7 @@ class Document:
 class Key:
     """One key a party holds or held, and when it was in force (FORMAT §6.5)."""
 
-    __slots__ = ("party", "key", "added", "rotated_out", "revoked", "reason")
+    __slots__ = ("party", "key", "added", "rotated_out", "revoked", "reason", "removed")
 
     def __init__(self, party, key, added):
         self.party = party
@@ -701,9 +741,10 @@ class Key:
         self.rotated_out = None  # the key-rotated event it signed
         self.revoked = None  # the key-revoked event that named it
         self.reason = None
+        self.removed = None  # the event that removed its party while current (§6.10)
 
     def current(self):
-        return self.rotated_out is None and self.revoked is None
+        return self.rotated_out is None and self.revoked is None and self.removed is None
 
     def describe(self):
         out = {
@@ -717,7 +758,24 @@ class Key:
         if self.revoked is not None:
             out["revoked"] = self.revoked
             out["revoked_reason"] = self.reason
+        if self.removed is not None:
+            out["party_removed"] = self.removed
         return out
+
+
+class Proposal:
+    """The open proposal to change the parties (FORMAT §6.10)."""
+
+    __slots__ = ("id", "seq", "hash", "add", "remove", "required", "approved")
+
+    def __init__(self, pid, seq, event_hash, add, remove, required):
+        self.id = pid
+        self.seq = seq
+        self.hash = event_hash
+        self.add = add  # party id -> key
+        self.remove = remove
+        self.required = required  # current parties it does not remove
+        self.approved = set()
 
 
 class Replay:
@@ -728,7 +786,10 @@ class Replay:
         self.ledger = None
         self.title = None
         self.parties = {}  # party id -> its kids, in the order introduced
+        self.members = {}  # party id -> [joined, removed] (§6.10)
         self.keys = {}  # kid -> Key, every key ever introduced (§6.5)
+        self.proposal = None  # the open Proposal (§6.10)
+        self.proposal_ids = set()  # every proposal id used
         self.prev_hash = None
         self.prev_instant = None
         self.sessions = set()
@@ -766,6 +827,11 @@ class Replay:
         author = b["author"]  # 5. author, and a key current for it (§6.5)
         if author not in parties:
             raise Failure("author %r is not a party (FORMAT §6.5)" % author)
+        if i > 0 and self.members[author][1] is not None:
+            raise Failure(
+                "author %r was removed from the parties at event %d (FORMAT §6.5, §6.10)"
+                % (author, self.members[author][1])
+            )
         rec = keys.get(ev.kid)
         if rec is None or rec.party != author:
             if kind in ("key-added", "key-rotated") and ev.kid == hashlib.sha256(b["key"]).digest():
@@ -783,6 +849,8 @@ class Replay:
                 "signed by key %s of party %r, rotated out at event %d (FORMAT §6.5)"
                 % (ev.kid.hex(), author, rec.rotated_out)
             )
+        if rec.removed is not None:  # pragma: no cover - the author check above comes first
+            raise Failure("signed by key %s of a removed party (FORMAT §6.5)" % ev.kid.hex())
         key = rec.key
         problem = verify_strict(key, ev.signature, encode_sig_structure(ev.protected, ev.payload))
         if problem:  # 6. signature
@@ -794,6 +862,7 @@ class Replay:
             self.ledger = b["ledger"]
             self.title = b["title"]
             self.parties = parties
+            self.members = {pid: [0, None] for pid in parties}
             self.keys = keys
         self.prev_hash = ev.hash
         self.prev_instant = ev.instant
@@ -824,8 +893,13 @@ class Replay:
             if doc_id in self.docs:
                 raise Failure("document %r already exists (FORMAT §6.8)" % doc_id)
             for s in b["signatories"]:
-                if s not in self.parties:
-                    raise Failure("signatory %r is not a party (FORMAT §6.8)" % s)
+                if s not in self.parties or self.members[s][1] is not None:
+                    raise Failure("signatory %r is not a current party (FORMAT §6.8)" % s)
+                if self.proposal is not None and s in self.proposal.remove:
+                    raise Failure(
+                        "signatory %r is to be removed by the open proposal %r (FORMAT §6.8, §6.10)"
+                        % (s, self.proposal.id)
+                    )
             self._check_doc_file(b["sha256"])
             self.docs[doc_id] = Document(doc_id, b["title"], b["sha256"], b["signatories"])
         elif kind in ("document-amended", "document-approved", "document-signed"):
@@ -868,6 +942,8 @@ class Replay:
                     "the new key was introduced at event %d as a key of %r: a key is never held twice (FORMAT §6.8)"
                     % (self.keys[new_kid].added, self.keys[new_kid].party)
                 )
+            if self.proposal is not None and new in self.proposal.add.values():
+                raise Failure("the new key is a key the open proposal adds (FORMAT §6.8, §6.10)")
             message = encode_key_proof(b["ledger"], i, b["prev"], author, new)
             problem = verify_strict(new, b["proof"], message)
             if problem:
@@ -890,7 +966,91 @@ class Replay:
                 raise Failure("revoking key %s would leave %r with no current key (FORMAT §6.8)" % (kid.hex(), author))
             rec.revoked = i
             rec.reason = b["reason"]
+        elif kind == "parties-proposed":
+            self._propose(i, ev, b, author)
+        elif kind == "parties-approved":
+            p = self.proposal
+            if p is None or p.id != b["proposal"]:
+                raise Failure("no proposal %r is open (FORMAT §6.10)" % b["proposal"])
+            if b["sha256"] != p.hash:
+                raise Failure("sha256 is not the hash of the event of proposal %r (FORMAT §6.10)" % p.id)
+            if author not in p.required:
+                raise Failure("%r is not required to approve proposal %r (FORMAT §6.10)" % (author, p.id))
+            if author in p.approved:
+                raise Failure("%r already approved proposal %r (FORMAT §6.10)" % (author, p.id))
+            p.approved.add(author)
+            self._maybe_apply(i)
         # "note": no rule; ledger-created: checked in step 4.
+
+    def _current(self, pid):
+        return pid in self.members and self.members[pid][1] is None
+
+    def _propose(self, i, ev, b, author):
+        """FORMAT §6.10, parties-proposed, in the order given there."""
+        pid = b["proposal"]
+        if self.proposal is not None:
+            raise Failure("proposal %r is still open (FORMAT §6.10)" % self.proposal.id)
+        if pid in self.proposal_ids:
+            raise Failure("proposal id %r was already used (FORMAT §6.10)" % pid)
+        add, remove = b["add"], b["remove"]
+        if not len(add) and not remove:
+            raise Failure("proposal %r neither adds nor removes a party (FORMAT §6.10)" % pid)
+        seen = set()
+        added = {}
+        for party, entry in add.pairs:
+            if party in self.members:
+                raise Failure("proposal %r would add %r, which is or was a party (FORMAT §6.10)" % (pid, party))
+            key, proof = entry.index["key"], entry.index["proof"]
+            problem = check_public_key(key)
+            if problem:
+                raise Failure("the key of new party %r %s (FORMAT §5.6, §6.10)" % (party, problem))
+            kid = hashlib.sha256(key).digest()
+            if kid in self.keys:
+                raise Failure("the key of new party %r was held before: a key is never held twice (FORMAT §6.10)" % party)
+            if kid in seen:
+                raise Failure("two new parties of proposal %r have the same key (FORMAT §6.10)" % pid)
+            seen.add(kid)
+            message = encode_party_proof(b["ledger"], i, b["prev"], party, key)
+            problem = verify_strict(key, proof, message)
+            if problem:
+                raise Failure("the party proof of %r: %s (FORMAT §5.8, §6.10)" % (party, problem))
+            added[party] = key
+        for party in remove:
+            if not self._current(party):
+                raise Failure("proposal %r would remove %r, which is not a current party (FORMAT §6.10)" % (pid, party))
+            for doc in self.docs.values():
+                if doc.executed is None and party in doc.signatories:
+                    raise Failure(
+                        "proposal %r would remove %r, a required signatory of %r, which is not executed (FORMAT §6.10)"
+                        % (pid, party, doc.id)
+                    )
+        current = [p for p in self.members if self._current(p)]
+        after = len(current) - len(remove) + len(added)
+        if not 1 <= after <= MAX_PARTIES:
+            raise Failure("proposal %r would leave %d parties (FORMAT §6.10)" % (pid, after))
+        self.proposal_ids.add(pid)
+        p = Proposal(pid, i, ev.hash, added, list(remove), [q for q in current if q not in remove])
+        if author in p.required:  # the proposal is its author's approval
+            p.approved.add(author)
+        self.proposal = p
+        self._maybe_apply(i)
+
+    def _maybe_apply(self, i):
+        """FORMAT §6.10: apply the open proposal once all required approved."""
+        p = self.proposal
+        if any(q not in p.approved for q in p.required):
+            return
+        for party in p.remove:
+            self.members[party][1] = i
+            for kid in self.parties[party]:
+                if self.keys[kid].current():
+                    self.keys[kid].removed = i
+        for party, key in p.add.items():
+            kid = hashlib.sha256(key).digest()
+            self.keys[kid] = Key(party, key, i)
+            self.parties[party] = [kid]
+            self.members[party] = [i, None]
+        self.proposal = None
 
     def _check_doc_file(self, sha):
         """FORMAT §6.9 and §7: docs/<hex> exists and hashes to `sha`."""
@@ -1192,7 +1352,9 @@ def run(argv):
             held = {rec.key: rec for rec in replay.keys.values()}
             for pid in sorted(replay.parties):
                 mine = [rec for rec in held.values() if rec.party == pid and rec.key in trusted]
-                if not mine:
+                # Parties that joined later were admitted by every party
+                # then current: they need no trusted key (§6, §6.10).
+                if not mine and replay.members[pid][0] == 0:
                     raise Failure("the key of party %r is not among the trusted keys (--trust)" % pid)
                 for rec in mine:
                     vouched.append({"party": pid, "fingerprint": hashlib.sha256(rec.key).hexdigest()})
@@ -1242,6 +1404,9 @@ def run(argv):
         "parties": [
             {
                 "id": pid,
+                "joined": replay.members[pid][0],
+                "removed": replay.members[pid][1],
+                "current": replay.members[pid][1] is None,
                 "key": replay.keys[kids[0]].key.hex(),
                 "fingerprint": kids[0].hex(),
                 "keys": [replay.keys[k].describe() for k in kids],
@@ -1283,9 +1448,16 @@ def print_result(code, result, as_json, out, err):
                 history += ", rotated out at event %d" % k["rotated_out"]
             if "revoked" in k:
                 history += ", REVOKED at event %d" % k["revoked"]
+            if "party_removed" in k:
+                history += ", party removed at event %d" % k["party_removed"]
             if k["current"]:
                 history += ", current"
             out.write("  party %-8s key %s (%s)\n" % (p["id"], k["key"], history))
+        if p["joined"] or p["removed"] is not None:
+            out.write(
+                "  party %-8s joined at event %d%s\n"
+                % (p["id"], p["joined"], "" if p["removed"] is None else ", removed at event %d" % p["removed"])
+            )
     for t in result["trusted"]:
         out.write("  trusted: party %s by key %s\n" % (t["party"], t["fingerprint"]))
     for d in result["documents"]:
