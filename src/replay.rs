@@ -192,7 +192,7 @@ pub enum RuleError {
         expected: EventHash,
         found: EventHash,
     },
-    #[error("{party:?} is not required to approve proposal {proposal:?}: only the current parties it does not remove are (FORMAT §6.10)")]
+    #[error("{party:?} is not required to approve proposal {proposal:?}: only the parties current when it was proposed are (FORMAT §6.10)")]
     NotApprover {
         proposal: ProposalId,
         party: PartyId,
@@ -436,7 +436,7 @@ pub struct Proposal {
     /// Parties to add, with their keys.
     pub add: BTreeMap<PartyId, crate::crypto::PublicKey>,
     pub remove: Vec<PartyId>,
-    /// Who must approve: every current party it does not remove.
+    /// Who must approve: every party current when it was proposed.
     pub required: Vec<PartyId>,
     /// Who approved, and at which event (the proposer at the proposal).
     pub approvals: Acts,
@@ -1116,10 +1116,12 @@ impl State {
                 add,
                 remove,
             } => {
+                // Every current party agrees, those it removes included: no
+                // party can expel another alone (FORMAT §6.10).
                 let required: Vec<PartyId> = self
                     .parties
                     .iter()
-                    .filter(|(id, p)| p.is_current() && !remove.contains(id))
+                    .filter(|(_, p)| p.is_current())
                     .map(|(id, _)| id.clone())
                     .collect();
                 let mut approvals = Acts::default();

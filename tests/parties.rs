@@ -414,19 +414,21 @@ fn a_removed_party_signs_nothing_more_but_its_earlier_events_stand() {
     fx.accept(e);
     let e = fx.propose("most", "expel-med", &[], &["med"]);
     fx.accept(e);
-    // med need not approve, and may not.
-    let e = fx.approve("med", "expel-med");
-    assert!(matches!(fx.reject(e), RuleError::NotApprover { .. }));
     // med is still a party until the proposal is applied.
     let e = fx.note("med", "med");
     fx.accept(e);
+    // Every current party must agree, med included: mfa's approval is not
+    // enough (no party expels another alone).
     let e = fx.approve("mfa", "expel-med");
     fx.accept(e);
+    assert!(fx.state.proposal.is_some(), "med has not agreed");
+    let e = fx.approve("med", "expel-med");
+    fx.accept(e);
     let med = &fx.state.parties[&pid("med")];
-    assert_eq!((med.removed, med.current), (Some(4), 0));
+    assert_eq!((med.removed, med.current), (Some(5), 0));
     let med_key = fx.key("med").public();
     let r = fx.state.key_record(&med_key).unwrap();
-    assert_eq!(r.removed, Some(4));
+    assert_eq!(r.removed, Some(5));
     assert!(!r.is_current());
     assert_eq!(fx.state.party_of(&med_key), None);
     let e = fx.note("med", "med");
@@ -434,7 +436,7 @@ fn a_removed_party_signs_nothing_more_but_its_earlier_events_stand() {
         fx.reject(e),
         RuleError::RemovedAuthor {
             author: pid("med"),
-            removed: 4
+            removed: 5
         }
     );
     // The events med signed before stand: the whole log replays.
@@ -443,12 +445,12 @@ fn a_removed_party_signs_nothing_more_but_its_earlier_events_stand() {
     let e = fx.propose("most", "readmit", &[("med", "med2")], &[]);
     assert!(matches!(
         fx.reject(e),
-        RuleError::PartyExists { ref status, .. } if status.contains("removal at event 4")
+        RuleError::PartyExists { ref status, .. } if status.contains("removal at event 5")
     ));
     let e = fx.draft("most", "late", &["med", "most"]);
     assert!(matches!(
         fx.reject(e),
-        RuleError::SignatoryRemoved { removed: 4, .. }
+        RuleError::SignatoryRemoved { removed: 5, .. }
     ));
     // Nor is its key held again by anyone.
     let e = fx.propose("most", "reuse", &[("newmed", "med")], &[]);
@@ -456,16 +458,27 @@ fn a_removed_party_signs_nothing_more_but_its_earlier_events_stand() {
 }
 
 #[test]
-fn the_proposer_alone_completes_a_proposal_that_needs_no_one_else() {
+fn a_proposal_needs_every_current_party_even_those_it_removes() {
     let mut fx = Fx::new();
     let e = fx.propose("most", "shrink", &[], &["med", "mfa"]);
+    fx.accept(e);
+    assert!(fx.state.proposal.is_some(), "med and mfa must agree to go");
+    let e = fx.approve("med", "shrink");
+    fx.accept(e);
+    assert!(fx.state.proposal.is_some(), "mfa has not agreed");
+    let e = fx.approve("mfa", "shrink");
+    fx.accept(e);
+    assert!(fx.state.proposal.is_none(), "applied at the last approval");
+    assert_eq!(fx.state.parties[&pid("med")].removed, Some(3));
+    assert_eq!(fx.state.parties[&pid("mfa")].removed, Some(3));
+    // With one party, its proposal is every approval there is.
+    let mut fx = Fx::with_parties(&["ann"]);
+    let e = fx.propose("ann", "admit-bob", &[("bob", "bob")], &[]);
     fx.accept(e);
     assert!(
         fx.state.proposal.is_none(),
         "applied at the proposal itself"
     );
-    assert_eq!(fx.state.parties[&pid("med")].removed, Some(1));
-    assert_eq!(fx.state.parties[&pid("mfa")].removed, Some(1));
     // A party may also propose its own removal.
     let mut fx = Fx::with_parties(&["ann", "bob"]);
     let e = fx.propose("bob", "bob-leaves", &[], &["bob"]);
@@ -628,7 +641,9 @@ fn removing_a_pending_signatory_is_refused() {
     fx.accept(e);
     let e = fx.approve("mfa", "expel-med");
     fx.accept(e);
-    assert_eq!(fx.state.parties[&pid("med")].removed, Some(6));
+    let e = fx.approve("med", "expel-med");
+    fx.accept(e);
+    assert_eq!(fx.state.parties[&pid("med")].removed, Some(7));
 }
 
 #[test]
@@ -830,10 +845,13 @@ fn the_writer_proposes_approves_and_the_cache_keeps_up() {
     assert_eq!(w.state().proposal.as_ref().unwrap().id, prop_id("p1"));
     w.approve_parties(mfa, prop_id("p1"), Some(clock(2)))
         .unwrap();
+    assert!(w.state().proposal.is_some(), "med has not agreed yet");
+    w.approve_parties(med, prop_id("p1"), Some(clock(2)))
+        .unwrap();
     let log = std::fs::read(dir.join("events.cbor")).unwrap();
     match w.append(med, Some(clock(3)), note(), None) {
         Err(WriteError::PartyRemoved { party, removed, .. }) => {
-            assert_eq!((party, removed), (pid("med"), 2))
+            assert_eq!((party, removed), (pid("med"), 3))
         }
         other => panic!("{:?}", other.map(|a| a.seq)),
     }
@@ -849,11 +867,11 @@ fn the_writer_proposes_approves_and_the_cache_keeps_up() {
     drop(replayed);
     let report = ledger::verify::verify(&dir, &Default::default()).unwrap();
     let med_info = report.parties.iter().find(|p| p.id == pid("med")).unwrap();
-    assert_eq!((med_info.joined, med_info.removed), (0, Some(2)));
-    assert_eq!(med_info.keys[0].party_removed, Some(2));
+    assert_eq!((med_info.joined, med_info.removed), (0, Some(3)));
+    assert_eq!(med_info.keys[0].party_removed, Some(3));
     let obs_info = report.parties.iter().find(|p| p.id == pid("obs")).unwrap();
-    assert_eq!((obs_info.joined, obs_info.current), (2, true));
-    assert_eq!(obs_info.keys[0].added, 2);
+    assert_eq!((obs_info.joined, obs_info.current), (3, true));
+    assert_eq!(obs_info.keys[0].added, 3);
 }
 
 #[test]
@@ -886,7 +904,7 @@ fn the_writer_finds_a_pending_signatory_that_the_cache_did_not_load() {
 #[test]
 fn a_forged_cache_party_is_not_trusted() {
     let (_tmp, dir, keys) = written();
-    let [_med, mfa, most] = &keys[..] else {
+    let [med, mfa, most] = &keys[..] else {
         panic!()
     };
     let obs = SigningKey::generate();
@@ -894,6 +912,8 @@ fn a_forged_cache_party_is_not_trusted() {
     w.propose_parties(most, prop_id("p1"), &[], &[pid("med")], Some(clock(1)))
         .unwrap();
     w.approve_parties(mfa, prop_id("p1"), Some(clock(2)))
+        .unwrap();
+    w.approve_parties(med, prop_id("p1"), Some(clock(2)))
         .unwrap();
     drop(w);
     let path = dir.join("cache/state.json");
@@ -1122,7 +1142,7 @@ fn cli_adds_a_party_that_then_signs() {
 fn cli_removes_a_party_whose_later_events_are_refused() {
     let fx = cli_with_obs();
     fx.append("bob", &["note", "--text", "before leaving"]).ok();
-    // ann removes bob: obs must approve, bob need not.
+    // ann proposes that bob leave: obs and bob must both approve.
     fx.append(
         "ann",
         &[
@@ -1134,28 +1154,25 @@ fn cli_removes_a_party_whose_later_events_are_refused() {
         ],
     )
     .ok();
-    fx.append_refused(
-        "bob",
-        &["parties-approve", "--proposal", "bob-leaves"],
-        2,
-        "not required to approve proposal \"bob-leaves\"",
-    );
     fx.append("obs", &["parties-approve", "--proposal", "bob-leaves"])
+        .ok();
+    fx.append("bob", &["note", "--text", "still a party"]).ok();
+    fx.append("bob", &["parties-approve", "--proposal", "bob-leaves"])
         .ok();
     fx.append_refused(
         "bob",
         &["note", "--text", "after"],
         2,
-        "party \"bob\", which was removed from the parties at event 5",
+        "party \"bob\", which was removed from the parties at event 7",
     );
     let r = fx.run(&["verify", "led"]);
     r.ok();
     assert!(
         r.stdout
-            .contains("membership: a party since the genesis, REMOVED at #5"),
+            .contains("membership: a party since the genesis, REMOVED at #7"),
         "{r}"
     );
-    assert!(r.stdout.contains("party removed at #5"), "{r}");
+    assert!(r.stdout.contains("party removed at #7"), "{r}");
     let j = fx.report();
     let bob = j["parties"]
         .as_array()
@@ -1164,9 +1181,9 @@ fn cli_removes_a_party_whose_later_events_are_refused() {
         .find(|p| p["id"] == "bob")
         .unwrap()
         .clone();
-    assert_eq!(bob["removed"], 5);
+    assert_eq!(bob["removed"], 7);
     assert_eq!(bob["current"], false);
-    assert_eq!(bob["keys"][0]["party_removed"], 5);
+    assert_eq!(bob["keys"][0]["party_removed"], 7);
     // Drafts by default name only the current parties.
     fx.write("doc.txt", "charter\n");
     fx.append(
@@ -1190,7 +1207,7 @@ fn cli_removes_a_party_whose_later_events_are_refused() {
             "bob",
         ],
         2,
-        "signatory \"bob\" of document \"c2\" was removed from the parties at event 5",
+        "signatory \"bob\" of document \"c2\" was removed from the parties at event 7",
     );
     // --trust still wants a key of bob, a genesis party.
     fx.refused(
@@ -1438,6 +1455,8 @@ fn cli_verify_refutes_a_ledger_with_a_forged_membership_event() {
     fx.accept(e);
     let e = fx.approve("mfa", "p");
     fx.accept(e);
+    let e = fx.approve("med", "p");
+    fx.accept(e);
     let e = fx.note("med", "med");
     let mut events = fx.events.clone();
     events.push(e);
@@ -1445,8 +1464,8 @@ fn cli_verify_refutes_a_ledger_with_a_forged_membership_event() {
     let dir = tmp.path().join("led");
     write_ledger(&dir, &events);
     let r = common::run_bin(Path::new(common::BIN), tmp.path(), &["verify", "led"]);
-    r.fails(1, "was removed from the parties at event 2");
-    assert!(r.stderr.contains("event 3"), "{r}");
+    r.fails(1, "was removed from the parties at event 3");
+    assert!(r.stderr.contains("event 4"), "{r}");
 }
 
 fn write_ledger(dir: &Path, events: &[Event]) {
@@ -1548,6 +1567,8 @@ fn python_agrees_on_a_cli_ledger_with_membership_changes() {
     .ok();
     fx.append("obs", &["parties-approve", "--proposal", "bob-leaves"])
         .ok();
+    fx.append("bob", &["parties-approve", "--proposal", "bob-leaves"])
+        .ok();
     fx.append("obs", &["note", "--text", "after"]).ok();
     for extra in [
         &[][..],
@@ -1574,7 +1595,7 @@ fn python_agrees_on_a_cli_ledger_with_membership_changes() {
         .clone();
     assert_eq!(
         (bob["joined"].clone(), bob["removed"].clone()),
-        (0.into(), 4.into())
+        (0.into(), 5.into())
     );
     let obs = j["parties"]
         .as_array()
@@ -1613,8 +1634,8 @@ fn python_agrees_on_every_membership_rule() {
         cases.push(("drafting for a leaving party", bad(&fx, e), Some(4)));
         let e = fx.approve("most", "p1");
         cases.push(("the proposer approves again", bad(&fx, e), Some(4)));
-        let e = fx.approve("med", "p1");
-        cases.push(("a leaving party approves", bad(&fx, e), Some(4)));
+        let e = fx.note("zed", "zed");
+        cases.push(("an outsider signs", bad(&fx, e), Some(4)));
         let mut e = fx.approve("mfa", "p1");
         {
             let mut body = e.body.clone();
@@ -1636,27 +1657,32 @@ fn python_agrees_on_every_membership_rule() {
         cases.push(("adding a proposed key", bad(&fx, e), Some(4)));
         let e = fx.approve("mfa", "p1");
         fx.accept(e);
+        // med, which p1 removes, must agree too (FORMAT §6.10).
+        let e = fx.note("obs", "obs");
+        cases.push(("the new party before med agrees", bad(&fx, e), Some(5)));
+        let e = fx.approve("med", "p1");
+        fx.accept(e);
         let e = fx.note("obs", "obs");
         fx.accept(e);
         cases.push(("good", fx.events.clone(), None));
         let e = fx.note("med", "med");
-        cases.push(("a removed party signs", bad(&fx, e), Some(6)));
+        cases.push(("a removed party signs", bad(&fx, e), Some(7)));
         let e = fx.propose("most", "p1", &[], &["obs"]);
-        cases.push(("a reused proposal id", bad(&fx, e), Some(6)));
+        cases.push(("a reused proposal id", bad(&fx, e), Some(7)));
         let e = fx.propose("most", "p3", &[("med", "med9")], &[]);
-        cases.push(("a removed id readded", bad(&fx, e), Some(6)));
+        cases.push(("a removed id readded", bad(&fx, e), Some(7)));
         let e = fx.propose("most", "p3", &[("new", "med")], &[]);
-        cases.push(("a held key", bad(&fx, e), Some(6)));
+        cases.push(("a held key", bad(&fx, e), Some(7)));
         let e = fx.propose("most", "p3", &[], &["mfa"]);
-        cases.push(("a pending signatory", bad(&fx, e), Some(6)));
+        cases.push(("a pending signatory", bad(&fx, e), Some(7)));
         let e = fx.propose("most", "p3", &[], &["med"]);
-        cases.push(("removing a removed party", bad(&fx, e), Some(6)));
+        cases.push(("removing a removed party", bad(&fx, e), Some(7)));
         let e = fx.propose("most", "p3", &[], &["mfa", "most", "obs"]);
-        cases.push(("removing everyone", bad(&fx, e), Some(6)));
+        cases.push(("removing everyone", bad(&fx, e), Some(7)));
         let e = fx.propose("most", "p3", &[], &[]);
-        cases.push(("an empty proposal", bad(&fx, e), Some(6)));
+        cases.push(("an empty proposal", bad(&fx, e), Some(7)));
         let e = fx.draft("most", "annex", &["med"]);
-        cases.push(("drafting for a removed party", bad(&fx, e), Some(6)));
+        cases.push(("drafting for a removed party", bad(&fx, e), Some(7)));
         let mut np = fx.party_proof("zed", "zed");
         np.proof[0] ^= 1;
         let e = fx.ev(
@@ -1664,20 +1690,23 @@ fn python_agrees_on_every_membership_rule() {
             "most",
             proposal("p3", BTreeMap::from([(pid("zed"), np)]), &[]),
         );
-        cases.push(("a bad party proof", bad(&fx, e), Some(6)));
+        cases.push(("a bad party proof", bad(&fx, e), Some(7)));
         let np = fx.party_proof("zed", "zed");
         let e = fx.ev(
             "most",
             "most",
             proposal("p3", BTreeMap::from([(pid("zee"), np)]), &[]),
         );
-        cases.push(("a proof for another id", bad(&fx, e), Some(6)));
+        cases.push(("a proof for another id", bad(&fx, e), Some(7)));
         let e = fx.propose("most", "p3", &[("zed", "zed")], &["mfa", "obs"]);
-        cases.push(("treaty still pending for mfa", bad(&fx, e), Some(6)));
+        cases.push(("treaty still pending for mfa", bad(&fx, e), Some(7)));
         let e = fx.propose("most", "p3", &[("zed", "zed")], &["obs"]);
         let mut good = bad(&fx, e.clone());
         fx.accept(e);
         let e = fx.approve("mfa", "p3");
+        good.push(e.clone());
+        fx.accept(e);
+        let e = fx.approve("obs", "p3");
         good.push(e.clone());
         fx.accept(e);
         let e = fx.note("zed", "zed");

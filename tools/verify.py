@@ -774,7 +774,7 @@ class Proposal:
         self.hash = event_hash
         self.add = add  # party id -> key
         self.remove = remove
-        self.required = required  # current parties it does not remove
+        self.required = required  # the parties current when it was made
         self.approved = set()
 
 
@@ -1029,7 +1029,8 @@ class Replay:
         if not 1 <= after <= MAX_PARTIES:
             raise Failure("proposal %r would leave %d parties (FORMAT §6.10)" % (pid, after))
         self.proposal_ids.add(pid)
-        p = Proposal(pid, i, ev.hash, added, list(remove), [q for q in current if q not in remove])
+        # Every current party agrees, those it removes included (§6.10).
+        p = Proposal(pid, i, ev.hash, added, list(remove), list(current))
         if author in p.required:  # the proposal is its author's approval
             p.approved.add(author)
         self.proposal = p
