@@ -1,7 +1,8 @@
 //! The README's walkthroughs run as written: the `sh` blocks under "A
-//! signing flow, step by step" and "Checkpoints, proofs and witnesses" are
-//! extracted and run with bash, one after the other, with the built binary
-//! first on PATH, in an empty directory.
+//! signing flow, step by step" and "Checkpoints, proofs and witnesses", then
+//! the secretariats' key rotation and party change, are extracted and run
+//! with bash, one after the other, with the built binary first on PATH, in
+//! an empty directory.
 
 use std::process::Command;
 
@@ -25,7 +26,22 @@ fn readme_walkthrough_runs_as_written() {
         .and_then(|s| s.split("```sh\n").nth(1))
         .and_then(|b| b.split("```").next())
         .expect("the checkpoints walkthrough");
-    let block = format!("{block}\n{more}");
+    // Then the secretariats' key rotation and party change, which continue
+    // the same ledger.
+    let secretariats = readme
+        .split("**Rotating and revoking keys.**")
+        .nth(1)
+        .expect("the key rotation section");
+    let rotation = secretariats
+        .split("```\n")
+        .nth(1)
+        .expect("the key rotation block");
+    let parties = secretariats
+        .split("**A party joins or leaves.**")
+        .nth(1)
+        .and_then(|s| s.split("```\n").nth(1))
+        .expect("the party change block");
+    let block = format!("{block}\n{more}\n{rotation}\n{parties}\nledger verify talks\n");
     // The block's first line puts target/release on PATH; the test's own
     // binary (debug or release) takes its place.
     let script: String = block
@@ -76,4 +92,11 @@ fn readme_walkthrough_runs_as_written() {
         "{stdout}"
     );
     assert!(stdout.contains("OK: 10 events verified, head "), "{stdout}");
+    assert!(stdout.contains("(key-revoked) by most"), "{stdout}");
+    assert!(stdout.contains("(note) by obs"), "{stdout}");
+    assert!(
+        stdout.contains("membership: joined at #14, a current party"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("OK: 16 events verified, head "), "{stdout}");
 }
