@@ -43,11 +43,11 @@ pub enum CheckpointError {
     Write(#[from] WriteError),
 }
 
-fn refuted(s: impl Into<String>) -> CheckpointError {
+pub(crate) fn refuted(s: impl Into<String>) -> CheckpointError {
     CheckpointError::Refuted(s.into())
 }
 
-fn usage(s: impl Into<String>) -> CheckpointError {
+pub(crate) fn usage(s: impl Into<String>) -> CheckpointError {
     CheckpointError::Usage(s.into())
 }
 
@@ -186,10 +186,7 @@ pub struct Stored {
 /// name; temporary files left by an interrupted write are not checkpoints.
 pub fn stored(dir: &Path) -> Result<Vec<Stored>, StoreError> {
     let cdir = dir.join(CHECKPOINTS_DIR);
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| StoreError::Io { path, source }
-    };
+    let io = crate::store::io;
     let entries = match std::fs::read_dir(&cdir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -470,18 +467,17 @@ fn root_at(w: &mut Writer, size: u64) -> Result<Hash, CheckpointError> {
     merkle::tree_hash(size, &tree).map_err(|e| usage(e.to_string()))
 }
 
-/// The largest stored checkpoint that parses, or an error saying how to
-/// make one.
-fn latest_stored(dir: &Path) -> Result<Vec<u8>, CheckpointError> {
+/// The largest stored checkpoint that parses, with its note's bytes, or an
+/// error saying how to make one.
+pub(crate) fn latest_stored(dir: &Path) -> Result<(Checkpoint, Vec<u8>), CheckpointError> {
     stored(dir)?
         .into_iter()
         .filter_map(|s| {
             let n = Note::parse(&s.bytes).ok()?;
             let c = Checkpoint::parse_text(n.text()).ok()?;
-            Some((c.size(), s.bytes))
+            Some((c, s.bytes))
         })
-        .max_by_key(|(size, _)| *size)
-        .map(|(_, b)| b)
+        .max_by_key(|(c, _)| c.size())
         .ok_or_else(|| {
             usage(format!(
                 "{} has no checkpoint: make one with `ledger checkpoint {} --key FILE`, or give one with --checkpoint",
@@ -643,7 +639,7 @@ pub fn prove_event(
     let mut w = Writer::open(dir)?;
     let note_bytes = match checkpoint {
         Some(b) => b,
-        None => latest_stored(dir)?,
+        None => latest_stored(dir)?.1,
     };
     let origin = origin(&w.state().ledger);
     let cp = parse_for(&note_bytes, &origin)?;
@@ -663,15 +659,9 @@ pub fn prove_event(
         let tree = w.tree()?;
         let proof =
             merkle::prove_inclusion(size, index, &tree).map_err(|e| refuted(e.to_string()))?;
-        let (n, _) = w.tree_head();
-        let damaged = |i: u64| refuted(format!("no offset is known for event {i}"));
-        let start = tree.offset(index).ok_or_else(|| damaged(index))?;
-        let end = match index + 1 < n {
-            true => tree.offset(index + 1).ok_or_else(|| damaged(index + 1))?,
-            false => w.log_len(),
-        };
+        // Refuted, so that a damaged cache index is rebuilt and retried.
         let event = w
-            .read_event(start, end)
+            .event_bytes(&tree, index)
             .map_err(|e| refuted(e.to_string()))?;
         let decoded = Event::decode(&event).map_err(|e| refuted(e.to_string()))?;
         merkle::verify_inclusion(index, size, &decoded.leaf_hash(), &proof, cp.root())
@@ -710,7 +700,7 @@ pub fn prove_growth(
     let mut w = Writer::open(dir)?;
     let new = match new {
         Some(b) => b,
-        None => latest_stored(dir)?,
+        None => latest_stored(dir)?.1,
     };
     let origin = origin(&w.state().ledger);
     let (o, n) = (parse_for(&old, &origin)?, parse_for(&new, &origin)?);
@@ -751,7 +741,7 @@ pub fn witness_request(
     let mut w = Writer::open(dir)?;
     let bytes = match checkpoint {
         Some(b) => b,
-        None => latest_stored(dir)?,
+        None => latest_stored(dir)?.1,
     };
     let origin = origin(&w.state().ledger);
     let cp = parse_for(&bytes, &origin)?;

@@ -12,30 +12,15 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::{self, Bundle, CheckpointError};
+use crate::checkpoint::{self, refuted, usage, Bundle, CheckpointError};
 use crate::merkle;
 use crate::note::{Checkpoint, Note};
-use crate::store::{StoreError, DOCS_DIR, LOG_FILE};
+use crate::store::{io, DOCS_DIR, LOG_FILE};
 use crate::tiles::{self, EntryBundle, TileHashReader};
 use crate::writer::Writer;
 
 /// The published checkpoint's file name (tlog-tiles).
 pub const CHECKPOINT_FILE: &str = "checkpoint";
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-fn usage(s: impl Into<String>) -> CheckpointError {
-    CheckpointError::Usage(s.into())
-}
-
-fn refuted(s: impl Into<String>) -> CheckpointError {
-    CheckpointError::Refuted(s.into())
-}
 
 /// What [`publish`] wrote.
 #[derive(Debug, Clone, Default)]
@@ -100,21 +85,14 @@ fn write_immutable(path: &Path, bytes: &[u8]) -> Result<bool, CheckpointError> {
 pub fn publish(dir: &Path, out: &Path) -> Result<Published, CheckpointError> {
     let mut w = Writer::open(dir)?;
     let origin = checkpoint::origin(&w.state().ledger);
-    let latest = checkpoint::stored(dir)?
-        .into_iter()
-        .filter_map(|s| {
-            let n = Note::parse(&s.bytes).ok()?;
-            let c = Checkpoint::parse_text(n.text()).ok()?;
-            (c.origin() == origin).then_some((c, s.bytes))
-        })
-        .max_by_key(|(c, _)| c.size());
-    let Some((cp, cp_bytes)) = latest else {
-        return Err(usage(format!(
-            "{} has no checkpoint to publish: make one with `ledger checkpoint {} --key FILE`",
-            dir.display(),
-            dir.display()
+    let (cp, cp_bytes) = checkpoint::latest_stored(dir)?;
+    if cp.origin() != origin {
+        return Err(refuted(format!(
+            "checkpoints/{} is for origin {:?}, not this ledger's {origin:?}",
+            cp.size(),
+            cp.origin()
         )));
-    };
+    }
     let size = cp.size();
     let (n, _) = w.tree_head();
     if size > n {
@@ -192,20 +170,9 @@ fn bundle_data(
     bundle: &EntryBundle,
 ) -> Result<Vec<u8>, CheckpointError> {
     let first = bundle.index() * 256;
-    let (n, _) = w.tree_head();
-    let mut entries = Vec::with_capacity(usize::from(bundle.width()));
-    for i in first..first + u64::from(bundle.width()) {
-        let start = tree
-            .offset(i)
-            .ok_or_else(|| usage(format!("no offset is known for event {i}")))?;
-        let end = if i + 1 < n {
-            tree.offset(i + 1)
-                .ok_or_else(|| usage(format!("no offset is known for event {}", i + 1)))?
-        } else {
-            w.log_len()
-        };
-        entries.push(w.read_event(start, end)?);
-    }
+    let entries = (first..first + u64::from(bundle.width()))
+        .map(|i| w.event_bytes(tree, i))
+        .collect::<Result<Vec<_>, _>>()?;
     tiles::encode_bundle(&entries).map_err(|e| usage(e.to_string()))
 }
 

@@ -531,6 +531,12 @@ impl Writer {
         {
             return Ok(());
         }
+        self.reload()
+    }
+
+    /// Drops the cache and takes the whole state from a full replay of the
+    /// log, to be saved anew when this writer is done.
+    fn reload(&mut self) -> Result<(), WriteError> {
         self.store.drop_cache();
         let (replayed, frontier, key_events) = full_replay(&self.store)?;
         self.state = replayed.state;
@@ -567,13 +573,30 @@ impl Writer {
         self.log_len
     }
 
-    /// The stored bytes of the event at `start`, ending at `end`.
-    pub fn read_event(&self, start: u64, end: u64) -> Result<Vec<u8>, WriteError> {
-        if end <= start || end - start > crate::format::MAX_EVENT_BYTES as u64 {
-            return Err(WriteError::Usage(format!(
-                "the cache's index of events is damaged (an event from byte {start} to {end}); remove {}/cache",
+    /// The stored bytes of event `index`, found by the offsets of the
+    /// cache's tree (checked by [`Writer::tree`]).
+    pub fn event_bytes(
+        &self,
+        tree: &crate::store::TreeFile,
+        index: u64,
+    ) -> Result<Vec<u8>, WriteError> {
+        let damaged = |what: String| {
+            WriteError::Usage(format!(
+                "the cache's index of events is damaged ({what}); remove {}/cache",
                 self.store.dir().display()
-            )));
+            ))
+        };
+        let start = tree
+            .offset(index)
+            .ok_or_else(|| damaged(format!("no offset for event {index}")))?;
+        let end = match index + 1 < self.frontier.size() {
+            true => tree
+                .offset(index + 1)
+                .ok_or_else(|| damaged(format!("no offset for event {}", index + 1)))?,
+            false => self.log_len,
+        };
+        if end <= start || end - start > crate::format::MAX_EVENT_BYTES as u64 {
+            return Err(damaged(format!("an event from byte {start} to {end}")));
         }
         Ok(self.store.read_at(start, end - start)?)
     }
@@ -1084,15 +1107,7 @@ impl Writer {
                     // An unreadable cache entry, or an event whose rules
                     // look at every document: start again from a full
                     // replay (nothing has been written yet).
-                    self.store.drop_cache();
-                    let (replayed, frontier, key_events) = full_replay(&self.store)?;
-                    self.state = replayed.state;
-                    self.frontier = frontier;
-                    self.key_events = key_events;
-                    self.complete = true;
-                    self.unsaved = true;
-                    self.generation = None;
-                    self.buckets = Buckets::default();
+                    self.reload()?;
                     return self.import(events, documents, progress);
                 }
                 let (doc, session) = touches(&c.event().body.kind);
