@@ -788,3 +788,50 @@ fn publish_does_not_publish_tiles_from_a_damaged_cache() {
         r.fails(2, "cache");
     }
 }
+
+/// The command-line paths added with checkpoints that the tests above do
+/// not take: a witness given a bare checkpoint (trust on first use, then
+/// 409 with its size), `check-proof` of a directory without `--event` or of
+/// a bundle with it, `checkpoint` and `vkey` given nothing to do, `prove` of
+/// an event past the checkpoint. Each refusal is one line with its exit
+/// status, and changes neither the ledger nor the witness's state.
+#[test]
+fn command_line_refusals_of_checkpoints_and_witnesses() {
+    let fx = small_publication();
+    let (vann, _) = log_vkeys(&fx);
+    witness_key(&fx, "w1");
+    let before = snapshot(&fx.p("led"));
+    // A bare checkpoint is a request from size 0: accepted on first use.
+    cosign(&fx, "led/checkpoints/12", "w1", &[&vann], "c1").ok();
+    let state = snapshot(&fx.p("wstate-w1"));
+    // Again: the witness has size 12, so it answers 409 with it.
+    cosign(&fx, "led/checkpoints/12", "w1", &[&vann], "c2")
+        .fails(1, "tlog-witness status 409")
+        .fails(1, "has size 12");
+    assert!(!fx.p("c2").exists());
+    assert_same(&state, &snapshot(&fx.p("wstate-w1")), &"the witness state");
+    // Neither a request nor a note.
+    fx.write("junk", "not a note\n");
+    cosign(&fx, "junk", "w1", &[&vann], "c3").usage_error("status 400");
+    fx.run(&["check-proof", "pub", "--trust", "keys/ann.pub"])
+        .usage_error("a published directory needs --event N");
+    fx.run(&["prove", "led", "--event", "3", "-o", "p3"]).ok();
+    fx.run(&[
+        "check-proof",
+        "p3",
+        "--event",
+        "3",
+        "--trust",
+        "keys/ann.pub",
+    ])
+    .usage_error("--event is for published directories");
+    fx.run(&["prove", "led", "--event", "12", "-o", "p12"])
+        .usage_error("event 12 is not in the checkpoint");
+    fx.run(&["prove", "led", "--event", "3", "-o", "p3"])
+        .usage_error("cannot create p3");
+    fx.run(&["vkey", "--key", "keys/ann.key", "--ledger", "led"])
+        .usage_error("--key keys/ann.key");
+    fx.run(&["checkpoint", "led", "--add", "junk"])
+        .usage_error("--add");
+    assert_same(&before, &snapshot(&fx.p("led")), &"the ledger");
+}
