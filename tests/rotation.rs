@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::{both, python_available};
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -1198,67 +1200,6 @@ fn cli_append_json_names_the_key_kinds() {
 // ---------------------------------------------------------------------------
 // Agreement with the independent verifier (tools/verify.py)
 // ---------------------------------------------------------------------------
-
-fn python_available() -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import cbor2, cryptography"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert_ne!(
-            std::env::var("LEDGER_REQUIRE_PYTHON").as_deref(),
-            Ok("1"),
-            "LEDGER_REQUIRE_PYTHON=1, but python3 cannot import cbor2 and cryptography"
-        );
-        eprintln!("NOTICE: skipping the tools/verify.py cross-check (no cbor2/cryptography)");
-    }
-    ok
-}
-
-/// (exit, head, event, offset) from a `--json` verdict.
-type Verdict = (Option<i32>, Option<String>, Option<u64>, Option<u64>);
-
-fn verdict(code: Option<i32>, stdout: &[u8]) -> Verdict {
-    let j: serde_json::Value = serde_json::from_slice(stdout).unwrap_or_default();
-    (
-        code,
-        j["head"].as_str().map(str::to_owned),
-        j["error"]["event"].as_u64(),
-        j["error"]["offset"].as_u64(),
-    )
-}
-
-/// Both verifiers' verdicts on `dir` with `extra` arguments.
-fn both(cwd: &Path, dir: &Path, extra: &[&str]) -> (Verdict, Verdict, String) {
-    let bin = std::process::Command::new(common::BIN)
-        .arg("verify")
-        .arg("--json")
-        .args(extra)
-        .arg(dir)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    let py = std::process::Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/verify.py"))
-        .arg("--json")
-        .args(extra)
-        .arg(dir)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    let note = format!(
-        "binary: {}{}\npython: {}{}",
-        String::from_utf8_lossy(&bin.stdout),
-        String::from_utf8_lossy(&bin.stderr),
-        String::from_utf8_lossy(&py.stdout),
-        String::from_utf8_lossy(&py.stderr)
-    );
-    (
-        verdict(bin.status.code(), &bin.stdout),
-        verdict(py.status.code(), &py.stdout),
-        note,
-    )
-}
 
 #[test]
 fn python_agrees_on_a_ledger_with_rotations_and_revocations() {
