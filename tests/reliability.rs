@@ -1903,6 +1903,18 @@ fn find(ops: &[Op], from: usize, what: &str, pred: impl Fn(&Op) -> bool) -> usiz
         .unwrap_or_else(|| panic!("no {what} after op {from} in the trace:\n{}", show(ops)))
 }
 
+/// The index of the first fsync of directory `dir` at or after `from`
+/// (paths compared by components: `dir/` and `dir` are one directory).
+#[track_caller]
+fn find_dir_sync(ops: &[Op], from: usize, dir: &Path) -> usize {
+    find(ops, from, &format!("fsync of {}", dir.display()), |o| {
+        o.is_sync()
+            && o.file
+                .as_deref()
+                .is_some_and(|f| f.components().eq(dir.components()))
+    })
+}
+
 fn is_stdout_report(o: &Op) -> bool {
     o.name == "write" && o.fd == Some(1) && o.file.is_none() && o.line.contains("appended event")
 }
@@ -2118,13 +2130,7 @@ fn init_relative_dir_fsyncs_parent() {
     let mkdir = find(&ops, 0, "mkdir of the ledger", |o| {
         o.name.starts_with("mkdir") && o.paths.first() == Some(&cwd.join("rel")) && o.ret == 0
     });
-    find(&ops, mkdir, "fsync of the current directory", |o| {
-        o.is_sync()
-            && o.file
-                .as_deref()
-                .map(|f| f.components().eq(cwd.components()))
-                == Some(true)
-    });
+    find_dir_sync(&ops, mkdir, &cwd);
 }
 
 /// `ledger init a/b/DIR` creates `a` and `a/b` too: each new directory's
@@ -2146,13 +2152,7 @@ fn init_nested_dirs_fsync_every_new_parent() {
         o.name.starts_with("mkdir") && o.paths.first() == Some(&cwd.join("n1/n2/n3")) && o.ret == 0
     });
     for parent in [cwd.clone(), cwd.join("n1"), cwd.join("n1/n2")] {
-        find(&ops, last, &format!("fsync of {}", parent.display()), |o| {
-            o.is_sync()
-                && o.file
-                    .as_deref()
-                    .map(|f| f.components().eq(parent.components()))
-                    == Some(true)
-        });
+        find_dir_sync(&ops, last, &parent);
     }
 }
 
