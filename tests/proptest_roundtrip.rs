@@ -192,6 +192,12 @@ fn body() -> impl Strategy<Value = Body> {
             author,
             kind,
         })
+        // A valid body must also fit in an event once signed (FORMAT §3:
+        // 65 535 stored bytes; the envelope adds about 120): a session
+        // with three long lines and a long text does not.
+        .prop_filter("fits in an event", |b| {
+            b.encode().len() + 256 <= ledger::format::MAX_EVENT_BYTES
+        })
 }
 
 // ---------------------------------------------------------------------------
