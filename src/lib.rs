@@ -35,16 +35,7 @@ macro_rules! serde_via_str {
     };
 }
 
-pub mod checkpoint;
-pub mod crypto;
-pub mod format;
-pub mod merkle;
-pub mod note;
-pub mod publish;
-pub mod replay;
-pub mod store;
-pub mod tiles;
-pub mod time;
-pub mod verify;
-pub mod witness;
-pub mod writer;
+pub mod base;
+pub mod core;
+pub mod proofs;
+pub mod tlog;

@@ -15,7 +15,7 @@ use std::fs;
 use std::path::Path;
 
 use common::*;
-use ledger::checkpoint::{self, Bundle, CheckpointError};
+use ledger::proofs::checkpoint::{self, Bundle, CheckpointError};
 use prooflib::*;
 
 /// The size of the ledgers of the exhaustive tests.
@@ -24,7 +24,7 @@ const N: u64 = 40;
 /// A ledger `led` of `n` events (notes, drafts, signatures by ann and bob)
 /// with a checkpoint signed at every size from 1 to `n` (by ann at even
 /// sizes, bob at odd), and `trust/` holding the parties' public keys.
-fn ledger_with_checkpoints(n: u64) -> (Fx, Vec<(String, ledger::crypto::PublicKey)>) {
+fn ledger_with_checkpoints(n: u64) -> (Fx, Vec<(String, ledger::base::crypto::PublicKey)>) {
     let fx = Fx::with_ledger();
     let trusted = trust(&fx);
     grow(&fx, n, true);
@@ -397,7 +397,7 @@ fn refusal_problem(what: &str, r: &Run) -> Option<String> {
 /// Every single-bit flip of every byte of `bundle` is refused by the
 /// library; every xor 0x01 of every byte is refused by `check-proof` (exit
 /// 1 or 2, one line, no panic). So is every truncation, and a byte added.
-fn sweep_bundle(fx: &Fx, bundle: &str, trusted: &[(String, ledger::crypto::PublicKey)]) {
+fn sweep_bundle(fx: &Fx, bundle: &str, trusted: &[(String, ledger::base::crypto::PublicKey)]) {
     let good = fx.read(bundle);
     checkpoint::check_bundle(&good, trusted, None).unwrap();
     let mut lib = 0;
@@ -838,7 +838,7 @@ fn prove_rebuilds_a_deleted_or_truncated_cache_with_identical_bytes() {
     assert_eq!(offsets.len() as u64, N * 8);
     assert_eq!(
         tree.len() as u64,
-        ledger::merkle::stored_hash_count(N).unwrap() * 32
+        ledger::tlog::merkle::stored_hash_count(N).unwrap() * 32
     );
     let before = proofs(&fx, "before");
     let cases: [Damage; 7] = [
@@ -892,7 +892,7 @@ type Damage<'a> = (&'a str, &'a dyn Fn(&Path));
 
 /// The stored index of the leaf hash of event `i`.
 fn leaf_index(i: u64) -> usize {
-    ledger::merkle::stored_hash_index(0, i).unwrap() as usize
+    ledger::tlog::merkle::stored_hash_index(0, i).unwrap() as usize
 }
 
 /// A cache/tree file of the right length with one wrong hash (the leaf

@@ -122,7 +122,7 @@ fn the_witness_cosigns_growth_and_refuses_rollback_and_split_view() {
     let c5 = String::from_utf8(fx.read("c5")).unwrap();
     assert!(c5.starts_with(&String::from_utf8(fx.read("led/checkpoints/5")).unwrap()));
     assert!(c5.contains("\n— w1.example "), "{c5}");
-    let state_file = format!("wstate-w1/{}", ledger::witness::origin_hash(&o1));
+    let state_file = format!("wstate-w1/{}", ledger::tlog::witness::origin_hash(&o1));
     assert_eq!(note_body(&fx.read(&state_file)).1, 5);
 
     fx.run(&["witness", "request", "led", "--old", "5", "-o", "r10"])
@@ -597,7 +597,7 @@ fn publish_is_incremental_immutable_and_checkable() {
     assert_eq!(tile("tile/1/000.p/1"), mth(&leaves300[..256]).to_vec());
     let events = prooflib::events(&fx.p("led"));
     let bundle = tile("tile/entries/000");
-    let decoded = ledger::tiles::decode_bundle(&bundle).unwrap();
+    let decoded = ledger::tlog::tiles::decode_bundle(&bundle).unwrap();
     assert_eq!(decoded.len(), 256);
     for (i, e) in decoded.iter().enumerate() {
         assert_eq!(*e, events[i].as_slice(), "entry {i}");
@@ -654,8 +654,8 @@ fn publish_is_incremental_immutable_and_checkable() {
         assert!(r.stdout.starts_with(&format!("OK: event #{n} (")), "{r}");
         assert!(r.stdout.contains(" at size 520, root "), "{r}");
         // The same bundle as `prove` makes from the ledger.
-        let from_ledger = ledger::checkpoint::prove_event(&fx.p("led"), n, None).unwrap();
-        let from_pub = ledger::publish::bundle_from_published(&fx.p("pub"), n).unwrap();
+        let from_ledger = ledger::proofs::checkpoint::prove_event(&fx.p("led"), n, None).unwrap();
+        let from_pub = ledger::proofs::publish::bundle_from_published(&fx.p("pub"), n).unwrap();
         assert_eq!(from_pub, from_ledger, "event {n}");
     }
     fx.run(&["check-proof", "pub", "--event", "520", "--trust", "trust"])
@@ -769,7 +769,7 @@ fn publish_does_not_publish_tiles_from_a_damaged_cache() {
     let fx = Fx::with_ledger();
     trust(&fx);
     grow(&fx, 12, false);
-    let i = ledger::merkle::stored_hash_index(0, 2).unwrap() as usize;
+    let i = ledger::tlog::merkle::stored_hash_index(0, 2).unwrap() as usize;
     flip(&fx.p("led/cache/tree"), i * 32 + 3, 0xff);
     let r = fx.run(&["publish", "led", "pub"]);
     if r.code == Some(0) {

@@ -2828,7 +2828,7 @@ fn a_forged_cache_is_not_trusted() {
         "revoked": null,
     });
     // Well-formed: the writer would take it, but for the genesis check.
-    serde_json::from_value::<ledger::replay::State>(cache["state"].clone()).unwrap();
+    serde_json::from_value::<ledger::core::replay::State>(cache["state"].clone()).unwrap();
     fs::write(&path, serde_json::to_vec(&cache).unwrap()).unwrap();
     fx.refused(
         &[

@@ -13,12 +13,12 @@ use std::collections::BTreeMap;
 use std::io::BufReader;
 
 use ciborium::value::Value;
-use ledger::crypto::SigningKey;
-use ledger::format::{
+use ledger::base::crypto::SigningKey;
+use ledger::base::time::Timestamp;
+use ledger::core::format::{
     protected_header, sig_structure, Body, DocHash, DocId, Event, EventHash, FormatError, Kid,
     Kind, LedgerId, LogReader, PartyId, ReadError, SessionId, EXTERNAL_AAD, MAX_EVENT_BYTES,
 };
-use ledger::time::Timestamp;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -206,7 +206,7 @@ fn every_kind() -> Vec<Body> {
             proposal: "admit-obs".parse().unwrap(),
             add: BTreeMap::from([(
                 PartyId::new("obs").unwrap(),
-                ledger::format::NewParty {
+                ledger::core::format::NewParty {
                     key: [12; 32],
                     proof: [13; 64],
                 },

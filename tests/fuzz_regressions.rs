@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ledger::format::{Body, Event, FormatError, LogReader, ReadError, MAX_EVENT_BYTES};
+use ledger::core::format::{Body, Event, FormatError, LogReader, ReadError, MAX_EVENT_BYTES};
 
 #[allow(dead_code)]
 #[path = "../fuzz/src/canonical.rs"]
@@ -914,13 +914,13 @@ fn a_torn_tail_is_cut_by_repair_not_by_a_cacheless_writer() {
         let e1 = event1();
         let log = [g.clone(), e1[..100].to_vec()].concat();
         std::fs::write(dir.join("events.cbor"), &log).unwrap();
-        assert!(ledger::writer::Writer::open(dir).is_err());
+        assert!(ledger::core::writer::Writer::open(dir).is_err());
         assert_eq!(std::fs::read(dir.join("events.cbor")).unwrap(), log);
-        let w = ledger::writer::Writer::repair(dir).unwrap();
+        let w = ledger::core::writer::Writer::repair(dir).unwrap();
         assert_eq!(w.repaired(), Some(100));
         drop(w);
         assert_eq!(std::fs::read(dir.join("events.cbor")).unwrap(), g);
-        ledger::verify::verify(dir, &ledger::verify::Options::default())
+        ledger::core::verify::verify(dir, &ledger::core::verify::Options::default())
             .unwrap()
             .count
     });
@@ -947,13 +947,13 @@ fn genesis_and_nested_tail(n: usize) -> Vec<u8> {
     [genesis(), tail].concat()
 }
 
-fn verify_log_bytes(log: Vec<u8>, limit: Duration) -> ledger::verify::Failure {
+fn verify_log_bytes(log: Vec<u8>, limit: Duration) -> ledger::core::verify::Failure {
     let (r, _) = bounded("verify", limit, move || {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir(tmp.path().join("docs")).unwrap();
         std::fs::write(tmp.path().join("events.cbor"), &log).unwrap();
-        match ledger::verify::verify(tmp.path(), &ledger::verify::Options::default()) {
-            Err(ledger::verify::VerifyError::Failed(f)) => f,
+        match ledger::core::verify::verify(tmp.path(), &ledger::core::verify::Options::default()) {
+            Err(ledger::core::verify::VerifyError::Failed(f)) => f,
             other => panic!("expected a failure, got {other:?}"),
         }
     });

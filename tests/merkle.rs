@@ -2,7 +2,7 @@
 //! on small trees, tampered proofs, ct-merkle on random trees, and the
 //! known-answer vectors of RFC 6962 implementations.
 
-use ledger::merkle::{
+use ledger::tlog::merkle::{
     empty_root, leaf_hash, node_hash, prove_consistency, prove_inclusion, stored_hash_count,
     stored_hash_index, stored_hashes, tree_hash, verify_consistency, verify_inclusion, Frontier,
     Hash, MerkleError, ProofError,

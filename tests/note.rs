@@ -6,8 +6,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
 use base64ct::{Base64, Encoding};
-use ledger::crypto::SigningKey;
-use ledger::note::{
+use ledger::base::crypto::SigningKey;
+use ledger::tlog::note::{
     self, cosign, cosignature_message, key_id, sign, verify, Checkpoint, CosignedCheckpoint, Note,
     NoteError, NoteSignature, NoteVerifier, VerifierKind, WitnessPolicy, MAX_NOTE_BYTES,
     MAX_SIGNATURES,

@@ -10,14 +10,14 @@ use common::{both, python_available};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ledger::crypto::{PublicKey, SigningKey};
-use ledger::format::{
+use ledger::base::crypto::{PublicKey, SigningKey};
+use ledger::base::time::Timestamp;
+use ledger::core::format::{
     key_proof_message, party_proof_message, protected_header, sig_structure, Body, DocHash, DocId,
     Event, EventHash, FormatError, Kid, Kind, LedgerId, NewParty, PartyId, ProposalId,
 };
-use ledger::replay::{RuleError, State};
-use ledger::time::Timestamp;
-use ledger::writer::{WriteError, Writer};
+use ledger::core::replay::{RuleError, State};
+use ledger::core::writer::{WriteError, Writer};
 
 // ---------------------------------------------------------------------------
 // Library helpers
@@ -285,7 +285,7 @@ fn membership_kinds_round_trip_and_decode_strictly() {
         let v: Value = ciborium::de::from_reader(body.encode().as_slice()).unwrap();
         let Value::Map(mut m) = v else { panic!() };
         f(&mut m);
-        Body::decode(&ledger::format::encode_value(Value::Map(m)))
+        Body::decode(&ledger::core::format::encode_value(Value::Map(m)))
     };
     let set = |m: &mut Vec<(Value, Value)>, k: &str, v: Value| {
         for (key, val) in m.iter_mut() {
@@ -821,7 +821,7 @@ fn written() -> (tempfile::TempDir, std::path::PathBuf, Vec<SigningKey>) {
         .zip(&keys)
         .map(|(n, k)| (pid(n), k.public()))
         .collect();
-    ledger::writer::init(&dir, &keys[2], "Parties", &parties, Some(clock(0))).unwrap();
+    ledger::core::writer::init(&dir, &keys[2], "Parties", &parties, Some(clock(0))).unwrap();
     (tmp, dir, keys)
 }
 
@@ -867,7 +867,7 @@ fn the_writer_proposes_approves_and_the_cache_keeps_up() {
     let replayed = Writer::open(&dir).unwrap();
     assert_eq!(snapshot(replayed.state()), from_cache);
     drop(replayed);
-    let report = ledger::verify::verify(&dir, &Default::default()).unwrap();
+    let report = ledger::core::verify::verify(&dir, &Default::default()).unwrap();
     let med_info = report.parties.iter().find(|p| p.id == pid("med")).unwrap();
     assert_eq!((med_info.joined, med_info.removed), (0, Some(3)));
     assert_eq!(med_info.keys[0].party_removed, Some(3));
@@ -970,7 +970,7 @@ fn a_forged_cache_party_is_not_trusted() {
     assert!(w.state().proposal.is_none());
     drop(w);
     assert_eq!(std::fs::read(dir.join("events.cbor")).unwrap(), log);
-    ledger::verify::verify(&dir, &Default::default()).unwrap();
+    ledger::core::verify::verify(&dir, &Default::default()).unwrap();
 }
 
 #[test]
@@ -1038,7 +1038,7 @@ fn import_checks_removals_against_every_document_and_the_cache_keeps_up() {
     let w = Writer::open(&dir).unwrap();
     assert_eq!(membership(w.state()), cached);
     drop(w);
-    ledger::verify::verify(&dir, &Default::default()).unwrap();
+    ledger::core::verify::verify(&dir, &Default::default()).unwrap();
 }
 
 // ---------------------------------------------------------------------------

@@ -11,12 +11,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use ledger::crypto::SigningKey;
-use ledger::format::{
+use ledger::base::crypto::SigningKey;
+use ledger::base::time::Timestamp;
+use ledger::core::format::{
     protected_header, sig_structure, Body, DocHash, DocId, Event, EventHash, FormatError, Kind,
     LedgerId, PartyId, SessionId,
 };
-use ledger::time::Timestamp;
 use proptest::collection::{btree_map, btree_set, vec};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -196,7 +196,7 @@ fn body() -> impl Strategy<Value = Body> {
         // 65 535 stored bytes; the envelope adds about 120): a session
         // with three long lines and a long text does not.
         .prop_filter("fits in an event", |b| {
-            b.encode().len() + 256 <= ledger::format::MAX_EVENT_BYTES
+            b.encode().len() + 256 <= ledger::core::format::MAX_EVENT_BYTES
         })
 }
 
@@ -304,10 +304,10 @@ proptest! {
         for (k, n) in &notes {
             entries.push((Value::Text(k.clone()), Value::Integer((*n).into())));
         }
-        let payload = ledger::format::encode_value(v);
+        let payload = ledger::core::format::encode_value(v);
         prop_assert_eq!(Body::decode(&payload), Ok(body.clone()));
         // A body near the event cap has no room left for annotations.
-        prop_assume!(payload.len() + 256 <= ledger::format::MAX_EVENT_BYTES);
+        prop_assume!(payload.len() + 256 <= ledger::core::format::MAX_EVENT_BYTES);
         let key = key();
         let kid = key.public().fingerprint();
         let sig = key.sign(&sig_structure(&protected_header(&kid), &payload));
@@ -411,7 +411,7 @@ fn long_unicode_texts_round_trip_at_every_alignment() {
             ..body
         };
         let (_, stored) = sign(&body);
-        assert!(stored.len() <= ledger::format::MAX_EVENT_BYTES);
+        assert!(stored.len() <= ledger::core::format::MAX_EVENT_BYTES);
         assert_eq!(Event::decode(&stored).unwrap().body, body);
     }
 }

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use ciborium::value::Value;
-use ledger::crypto::{PublicKey, SigningKey};
-use ledger::format::{
+use ledger::base::crypto::{PublicKey, SigningKey};
+use ledger::base::time::Timestamp;
+use ledger::core::format::{
     protected_header, sig_structure, Body, DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId,
     PartyId, SessionId,
 };
-use ledger::replay::{Checked, Documents, RuleError, State};
-use ledger::time::Timestamp;
+use ledger::core::replay::{Checked, Documents, RuleError, State};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -209,7 +209,7 @@ impl Fx {
         self.reject(event)
     }
 
-    fn doc(&self, doc: &str) -> &ledger::replay::Document {
+    fn doc(&self, doc: &str) -> &ledger::core::replay::Document {
         &self.state.documents[&did(doc)]
     }
 }

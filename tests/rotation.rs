@@ -12,14 +12,14 @@ use common::{both, python_available};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ledger::crypto::{PublicKey, SigningKey};
-use ledger::format::{
+use ledger::base::crypto::{PublicKey, SigningKey};
+use ledger::base::time::Timestamp;
+use ledger::core::format::{
     key_proof_message, protected_header, sig_structure, Body, DocHash, Event, EventHash, Kid, Kind,
     LedgerId, PartyId,
 };
-use ledger::replay::{RuleError, State};
-use ledger::time::Timestamp;
-use ledger::writer::{WriteError, Writer};
+use ledger::core::replay::{RuleError, State};
+use ledger::core::writer::{WriteError, Writer};
 
 // ---------------------------------------------------------------------------
 // Library helpers
@@ -729,7 +729,7 @@ fn verify_checks_keys_introduced_within_a_wave() {
     }
     let dir = tempfile::tempdir().unwrap();
     write_ledger(dir.path(), &fx.events);
-    let report = ledger::verify::verify(dir.path(), &Default::default()).unwrap();
+    let report = ledger::core::verify::verify(dir.path(), &Default::default()).unwrap();
     assert_eq!(report.count, fx.state.count);
     let most_info = report.parties.iter().find(|p| p.id == pid("most")).unwrap();
     assert_eq!(most_info.keys.len(), 7);
@@ -748,7 +748,7 @@ fn verify_checks_keys_introduced_within_a_wave() {
         .0;
     let dir = tempfile::tempdir().unwrap();
     write_ledger(dir.path(), &events);
-    let err = ledger::verify::verify(dir.path(), &Default::default()).unwrap_err();
+    let err = ledger::core::verify::verify(dir.path(), &Default::default()).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains(&format!("event {i} ")), "{msg}");
     assert!(msg.contains("signature does not verify"), "{msg}");
@@ -769,7 +769,7 @@ fn verify_names_the_event_signed_by_a_revoked_key() {
     events.push(sign(&body, &most));
     let dir = tempfile::tempdir().unwrap();
     write_ledger(dir.path(), &events);
-    let err = ledger::verify::verify(dir.path(), &Default::default()).unwrap_err();
+    let err = ledger::core::verify::verify(dir.path(), &Default::default()).unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains(&format!(
@@ -804,7 +804,7 @@ fn written() -> (
     let med = SigningKey::generate();
     let parties: BTreeMap<PartyId, PublicKey> =
         BTreeMap::from([(pid("most"), most.public()), (pid("med"), med.public())]);
-    ledger::writer::init(&dir, &most, "Rotation", &parties, Some(clock(0))).unwrap();
+    ledger::core::writer::init(&dir, &most, "Rotation", &parties, Some(clock(0))).unwrap();
     (tmp, dir, most, med)
 }
 
@@ -839,9 +839,9 @@ fn the_writer_rotates_and_refuses_the_old_key() {
     assert_eq!(replayed.state().count, 3);
     // export names the key that signed each event.
     drop(replayed);
-    let ex = ledger::verify::export_event(&dir, 0).unwrap();
+    let ex = ledger::core::verify::export_event(&dir, 0).unwrap();
     assert_eq!(ex.public_key, most.public());
-    let ex = ledger::verify::export_event(&dir, 2).unwrap();
+    let ex = ledger::core::verify::export_event(&dir, 2).unwrap();
     assert_eq!(ex.public_key, most2.public());
     assert!(ex.public_key.verify_strict(&ex.to_be_signed, &ex.signature));
 }
@@ -1399,7 +1399,7 @@ fn import_takes_key_events_and_the_cache_keeps_up() {
     let log = std::fs::read(dir.join("events.cbor")).unwrap();
     for o in offsets {
         let o = o.as_u64().unwrap() as usize;
-        let ledger::format::Frame::Item(n) = ledger::format::frame(&log[o..]) else {
+        let ledger::core::format::Frame::Item(n) = ledger::core::format::frame(&log[o..]) else {
             panic!("no event at {o}")
         };
         let e = Event::decode(&log[o..o + n]).unwrap();
@@ -1413,5 +1413,5 @@ fn import_takes_key_events_and_the_cache_keeps_up() {
     let w = Writer::open(&dir).unwrap();
     assert_eq!(snapshot(w.state()), cached);
     drop(w);
-    ledger::verify::verify(&dir, &Default::default()).unwrap();
+    ledger::core::verify::verify(&dir, &Default::default()).unwrap();
 }

@@ -19,11 +19,11 @@ use std::path::Path;
 use std::process::Command;
 
 use ed25519_dalek::{Signer, Verifier};
-use ledger::crypto::{KeyError, PublicKey, SigningKey};
-use ledger::format::{protected_header, sig_structure, Body, Event, Kind, LedgerId, PartyId};
-use ledger::replay::RuleError;
-use ledger::time::Timestamp;
-use ledger::verify::{verify, Options, VerifyError};
+use ledger::base::crypto::{KeyError, PublicKey, SigningKey};
+use ledger::base::time::Timestamp;
+use ledger::core::format::{protected_header, sig_structure, Body, Event, Kind, LedgerId, PartyId};
+use ledger::core::replay::RuleError;
+use ledger::core::verify::{verify, Options, VerifyError};
 use sha2::{Digest, Sha256, Sha512};
 
 // ---------------------------------------------------------------------------
@@ -765,7 +765,7 @@ fn ledger_dir(log: &[u8]) -> tempfile::TempDir {
     tmp
 }
 
-fn failure(dir: &Path) -> ledger::verify::Failure {
+fn failure(dir: &Path) -> ledger::core::verify::Failure {
     match verify(dir, &Options::default()) {
         Err(VerifyError::Failed(f)) => f,
         Err(e) => panic!("{e}"),
@@ -824,7 +824,7 @@ fn malleated_event_signatures_fail_verify() {
     ]);
     let dir = tmp.path().join("ledger");
     let t = |s: &str| Some(Timestamp::parse(s).unwrap());
-    ledger::writer::init(
+    ledger::core::writer::init(
         &dir,
         &most,
         "Malleability",
@@ -832,7 +832,7 @@ fn malleated_event_signatures_fail_verify() {
         t("2024-01-01T00:00:00Z"),
     )
     .unwrap();
-    let mut w = ledger::writer::Writer::open(&dir).unwrap();
+    let mut w = ledger::core::writer::Writer::open(&dir).unwrap();
     let note = Kind::Note {
         text: "A note.".into(),
     };
@@ -840,7 +840,7 @@ fn malleated_event_signatures_fail_verify() {
         .unwrap();
     drop(w);
     let log = std::fs::read(dir.join("events.cbor")).unwrap();
-    let mut reader = ledger::format::LogReader::new(&log[..]);
+    let mut reader = ledger::core::format::LogReader::new(&log[..]);
     let mut events = Vec::new();
     while let Some(item) = reader.next_event().unwrap() {
         events.push((item.offset as usize, item.event));

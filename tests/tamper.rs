@@ -5,7 +5,7 @@
 //! each must be rejected by `verify`, naming the event that was tampered
 //! with (FORMAT §6: "the first event that fails is the verdict").
 //!
-//! Nearly every case runs `ledger::verify::verify` on a scratch copy of the
+//! Nearly every case runs `ledger::core::verify::verify` on a scratch copy of the
 //! ledger. The one exception is the exhaustive single-byte matrix (every
 //! byte of `events.cbor`, xor 0x01 and xor 0xff: 17 862 cases): a full
 //! verification per case would decode and check all 30 events, so instead
@@ -26,16 +26,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use ledger::crypto::{PublicKey, SigningKey};
-use ledger::format::{
+use ledger::base::crypto::{PublicKey, SigningKey};
+use ledger::base::time::Timestamp;
+use ledger::core::format::{
     protected_header, sig_structure, Body, DocHash, Event, EventHash, FormatError, Kind, LedgerId,
     LogReader, PartyId, ReadError,
 };
-use ledger::replay::{RuleError, State};
-use ledger::store::{Access, Store};
-use ledger::time::Timestamp;
-use ledger::verify::{verify, Failure, Options, Report, VerifyError};
-use ledger::writer::{self, Writer};
+use ledger::core::replay::{RuleError, State};
+use ledger::core::store::{Access, Store};
+use ledger::core::verify::{verify, Failure, Options, Report, VerifyError};
+use ledger::core::writer::{self, Writer};
 
 // ---------------------------------------------------------------------------
 // The ledger under attack.
@@ -405,8 +405,8 @@ fn replay_from(docs: &Store, log: &[u8], k: usize) -> Result<(u64, EventHash), F
                 let rest = &log[base + offset as usize..];
                 let follows = (1..rest.len()).any(|i| {
                     rest[i] == 0xd2
-                        && matches!(ledger::format::frame(&rest[i..]),
-                            ledger::format::Frame::Item(n) if ledger::format::Event::decode(&rest[i..i + n]).is_ok())
+                        && matches!(ledger::core::format::frame(&rest[i..]),
+                            ledger::core::format::Frame::Item(n) if ledger::core::format::Event::decode(&rest[i..i + n]).is_ok())
                 });
                 let torn = error == FormatError::Truncated && !follows;
                 return Err(fail(offset, error.to_string(), torn));

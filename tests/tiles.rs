@@ -4,11 +4,11 @@
 use std::fs;
 use std::path::Path;
 
-use ledger::merkle::{
+use ledger::tlog::merkle::{
     leaf_hash, node_hash, prove_consistency, prove_inclusion, stored_hash_index, stored_hashes,
     tree_hash, verify_consistency, verify_inclusion, Hash, HashReader, MerkleError,
 };
-use ledger::tiles::{
+use ledger::tlog::tiles::{
     bundles_for_size, decode_bundle, encode_bundle, new_bundles, new_tiles, tile_data,
     tiles_for_size, EntryBundle, Tile, TileError, TileHashReader, TilePath, MAX_ENTRY_BYTES,
 };
@@ -576,8 +576,11 @@ fn wrong_root_short_tiles_and_indexes_outside_the_tree_are_refused() {
     ));
 
     // An empty tree has no tiles and no hashes.
-    let empty = TileHashReader::new(dir.path(), 0, ledger::merkle::empty_root());
-    assert_eq!(tree_hash(0, &empty).unwrap(), ledger::merkle::empty_root());
+    let empty = TileHashReader::new(dir.path(), 0, ledger::tlog::merkle::empty_root());
+    assert_eq!(
+        tree_hash(0, &empty).unwrap(),
+        ledger::tlog::merkle::empty_root()
+    );
     assert!(empty.read_hashes(&[0]).is_err());
 }
 

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 
-use ledger::crypto::SigningKey;
-use ledger::format::{
+use ledger::base::crypto::SigningKey;
+use ledger::base::time::Timestamp;
+use ledger::core::format::{
     key_proof_message, party_proof_message, protected_header, sig_structure, Body, DocHash, Event,
     EventHash, Kind, LedgerId, NewParty, PartyId,
 };
-use ledger::replay::State;
-use ledger::time::Timestamp;
+use ledger::core::replay::State;
 
 // RFC 8032 §7.1, tests 1 and 2.
 const MOST_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
@@ -281,9 +281,9 @@ fn vectors_decode_and_hash() {
 /// FORMAT §14.1: the Merkle tree of the three events above, a checkpoint of
 /// it signed by med (whose key is current), and the two proof bundles.
 fn proof_vectors() -> Vec<Vector> {
-    use ledger::checkpoint::{self, Bundle};
-    use ledger::merkle;
-    use ledger::note::{self, Checkpoint, Note};
+    use ledger::proofs::checkpoint::{self, Bundle};
+    use ledger::tlog::merkle;
+    use ledger::tlog::note::{self, Checkpoint, Note};
     let vs = vectors();
     let get = |l: &str| hex::decode(&vs.iter().find(|v| v.label == l).unwrap().value).unwrap();
     let events = [

@@ -11,11 +11,11 @@ use std::fs;
 use std::path::Path;
 
 use common::Fx;
-use ledger::crypto::SigningKey;
-use ledger::format::{frame, Event, Frame, Kind};
-use ledger::time::Timestamp;
-use ledger::verify::{self, Options, VerifyError};
-use ledger::writer::Writer;
+use ledger::base::crypto::SigningKey;
+use ledger::base::time::Timestamp;
+use ledger::core::format::{frame, Event, Frame, Kind};
+use ledger::core::verify::{self, Options, VerifyError};
+use ledger::core::writer::Writer;
 
 /// Grows `fx`'s ledger to `to` events of notes, alternating signers.
 fn grow(fx: &Fx, to: u64) {

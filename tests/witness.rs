@@ -7,11 +7,11 @@
 use std::sync::{Arc, Mutex};
 
 use base64ct::{Base64, Encoding};
-use ledger::crypto::SigningKey;
-use ledger::note::{
+use ledger::base::crypto::SigningKey;
+use ledger::tlog::note::{
     self, sign, Checkpoint, CosignedCheckpoint, Note, NoteVerifier, VerifierKind, WitnessPolicy,
 };
-use ledger::witness::{origin_hash, response_body, AddCheckpoint, Witness, WitnessError};
+use ledger::tlog::witness::{origin_hash, response_body, AddCheckpoint, Witness, WitnessError};
 use sha2::{Digest, Sha256};
 
 // ------------------------------------------------ RFC 6962 reference
@@ -100,7 +100,8 @@ fn reference_proofs_match_rfc_6962_shape() {
     for n in 1..=20 {
         for m in 1..=n {
             assert!(
-                ledger::merkle::verify_consistency(m, n, &root(m), &root(n), &proof(m, n)).is_ok(),
+                ledger::tlog::merkle::verify_consistency(m, n, &root(m), &root(n), &proof(m, n))
+                    .is_ok(),
                 "{m} -> {n}"
             );
         }

@@ -20,13 +20,13 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use ledger::crypto::SigningKey;
-use ledger::format::{
+use ledger::base::crypto::SigningKey;
+use ledger::base::time::Timestamp;
+use ledger::core::format::{
     protected_header, sig_structure, Body, DocHash, DocId, Event, EventHash, Kind, LedgerId,
     PartyId, SessionId, FORMAT_VERSION,
 };
-use ledger::replay::State;
-use ledger::time::Timestamp;
+use ledger::core::replay::State;
 
 use super::{label, Error};
 

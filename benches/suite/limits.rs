@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use ledger::crypto::SigningKey;
+use ledger::base::crypto::SigningKey;
 
 use super::Error;
 

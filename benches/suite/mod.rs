@@ -859,7 +859,7 @@ fn proofs_at(
     bin: &Path,
     w: &Path,
     key: &Path,
-    parties: &[ledger::crypto::SigningKey],
+    parties: &[ledger::base::crypto::SigningKey],
     rows: &mut Vec<Row>,
 ) -> Result<(), Error> {
     let scratch = w.with_extension("proofs");
@@ -971,10 +971,10 @@ fn library_appends(
     fsync_per_s: f64,
     rows: &mut Vec<Row>,
 ) -> Result<(), Error> {
-    use ledger::format::Kind;
+    use ledger::core::format::Kind;
     let at = load();
-    let signing = ledger::crypto::SigningKey::from_file(key)?;
-    let mut writer = ledger::writer::Writer::open(w)?;
+    let signing = ledger::base::crypto::SigningKey::from_file(key)?;
+    let mut writer = ledger::core::writer::Writer::open(w)?;
     let mut walls = Vec::new();
     for i in 0..200 {
         let kind = Kind::Note {

@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::Path;
 
-use ledger::format::LogReader;
+use ledger::core::format::LogReader;
 use ledger_fuzz::vectors;
 
 fn put(dir: &Path, name: &str, data: &[u8]) {

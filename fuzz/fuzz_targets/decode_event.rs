@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     }
     oracle::body_decode(data);
     if let Ok(s) = std::str::from_utf8(data) {
-        if let Ok(t) = ledger::time::Timestamp::parse(s) {
+        if let Ok(t) = ledger::base::time::Timestamp::parse(s) {
             assert_eq!(t.as_str(), s);
             assert!(s.len() <= 35);
         }

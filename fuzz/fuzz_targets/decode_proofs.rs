@@ -4,10 +4,10 @@
 //! the input's size, and whatever is accepted re-encodes to the same bytes.
 #![no_main]
 
-use ledger::checkpoint::Bundle;
-use ledger::note::{Checkpoint, Note, NoteVerifier};
-use ledger::tiles::{self, TilePath};
-use ledger::witness::AddCheckpoint;
+use ledger::proofs::checkpoint::Bundle;
+use ledger::tlog::note::{Checkpoint, Note, NoteVerifier};
+use ledger::tlog::tiles::{self, TilePath};
+use ledger::tlog::witness::AddCheckpoint;
 use libfuzzer_sys::fuzz_target;
 
 ledger_fuzz::counting_allocator!();

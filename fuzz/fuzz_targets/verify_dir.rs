@@ -1,4 +1,4 @@
-//! ledger::verify::verify on a directory whose events.cbor is the fuzz
+//! ledger::core::verify::verify on a directory whose events.cbor is the fuzz
 //! input, with the FORMAT §10 and sample documents in docs/. An input that
 //! starts with "DOC" and a length byte `n` also stores the next `n` bytes
 //! as a document (under their own hash) and uses the rest as the log.

@@ -11,11 +11,11 @@ use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use ciborium::value::Value;
-use ledger::format::{
+use ledger::core::format::{
     encode_value, protected_header, sig_structure, Body, DocHash, DocId, EventHash, Kind, LedgerId,
     PartyId, SessionId,
 };
-use ledger::time::Timestamp;
+use ledger::base::time::Timestamp;
 use ledger_fuzz::oracle::{self, Scratch};
 use ledger_fuzz::vectors::{self, Key};
 use libfuzzer_sys::fuzz_target;

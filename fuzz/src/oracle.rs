@@ -5,10 +5,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ledger::format::{
+use ledger::core::format::{
     protected_header, sig_structure, Body, Event, EventHash, FormatError, LogReader, ReadError,
 };
-use ledger::verify::{verify, Options, Report, VerifyError};
+use ledger::core::verify::{verify, Options, Report, VerifyError};
 
 use crate::alloc::{budget, peak_during};
 use crate::canonical;
@@ -217,7 +217,7 @@ pub fn verify_log(scratch: &Scratch, log: &[u8], pick: usize) -> Result<Report, 
                     let key: [u8; 32] = hex::decode(&p.key).unwrap().try_into().unwrap();
                     (
                         p.id.to_string(),
-                        ledger::crypto::PublicKey::from_bytes(&key, "party").unwrap(),
+                        ledger::base::crypto::PublicKey::from_bytes(&key, "party").unwrap(),
                     )
                 })
                 .collect();
@@ -263,12 +263,12 @@ pub fn verify_log(scratch: &Scratch, log: &[u8], pick: usize) -> Result<Report, 
                         // No cache says these bytes came after a committed
                         // event, so a plain writer refuses to cut them and
                         // `ledger repair` does.
-                        let refused = ledger::writer::Writer::open(dir);
+                        let refused = ledger::core::writer::Writer::open(dir);
                         assert!(refused.is_err(), "a writer without a cache cut a torn tail");
                         drop(refused);
                         let len = fs::metadata(dir.join("events.cbor")).unwrap().len();
                         assert_eq!(len as usize, log.len(), "a refused open changed the log");
-                        let w = ledger::writer::Writer::repair(dir)
+                        let w = ledger::core::writer::Writer::repair(dir)
                             .unwrap_or_else(|e| panic!("repair cannot remove a torn tail: {e}"));
                         assert_eq!(w.repaired(), Some((log.len() - o) as u64));
                         drop(w);

@@ -10,11 +10,11 @@ use std::fs;
 use std::path::Path;
 
 use base64ct::{Base64, Encoding};
-use ledger::checkpoint;
-use ledger::crypto::{PublicKey, SigningKey};
-use ledger::format::{DocHash, DocId, Kind, PartyId};
-use ledger::time::Timestamp;
-use ledger::writer::Writer;
+use ledger::base::crypto::{PublicKey, SigningKey};
+use ledger::base::time::Timestamp;
+use ledger::core::format::{DocHash, DocId, Kind, PartyId};
+use ledger::core::writer::Writer;
+use ledger::proofs::checkpoint;
 use sha2::{Digest, Sha256};
 
 use crate::common::Fx;
@@ -108,7 +108,7 @@ pub fn consistency(m: usize, leaves: &[Hash]) -> Vec<Hash> {
 /// The stored bytes of every event of the ledger in `dir`, split at the
 /// offsets a full in-process verification reports.
 pub fn events(dir: &Path) -> Vec<Vec<u8>> {
-    let report = ledger::verify::verify(dir, &Default::default()).expect("verify");
+    let report = ledger::core::verify::verify(dir, &Default::default()).expect("verify");
     let log = fs::read(dir.join("events.cbor")).unwrap();
     let mut offsets: Vec<usize> = report.events.iter().map(|e| e.offset as usize).collect();
     offsets.push(log.len());
@@ -136,11 +136,11 @@ pub fn note_body(note: &[u8]) -> (String, u64, Hash) {
 /// A checkpoint note for `origin`, `size`, `root`, signed by `key` alone
 /// (as a party signs one: the key's name is the origin).
 pub fn forge(origin: &str, size: u64, root: Hash, key: &SigningKey) -> Vec<u8> {
-    let text = ledger::note::Checkpoint::new(origin, size, root, vec![])
+    let text = ledger::tlog::note::Checkpoint::new(origin, size, root, vec![])
         .unwrap()
         .to_text();
-    let sig = ledger::note::sign(&text, origin, key).unwrap();
-    ledger::note::Note::new(&text, vec![sig])
+    let sig = ledger::tlog::note::sign(&text, origin, key).unwrap();
+    ledger::tlog::note::Note::new(&text, vec![sig])
         .unwrap()
         .to_bytes()
 }

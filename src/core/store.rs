@@ -1,7 +1,7 @@
 //! The ledger directory (FORMAT §2): the log file, the document files, the
 //! writer's cache, locking and durability.
 //!
-//! Nothing here interprets events; that is [`crate::replay`]'s job. What
+//! Nothing here interprets events; that is [`crate::core::replay`]'s job. What
 //! this module guarantees is that bytes reported as written are on disk
 //! (`fsync`), that a committed byte is never rewritten, and that only one
 //! writer at a time holds the log.
@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::format::{DocHash, LogReader};
-use crate::replay::{Documents, State};
+use crate::base::durable;
+use crate::core::format::{DocHash, LogReader};
+use crate::core::replay::{Documents, State};
 
 /// The log file's name inside a ledger directory.
 pub const LOG_FILE: &str = "events.cbor";
@@ -30,7 +31,7 @@ const ENTRIES_DIR: &str = "entries";
 const GENERATION_FILE: &str = "generation";
 const PENDING_FILE: &str = "pending";
 /// The cache's Merkle tree: every subtree hash, in the stored-hash order of
-/// [`crate::merkle::stored_hash_index`], 32 bytes each.
+/// [`crate::tlog::merkle::stored_hash_index`], 32 bytes each.
 const TREE_FILE: &str = "tree";
 /// The cache's index of events: the byte offset of each, as a big-endian
 /// u64, so that a proof can quote event N without reading the log up to it.
@@ -111,7 +112,7 @@ pub struct Cache {
     pub log_len: u64,
     pub head_offset: u64,
     /// The Merkle frontier after `log_len` bytes (hex, see
-    /// [`crate::merkle::Frontier`]).
+    /// [`crate::tlog::merkle::Frontier`]).
     #[serde(default)]
     pub tree: Option<String>,
     /// Offsets of every key event (FORMAT §5.4 `key-*`) and membership
@@ -213,7 +214,16 @@ impl Stamp {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+    Ok(durable::sync_dir(dir)?)
+}
+
+impl From<durable::IoError> for StoreError {
+    fn from(e: durable::IoError) -> Self {
+        StoreError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 impl Store {
@@ -352,7 +362,7 @@ impl Store {
             0u8;
             usize::try_from(len)
                 .unwrap_or(usize::MAX)
-                .min(crate::format::MAX_EVENT_BYTES)
+                .min(crate::core::format::MAX_EVENT_BYTES)
         ];
         self.log
             .read_exact_at(&mut buf, offset)
@@ -508,7 +518,7 @@ impl Store {
         &self,
         hashes: u64,
         events: u64,
-        stored: &[crate::merkle::Hash],
+        stored: &[crate::tlog::merkle::Hash],
         offset: u64,
     ) -> Result<(), StoreError> {
         let open = |path: PathBuf, len: Option<u64>| {
@@ -712,7 +722,7 @@ pub struct TreeBuilder {
 
 impl TreeBuilder {
     /// Adds one event: its stored hashes and its offset in the log.
-    pub fn push(&mut self, stored: &[crate::merkle::Hash], offset: u64) {
+    pub fn push(&mut self, stored: &[crate::tlog::merkle::Hash], offset: u64) {
         if self.failed.is_none() {
             let r = stored
                 .iter()
@@ -756,11 +766,11 @@ impl TreeFile {
     }
 }
 
-impl crate::merkle::HashReader for TreeFile {
+impl crate::tlog::merkle::HashReader for TreeFile {
     fn read_hashes(
         &self,
         indexes: &[u64],
-    ) -> Result<Vec<crate::merkle::Hash>, crate::merkle::MerkleError> {
+    ) -> Result<Vec<crate::tlog::merkle::Hash>, crate::tlog::merkle::MerkleError> {
         indexes
             .iter()
             .map(|&index| {
@@ -769,7 +779,7 @@ impl crate::merkle::HashReader for TreeFile {
                     .checked_mul(32)
                     .and_then(|at| self.hashes.read_exact_at(&mut h, at).ok())
                     .map(|()| h)
-                    .ok_or(crate::merkle::MerkleError::MissingHash { index })
+                    .ok_or(crate::tlog::merkle::MerkleError::MissingHash { index })
             })
             .collect()
     }
@@ -805,34 +815,12 @@ impl Documents for Store {
     }
 }
 
-/// Replaces (or creates) `path` in `dir` atomically and durably: temporary
-/// file, fsync, rename over, fsync `dir`. For files that are rewritten as a
-/// whole, like a checkpoint gaining a signature.
+/// Replaces (or creates) `path` in `dir` atomically and durably
+/// ([`durable::replace`]).
 pub fn replace_durably(dir: &Path, path: &Path, content: &[u8]) -> Result<(), StoreError> {
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    durably(dir, path, content, true)
+    Ok(durable::replace(dir, path, content)?)
 }
 
-/// Writes a new file atomically and durably: temporary file in `dir`,
-/// fsync, link into place without replacing anything, fsync `dir`.
 fn write_durably(dir: &Path, path: &Path, content: &[u8]) -> Result<(), StoreError> {
-    durably(dir, path, content, false)
-}
-
-fn durably(dir: &Path, path: &Path, content: &[u8], replace: bool) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .permissions(fs::Permissions::from_mode(0o644))
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
-    tmp.write_all(content).map_err(io(path))?;
-    tmp.as_file().sync_all().map_err(io(path))?;
-    let placed = if replace {
-        tmp.persist(path).map(drop)
-    } else {
-        tmp.persist_noclobber(path).map(drop)
-    };
-    placed.map_err(|e| io(path)(e.error))?;
-    sync_dir(dir)
+    Ok(durable::write_new(dir, path, content)?)
 }

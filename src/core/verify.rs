@@ -9,318 +9,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::crypto::PublicKey;
-use crate::format::{
-    DocHash, DocId, Event, EventHash, Frame, Kid, Kind, LedgerId, LogReader, PartyId, ReadError,
-};
-use crate::replay::{Checked, KeyRecord, KeyRing, State, Verified};
-use crate::store::{Access, Store, StoreError, LOG_FILE};
-
-/// Where and why a ledger fails verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    /// Position of the failing event in the log (0 is the genesis), if the
-    /// failure concerns one event.
-    pub event: Option<u64>,
-    /// Byte offset in `events.cbor` where that event (or the problem) starts.
-    pub offset: Option<u64>,
-    pub reason: String,
-    /// The log ends in an interrupted append (FORMAT §3), which a writer
-    /// removes; everything before `offset` is intact.
-    pub torn_tail: bool,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.event, self.offset) {
-            (Some(i), Some(o)) => write!(
-                f,
-                "event {i} (byte offset {o} of {LOG_FILE}): {}",
-                self.reason
-            ),
-            (None, Some(o)) => write!(f, "byte offset {o} of {LOG_FILE}: {}", self.reason),
-            _ => f.write_str(&self.reason),
-        }
-    }
-}
-
-/// Verification could not be completed, or refuted the ledger.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum VerifyError {
-    #[error("verification failed: {0}")]
-    Failed(Failure),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// The result of a full replay.
-pub(crate) struct Replayed {
-    pub state: State,
-    /// The end of the last complete event.
-    pub log_len: u64,
-    pub head_offset: u64,
-}
-
-/// Events decoded and signature-checked together, in parallel, before the
-/// ordered replay consumes them. Large enough to amortise thread start-up,
-/// small enough to keep memory flat.
-const WAVE: usize = 2048;
-const READ_CHUNK: usize = 1 << 20;
-
-fn failure(event: Option<u64>, offset: u64, reason: String, torn_tail: bool) -> VerifyError {
-    VerifyError::Failed(Failure {
-        event,
-        offset: Some(offset),
-        reason,
-        torn_tail,
-    })
-}
-
-fn format_failure(
-    store: &Store,
-    index: u64,
-    offset: u64,
-    error: crate::format::FormatError,
-) -> VerifyError {
-    let len = store.log_len().unwrap_or(offset);
-    if error != crate::format::FormatError::Truncated {
-        // Zeros after the last event are what some file systems leave when
-        // power fails during an append, after the size but before the data
-        // reached the disk: never a committed event, so a torn tail too.
-        let zeros = len > offset
-            && len - offset <= crate::format::MAX_EVENT_BYTES as u64
-            && store
-                .read_at(offset, len - offset)
-                .is_ok_and(|b| b.iter().all(|&x| x == 0));
-        if zeros {
-            let reason = format!(
-                "the log ends in {} zero bytes, not an event: the remains of an append interrupted by a crash \
-                 (the {index} events before them are intact; the next append by the same writer, or \
-                 `ledger repair`, removes them)",
-                len - offset
-            );
-            return failure(Some(index), offset, reason, true);
-        }
-        return failure(Some(index), offset, error.to_string(), false);
-    }
-    // The file ends inside the item that starts at `offset`. That is a torn
-    // tail (FORMAT §3) only if no complete event follows: a damaged length
-    // field in a committed event also runs past the end of the file, but
-    // then the events after it are still there to be found.
-    let rest = store
-        .read_at(offset, len.saturating_sub(offset))
-        .unwrap_or_default();
-    if let Some(at) = complete_event_within(&rest) {
-        let reason = format!(
-            "the event's encoding claims more bytes than the file holds, yet a complete event follows at \
-             byte offset {}: the log is damaged (this is not an interrupted append; compare with another copy)",
-            offset + at as u64
-        );
-        return failure(Some(index), offset, reason, false);
-    }
-    let reason = format!(
-        "the log ends in {} bytes that are not a complete event: the remains of an interrupted append \
-         (the {index} events before them are intact; the next append by the same writer, or `ledger repair`, \
-         removes them), or a damaged last event (compare with another copy)",
-        rest.len()
-    );
-    failure(Some(index), offset, reason, true)
-}
-
-/// Where, after its first byte, `bytes` holds the start of a complete,
-/// well-formed event, if anywhere. The search is bounded (a hostile tail
-/// could otherwise make it quadratic): past the bound it answers as if an
-/// event had been found, the safe direction, since then the tail is called
-/// damage and no writer cuts it.
-fn complete_event_within(bytes: &[u8]) -> Option<usize> {
-    const MAX_CANDIDATES: usize = 64;
-    let mut candidates = 0;
-    // Every event starts with the same ten bytes: tag 18, an array of 4,
-    // and the protected header's head up to the kid (FORMAT §5.1).
-    const START: [u8; 10] = [0xd2, 0x84, 0x58, 0x26, 0xa2, 0x01, 0x27, 0x04, 0x58, 0x20];
-    for i in 1..bytes.len() {
-        if !bytes[i..].starts_with(&START) {
-            continue;
-        }
-        candidates += 1;
-        if candidates > MAX_CANDIDATES {
-            return Some(i);
-        }
-        if let Frame::Item(n) = crate::format::frame(&bytes[i..]) {
-            if Event::decode(&bytes[i..i + n]).is_ok() {
-                return Some(i);
-            }
-        }
-    }
-    None
-}
-
-/// Decodes and signature-checks a run of framed events, on all cores.
-/// `keys` is every key introduced before the wave (FORMAT §6.5): an event
-/// signed by a key introduced within the wave is only decoded here, and
-/// its signature checked by the ordered replay.
-pub(crate) fn check_wave(
-    buf: &[u8],
-    items: &[(u64, std::ops::Range<usize>)],
-    keys: Option<&KeyRing>,
-) -> Vec<Result<Checked, crate::format::FormatError>> {
-    let work = |chunk: &[(u64, std::ops::Range<usize>)]| -> Vec<_> {
-        chunk
-            .iter()
-            .map(|(_, r)| {
-                let event = Event::decode(&buf[r.clone()])?;
-                Ok(match keys {
-                    Some(k) => Checked::new(k, event),
-                    None => Checked::unchecked(event),
-                })
-            })
-            .collect()
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads == 1 || items.len() < 64 {
-        return work(items);
-    }
-    let per = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(per)
-            .map(|c| scope.spawn(move || work(c)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
-}
-
-/// Replays every event of `store`, calling `visit` after each one with the
-/// state it leads to. Events are framed and read in large chunks, decoded
-/// and signature-checked in parallel, and replayed strictly in order; the
-/// first failure in log order is the verdict, whatever thread found it.
-pub(crate) fn replay(
-    store: &Store,
-    mut visit: impl FnMut(&Verified<Event>, u64, &State),
-) -> Result<Replayed, VerifyError> {
-    let path = store.log_path();
-    let io_err = |source| {
-        VerifyError::Store(StoreError::Io {
-            path: path.to_owned(),
-            source,
-        })
-    };
-    let mut file = std::fs::File::open(path).map_err(io_err)?;
-    let file_len = file.metadata().map_err(io_err)?.len();
-    let mut buf: Vec<u8> = Vec::new();
-    // Offset in the log of buf[0], and how much of buf is consumed.
-    let mut base: u64 = 0;
-    let mut pos = 0usize;
-    let mut eof = false;
-    let mut state: Option<State> = None;
-    let mut head_offset = 0u64;
-    loop {
-        // Frame up to a wave of whole events from what is buffered.
-        let mut items: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
-        let mut stuck = false;
-        let mut p = pos;
-        // Until the genesis is replayed, the parties are unknown: take it alone.
-        let limit = if state.is_none() { 1 } else { WAVE };
-        while items.len() < limit {
-            match crate::format::frame(&buf[p..]) {
-                Frame::Item(n) if n <= crate::format::MAX_EVENT_BYTES => {
-                    items.push((base + p as u64, p..p + n));
-                    p += n;
-                }
-                Frame::NeedMore if !eof && buf.len() - p <= crate::format::MAX_EVENT_BYTES => break,
-                _ => {
-                    stuck = p < buf.len() || !eof;
-                    break;
-                }
-            }
-        }
-        let checked = check_wave(&buf, &items, state.as_ref().map(|s| &s.keys));
-        for ((offset, _), c) in items.iter().zip(checked) {
-            let index = state.as_ref().map_or(0, |s| s.count);
-            let c = c.map_err(|e| format_failure(store, index, *offset, e))?;
-            let verified = match state.as_mut() {
-                None => {
-                    let (s, v) = State::genesis(c.into_event())
-                        .map_err(|e| failure(Some(index), *offset, e.to_string(), false))?;
-                    state = Some(s);
-                    v
-                }
-                Some(s) => s
-                    .apply_checked(c, store)
-                    .map_err(|e| failure(Some(index), *offset, e.to_string(), false))?,
-            };
-            head_offset = *offset;
-            if let Some(s) = &state {
-                visit(&verified, *offset, s);
-            }
-        }
-        pos = p;
-        if stuck {
-            // The fast framing cannot go on: let the strict reader say why.
-            let index = state.as_ref().map_or(0, |s| s.count);
-            let offset = base + pos as u64;
-            let mut f = std::fs::File::open(path).map_err(io_err)?;
-            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(offset)).map_err(io_err)?;
-            let mut reader = LogReader::at(std::io::BufReader::new(f), offset);
-            return Err(match reader.next_event() {
-                Err(ReadError::Format { offset, error }) => {
-                    format_failure(store, index, offset, error)
-                }
-                Err(ReadError::Io(e)) => io_err(e),
-                Ok(_) => failure(
-                    Some(index),
-                    offset,
-                    "the event could not be framed (FORMAT §3)".into(),
-                    false,
-                ),
-            });
-        }
-        if items.is_empty() || buf.len() - pos < crate::format::MAX_EVENT_BYTES {
-            if eof && pos == buf.len() {
-                break;
-            }
-            // Keep the unconsumed tail and read more behind it.
-            buf.drain(..pos);
-            base += pos as u64;
-            pos = 0;
-            let before = buf.len();
-            // Never more than the rest of the file (+1, to see its end):
-            // zero-filling a whole chunk for a small log is most of the cost.
-            let rest = file_len.saturating_sub(base + before as u64) as usize;
-            buf.resize(before + READ_CHUNK.min(rest.saturating_add(1)), 0);
-            let mut filled = before;
-            while filled < buf.len() {
-                match std::io::Read::read(&mut file, &mut buf[filled..]) {
-                    Ok(0) => {
-                        eof = true;
-                        break;
-                    }
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(io_err(e)),
-                }
-            }
-            buf.truncate(filled);
-        }
-    }
-    match state {
-        Some(state) => Ok(Replayed {
-            state,
-            log_len: base + pos as u64,
-            head_offset,
-        }),
-        None => Err(failure(
-            Some(0),
-            0,
-            format!("{LOG_FILE} is empty: there is no genesis event"),
-            false,
-        )),
-    }
-}
+use crate::base::crypto::PublicKey;
+use crate::core::format::{DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId, PartyId};
+use crate::core::replay::{KeyRecord, State, Verified};
+use crate::core::scan::replay;
+pub use crate::core::scan::{Failure, VerifyError};
+use crate::core::store::{Access, Store};
+use crate::tlog::merkle::Hash;
 
 /// What an auditor additionally requires (FORMAT §6, end).
 #[derive(Debug, Default)]
@@ -330,10 +25,6 @@ pub struct Options {
     pub trust: Option<Vec<(String, PublicKey)>>,
     /// `--head`: the ledger must contain an event with this hash.
     pub head: Option<EventHash>,
-    /// `--log-key`: keys besides the parties' that may sign checkpoints.
-    pub log_keys: Vec<(String, PublicKey)>,
-    /// `--witness`/`--quorum`: the latest checkpoint must be cosigned so.
-    pub witnesses: Option<crate::note::WitnessPolicy>,
 }
 
 /// One party: the key the genesis registered, and every key it held.
@@ -479,10 +170,6 @@ pub struct Report {
     pub documents: Vec<DocReport>,
     pub count: u64,
     pub head: EventHash,
-    /// The Merkle tree's root over all events (FORMAT §12), hex.
-    pub tree_root: String,
-    /// The stored checkpoints, each checked against the tree (FORMAT §13.2).
-    pub checkpoints: Vec<crate::checkpoint::CheckpointReport>,
     /// With `--trust`: for each party, the trusted keys it held.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trusted: Vec<TrustInfo>,
@@ -492,7 +179,7 @@ fn short(h: &impl fmt::Display) -> String {
     h.to_string()[..12].to_owned()
 }
 
-fn list(parties: impl IntoIterator<Item = impl fmt::Display>) -> String {
+pub(crate) fn list(parties: impl IntoIterator<Item = impl fmt::Display>) -> String {
     let v: Vec<String> = parties.into_iter().map(|p| p.to_string()).collect();
     if v.is_empty() {
         "nobody".into()
@@ -654,7 +341,11 @@ fn describe(event: &Event, offset: u64, state: &State) -> Entry {
 /// How a membership event left its proposal (FORMAT §6.10), described
 /// right after it is applied: "; awaiting approval from …", or, if it
 /// completed the approvals, who joined and who left.
-fn membership_outcome(state: &State, seq: u64, proposal: &crate::format::ProposalId) -> String {
+fn membership_outcome(
+    state: &State,
+    seq: u64,
+    proposal: &crate::core::format::ProposalId,
+) -> String {
     if let Some(open) = state.proposal.as_ref().filter(|p| p.id == *proposal) {
         return format!("; awaiting approval from {}", list(open.awaiting()));
     }
@@ -684,7 +375,9 @@ fn membership_outcome(state: &State, seq: u64, proposal: &crate::format::Proposa
 /// The final state of each document, for the report. Consumes the replay
 /// state's documents, freeing each as it is described, so that the peak
 /// memory of a large ledger is one copy of them, not two.
-fn documents(docs: std::collections::BTreeMap<DocId, crate::replay::Document>) -> Vec<DocReport> {
+fn documents(
+    docs: std::collections::BTreeMap<DocId, crate::core::replay::Document>,
+) -> Vec<DocReport> {
     let mut out = Vec::with_capacity(docs.len());
     for (id, d) in docs {
         let cur = d.current();
@@ -695,7 +388,7 @@ fn documents(docs: std::collections::BTreeMap<DocId, crate::replay::Document>) -
         } else {
             "awaiting-signatures"
         };
-        let acts = |m: &crate::replay::Acts| {
+        let acts = |m: &crate::core::replay::Acts| {
             let mut v: Vec<Act> = m
                 .iter()
                 .map(|(p, e)| Act {
@@ -751,6 +444,11 @@ impl Visit<'_> {
     pub fn entry(&self) -> Entry {
         describe(self.event, self.offset, self.state)
     }
+
+    /// The event's Merkle leaf hash (FORMAT §12).
+    pub fn leaf_hash(&self) -> Hash {
+        self.event.leaf_hash()
+    }
 }
 
 /// Verifies the ledger in `dir`, streaming: each verified event is passed
@@ -762,24 +460,22 @@ pub fn verify_with(
     options: &Options,
     visit: &mut dyn FnMut(Visit<'_>),
 ) -> Result<Report, VerifyError> {
+    Ok(verify_state(dir, options, visit)?.0)
+}
+
+/// [`verify_with`], also giving the replayed state, for the layers above
+/// that check more against it (the proofs layer's audit).
+pub(crate) fn verify_state(
+    dir: &Path,
+    options: &Options,
+    visit: &mut dyn FnMut(Visit<'_>),
+) -> Result<(Report, State), VerifyError> {
     let store = Store::open(dir, Access::Read)?;
     let events = Vec::new();
     let mut seen_head = false;
-    // FORMAT §12: the tree is computed while streaming, keeping the root at
-    // each size a stored checkpoint names.
-    let stored = crate::checkpoint::stored(dir)?;
-    let wanted = crate::checkpoint::sizes(&stored);
-    let mut roots = std::collections::BTreeMap::new();
-    roots.insert(0, crate::merkle::empty_root());
-    let mut tree = crate::merkle::Frontier::new();
     let replayed = replay(&store, |ev, offset, state| {
         if options.head == Some(ev.hash()) {
             seen_head = true;
-        }
-        // Cannot fail below 2^64 events.
-        let _ = tree.push(ev.leaf_hash());
-        if wanted.contains(&tree.size()) {
-            roots.insert(tree.size(), tree.root());
         }
         visit(Visit {
             event: ev,
@@ -839,58 +535,8 @@ pub fn verify_with(
             )));
         }
     }
-    let origin = crate::checkpoint::origin(&state.ledger);
-    // FORMAT §13.1: any key a party held that was not revoked (a revoked
-    // key may be in someone else's hands) may have signed a checkpoint.
-    let mut keys: Vec<(String, PublicKey)> = state
-        .keys
-        .values()
-        .filter(|r| r.revoked.is_none())
-        .map(|r| (r.party.to_string(), r.key))
-        .collect();
-    keys.extend(options.log_keys.iter().cloned());
-    let checkpoints = crate::checkpoint::check_stored(
-        &stored,
-        &origin,
-        &roots,
-        state.count,
-        &keys,
-        options.witnesses.as_ref(),
-    );
-    if let Some(bad) = checkpoints.iter().find(|c| !c.valid) {
-        return Err(fail(format!(
-            "{}/{}: {}",
-            crate::checkpoint::CHECKPOINTS_DIR,
-            bad.file,
-            bad.problem.as_deref().unwrap_or("invalid")
-        )));
-    }
-    if let Some(policy) = &options.witnesses {
-        let latest = checkpoints.iter().max_by_key(|c| c.size);
-        match latest {
-            None => {
-                return Err(fail(format!(
-                    "a witness policy was given (--witness), but {} holds no checkpoint",
-                    dir.display()
-                )))
-            }
-            Some(c) if c.cosigned_by.len() < policy.quorum() => {
-                return Err(fail(format!(
-                    "{}/{}: the latest checkpoint is cosigned by {} of the {} witnesses, fewer than the {} required (--quorum)",
-                    crate::checkpoint::CHECKPOINTS_DIR,
-                    c.file,
-                    c.cosigned_by.len(),
-                    policy.witnesses().len(),
-                    policy.quorum()
-                )))
-            }
-            _ => {}
-        }
-    }
-    Ok(Report {
+    let report = Report {
         verified: true,
-        tree_root: hex::encode(tree.root()),
-        checkpoints,
         ledger: state.ledger,
         title: state.title.clone(),
         parties: state
@@ -918,7 +564,8 @@ pub fn verify_with(
         count: state.count,
         head: state.head,
         trusted: trust_report,
-    })
+    };
+    Ok((report, state))
 }
 
 /// Makes text from a ledger safe to print on a terminal: control and
@@ -995,8 +642,17 @@ impl Report {
         out
     }
 
-    /// The text report after the timeline: documents and the verdict line.
+    /// The text report after the timeline: documents, trust and the
+    /// verdict line.
     pub fn footer(&self) -> String {
+        let mut f = self.documents_text();
+        f.push('\n');
+        f.push_str(&self.verdict());
+        f
+    }
+
+    /// The documents and, with `--trust`, the trusted keys.
+    pub fn documents_text(&self) -> String {
         let mut f = String::from("\ndocuments:\n");
         if self.documents.is_empty() {
             f.push_str("  (none)\n");
@@ -1041,27 +697,6 @@ impl Report {
                 );
             }
         }
-        if !self.checkpoints.is_empty() {
-            f.push_str("\ncheckpoints (FORMAT §13):\n");
-        }
-        for c in &self.checkpoints {
-            let cosigned = if c.cosigned_by.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; cosigned by {}",
-                    list(c.cosigned_by.iter().map(|w| w.witness.as_str()))
-                )
-            };
-            let _ = writeln!(
-                f,
-                "  size {}: valid, signed by {}{cosigned}",
-                c.size.unwrap_or_default(),
-                list(&c.signed_by)
-            );
-        }
-        f.push('\n');
-        f.push_str(&self.verdict());
         f
     }
 
@@ -1087,7 +722,7 @@ impl fmt::Display for Report {
 pub struct Exported {
     pub index: u64,
     pub author: PartyId,
-    pub public_key: crate::crypto::PublicKey,
+    pub public_key: crate::base::crypto::PublicKey,
     /// The event's complete stored bytes (what its hash covers).
     pub stored: Vec<u8>,
     /// The COSE Sig_structure (FORMAT §5.2): exactly what was signed.

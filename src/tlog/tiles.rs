@@ -5,7 +5,7 @@
 //! verifier compute proofs from a published directory.
 //!
 //! This module owns the tile coordinates and the bundle bytes. The hashes
-//! and the stored-hash layout are [`crate::merkle`]'s; a tile is only a
+//! and the stored-hash layout are [`crate::tlog::merkle`]'s; a tile is only a
 //! window onto them (tile height 8: level-L tile N, hash i is the stored
 //! hash at level 8L, index N*256 + i).
 //!
@@ -18,7 +18,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::merkle::{self, Hash, HashReader, MerkleError, HASH_SIZE};
+use crate::tlog::merkle::{self, Hash, HashReader, MerkleError, HASH_SIZE};
 
 /// tlog-tiles: every tile has height 8, so a full tile is 256 hashes.
 pub const TILE_HEIGHT: u32 = 8;

@@ -14,7 +14,7 @@ use std::io::BufRead;
 use ciborium::value::{Integer, Value};
 use sha2::{Digest, Sha256};
 
-use crate::time::{TimeError, Timestamp};
+use crate::base::time::{TimeError, Timestamp};
 
 /// FORMAT §5.3: the only format version.
 pub const FORMAT_VERSION: u64 = 1;
@@ -880,7 +880,7 @@ pub struct Event {
     payload: Vec<u8>,
     hash: EventHash,
     /// RFC 6962 leaf hash of the stored bytes (FORMAT §12).
-    leaf: crate::merkle::Hash,
+    leaf: crate::tlog::merkle::Hash,
     len: usize,
 }
 
@@ -955,7 +955,7 @@ impl Event {
             protected,
             payload,
             hash: EventHash::of(stored),
-            leaf: crate::merkle::leaf_hash(stored),
+            leaf: crate::tlog::merkle::leaf_hash(stored),
             len: stored.len(),
         })
     }
@@ -972,7 +972,7 @@ impl Event {
 
     /// The event's leaf hash in the ledger's Merkle tree: SHA-256 of 0x00
     /// and the stored bytes (FORMAT §12).
-    pub fn leaf_hash(&self) -> crate::merkle::Hash {
+    pub fn leaf_hash(&self) -> crate::tlog::merkle::Hash {
         self.leaf
     }
 

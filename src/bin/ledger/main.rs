@@ -9,12 +9,13 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use zeroize::Zeroizing;
 
-use ledger::checkpoint;
-use ledger::crypto::{KeyError, PublicKey, SigningKey};
-use ledger::format::{DocHash, DocId, Kid, Kind, PartyId, ProposalId, SessionId};
-use ledger::time::Timestamp;
-use ledger::verify::{self, Options, Report, VerifyError};
-use ledger::writer::{self, Appended, WriteError, Writer};
+use ledger::base::crypto::{KeyError, PublicKey, SigningKey};
+use ledger::base::time::Timestamp;
+use ledger::core::format::{DocHash, DocId, Kid, Kind, PartyId, ProposalId, SessionId};
+use ledger::core::verify::{self, VerifyError};
+use ledger::core::writer::{self, Appended, WriteError, Writer};
+use ledger::proofs::audit::{self, Options};
+use ledger::proofs::checkpoint;
 
 #[derive(Parser)]
 #[command(
@@ -221,7 +222,7 @@ struct WitnessPolicyArgs {
 }
 
 impl WitnessPolicyArgs {
-    fn policy(&self) -> Result<Option<ledger::note::WitnessPolicy>, Failure> {
+    fn policy(&self) -> Result<Option<ledger::tlog::note::WitnessPolicy>, Failure> {
         if self.witness.is_empty() {
             return Ok(None);
         }
@@ -231,20 +232,20 @@ impl WitnessPolicyArgs {
             .map(|w| load_vkey(w, "--witness"))
             .collect::<Result<Vec<_>, _>>()?;
         let quorum = self.quorum.unwrap_or(witnesses.len());
-        ledger::note::WitnessPolicy::new(witnesses, quorum)
+        ledger::tlog::note::WitnessPolicy::new(witnesses, quorum)
             .map(Some)
             .map_err(|e| Failure::usage(format!("--witness/--quorum: {e}")))
     }
 }
 
 /// A vkey given on the command line, or the path of a file holding one.
-fn load_vkey(arg: &str, what: &str) -> Result<ledger::note::NoteVerifier, Failure> {
+fn load_vkey(arg: &str, what: &str) -> Result<ledger::tlog::note::NoteVerifier, Failure> {
     let text = match Path::new(arg).is_file() {
         true => std::fs::read_to_string(arg)
             .map_err(|e| Failure::usage(format!("{what} {arg}: {e}")))?,
         false => arg.to_owned(),
     };
-    ledger::note::NoteVerifier::parse(text.trim())
+    ledger::tlog::note::NoteVerifier::parse(text.trim())
         .map_err(|e| Failure::usage(format!("{what} {arg:?}: {e}")))
 }
 
@@ -495,14 +496,14 @@ impl From<KeyError> for Failure {
     }
 }
 
-impl From<ledger::format::FormatError> for Failure {
-    fn from(e: ledger::format::FormatError) -> Self {
+impl From<ledger::core::format::FormatError> for Failure {
+    fn from(e: ledger::core::format::FormatError) -> Self {
         Failure::usage(e.to_string())
     }
 }
 
-impl From<ledger::time::TimeError> for Failure {
-    fn from(e: ledger::time::TimeError) -> Self {
+impl From<ledger::base::time::TimeError> for Failure {
+    fn from(e: ledger::base::time::TimeError) -> Self {
         Failure::usage(format!("--at: {e}"))
     }
 }
@@ -534,7 +535,7 @@ impl From<checkpoint::CheckpointError> for Failure {
 }
 
 /// A witness's refusal, with the tlog-witness status it stands for.
-fn witness_failure(e: &ledger::witness::WitnessError) -> Failure {
+fn witness_failure(e: &ledger::tlog::witness::WitnessError) -> Failure {
     let status = e.status();
     // 409/422 mean the log's view and the witness's disagree: evidence.
     let code = if matches!(status, 409 | 422) { 1 } else { 2 };
@@ -737,7 +738,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
 }
 
 fn log_size(dir: &Path) -> u64 {
-    std::fs::metadata(dir.join(ledger::store::LOG_FILE)).map_or(0, |m| m.len())
+    std::fs::metadata(dir.join(ledger::core::store::LOG_FILE)).map_or(0, |m| m.len())
 }
 
 fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
@@ -851,11 +852,11 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             // A published directory (`ledger publish`) is checked as the
             // ledger its entry bundles and checkpoint make up.
             let unpacked;
-            let dir = if ledger::publish::is_published(&dir) {
+            let dir = if ledger::proofs::publish::is_published(&dir) {
                 unpacked = tempfile::tempdir().map_err(|e| {
                     Failure::usage(format!("cannot make a temporary directory: {e}"))
                 })?;
-                let size = ledger::publish::unpack(&dir, unpacked.path())?;
+                let size = ledger::proofs::publish::unpack(&dir, unpacked.path())?;
                 // Not with --json: stdout holds one JSON document.
                 if !json {
                     out.info(format_args!(
@@ -871,22 +872,26 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 options.trust = Some(load_trusted(&trust)?);
             }
             if let Some(h) = head {
-                options.head = Some(ledger::format::EventHash::from_hex(&h).map_err(|_| {
-                    Failure::usage(format!(
-                        "--head {h:?}: expected the 64 hex digits of an event hash"
-                    ))
-                })?);
+                options.head =
+                    Some(ledger::core::format::EventHash::from_hex(&h).map_err(|_| {
+                        Failure::usage(format!(
+                            "--head {h:?}: expected the 64 hex digits of an event hash"
+                        ))
+                    })?);
             }
             report(out, &dir, &options, json, Listing::Timeline)
         }
         Command::Log { dir } => report(out, &dir, &Options::default(), json, Listing::Log),
         Command::Head { dir } => {
-            let r = verify::verify_with(&dir, &Options::default(), &mut |_| {})
+            let r = audit::verify_with(&dir, &Options::default(), &mut |_| {})
                 .map_err(|e| verify_failure(e, json))?;
             if json {
-                println!("{}", serde_json::json!({"count": r.count, "head": r.head}));
+                println!(
+                    "{}",
+                    serde_json::json!({"count": r.ledger.count, "head": r.ledger.head})
+                );
             } else {
-                println!("{} {}", r.count, r.head);
+                println!("{} {}", r.ledger.count, r.ledger.head);
             }
             Ok(())
         }
@@ -1020,7 +1025,9 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             let trusted = load_trusted(&trust)?;
             let policy = witnesses.policy()?;
             let bytes = match (bundle.is_dir(), event) {
-                (true, Some(n)) => ledger::publish::bundle_from_published(&bundle, n)?.encode(),
+                (true, Some(n)) => {
+                    ledger::proofs::publish::bundle_from_published(&bundle, n)?.encode()
+                }
                 (true, None) => {
                     return Err(Failure::usage(
                         "a published directory needs --event N: the event to prove",
@@ -1112,10 +1119,10 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             // a request from size 0, which a witness that has seen this
             // origin answers with its size (409) for a request to be made.
             let body = read_file(&request)?;
-            let req = match ledger::witness::AddCheckpoint::parse(&body) {
+            let req = match ledger::tlog::witness::AddCheckpoint::parse(&body) {
                 Ok(r) => r,
-                Err(e) => match ledger::note::Note::parse(&body) {
-                    Ok(_) => ledger::witness::AddCheckpoint {
+                Err(e) => match ledger::tlog::note::Note::parse(&body) {
+                    Ok(_) => ledger::tlog::witness::AddCheckpoint {
                         old: 0,
                         proof: Vec::new(),
                         checkpoint: body,
@@ -1123,7 +1130,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                     Err(_) => return Err(witness_failure(&e)),
                 },
             };
-            let w = ledger::witness::Witness::open(&state, &name, &key, logs)
+            let w = ledger::tlog::witness::Witness::open(&state, &name, &key, logs)
                 .map_err(|e| witness_failure(&e))?;
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -1131,7 +1138,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             let sigs = w
                 .add_checkpoint(&req, now)
                 .map_err(|e| witness_failure(&e))?;
-            let mut note = ledger::note::Note::parse(&req.checkpoint)
+            let mut note = ledger::tlog::note::Note::parse(&req.checkpoint)
                 .map_err(|e| Failure::usage(e.to_string()))?;
             for s in sigs {
                 note.push_signature(s)
@@ -1152,7 +1159,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         } => {
             let public = PublicKey::from_file(&key)
                 .map_err(|e| Failure::usage(format!("--key {}: {e}", key.display())))?;
-            use ledger::note::{NoteVerifier, VerifierKind};
+            use ledger::tlog::note::{NoteVerifier, VerifierKind};
             let v = match (dir, witness) {
                 (Some(d), _) => {
                     let w = Writer::open(&d)?;
@@ -1185,7 +1192,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
 }
 
 fn publish(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
-    let p = ledger::publish::publish(dir, to)?;
+    let p = ledger::proofs::publish::publish(dir, to)?;
     out.info(format_args!(
         "{}: published {} events (previously {}): {} new tiles, {} new entry bundles, {} new documents",
         to.display(),
@@ -1233,7 +1240,7 @@ fn report(
     let mut err: Option<std::io::Error> = None;
     let mut progress = out.progress(log_size(dir), "verifying");
     let started = std::time::Instant::now();
-    let result = verify::verify_with(dir, options, &mut |v: verify::Visit<'_>| {
+    let result = audit::verify_with(dir, options, &mut |v: verify::Visit<'_>| {
         progress.set(v.offset());
         if !keep || err.is_some() {
             return;
@@ -1256,7 +1263,7 @@ fn report(
                 verify::terminal_safe(&e.summary)
             )
         } else {
-            w.write_all(Report::timeline_entry(&e).as_bytes())
+            w.write_all(verify::Report::timeline_entry(&e).as_bytes())
         };
         if let Err(e) = r {
             err = Some(e);
@@ -1266,7 +1273,7 @@ fn report(
     let r = result.map_err(|e| verify_failure(e, json))?;
     out.note(format_args!(
         "verified {} events in {:.2?}",
-        r.count,
+        r.ledger.count,
         started.elapsed()
     ));
     if let Some(e) = err {
@@ -1292,7 +1299,8 @@ fn report(
         write!(
             so,
             "{}",
-            out.report_text(&format!("\n{}", r.verdict())).trim_start()
+            out.report_text(&format!("\n{}", r.ledger.verdict()))
+                .trim_start()
         )
         .map_err(print_err)?;
     } else if listing == Listing::Log {
@@ -1393,7 +1401,7 @@ fn export(out: &Out, dir: &Path, index: u64, to: &Path) -> Result<(), Failure> {
 fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result<(), Failure> {
     let hash = DocHash::of(&read_file(document)?);
     let mut entries = Vec::new();
-    let r = verify::verify_with(dir, &Options::default(), &mut |v: verify::Visit<'_>| {
+    let r = audit::verify_with(dir, &Options::default(), &mut |v: verify::Visit<'_>| {
         let e = v.entry();
         if e.document.is_some() {
             entries.push(e);
@@ -1412,12 +1420,16 @@ fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result<(), Failur
         .iter()
         .filter(|e| e.document.as_ref().is_some_and(|d| ids.contains(d)))
         .collect();
-    let docs: Vec<&verify::DocReport> =
-        r.documents.iter().filter(|d| ids.contains(&d.id)).collect();
+    let docs: Vec<&verify::DocReport> = r
+        .ledger
+        .documents
+        .iter()
+        .filter(|d| ids.contains(&d.id))
+        .collect();
     if json {
         println!(
             "{}",
-            serde_json::json!({"sha256": hash, "found": !ids.is_empty(), "documents": docs, "history": history, "head": r.head})
+            serde_json::json!({"sha256": hash, "found": !ids.is_empty(), "documents": docs, "history": history, "head": r.ledger.head})
         );
     }
     if ids.is_empty() {
@@ -1426,7 +1438,7 @@ fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result<(), Failur
             message: format!(
                 "{} (sha256 {hash}) was never drafted, amended, approved or signed in this ledger ({} events verified)",
                 document.display(),
-                r.count
+                r.ledger.count
             ),
         });
     }
@@ -1474,7 +1486,7 @@ fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result<(), Failur
     }
     out.info(format_args!(
         "({} events verified, head {})",
-        r.count, r.head
+        r.ledger.count, r.ledger.head
     ));
     Ok(())
 }

@@ -17,14 +17,14 @@
 //! rename, fsync of the directory) before a cosignature is returned.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::crypto::SigningKey;
-use crate::merkle::{empty_root, verify_consistency, ProofError};
-use crate::note::{
+use crate::base::crypto::SigningKey;
+use crate::tlog::merkle::{empty_root, verify_consistency, ProofError};
+use crate::tlog::note::{
     self, decode_hash, encode_base64, parse_decimal, Checkpoint, Note, NoteError, NoteSignature,
     NoteVerifier, VerifierKind, MAX_NOTE_BYTES,
 };
@@ -495,15 +495,9 @@ impl<'k> Witness<'k> {
     /// is on disk before the cosignature leaves.
     fn store(&self, origin: &str, bytes: &[u8]) -> Result<(), WitnessError> {
         let path = self.state_path(origin);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&self.dir)
-            .map_err(io(&self.dir))?;
-        tmp.write_all(bytes).map_err(io(&path))?;
-        tmp.as_file().sync_all().map_err(io(&path))?;
-        tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.dir))
+        crate::base::durable::replace(&self.dir, &path, bytes).map_err(|e| WitnessError::Io {
+            path: e.path,
+            source: e.source,
+        })
     }
 }

@@ -3,8 +3,8 @@
 //! `DIR/checkpoints/`, and proof bundles that show an event is in a
 //! checkpointed tree or that one checkpoint extends another.
 //!
-//! The Merkle arithmetic is [`crate::merkle`]'s, the note and checkpoint
-//! text [`crate::note`]'s; this module ties them to a ledger: its origin,
+//! The Merkle arithmetic is [`crate::tlog::merkle`]'s, the note and checkpoint
+//! text [`crate::tlog::note`]'s; this module ties them to a ledger: its origin,
 //! its keys, where checkpoints live and what a bundle holds.
 
 use std::collections::BTreeMap;
@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 
 use ciborium::value::Value;
 
-use crate::crypto::{PublicKey, SigningKey};
-use crate::format::{encode_value, Event, FormatError, LedgerId};
-use crate::merkle::{self, Hash};
-use crate::note::{self, Checkpoint, Note, NoteError, NoteVerifier, VerifierKind, WitnessPolicy};
-use crate::store::StoreError;
-use crate::writer::{WriteError, Writer};
+use crate::base::crypto::{PublicKey, SigningKey};
+use crate::core::format::{encode_value, Event, FormatError, LedgerId};
+use crate::core::store::StoreError;
+use crate::core::writer::{WriteError, Writer};
+use crate::tlog::merkle::{self, Hash};
+use crate::tlog::note::{
+    self, Checkpoint, Note, NoteError, NoteVerifier, VerifierKind, WitnessPolicy,
+};
 
 /// The directory of a ledger's signed checkpoints, one file per tree size
 /// (FORMAT §2, §13.2).
@@ -186,7 +188,7 @@ pub struct Stored {
 /// name; temporary files left by an interrupted write are not checkpoints.
 pub fn stored(dir: &Path) -> Result<Vec<Stored>, StoreError> {
     let cdir = dir.join(CHECKPOINTS_DIR);
-    let io = crate::store::io;
+    let io = crate::core::store::io;
     let entries = match std::fs::read_dir(&cdir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -356,7 +358,7 @@ fn store_signatures(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let n = Note::new(text, signatures).map_err(|e| usage(e.to_string()))?;
             let bytes = n.to_bytes();
-            crate::store::replace_durably(&dir.join(CHECKPOINTS_DIR), &path, &bytes)?;
+            crate::core::store::replace_durably(&dir.join(CHECKPOINTS_DIR), &path, &bytes)?;
             return Ok((bytes, true));
         }
         Err(source) => return Err(StoreError::Io { path, source }.into()),
@@ -376,7 +378,7 @@ fn store_signatures(
     }
     let bytes = stored.to_bytes();
     if added {
-        crate::store::replace_durably(&dir.join(CHECKPOINTS_DIR), &path, &bytes)?;
+        crate::core::store::replace_durably(&dir.join(CHECKPOINTS_DIR), &path, &bytes)?;
     }
     Ok((bytes, added))
 }
@@ -554,7 +556,7 @@ impl Bundle {
                 bytes.len()
             )));
         }
-        let value = crate::format::decode_strict(bytes, "the proof bundle")
+        let value = crate::core::format::decode_strict(bytes, "the proof bundle")
             .map_err(|e: FormatError| bad(e.to_string()))?;
         let Value::Map(entries) = value else {
             return Err(bad("expected a map".into()));
@@ -761,7 +763,7 @@ pub fn witness_request(
         let tree = w.tree()?;
         merkle::prove_consistency(old, cp.size(), &tree).map_err(|e| refuted(e.to_string()))
     })?;
-    crate::witness::AddCheckpoint {
+    crate::tlog::witness::AddCheckpoint {
         old,
         proof,
         checkpoint: bytes,

@@ -12,16 +12,16 @@ use std::path::Path;
 
 use rand::RngCore;
 
-use crate::crypto::{PublicKey, SigningKey};
-use crate::format::{
+use crate::base::crypto::{PublicKey, SigningKey};
+use crate::base::time::Timestamp;
+use crate::core::format::{
     key_proof_message, party_proof_message, protected_header, sig_structure, Body, DocHash, Event,
     EventHash, FormatError, Kid, Kind, LedgerId, NewParty, PartyId, ProposalId, FORMAT_VERSION,
 };
-use crate::merkle::{Frontier, Hash};
-use crate::replay::{Documents, RuleError, State};
-use crate::store::{Access, Buckets, Cache, EntryKind, Store, StoreError};
-use crate::time::Timestamp;
-use crate::verify::{self, Failure, VerifyError};
+use crate::core::replay::{Documents, RuleError, State};
+use crate::core::scan::{self, Failure, VerifyError};
+use crate::core::store::{Access, Buckets, Cache, EntryKind, Store, StoreError};
+use crate::tlog::merkle::{Frontier, Hash};
 
 /// Why an event was not written. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +98,7 @@ pub fn init(
                 hex::encode(me.to_bytes())
             ))
         })?;
-    crate::format::check_line("title", title)?;
+    crate::core::format::check_line("title", title)?;
     let mut id = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut id);
     let body = Body {
@@ -155,7 +155,7 @@ fn genesis_matches(store: &Store, state: &State) -> bool {
     let Ok(head) = store.read_at(0, store.log_len().unwrap_or(0)) else {
         return false;
     };
-    let crate::format::Frame::Item(n) = crate::format::frame(&head) else {
+    let crate::core::format::Frame::Item(n) = crate::core::format::frame(&head) else {
         return false;
     };
     let Ok(genesis) = Event::decode(&head[..n]) else {
@@ -218,7 +218,7 @@ fn key_history_matches(store: &Store, state: &State, offsets: &[u64]) -> bool {
 fn event_at(store: &Store, offset: u64) -> Option<Event> {
     let len = store.log_len().ok()?;
     let bytes = store.read_at(offset, len.checked_sub(offset)?).ok()?;
-    let crate::format::Frame::Item(n) = crate::format::frame(&bytes) else {
+    let crate::core::format::Frame::Item(n) = crate::core::format::frame(&bytes) else {
         return None;
     };
     Event::decode(&bytes[..n]).ok()
@@ -249,8 +249,8 @@ fn needs_every_document(kind: &Kind) -> bool {
 fn touches(
     kind: &Kind,
 ) -> (
-    Option<&crate::format::DocId>,
-    Option<&crate::format::SessionId>,
+    Option<&crate::core::format::DocId>,
+    Option<&crate::core::format::SessionId>,
 ) {
     match kind {
         Kind::DocumentDrafted { doc, .. }
@@ -267,8 +267,8 @@ fn touches(
 /// Documents and sessions changed since the cache was last saved.
 #[derive(Default)]
 struct Touched {
-    docs: BTreeSet<crate::format::DocId>,
-    sessions: BTreeSet<crate::format::SessionId>,
+    docs: BTreeSet<crate::core::format::DocId>,
+    sessions: BTreeSet<crate::core::format::SessionId>,
 }
 
 /// An open ledger, locked for writing, with its current state.
@@ -301,14 +301,14 @@ pub struct Writer {
 
 /// The hashes the cache's tree stores for the next leaf: the leaf, then the
 /// root of each subtree it completes, whose left halves are the frontier's
-/// smallest subtrees (as [`crate::merkle::stored_hashes`] reads them).
+/// smallest subtrees (as [`crate::tlog::merkle::stored_hashes`] reads them).
 fn stored_for(frontier: &Frontier, leaf: Hash) -> Vec<Hash> {
     let lefts = frontier.hashes();
     let m = (frontier.size().trailing_ones() as usize).min(lefts.len());
     let mut out = vec![leaf];
     let mut h = leaf;
     for left in lefts[lefts.len() - m..].iter().rev() {
-        h = crate::merkle::node_hash(left, &h);
+        h = crate::tlog::merkle::node_hash(left, &h);
         out.push(h);
     }
     out
@@ -316,11 +316,11 @@ fn stored_for(frontier: &Frontier, leaf: Hash) -> Vec<Hash> {
 
 /// Replays the whole log, as verify does, rebuilds the cache's Merkle tree
 /// on the way, and notes the offsets of the key events.
-fn full_replay(store: &Store) -> Result<(verify::Replayed, Frontier, Vec<u64>), VerifyError> {
+fn full_replay(store: &Store) -> Result<(scan::Replayed, Frontier, Vec<u64>), VerifyError> {
     let mut frontier = Frontier::new();
     let mut tree = store.tree_builder().ok();
     let mut key_events = Vec::new();
-    let replayed = verify::replay(store, |v, offset, _| {
+    let replayed = scan::replay(store, |v, offset, _| {
         if changes_keys_or_parties(&v.body.kind) {
             key_events.push(offset);
         }
@@ -553,7 +553,7 @@ impl Writer {
     /// the cache's head, and the stored hashes in the cache's tree file
     /// while it is complete (a stale one is rebuilt when a proof needs it).
     fn grow_tree(&mut self, leaves: &[(Hash, u64)]) {
-        let mut hashes = crate::merkle::stored_hash_count(self.frontier.size()).ok();
+        let mut hashes = crate::tlog::merkle::stored_hash_count(self.frontier.size()).ok();
         for (leaf, offset) in leaves {
             let stored = stored_for(&self.frontier, *leaf);
             if let Some(n) = hashes {
@@ -577,7 +577,7 @@ impl Writer {
     /// cache's tree (checked by [`Writer::tree`]).
     pub fn event_bytes(
         &self,
-        tree: &crate::store::TreeFile,
+        tree: &crate::core::store::TreeFile,
         index: u64,
     ) -> Result<Vec<u8>, WriteError> {
         let damaged = |what: String| {
@@ -595,7 +595,7 @@ impl Writer {
                 .ok_or_else(|| damaged(format!("no offset for event {}", index + 1)))?,
             false => self.log_len,
         };
-        if end <= start || end - start > crate::format::MAX_EVENT_BYTES as u64 {
+        if end <= start || end - start > crate::core::format::MAX_EVENT_BYTES as u64 {
             return Err(damaged(format!("an event from byte {start} to {end}")));
         }
         Ok(self.store.read_at(start, end - start)?)
@@ -611,23 +611,23 @@ impl Writer {
     /// they give must be the head's, and their last leaf hash and offset
     /// those of the log's last event. A damaged cache is rebuilt from a full
     /// replay ([`Writer::rebuild_tree`]), as is the head's frontier.
-    pub fn tree(&mut self) -> Result<crate::store::TreeFile, WriteError> {
+    pub fn tree(&mut self) -> Result<crate::core::store::TreeFile, WriteError> {
         match self.cached_tree() {
             Some(t) => Ok(t),
             None => self.rebuild_tree(),
         }
     }
 
-    fn cached_tree(&self) -> Option<crate::store::TreeFile> {
-        use crate::merkle::HashReader;
+    fn cached_tree(&self) -> Option<crate::core::store::TreeFile> {
+        use crate::tlog::merkle::HashReader;
         let size = self.frontier.size();
-        let count = crate::merkle::stored_hash_count(size).ok()?;
+        let count = crate::tlog::merkle::stored_hash_count(size).ok()?;
         let t = self.store.tree(count, size)?;
-        if crate::merkle::tree_hash(size, &t).ok()? != self.frontier.root() {
+        if crate::tlog::merkle::tree_hash(size, &t).ok()? != self.frontier.root() {
             return None;
         }
         let last = size.checked_sub(1)?;
-        let index = crate::merkle::stored_hash_index(0, last).ok()?;
+        let index = crate::tlog::merkle::stored_hash_index(0, last).ok()?;
         let tail = self
             .store
             .read_at(
@@ -635,14 +635,14 @@ impl Writer {
                 self.log_len.checked_sub(self.head_offset)?,
             )
             .ok()?;
-        let leaf = crate::merkle::leaf_hash(&tail);
+        let leaf = crate::tlog::merkle::leaf_hash(&tail);
         (t.offset(last)? == self.head_offset && t.read_hashes(&[index]).ok()? == [leaf])
             .then_some(t)
     }
 
     /// Rebuilds the cache's Merkle tree, event offsets and frontier from a
     /// full replay of the log.
-    pub fn rebuild_tree(&mut self) -> Result<crate::store::TreeFile, WriteError> {
+    pub fn rebuild_tree(&mut self) -> Result<crate::core::store::TreeFile, WriteError> {
         let (replayed, frontier, _) = full_replay(&self.store)?;
         if replayed.state.head != self.state.head {
             return Err(WriteError::Usage(
@@ -655,8 +655,8 @@ impl Writer {
             self.unsaved = true;
         }
         let size = self.frontier.size();
-        let count =
-            crate::merkle::stored_hash_count(size).map_err(|e| WriteError::Usage(e.to_string()))?;
+        let count = crate::tlog::merkle::stored_hash_count(size)
+            .map_err(|e| WriteError::Usage(e.to_string()))?;
         self.store
             .tree(count, size)
             .ok_or_else(|| WriteError::Usage("could not rebuild the cache's Merkle tree".into()))
@@ -665,7 +665,7 @@ impl Writer {
     /// Checks every stored hash and offset of the cache's tree against the
     /// log, hashing it once (no signature checks): for `publish`, whose
     /// output is immutable. Rebuilds the tree if anything differs.
-    pub fn checked_tree(&mut self) -> Result<crate::store::TreeFile, WriteError> {
+    pub fn checked_tree(&mut self) -> Result<crate::core::store::TreeFile, WriteError> {
         let t = self.tree()?;
         if self.tree_matches_log(&t)? {
             return Ok(t);
@@ -673,8 +673,8 @@ impl Writer {
         self.rebuild_tree()
     }
 
-    fn tree_matches_log(&self, t: &crate::store::TreeFile) -> Result<bool, WriteError> {
-        use crate::merkle::HashReader;
+    fn tree_matches_log(&self, t: &crate::core::store::TreeFile) -> Result<bool, WriteError> {
+        use crate::tlog::merkle::HashReader;
         use std::io::Read;
         let path = self.store.log_path();
         let io = |source| {
@@ -693,18 +693,18 @@ impl Writer {
             buf.extend_from_slice(&chunk[..n]);
             let mut pos = 0usize;
             loop {
-                let len = match crate::format::frame(&buf[pos..]) {
-                    crate::format::Frame::Item(len) => len,
-                    crate::format::Frame::NeedMore => break,
+                let len = match crate::core::format::frame(&buf[pos..]) {
+                    crate::core::format::Frame::Item(len) => len,
+                    crate::core::format::Frame::NeedMore => break,
                     // Verified when the writer opened it: the log changed.
-                    crate::format::Frame::Unframeable => return Ok(false),
+                    crate::core::format::Frame::Unframeable => return Ok(false),
                 };
                 if base + pos as u64 >= self.log_len {
                     break;
                 }
-                let leaf = crate::merkle::leaf_hash(&buf[pos..pos + len]);
+                let leaf = crate::tlog::merkle::leaf_hash(&buf[pos..pos + len]);
                 let stored = stored_for(&frontier, leaf);
-                let at = crate::merkle::stored_hash_index(0, index)
+                let at = crate::tlog::merkle::stored_hash_index(0, index)
                     .map_err(|e| WriteError::Usage(e.to_string()))?;
                 let want: Vec<u64> = (at..at + stored.len() as u64).collect();
                 if t.read_hashes(&want).ok() != Some(stored)
@@ -818,8 +818,9 @@ impl Writer {
     /// The party for which `key` is a current key, or why there is none.
     fn author_of(&self, key: &SigningKey) -> Result<PartyId, WriteError> {
         let me = key.public();
-        let removed =
-            |r: &crate::replay::KeyRecord| self.state.parties.get(&r.party).and_then(|p| p.removed);
+        let removed = |r: &crate::core::replay::KeyRecord| {
+            self.state.parties.get(&r.party).and_then(|p| p.removed)
+        };
         match self.state.key_record(&me) {
             Some(r) if r.is_current() => Ok(r.party.clone()),
             Some(r) if removed(r).is_some() => Err(WriteError::PartyRemoved {
@@ -940,7 +941,7 @@ impl Writer {
     /// The current version of a document, if it exists.
     pub fn current_version(
         &mut self,
-        doc: &crate::format::DocId,
+        doc: &crate::core::format::DocId,
     ) -> Result<Option<DocHash>, WriteError> {
         let probe = Kind::DocumentSigned {
             doc: doc.clone(),
@@ -1066,9 +1067,13 @@ impl Writer {
         // in parallel waves, and replay in order.
         let mut items: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
         while pos < events.len() {
-            let len = match crate::format::frame(&events[pos..]) {
-                crate::format::Frame::Item(n) if n <= crate::format::MAX_EVENT_BYTES => n,
-                crate::format::Frame::NeedMore => {
+            let len = match crate::core::format::frame(&events[pos..]) {
+                crate::core::format::Frame::Item(n)
+                    if n <= crate::core::format::MAX_EVENT_BYTES =>
+                {
+                    n
+                }
+                crate::core::format::Frame::NeedMore => {
                     return Err(fail(
                         items.len(),
                         pos,
@@ -1088,7 +1093,7 @@ impl Writer {
             pos += len;
         }
         for wave in items.chunks(8192) {
-            let checked = crate::verify::check_wave(events, wave, Some(&next.keys));
+            let checked = crate::core::scan::check_wave(events, wave, Some(&next.keys));
             for ((offset, range), c) in wave.iter().zip(checked) {
                 let index = accepted.len();
                 let offset = *offset as usize;

@@ -8,7 +8,7 @@
 //! `golang.org/x/mod/sumdb/note`), Ed25519 note signatures (type 0x01),
 //! Ed25519 `cosignature/v1` cosignatures (type 0x04), the checkpoint text,
 //! and the k-of-n witness policy check. It never touches the disk (the
-//! witness's state is [`crate::witness`]'s job) and never decides which keys
+//! witness's state is [`crate::tlog::witness`]'s job) and never decides which keys
 //! to trust: callers pass the verifiers.
 //!
 //! Parsing is stricter than the Go package where the spec leaves room (Base64
@@ -22,7 +22,7 @@ use std::str::FromStr;
 use base64ct::{Base64, Encoding};
 use sha2::{Digest, Sha256};
 
-use crate::crypto::{PublicKey, SigningKey};
+use crate::base::crypto::{PublicKey, SigningKey};
 
 /// The largest note accepted or produced, in bytes. signed-note asks for a
 /// cap; 1 MiB holds a checkpoint with 100 post-quantum signatures.
@@ -86,7 +86,7 @@ pub enum NoteError {
     #[error("verifier key for {name:?}: {source}")]
     BadKey {
         name: String,
-        source: crate::crypto::KeyError,
+        source: crate::base::crypto::KeyError,
     },
     #[error("two different verifier keys share the name {name:?} and key ID {key_id:08x}")]
     AmbiguousVerifier { name: String, key_id: u32 },

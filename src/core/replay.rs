@@ -22,12 +22,12 @@ use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::PublicKey;
-use crate::format::{
+use crate::base::crypto::PublicKey;
+use crate::base::time::Timestamp;
+use crate::core::format::{
     key_proof_message, party_proof_message, Body, DocHash, DocId, Event, EventHash, Kid, Kind,
     LedgerId, NewParty, PartyId, ProposalId, SessionId, MAX_PARTIES,
 };
-use crate::time::Timestamp;
 
 /// An event that passed every replay rule in its place in the log.
 #[derive(Debug, Clone)]
@@ -434,7 +434,7 @@ pub struct Proposal {
     pub hash: EventHash,
     pub proposer: PartyId,
     /// Parties to add, with their keys.
-    pub add: BTreeMap<PartyId, crate::crypto::PublicKey>,
+    pub add: BTreeMap<PartyId, crate::base::crypto::PublicKey>,
     pub remove: Vec<PartyId>,
     /// Who must approve: every party current when it was proposed.
     pub required: Vec<PartyId>,
@@ -1014,7 +1014,7 @@ impl State {
                 party: party.clone(),
                 reason,
             };
-            let public = crate::crypto::PublicKey::from_bytes(&new.key, "the key")
+            let public = crate::base::crypto::PublicKey::from_bytes(&new.key, "the key")
                 .map_err(|e| bad(e.to_string()))?;
             let kid = Kid::of(&new.key);
             if let Some(r) = self.keys.get(&kid) {
@@ -1076,7 +1076,7 @@ impl State {
         let author = self.registered(&body.author);
         match &body.kind {
             Kind::KeyAdded { key, .. } | Kind::KeyRotated { key, .. } => {
-                let Ok(public) = crate::crypto::PublicKey::from_bytes(key, "the key") else {
+                let Ok(public) = crate::base::crypto::PublicKey::from_bytes(key, "the key") else {
                     return;
                 };
                 let kid = Kid::of(key);
@@ -1132,7 +1132,7 @@ impl State {
                 let add = add
                     .iter()
                     .filter_map(|(id, n)| {
-                        crate::crypto::PublicKey::from_bytes(&n.key, "the key")
+                        crate::base::crypto::PublicKey::from_bytes(&n.key, "the key")
                             .ok()
                             .map(|k| (id.clone(), k))
                     })

@@ -12,12 +12,12 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::{self, refuted, usage, Bundle, CheckpointError};
-use crate::merkle;
-use crate::note::{Checkpoint, Note};
-use crate::store::{io, DOCS_DIR, LOG_FILE};
-use crate::tiles::{self, EntryBundle, TileHashReader};
-use crate::writer::Writer;
+use crate::core::store::{io, DOCS_DIR, LOG_FILE};
+use crate::core::writer::Writer;
+use crate::proofs::checkpoint::{self, refuted, usage, Bundle, CheckpointError};
+use crate::tlog::merkle;
+use crate::tlog::note::{Checkpoint, Note};
+use crate::tlog::tiles::{self, EntryBundle, TileHashReader};
 
 /// The published checkpoint's file name (tlog-tiles).
 pub const CHECKPOINT_FILE: &str = "checkpoint";
@@ -45,7 +45,7 @@ fn published_checkpoint(out: &Path) -> Result<Option<(Vec<u8>, Checkpoint)>, Che
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(&path)(e).into()),
     };
-    let bad = |e: crate::note::NoteError| usage(format!("{}: {e}", path.display()));
+    let bad = |e: crate::tlog::note::NoteError| usage(format!("{}: {e}", path.display()));
     let note = Note::parse(&bytes).map_err(bad)?;
     let cp = Checkpoint::parse_text(note.text()).map_err(bad)?;
     Ok(Some((bytes, cp)))
@@ -159,14 +159,14 @@ pub fn publish(dir: &Path, out: &Path) -> Result<Published, CheckpointError> {
     // Everything the checkpoint will point at is durable before it does.
     let handle = fs::File::open(out).map_err(io(out))?;
     rustix::fs::syncfs(&handle).map_err(|e| io(out)(e.into()))?;
-    crate::store::replace_durably(out, &out.join(CHECKPOINT_FILE), &cp_bytes)?;
+    crate::core::store::replace_durably(out, &out.join(CHECKPOINT_FILE), &cp_bytes)?;
     drop(w);
     Ok(report)
 }
 
 fn bundle_data(
     w: &Writer,
-    tree: &crate::store::TreeFile,
+    tree: &crate::core::store::TreeFile,
     bundle: &EntryBundle,
 ) -> Result<Vec<u8>, CheckpointError> {
     let first = bundle.index() * 256;

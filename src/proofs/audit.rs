@@ -1,0 +1,187 @@
+//! The whole-ledger audit: the core's verification ([`crate::core::verify`])
+//! and, on top of it, every stored checkpoint checked against the replayed
+//! tree (FORMAT §13.2) and the witness policy (`--witness`/`--quorum`).
+//!
+//! This is what `ledger verify` runs. It reads the log, `docs/` and
+//! `checkpoints/` and never writes, locks or reads the writer's cache.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::base::crypto::PublicKey;
+use crate::core::format::EventHash;
+use crate::core::verify::{self, list, Failure, VerifyError, Visit};
+use crate::proofs::checkpoint::{self, CheckpointReport, CHECKPOINTS_DIR};
+use crate::tlog::merkle;
+use crate::tlog::note::WitnessPolicy;
+
+/// What an auditor requires of a ledger: the core's requirements (FORMAT
+/// §6, end) and those on its checkpoints.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// `--trust`: every party must have held one of these keys, and each
+    /// must be a key some party holds or held (name, key).
+    pub trust: Option<Vec<(String, PublicKey)>>,
+    /// `--head`: the ledger must contain an event with this hash.
+    pub head: Option<EventHash>,
+    /// `--log-key`: keys besides the parties' that may sign checkpoints.
+    pub log_keys: Vec<(String, PublicKey)>,
+    /// `--witness`/`--quorum`: the latest checkpoint must be cosigned so.
+    pub witnesses: Option<WitnessPolicy>,
+}
+
+/// Everything a successful audit proves: the core's report, the tree's
+/// root and the stored checkpoints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    #[serde(flatten)]
+    pub ledger: verify::Report,
+    /// The Merkle tree's root over all events (FORMAT §12), hex.
+    pub tree_root: String,
+    /// The stored checkpoints, each checked against the tree (FORMAT §13.2).
+    pub checkpoints: Vec<CheckpointReport>,
+}
+
+/// Audits the ledger in `dir` from its first byte, keeping every event's
+/// description in the report.
+pub fn verify(dir: &Path, options: &Options) -> Result<Report, VerifyError> {
+    let mut events = Vec::new();
+    let mut report = verify_with(dir, options, &mut |v: Visit<'_>| events.push(v.entry()))?;
+    report.ledger.events = events;
+    Ok(report)
+}
+
+fn refuted(reason: String) -> VerifyError {
+    VerifyError::Failed(Failure {
+        event: None,
+        offset: None,
+        reason,
+        torn_tail: false,
+    })
+}
+
+/// Audits the ledger in `dir`, streaming each verified event to `visit`
+/// (see [`verify::verify_with`]).
+pub fn verify_with(
+    dir: &Path,
+    options: &Options,
+    visit: &mut dyn FnMut(Visit<'_>),
+) -> Result<Report, VerifyError> {
+    // FORMAT §12: the tree is computed while streaming, keeping the root at
+    // each size a stored checkpoint names.
+    let stored = checkpoint::stored(dir)?;
+    let wanted = checkpoint::sizes(&stored);
+    let mut roots = BTreeMap::new();
+    roots.insert(0, merkle::empty_root());
+    let mut tree = merkle::Frontier::new();
+    let core = verify::Options {
+        trust: options.trust.clone(),
+        head: options.head,
+    };
+    let (report, state) = verify::verify_state(dir, &core, &mut |v: Visit<'_>| {
+        // Cannot fail below 2^64 events.
+        let _ = tree.push(v.leaf_hash());
+        if wanted.contains(&tree.size()) {
+            roots.insert(tree.size(), tree.root());
+        }
+        visit(v);
+    })?;
+    let origin = checkpoint::origin(&state.ledger);
+    // FORMAT §13.1: any key a party held that was not revoked (a revoked
+    // key may be in someone else's hands) may have signed a checkpoint.
+    let mut keys: Vec<(String, PublicKey)> = state
+        .keys
+        .values()
+        .filter(|r| r.revoked.is_none())
+        .map(|r| (r.party.to_string(), r.key))
+        .collect();
+    keys.extend(options.log_keys.iter().cloned());
+    let checkpoints = checkpoint::check_stored(
+        &stored,
+        &origin,
+        &roots,
+        state.count,
+        &keys,
+        options.witnesses.as_ref(),
+    );
+    if let Some(bad) = checkpoints.iter().find(|c| !c.valid) {
+        return Err(refuted(format!(
+            "{CHECKPOINTS_DIR}/{}: {}",
+            bad.file,
+            bad.problem.as_deref().unwrap_or("invalid")
+        )));
+    }
+    if let Some(policy) = &options.witnesses {
+        match checkpoints.iter().max_by_key(|c| c.size) {
+            None => {
+                return Err(refuted(format!(
+                    "a witness policy was given (--witness), but {} holds no checkpoint",
+                    dir.display()
+                )))
+            }
+            Some(c) if c.cosigned_by.len() < policy.quorum() => {
+                return Err(refuted(format!(
+                    "{CHECKPOINTS_DIR}/{}: the latest checkpoint is cosigned by {} of the {} witnesses, fewer than the {} required (--quorum)",
+                    c.file,
+                    c.cosigned_by.len(),
+                    policy.witnesses().len(),
+                    policy.quorum()
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(Report {
+        ledger: report,
+        tree_root: hex::encode(tree.root()),
+        checkpoints,
+    })
+}
+
+impl Report {
+    /// The text report's first lines: the ledger and its parties.
+    pub fn header(&self) -> String {
+        self.ledger.header()
+    }
+
+    /// The text report after the timeline: documents, trust, checkpoints
+    /// and the verdict line.
+    pub fn footer(&self) -> String {
+        let mut f = self.ledger.documents_text();
+        if !self.checkpoints.is_empty() {
+            f.push_str("\ncheckpoints (FORMAT §13):\n");
+        }
+        for c in &self.checkpoints {
+            let cosigned = if c.cosigned_by.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; cosigned by {}",
+                    list(c.cosigned_by.iter().map(|w| w.witness.as_str()))
+                )
+            };
+            let _ = writeln!(
+                f,
+                "  size {}: valid, signed by {}{cosigned}",
+                c.size.unwrap_or_default(),
+                list(&c.signed_by)
+            );
+        }
+        f.push('\n');
+        f.push_str(&self.ledger.verdict());
+        f
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.header())?;
+        for e in &self.ledger.events {
+            f.write_str(&verify::Report::timeline_entry(e))?;
+        }
+        f.write_str(&self.footer())
+    }
+}
