@@ -460,20 +460,20 @@ pub fn verify_with(
     options: &Options,
     visit: &mut dyn FnMut(Visit<'_>),
 ) -> Result<Report, VerifyError> {
-    Ok(verify_state(dir, options, visit)?.0)
+    let store = Store::open(dir, Access::Read)?;
+    Ok(verify_state(&store, options, visit)?.0)
 }
 
 /// [`verify_with`], also giving the replayed state, for the layers above
 /// that check more against it (the proofs layer's audit).
 pub(crate) fn verify_state(
-    dir: &Path,
+    store: &Store,
     options: &Options,
     visit: &mut dyn FnMut(Visit<'_>),
 ) -> Result<(Report, State), VerifyError> {
-    let store = Store::open(dir, Access::Read)?;
     let events = Vec::new();
     let mut seen_head = false;
-    let replayed = replay(&store, |ev, offset, state| {
+    let replayed = replay(store, |ev, offset, state| {
         if options.head == Some(ev.hash()) {
             seen_head = true;
         }

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::base::crypto::PublicKey;
 use crate::core::format::EventHash;
+use crate::core::store::{Access, Store};
 use crate::core::verify::{self, list, Failure, VerifyError, Visit};
 use crate::proofs::checkpoint::{self, CheckpointReport, CHECKPOINTS_DIR};
 use crate::tlog::merkle;
@@ -72,6 +73,7 @@ pub fn verify_with(
 ) -> Result<Report, VerifyError> {
     // FORMAT §12: the tree is computed while streaming, keeping the root at
     // each size a stored checkpoint names.
+    let store = Store::open(dir, Access::Read)?;
     let stored = checkpoint::stored(dir)?;
     let wanted = checkpoint::sizes(&stored);
     let mut roots = BTreeMap::new();
@@ -81,7 +83,7 @@ pub fn verify_with(
         trust: options.trust.clone(),
         head: options.head,
     };
-    let (report, state) = verify::verify_state(dir, &core, &mut |v: Visit<'_>| {
+    let (report, state) = verify::verify_state(&store, &core, &mut |v: Visit<'_>| {
         // Cannot fail below 2^64 events.
         let _ = tree.push(v.leaf_hash());
         if wanted.contains(&tree.size()) {
