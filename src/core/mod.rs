@@ -6,6 +6,7 @@
 //! never import the proofs layer: checkpoints and witnesses are added on
 //! top, in [`crate::proofs`].
 
+pub mod cache;
 pub mod format;
 pub mod replay;
 pub mod scan;

@@ -322,3 +322,10 @@ pub(crate) fn replay(
         )),
     }
 }
+
+/// Replay checks each document an event names against the ledger's files.
+impl crate::core::replay::Documents for Store {
+    fn check(&self, hash: &crate::core::format::DocHash) -> Result<(), String> {
+        self.check_doc(hash)
+    }
+}

@@ -14,13 +14,14 @@ use rand::RngCore;
 
 use crate::base::crypto::{PublicKey, SigningKey};
 use crate::base::time::Timestamp;
+use crate::core::cache::{Buckets, Cache, EntryKind};
 use crate::core::format::{
     key_proof_message, party_proof_message, protected_header, sig_structure, Body, DocHash, Event,
     EventHash, FormatError, Kid, Kind, LedgerId, NewParty, PartyId, ProposalId, FORMAT_VERSION,
 };
 use crate::core::replay::{Documents, RuleError, State};
 use crate::core::scan::{self, Failure, VerifyError};
-use crate::core::store::{Access, Buckets, Cache, EntryKind, Store, StoreError};
+use crate::core::store::{Access, Store, StoreError};
 use crate::tlog::merkle::{Frontier, Hash};
 
 /// Why an event was not written. Nothing was changed.
@@ -577,7 +578,7 @@ impl Writer {
     /// cache's tree (checked by [`Writer::tree`]).
     pub fn event_bytes(
         &self,
-        tree: &crate::core::store::TreeFile,
+        tree: &crate::core::cache::TreeFile,
         index: u64,
     ) -> Result<Vec<u8>, WriteError> {
         let damaged = |what: String| {
@@ -611,14 +612,14 @@ impl Writer {
     /// they give must be the head's, and their last leaf hash and offset
     /// those of the log's last event. A damaged cache is rebuilt from a full
     /// replay ([`Writer::rebuild_tree`]), as is the head's frontier.
-    pub fn tree(&mut self) -> Result<crate::core::store::TreeFile, WriteError> {
+    pub fn tree(&mut self) -> Result<crate::core::cache::TreeFile, WriteError> {
         match self.cached_tree() {
             Some(t) => Ok(t),
             None => self.rebuild_tree(),
         }
     }
 
-    fn cached_tree(&self) -> Option<crate::core::store::TreeFile> {
+    fn cached_tree(&self) -> Option<crate::core::cache::TreeFile> {
         use crate::tlog::merkle::HashReader;
         let size = self.frontier.size();
         let count = crate::tlog::merkle::stored_hash_count(size).ok()?;
@@ -642,7 +643,7 @@ impl Writer {
 
     /// Rebuilds the cache's Merkle tree, event offsets and frontier from a
     /// full replay of the log.
-    pub fn rebuild_tree(&mut self) -> Result<crate::core::store::TreeFile, WriteError> {
+    pub fn rebuild_tree(&mut self) -> Result<crate::core::cache::TreeFile, WriteError> {
         let (replayed, frontier, _) = full_replay(&self.store)?;
         if replayed.state.head != self.state.head {
             return Err(WriteError::Usage(
@@ -665,7 +666,7 @@ impl Writer {
     /// Checks every stored hash and offset of the cache's tree against the
     /// log, hashing it once (no signature checks): for `publish`, whose
     /// output is immutable. Rebuilds the tree if anything differs.
-    pub fn checked_tree(&mut self) -> Result<crate::core::store::TreeFile, WriteError> {
+    pub fn checked_tree(&mut self) -> Result<crate::core::cache::TreeFile, WriteError> {
         let t = self.tree()?;
         if self.tree_matches_log(&t)? {
             return Ok(t);
@@ -673,7 +674,7 @@ impl Writer {
         self.rebuild_tree()
     }
 
-    fn tree_matches_log(&self, t: &crate::core::store::TreeFile) -> Result<bool, WriteError> {
+    fn tree_matches_log(&self, t: &crate::core::cache::TreeFile) -> Result<bool, WriteError> {
         use crate::tlog::merkle::HashReader;
         use std::io::Read;
         let path = self.store.log_path();

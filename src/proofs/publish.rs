@@ -166,7 +166,7 @@ pub fn publish(dir: &Path, out: &Path) -> Result<Published, CheckpointError> {
 
 fn bundle_data(
     w: &Writer,
-    tree: &crate::core::store::TreeFile,
+    tree: &crate::core::cache::TreeFile,
     bundle: &EntryBundle,
 ) -> Result<Vec<u8>, CheckpointError> {
     let first = bundle.index() * 256;
