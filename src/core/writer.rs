@@ -30,7 +30,7 @@ pub enum WriteError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the ledger fails verification, so nothing was written: {0}")]
-    Invalid(Failure),
+    Invalid(Box<Failure>),
     #[error("the signing key (public key {key}) is not the key of any party of this ledger")]
     NotAParty { key: String },
     #[error("refused: the signing key (kid {kid}) was a key of party {party:?}, but it was {status}; sign with a current key of {party:?}")]
@@ -53,7 +53,7 @@ pub enum WriteError {
     /// cut by itself.
     #[error("the ledger fails verification, so nothing was written: {failure}. {refusal}")]
     TornTail {
-        failure: Failure,
+        failure: Box<Failure>,
         refusal: TailRefusal,
     },
     /// `init`: the signing key is none of the parties' given.
@@ -99,7 +99,7 @@ impl WriteError {
     /// that is why: evidence, not a mistake of the caller's.
     pub fn failure(&self) -> Option<&Failure> {
         match self {
-            WriteError::Invalid(f) | WriteError::TornTail { failure: f, .. } => Some(f),
+            WriteError::Invalid(f) | WriteError::TornTail { failure: f, .. } => Some(f.as_ref()),
             _ => None,
         }
     }
@@ -146,7 +146,7 @@ pub enum ImportProblem {
 impl From<VerifyError> for WriteError {
     fn from(e: VerifyError) -> Self {
         match e {
-            VerifyError::Failed(f) => WriteError::Invalid(f),
+            VerifyError::Failed(f) => WriteError::Invalid(Box::new(f)),
             VerifyError::Store(s) => WriteError::Store(s),
         }
     }
@@ -557,13 +557,13 @@ impl Writer {
                     .is_some_and(|(start, end)| at >= start && at < end && len <= end);
                 if at == 0 {
                     return Err(WriteError::TornTail {
-                        failure: f,
+                        failure: Box::new(f),
                         refusal: TailRefusal::Genesis,
                     });
                 }
                 if !ours && !force_repair {
                     return Err(WriteError::TornTail {
-                        failure: f,
+                        failure: Box::new(f),
                         refusal: TailRefusal::NotOurs,
                     });
                 }
