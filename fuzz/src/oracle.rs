@@ -249,7 +249,7 @@ pub fn verify_log(scratch: &Scratch, log: &[u8], pick: usize) -> Result<Report, 
                     assert_eq!(p.count, i);
                     scratch.write_log(log);
                 }
-                if f.torn_tail {
+                if f.is_torn_tail() {
                     // The file ends inside an item, or in nothing but
                     // zeros (what a crash can leave after an append, and a
                     // torn tail too since commit 1161814).

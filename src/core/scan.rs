@@ -6,25 +6,57 @@
 //! to do with a torn tail is the writer's decision.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::core::format::{Event, Frame, LogReader, ReadError};
-use crate::core::replay::{Checked, KeyRing, State, Verified};
+use crate::core::format::{
+    Event, EventHash, FormatError, Frame, Kid, LogReader, PartyId, ReadError,
+};
+use crate::core::replay::{Checked, KeyRing, RuleError, State, Verified};
 use crate::core::store::{Store, StoreError, LOG_FILE};
 
 /// Where and why a ledger fails verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     /// Position of the failing event in the log (0 is the genesis), if the
     /// failure concerns one event.
     pub event: Option<u64>,
     /// Byte offset in `events.cbor` where that event (or the problem) starts.
     pub offset: Option<u64>,
-    pub reason: String,
+    /// What is wrong, with its evidence.
+    pub cause: Cause,
+}
+
+impl Failure {
+    /// A failure at `offset`, in event `event`.
+    pub fn at(event: Option<u64>, offset: u64, cause: Cause) -> Self {
+        Failure {
+            event,
+            offset: Some(offset),
+            cause,
+        }
+    }
+
+    /// A failure of the ledger as a whole, not of one event.
+    pub fn whole(cause: Cause) -> Self {
+        Failure {
+            event: None,
+            offset: None,
+            cause,
+        }
+    }
+
     /// The log ends in an interrupted append (FORMAT §3), which a writer
     /// removes; everything before `offset` is intact.
-    pub torn_tail: bool,
+    pub fn is_torn_tail(&self) -> bool {
+        self.cause.is_torn_tail()
+    }
+
+    /// Why, in one sentence: the cause's message.
+    pub fn reason(&self) -> String {
+        self.cause.to_string()
+    }
 }
 
 impl fmt::Display for Failure {
@@ -33,12 +65,166 @@ impl fmt::Display for Failure {
             (Some(i), Some(o)) => write!(
                 f,
                 "event {i} (byte offset {o} of {LOG_FILE}): {}",
-                self.reason
+                self.cause
             ),
-            (None, Some(o)) => write!(f, "byte offset {o} of {LOG_FILE}: {}", self.reason),
-            _ => f.write_str(&self.reason),
+            (None, Some(o)) => write!(f, "byte offset {o} of {LOG_FILE}: {}", self.cause),
+            _ => write!(f, "{}", self.cause),
         }
     }
+}
+
+/// `--json` keeps the fields it always had (`reason` the cause's message,
+/// `torn_tail` derived from it) and adds `cause`, the kind as a word.
+impl Serialize for Failure {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Failure", 5)?;
+        s.serialize_field("event", &self.event)?;
+        s.serialize_field("offset", &self.offset)?;
+        s.serialize_field("reason", &self.reason())?;
+        s.serialize_field("torn_tail", &self.is_torn_tail())?;
+        s.serialize_field("cause", self.cause.kind())?;
+        s.end()
+    }
+}
+
+/// Why a ledger fails verification: each kind of refutation, with what it
+/// found. The message (`Display`) is what `ledger verify` prints.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Cause {
+    /// The event's bytes break the format (FORMAT §3-§5).
+    #[error(transparent)]
+    Format(FormatError),
+    /// The event breaks a replay rule (FORMAT §6), its signature included
+    /// ([`RuleError::BadSignature`]).
+    #[error(transparent)]
+    Rule(RuleError),
+    /// The log ends in `bytes` bytes that are not a complete event (all
+    /// zeros if `zeros`), after `intact` events: an interrupted append
+    /// (FORMAT §3) that a writer may remove.
+    #[error("{}", torn_tail_message(*.bytes, *.intact, *.zeros))]
+    TornTail {
+        bytes: u64,
+        intact: u64,
+        zeros: bool,
+    },
+    /// The event claims more bytes than the file holds, yet a complete
+    /// event follows at byte offset `next`: damage, not a torn tail.
+    #[error("the event's encoding claims more bytes than the file holds, yet a complete event follows at \
+             byte offset {next}: the log is damaged (this is not an interrupted append; compare with another copy)")]
+    Damaged { next: u64 },
+    /// The strict reader read an event that the fast framing could not.
+    #[error("the event could not be framed (FORMAT §3)")]
+    Unframeable,
+    /// `events.cbor` holds no bytes at all.
+    #[error("{LOG_FILE} is empty: there is no genesis event")]
+    Empty,
+    /// `--trust` is not met.
+    #[error(transparent)]
+    Trust(TrustFailure),
+    /// `--head`: no event of the ledger has this hash.
+    #[error("the ledger does not contain event {head} (--head): it has been truncated, rolled back or rewritten")]
+    Head { head: EventHash },
+    /// An event asked for by position that the ledger does not have.
+    #[error("there is no event {index}: the ledger has {count} events (0 to {})", .count.saturating_sub(1))]
+    NoSuchEvent { index: u64, count: u64 },
+    /// The key that signed an event is not one of its author's.
+    #[error("the signing key is not a key of the author")]
+    SignerNotAuthor,
+    /// A stored checkpoint (`file`, relative to the ledger directory) does
+    /// not check against the replayed tree (FORMAT §13.2).
+    #[error("{file}: {problem}")]
+    Checkpoint { file: String, problem: String },
+    /// The witness policy (`--witness`/`--quorum`) is not met.
+    #[error(transparent)]
+    Witness(WitnessFailure),
+}
+
+fn torn_tail_message(bytes: u64, intact: u64, zeros: bool) -> String {
+    if zeros {
+        format!(
+            "the log ends in {bytes} zero bytes, not an event: the remains of an append interrupted by a crash \
+             (the {intact} events before them are intact; the next append by the same writer, or \
+             `ledger repair`, removes them)"
+        )
+    } else {
+        format!(
+            "the log ends in {bytes} bytes that are not a complete event: the remains of an interrupted append \
+             (the {intact} events before them are intact; the next append by the same writer, or `ledger repair`, \
+             removes them), or a damaged last event (compare with another copy)"
+        )
+    }
+}
+
+impl Cause {
+    /// An interrupted append (FORMAT §3), which a writer may remove.
+    pub fn is_torn_tail(&self) -> bool {
+        matches!(self, Cause::TornTail { .. })
+    }
+
+    /// The kind of failure as one word, for `--json` (`cause`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Cause::Format(_) => "format",
+            Cause::Rule(RuleError::BadSignature { .. }) => "signature",
+            Cause::Rule(_) => "rule",
+            Cause::TornTail { .. } => "torn-tail",
+            Cause::Damaged { .. } => "damaged",
+            Cause::Unframeable => "unframeable",
+            Cause::Empty => "empty",
+            Cause::Trust(_) => "trust",
+            Cause::Head { .. } => "head",
+            Cause::NoSuchEvent { .. } => "no-such-event",
+            Cause::SignerNotAuthor => "signer-not-author",
+            Cause::Checkpoint { .. } => "checkpoint",
+            Cause::Witness(_) => "witness",
+        }
+    }
+}
+
+impl From<FormatError> for Cause {
+    fn from(e: FormatError) -> Self {
+        Cause::Format(e)
+    }
+}
+
+impl From<RuleError> for Cause {
+    fn from(e: RuleError) -> Self {
+        Cause::Rule(e)
+    }
+}
+
+/// How `--trust` is not met (FORMAT §6, end).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustFailure {
+    /// A genesis party held none of the trusted keys; `kids` are the keys
+    /// it held.
+    #[error("the key of party {party:?} (fingerprint {}) is not among the trusted keys (--trust)",
+        .kids.iter().map(Kid::to_hex).collect::<Vec<_>>().join(", fingerprint "))]
+    Untrusted { party: PartyId, kids: Vec<Kid> },
+    /// A trusted key (named as on the command line) no party ever held.
+    #[error("trusted key {name} is not the key of any party of this ledger (--trust)")]
+    UnknownKey { name: String },
+}
+
+/// How the witness policy (`--witness`/`--quorum`) is not met.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WitnessFailure {
+    /// A policy was given, but the ledger in `dir` has no checkpoint.
+    #[error("a witness policy was given (--witness), but {} holds no checkpoint", .dir.display())]
+    NoCheckpoint { dir: PathBuf },
+    /// The latest checkpoint (`file`, relative to the ledger directory) has
+    /// too few cosignatures.
+    #[error("{file}: the latest checkpoint is cosigned by {cosigned} of the {witnesses} witnesses, fewer than the {quorum} required (--quorum)")]
+    Quorum {
+        file: String,
+        cosigned: usize,
+        witnesses: usize,
+        quorum: usize,
+    },
 }
 
 /// Verification could not be completed, or refuted the ledger.
@@ -65,23 +251,13 @@ pub(crate) struct Replayed {
 const WAVE: usize = 2048;
 const READ_CHUNK: usize = 1 << 20;
 
-fn failure(event: Option<u64>, offset: u64, reason: String, torn_tail: bool) -> VerifyError {
-    VerifyError::Failed(Failure {
-        event,
-        offset: Some(offset),
-        reason,
-        torn_tail,
-    })
+fn failure(event: Option<u64>, offset: u64, cause: impl Into<Cause>) -> VerifyError {
+    VerifyError::Failed(Failure::at(event, offset, cause.into()))
 }
 
-fn format_failure(
-    store: &Store,
-    index: u64,
-    offset: u64,
-    error: crate::core::format::FormatError,
-) -> VerifyError {
+fn format_failure(store: &Store, index: u64, offset: u64, error: FormatError) -> VerifyError {
     let len = store.log_len().unwrap_or(offset);
-    if error != crate::core::format::FormatError::Truncated {
+    if error != FormatError::Truncated {
         // Zeros after the last event are what some file systems leave when
         // power fails during an append, after the size but before the data
         // reached the disk: never a committed event, so a torn tail too.
@@ -91,15 +267,14 @@ fn format_failure(
                 .read_at(offset, len - offset)
                 .is_ok_and(|b| b.iter().all(|&x| x == 0));
         if zeros {
-            let reason = format!(
-                "the log ends in {} zero bytes, not an event: the remains of an append interrupted by a crash \
-                 (the {index} events before them are intact; the next append by the same writer, or \
-                 `ledger repair`, removes them)",
-                len - offset
-            );
-            return failure(Some(index), offset, reason, true);
+            let cause = Cause::TornTail {
+                bytes: len - offset,
+                intact: index,
+                zeros: true,
+            };
+            return failure(Some(index), offset, cause);
         }
-        return failure(Some(index), offset, error.to_string(), false);
+        return failure(Some(index), offset, error);
     }
     // The file ends inside the item that starts at `offset`. That is a torn
     // tail (FORMAT §3) only if no complete event follows: a damaged length
@@ -109,20 +284,15 @@ fn format_failure(
         .read_at(offset, len.saturating_sub(offset))
         .unwrap_or_default();
     if let Some(at) = complete_event_within(&rest) {
-        let reason = format!(
-            "the event's encoding claims more bytes than the file holds, yet a complete event follows at \
-             byte offset {}: the log is damaged (this is not an interrupted append; compare with another copy)",
-            offset + at as u64
-        );
-        return failure(Some(index), offset, reason, false);
+        let next = offset + at as u64;
+        return failure(Some(index), offset, Cause::Damaged { next });
     }
-    let reason = format!(
-        "the log ends in {} bytes that are not a complete event: the remains of an interrupted append \
-         (the {index} events before them are intact; the next append by the same writer, or `ledger repair`, \
-         removes them), or a damaged last event (compare with another copy)",
-        rest.len()
-    );
-    failure(Some(index), offset, reason, true)
+    let cause = Cause::TornTail {
+        bytes: rest.len() as u64,
+        intact: index,
+        zeros: false,
+    };
+    failure(Some(index), offset, cause)
 }
 
 /// Where, after its first byte, `bytes` holds the start of a complete,
@@ -161,7 +331,7 @@ pub(crate) fn check_wave(
     buf: &[u8],
     items: &[(u64, std::ops::Range<usize>)],
     keys: Option<&KeyRing>,
-) -> Vec<Result<Checked, crate::core::format::FormatError>> {
+) -> Vec<Result<Checked, FormatError>> {
     let work = |chunk: &[(u64, std::ops::Range<usize>)]| -> Vec<_> {
         chunk
             .iter()
@@ -246,13 +416,13 @@ pub(crate) fn replay(
             let verified = match state.as_mut() {
                 None => {
                     let (s, v) = State::genesis(c.into_event())
-                        .map_err(|e| failure(Some(index), *offset, e.to_string(), false))?;
+                        .map_err(|e| failure(Some(index), *offset, e))?;
                     state = Some(s);
                     v
                 }
                 Some(s) => s
                     .apply_checked(c, store)
-                    .map_err(|e| failure(Some(index), *offset, e.to_string(), false))?,
+                    .map_err(|e| failure(Some(index), *offset, e))?,
             };
             head_offset = *offset;
             if let Some(s) = &state {
@@ -272,12 +442,7 @@ pub(crate) fn replay(
                     format_failure(store, index, offset, error)
                 }
                 Err(ReadError::Io(e)) => io_err(e),
-                Ok(_) => failure(
-                    Some(index),
-                    offset,
-                    "the event could not be framed (FORMAT §3)".into(),
-                    false,
-                ),
+                Ok(_) => failure(Some(index), offset, Cause::Unframeable),
             });
         }
         if items.is_empty() || buf.len() - pos < crate::core::format::MAX_EVENT_BYTES {
@@ -314,12 +479,7 @@ pub(crate) fn replay(
             log_len: base + pos as u64,
             head_offset,
         }),
-        None => Err(failure(
-            Some(0),
-            0,
-            format!("{LOG_FILE} is empty: there is no genesis event"),
-            false,
-        )),
+        None => Err(failure(Some(0), 0, Cause::Empty)),
     }
 }
 

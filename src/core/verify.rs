@@ -13,7 +13,7 @@ use crate::base::crypto::PublicKey;
 use crate::core::format::{DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId, PartyId};
 use crate::core::replay::{KeyRecord, State, Verified};
 use crate::core::scan::replay;
-pub use crate::core::scan::{Failure, VerifyError};
+pub use crate::core::scan::{Cause, Failure, TrustFailure, VerifyError, WitnessFailure};
 use crate::core::store::{Access, Store};
 use crate::tlog::merkle::Hash;
 
@@ -484,14 +484,7 @@ pub(crate) fn verify_state(
         });
     })?;
     let mut state = replayed.state;
-    let fail = |reason: String| {
-        VerifyError::Failed(Failure {
-            event: None,
-            offset: None,
-            reason,
-            torn_tail: false,
-        })
-    };
+    let fail = |cause: Cause| VerifyError::Failed(Failure::whole(cause));
     let mut trust_report = Vec::new();
     if let Some(trusted) = &options.trust {
         // A party is vouched for by any key it holds or held: its later
@@ -513,26 +506,24 @@ pub(crate) fn verify_state(
                 }
             }
             if !found && member.joined == 0 {
-                let kids: Vec<String> = state.keys_of(party).map(|(k, _)| k.to_hex()).collect();
-                return Err(fail(format!(
-                    "the key of party {party:?} (fingerprint {}) is not among the trusted keys (--trust)",
-                    kids.join(", fingerprint ")
-                )));
+                let kids = state.keys_of(party).map(|(k, _)| *k).collect();
+                return Err(fail(Cause::Trust(TrustFailure::Untrusted {
+                    party: party.clone(),
+                    kids,
+                })));
             }
         }
         for (name, key) in trusted {
             if state.key_record(key).is_none() {
-                return Err(fail(format!(
-                    "trusted key {name} is not the key of any party of this ledger (--trust)"
-                )));
+                return Err(fail(Cause::Trust(TrustFailure::UnknownKey {
+                    name: name.clone(),
+                })));
             }
         }
     }
     if let Some(head) = options.head {
         if !seen_head {
-            return Err(fail(format!(
-                "the ledger does not contain event {head} (--head): it has been truncated, rolled back or rewritten"
-            )));
+            return Err(fail(Cause::Head { head }));
         }
     }
     let report = Report {
@@ -741,16 +732,10 @@ pub fn export_event(dir: &Path, index: u64) -> Result<Exported, VerifyError> {
         }
     })?;
     let Some((offset, event)) = found else {
-        return Err(VerifyError::Failed(Failure {
-            event: None,
-            offset: None,
-            reason: format!(
-                "there is no event {index}: the ledger has {} events (0 to {})",
-                replayed.state.count,
-                replayed.state.count.saturating_sub(1)
-            ),
-            torn_tail: false,
-        }));
+        return Err(VerifyError::Failed(Failure::whole(Cause::NoSuchEvent {
+            index,
+            count: replayed.state.count,
+        })));
     };
     let stored = store.read_at(offset, event.stored_len() as u64)?;
     // The key that signed it (its kid), which was a current key of the
@@ -762,12 +747,11 @@ pub fn export_event(dir: &Path, index: u64) -> Result<Exported, VerifyError> {
         .filter(|r| r.party == event.body.author)
         .map(|r| r.key)
     else {
-        return Err(VerifyError::Failed(Failure {
-            event: Some(index),
-            offset: Some(offset),
-            reason: "the signing key is not a key of the author".into(),
-            torn_tail: false,
-        }));
+        return Err(VerifyError::Failed(Failure::at(
+            Some(index),
+            offset,
+            Cause::SignerNotAuthor,
+        )));
     };
     Ok(Exported {
         index,

@@ -8,7 +8,7 @@
 //! each time.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
@@ -22,7 +22,7 @@ use crate::core::format::{
 use crate::core::replay::{Documents, RuleError, State};
 use crate::core::scan::{self, Failure, VerifyError};
 use crate::core::store::{Access, Store, StoreError};
-use crate::tlog::merkle::{Frontier, Hash};
+use crate::tlog::merkle::{Frontier, Hash, MerkleError};
 
 /// Why an event was not written. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +31,7 @@ pub enum WriteError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the ledger fails verification, so nothing was written: {0}")]
-    Invalid(Failure),
+    Invalid(Box<Failure>),
     #[error("the signing key (public key {key}) is not the key of any party of this ledger")]
     NotAParty { key: String },
     #[error("refused: the signing key (kid {kid}) was a key of party {party:?}, but it was {status}; sign with a current key of {party:?}")]
@@ -50,14 +50,104 @@ pub enum WriteError {
     Rule(#[from] RuleError),
     #[error("refused: {0}")]
     Format(#[from] FormatError),
-    #[error("{0}")]
-    Usage(String),
+    /// The log ends in a torn tail (FORMAT §3) that this writer will not
+    /// cut by itself.
+    #[error("the ledger fails verification, so nothing was written: {failure}. {refusal}")]
+    TornTail {
+        failure: Box<Failure>,
+        refusal: TailRefusal,
+    },
+    /// `init`: the signing key is none of the parties' given.
+    #[error("the signing key (public key {key}) is not among the parties given with --party")]
+    InitNotAParty { key: String },
+    /// The cache's index of event offsets does not match the log.
+    #[error("the cache's index of events is damaged ({damage}); remove {}/cache", .dir.display())]
+    CacheIndex { dir: PathBuf, damage: IndexDamage },
+    /// The log's head moved although the writer holds the lock.
+    #[error("the ledger changed under the writer's lock; run the command again")]
+    ChangedUnderLock,
+    /// The cache's Merkle tree could not be written again.
+    #[error("could not rebuild the cache's Merkle tree")]
+    TreeRebuild,
+    #[error(transparent)]
+    Merkle(#[from] MerkleError),
+    /// A membership proposal names the same new party twice.
+    #[error("party {party:?} is added twice")]
+    AddedTwice { party: PartyId },
+    /// An event of an import file is refused; nothing was imported.
+    #[error(
+        "import: event {index} of the file (byte offset {offset}): {problem}; nothing was imported"
+    )]
+    Import {
+        index: usize,
+        offset: usize,
+        problem: ImportProblem,
+    },
+    /// An import file with no events.
+    #[error("import: the file holds no events")]
+    ImportEmpty,
+    /// An import failed after its first `committed` events were written.
+    #[error("import: {source}; the first {committed} events were committed and verify, the other {rest} were not")]
+    ImportPartial {
+        source: StoreError,
+        committed: usize,
+        rest: usize,
+    },
+}
+
+impl WriteError {
+    /// The verification failure of the ledger that refused the write, if
+    /// that is why: evidence, not a mistake of the caller's.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            WriteError::Invalid(f) | WriteError::TornTail { failure: f, .. } => Some(f.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// Why a writer leaves a torn tail alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TailRefusal {
+    /// The "tail" starts at offset 0: the genesis itself is damaged.
+    #[error("The genesis is damaged: a torn tail never starts at offset 0, so nothing was cut; compare with another copy")]
+    Genesis,
+    /// Not this writer's own interrupted append, and no repair was asked.
+    #[error(
+        "If no append was interrupted, compare with another copy; if one was, run `ledger repair`."
+    )]
+    NotOurs,
+}
+
+/// What is wrong with the cache's index of event offsets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndexDamage {
+    #[error("no offset for event {event}")]
+    NoOffset { event: u64 },
+    #[error("an event from byte {start} to {end}")]
+    Range { start: u64, end: u64 },
+}
+
+/// Why an event of an import file is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportProblem {
+    #[error("the file ends inside an event")]
+    Truncated,
+    #[error("not an event")]
+    NotAnEvent,
+    #[error(transparent)]
+    Format(FormatError),
+    #[error(transparent)]
+    Rule(RuleError),
 }
 
 impl From<VerifyError> for WriteError {
     fn from(e: VerifyError) -> Self {
         match e {
-            VerifyError::Failed(f) => WriteError::Invalid(f),
+            VerifyError::Failed(f) => WriteError::Invalid(Box::new(f)),
             VerifyError::Store(s) => WriteError::Store(s),
         }
     }
@@ -93,11 +183,8 @@ pub fn init(
         .iter()
         .find(|(_, k)| **k == me)
         .map(|(p, _)| p.clone())
-        .ok_or_else(|| {
-            WriteError::Usage(format!(
-                "the signing key (public key {}) is not among the parties given with --party",
-                hex::encode(me.to_bytes())
-            ))
+        .ok_or_else(|| WriteError::InitNotAParty {
+            key: hex::encode(me.to_bytes()),
         })?;
     crate::core::format::check_line("title", title)?;
     let mut id = [0u8; 16];
@@ -456,7 +543,7 @@ impl Writer {
         let mut repaired = None;
         let (replayed, frontier, key_events) = match full_replay(&store) {
             Ok(r) => r,
-            Err(VerifyError::Failed(f)) if f.torn_tail => {
+            Err(VerifyError::Failed(f)) if f.is_torn_tail() => {
                 // FORMAT §3: the bytes after the last complete event were
                 // never committed; everything before them verified. Cut
                 // them only if they lie past what this writer knows to be
@@ -470,23 +557,16 @@ impl Writer {
                     .pending()
                     .is_some_and(|(start, end)| at >= start && at < end && len <= end);
                 if at == 0 {
-                    return Err(WriteError::Invalid(Failure {
-                        reason: format!(
-                            "{}. The genesis is damaged: a torn tail never starts at offset 0, so nothing was cut; \
-                             compare with another copy",
-                            f.reason
-                        ),
-                        ..f
-                    }));
+                    return Err(WriteError::TornTail {
+                        failure: Box::new(f),
+                        refusal: TailRefusal::Genesis,
+                    });
                 }
                 if !ours && !force_repair {
-                    return Err(WriteError::Invalid(Failure {
-                        reason: format!(
-                            "{}. If no append was interrupted, compare with another copy; if one was, run `ledger repair`.",
-                            f.reason
-                        ),
-                        ..f
-                    }));
+                    return Err(WriteError::TornTail {
+                        failure: Box::new(f),
+                        refusal: TailRefusal::NotOurs,
+                    });
                 }
                 store.truncate_torn_tail(at)?;
                 store.clear_pending();
@@ -581,23 +661,21 @@ impl Writer {
         tree: &crate::core::cache::TreeFile,
         index: u64,
     ) -> Result<Vec<u8>, WriteError> {
-        let damaged = |what: String| {
-            WriteError::Usage(format!(
-                "the cache's index of events is damaged ({what}); remove {}/cache",
-                self.store.dir().display()
-            ))
+        let damaged = |damage: IndexDamage| WriteError::CacheIndex {
+            dir: self.store.dir().to_owned(),
+            damage,
         };
         let start = tree
             .offset(index)
-            .ok_or_else(|| damaged(format!("no offset for event {index}")))?;
+            .ok_or_else(|| damaged(IndexDamage::NoOffset { event: index }))?;
         let end = match index + 1 < self.frontier.size() {
             true => tree
                 .offset(index + 1)
-                .ok_or_else(|| damaged(format!("no offset for event {}", index + 1)))?,
+                .ok_or_else(|| damaged(IndexDamage::NoOffset { event: index + 1 }))?,
             false => self.log_len,
         };
         if end <= start || end - start > crate::core::format::MAX_EVENT_BYTES as u64 {
-            return Err(damaged(format!("an event from byte {start} to {end}")));
+            return Err(damaged(IndexDamage::Range { start, end }));
         }
         Ok(self.store.read_at(start, end - start)?)
     }
@@ -646,9 +724,7 @@ impl Writer {
     pub fn rebuild_tree(&mut self) -> Result<crate::core::cache::TreeFile, WriteError> {
         let (replayed, frontier, _) = full_replay(&self.store)?;
         if replayed.state.head != self.state.head {
-            return Err(WriteError::Usage(
-                "the ledger changed under the writer's lock; run the command again".into(),
-            ));
+            return Err(WriteError::ChangedUnderLock);
         }
         if frontier != self.frontier {
             self.frontier = frontier;
@@ -656,11 +732,8 @@ impl Writer {
             self.unsaved = true;
         }
         let size = self.frontier.size();
-        let count = crate::tlog::merkle::stored_hash_count(size)
-            .map_err(|e| WriteError::Usage(e.to_string()))?;
-        self.store
-            .tree(count, size)
-            .ok_or_else(|| WriteError::Usage("could not rebuild the cache's Merkle tree".into()))
+        let count = crate::tlog::merkle::stored_hash_count(size)?;
+        self.store.tree(count, size).ok_or(WriteError::TreeRebuild)
     }
 
     /// Checks every stored hash and offset of the cache's tree against the
@@ -705,8 +778,7 @@ impl Writer {
                 }
                 let leaf = crate::tlog::merkle::leaf_hash(&buf[pos..pos + len]);
                 let stored = stored_for(&frontier, leaf);
-                let at = crate::tlog::merkle::stored_hash_index(0, index)
-                    .map_err(|e| WriteError::Usage(e.to_string()))?;
+                let at = crate::tlog::merkle::stored_hash_index(0, index)?;
                 let want: Vec<u64> = (at..at + stored.len() as u64).collect();
                 if t.read_hashes(&want).ok() != Some(stored)
                     || t.offset(index) != Some(base + pos as u64)
@@ -906,7 +978,9 @@ impl Writer {
                 proof: new.sign(&message),
             };
             if joining.insert(party.clone(), entry).is_some() {
-                return Err(WriteError::Usage(format!("party {party:?} is added twice")));
+                return Err(WriteError::AddedTwice {
+                    party: party.clone(),
+                });
             }
         }
         let mut remove = remove.to_vec();
@@ -1061,8 +1135,10 @@ impl Writer {
                 self.store.check(h)
             }
         };
-        let fail = |index: usize, offset: usize, reason: String| {
-            WriteError::Usage(format!("import: event {index} of the file (byte offset {offset}): {reason}; nothing was imported"))
+        let fail = |index: usize, offset: usize, problem: ImportProblem| WriteError::Import {
+            index,
+            offset,
+            problem,
         };
         // Frame everything first (cheap), then decode and check signatures
         // in parallel waves, and replay in order.
@@ -1075,19 +1151,15 @@ impl Writer {
                     n
                 }
                 crate::core::format::Frame::NeedMore => {
-                    return Err(fail(
-                        items.len(),
-                        pos,
-                        "the file ends inside an event".into(),
-                    ))
+                    return Err(fail(items.len(), pos, ImportProblem::Truncated))
                 }
                 _ => {
                     // Let the strict decoder say what is wrong.
-                    let reason = match Event::decode(&events[pos..]) {
-                        Err(e) => e.to_string(),
-                        Ok(_) => "not an event".into(),
+                    let problem = match Event::decode(&events[pos..]) {
+                        Err(e) => ImportProblem::Format(e),
+                        Ok(_) => ImportProblem::NotAnEvent,
                     };
-                    return Err(fail(items.len(), pos, reason));
+                    return Err(fail(items.len(), pos, problem));
                 }
             };
             items.push((pos as u64, pos..pos + len));
@@ -1098,7 +1170,7 @@ impl Writer {
             for ((offset, range), c) in wave.iter().zip(checked) {
                 let index = accepted.len();
                 let offset = *offset as usize;
-                let c = c.map_err(|e| fail(index, offset, e.to_string()))?;
+                let c = c.map_err(|e| fail(index, offset, ImportProblem::Format(e)))?;
                 if let Kind::DocumentDrafted { sha256, .. } | Kind::DocumentAmended { sha256, .. } =
                     &c.event().body.kind
                 {
@@ -1122,7 +1194,7 @@ impl Writer {
                 touched_sessions.extend(session.cloned());
                 let v = next
                     .apply_checked(c, &docs)
-                    .map_err(|e| fail(index, offset, e.to_string()))?;
+                    .map_err(|e| fail(index, offset, ImportProblem::Rule(e)))?;
                 if changes_keys_or_parties(&v.body.kind) {
                     key_offsets.push(range.start as u64);
                 }
@@ -1131,7 +1203,7 @@ impl Writer {
             progress(wave.last().map_or(0, |(_, r)| r.end as u64));
         }
         if accepted.is_empty() {
-            return Err(WriteError::Usage("import: the file holds no events".into()));
+            return Err(WriteError::ImportEmpty);
         }
         // Every document first, made durable together (one syncfs rather
         // than two fsyncs each), before any event that names one.
@@ -1188,10 +1260,11 @@ impl Writer {
                 if start == 0 {
                     return Err(e.into());
                 }
-                return Err(WriteError::Usage(format!(
-                    "import: {e}; the first {start} events were committed and verify, the other {} were not",
-                    accepted.len() - start
-                )));
+                return Err(WriteError::ImportPartial {
+                    source: e,
+                    committed: start,
+                    rest: accepted.len() - start,
+                });
             }
             self.head_offset = self.log_len + (accepted[end - 1].start - from) as u64;
             self.log_len += bytes.len() as u64;

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::base::crypto::PublicKey;
 use crate::core::format::EventHash;
 use crate::core::store::{Access, Store};
-use crate::core::verify::{self, list, Failure, VerifyError, Visit};
+use crate::core::verify::{self, list, Cause, Failure, VerifyError, Visit, WitnessFailure};
 use crate::proofs::checkpoint::{self, CheckpointReport, CHECKPOINTS_DIR};
 use crate::tlog::merkle;
 use crate::tlog::note::WitnessPolicy;
@@ -55,13 +55,8 @@ pub fn verify(dir: &Path, options: &Options) -> Result<Report, VerifyError> {
     Ok(report)
 }
 
-fn refuted(reason: String) -> VerifyError {
-    VerifyError::Failed(Failure {
-        event: None,
-        offset: None,
-        reason,
-        torn_tail: false,
-    })
+fn refuted(cause: Cause) -> VerifyError {
+    VerifyError::Failed(Failure::whole(cause))
 }
 
 /// Audits the ledger in `dir`, streaming each verified event to `visit`
@@ -110,28 +105,25 @@ pub fn verify_with(
         options.witnesses.as_ref(),
     );
     if let Some(bad) = checkpoints.iter().find(|c| !c.valid) {
-        return Err(refuted(format!(
-            "{CHECKPOINTS_DIR}/{}: {}",
-            bad.file,
-            bad.problem.as_deref().unwrap_or("invalid")
-        )));
+        return Err(refuted(Cause::Checkpoint {
+            file: format!("{CHECKPOINTS_DIR}/{}", bad.file),
+            problem: bad.problem.clone().unwrap_or_else(|| "invalid".into()),
+        }));
     }
     if let Some(policy) = &options.witnesses {
         match checkpoints.iter().max_by_key(|c| c.size) {
             None => {
-                return Err(refuted(format!(
-                    "a witness policy was given (--witness), but {} holds no checkpoint",
-                    dir.display()
-                )))
+                return Err(refuted(Cause::Witness(WitnessFailure::NoCheckpoint {
+                    dir: dir.to_owned(),
+                })))
             }
             Some(c) if c.cosigned_by.len() < policy.quorum() => {
-                return Err(refuted(format!(
-                    "{CHECKPOINTS_DIR}/{}: the latest checkpoint is cosigned by {} of the {} witnesses, fewer than the {} required (--quorum)",
-                    c.file,
-                    c.cosigned_by.len(),
-                    policy.witnesses().len(),
-                    policy.quorum()
-                )))
+                return Err(refuted(Cause::Witness(WitnessFailure::Quorum {
+                    file: format!("{CHECKPOINTS_DIR}/{}", c.file),
+                    cosigned: c.cosigned_by.len(),
+                    witnesses: policy.witnesses().len(),
+                    quorum: policy.quorum(),
+                })))
             }
             _ => {}
         }

@@ -510,9 +510,9 @@ impl From<ledger::base::time::TimeError> for Failure {
 
 impl From<WriteError> for Failure {
     fn from(e: WriteError) -> Self {
-        let code = match e {
-            WriteError::Invalid(_) => 1,
-            _ => 2,
+        let code = match e.failure() {
+            Some(_) => 1,
+            None => 2,
         };
         Failure {
             code,
