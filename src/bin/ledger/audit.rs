@@ -1,0 +1,361 @@
+//! The auditor's commands: `verify`, `log`, `head`, `export`, `show`. They
+//! only read the ledger.
+
+use std::path::{Path, PathBuf};
+
+use ledger::base::crypto::PublicKey;
+use ledger::core::format::{DocHash, DocId};
+use ledger::core::verify::{self, VerifyError};
+use ledger::proofs::audit::{self, Options};
+
+use crate::cli::*;
+use crate::error::*;
+use crate::input::*;
+use crate::out::*;
+
+pub(crate) fn verify(
+    out: &Out,
+    dir: PathBuf,
+    trust: Vec<PathBuf>,
+    head: Option<String>,
+    proofs: ProofTrust,
+) -> Result<(), Failure> {
+    let json = out.json;
+    let mut options = Options::default();
+    for k in &proofs.log_key {
+        let key = PublicKey::from_file(k)
+            .map_err(|e| Failure::usage(format!("--log-key {}: {e}", k.display())))?;
+        options.log_keys.push((key_label(k), key));
+    }
+    options.witnesses = proofs.witnesses.policy()?;
+    // A published directory (`ledger publish`) is checked as the
+    // ledger its entry bundles and checkpoint make up.
+    let unpacked;
+    let dir = if ledger::proofs::publish::is_published(&dir) {
+        unpacked = tempfile::tempdir()
+            .map_err(|e| Failure::usage(format!("cannot make a temporary directory: {e}")))?;
+        let size = ledger::proofs::publish::unpack(&dir, unpacked.path())?;
+        // Not with --json: stdout holds one JSON document.
+        if !json {
+            out.info(format_args!(
+                "{}: a published ledger; verifying its {size} events and their tiles",
+                dir.display()
+            ));
+        }
+        unpacked.path().to_owned()
+    } else {
+        dir
+    };
+    if !trust.is_empty() {
+        options.trust = Some(load_trusted(&trust)?);
+    }
+    if let Some(h) = head {
+        options.head = Some(ledger::core::format::EventHash::from_hex(&h).map_err(|_| {
+            Failure::usage(format!(
+                "--head {h:?}: expected the 64 hex digits of an event hash"
+            ))
+        })?);
+    }
+    report(out, &dir, &options, json, Listing::Timeline)
+}
+
+pub(crate) fn head(out: &Out, dir: PathBuf) -> Result<(), Failure> {
+    let json = out.json;
+    let r = audit::verify_with(&dir, &Options::default(), &mut |_| {})
+        .map_err(|e| verify_failure(e, json))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"count": r.ledger.count, "head": r.ledger.head})
+        );
+    } else {
+        println!("{} {}", r.ledger.count, r.ledger.head);
+    }
+    Ok(())
+}
+
+pub(crate) fn verify_failure(e: VerifyError, json: bool) -> Failure {
+    if let (true, VerifyError::Failed(f)) = (json, &e) {
+        println!("{}", serde_json::json!({"verified": false, "error": f}));
+    }
+    e.into()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    Timeline,
+    Log,
+}
+
+pub(crate) fn spool_err(e: std::io::Error) -> Failure {
+    Failure::usage(format!("cannot write a temporary file: {e}"))
+}
+
+/// Verifies and prints. The timeline is spooled to an unnamed temporary
+/// file as the replay goes, and printed only once the whole ledger is
+/// proven, so that memory stays flat and nothing unproven is ever shown.
+pub(crate) fn report(
+    out: &Out,
+    dir: &Path,
+    options: &Options,
+    json: bool,
+    listing: Listing,
+) -> Result<(), Failure> {
+    use std::io::{BufWriter, Seek, Write};
+    let keep = !out.quiet || json;
+    let spool = tempfile::tempfile().map_err(spool_err)?;
+    let mut w = BufWriter::new(spool);
+    let mut first = true;
+    let mut err: Option<std::io::Error> = None;
+    let mut progress = out.progress(log_size(dir), "verifying");
+    let started = std::time::Instant::now();
+    let result = audit::verify_with(dir, options, &mut |v: verify::Visit<'_>| {
+        progress.set(v.offset());
+        if !keep || err.is_some() {
+            return;
+        }
+        let e = v.entry();
+        let r = if json {
+            let sep = if first { "" } else { "," };
+            first = false;
+            write!(w, "{sep}")
+                .and_then(|()| serde_json::to_writer(&mut w, &e).map_err(std::io::Error::other))
+        } else if listing == Listing::Log {
+            writeln!(
+                w,
+                "{:<4} {}  {}  {:<8} {:<17} {}",
+                e.seq,
+                e.hash,
+                verify::terminal_safe(&e.time),
+                e.author.as_str(),
+                e.kind,
+                verify::terminal_safe(&e.summary)
+            )
+        } else {
+            w.write_all(verify::Report::timeline_entry(&e).as_bytes())
+        };
+        if let Err(e) = r {
+            err = Some(e);
+        }
+    });
+    progress.finish();
+    let r = result.map_err(|e| verify_failure(e, json))?;
+    out.note(format_args!(
+        "verified {} events in {:.2?}",
+        r.ledger.count,
+        started.elapsed()
+    ));
+    if let Some(e) = err {
+        return Err(spool_err(e));
+    }
+    let mut spool = w.into_inner().map_err(|e| spool_err(e.into_error()))?;
+    spool.rewind().map_err(spool_err)?;
+    let stdout = std::io::stdout();
+    let mut so = stdout.lock();
+    let print_err = |e: std::io::Error| Failure::usage(format!("cannot write to stdout: {e}"));
+    if json {
+        let mut v = serde_json::to_value(&r).map_err(|e| Failure::usage(e.to_string()))?;
+        if let Some(m) = v.as_object_mut() {
+            m.remove("events");
+        }
+        let head = serde_json::to_string_pretty(&v).map_err(|e| Failure::usage(e.to_string()))?;
+        // Splice the spooled events array in before the closing brace.
+        let head = head.trim_end().trim_end_matches('}').trim_end();
+        write!(so, "{head},\n  \"events\": [").map_err(print_err)?;
+        std::io::copy(&mut spool, &mut so).map_err(print_err)?;
+        writeln!(so, "]\n}}").map_err(print_err)?;
+    } else if out.quiet {
+        write!(
+            so,
+            "{}",
+            out.report_text(&format!("\n{}", r.ledger.verdict()))
+                .trim_start()
+        )
+        .map_err(print_err)?;
+    } else if listing == Listing::Log {
+        std::io::copy(&mut spool, &mut so).map_err(print_err)?;
+    } else {
+        so.write_all(out.report_text(&r.header()).as_bytes())
+            .map_err(print_err)?;
+        std::io::copy(&mut spool, &mut so).map_err(print_err)?;
+        so.write_all(out.report_text(&r.footer()).as_bytes())
+            .map_err(print_err)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn load_trusted(paths: &[PathBuf]) -> Result<Vec<(String, PublicKey)>, Failure> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(p)
+                .map_err(|e| Failure::usage(format!("--trust {}: {e}", p.display())))?;
+            let mut files: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            files.sort();
+            // A private key has no business among trusted public keys:
+            // say so rather than skip it silently.
+            for f in &files {
+                if let Ok(text) = std::fs::read_to_string(f) {
+                    if text.contains("PRIVATE KEY-----") {
+                        return Err(Failure::usage(format!(
+                            "--trust {}: {} is a private key; remove it from the directory of trusted public keys (and treat it as exposed)",
+                            p.display(),
+                            f.display()
+                        )));
+                    }
+                }
+            }
+            files.retain(|f| f.extension().is_some_and(|x| x == "pub"));
+            if files.is_empty() {
+                return Err(Failure::usage(format!(
+                    "--trust {}: no .pub files in this directory",
+                    p.display()
+                )));
+            }
+            for f in files {
+                out.push((f.display().to_string(), PublicKey::from_file(&f)?));
+            }
+        } else {
+            out.push((p.display().to_string(), PublicKey::from_file(p)?));
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn export(out: &Out, dir: &Path, index: u64, to: &Path) -> Result<(), Failure> {
+    let e = verify::export_event(dir, index)?;
+    let base = to.join(format!("event-{index}"));
+    let files = [
+        ("tbs", e.to_be_signed.clone()),
+        ("sig", e.signature.to_vec()),
+        ("pub", e.public_key.to_pem().into_bytes()),
+        ("cbor", e.stored.clone()),
+    ];
+    // Refuse to overwrite, like keygen: an export may be evidence.
+    for (ext, _) in &files {
+        let p = base.with_extension(ext);
+        if p.exists() {
+            return Err(Failure::usage(format!(
+                "{} already exists; refusing to overwrite it",
+                p.display()
+            )));
+        }
+    }
+    for (ext, bytes) in &files {
+        let p = base.with_extension(ext);
+        std::fs::write(&p, bytes)
+            .map_err(|err| Failure::usage(format!("cannot write {}: {err}", p.display())))?;
+    }
+    let b = base.display();
+    out.info(format_args!(
+        "event {index} by {}, hash {}",
+        e.author, e.hash
+    ));
+    out.info(format_args!(
+        "  {b}.tbs   the signed bytes (COSE Sig_structure, FORMAT §5.2)"
+    ));
+    out.info(format_args!("  {b}.sig   the 64-byte Ed25519 signature"));
+    out.info(format_args!(
+        "  {b}.pub   {}'s public key (compare it with the one you trust)",
+        e.author
+    ));
+    out.info(format_args!(
+        "  {b}.cbor  the event's stored bytes (sha256sum gives its hash)"
+    ));
+    out.info(format_args!("check the signature with:\n  openssl pkeyutl -verify -pubin -inkey {b}.pub -rawin -in {b}.tbs -sigfile {b}.sig"));
+    Ok(())
+}
+
+pub(crate) fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result<(), Failure> {
+    let hash = DocHash::of(&read_file(document)?);
+    let mut entries = Vec::new();
+    let r = audit::verify_with(dir, &Options::default(), &mut |v: verify::Visit<'_>| {
+        let e = v.entry();
+        if e.document.is_some() {
+            entries.push(e);
+        }
+    })
+    .map_err(|e| verify_failure(e, json))?;
+    // Every document that ever had this exact version.
+    let ids: Vec<DocId> = entries
+        .iter()
+        .filter(|e| e.version == Some(hash))
+        .filter_map(|e| e.document.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let history: Vec<&verify::Entry> = entries
+        .iter()
+        .filter(|e| e.document.as_ref().is_some_and(|d| ids.contains(d)))
+        .collect();
+    let docs: Vec<&verify::DocReport> = r
+        .ledger
+        .documents
+        .iter()
+        .filter(|d| ids.contains(&d.id))
+        .collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"sha256": hash, "found": !ids.is_empty(), "documents": docs, "history": history, "head": r.ledger.head})
+        );
+    }
+    if ids.is_empty() {
+        return Err(Failure {
+            code: 1,
+            message: format!(
+                "{} (sha256 {hash}) was never drafted, amended, approved or signed in this ledger ({} events verified)",
+                document.display(),
+                r.ledger.count
+            ),
+        });
+    }
+    if json {
+        return Ok(());
+    }
+    for d in docs {
+        let is_current = d.version == hash;
+        out.info(format_args!(
+            "{} \"{}\"",
+            d.id,
+            verify::terminal_safe(&d.title)
+        ));
+        out.info(format_args!(
+            "  this file (sha256 {hash}) is {}",
+            if is_current {
+                format!("its current version (version {})", d.version_number)
+            } else {
+                format!(
+                    "a superseded version; the current one is version {} ({})",
+                    d.version_number, d.version
+                )
+            }
+        ));
+        for e in history
+            .iter()
+            .filter(|e| e.document.as_ref() == Some(&d.id))
+        {
+            let mark = if e.version == Some(hash) { "*" } else { " " };
+            out.info(format_args!(
+                "  {mark} #{:<4} {}  {:<6}  {}",
+                e.seq,
+                verify::terminal_safe(&e.time),
+                e.author.as_str(),
+                verify::terminal_safe(&e.summary)
+            ));
+        }
+        let state = match (d.status, is_current) {
+            ("executed", true) => out.paint_out(GOOD, "EXECUTED: this file is the executed version"),
+            ("no-signatures-required", true) => "no signatures required".to_owned(),
+            (_, true) => out.paint_out(WARN, &format!("NOT EXECUTED: awaiting signatures from {}", d.awaiting.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))),
+            (_, false) => out.paint_out(WARN, "this file is NOT the current version: its signatures and approvals, marked *, no longer count"),
+        };
+        out.info(format_args!("  {state}"));
+    }
+    out.info(format_args!(
+        "({} events verified, head {})",
+        r.ledger.count, r.ledger.head
+    ));
+    Ok(())
+}

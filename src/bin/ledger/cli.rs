@@ -1,0 +1,477 @@
+//! The command line: what each command takes, declared with clap, and the
+//! checks of what was typed that need nothing opened.
+
+use clap::{Args, Parser, Subcommand};
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use ledger::base::crypto::{KeyError, SigningKey};
+
+use crate::error::*;
+
+#[derive(Parser)]
+#[command(
+    name = "ledger",
+    version,
+    about = "A tamper-evident, signed, replayable record of how an agreement came to be"
+)]
+pub(crate) struct Cli {
+    /// Print only errors and, for verify, the verdict line
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    /// Say more about what is done (files written, timings)
+    #[arg(short, long, global = true)]
+    pub(crate) verbose: bool,
+    /// Output one JSON document instead of text (for tools)
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub(crate) color: ColorChoice,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Generate a key pair: NAME.key (private, PKCS#8 PEM, mode 0600) and NAME.pub (SPKI PEM)
+    Keygen {
+        /// Path and base name of the key files, e.g. keys/most
+        name: PathBuf,
+        /// Protect the private key with a passphrase (asked on the terminal, or see --passphrase-file/-env)
+        #[arg(long)]
+        passphrase: bool,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Create a ledger: its genesis event names the title and the parties
+    Init {
+        /// The ledger directory to create (must not exist, or be empty)
+        dir: PathBuf,
+        /// Private key of the party that creates the ledger
+        #[arg(long)]
+        key: PathBuf,
+        /// Title of the ledger, e.g. the name of the negotiation
+        #[arg(long)]
+        title: String,
+        /// A party, as ID=PUBLIC_KEY_FILE (repeat for each party)
+        #[arg(long = "party", value_name = "ID=FILE", required = true)]
+        parties: Vec<String>,
+        /// Time the signer claims, RFC 3339 (default: now)
+        #[arg(long)]
+        at: Option<String>,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Append an event to a ledger, signed with the acting party's key
+    Append(AppendArgs),
+    /// Sign the current version of a document (shortcut for `append ... sign`)
+    Sign {
+        dir: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        at: Option<String>,
+        #[command(flatten)]
+        target: DocTarget,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Verify a ledger by replaying it from its first event
+    Verify {
+        dir: PathBuf,
+        /// Require every party to have held one of these public keys, and each to be a party's key (a directory of .pub files, or files)
+        #[arg(long, value_name = "PATH")]
+        trust: Vec<PathBuf>,
+        /// Require the ledger to contain the event with this hash (an earlier head)
+        #[arg(long, value_name = "HASH")]
+        head: Option<String>,
+        #[command(flatten)]
+        proofs: ProofTrust,
+    },
+    /// List the events of a ledger (after verifying it)
+    Log { dir: PathBuf },
+    /// Print the event count and head hash of a ledger (after verifying it)
+    Head { dir: PathBuf },
+    /// Remove a torn tail left by an interrupted append (appending does this too)
+    Repair { dir: PathBuf },
+    /// Import pre-signed events (a CBOR sequence) that continue the ledger's chain
+    Import {
+        dir: PathBuf,
+        /// The events, as a CBOR sequence of COSE_Sign1 messages (FORMAT §3)
+        file: PathBuf,
+        /// A directory holding the bytes of the document versions the events draft or amend
+        #[arg(long, value_name = "DIR")]
+        docs: Option<PathBuf>,
+    },
+    /// Write one event's signed bytes, signature and signer key, to check with openssl
+    Export {
+        dir: PathBuf,
+        /// The event's sequence number
+        #[arg(long)]
+        event: u64,
+        /// Where to write the files (default: the current directory)
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+    },
+    /// The history of one document file in the ledger: drafted, amended, approved, signed, executed
+    Show {
+        dir: PathBuf,
+        /// The document file to look for (its exact bytes)
+        #[arg(long)]
+        document: PathBuf,
+    },
+    /// Sign a checkpoint of the ledger's Merkle tree into DIR/checkpoints/, or add a witness's cosignatures to one
+    Checkpoint {
+        dir: PathBuf,
+        /// The signing key: a party's, or a dedicated log key (verifiers then need --log-key)
+        #[arg(long, required_unless_present = "add", conflicts_with = "add")]
+        key: Option<PathBuf>,
+        /// A copy of a stored checkpoint carrying more signatures (e.g. from `ledger witness cosign`)
+        #[arg(long, value_name = "NOTE")]
+        add: Option<PathBuf>,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Write a proof bundle: that event N is in a checkpoint (--event), or that the log grew from an old checkpoint (--from)
+    Prove {
+        dir: PathBuf,
+        /// The event's sequence number
+        #[arg(long, required_unless_present = "from", conflicts_with = "from")]
+        event: Option<u64>,
+        /// An older checkpoint (a file) to prove the current one consistent with
+        #[arg(long, value_name = "CHECKPOINT")]
+        from: Option<PathBuf>,
+        /// The checkpoint to prove against (default: the largest in DIR/checkpoints/)
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Where to write the bundle
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Check a proof bundle (or an event of a published directory, with --event) with nothing but trusted public keys
+    CheckProof {
+        /// A bundle from `ledger prove`, or a directory from `ledger publish`
+        bundle: PathBuf,
+        /// With a published directory: the event to prove from its tiles
+        #[arg(long)]
+        event: Option<u64>,
+        /// The trusted public keys (a directory of .pub files, or files): parties' and log keys
+        #[arg(long, value_name = "PATH", required = true)]
+        trust: Vec<PathBuf>,
+        #[command(flatten)]
+        witnesses: WitnessPolicyArgs,
+    },
+    /// A witness: cosign checkpoints that extend what it saw (C2SP tlog-witness, as files)
+    #[command(subcommand)]
+    Witness(WitnessCommand),
+    /// Print the note verifier key (vkey) of a public key: a ledger's log key (--ledger DIR) or a witness's (--witness NAME)
+    Vkey {
+        /// The public key (.pub)
+        #[arg(long)]
+        key: PathBuf,
+        /// The ledger whose checkpoints the key signs (the name is its origin)
+        #[arg(long, conflicts_with = "witness", required_unless_present = "witness")]
+        ledger: Option<PathBuf>,
+        /// A witness's cosignature key, with this name
+        #[arg(long, value_name = "NAME")]
+        witness: Option<String>,
+    },
+    /// Publish the ledger as static files (C2SP tlog-tiles): checkpoint, tiles, entry bundles, documents
+    Publish { dir: PathBuf, out: PathBuf },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff)
+    Man,
+}
+
+/// Keys and witnesses that checkpoints are checked against.
+#[derive(Args, Clone, Default)]
+pub(crate) struct ProofTrust {
+    /// A public key (.pub) besides the parties' that may sign checkpoints
+    #[arg(long, value_name = "FILE")]
+    pub(crate) log_key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) witnesses: WitnessPolicyArgs,
+}
+
+/// A k-of-n witness policy.
+#[derive(Args, Clone, Default)]
+pub(crate) struct WitnessPolicyArgs {
+    /// A witness's vkey (NAME+ID+KEY, or a file holding one); repeat for each
+    #[arg(long, value_name = "VKEY")]
+    pub(crate) witness: Vec<String>,
+    /// How many of the witnesses must have cosigned (default: all)
+    #[arg(long, value_name = "K", requires = "witness")]
+    pub(crate) quorum: Option<usize>,
+}
+
+impl WitnessPolicyArgs {
+    pub(crate) fn policy(&self) -> Result<Option<ledger::tlog::note::WitnessPolicy>, Failure> {
+        if self.witness.is_empty() {
+            return Ok(None);
+        }
+        let witnesses = self
+            .witness
+            .iter()
+            .map(|w| load_vkey(w, "--witness"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let quorum = self.quorum.unwrap_or(witnesses.len());
+        ledger::tlog::note::WitnessPolicy::new(witnesses, quorum)
+            .map(Some)
+            .map_err(|e| Failure::usage(format!("--witness/--quorum: {e}")))
+    }
+}
+
+/// A vkey given on the command line, or the path of a file holding one.
+pub(crate) fn load_vkey(
+    arg: &str,
+    what: &str,
+) -> Result<ledger::tlog::note::NoteVerifier, Failure> {
+    let text = match Path::new(arg).is_file() {
+        true => std::fs::read_to_string(arg)
+            .map_err(|e| Failure::usage(format!("{what} {arg}: {e}")))?,
+        false => arg.to_owned(),
+    };
+    ledger::tlog::note::NoteVerifier::parse(text.trim())
+        .map_err(|e| Failure::usage(format!("{what} {arg:?}: {e}")))
+}
+
+#[derive(Subcommand)]
+pub(crate) enum WitnessCommand {
+    /// Make the add-checkpoint request for a witness that holds size OLD (consistency proof + checkpoint)
+    Request {
+        dir: PathBuf,
+        /// The size of the checkpoint the witness last cosigned (0 if none)
+        #[arg(long)]
+        old: u64,
+        /// The checkpoint to send (default: the largest in DIR/checkpoints/)
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Where to write the request
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Cosign a checkpoint: check its log signature and its consistency with the largest tree seen for its origin, then add a cosignature
+    Cosign(CosignArgs),
+}
+
+/// `ledger witness cosign`.
+#[derive(Args)]
+pub(crate) struct CosignArgs {
+    /// An add-checkpoint request (from `ledger witness request`), or a bare checkpoint for a witness that has seen none of its origin
+    pub(crate) request: PathBuf,
+    /// The witness's private key
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The witness's name (its key name in cosignatures)
+    #[arg(long)]
+    pub(crate) name: String,
+    /// The witness's state directory (the largest tree seen, per origin)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state: PathBuf,
+    /// A trusted log's vkey (from `ledger vkey --ledger`), or a file holding one; repeat for each
+    #[arg(long, value_name = "VKEY", required = true)]
+    pub(crate) log: Vec<String>,
+    /// Where to write the cosigned checkpoint (for `ledger checkpoint DIR --add`)
+    #[arg(long, short)]
+    pub(crate) out: PathBuf,
+    #[command(flatten)]
+    pub(crate) pass: PassArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct AppendArgs {
+    /// The ledger directory
+    pub(crate) dir: PathBuf,
+    /// Private key of the acting party
+    #[arg(long, global = true)]
+    pub(crate) key: Option<PathBuf>,
+    /// Time the signer claims, RFC 3339 (default: now)
+    #[arg(long, global = true)]
+    pub(crate) at: Option<String>,
+    #[command(flatten)]
+    pub(crate) pass: PassArgs,
+    #[command(subcommand)]
+    pub(crate) kind: AppendKind,
+}
+
+/// Where the passphrase of an encrypted key comes from. Never from an
+/// argument (it would show in `ps` and shell history): from the terminal,
+/// without echo, by default.
+#[derive(Args, Clone, Default)]
+pub(crate) struct PassArgs {
+    /// Read the key's passphrase from the first line of this file
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "passphrase_env"
+    )]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// Read the key's passphrase from this environment variable
+    #[arg(long, global = true, value_name = "VAR")]
+    pub(crate) passphrase_env: Option<String>,
+}
+
+impl PassArgs {
+    pub(crate) fn get(&self, prompt: &str) -> Result<Zeroizing<String>, KeyError> {
+        let bad = |m: String| KeyError::Passphrase(m);
+        let pass = if let Some(f) = &self.passphrase_file {
+            let text = Zeroizing::new(
+                std::fs::read_to_string(f)
+                    .map_err(|e| bad(format!("--passphrase-file {}: {e}", f.display())))?,
+            );
+            Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
+        } else if let Some(var) = &self.passphrase_env {
+            Zeroizing::new(
+                std::env::var(var)
+                    .map_err(|_| bad(format!("--passphrase-env {var}: the variable is not set")))?,
+            )
+        } else {
+            Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| {
+                bad(format!(
+                    "no terminal to ask on ({e}); use --passphrase-file FILE or --passphrase-env VAR"
+                ))
+            })?)
+        };
+        if pass.is_empty() {
+            return Err(bad("the passphrase is empty".into()));
+        }
+        Ok(pass)
+    }
+
+    pub(crate) fn load(&self, path: &Path) -> Result<SigningKey, KeyError> {
+        SigningKey::from_file_with(path, &mut || {
+            self.get(&format!("passphrase for {}: ", path.display()))
+        })
+    }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AppendKind {
+    /// A session opened
+    SessionOpen {
+        #[arg(long)]
+        session: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        place: Option<String>,
+        #[arg(long)]
+        chair: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// A session closed
+    SessionClose {
+        #[arg(long)]
+        session: String,
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// A document drafted: its bytes are stored in the ledger
+    Draft {
+        #[arg(long)]
+        doc: String,
+        /// The document's file; its exact bytes are what is signed
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        title: String,
+        /// A required signatory (repeat; default: every party)
+        #[arg(long = "signatory", value_name = "PARTY")]
+        signatories: Vec<String>,
+        /// The document needs approval only, no signatures
+        #[arg(long, conflicts_with = "signatories")]
+        no_signatures: bool,
+    },
+    /// A new version of a document, superseding the current one
+    Amend {
+        #[arg(long)]
+        doc: String,
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Approve the current version of a document
+    Approve {
+        #[command(flatten)]
+        target: DocTarget,
+    },
+    /// Sign the current version of a document
+    Sign {
+        #[command(flatten)]
+        target: DocTarget,
+    },
+    /// A note: free text for anything else that happened
+    Note {
+        #[arg(long)]
+        text: String,
+    },
+    /// Add a key to the acting party (signed with a current key, --key); both keys stay current
+    KeyAdd {
+        /// The new private key; it signs a proof that its holder agrees (FORMAT §5.7)
+        #[arg(long, value_name = "FILE")]
+        new_key: PathBuf,
+    },
+    /// Replace the signing key (--key) with a new one: the old key stops being current
+    KeyRotate {
+        /// The new private key; it signs a proof that its holder agrees (FORMAT §5.7)
+        #[arg(long, value_name = "FILE")]
+        new_key: PathBuf,
+    },
+    /// Revoke a key of the acting party (e.g. a lost or compromised one); signed with a current key
+    KeyRevoke {
+        /// The key to revoke: its public key file, or its kid (64 hex digits, as `verify` shows)
+        #[arg(long, value_name = "FILE_OR_KID")]
+        revoke: String,
+        /// Why, for the record (one line)
+        #[arg(long)]
+        reason: String,
+    },
+    /// Propose that parties join (--add) or leave (--remove); every current party that stays must approve
+    PartiesPropose {
+        /// The proposal's id (never reused in a ledger), e.g. admit-observer
+        #[arg(long)]
+        proposal: String,
+        /// A party to add, as ID=PUBLIC_KEY_FILE (repeat); its private key must be given with --add-key
+        #[arg(long = "add", value_name = "ID=FILE")]
+        add: Vec<String>,
+        /// The private key of a party to add (repeat); it signs a proof that its holder agrees (FORMAT §5.8)
+        #[arg(long = "add-key", value_name = "FILE")]
+        add_key: Vec<PathBuf>,
+        /// A party to remove (repeat)
+        #[arg(long = "remove", value_name = "ID")]
+        remove: Vec<String>,
+    },
+    /// Approve the open proposal to change the parties
+    PartiesApprove {
+        /// The proposal's id
+        #[arg(long)]
+        proposal: String,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct DocTarget {
+    /// The document id
+    #[arg(long)]
+    pub(crate) doc: String,
+    /// Check that this file is the current version
+    #[arg(long, conflicts_with = "version")]
+    pub(crate) file: Option<PathBuf>,
+    /// Check that this SHA-256 (hex) is the current version
+    #[arg(long)]
+    pub(crate) version: Option<String>,
+}

@@ -1,0 +1,123 @@
+//! Printing: quiet, verbose, colour, progress.
+
+use crate::cli::*;
+
+pub(crate) const ERROR: anstyle::Style = anstyle::AnsiColor::Red.on_default().bold();
+pub(crate) const GOOD: anstyle::Style = anstyle::AnsiColor::Green.on_default().bold();
+pub(crate) const WARN: anstyle::Style = anstyle::AnsiColor::Yellow.on_default().bold();
+
+/// How to print: quiet or verbose, with colour or without.
+pub(crate) struct Out {
+    pub(crate) json: bool,
+    pub(crate) quiet: bool,
+    pub(crate) verbose: bool,
+    pub(crate) color_out: bool,
+    pub(crate) color_err: bool,
+}
+
+impl Out {
+    pub(crate) fn new(cli: &Cli) -> Self {
+        use std::io::IsTerminal;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let pick = |tty: bool| match cli.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && !no_color,
+        };
+        Out {
+            json: cli.json,
+            quiet: cli.quiet,
+            verbose: cli.verbose && !cli.quiet,
+            color_out: pick(std::io::stdout().is_terminal()),
+            color_err: pick(std::io::stderr().is_terminal()),
+        }
+    }
+
+    pub(crate) fn paint(&self, style: anstyle::Style, text: &str) -> String {
+        if self.color_err {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    pub(crate) fn paint_out(&self, style: anstyle::Style, text: &str) -> String {
+        if self.color_out {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// Colours the markers of a text report: the verdict and document states.
+    pub(crate) fn report_text(&self, text: &str) -> String {
+        if !self.color_out {
+            return text.to_owned();
+        }
+        text.replace("\nOK: ", &format!("\n{} ", self.paint_out(GOOD, "OK:")))
+            .replace(
+                "    EXECUTED",
+                &format!("    {}", self.paint_out(GOOD, "EXECUTED")),
+            )
+            .replace(
+                "    NOT EXECUTED",
+                &format!("    {}", self.paint_out(WARN, "NOT EXECUTED")),
+            )
+    }
+
+    pub(crate) fn info(&self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            println!("{text}");
+        }
+    }
+
+    pub(crate) fn note(&self, text: impl std::fmt::Display) {
+        if self.verbose {
+            eprintln!("ledger: {text}");
+        }
+    }
+
+    /// A progress bar on stderr, drawn only on a terminal and only once the
+    /// work has taken more than a second.
+    pub(crate) fn progress(&self, total: u64, what: &'static str) -> Progress {
+        use std::io::IsTerminal;
+        let enabled = !self.quiet && std::io::stderr().is_terminal();
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::hidden(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+            "{what} {{wide_bar}} {{bytes}}/{{total_bytes}} ({{eta}})"
+        )) {
+            bar.set_style(style);
+        }
+        Progress {
+            bar,
+            enabled,
+            shown: false,
+            start: std::time::Instant::now(),
+        }
+    }
+}
+
+pub(crate) struct Progress {
+    pub(crate) bar: indicatif::ProgressBar,
+    pub(crate) enabled: bool,
+    pub(crate) shown: bool,
+    pub(crate) start: std::time::Instant,
+}
+
+impl Progress {
+    pub(crate) fn set(&mut self, pos: u64) {
+        if self.enabled && !self.shown && self.start.elapsed() > std::time::Duration::from_secs(1) {
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+        self.bar.set_position(pos);
+    }
+
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,162 @@
+//! Checkpoints and proofs: `checkpoint`, `prove`, `check-proof`, `publish`.
+
+use std::path::{Path, PathBuf};
+
+use ledger::proofs::checkpoint;
+
+use crate::cli::*;
+use crate::error::*;
+use crate::input::*;
+use crate::out::*;
+
+pub(crate) fn checkpoint(
+    out: &Out,
+    dir: PathBuf,
+    key: Option<PathBuf>,
+    add: Option<PathBuf>,
+    pass: PassArgs,
+) -> Result<(), Failure> {
+    let json = out.json;
+    let written = match (key, add) {
+        (Some(k), _) => checkpoint::checkpoint(&dir, &pass.load(&k)?)?,
+        (None, Some(a)) => checkpoint::add_signatures(&dir, &read_file(&a)?)?,
+        (None, None) => return Err(Failure::usage("give --key or --add")),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "path": written.path,
+                "size": written.size,
+                "root": hex::encode(written.root),
+                "added": written.added,
+                "note": String::from_utf8_lossy(&written.note),
+            })
+        );
+    } else {
+        out.info(format_args!(
+            "{}: checkpoint of {} events, root {}{}",
+            written.path.display(),
+            written.size,
+            hex::encode(written.root),
+            if written.added {
+                ""
+            } else {
+                " (already signed so; unchanged)"
+            }
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn prove(
+    out: &Out,
+    dir: PathBuf,
+    event: Option<u64>,
+    from: Option<PathBuf>,
+    cp: Option<PathBuf>,
+    to: PathBuf,
+) -> Result<(), Failure> {
+    let cp = cp.as_deref().map(read_file).transpose()?;
+    let bundle = match (event, from) {
+        (Some(n), _) => checkpoint::prove_event(&dir, n, cp)?,
+        (None, Some(f)) => checkpoint::prove_growth(&dir, read_file(&f)?, cp)?,
+        (None, None) => return Err(Failure::usage("give --event or --from")),
+    };
+    let bytes = bundle.encode();
+    write_new_file(&to, &bytes)?;
+    out.info(format_args!(
+        "{}: {} proof bundle, {} bytes",
+        to.display(),
+        match bundle {
+            checkpoint::Bundle::Inclusion { .. } => "inclusion",
+            checkpoint::Bundle::Consistency { .. } => "consistency",
+        },
+        bytes.len()
+    ));
+    Ok(())
+}
+
+pub(crate) fn check_proof(
+    out: &Out,
+    bundle: PathBuf,
+    event: Option<u64>,
+    trust: Vec<PathBuf>,
+    witnesses: WitnessPolicyArgs,
+) -> Result<(), Failure> {
+    let json = out.json;
+    let trusted = crate::audit::load_trusted(&trust)?;
+    let policy = witnesses.policy()?;
+    let bytes = match (bundle.is_dir(), event) {
+        (true, Some(n)) => ledger::proofs::publish::bundle_from_published(&bundle, n)?.encode(),
+        (true, None) => {
+            return Err(Failure::usage(
+                "a published directory needs --event N: the event to prove",
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(Failure::usage(
+                "--event is for published directories; a bundle names its event",
+            ))
+        }
+        (false, None) => read_file(&bundle)?,
+    };
+    let proven = checkpoint::check_bundle(&bytes, &trusted, policy.as_ref()).map_err(|e| {
+        if let (true, checkpoint::CheckpointError::Refuted(r)) = (json, &e) {
+            println!("{}", serde_json::json!({"verified": false, "error": r}));
+        }
+        Failure::from(e)
+    })?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({"verified": true, "proof": proven}))
+                .unwrap_or_default()
+        );
+        return Ok(());
+    }
+    let witnessed = match proven.cosigned_by.is_empty() {
+        true => String::new(),
+        false => format!(
+            "; cosigned by {}",
+            proven
+                .cosigned_by
+                .iter()
+                .map(|c| format!("{} (at {})", c.witness, unix_time(c.time)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let what = match (&proven.event, proven.old_size) {
+        (Some(e), _) => format!(
+            "event #{} ({} by {}, {}, hash {}, signed with trusted key {}) is in",
+            e.index, e.kind, e.author, e.time, e.hash, e.key
+        ),
+        (None, Some(old)) => {
+            format!("the log at size {old} is a prefix of (only grew into)")
+        }
+        (None, None) => "proven:".to_owned(),
+    };
+    println!(
+        "OK: {what} {} at size {}, root {}, checkpoint signed by {}{witnessed}",
+        proven.origin,
+        proven.size,
+        proven.root,
+        proven.signed_by.join(", ")
+    );
+    Ok(())
+}
+
+pub(crate) fn publish(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
+    let p = ledger::proofs::publish::publish(dir, to)?;
+    out.info(format_args!(
+        "{}: published {} events (previously {}): {} new tiles, {} new entry bundles, {} new documents",
+        to.display(),
+        p.size,
+        p.previous,
+        p.tiles,
+        p.bundles,
+        p.documents
+    ));
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! The commands that write a ledger: `init`, `append`, `sign`, `repair`,
+//! `import`. Each validates what was typed, then calls the library's writer.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ledger::base::crypto::{PublicKey, SigningKey};
+use ledger::core::format::{DocHash, DocId, Kid, Kind, PartyId, ProposalId, SessionId};
+use ledger::core::writer::{self, Appended, Writer};
+
+use crate::cli::*;
+use crate::error::*;
+use crate::input::*;
+use crate::out::*;
+
+pub(crate) fn init(
+    out: &Out,
+    dir: PathBuf,
+    key: PathBuf,
+    title: String,
+    parties: Vec<String>,
+    at: Option<String>,
+    pass: PassArgs,
+) -> Result<(), Failure> {
+    let time = parse_time(at.as_deref())?;
+    let key = pass.load(&key)?;
+    let mut map = BTreeMap::new();
+    for p in &parties {
+        let (id, file) = p
+            .split_once('=')
+            .ok_or_else(|| Failure::usage(format!("--party {p:?}: expected ID=PUBLIC_KEY_FILE")))?;
+        let id = PartyId::new(id).map_err(|e| Failure::usage(format!("--party {p:?}: {e}")))?;
+        let public = PublicKey::from_file(Path::new(file))?;
+        if map.insert(id.clone(), public).is_some() {
+            return Err(Failure::usage(format!("--party {id} is given twice")));
+        }
+    }
+    let done = writer::init(&dir, &key, &title, &map, time)?;
+    print_appended(out, &dir, "ledger-created", &done);
+    Ok(())
+}
+
+pub(crate) fn append_cmd(out: &Out, args: AppendArgs) -> Result<(), Failure> {
+    let key = args.key.ok_or_else(|| {
+        Failure::usage("append needs --key FILE (the acting party's private key)")
+    })?;
+    append(
+        out,
+        &args.dir,
+        &key,
+        &args.pass,
+        args.at.as_deref(),
+        args.kind,
+    )
+}
+
+pub(crate) fn repair(out: &Out, dir: PathBuf) -> Result<(), Failure> {
+    let w = Writer::repair(&dir)?;
+    match w.repaired() {
+        Some(n) => out.info(format_args!(
+            "removed a torn tail of {n} bytes; {} events intact",
+            w.state().count
+        )),
+        None => out.info(format_args!(
+            "nothing to repair: {} events, the log ends cleanly",
+            w.state().count
+        )),
+    }
+    Ok(())
+}
+
+pub(crate) fn import(
+    out: &Out,
+    dir: PathBuf,
+    file: PathBuf,
+    docs: Option<PathBuf>,
+) -> Result<(), Failure> {
+    let json = out.json;
+    let events = read_file(&file)?;
+    let documents = match &docs {
+        Some(d) => {
+            writer::index_documents(d).map_err(|e| Failure::usage(format!("--docs: {e}")))?
+        }
+        None => BTreeMap::new(),
+    };
+    let mut w = Writer::open(&dir)?;
+    if let Some(n) = w.repaired() {
+        eprintln!("ledger: removed a torn tail of {n} bytes left by an interrupted append");
+    }
+    let mut progress = out.progress(events.len() as u64, "importing");
+    let started = std::time::Instant::now();
+    let done = w.import(&events, &documents, |p| progress.set(p));
+    progress.finish();
+    let done = done?;
+    out.note(format_args!(
+        "{} groups, {:.2?}",
+        done.groups,
+        started.elapsed()
+    ));
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"ledger": dir, "first_seq": done.first_seq, "count": done.count, "head": done.head, "groups": done.groups})
+        );
+        return Ok(());
+    }
+    out.info(format_args!(
+        "{}: imported events #{} to #{} ({} events), head {}",
+        dir.display(),
+        done.first_seq,
+        done.first_seq + done.count - 1,
+        done.count,
+        done.head
+    ));
+    Ok(())
+}
+
+pub(crate) fn print_appended(out: &Out, dir: &Path, kind: &str, a: &Appended) {
+    if out.json {
+        println!(
+            "{}",
+            serde_json::json!({"ledger": dir, "seq": a.seq, "kind": kind, "author": a.author, "hash": a.hash, "offset": a.offset})
+        );
+        return;
+    }
+    out.info(format_args!(
+        "{}: appended event #{} ({kind}) by {}, hash {}",
+        dir.display(),
+        a.seq,
+        a.author,
+        a.hash
+    ));
+}
+
+pub(crate) fn target_version(w: &mut Writer, t: &DocTarget) -> Result<(DocId, DocHash), Failure> {
+    let doc = DocId::new(&t.doc).map_err(|e| Failure::usage(format!("--doc: {e}")))?;
+    let current = w.current_version(&doc)?.ok_or_else(|| {
+        Failure::usage(format!(
+            "no document {:?} has been drafted in this ledger",
+            t.doc
+        ))
+    })?;
+    let wanted = match (&t.file, &t.version) {
+        (Some(f), _) => {
+            let h = DocHash::of(&read_file(f)?);
+            if h != current {
+                return Err(Failure::usage(format!(
+                    "{} (sha256 {h}) is not the current version of {doc} (sha256 {current})",
+                    f.display()
+                )));
+            }
+            h
+        }
+        (None, Some(v)) => DocHash::from_hex(v)
+            .map_err(|_| Failure::usage(format!("--version {v:?}: expected 64 hex digits")))?,
+        (None, None) => current,
+    };
+    Ok((doc, wanted))
+}
+
+/// `key-revoke --revoke`: a kid in hex, or a public key file whose kid it
+/// is.
+pub(crate) fn revoked_kid(arg: &str) -> Result<Kid, Failure> {
+    if arg.len() == 64 && arg.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Kid::from_hex(arg).map_err(|e| Failure::usage(format!("--revoke: {e}")));
+    }
+    let path = Path::new(arg);
+    if !path.exists() {
+        return Err(Failure::usage(format!(
+            "--revoke {arg:?}: no such file, and not a kid (64 hex digits)"
+        )));
+    }
+    let key = PublicKey::from_file(path)?;
+    Ok(Kid(key.fingerprint()))
+}
+
+pub(crate) fn proposal_id(s: &str) -> Result<ProposalId, Failure> {
+    ProposalId::new(s).map_err(|e| Failure::usage(format!("--proposal: {e}")))
+}
+
+/// `parties-propose --add ID=FILE.pub ... --add-key FILE.key ...`: each
+/// party to add with its private key, matched by public key, so that the
+/// key can sign its party proof (FORMAT §5.8). Every --add needs its
+/// --add-key and every --add-key an --add.
+pub(crate) fn joining_parties(
+    add: &[String],
+    add_key: &[PathBuf],
+    pass: &PassArgs,
+) -> Result<Vec<(PartyId, SigningKey)>, Failure> {
+    let mut keys: Vec<(PathBuf, SigningKey)> = Vec::new();
+    for path in add_key {
+        keys.push((path.clone(), pass.load(path)?));
+    }
+    let mut out = Vec::new();
+    for spec in add {
+        let (id, file) = spec.split_once('=').ok_or_else(|| {
+            Failure::usage(format!("--add {spec:?}: expected ID=PUBLIC_KEY_FILE"))
+        })?;
+        let id = PartyId::new(id).map_err(|e| Failure::usage(format!("--add: {e}")))?;
+        let public = PublicKey::from_file(Path::new(file))?;
+        let Some(i) = keys.iter().position(|(_, k)| k.public() == public) else {
+            return Err(Failure::usage(format!(
+                "--add {spec}: no --add-key is the private key of {file}; the new party's key must sign its proof (FORMAT §5.8)"
+            )));
+        };
+        let (_, key) = keys.remove(i);
+        out.push((id, key));
+    }
+    if let Some((path, _)) = keys.first() {
+        return Err(Failure::usage(format!(
+            "--add-key {}: its public key is not given with --add ID=FILE",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
+pub(crate) fn append(
+    out: &Out,
+    dir: &Path,
+    key: &Path,
+    pass: &PassArgs,
+    at: Option<&str>,
+    kind: AppendKind,
+) -> Result<(), Failure> {
+    let time = parse_time(at)?;
+    let key = pass.load(key)?;
+    // Arguments that name files are read before the ledger is opened, so
+    // that a mistake in them changes nothing.
+    let new_key = match &kind {
+        AppendKind::KeyAdd { new_key } | AppendKind::KeyRotate { new_key } => {
+            Some(pass.load(new_key)?)
+        }
+        _ => None,
+    };
+    let revoked = match &kind {
+        AppendKind::KeyRevoke { revoke, .. } => Some(revoked_kid(revoke)?),
+        _ => None,
+    };
+    let joining = match &kind {
+        AppendKind::PartiesPropose { add, add_key, .. } => joining_parties(add, add_key, pass)?,
+        _ => Vec::new(),
+    };
+    let (proposal, leaving) = match &kind {
+        AppendKind::PartiesPropose {
+            proposal, remove, ..
+        } => {
+            let remove = remove
+                .iter()
+                .map(|s| PartyId::new(s).map_err(|e| Failure::usage(format!("--remove: {e}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            (Some(proposal_id(proposal)?), remove)
+        }
+        AppendKind::PartiesApprove { proposal } => (Some(proposal_id(proposal)?), Vec::new()),
+        _ => (None, Vec::new()),
+    };
+    let mut w = Writer::open(dir)?;
+    if let Some(n) = w.repaired() {
+        eprintln!("ledger: removed a torn tail of {n} bytes left by an interrupted append");
+    }
+    let session =
+        |s: &str| SessionId::new(s).map_err(|e| Failure::usage(format!("--session: {e}")));
+    let doc_id = |s: &str| DocId::new(s).map_err(|e| Failure::usage(format!("--doc: {e}")));
+    let mut content = None;
+    let kind = match kind {
+        AppendKind::SessionOpen {
+            session: s,
+            title,
+            place,
+            chair,
+            notes,
+        } => Kind::SessionOpened {
+            session: session(&s)?,
+            title,
+            place,
+            chair,
+            notes,
+        },
+        AppendKind::SessionClose { session: s, notes } => Kind::SessionClosed {
+            session: session(&s)?,
+            notes,
+        },
+        AppendKind::Draft {
+            doc,
+            file,
+            title,
+            signatories,
+            no_signatures,
+        } => {
+            let bytes = read_file(&file)?;
+            let signatories: Vec<PartyId> = if no_signatures {
+                Vec::new()
+            } else if signatories.is_empty() {
+                // Every current party (FORMAT §6.8: only they may be named).
+                let state = w.state();
+                state
+                    .parties
+                    .keys()
+                    .filter(|p| state.is_party(p))
+                    .cloned()
+                    .collect()
+            } else {
+                let mut v = signatories
+                    .iter()
+                    .map(|s| {
+                        PartyId::new(s).map_err(|e| Failure::usage(format!("--signatory: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                v.sort();
+                v.dedup();
+                v
+            };
+            let k = Kind::DocumentDrafted {
+                doc: doc_id(&doc)?,
+                sha256: DocHash::of(&bytes),
+                title,
+                signatories,
+            };
+            content = Some(bytes);
+            k
+        }
+        AppendKind::Amend { doc, file, notes } => {
+            let bytes = read_file(&file)?;
+            let k = Kind::DocumentAmended {
+                doc: doc_id(&doc)?,
+                sha256: DocHash::of(&bytes),
+                notes,
+            };
+            content = Some(bytes);
+            k
+        }
+        AppendKind::Approve { target } => {
+            let (doc, sha256) = target_version(&mut w, &target)?;
+            Kind::DocumentApproved { doc, sha256 }
+        }
+        AppendKind::Sign { target } => {
+            let (doc, sha256) = target_version(&mut w, &target)?;
+            Kind::DocumentSigned { doc, sha256 }
+        }
+        AppendKind::Note { text } => Kind::Note { text },
+        AppendKind::KeyAdd { .. } | AppendKind::KeyRotate { .. } => {
+            let rotate = matches!(kind, AppendKind::KeyRotate { .. });
+            let Some(new) = new_key else {
+                return Err(Failure::usage("--new-key is required"));
+            };
+            let done = w.append_key(&key, &new, rotate, time)?;
+            let name = if rotate { "key-rotated" } else { "key-added" };
+            print_appended(out, dir, name, &done);
+            return Ok(());
+        }
+        AppendKind::PartiesPropose { .. } | AppendKind::PartiesApprove { .. } => {
+            let Some(proposal) = proposal else {
+                return Err(Failure::usage("--proposal is required"));
+            };
+            let done = if matches!(kind, AppendKind::PartiesPropose { .. }) {
+                let add: Vec<(PartyId, &SigningKey)> =
+                    joining.iter().map(|(p, k)| (p.clone(), k)).collect();
+                w.propose_parties(&key, proposal, &add, &leaving, time)?
+            } else {
+                w.approve_parties(&key, proposal, time)?
+            };
+            let name = if matches!(kind, AppendKind::PartiesPropose { .. }) {
+                "parties-proposed"
+            } else {
+                "parties-approved"
+            };
+            print_appended(out, dir, name, &done);
+            return Ok(());
+        }
+        AppendKind::KeyRevoke { reason, .. } => Kind::KeyRevoked {
+            kid: revoked.ok_or_else(|| Failure::usage("--revoke is required"))?,
+            reason,
+        },
+    };
+    let name = kind.name();
+    let done = w.append(&key, time, kind, content.as_deref())?;
+    print_appended(out, dir, name, &done);
+    Ok(())
+}
