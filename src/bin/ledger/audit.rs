@@ -40,7 +40,7 @@ pub(crate) fn verify(
             out.info(format_args!(
                 "{}: a published ledger; verifying its {size} events and their tiles",
                 dir.display()
-            ));
+            ))?;
         }
         unpacked.path().to_owned()
     } else {
@@ -62,21 +62,23 @@ pub(crate) fn verify(
 pub(crate) fn head(out: &Out, dir: PathBuf) -> Result<(), Failure> {
     let json = out.json;
     let r = audit::verify_with(&dir, &Options::default(), &mut |_| {})
-        .map_err(|e| verify_failure(e, json))?;
+        .map_err(|e| verify_failure(out, e))?;
     if json {
-        println!(
+        out.print(format_args!(
             "{}",
             serde_json::json!({"count": r.ledger.count, "head": r.ledger.head})
-        );
+        ))?;
     } else {
-        println!("{} {}", r.ledger.count, r.ledger.head);
+        out.print(format_args!("{} {}", r.ledger.count, r.ledger.head))?;
     }
     Ok(())
 }
 
-pub(crate) fn verify_failure(e: VerifyError, json: bool) -> Failure {
-    if let (true, VerifyError::Failed(f)) = (json, &e) {
-        println!("{}", serde_json::json!({"verified": false, "error": f}));
+/// A verification failure, printed as JSON too with `--json`. The verdict
+/// stands whether or not stdout takes it.
+pub(crate) fn verify_failure(out: &Out, e: VerifyError) -> Failure {
+    if let (true, VerifyError::Failed(f)) = (out.json, &e) {
+        let _ = out.print(serde_json::json!({"verified": false, "error": f}));
     }
     e.into()
 }
@@ -139,7 +141,7 @@ pub(crate) fn report(
         }
     });
     progress.finish();
-    let r = result.map_err(|e| verify_failure(e, json))?;
+    let r = result.map_err(|e| verify_failure(out, e))?;
     out.note(format_args!(
         "verified {} events in {:.2?}",
         r.ledger.count,
@@ -152,7 +154,7 @@ pub(crate) fn report(
     spool.rewind().map_err(spool_err)?;
     let stdout = std::io::stdout();
     let mut so = stdout.lock();
-    let print_err = |e: std::io::Error| Failure::usage(format!("cannot write to stdout: {e}"));
+    let print_err = Failure::stdout;
     if json {
         let mut v = serde_json::to_value(&r).map_err(|e| Failure::usage(e.to_string()))?;
         if let Some(m) = v.as_object_mut() {
@@ -251,19 +253,19 @@ pub(crate) fn export(out: &Out, dir: &Path, index: u64, to: &Path) -> Result<(),
     out.info(format_args!(
         "event {index} by {}, hash {}",
         e.author, e.hash
-    ));
+    ))?;
     out.info(format_args!(
         "  {b}.tbs   the signed bytes (COSE Sig_structure, FORMAT §5.2)"
-    ));
-    out.info(format_args!("  {b}.sig   the 64-byte Ed25519 signature"));
+    ))?;
+    out.info(format_args!("  {b}.sig   the 64-byte Ed25519 signature"))?;
     out.info(format_args!(
         "  {b}.pub   {}'s public key (compare it with the one you trust)",
         e.author
-    ));
+    ))?;
     out.info(format_args!(
         "  {b}.cbor  the event's stored bytes (sha256sum gives its hash)"
-    ));
-    out.info(format_args!("check the signature with:\n  openssl pkeyutl -verify -pubin -inkey {b}.pub -rawin -in {b}.tbs -sigfile {b}.sig"));
+    ))?;
+    out.info(format_args!("check the signature with:\n  openssl pkeyutl -verify -pubin -inkey {b}.pub -rawin -in {b}.tbs -sigfile {b}.sig"))?;
     Ok(())
 }
 
@@ -276,7 +278,7 @@ pub(crate) fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result
             entries.push(e);
         }
     })
-    .map_err(|e| verify_failure(e, json))?;
+    .map_err(|e| verify_failure(out, e))?;
     // Every document that ever had this exact version.
     let ids: Vec<DocId> = entries
         .iter()
@@ -296,20 +298,17 @@ pub(crate) fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result
         .filter(|d| ids.contains(&d.id))
         .collect();
     if json {
-        println!(
+        out.print(format_args!(
             "{}",
             serde_json::json!({"sha256": hash, "found": !ids.is_empty(), "documents": docs, "history": history, "head": r.ledger.head})
-        );
+        ))?;
     }
     if ids.is_empty() {
-        return Err(Failure {
-            code: 1,
-            message: format!(
+        return Err(Failure::refuted(format!(
                 "{} (sha256 {hash}) was never drafted, amended, approved or signed in this ledger ({} events verified)",
                 document.display(),
                 r.ledger.count
-            ),
-        });
+            )));
     }
     if json {
         return Ok(());
@@ -320,7 +319,7 @@ pub(crate) fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result
             "{} \"{}\"",
             d.id,
             verify::terminal_safe(&d.title)
-        ));
+        ))?;
         out.info(format_args!(
             "  this file (sha256 {hash}) is {}",
             if is_current {
@@ -331,7 +330,7 @@ pub(crate) fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result
                     d.version_number, d.version
                 )
             }
-        ));
+        ))?;
         for e in history
             .iter()
             .filter(|e| e.document.as_ref() == Some(&d.id))
@@ -343,7 +342,7 @@ pub(crate) fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result
                 verify::terminal_safe(&e.time),
                 e.author.as_str(),
                 verify::terminal_safe(&e.summary)
-            ));
+            ))?;
         }
         let state = match (d.status, is_current) {
             ("executed", true) => out.paint_out(GOOD, "EXECUTED: this file is the executed version"),
@@ -351,11 +350,11 @@ pub(crate) fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result
             (_, true) => out.paint_out(WARN, &format!("NOT EXECUTED: awaiting signatures from {}", d.awaiting.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))),
             (_, false) => out.paint_out(WARN, "this file is NOT the current version: its signatures and approvals, marked *, no longer count"),
         };
-        out.info(format_args!("  {state}"));
+        out.info(format_args!("  {state}"))?;
     }
     out.info(format_args!(
         "({} events verified, head {})",
         r.ledger.count, r.ledger.head
-    ));
+    ))?;
     Ok(())
 }

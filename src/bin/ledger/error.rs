@@ -1,24 +1,78 @@
-//! The binary's one error type and its exit codes.
-
-use std::path::Path;
+//! The binary's one error type, and the one table from errors to exit
+//! codes (README, "Exit codes"): 0 ok, 1 refuted, 2 usage or I/O.
 
 use ledger::base::crypto::KeyError;
-use ledger::base::time::Timestamp;
+use ledger::core::format::FormatError;
 use ledger::core::verify::VerifyError;
 use ledger::core::writer::WriteError;
-use ledger::proofs::checkpoint;
+use ledger::proofs::checkpoint::CheckpointError;
+use ledger::tlog::witness::WitnessError;
 
-/// A failed command: its exit code and one line for stderr.
-pub(crate) struct Failure {
-    pub(crate) code: u8,
-    pub(crate) message: String,
+/// Why a command did not succeed.
+pub(crate) enum Failure {
+    /// Bad input, a refused request, an I/O error: the message says which.
+    Usage(String),
+    /// Evidence does not hold: a document never in the ledger, a proof or
+    /// a checkpoint that does not check out.
+    Refuted(String),
+    Verify(VerifyError),
+    Write(WriteError),
+    Checkpoint(CheckpointError),
+    /// A witness's refusal.
+    Witness(WitnessError),
+    /// stdout was closed by its reader (`ledger log | head`): not an error.
+    BrokenPipe,
 }
 
 impl Failure {
     pub(crate) fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            code: 2,
-            message: message.into(),
+        Failure::Usage(message.into())
+    }
+
+    pub(crate) fn refuted(message: impl Into<String>) -> Self {
+        Failure::Refuted(message.into())
+    }
+
+    /// A failure to write stdout; a closed pipe is not one.
+    pub(crate) fn stdout(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Failure::BrokenPipe
+        } else {
+            Failure::usage(format!("cannot write to stdout: {e}"))
+        }
+    }
+
+    /// The exit code: the README's table, decided here and nowhere else.
+    pub(crate) fn exit_code(&self) -> u8 {
+        const OK: u8 = 0;
+        const REFUTED: u8 = 1;
+        const USAGE: u8 = 2;
+        match self {
+            Failure::BrokenPipe => OK,
+            Failure::Refuted(_) => REFUTED,
+            Failure::Verify(VerifyError::Failed(_)) => REFUTED,
+            Failure::Write(w) if w.failure().is_some() => REFUTED,
+            Failure::Checkpoint(CheckpointError::Write(w)) if w.failure().is_some() => REFUTED,
+            Failure::Checkpoint(CheckpointError::Refuted(_)) => REFUTED,
+            // 409/422: the log's view and the witness's disagree: evidence.
+            Failure::Witness(w) if matches!(w.status(), 409 | 422) => REFUTED,
+            _ => USAGE,
+        }
+    }
+
+    /// The one line for stderr (without the program name).
+    pub(crate) fn message(&self) -> String {
+        match self {
+            Failure::Usage(m) | Failure::Refuted(m) => m.clone(),
+            Failure::Verify(e) => e.to_string(),
+            Failure::Write(e) => e.to_string(),
+            Failure::Checkpoint(CheckpointError::Refuted(m)) => m.clone(),
+            Failure::Checkpoint(CheckpointError::Write(w)) => w.to_string(),
+            Failure::Checkpoint(e) => e.to_string(),
+            Failure::Witness(e) => {
+                format!("witness refused (tlog-witness status {}): {e}", e.status())
+            }
+            Failure::BrokenPipe => String::new(),
         }
     }
 }
@@ -29,8 +83,8 @@ impl From<KeyError> for Failure {
     }
 }
 
-impl From<ledger::core::format::FormatError> for Failure {
-    fn from(e: ledger::core::format::FormatError) -> Self {
+impl From<FormatError> for Failure {
+    fn from(e: FormatError) -> Self {
         Failure::usage(e.to_string())
     }
 }
@@ -43,79 +97,24 @@ impl From<ledger::base::time::TimeError> for Failure {
 
 impl From<WriteError> for Failure {
     fn from(e: WriteError) -> Self {
-        let code = match e.failure() {
-            Some(_) => 1,
-            None => 2,
-        };
-        Failure {
-            code,
-            message: e.to_string(),
-        }
+        Failure::Write(e)
     }
 }
 
-impl From<checkpoint::CheckpointError> for Failure {
-    fn from(e: checkpoint::CheckpointError) -> Self {
-        match e {
-            checkpoint::CheckpointError::Write(w) => w.into(),
-            checkpoint::CheckpointError::Refuted(m) => Failure {
-                code: 1,
-                message: m,
-            },
-            other => Failure::usage(other.to_string()),
-        }
+impl From<CheckpointError> for Failure {
+    fn from(e: CheckpointError) -> Self {
+        Failure::Checkpoint(e)
     }
-}
-
-/// A witness's refusal, with the tlog-witness status it stands for.
-pub(crate) fn witness_failure(e: &ledger::tlog::witness::WitnessError) -> Failure {
-    let status = e.status();
-    // 409/422 mean the log's view and the witness's disagree: evidence.
-    let code = if matches!(status, 409 | 422) { 1 } else { 2 };
-    Failure {
-        code,
-        message: format!("witness refused (tlog-witness status {status}): {e}"),
-    }
-}
-
-/// A file name without its extension, to name a key by.
-pub(crate) fn key_label(path: &Path) -> String {
-    path.file_stem().map_or_else(
-        || path.display().to_string(),
-        |s| s.to_string_lossy().into_owned(),
-    )
-}
-
-/// RFC 3339 for POSIX seconds, for witnesses' timestamps.
-pub(crate) fn unix_time(secs: u64) -> String {
-    i64::try_from(secs)
-        .ok()
-        .and_then(Timestamp::from_unix)
-        .map_or_else(|| format!("{secs} s"), |t| t.to_string())
-}
-
-/// Writes a file that must not exist yet, durably.
-pub(crate) fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", path.display())))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))
 }
 
 impl From<VerifyError> for Failure {
     fn from(e: VerifyError) -> Self {
-        let code = match e {
-            VerifyError::Failed(_) => 1,
-            _ => 2,
-        };
-        Failure {
-            code,
-            message: e.to_string(),
-        }
+        Failure::Verify(e)
+    }
+}
+
+impl From<WitnessError> for Failure {
+    fn from(e: WitnessError) -> Self {
+        Failure::Witness(e)
     }
 }

@@ -34,25 +34,25 @@ pub(crate) fn keygen(
     let (key, public) =
         SigningKey::generate().write_pair(&name, secret.as_ref().map(|p| p.as_str()))?;
     if json {
-        println!(
+        out.print(format_args!(
             "{}",
             serde_json::json!({"private_key": key, "public_key": public})
-        );
+        ))?;
         return Ok(());
     }
     out.info(format_args!(
         "wrote private key {} (mode 0600; keep it secret, back it up offline)",
         key.display()
-    ));
+    ))?;
     out.info(format_args!(
         "wrote public key  {} (give this to the other parties and auditors)",
         public.display()
-    ));
+    ))?;
     Ok(())
 }
 
 pub(crate) fn vkey(
-    _out: &Out,
+    out: &Out,
     key: PathBuf,
     dir: Option<PathBuf>,
     witness: Option<String>,
@@ -73,6 +73,6 @@ pub(crate) fn vkey(
         (None, None) => return Err(Failure::usage("give --ledger or --witness")),
     }
     .map_err(|e| Failure::usage(e.to_string()))?;
-    println!("{v}");
+    out.print(format_args!("{v}"))?;
     Ok(())
 }

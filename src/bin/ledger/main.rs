@@ -2,6 +2,7 @@
 //! maps outcomes to exit codes (0 ok, 1 verification failed, 2 usage or
 //! I/O error). All logic lives in the library.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 mod audit;
@@ -34,13 +35,16 @@ fn main() -> ExitCode {
     let out = Out::new(&cli);
     match run(cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!(
+            // One line; a closed stderr is no reason to panic.
+            let _ = writeln!(
+                std::io::stderr(),
                 "{}: {}",
                 out.paint(ERROR, "ledger"),
-                verify::terminal_safe(&f.message)
+                verify::terminal_safe(&f.message())
             );
-            ExitCode::from(f.code)
+            ExitCode::from(f.exit_code())
         }
     }
 }
@@ -131,14 +135,21 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
     }
 }
 
-pub(crate) fn completions(_out: &Out, shell: clap_complete::Shell) -> Result<(), Failure> {
+/// `ledger completions SHELL`, made in memory and then printed, so that a
+/// closed pipe is one error like any other.
+fn completions(out: &Out, shell: clap_complete::Shell) -> Result<(), Failure> {
     let mut cmd = <Cli as clap::CommandFactory>::command();
-    clap_complete::generate(shell, &mut cmd, "ledger", &mut std::io::stdout());
-    Ok(())
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "ledger", &mut script);
+    out.write(&script)
 }
-pub(crate) fn man(_out: &Out) -> Result<(), Failure> {
+
+/// `ledger man`: the man page (roff).
+fn man(out: &Out) -> Result<(), Failure> {
     let cmd = <Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
     clap_mangen::Man::new(cmd)
-        .render(&mut std::io::stdout())
-        .map_err(|e| Failure::usage(format!("cannot write the man page: {e}")))
+        .render(&mut page)
+        .map_err(|e| Failure::usage(format!("cannot make the man page: {e}")))?;
+    out.write(&page)
 }

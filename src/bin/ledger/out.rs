@@ -1,4 +1,9 @@
-//! Printing: quiet, verbose, colour, progress.
+//! Printing: quiet, verbose, colour, progress. Nothing here panics on a
+//! closed stdout or stderr.
+
+use std::io::Write as _;
+
+use crate::error::Failure;
 
 use crate::cli::*;
 
@@ -65,15 +70,35 @@ impl Out {
             )
     }
 
-    pub(crate) fn info(&self, text: impl std::fmt::Display) {
-        if !self.quiet {
-            println!("{text}");
+    /// A line of information on stdout, unless quiet.
+    pub(crate) fn info(&self, text: impl std::fmt::Display) -> Result<(), Failure> {
+        if self.quiet {
+            return Ok(());
         }
+        self.print(text)
+    }
+
+    /// A line on stdout. Every line the binary prints goes through here
+    /// or [`Out::write`], so that a closed pipe is handled in one place.
+    pub(crate) fn print(&self, text: impl std::fmt::Display) -> Result<(), Failure> {
+        let mut so = std::io::stdout().lock();
+        writeln!(so, "{text}")
+            .and_then(|()| so.flush())
+            .map_err(Failure::stdout)
+    }
+
+    /// Bytes on stdout, as they are.
+    pub(crate) fn write(&self, bytes: &[u8]) -> Result<(), Failure> {
+        let mut so = std::io::stdout().lock();
+        so.write_all(bytes)
+            .and_then(|()| so.flush())
+            .map_err(Failure::stdout)
     }
 
     pub(crate) fn note(&self, text: impl std::fmt::Display) {
         if self.verbose {
-            eprintln!("ledger: {text}");
+            // A closed stderr is no reason to stop (or to panic).
+            let _ = writeln!(std::io::stderr(), "ledger: {text}");
         }
     }
 

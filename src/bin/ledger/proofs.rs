@@ -23,7 +23,7 @@ pub(crate) fn checkpoint(
         (None, None) => return Err(Failure::usage("give --key or --add")),
     };
     if json {
-        println!(
+        out.print(format_args!(
             "{}",
             serde_json::json!({
                 "path": written.path,
@@ -32,7 +32,7 @@ pub(crate) fn checkpoint(
                 "added": written.added,
                 "note": String::from_utf8_lossy(&written.note),
             })
-        );
+        ))?;
     } else {
         out.info(format_args!(
             "{}: checkpoint of {} events, root {}{}",
@@ -44,7 +44,7 @@ pub(crate) fn checkpoint(
             } else {
                 " (already signed so; unchanged)"
             }
-        ));
+        ))?;
     }
     Ok(())
 }
@@ -73,7 +73,7 @@ pub(crate) fn prove(
             checkpoint::Bundle::Consistency { .. } => "consistency",
         },
         bytes.len()
-    ));
+    ))?;
     Ok(())
 }
 
@@ -103,16 +103,16 @@ pub(crate) fn check_proof(
     };
     let proven = checkpoint::check_bundle(&bytes, &trusted, policy.as_ref()).map_err(|e| {
         if let (true, checkpoint::CheckpointError::Refuted(r)) = (json, &e) {
-            println!("{}", serde_json::json!({"verified": false, "error": r}));
+            let _ = out.print(serde_json::json!({"verified": false, "error": r}));
         }
         Failure::from(e)
     })?;
     if json {
-        println!(
+        out.print(format_args!(
             "{}",
             serde_json::to_string(&serde_json::json!({"verified": true, "proof": proven}))
                 .unwrap_or_default()
-        );
+        ))?;
         return Ok(());
     }
     let witnessed = match proven.cosigned_by.is_empty() {
@@ -137,13 +137,13 @@ pub(crate) fn check_proof(
         }
         (None, None) => "proven:".to_owned(),
     };
-    println!(
+    out.print(format_args!(
         "OK: {what} {} at size {}, root {}, checkpoint signed by {}{witnessed}",
         proven.origin,
         proven.size,
         proven.root,
         proven.signed_by.join(", ")
-    );
+    ))?;
     Ok(())
 }
 
@@ -157,6 +157,6 @@ pub(crate) fn publish(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
         p.tiles,
         p.bundles,
         p.documents
-    ));
+    ))?;
     Ok(())
 }

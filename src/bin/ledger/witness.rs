@@ -22,7 +22,7 @@ pub(crate) fn witness_request(
     out.info(format_args!(
         "{}: add-checkpoint request from size {old}",
         to.display()
-    ));
+    ))?;
     Ok(())
 }
 
@@ -53,17 +53,14 @@ pub(crate) fn witness_cosign(out: &Out, args: CosignArgs) -> Result<(), Failure>
                 proof: Vec::new(),
                 checkpoint: body,
             },
-            Err(_) => return Err(witness_failure(&e)),
+            Err(_) => return Err(e.into()),
         },
     };
-    let w = ledger::tlog::witness::Witness::open(&state, &name, &key, logs)
-        .map_err(|e| witness_failure(&e))?;
+    let w = ledger::tlog::witness::Witness::open(&state, &name, &key, logs)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let sigs = w
-        .add_checkpoint(&req, now)
-        .map_err(|e| witness_failure(&e))?;
+    let sigs = w.add_checkpoint(&req, now)?;
     let mut note = ledger::tlog::note::Note::parse(&req.checkpoint)
         .map_err(|e| Failure::usage(e.to_string()))?;
     for s in sigs {
@@ -75,6 +72,6 @@ pub(crate) fn witness_cosign(out: &Out, args: CosignArgs) -> Result<(), Failure>
         "{}: cosigned by {name} (vkey {})",
         to.display(),
         w.verifier()
-    ));
+    ))?;
     Ok(())
 }

@@ -36,7 +36,7 @@ pub(crate) fn init(
         }
     }
     let done = writer::init(&dir, &key, &title, &map, time)?;
-    print_appended(out, &dir, "ledger-created", &done);
+    print_appended(out, &dir, "ledger-created", &done)?;
     Ok(())
 }
 
@@ -66,7 +66,6 @@ pub(crate) fn repair(out: &Out, dir: PathBuf) -> Result<(), Failure> {
             w.state().count
         )),
     }
-    Ok(())
 }
 
 pub(crate) fn import(
@@ -98,10 +97,10 @@ pub(crate) fn import(
         started.elapsed()
     ));
     if json {
-        println!(
+        out.print(format_args!(
             "{}",
             serde_json::json!({"ledger": dir, "first_seq": done.first_seq, "count": done.count, "head": done.head, "groups": done.groups})
-        );
+        ))?;
         return Ok(());
     }
     out.info(format_args!(
@@ -111,17 +110,20 @@ pub(crate) fn import(
         done.first_seq + done.count - 1,
         done.count,
         done.head
-    ));
+    ))?;
     Ok(())
 }
 
-pub(crate) fn print_appended(out: &Out, dir: &Path, kind: &str, a: &Appended) {
+pub(crate) fn print_appended(
+    out: &Out,
+    dir: &Path,
+    kind: &str,
+    a: &Appended,
+) -> Result<(), Failure> {
     if out.json {
-        println!(
-            "{}",
-            serde_json::json!({"ledger": dir, "seq": a.seq, "kind": kind, "author": a.author, "hash": a.hash, "offset": a.offset})
+        return out.print(
+            serde_json::json!({"ledger": dir, "seq": a.seq, "kind": kind, "author": a.author, "hash": a.hash, "offset": a.offset}),
         );
-        return;
     }
     out.info(format_args!(
         "{}: appended event #{} ({kind}) by {}, hash {}",
@@ -129,7 +131,7 @@ pub(crate) fn print_appended(out: &Out, dir: &Path, kind: &str, a: &Appended) {
         a.seq,
         a.author,
         a.hash
-    ));
+    ))
 }
 
 pub(crate) fn target_version(w: &mut Writer, t: &DocTarget) -> Result<(DocId, DocHash), Failure> {
@@ -345,7 +347,7 @@ pub(crate) fn append(
             };
             let done = w.append_key(&key, &new, rotate, time)?;
             let name = if rotate { "key-rotated" } else { "key-added" };
-            print_appended(out, dir, name, &done);
+            print_appended(out, dir, name, &done)?;
             return Ok(());
         }
         AppendKind::PartiesPropose { .. } | AppendKind::PartiesApprove { .. } => {
@@ -364,7 +366,7 @@ pub(crate) fn append(
             } else {
                 "parties-approved"
             };
-            print_appended(out, dir, name, &done);
+            print_appended(out, dir, name, &done)?;
             return Ok(());
         }
         AppendKind::KeyRevoke { reason, .. } => Kind::KeyRevoked {
@@ -374,6 +376,6 @@ pub(crate) fn append(
     };
     let name = kind.name();
     let done = w.append(&key, time, kind, content.as_deref())?;
-    print_appended(out, dir, name, &done);
+    print_appended(out, dir, name, &done)?;
     Ok(())
 }
