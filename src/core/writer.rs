@@ -156,6 +156,8 @@ impl From<VerifyError> for WriteError {
 /// What was appended.
 #[derive(Debug, Clone)]
 pub struct Appended {
+    /// The event's kind, as FORMAT §5.4 names it ([`Kind::name`]).
+    pub kind: &'static str,
     pub seq: u64,
     pub hash: EventHash,
     pub offset: u64,
@@ -229,6 +231,7 @@ pub fn init(
     };
     writer.save_cache();
     Ok(Appended {
+        kind: verified.body.kind.name(),
         seq: 0,
         hash: verified.hash(),
         offset: 0,
@@ -1076,6 +1079,7 @@ impl Writer {
         self.head_offset = offset;
         self.save_cache();
         Ok(Appended {
+            kind: verified.body.kind.name(),
             seq: verified.body.seq,
             hash: verified.hash(),
             offset,

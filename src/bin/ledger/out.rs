@@ -102,6 +102,12 @@ impl Out {
         }
     }
 
+    /// A warning on stderr (even when quiet): something was done that the
+    /// user did not ask for, like removing a torn tail.
+    pub(crate) fn warn(&self, text: impl std::fmt::Display) {
+        let _ = writeln!(std::io::stderr(), "ledger: {text}");
+    }
+
     /// A progress bar on stderr, drawn only on a terminal and only once the
     /// work has taken more than a second.
     pub(crate) fn progress(&self, total: u64, what: &'static str) -> Progress {

@@ -36,7 +36,7 @@ pub(crate) fn init(
         }
     }
     let done = writer::init(&dir, &key, &title, &map, time)?;
-    print_appended(out, &dir, "ledger-created", &done)?;
+    print_appended(out, &dir, &done)?;
     Ok(())
 }
 
@@ -114,12 +114,8 @@ pub(crate) fn import(
     Ok(())
 }
 
-pub(crate) fn print_appended(
-    out: &Out,
-    dir: &Path,
-    kind: &str,
-    a: &Appended,
-) -> Result<(), Failure> {
+pub(crate) fn print_appended(out: &Out, dir: &Path, a: &Appended) -> Result<(), Failure> {
+    let kind = a.kind;
     if out.json {
         return out.print(
             serde_json::json!({"ledger": dir, "seq": a.seq, "kind": kind, "author": a.author, "hash": a.hash, "offset": a.offset}),
@@ -217,6 +213,48 @@ pub(crate) fn joining_parties(
     Ok(out)
 }
 
+/// What `append` needs besides the ledger, read and checked before the
+/// ledger is opened, so that a mistake in the arguments changes nothing.
+struct Checked {
+    new_key: Option<SigningKey>,
+    revoked: Option<Kid>,
+    joining: Vec<(PartyId, SigningKey)>,
+    proposal: Option<ProposalId>,
+    leaving: Vec<PartyId>,
+}
+
+fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
+    let mut c = Checked {
+        new_key: None,
+        revoked: None,
+        joining: Vec::new(),
+        proposal: None,
+        leaving: Vec::new(),
+    };
+    match kind {
+        AppendKind::KeyAdd { new_key } | AppendKind::KeyRotate { new_key } => {
+            c.new_key = Some(pass.load(new_key)?);
+        }
+        AppendKind::KeyRevoke { revoke, .. } => c.revoked = Some(revoked_kid(revoke)?),
+        AppendKind::PartiesPropose {
+            proposal,
+            remove,
+            add,
+            add_key,
+        } => {
+            c.joining = joining_parties(add, add_key, pass)?;
+            c.leaving = remove
+                .iter()
+                .map(|s| PartyId::new(s).map_err(|e| Failure::usage(format!("--remove: {e}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            c.proposal = Some(proposal_id(proposal)?);
+        }
+        AppendKind::PartiesApprove { proposal } => c.proposal = Some(proposal_id(proposal)?),
+        _ => {}
+    }
+    Ok(c)
+}
+
 pub(crate) fn append(
     out: &Out,
     dir: &Path,
@@ -227,61 +265,78 @@ pub(crate) fn append(
 ) -> Result<(), Failure> {
     let time = parse_time(at)?;
     let key = pass.load(key)?;
-    // Arguments that name files are read before the ledger is opened, so
-    // that a mistake in them changes nothing.
-    let new_key = match &kind {
-        AppendKind::KeyAdd { new_key } | AppendKind::KeyRotate { new_key } => {
-            Some(pass.load(new_key)?)
-        }
-        _ => None,
-    };
-    let revoked = match &kind {
-        AppendKind::KeyRevoke { revoke, .. } => Some(revoked_kid(revoke)?),
-        _ => None,
-    };
-    let joining = match &kind {
-        AppendKind::PartiesPropose { add, add_key, .. } => joining_parties(add, add_key, pass)?,
-        _ => Vec::new(),
-    };
-    let (proposal, leaving) = match &kind {
-        AppendKind::PartiesPropose {
-            proposal, remove, ..
-        } => {
-            let remove = remove
-                .iter()
-                .map(|s| PartyId::new(s).map_err(|e| Failure::usage(format!("--remove: {e}"))))
-                .collect::<Result<Vec<_>, _>>()?;
-            (Some(proposal_id(proposal)?), remove)
-        }
-        AppendKind::PartiesApprove { proposal } => (Some(proposal_id(proposal)?), Vec::new()),
-        _ => (None, Vec::new()),
-    };
+    let checked = check_args(&kind, pass)?;
     let mut w = Writer::open(dir)?;
     if let Some(n) = w.repaired() {
-        eprintln!("ledger: removed a torn tail of {n} bytes left by an interrupted append");
+        out.warn(format_args!(
+            "removed a torn tail of {n} bytes left by an interrupted append"
+        ));
     }
+    let done = match kind {
+        AppendKind::KeyAdd { .. } | AppendKind::KeyRotate { .. } => {
+            let rotate = matches!(kind, AppendKind::KeyRotate { .. });
+            let Some(new) = checked.new_key else {
+                return Err(Failure::usage("--new-key is required"));
+            };
+            w.append_key(&key, &new, rotate, time)?
+        }
+        AppendKind::PartiesPropose { .. } | AppendKind::PartiesApprove { .. } => {
+            let Some(proposal) = checked.proposal else {
+                return Err(Failure::usage("--proposal is required"));
+            };
+            if matches!(kind, AppendKind::PartiesPropose { .. }) {
+                let add: Vec<(PartyId, &SigningKey)> = checked
+                    .joining
+                    .iter()
+                    .map(|(p, k)| (p.clone(), k))
+                    .collect();
+                w.propose_parties(&key, proposal, &add, &checked.leaving, time)?
+            } else {
+                w.approve_parties(&key, proposal, time)?
+            }
+        }
+        other => {
+            let (kind, content) = event_kind(&mut w, other, checked.revoked)?;
+            w.append(&key, time, kind, content.as_deref())?
+        }
+    };
+    print_appended(out, dir, &done)
+}
+
+/// The event an `append` subcommand describes, with the bytes of the
+/// document version it drafts or amends.
+fn event_kind(
+    w: &mut Writer,
+    kind: AppendKind,
+    revoked: Option<Kid>,
+) -> Result<(Kind, Option<Vec<u8>>), Failure> {
     let session =
         |s: &str| SessionId::new(s).map_err(|e| Failure::usage(format!("--session: {e}")));
     let doc_id = |s: &str| DocId::new(s).map_err(|e| Failure::usage(format!("--doc: {e}")));
-    let mut content = None;
-    let kind = match kind {
+    Ok(match kind {
         AppendKind::SessionOpen {
             session: s,
             title,
             place,
             chair,
             notes,
-        } => Kind::SessionOpened {
-            session: session(&s)?,
-            title,
-            place,
-            chair,
-            notes,
-        },
-        AppendKind::SessionClose { session: s, notes } => Kind::SessionClosed {
-            session: session(&s)?,
-            notes,
-        },
+        } => (
+            Kind::SessionOpened {
+                session: session(&s)?,
+                title,
+                place,
+                chair,
+                notes,
+            },
+            None,
+        ),
+        AppendKind::SessionClose { session: s, notes } => (
+            Kind::SessionClosed {
+                session: session(&s)?,
+                notes,
+            },
+            None,
+        ),
         AppendKind::Draft {
             doc,
             file,
@@ -290,36 +345,14 @@ pub(crate) fn append(
             no_signatures,
         } => {
             let bytes = read_file(&file)?;
-            let signatories: Vec<PartyId> = if no_signatures {
-                Vec::new()
-            } else if signatories.is_empty() {
-                // Every current party (FORMAT §6.8: only they may be named).
-                let state = w.state();
-                state
-                    .parties
-                    .keys()
-                    .filter(|p| state.is_party(p))
-                    .cloned()
-                    .collect()
-            } else {
-                let mut v = signatories
-                    .iter()
-                    .map(|s| {
-                        PartyId::new(s).map_err(|e| Failure::usage(format!("--signatory: {e}")))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                v.sort();
-                v.dedup();
-                v
-            };
+            let signatories = draft_signatories(w, &signatories, no_signatures)?;
             let k = Kind::DocumentDrafted {
                 doc: doc_id(&doc)?,
                 sha256: DocHash::of(&bytes),
                 title,
                 signatories,
             };
-            content = Some(bytes);
-            k
+            (k, Some(bytes))
         }
         AppendKind::Amend { doc, file, notes } => {
             let bytes = read_file(&file)?;
@@ -328,54 +361,60 @@ pub(crate) fn append(
                 sha256: DocHash::of(&bytes),
                 notes,
             };
-            content = Some(bytes);
-            k
+            (k, Some(bytes))
         }
         AppendKind::Approve { target } => {
-            let (doc, sha256) = target_version(&mut w, &target)?;
-            Kind::DocumentApproved { doc, sha256 }
+            let (doc, sha256) = target_version(w, &target)?;
+            (Kind::DocumentApproved { doc, sha256 }, None)
         }
         AppendKind::Sign { target } => {
-            let (doc, sha256) = target_version(&mut w, &target)?;
-            Kind::DocumentSigned { doc, sha256 }
+            let (doc, sha256) = target_version(w, &target)?;
+            (Kind::DocumentSigned { doc, sha256 }, None)
         }
-        AppendKind::Note { text } => Kind::Note { text },
-        AppendKind::KeyAdd { .. } | AppendKind::KeyRotate { .. } => {
-            let rotate = matches!(kind, AppendKind::KeyRotate { .. });
-            let Some(new) = new_key else {
-                return Err(Failure::usage("--new-key is required"));
-            };
-            let done = w.append_key(&key, &new, rotate, time)?;
-            let name = if rotate { "key-rotated" } else { "key-added" };
-            print_appended(out, dir, name, &done)?;
-            return Ok(());
+        AppendKind::Note { text } => (Kind::Note { text }, None),
+        AppendKind::KeyRevoke { reason, .. } => (
+            Kind::KeyRevoked {
+                kid: revoked.ok_or_else(|| Failure::usage("--revoke is required"))?,
+                reason,
+            },
+            None,
+        ),
+        AppendKind::KeyAdd { .. }
+        | AppendKind::KeyRotate { .. }
+        | AppendKind::PartiesPropose { .. }
+        | AppendKind::PartiesApprove { .. } => {
+            return Err(Failure::usage(
+                "key and party changes are appended by the writer's own calls",
+            ))
         }
-        AppendKind::PartiesPropose { .. } | AppendKind::PartiesApprove { .. } => {
-            let Some(proposal) = proposal else {
-                return Err(Failure::usage("--proposal is required"));
-            };
-            let done = if matches!(kind, AppendKind::PartiesPropose { .. }) {
-                let add: Vec<(PartyId, &SigningKey)> =
-                    joining.iter().map(|(p, k)| (p.clone(), k)).collect();
-                w.propose_parties(&key, proposal, &add, &leaving, time)?
-            } else {
-                w.approve_parties(&key, proposal, time)?
-            };
-            let name = if matches!(kind, AppendKind::PartiesPropose { .. }) {
-                "parties-proposed"
-            } else {
-                "parties-approved"
-            };
-            print_appended(out, dir, name, &done)?;
-            return Ok(());
-        }
-        AppendKind::KeyRevoke { reason, .. } => Kind::KeyRevoked {
-            kid: revoked.ok_or_else(|| Failure::usage("--revoke is required"))?,
-            reason,
-        },
-    };
-    let name = kind.name();
-    let done = w.append(&key, time, kind, content.as_deref())?;
-    print_appended(out, dir, name, &done)?;
-    Ok(())
+    })
+}
+
+/// `draft --signatory`: the parties named, sorted and without repeats;
+/// none with `--no-signatures`; by default every current party (FORMAT
+/// §6.8: only they may be named).
+fn draft_signatories(
+    w: &Writer,
+    signatories: &[String],
+    none: bool,
+) -> Result<Vec<PartyId>, Failure> {
+    if none {
+        return Ok(Vec::new());
+    }
+    if signatories.is_empty() {
+        let state = w.state();
+        return Ok(state
+            .parties
+            .keys()
+            .filter(|p| state.is_party(p))
+            .cloned()
+            .collect());
+    }
+    let mut v = signatories
+        .iter()
+        .map(|s| PartyId::new(s).map_err(|e| Failure::usage(format!("--signatory: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    v.sort();
+    v.dedup();
+    Ok(v)
 }
