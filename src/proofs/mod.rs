@@ -8,5 +8,6 @@
 pub mod audit;
 pub mod bundle;
 pub mod checkpoint;
+pub mod history;
 pub mod index;
 pub mod publish;

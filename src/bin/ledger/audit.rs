@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use ledger::base::crypto::PublicKey;
-use ledger::core::format::{DocHash, DocId};
+use ledger::core::format::DocHash;
 use ledger::core::verify::{self, VerifyError};
 use ledger::proofs::audit::{self, Options};
 
@@ -271,49 +271,22 @@ pub(crate) fn export(out: &Out, dir: &Path, index: u64, to: &Path) -> Result<(),
 
 pub(crate) fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result<(), Failure> {
     let hash = DocHash::of(&read_file(document)?);
-    let mut entries = Vec::new();
-    let r = audit::verify_with(dir, &Options::default(), &mut |v: verify::Visit<'_>| {
-        let e = v.entry();
-        if e.document.is_some() {
-            entries.push(e);
-        }
-    })
-    .map_err(|e| verify_failure(out, e))?;
-    // Every document that ever had this exact version.
-    let ids: Vec<DocId> = entries
-        .iter()
-        .filter(|e| e.version == Some(hash))
-        .filter_map(|e| e.document.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let history: Vec<&verify::Entry> = entries
-        .iter()
-        .filter(|e| e.document.as_ref().is_some_and(|d| ids.contains(d)))
-        .collect();
-    let docs: Vec<&verify::DocReport> = r
-        .ledger
-        .documents
-        .iter()
-        .filter(|d| ids.contains(&d.id))
-        .collect();
+    let h = ledger::proofs::history::of_version(dir, &Options::default(), hash)
+        .map_err(|e| verify_failure(out, e))?;
     if json {
-        out.print(format_args!(
-            "{}",
-            serde_json::json!({"sha256": hash, "found": !ids.is_empty(), "documents": docs, "history": history, "head": r.ledger.head})
-        ))?;
+        out.print(serde_json::to_string(&h).map_err(|e| Failure::usage(e.to_string()))?)?;
     }
-    if ids.is_empty() {
+    if !h.found {
         return Err(Failure::refuted(format!(
-                "{} (sha256 {hash}) was never drafted, amended, approved or signed in this ledger ({} events verified)",
-                document.display(),
-                r.ledger.count
-            )));
+            "{} (sha256 {hash}) was never drafted, amended, approved or signed in this ledger ({} events verified)",
+            document.display(),
+            h.count
+        )));
     }
     if json {
         return Ok(());
     }
-    for d in docs {
+    for d in &h.documents {
         let is_current = d.version == hash;
         out.info(format_args!(
             "{} \"{}\"",
@@ -331,10 +304,7 @@ pub(crate) fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result
                 )
             }
         ))?;
-        for e in history
-            .iter()
-            .filter(|e| e.document.as_ref() == Some(&d.id))
-        {
+        for e in h.events_of(&d.id) {
             let mark = if e.version == Some(hash) { "*" } else { " " };
             out.info(format_args!(
                 "  {mark} #{:<4} {}  {:<6}  {}",
@@ -354,7 +324,7 @@ pub(crate) fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result
     }
     out.info(format_args!(
         "({} events verified, head {})",
-        r.ledger.count, r.ledger.head
+        h.count, h.head
     ))?;
     Ok(())
 }
