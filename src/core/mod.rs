@@ -11,5 +11,6 @@ pub mod format;
 pub mod replay;
 pub mod scan;
 pub mod store;
+pub mod trust;
 pub mod verify;
 pub mod writer;

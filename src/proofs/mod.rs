@@ -1,7 +1,8 @@
 //! The proofs layer: what an auditor holds beyond the log itself. Signed
 //! checkpoints of the ledger's tree ([`checkpoint`]), proof bundles
 //! ([`bundle`]), a read-only index of the tree for proving ([`index`]),
-//! static publication as tlog-tiles ([`publish`]), and the whole-ledger
+//! static publication as tlog-tiles ([`publish`]) and its audit
+//! ([`published`]), a document's history ([`history`]), and the whole-ledger
 //! audit that adds checkpoints and witnesses to the core's verification
 //! ([`audit`]).
 
@@ -11,3 +12,4 @@ pub mod checkpoint;
 pub mod history;
 pub mod index;
 pub mod publish;
+pub mod published;

@@ -21,6 +21,7 @@ pub(crate) fn verify(
     proofs: ProofTrust,
 ) -> Result<(), Failure> {
     let json = out.json;
+    // Everything typed is checked before the directory is opened.
     let mut options = Options::default();
     for k in &proofs.log_key {
         let key = PublicKey::from_file(k)
@@ -28,27 +29,6 @@ pub(crate) fn verify(
         options.log_keys.push((key_label(k), key));
     }
     options.witnesses = proofs.witnesses.policy()?;
-    // A published directory (`ledger publish`) is checked as the
-    // ledger its entry bundles and checkpoint make up.
-    let unpacked;
-    let dir = if ledger::proofs::publish::is_published(&dir) {
-        unpacked = tempfile::tempdir()
-            .map_err(|e| Failure::usage(format!("cannot make a temporary directory: {e}")))?;
-        let size = ledger::proofs::publish::unpack(&dir, unpacked.path())?;
-        // Not with --json: stdout holds one JSON document.
-        if !json {
-            out.info(format_args!(
-                "{}: a published ledger; verifying its {size} events and their tiles",
-                dir.display()
-            ))?;
-        }
-        unpacked.path().to_owned()
-    } else {
-        dir
-    };
-    if !trust.is_empty() {
-        options.trust = Some(load_trusted(&trust)?);
-    }
     if let Some(h) = head {
         options.head = Some(ledger::core::format::EventHash::from_hex(&h).map_err(|_| {
             Failure::usage(format!(
@@ -56,7 +36,18 @@ pub(crate) fn verify(
             ))
         })?);
     }
-    report(out, &dir, &options, json, Listing::Timeline)
+    if !trust.is_empty() {
+        options.trust = Some(load_trusted(&trust)?);
+    }
+    let target = ledger::proofs::published::AuditDir::open(&dir)?;
+    // Not with --json: stdout holds one JSON document.
+    if let (Some(size), false) = (target.published(), json) {
+        out.info(format_args!(
+            "{}: a published ledger; verifying its {size} events and their tiles",
+            dir.display()
+        ))?;
+    }
+    report(out, target.path(), &options, json, Listing::Timeline)
 }
 
 pub(crate) fn head(out: &Out, dir: PathBuf) -> Result<(), Failure> {
@@ -186,43 +177,12 @@ pub(crate) fn report(
     Ok(())
 }
 
+/// `--trust PATH...`, read by the library.
 pub(crate) fn load_trusted(paths: &[PathBuf]) -> Result<Vec<(String, PublicKey)>, Failure> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let entries = std::fs::read_dir(p)
-                .map_err(|e| Failure::usage(format!("--trust {}: {e}", p.display())))?;
-            let mut files: Vec<PathBuf> =
-                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            files.sort();
-            // A private key has no business among trusted public keys:
-            // say so rather than skip it silently.
-            for f in &files {
-                if let Ok(text) = std::fs::read_to_string(f) {
-                    if text.contains("PRIVATE KEY-----") {
-                        return Err(Failure::usage(format!(
-                            "--trust {}: {} is a private key; remove it from the directory of trusted public keys (and treat it as exposed)",
-                            p.display(),
-                            f.display()
-                        )));
-                    }
-                }
-            }
-            files.retain(|f| f.extension().is_some_and(|x| x == "pub"));
-            if files.is_empty() {
-                return Err(Failure::usage(format!(
-                    "--trust {}: no .pub files in this directory",
-                    p.display()
-                )));
-            }
-            for f in files {
-                out.push((f.display().to_string(), PublicKey::from_file(&f)?));
-            }
-        } else {
-            out.push((p.display().to_string(), PublicKey::from_file(p)?));
-        }
-    }
-    Ok(out)
+    ledger::core::trust::load(paths).map_err(|e| match e {
+        ledger::core::trust::TrustError::Key(k) => k.into(),
+        other => Failure::usage(format!("--trust {other}")),
+    })
 }
 
 pub(crate) fn export(out: &Out, dir: &Path, index: u64, to: &Path) -> Result<(), Failure> {
