@@ -501,3 +501,38 @@ impl<'k> Witness<'k> {
         })
     }
 }
+
+impl AddCheckpoint {
+    /// An add-checkpoint request body, or a bare checkpoint note, which is
+    /// read as a request from size 0: a witness that has seen this origin
+    /// answers it with its size (409), for a proper request to be made.
+    /// A body that is neither gets the request's parse error.
+    pub fn parse_or_bare(body: &[u8]) -> Result<AddCheckpoint, WitnessError> {
+        match AddCheckpoint::parse(body) {
+            Ok(r) => Ok(r),
+            Err(e) => match Note::parse(body) {
+                Ok(_) => Ok(AddCheckpoint {
+                    old: 0,
+                    proof: Vec::new(),
+                    checkpoint: body.to_vec(),
+                }),
+                Err(_) => Err(e),
+            },
+        }
+    }
+}
+
+impl Witness<'_> {
+    /// [`Witness::add_checkpoint`], returning the request's checkpoint
+    /// with this witness's cosignatures added: the note a log stores.
+    pub fn cosign_note(&self, req: &AddCheckpoint, now: u64) -> Result<Note, WitnessError> {
+        let sigs = self.add_checkpoint(req, now)?;
+        let mut note =
+            Note::parse(&req.checkpoint).map_err(|source| WitnessError::Cosign { source })?;
+        for s in sigs {
+            note.push_signature(s)
+                .map_err(|source| WitnessError::Cosign { source })?;
+        }
+        Ok(note)
+    }
+}

@@ -41,32 +41,12 @@ pub(crate) fn witness_cosign(out: &Out, args: CosignArgs) -> Result<(), Failure>
         .iter()
         .map(|l| load_vkey(l, "--log"))
         .collect::<Result<Vec<_>, _>>()?;
-    // An add-checkpoint request, or a bare checkpoint note: that is
-    // a request from size 0, which a witness that has seen this
-    // origin answers with its size (409) for a request to be made.
-    let body = read_file(&request)?;
-    let req = match ledger::tlog::witness::AddCheckpoint::parse(&body) {
-        Ok(r) => r,
-        Err(e) => match ledger::tlog::note::Note::parse(&body) {
-            Ok(_) => ledger::tlog::witness::AddCheckpoint {
-                old: 0,
-                proof: Vec::new(),
-                checkpoint: body,
-            },
-            Err(_) => return Err(e.into()),
-        },
-    };
+    let req = ledger::tlog::witness::AddCheckpoint::parse_or_bare(&read_file(&request)?)?;
     let w = ledger::tlog::witness::Witness::open(&state, &name, &key, logs)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let sigs = w.add_checkpoint(&req, now)?;
-    let mut note = ledger::tlog::note::Note::parse(&req.checkpoint)
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    for s in sigs {
-        note.push_signature(s)
-            .map_err(|e| Failure::usage(e.to_string()))?;
-    }
+    let note = w.cosign_note(&req, now)?;
     write_new_file(&to, &note.to_bytes())?;
     out.info(format_args!(
         "{}: cosigned by {name} (vkey {})",
