@@ -94,7 +94,7 @@ pub(crate) fn report(
     json: bool,
     listing: Listing,
 ) -> Result<(), Failure> {
-    use std::io::{BufWriter, Seek, Write};
+    use std::io::{BufWriter, Seek};
     let keep = !out.quiet || json;
     let spool = tempfile::tempfile().map_err(spool_err)?;
     let mut w = BufWriter::new(spool);
@@ -107,26 +107,7 @@ pub(crate) fn report(
         if !keep || err.is_some() {
             return;
         }
-        let e = v.entry();
-        let r = if json {
-            let sep = if first { "" } else { "," };
-            first = false;
-            write!(w, "{sep}")
-                .and_then(|()| serde_json::to_writer(&mut w, &e).map_err(std::io::Error::other))
-        } else if listing == Listing::Log {
-            writeln!(
-                w,
-                "{:<4} {}  {}  {:<8} {:<17} {}",
-                e.seq,
-                e.hash,
-                verify::terminal_safe(&e.time),
-                e.author.as_str(),
-                e.kind,
-                verify::terminal_safe(&e.summary)
-            )
-        } else {
-            w.write_all(verify::Report::timeline_entry(&e).as_bytes())
-        };
+        let r = spool_entry(&mut w, &v.entry(), json, &mut first, listing);
         if let Err(e) = r {
             err = Some(e);
         }
@@ -143,11 +124,52 @@ pub(crate) fn report(
     }
     let mut spool = w.into_inner().map_err(|e| spool_err(e.into_error()))?;
     spool.rewind().map_err(spool_err)?;
+    print_spooled(out, &r, &mut spool, listing)
+}
+
+/// One verified event, written to the spool as the listing shows it.
+fn spool_entry(
+    w: &mut impl std::io::Write,
+    e: &verify::Entry,
+    json: bool,
+    first: &mut bool,
+    listing: Listing,
+) -> std::io::Result<()> {
+    if json {
+        let sep = if *first { "" } else { "," };
+        *first = false;
+        write!(w, "{sep}")?;
+        return serde_json::to_writer(w, e).map_err(std::io::Error::other);
+    }
+    match listing {
+        Listing::Log => writeln!(
+            w,
+            "{:<4} {}  {}  {:<8} {:<17} {}",
+            e.seq,
+            e.hash,
+            verify::terminal_safe(&e.time),
+            e.author.as_str(),
+            e.kind,
+            verify::terminal_safe(&e.summary)
+        ),
+        Listing::Timeline => w.write_all(verify::Report::timeline_entry(e).as_bytes()),
+    }
+}
+
+/// The proven report, with the spooled events where they belong.
+fn print_spooled(
+    out: &Out,
+    r: &audit::Report,
+    spool: &mut std::fs::File,
+    listing: Listing,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    let json = out.json;
     let stdout = std::io::stdout();
     let mut so = stdout.lock();
     let print_err = Failure::stdout;
     if json {
-        let mut v = serde_json::to_value(&r).map_err(|e| Failure::usage(e.to_string()))?;
+        let mut v = serde_json::to_value(r).map_err(|e| Failure::usage(e.to_string()))?;
         if let Some(m) = v.as_object_mut() {
             m.remove("events");
         }
@@ -155,7 +177,7 @@ pub(crate) fn report(
         // Splice the spooled events array in before the closing brace.
         let head = head.trim_end().trim_end_matches('}').trim_end();
         write!(so, "{head},\n  \"events\": [").map_err(print_err)?;
-        std::io::copy(&mut spool, &mut so).map_err(print_err)?;
+        std::io::copy(spool, &mut so).map_err(print_err)?;
         writeln!(so, "]\n}}").map_err(print_err)?;
     } else if out.quiet {
         write!(
@@ -166,15 +188,15 @@ pub(crate) fn report(
         )
         .map_err(print_err)?;
     } else if listing == Listing::Log {
-        std::io::copy(&mut spool, &mut so).map_err(print_err)?;
+        std::io::copy(spool, &mut so).map_err(print_err)?;
     } else {
         so.write_all(out.report_text(&r.header()).as_bytes())
             .map_err(print_err)?;
-        std::io::copy(&mut spool, &mut so).map_err(print_err)?;
+        std::io::copy(spool, &mut so).map_err(print_err)?;
         so.write_all(out.report_text(&r.footer()).as_bytes())
             .map_err(print_err)?;
     }
-    Ok(())
+    so.flush().map_err(print_err)
 }
 
 /// `--trust PATH...`, read by the library.
