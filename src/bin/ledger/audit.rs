@@ -9,7 +9,7 @@ use ledger::core::verify::{self, VerifyError};
 use ledger::proofs::audit::{self, Options};
 
 use crate::cli::*;
-use crate::error::*;
+use crate::error::Failure;
 use crate::input::*;
 use crate::out::*;
 

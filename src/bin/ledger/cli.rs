@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use ledger::base::crypto::{KeyError, SigningKey};
 
-use crate::error::*;
+use crate::error::Failure;
 
 #[derive(Parser)]
 #[command(

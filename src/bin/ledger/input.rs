@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ledger::base::time::Timestamp;
 
-use crate::error::*;
+use crate::error::Failure;
 
 pub(crate) fn parse_time(at: Option<&str>) -> Result<Option<Timestamp>, Failure> {
     Ok(at.map(Timestamp::parse).transpose()?)

@@ -7,7 +7,7 @@ use ledger::core::writer::Writer;
 use ledger::proofs::checkpoint;
 
 use crate::cli::*;
-use crate::error::*;
+use crate::error::Failure;
 use crate::out::*;
 
 pub(crate) fn keygen(

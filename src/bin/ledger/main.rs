@@ -16,12 +16,12 @@ mod witness;
 mod write;
 
 use crate::cli::*;
-use crate::error::*;
+use crate::error::Failure;
 use crate::out::*;
 
 use clap::Parser;
 
-use ledger::core::verify::{self};
+use ledger::core::verify;
 use ledger::proofs::audit::Options;
 
 fn main() -> ExitCode {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use ledger::proofs::checkpoint;
 
 use crate::cli::*;
-use crate::error::*;
+use crate::error::Failure;
 use crate::input::*;
 use crate::out::*;
 

@@ -9,7 +9,7 @@ use ledger::core::format::{DocHash, DocId, Kid, Kind, PartyId, ProposalId, Sessi
 use ledger::core::writer::{self, Appended, Writer};
 
 use crate::cli::*;
-use crate::error::*;
+use crate::error::Failure;
 use crate::input::*;
 use crate::out::*;
 
