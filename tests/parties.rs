@@ -5,16 +5,15 @@
 
 mod common;
 
-use common::{both, python_available};
+use common::{both, clock, next_body, pid, python_available, sign, stored};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use ledger::base::crypto::{PublicKey, SigningKey};
-use ledger::base::time::Timestamp;
 use ledger::core::format::{
-    key_proof_message, party_proof_message, protected_header, sig_structure, Body, DocHash, DocId,
-    Event, EventHash, FormatError, Kid, Kind, LedgerId, NewParty, PartyId, ProposalId,
+    key_proof_message, party_proof_message, Body, DocHash, DocId, Event, EventHash, FormatError,
+    Kid, Kind, LedgerId, NewParty, PartyId, ProposalId,
 };
 use ledger::core::replay::{RuleError, State};
 use ledger::core::writer::{WriteError, Writer};
@@ -23,37 +22,8 @@ use ledger::core::writer::{WriteError, Writer};
 // Library helpers
 // ---------------------------------------------------------------------------
 
-fn pid(s: &str) -> PartyId {
-    PartyId::new(s).unwrap()
-}
-
 fn prop_id(s: &str) -> ProposalId {
     ProposalId::new(s).unwrap()
-}
-
-fn clock(tick: u64) -> Timestamp {
-    Timestamp::parse(&format!(
-        "2017-06-14T{:02}:{:02}:{:02}Z",
-        tick / 3600,
-        tick / 60 % 60,
-        tick % 60
-    ))
-    .unwrap()
-}
-
-fn sign(body: &Body, key: &SigningKey) -> Event {
-    let kid = key.public().fingerprint();
-    let payload = body.encode();
-    let sig = key.sign(&sig_structure(&protected_header(&kid), &payload));
-    Event::assemble(kid, payload, sig).unwrap().0
-}
-
-fn stored(event: &Event) -> Vec<u8> {
-    let mut sig = [0u8; 64];
-    sig.copy_from_slice(&event.signature);
-    Event::assemble(event.kid, event.payload().to_vec(), sig)
-        .unwrap()
-        .1
 }
 
 fn all_docs(_: &DocHash) -> Result<(), String> {
@@ -130,15 +100,7 @@ impl Fx {
     /// The next event, by `author`, signed with the key named `signer`.
     fn ev(&mut self, author: &str, signer: &str, kind: Kind) -> Event {
         self.tick += 1;
-        let body = Body {
-            version: 1,
-            ledger: self.ledger,
-            seq: self.state.count,
-            prev: Some(self.state.head),
-            time: clock(self.tick),
-            author: pid(author),
-            kind,
-        };
+        let body = next_body(self.ledger, &self.state, self.tick, author, kind);
         sign(&body, self.key(signer))
     }
 

@@ -15,8 +15,8 @@ use rand::RngCore;
 use crate::base::crypto::{PublicKey, SigningKey};
 use crate::base::time::Timestamp;
 use crate::core::format::{
-    key_proof_message, party_proof_message, Body, DocHash, Event, EventHash, FormatError, Kid, Kind,
-    LedgerId, NewParty, PartyId, ProposalId, SignError, FORMAT_VERSION,
+    key_proof_message, party_proof_message, Body, DocHash, Event, EventHash, FormatError, Kid,
+    Kind, LedgerId, NewParty, PartyId, ProposalId, SignError, FORMAT_VERSION,
 };
 use crate::core::replay::{Documents, RuleError, State};
 use crate::core::scan::{self, Failure, VerifyError};
