@@ -26,10 +26,6 @@ fn prop_id(s: &str) -> ProposalId {
     ProposalId::new(s).unwrap()
 }
 
-fn all_docs(_: &DocHash) -> Result<(), String> {
-    Ok(())
-}
-
 fn snapshot(state: &State) -> String {
     serde_json::to_string(state).unwrap()
 }
@@ -175,34 +171,18 @@ impl Fx {
 
     #[track_caller]
     fn accept(&mut self, event: Event) {
-        let count = self.state.count;
-        if let Err(e) = self.state.apply(event.clone(), &all_docs) {
-            panic!("event {count} ({}) rejected: {e}", event.body.kind.name());
-        }
-        self.events.push(event);
+        common::accept(&mut self.state, &mut self.events, event)
     }
 
     #[track_caller]
     fn reject(&mut self, event: Event) -> RuleError {
-        let before = snapshot(&self.state);
-        let e = match self.state.apply(event.clone(), &all_docs) {
-            Ok(_) => panic!("{} event accepted", event.body.kind.name()),
-            Err(e) => e,
-        };
-        assert_eq!(
-            snapshot(&self.state),
-            before,
-            "a rejected event ({e}) changed the state"
-        );
-        e
+        common::reject(&mut self.state, event)
     }
 
+    /// Replays every accepted event from scratch: the verdict of a
+    /// verifier that reads the log later.
     fn replay_all(&self) -> State {
-        let (mut s, _) = State::genesis(self.events[0].clone()).unwrap();
-        for e in &self.events[1..] {
-            s.apply(e.clone(), &all_docs).unwrap();
-        }
-        s
+        common::replay_all(&self.events)
     }
 }
 

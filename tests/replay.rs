@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{clock, next_body, pid, sign};
+use common::{all_docs, clock, next_body, pid, sign};
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -48,11 +48,6 @@ fn sign_as(body: &Body, signer: &SigningKey, kid: [u8; 32]) -> Event {
 /// The event of `body` with `signature` in place of a real one.
 fn with_signature(body: &Body, kid: [u8; 32], signature: [u8; 64]) -> Event {
     Event::assemble(kid, body.encode(), signature).unwrap().0
-}
-
-/// Every document is present and intact.
-fn all_docs(_: &DocHash) -> Result<(), String> {
-    Ok(())
 }
 
 fn snapshot(state: &State) -> String {

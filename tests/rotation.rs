@@ -14,7 +14,7 @@ use std::path::Path;
 
 use ledger::base::crypto::{PublicKey, SigningKey};
 use ledger::core::format::{
-    key_proof_message, Body, DocHash, Event, EventHash, Kid, Kind, LedgerId, PartyId,
+    key_proof_message, Body, Event, EventHash, Kid, Kind, LedgerId, PartyId,
 };
 use ledger::core::replay::{RuleError, State};
 use ledger::core::writer::{WriteError, Writer};
@@ -25,10 +25,6 @@ use ledger::core::writer::{WriteError, Writer};
 
 fn kid(key: &SigningKey) -> Kid {
     Kid(key.public().fingerprint())
-}
-
-fn all_docs(_: &DocHash) -> Result<(), String> {
-    Ok(())
 }
 
 fn snapshot(state: &State) -> String {
@@ -143,37 +139,18 @@ impl Fx {
 
     #[track_caller]
     fn accept(&mut self, event: Event) {
-        let count = self.state.count;
-        if let Err(e) = self.state.apply(event.clone(), &all_docs) {
-            panic!("event {count} ({}) rejected: {e}", event.body.kind.name());
-        }
-        self.events.push(event);
+        common::accept(&mut self.state, &mut self.events, event)
     }
 
     #[track_caller]
     fn reject(&mut self, event: Event) -> RuleError {
-        let before = snapshot(&self.state);
-        let e = match self.state.apply(event.clone(), &all_docs) {
-            Ok(_) => panic!("{} event accepted", event.body.kind.name()),
-            Err(e) => e,
-        };
-        assert_eq!(
-            snapshot(&self.state),
-            before,
-            "a rejected event ({e}) changed the state"
-        );
-        // Undo the clock tick so that the next event stays in order.
-        e
+        common::reject(&mut self.state, event)
     }
 
     /// Replays every accepted event from scratch: the verdict of a
     /// verifier that reads the log later.
     fn replay_all(&self) -> State {
-        let (mut s, _) = State::genesis(self.events[0].clone()).unwrap();
-        for e in &self.events[1..] {
-            s.apply(e.clone(), &all_docs).unwrap();
-        }
-        s
+        common::replay_all(&self.events)
     }
 }
 

@@ -642,3 +642,49 @@ pub fn key_file_from_seed(dir: &Path, name: &str, seed: &[u8; 32]) -> (PathBuf, 
     let key = SigningKey::from_file(&path).unwrap();
     (path, key)
 }
+
+/// Every document is present and intact.
+pub fn all_docs(_: &ledger::core::format::DocHash) -> Result<(), String> {
+    Ok(())
+}
+
+/// The replay state as JSON, to show it unchanged.
+pub fn state_json(state: &State) -> String {
+    serde_json::to_string(state).unwrap()
+}
+
+/// Applies `event`, which `state` must accept, and keeps it in `events`.
+#[track_caller]
+pub fn accept(state: &mut State, events: &mut Vec<Event>, event: Event) {
+    let count = state.count;
+    if let Err(e) = state.apply(event.clone(), &all_docs) {
+        panic!("event {count} ({}) rejected: {e}", event.body.kind.name());
+    }
+    events.push(event);
+}
+
+/// The rule `state` rejects `event` by, which must leave it unchanged.
+#[track_caller]
+pub fn reject(state: &mut State, event: Event) -> ledger::core::replay::RuleError {
+    let before = state_json(state);
+    let e = match state.apply(event.clone(), &all_docs) {
+        Ok(_) => panic!("{} event accepted", event.body.kind.name()),
+        Err(e) => e,
+    };
+    assert_eq!(
+        state_json(state),
+        before,
+        "a rejected event ({e}) changed the state"
+    );
+    e
+}
+
+/// Replays `events` from scratch: the verdict of a verifier that reads the
+/// log later.
+pub fn replay_all(events: &[Event]) -> State {
+    let (mut s, _) = State::genesis(events[0].clone()).unwrap();
+    for e in &events[1..] {
+        s.apply(e.clone(), &all_docs).unwrap();
+    }
+    s
+}
