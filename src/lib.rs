@@ -1,18 +1,53 @@
 //! `ledger`: a tamper-evident, signed, replayable record of how an agreement
-//! came to be.
+//! came to be. docs/FORMAT.md is the contract: every event, rule and proof
+//! the library checks is specified there, and the code cites its sections.
 //!
-//! The modules mirror the architecture:
+//! The layers, lowest first; none imports a higher one (scripts/check-layers
+//! checks it in CI):
 //!
-//! - [`format`]: the bytes on disk, encoded and decoded in one place
-//!   (docs/FORMAT.md is the spec; the code cites its sections);
-//! - [`time`]: the timestamp profile of FORMAT §5.5;
-//! - [`crypto`]: key files, signing, strict verification;
-//! - [`store`]: the ledger directory, locking and durability;
-//! - [`replay`]: the state machine of the agreement (FORMAT §6);
-//! - [`verify`]: the auditor's report;
-//! - [`writer`]: creating a ledger and appending events to it;
-//! - [`merkle`]: the RFC 6962 Merkle tree over the log's events, its proofs;
-//! - [`tiles`]: static publication of that tree as C2SP tlog-tiles.
+//! - [`base`]: keys and strict signature checks, the timestamp profile,
+//!   durable file writes;
+//! - [`tlog`]: a transparency log that knows nothing of ledgers: the
+//!   RFC 6962 Merkle tree, signed notes, tiles and the witness;
+//! - [`core`]: the ledger itself: the bytes of an event, the agreement's
+//!   state machine, the ledger directory, the verifier and the writer;
+//! - [`proofs`]: checkpoints, proof bundles, publication, and the
+//!   whole-ledger audit that `ledger verify` runs.
+//!
+//! The entry points most programs need are re-exported here: [`verify`]
+//! with its [`Options`] and [`Report`] to audit a ledger, [`init`] and
+//! [`Writer`] to write one, and [`Event::sign`], the one way to sign an
+//! event.
+//!
+//! # Verifying a ledger
+//!
+//! An auditor's program needs only the ledger directory (and, to pin the
+//! parties, their public keys in [`Options::trust`]). This verifies the
+//! sample shipped in the repository and prints its documents:
+//!
+//! ```
+//! use ledger::core::verify::terminal_safe;
+//!
+//! let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/ledger"));
+//! let report = ledger::verify(dir, &ledger::Options::default())?;
+//! let ledger = &report.ledger;
+//! println!("{}: {} events, head {}", terminal_safe(&ledger.title), ledger.count, ledger.head);
+//! for doc in &ledger.documents {
+//!     // Titles are signed, but chosen by a party: never print them raw.
+//!     println!(
+//!         "{} \"{}\", version {}: {}",
+//!         doc.id,
+//!         terminal_safe(&doc.title),
+//!         doc.version_number,
+//!         doc.status
+//!     );
+//! }
+//! assert!(!ledger.documents.is_empty());
+//! # Ok::<(), ledger::VerifyError>(())
+//! ```
+//!
+//! A refuted ledger is `Err(VerifyError::Failed(failure))`, where the
+//! [`Failure`] names the first event that fails, its byte offset and why.
 #![forbid(unsafe_code)]
 
 /// Serde support through a type's canonical string form, for the writer's
@@ -39,3 +74,9 @@ pub mod base;
 pub mod core;
 pub mod proofs;
 pub mod tlog;
+
+pub use crate::base::crypto::{PublicKey, SigningKey};
+pub use crate::core::format::{Body, Event, SignError};
+pub use crate::core::scan::{Failure, VerifyError};
+pub use crate::core::writer::{init, WriteError, Writer};
+pub use crate::proofs::audit::{verify, Options, Report};

@@ -284,10 +284,7 @@ fn signed(key: &SigningKey, payload: &[u8]) -> Vec<u8> {
 /// A valid event: the stored bytes and the signing key.
 fn assemble(body: &Body) -> (Event, Vec<u8>, SigningKey) {
     let key = key();
-    let kid = kid_of(&key);
-    let payload = body.encode();
-    let sig = key.sign(&sig_structure(&protected_header(&kid), &payload));
-    let (event, bytes) = Event::assemble(kid, payload, sig).unwrap();
+    let (event, bytes) = Event::sign(&key, body).unwrap();
     (event, bytes, key)
 }
 

@@ -2,8 +2,7 @@
 //! against the C2SP specs' examples and the test vectors of Go's
 //! golang.org/x/mod/sumdb/note (note_test.go).
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+mod common;
 
 use base64ct::{Base64, Encoding};
 use ledger::base::crypto::SigningKey;
@@ -17,23 +16,8 @@ use sha2::{Digest, Sha256};
 /// A signing key from a 32-byte Ed25519 seed, through the only door
 /// `SigningKey` has: a PKCS#8 key file of mode 0600.
 fn key_from_seed(seed: &[u8; 32]) -> SigningKey {
-    let mut der = hex::decode("302e020100300506032b657004220420").unwrap();
-    der.extend_from_slice(seed);
-    let pem = format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        Base64::encode_string(&der)
-    );
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("k.key");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .unwrap();
-    f.write_all(pem.as_bytes()).unwrap();
-    drop(f);
-    SigningKey::from_file(&path).unwrap()
+    common::key_file_from_seed(dir.path(), "k.key", seed).1
 }
 
 /// Go's test key: skey "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALV...".

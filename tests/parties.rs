@@ -5,16 +5,15 @@
 
 mod common;
 
-use common::{both, python_available};
+use common::{both, clock, next_body, pid, python_available, sign, stored};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use ledger::base::crypto::{PublicKey, SigningKey};
-use ledger::base::time::Timestamp;
 use ledger::core::format::{
-    key_proof_message, party_proof_message, protected_header, sig_structure, Body, DocHash, DocId,
-    Event, EventHash, FormatError, Kid, Kind, LedgerId, NewParty, PartyId, ProposalId,
+    key_proof_message, party_proof_message, Body, DocHash, DocId, Event, EventHash, FormatError,
+    Kid, Kind, LedgerId, NewParty, PartyId, ProposalId,
 };
 use ledger::core::replay::{RuleError, State};
 use ledger::core::writer::{WriteError, Writer};
@@ -23,41 +22,8 @@ use ledger::core::writer::{WriteError, Writer};
 // Library helpers
 // ---------------------------------------------------------------------------
 
-fn pid(s: &str) -> PartyId {
-    PartyId::new(s).unwrap()
-}
-
 fn prop_id(s: &str) -> ProposalId {
     ProposalId::new(s).unwrap()
-}
-
-fn clock(tick: u64) -> Timestamp {
-    Timestamp::parse(&format!(
-        "2017-06-14T{:02}:{:02}:{:02}Z",
-        tick / 3600,
-        tick / 60 % 60,
-        tick % 60
-    ))
-    .unwrap()
-}
-
-fn sign(body: &Body, key: &SigningKey) -> Event {
-    let kid = key.public().fingerprint();
-    let payload = body.encode();
-    let sig = key.sign(&sig_structure(&protected_header(&kid), &payload));
-    Event::assemble(kid, payload, sig).unwrap().0
-}
-
-fn stored(event: &Event) -> Vec<u8> {
-    let mut sig = [0u8; 64];
-    sig.copy_from_slice(&event.signature);
-    Event::assemble(event.kid, event.payload().to_vec(), sig)
-        .unwrap()
-        .1
-}
-
-fn all_docs(_: &DocHash) -> Result<(), String> {
-    Ok(())
 }
 
 fn snapshot(state: &State) -> String {
@@ -130,15 +96,7 @@ impl Fx {
     /// The next event, by `author`, signed with the key named `signer`.
     fn ev(&mut self, author: &str, signer: &str, kind: Kind) -> Event {
         self.tick += 1;
-        let body = Body {
-            version: 1,
-            ledger: self.ledger,
-            seq: self.state.count,
-            prev: Some(self.state.head),
-            time: clock(self.tick),
-            author: pid(author),
-            kind,
-        };
+        let body = next_body(self.ledger, &self.state, self.tick, author, kind);
         sign(&body, self.key(signer))
     }
 
@@ -213,34 +171,18 @@ impl Fx {
 
     #[track_caller]
     fn accept(&mut self, event: Event) {
-        let count = self.state.count;
-        if let Err(e) = self.state.apply(event.clone(), &all_docs) {
-            panic!("event {count} ({}) rejected: {e}", event.body.kind.name());
-        }
-        self.events.push(event);
+        common::accept(&mut self.state, &mut self.events, event)
     }
 
     #[track_caller]
     fn reject(&mut self, event: Event) -> RuleError {
-        let before = snapshot(&self.state);
-        let e = match self.state.apply(event.clone(), &all_docs) {
-            Ok(_) => panic!("{} event accepted", event.body.kind.name()),
-            Err(e) => e,
-        };
-        assert_eq!(
-            snapshot(&self.state),
-            before,
-            "a rejected event ({e}) changed the state"
-        );
-        e
+        common::reject(&mut self.state, event)
     }
 
+    /// Replays every accepted event from scratch: the verdict of a
+    /// verifier that reads the log later.
     fn replay_all(&self) -> State {
-        let (mut s, _) = State::genesis(self.events[0].clone()).unwrap();
-        for e in &self.events[1..] {
-            s.apply(e.clone(), &all_docs).unwrap();
-        }
-        s
+        common::replay_all(&self.events)
     }
 }
 

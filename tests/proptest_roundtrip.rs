@@ -209,11 +209,7 @@ fn key() -> &'static SigningKey {
 
 /// Signs `body` as FORMAT §5.2 says and assembles the stored event.
 fn sign(body: &Body) -> (Event, Vec<u8>) {
-    let key = key();
-    let kid = key.public().fingerprint();
-    let payload = body.encode();
-    let sig = key.sign(&sig_structure(&protected_header(&kid), &payload));
-    Event::assemble(kid, payload, sig).expect("a valid body assembles")
+    Event::sign(key(), body).expect("a valid body signs")
 }
 
 fn config(cases: u32) -> Config {

@@ -21,6 +21,10 @@
 //! (`unshare -rm`), or else print a notice and pass. Tests that need
 //! strace print a notice and pass without it.
 
+mod common;
+
+use common::copy_dir;
+
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::fs::{self, OpenOptions};
@@ -364,19 +368,6 @@ fn append_raw(dir: &Path, bytes: &[u8]) {
     let mut f = OpenOptions::new().append(true).open(log_path(dir)).unwrap();
     f.write_all(bytes).unwrap();
     f.sync_all().unwrap();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Every file in `docs/` named by a SHA-256 holds exactly those bytes; the

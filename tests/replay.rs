@@ -3,6 +3,10 @@
 //! rejection asserts its `RuleError` variant and that the state is exactly
 //! what it was before the rejected event.
 
+mod common;
+
+use common::{all_docs, clock, next_body, pid, sign};
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -11,18 +15,14 @@ use ciborium::value::Value;
 use ledger::base::crypto::{PublicKey, SigningKey};
 use ledger::base::time::Timestamp;
 use ledger::core::format::{
-    protected_header, sig_structure, Body, DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId,
-    PartyId, SessionId,
+    protected_header, Body, DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId, PartyId,
+    SessionId,
 };
 use ledger::core::replay::{Checked, Documents, RuleError, State};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-fn pid(s: &str) -> PartyId {
-    PartyId::new(s).unwrap()
-}
 
 fn did(s: &str) -> DocId {
     DocId::new(s).unwrap()
@@ -40,26 +40,14 @@ fn sha(content: &str) -> DocHash {
     DocHash::of(content.as_bytes())
 }
 
-/// Signs `body` with `key` and assembles the event.
-fn sign(body: &Body, key: &SigningKey) -> Event {
-    sign_as(body, key, key.public().fingerprint())
-}
-
 /// Signs `body` with `signer`, naming `kid` in the protected header.
 fn sign_as(body: &Body, signer: &SigningKey, kid: [u8; 32]) -> Event {
-    let payload = body.encode();
-    let sig = signer.sign(&sig_structure(&protected_header(&kid), &payload));
-    Event::assemble(kid, payload, sig).unwrap().0
+    common::sign_as(signer, kid, body).0
 }
 
 /// The event of `body` with `signature` in place of a real one.
 fn with_signature(body: &Body, kid: [u8; 32], signature: [u8; 64]) -> Event {
     Event::assemble(kid, body.encode(), signature).unwrap().0
-}
-
-/// Every document is present and intact.
-fn all_docs(_: &DocHash) -> Result<(), String> {
-    Ok(())
 }
 
 fn snapshot(state: &State) -> String {
@@ -76,15 +64,6 @@ struct Fx {
     state: State,
     genesis: Event,
     tick: u64,
-}
-
-fn clock(tick: u64) -> Timestamp {
-    ts(&format!(
-        "2017-06-14T{:02}:{:02}:{:02}Z",
-        tick / 3600,
-        tick / 60 % 60,
-        tick % 60
-    ))
 }
 
 fn genesis_body(ledger: LedgerId, author: &str, parties: BTreeMap<PartyId, [u8; 32]>) -> Body {
@@ -137,15 +116,7 @@ impl Fx {
     /// and a later time.
     fn body(&mut self, author: &str, kind: Kind) -> Body {
         self.tick += 1;
-        Body {
-            version: 1,
-            ledger: self.ledger,
-            seq: self.state.count,
-            prev: Some(self.state.head),
-            time: clock(self.tick),
-            author: pid(author),
-            kind,
-        }
+        next_body(self.ledger, &self.state, self.tick, author, kind)
     }
 
     /// The next event, signed by its author.

@@ -13,15 +13,18 @@
 //! arithmetic (checked against real signatures); curve points only ever
 //! come from ed25519-dalek's own decoding and addition.
 
+mod common;
+
+use common::base64;
+
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
 use ed25519_dalek::{Signer, Verifier};
 use ledger::base::crypto::{KeyError, PublicKey, SigningKey};
 use ledger::base::time::Timestamp;
-use ledger::core::format::{protected_header, sig_structure, Body, Event, Kind, LedgerId, PartyId};
+use ledger::core::format::{Body, Event, Kind, LedgerId, PartyId};
 use ledger::core::replay::RuleError;
 use ledger::core::verify::{verify, Options, VerifyError};
 use sha2::{Digest, Sha256, Sha512};
@@ -650,27 +653,6 @@ fn torsion_components_follow_the_cofactorless_equation() {
 // ---------------------------------------------------------------------------
 // The ledger level.
 
-fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// An SPKI PEM public key file holding these 32 bytes, whatever they are.
 fn spki_pem(key: &[u8; 32]) -> String {
     let der = [&unhex("302a300506032b6570032100")[..], key].concat();
@@ -682,16 +664,7 @@ fn spki_pem(key: &[u8; 32]) -> String {
 
 /// A PKCS#8 private key file (mode 0600) for `seed`, and the loaded key.
 fn key_file(dir: &Path, name: &str, seed: &[u8; 32]) -> (std::path::PathBuf, SigningKey) {
-    let der = [&unhex("302e020100300506032b657004220420")[..], seed].concat();
-    let pem = format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        base64(&der)
-    );
-    let path = dir.join(format!("{name}.key"));
-    std::fs::write(&path, pem).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let key = SigningKey::from_file(&path).unwrap();
-    (path, key)
+    common::key_file_from_seed(dir, &format!("{name}.key"), seed)
 }
 
 fn weak_keys() -> Vec<([u8; 32], String)> {
@@ -784,9 +757,7 @@ fn crafted_genesis_with_a_small_order_key_fails() {
             (PartyId::new("weak").unwrap(), weak),
         ]);
         let body = genesis_body(parties.clone(), "north");
-        let kid = north.public().fingerprint();
-        let sig = north.sign(&sig_structure(&protected_header(&kid), &body.encode()));
-        let (_, bytes) = Event::assemble(kid, body.encode(), sig).unwrap();
+        let (_, bytes) = Event::sign(&north, &body).unwrap();
         let dir = ledger_dir(&bytes);
         let f = failure(dir.path());
         assert_eq!((f.event, f.offset), (Some(0), Some(0)), "{what}: {f}");

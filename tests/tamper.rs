@@ -21,6 +21,10 @@
 //!
 //! Run with `--nocapture` to see the figures of each part of the matrix.
 
+mod common;
+
+use common::sign_as;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,8 +33,7 @@ use std::sync::OnceLock;
 use ledger::base::crypto::{PublicKey, SigningKey};
 use ledger::base::time::Timestamp;
 use ledger::core::format::{
-    protected_header, sig_structure, Body, DocHash, Event, EventHash, FormatError, Kind, LedgerId,
-    LogReader, PartyId, ReadError,
+    Body, DocHash, Event, EventHash, FormatError, Kind, LedgerId, LogReader, PartyId, ReadError,
 };
 use ledger::core::replay::{RuleError, State};
 use ledger::core::store::{Access, Store};
@@ -356,15 +359,8 @@ fn assert_event(f: &Failure, i: usize, offset: usize, reason: &str, what: &str) 
     assert!(!f.is_torn_tail(), "{what}: not a torn tail: {f}");
 }
 
-/// Signs `body` as an event with `key`, claiming the kid `kid`.
-fn sign_as(key: &SigningKey, kid: [u8; 32], body: &Body) -> (Event, Vec<u8>) {
-    let payload = body.encode();
-    let signature = key.sign(&sig_structure(&protected_header(&kid), &payload));
-    Event::assemble(kid, payload, signature).unwrap()
-}
-
 fn sign(key: &SigningKey, body: &Body) -> Vec<u8> {
-    sign_as(key, key.public().fingerprint(), body).1
+    Event::sign(key, body).unwrap().1
 }
 
 fn seq_error(expected: usize, found: usize) -> String {

@@ -3,15 +3,16 @@
 //! and the code cannot drift apart. Regenerate the section with
 //! `cargo test --test vectors -- --ignored print_vectors --nocapture`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::os::unix::fs::PermissionsExt;
 
 use ledger::base::crypto::SigningKey;
 use ledger::base::time::Timestamp;
 use ledger::core::format::{
-    key_proof_message, party_proof_message, protected_header, sig_structure, Body, DocHash, Event,
-    EventHash, Kind, LedgerId, NewParty, PartyId,
+    key_proof_message, party_proof_message, Body, DocHash, Event, EventHash, Kind, LedgerId,
+    NewParty, PartyId,
 };
 use ledger::core::replay::State;
 
@@ -23,39 +24,10 @@ const MOST2_SEED: &str = "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a
 // RFC 8032 §7.1, test SHA(abc): the key of the party `obs` that joins.
 const OBS_SEED: &str = "833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42";
 
-fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// A key file holding `seed`, as `openssl genpkey` would write it.
 fn key_from_seed(dir: &std::path::Path, name: &str, seed_hex: &str) -> SigningKey {
-    let mut der = hex::decode("302e020100300506032b657004220420").unwrap();
-    der.extend(hex::decode(seed_hex).unwrap());
-    let pem = format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        base64(&der)
-    );
-    let path = dir.join(name);
-    std::fs::write(&path, pem).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    SigningKey::from_file(&path).unwrap()
+    let seed: [u8; 32] = hex::decode(seed_hex).unwrap().try_into().unwrap();
+    common::key_file_from_seed(dir, name, &seed).1
 }
 
 struct Vector {
@@ -64,10 +36,8 @@ struct Vector {
 }
 
 fn sign(key: &SigningKey, body: &Body) -> (Event, Vec<u8>, [u8; 64]) {
-    let kid = key.public().fingerprint();
-    let payload = body.encode();
-    let sig = key.sign(&sig_structure(&protected_header(&kid), &payload));
-    let (event, bytes) = Event::assemble(kid, payload, sig).unwrap();
+    let (event, bytes) = Event::sign(key, body).unwrap();
+    let sig = event.signature;
     (event, bytes, sig)
 }
 

@@ -2,7 +2,12 @@
 //! request bodies, trust on first use, growth with RFC 6962 consistency
 //! proofs, and each refusal with its HTTP status. Trees and proofs are built
 //! here by a small reference implementation of RFC 6962 §2.1, independent
-//! of src/merkle.rs.
+//! of src/merkle.rs (the one in tests/prooflib).
+
+mod common;
+mod prooflib;
+
+use prooflib::{mth, subproof, Hash};
 
 use std::sync::{Arc, Mutex};
 
@@ -16,60 +21,11 @@ use sha2::{Digest, Sha256};
 
 // ------------------------------------------------ RFC 6962 reference
 
-type Hash = [u8; 32];
-
 fn leaf(i: u64) -> Hash {
     let mut h = Sha256::new();
     h.update([0u8]);
     h.update(format!("event {i}").as_bytes());
     h.finalize().into()
-}
-
-fn node(l: &Hash, r: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(l);
-    h.update(r);
-    h.finalize().into()
-}
-
-/// Largest power of two strictly below n (n >= 2).
-fn split(n: usize) -> usize {
-    let mut k = 1;
-    while k * 2 < n {
-        k *= 2;
-    }
-    k
-}
-
-/// MTH(D[n]) over leaf hashes.
-fn mth(leaves: &[Hash]) -> Hash {
-    match leaves.len() {
-        0 => Sha256::digest(b"").into(),
-        1 => leaves[0],
-        n => {
-            let k = split(n);
-            node(&mth(&leaves[..k]), &mth(&leaves[k..]))
-        }
-    }
-}
-
-/// RFC 6962 §2.1.2 SUBPROOF(m, D[n], b).
-fn subproof(m: usize, leaves: &[Hash], b: bool) -> Vec<Hash> {
-    let n = leaves.len();
-    if m == n {
-        return if b { vec![] } else { vec![mth(leaves)] };
-    }
-    let k = split(n);
-    if m <= k {
-        let mut p = subproof(m, &leaves[..k], b);
-        p.push(mth(&leaves[k..]));
-        p
-    } else {
-        let mut p = subproof(m - k, &leaves[k..], false);
-        p.push(mth(&leaves[..k]));
-        p
-    }
 }
 
 fn tree(n: u64) -> Vec<Hash> {

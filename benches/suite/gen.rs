@@ -23,8 +23,7 @@ use serde::{Deserialize, Serialize};
 use ledger::base::crypto::SigningKey;
 use ledger::base::time::Timestamp;
 use ledger::core::format::{
-    protected_header, sig_structure, Body, DocHash, DocId, Event, EventHash, Kind, LedgerId,
-    PartyId, SessionId, FORMAT_VERSION,
+    Body, DocHash, DocId, Event, EventHash, Kind, LedgerId, PartyId, SessionId, FORMAT_VERSION,
 };
 use ledger::core::replay::State;
 
@@ -296,11 +295,7 @@ impl<'k> Generator<'k> {
             author: self.keys.ids[author].clone(),
             kind,
         };
-        let key = &self.keys.keys[author];
-        let kid = key.public().fingerprint();
-        let payload = body.encode();
-        let signature = key.sign(&sig_structure(&protected_header(&kid), &payload));
-        let (event, bytes) = Event::assemble(kid, payload, signature)?;
+        let (event, bytes) = Event::sign(&self.keys.keys[author], &body)?;
         self.prev = Some(event.hash());
         self.seq += 1;
         Ok((event, bytes, doc))

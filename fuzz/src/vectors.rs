@@ -39,9 +39,37 @@ pub fn vector_doc() -> Vec<u8> {
 pub struct Key {
     pub name: &'static str,
     pub signing: ed25519_dalek::SigningKey,
+    /// The same key as the library holds it, for `Event::sign`.
+    pub ledger: ledger::base::crypto::SigningKey,
 }
 
 impl Key {
+    /// The key of `seed`, read back by the library from a PKCS#8 key file
+    /// of mode 0600: the only door `SigningKey` has.
+    fn new(name: &'static str, seed: &[u8; 32]) -> Key {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let signing = ed25519_dalek::SigningKey::from_bytes(seed);
+        let pem = signing
+            .to_pkcs8_pem(Default::default())
+            .expect("PKCS#8 encoding of an Ed25519 key");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join(format!("{name}.key"));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(pem.as_bytes()))
+            .expect("writing a key file");
+        let ledger = ledger::base::crypto::SigningKey::from_file(&path).expect("reading it back");
+        Key {
+            name,
+            signing,
+            ledger,
+        }
+    }
     pub fn public(&self) -> [u8; 32] {
         self.signing.verifying_key().to_bytes()
     }
@@ -58,21 +86,9 @@ impl Key {
 pub fn keys() -> Vec<Key> {
     let seed = |label: &str| -> [u8; 32] { block(label).try_into().expect("32-byte seed") };
     vec![
-        Key {
-            name: "most",
-            signing: ed25519_dalek::SigningKey::from_bytes(&seed("most seed")),
-        },
-        Key {
-            name: "med",
-            signing: ed25519_dalek::SigningKey::from_bytes(&seed("med seed")),
-        },
-        Key {
-            name: "third",
-            signing: ed25519_dalek::SigningKey::from_bytes(&[3; 32]),
-        },
-        Key {
-            name: "ghost",
-            signing: ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
-        },
+        Key::new("most", &seed("most seed")),
+        Key::new("med", &seed("med seed")),
+        Key::new("third", &[3; 32]),
+        Key::new("ghost", &[9; 32]),
     ]
 }

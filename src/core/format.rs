@@ -14,6 +14,7 @@ use std::io::BufRead;
 use ciborium::value::{Integer, Value};
 use sha2::{Digest, Sha256};
 
+use crate::base::crypto::SigningKey;
 use crate::base::time::{TimeError, Timestamp};
 
 /// FORMAT §5.3: the only format version.
@@ -81,6 +82,20 @@ pub enum FormatError {
     Invalid { field: String, reason: String },
     #[error("field \"time\": {0}")]
     Time(#[from] TimeError),
+}
+
+/// Why [`Event::sign`] made no event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The body does not make an event that a reader would accept.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// The signature just made does not verify, strictly, under the signing
+    /// key's own public key: a fault in signing, caught before the event
+    /// could be stored.
+    #[error("the signature just made does not verify under the signing key's public key (a fault in signing; no event was made)")]
+    SelfCheck,
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> FormatError {
@@ -912,6 +927,52 @@ impl Event {
             ])),
         ));
         let event = Event::decode(&stored)?;
+        Ok((event, stored))
+    }
+
+    /// Signs `body` with `key` and returns the event with its stored bytes:
+    /// the one way to sign an event (FORMAT §5.1-§5.2), used by the writer.
+    ///
+    /// The kid is the key's fingerprint; the signature covers the
+    /// Sig_structure of the protected header and payload exactly as they
+    /// are stored; the stored bytes are decoded again (as
+    /// [`Event::assemble`] does) and, as minisign's `sign()` does, the
+    /// signature is verified strictly under the key's public key before
+    /// the event is returned, so a fault never reaches a caller's disk.
+    ///
+    /// Signing does not check the agreement's rules (FORMAT §6): the
+    /// writer replays the event before storing it.
+    ///
+    /// ```
+    /// use ledger::core::format::{Body, Event, Kind, LedgerId, PartyId, FORMAT_VERSION};
+    /// use ledger::base::{crypto::SigningKey, time::Timestamp};
+    ///
+    /// let key = SigningKey::generate();
+    /// let body = Body {
+    ///     version: FORMAT_VERSION,
+    ///     ledger: LedgerId([7; 16]),
+    ///     seq: 0,
+    ///     prev: None,
+    ///     time: Timestamp::parse("2017-06-13T09:00:00+08:00").unwrap(),
+    ///     author: PartyId::new("most").unwrap(),
+    ///     kind: Kind::LedgerCreated {
+    ///         title: "Innovation Dialogue".into(),
+    ///         parties: [(PartyId::new("most").unwrap(), key.public().to_bytes())].into(),
+    ///     },
+    /// };
+    /// let (event, stored) = Event::sign(&key, &body).unwrap();
+    /// assert_eq!(event.body, body);
+    /// assert_eq!(Event::decode(&stored).unwrap().hash(), event.hash());
+    /// ```
+    pub fn sign(key: &SigningKey, body: &Body) -> Result<(Event, Vec<u8>), SignError> {
+        let public = key.public();
+        let kid = public.fingerprint();
+        let payload = body.encode();
+        let signature = key.sign(&sig_structure(&protected_header(&kid), &payload));
+        let (event, stored) = Event::assemble(kid, payload, signature)?;
+        if !public.verify_strict(&event.to_be_signed(), &event.signature) {
+            return Err(SignError::SelfCheck);
+        }
         Ok((event, stored))
     }
 

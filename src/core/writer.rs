@@ -16,8 +16,8 @@ use crate::base::crypto::{PublicKey, SigningKey};
 use crate::base::time::Timestamp;
 use crate::core::cache::{Buckets, Cache, EntryKind};
 use crate::core::format::{
-    key_proof_message, party_proof_message, protected_header, sig_structure, Body, DocHash, Event,
-    EventHash, FormatError, Kid, Kind, LedgerId, NewParty, PartyId, ProposalId, FORMAT_VERSION,
+    key_proof_message, party_proof_message, Body, DocHash, Event, EventHash, FormatError, Kid,
+    Kind, LedgerId, NewParty, PartyId, ProposalId, SignError, FORMAT_VERSION,
 };
 use crate::core::replay::{Documents, RuleError, State};
 use crate::core::scan::{self, Failure, VerifyError};
@@ -165,10 +165,10 @@ pub struct Appended {
 }
 
 fn sign_event(key: &SigningKey, body: &Body) -> Result<(Event, Vec<u8>), WriteError> {
-    let kid = key.public().fingerprint();
-    let payload = body.encode();
-    let signature = key.sign(&sig_structure(&protected_header(&kid), &payload));
-    Ok(Event::assemble(kid, payload, signature)?)
+    Event::sign(key, body).map_err(|e| match e {
+        SignError::Format(e) => WriteError::Format(e),
+        fault => WriteError::Usage(fault.to_string()),
+    })
 }
 
 /// Creates a new ledger in `dir` (which must not exist or be empty) with

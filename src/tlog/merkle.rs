@@ -1,5 +1,5 @@
 //! The Merkle tree over the log (RFC 6962 §2.1, RFC 9162 §2.1;
-//! docs/drafts/merkle.md until it moves into docs/FORMAT.md): hashing,
+//! docs/FORMAT.md §12): hashing,
 //! proof verification, the O(log n) [`Frontier`] a writer or verifier keeps
 //! while streaming the log, and the "stored hashes" layout of Go's
 //! `golang.org/x/mod/sumdb/tlog`, from which proofs and tiles are built.

@@ -1,5 +1,5 @@
 //! Static publication of the Merkle tree as C2SP tlog-tiles
-//! (docs/drafts/merkle.md §Tiles; <https://c2sp.org/tlog-tiles>): tile and
+//! (docs/FORMAT.md §16; <https://c2sp.org/tlog-tiles>): tile and
 //! entry-bundle paths, which tiles a tree of a given size needs, the bytes
 //! of a tile and of an entry bundle, and [`TileHashReader`], which lets a
 //! verifier compute proofs from a published directory.

@@ -543,3 +543,148 @@ pub fn both(
         note,
     )
 }
+
+// ---------------------------------------------------------------------------
+// Events and keys built in memory, for the library-level tests. A correctly
+// signed event is `Event::sign`'s job alone; what is here either wraps it
+// or builds, on purpose, what it would never make.
+
+use ledger::base::crypto::SigningKey;
+use ledger::base::time::Timestamp;
+use ledger::core::format::{protected_header, sig_structure, Body, Event, Kind, LedgerId, PartyId};
+use ledger::core::replay::State;
+
+pub fn pid(s: &str) -> PartyId {
+    PartyId::new(s).unwrap()
+}
+
+/// `tick` seconds after midnight UTC on 14 June 2017.
+pub fn clock(tick: u64) -> Timestamp {
+    Timestamp::parse(&format!(
+        "2017-06-14T{:02}:{:02}:{:02}Z",
+        tick / 3600,
+        tick / 60 % 60,
+        tick % 60
+    ))
+    .unwrap()
+}
+
+/// `body` signed with `key` (the one public way, `Event::sign`).
+pub fn sign(body: &Body, key: &SigningKey) -> Event {
+    Event::sign(key, body).unwrap().0
+}
+
+/// `body` signed with `key` but naming `kid` in the protected header: a
+/// deliberately mislabelled event, which `Event::sign` never makes.
+pub fn sign_as(key: &SigningKey, kid: [u8; 32], body: &Body) -> (Event, Vec<u8>) {
+    let payload = body.encode();
+    let signature = key.sign(&sig_structure(&protected_header(&kid), &payload));
+    Event::assemble(kid, payload, signature).unwrap()
+}
+
+/// The stored bytes of `event` (assemble is deterministic).
+pub fn stored(event: &Event) -> Vec<u8> {
+    Event::assemble(event.kid, event.payload().to_vec(), event.signature)
+        .unwrap()
+        .1
+}
+
+/// The body of the event after `state` in `ledger`, by `author`, at
+/// `clock(tick)`: seq and prev in their right place.
+pub fn next_body(ledger: LedgerId, state: &State, tick: u64, author: &str, kind: Kind) -> Body {
+    Body {
+        version: 1,
+        ledger,
+        seq: state.count,
+        prev: Some(state.head),
+        time: clock(tick),
+        author: pid(author),
+        kind,
+    }
+}
+
+/// Standard Base64 with padding, written out here so that the tests do not
+/// check the library's encoder against itself.
+pub fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `dir/name`, a PKCS#8 private key file (mode 0600) holding the Ed25519
+/// `seed`, as `openssl genpkey` writes it, and the key read back from it:
+/// the only door `SigningKey` has.
+pub fn key_file_from_seed(dir: &Path, name: &str, seed: &[u8; 32]) -> (PathBuf, SigningKey) {
+    let mut der = hex::decode("302e020100300506032b657004220420").unwrap();
+    der.extend_from_slice(seed);
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64(&der)
+    );
+    let path = dir.join(name);
+    fs::write(&path, pem).unwrap();
+    chmod(&path, 0o600);
+    let key = SigningKey::from_file(&path).unwrap();
+    (path, key)
+}
+
+/// Every document is present and intact.
+pub fn all_docs(_: &ledger::core::format::DocHash) -> Result<(), String> {
+    Ok(())
+}
+
+/// The replay state as JSON, to show it unchanged.
+pub fn state_json(state: &State) -> String {
+    serde_json::to_string(state).unwrap()
+}
+
+/// Applies `event`, which `state` must accept, and keeps it in `events`.
+#[track_caller]
+pub fn accept(state: &mut State, events: &mut Vec<Event>, event: Event) {
+    let count = state.count;
+    if let Err(e) = state.apply(event.clone(), &all_docs) {
+        panic!("event {count} ({}) rejected: {e}", event.body.kind.name());
+    }
+    events.push(event);
+}
+
+/// The rule `state` rejects `event` by, which must leave it unchanged.
+#[track_caller]
+pub fn reject(state: &mut State, event: Event) -> ledger::core::replay::RuleError {
+    let before = state_json(state);
+    let e = match state.apply(event.clone(), &all_docs) {
+        Ok(_) => panic!("{} event accepted", event.body.kind.name()),
+        Err(e) => e,
+    };
+    assert_eq!(
+        state_json(state),
+        before,
+        "a rejected event ({e}) changed the state"
+    );
+    e
+}
+
+/// Replays `events` from scratch: the verdict of a verifier that reads the
+/// log later.
+pub fn replay_all(events: &[Event]) -> State {
+    let (mut s, _) = State::genesis(events[0].clone()).unwrap();
+    for e in &events[1..] {
+        s.apply(e.clone(), &all_docs).unwrap();
+    }
+    s
+}

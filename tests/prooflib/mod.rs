@@ -78,7 +78,7 @@ pub fn path(m: usize, leaves: &[Hash]) -> Vec<Hash> {
 }
 
 /// RFC 6962 §2.1.2 SUBPROOF(m, D[n], b).
-fn subproof(m: usize, leaves: &[Hash], b: bool) -> Vec<Hash> {
+pub fn subproof(m: usize, leaves: &[Hash], b: bool) -> Vec<Hash> {
     let n = leaves.len();
     if m == n {
         return if b { vec![] } else { vec![mth(leaves)] };
