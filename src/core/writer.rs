@@ -64,6 +64,9 @@ pub enum WriteError {
     #[error("the cache's index of events is damaged ({damage}); remove {}/cache", .dir.display())]
     CacheIndex { dir: PathBuf, damage: IndexDamage },
     /// The log's head moved although the writer holds the lock.
+    /// Signing failed its own check (FORMAT §5.2): nothing was written.
+    #[error(transparent)]
+    Sign(SignError),
     #[error("the ledger changed under the writer's lock; run the command again")]
     ChangedUnderLock,
     /// The cache's Merkle tree could not be written again.
@@ -167,7 +170,7 @@ pub struct Appended {
 fn sign_event(key: &SigningKey, body: &Body) -> Result<(Event, Vec<u8>), WriteError> {
     Event::sign(key, body).map_err(|e| match e {
         SignError::Format(e) => WriteError::Format(e),
-        fault => WriteError::Usage(fault.to_string()),
+        fault => WriteError::Sign(fault),
     })
 }
 
