@@ -1,8 +1,8 @@
 //! The base layer: what every other layer stands on and that knows nothing
 //! of logs or ledgers. Key files, signing and strict verification
 //! ([`crypto`]), the timestamp profile ([`time`]), and writes that are
-//! durable before they are reported ([`durable`]).
+//! durable before they are reported (`durable`).
 
 pub mod crypto;
-pub mod durable;
+pub(crate) mod durable;
 pub mod time;

@@ -142,7 +142,7 @@ impl EntryKind {
 /// The cache's files, as methods of the ledger directory they live in.
 impl Store {
     /// Reads the writer's cache, if there is a readable one.
-    pub fn load_cache(&self) -> Option<Cache> {
+    pub(crate) fn load_cache(&self) -> Option<Cache> {
         let path = self.dir().join(CACHE_DIR).join(CACHE_FILE);
         let text = fs::read(path).ok()?;
         serde_json::from_slice(&text).ok()
@@ -150,7 +150,7 @@ impl Store {
 
     /// Replaces the writer's cache. Not fsynced: a lost or stale cache is
     /// detected and rebuilt from the log.
-    pub fn save_cache(&self, cache: &Cache) -> Result<(), StoreError> {
+    pub(crate) fn save_cache(&self, cache: &Cache) -> Result<(), StoreError> {
         let dir = self.dir().join(CACHE_DIR);
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join(CACHE_FILE);
@@ -175,7 +175,7 @@ impl Store {
     /// The cache's stored Merkle hashes and event offsets, to compute
     /// proofs from, if they hold exactly `hashes` hashes and `events`
     /// offsets.
-    pub fn tree(&self, hashes: u64, events: u64) -> Option<TreeFile> {
+    pub(crate) fn tree(&self, hashes: u64, events: u64) -> Option<TreeFile> {
         let open = |path: PathBuf, len: Option<u64>| {
             let file = File::open(path).ok()?;
             (Some(file.metadata().ok()?.len()) == len).then_some(file)
@@ -191,7 +191,7 @@ impl Store {
     /// which must hold exactly `hashes` hashes and `events` offsets:
     /// otherwise it is stale and is left for a rebuild. Not fsynced: it is
     /// derived from the log, and checked before use.
-    pub fn append_tree(
+    pub(crate) fn append_tree(
         &self,
         hashes: u64,
         events: u64,
@@ -217,8 +217,8 @@ impl Store {
     }
 
     /// Starts writing a new tree cache, which replaces the old one when
-    /// [`TreeBuilder::finish`]ed.
-    pub fn tree_builder(&self) -> Result<TreeBuilder, StoreError> {
+    /// `TreeBuilder::finish`ed.
+    pub(crate) fn tree_builder(&self) -> Result<TreeBuilder, StoreError> {
         let dir = self.dir().join(CACHE_DIR);
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let tmp = || {
@@ -239,7 +239,7 @@ impl Store {
     /// repair`, since a damaged committed event looks the same. Not
     /// fsynced: after a power loss the marker may be gone, and then the
     /// tail needs `ledger repair`, which is safe, if less convenient.
-    pub fn mark_pending(&self, start: u64, end: u64) -> Result<(), StoreError> {
+    pub(crate) fn mark_pending(&self, start: u64, end: u64) -> Result<(), StoreError> {
         let dir = self.dir().join(CACHE_DIR);
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join(PENDING_FILE);
@@ -247,19 +247,19 @@ impl Store {
     }
 
     /// The range recorded by [`Store::mark_pending`], if any.
-    pub fn pending(&self) -> Option<(u64, u64)> {
+    pub(crate) fn pending(&self) -> Option<(u64, u64)> {
         let text = fs::read_to_string(self.dir().join(CACHE_DIR).join(PENDING_FILE)).ok()?;
         let (a, b) = text.trim().split_once(' ')?;
         Some((a.parse().ok()?, b.parse().ok()?))
     }
 
     /// Clears the pending marker once its append is complete or removed.
-    pub fn clear_pending(&self) {
+    pub(crate) fn clear_pending(&self) {
         let _ = fs::remove_file(self.dir().join(CACHE_DIR).join(PENDING_FILE));
     }
 
     /// Removes the cache (after a torn tail or a failed rebuild).
-    pub fn drop_cache(&self) {
+    pub(crate) fn drop_cache(&self) {
         let _ = fs::remove_file(self.dir().join(CACHE_DIR).join(CACHE_FILE));
     }
 
@@ -288,7 +288,7 @@ impl Store {
     }
 
     /// The generation of the cache's entries, if they are complete.
-    pub fn entries_generation(&self) -> Option<String> {
+    pub(crate) fn entries_generation(&self) -> Option<String> {
         let path = self
             .dir()
             .join(CACHE_DIR)
@@ -300,7 +300,7 @@ impl Store {
     /// Reads one cache entry: `Ok(Some(None))` if there is none,
     /// `Ok(None)` if its bucket is unreadable.
     #[allow(clippy::option_option)]
-    pub fn read_entry(
+    pub(crate) fn read_entry(
         &self,
         kind: EntryKind,
         id: &str,
@@ -313,7 +313,7 @@ impl Store {
     /// Writes (with `None`, removes) cache entries. Not fsynced, and not
     /// atomic: only ever done after the log has changed, which leaves the
     /// head stale until [`Store::save_cache`] writes a new one.
-    pub fn write_entries(
+    pub(crate) fn write_entries(
         &self,
         kind: EntryKind,
         entries: impl IntoIterator<Item = (String, Option<serde_json::Value>)>,
@@ -350,7 +350,7 @@ impl Store {
     /// Replaces every cache entry by `entries`, under a new generation,
     /// which it returns with the buckets written. The head is removed first, since until a new one
     /// is written the entries match no head.
-    pub fn reset_entries(
+    pub(crate) fn reset_entries(
         &self,
         entries: impl IntoIterator<Item = (EntryKind, String, serde_json::Value)>,
     ) -> Result<(String, Buckets), StoreError> {

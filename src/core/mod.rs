@@ -1,15 +1,15 @@
-//! The ledger core: the bytes of an event ([`format`]), the agreement's
+//! The ledger core: the bytes of an event ([`format`](mod@format)), the agreement's
 //! state machine ([`replay`]), the ledger directory ([`store`]), the
 //! streaming engine that frames, decodes, checks and replays a log
-//! ([`scan`]), the auditor's verification ([`verify`]) and the writer
+//! (`scan`), the auditor's verification ([`verify`]) and the writer
 //! ([`writer`]). It stands on the base and transparency-log layers and must
 //! never import the proofs layer: checkpoints and witnesses are added on
 //! top, in [`crate::proofs`].
 
-pub mod cache;
+pub(crate) mod cache;
 pub mod format;
 pub mod replay;
-pub mod scan;
+pub(crate) mod scan;
 pub mod store;
 pub mod trust;
 pub mod verify;

@@ -1,6 +1,6 @@
 //! The ledger directory (FORMAT §2): the log file, the document files,
 //! locking and durability. The writer's cache, kept in the same directory,
-//! is [`crate::core::cache`]'s.
+//! is `core::cache`'s.
 //!
 //! Nothing here interprets events; that is [`crate::core::replay`]'s job. What
 //! this module guarantees is that bytes reported as written are on disk
@@ -376,7 +376,7 @@ impl Store {
 }
 
 /// Replaces (or creates) `path` in `dir` atomically and durably
-/// ([`durable::replace`]).
+/// (`base::durable::replace`).
 pub fn replace_durably(dir: &Path, path: &Path, content: &[u8]) -> Result<(), StoreError> {
     Ok(durable::replace(dir, path, content)?)
 }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 /// A SHA-256 hash: a leaf, an interior node or a tree root.
 pub type Hash = [u8; 32];
 
-/// The size of a [`Hash`] in bytes.
+/// The size of a [`Hash`](type@Hash) in bytes.
 pub const HASH_SIZE: usize = 32;
 
 /// Why a proof does not prove what it claims. Messages say what was
