@@ -3,10 +3,14 @@
 //! says nothing on stderr (as ripgrep does). Before, `head`, `--json head`,
 //! `show` and `completions` panicked (exit 101) and `verify` exited 2.
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use common::copy_dir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ledger");
 
@@ -93,19 +97,6 @@ impl Fx {
             args.join(" ")
         );
         assert!(stderr.is_empty(), "ledger {}: {stderr}", args.join(" "));
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            fs::copy(e.path(), &target).unwrap();
-        }
     }
 }
 
