@@ -1,15 +1,12 @@
 //! The proofs layer: what an auditor holds beyond the log itself. Signed
-//! checkpoints of the ledger's tree ([`checkpoint`]), proof bundles
-//! ([`bundle`]), a read-only index of the tree for proving ([`index`]),
+//! checkpoints of the ledger's tree and proof bundles ([`checkpoint`]),
 //! static publication as tlog-tiles ([`publish`]) and its audit
 //! ([`published`]), a document's history ([`history`]), and the whole-ledger
 //! audit that adds checkpoints and witnesses to the core's verification
 //! ([`audit`]).
 
 pub mod audit;
-pub mod bundle;
 pub mod checkpoint;
 pub mod history;
-pub mod index;
 pub mod publish;
 pub mod published;
