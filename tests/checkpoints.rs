@@ -15,7 +15,8 @@ use std::fs;
 use std::path::Path;
 
 use common::*;
-use ledger::proofs::checkpoint::{self, Bundle, CheckpointError};
+use ledger::proofs::bundle::{self, Bundle};
+use ledger::proofs::checkpoint::CheckpointError;
 use prooflib::*;
 
 /// The size of the ledgers of the exhaustive tests.
@@ -69,7 +70,7 @@ fn library_proves_every_event_in_every_checkpoint_and_every_growth() {
         assert_eq!(size, s);
         assert_eq!(root, mth(&leaves[..s as usize]), "root of checkpoint {s}");
         for i in 0..s {
-            let b = checkpoint::prove_event(&dir, i, Some(cps[s as usize].clone()))
+            let b = bundle::prove_event(&dir, i, Some(cps[s as usize].clone()))
                 .unwrap_or_else(|e| panic!("prove event {i} in {s}: {e}"));
             let Bundle::Inclusion {
                 index,
@@ -90,7 +91,7 @@ fn library_proves_every_event_in_every_checkpoint_and_every_growth() {
             assert_eq!(*checkpoint, cps[s as usize]);
             let bytes = b.encode();
             assert_eq!(Bundle::decode(&bytes).unwrap(), b, "round trip {i} in {s}");
-            let p = checkpoint::check_bundle(&bytes, &trusted, None)
+            let p = bundle::check_bundle(&bytes, &trusted, None)
                 .unwrap_or_else(|e| panic!("check event {i} in {s}: {e}"));
             assert_eq!(p.kind, "inclusion");
             assert_eq!(p.size, s);
@@ -102,11 +103,7 @@ fn library_proves_every_event_in_every_checkpoint_and_every_growth() {
             );
             inclusions += 1;
         }
-        let m = usage_err(checkpoint::prove_event(
-            &dir,
-            s,
-            Some(cps[s as usize].clone()),
-        ));
+        let m = usage_err(bundle::prove_event(&dir, s, Some(cps[s as usize].clone())));
         assert!(
             m.contains(&format!("event {s} is not in the checkpoint")),
             "{m}"
@@ -117,12 +114,9 @@ fn library_proves_every_event_in_every_checkpoint_and_every_growth() {
     let mut growths = 0;
     for o in 1..=N {
         for n in o..=N {
-            let b = checkpoint::prove_growth(
-                &dir,
-                cps[o as usize].clone(),
-                Some(cps[n as usize].clone()),
-            )
-            .unwrap_or_else(|e| panic!("prove {o} -> {n}: {e}"));
+            let b =
+                bundle::prove_growth(&dir, cps[o as usize].clone(), Some(cps[n as usize].clone()))
+                    .unwrap_or_else(|e| panic!("prove {o} -> {n}: {e}"));
             let Bundle::Consistency { ref proof, .. } = b else {
                 panic!("not a consistency bundle")
             };
@@ -131,13 +125,13 @@ fn library_proves_every_event_in_every_checkpoint_and_every_growth() {
                 consistency(o as usize, &leaves[..n as usize]),
                 "{o} -> {n}"
             );
-            let p = checkpoint::check_bundle(&b.encode(), &trusted, None)
+            let p = bundle::check_bundle(&b.encode(), &trusted, None)
                 .unwrap_or_else(|e| panic!("check {o} -> {n}: {e}"));
             assert_eq!((p.kind, p.old_size, p.size), ("consistency", Some(o), n));
             growths += 1;
         }
         if o > 1 {
-            let m = usage_err(checkpoint::prove_growth(
+            let m = usage_err(bundle::prove_growth(
                 &dir,
                 cps[o as usize].clone(),
                 Some(cps[o as usize - 1].clone()),
@@ -199,7 +193,7 @@ fn cli_prove_and_check_proof_agree_with_the_library_and_with_verify() {
                 &out,
             ])
             .ok();
-            let lib = checkpoint::prove_event(&dir, i, Some(cp.clone())).unwrap();
+            let lib = bundle::prove_event(&dir, i, Some(cp.clone())).unwrap();
             assert_eq!(fx.read(&out), lib.encode(), "event {i} in {s}");
             let r = fx.run(&["check-proof", &out, "--trust", "trust"]);
             r.ok();
@@ -227,7 +221,7 @@ fn cli_prove_and_check_proof_agree_with_the_library_and_with_verify() {
                 &out,
             ])
             .ok();
-            let lib = checkpoint::prove_growth(&dir, fx.read(&old), Some(fx.read(&new))).unwrap();
+            let lib = bundle::prove_growth(&dir, fx.read(&old), Some(fx.read(&new))).unwrap();
             assert_eq!(fx.read(&out), lib.encode(), "{o} -> {n}");
             let r = fx.run(&["check-proof", &out, "--trust", "trust"]);
             r.ok();
@@ -309,7 +303,7 @@ fn a_proof_checks_out_only_against_the_checkpoint_it_was_made_for() {
         events.retain(|&i| i < s);
         events.dedup();
         for i in events {
-            let b = checkpoint::prove_event(&dir, i, Some(read_cp(&fx, "led", s))).unwrap();
+            let b = bundle::prove_event(&dir, i, Some(read_cp(&fx, "led", s))).unwrap();
             let Bundle::Inclusion {
                 index,
                 event,
@@ -327,7 +321,7 @@ fn a_proof_checks_out_only_against_the_checkpoint_it_was_made_for() {
                     checkpoint: read_cp(&fx, "led", t),
                 };
                 let genuine = i < t && path(i as usize, &leaves[..t as usize]) == proof;
-                let got = checkpoint::check_bundle(&spliced.encode(), &trusted, None);
+                let got = bundle::check_bundle(&spliced.encode(), &trusted, None);
                 assert_eq!(
                     got.is_ok(),
                     genuine,
@@ -344,7 +338,7 @@ fn a_proof_checks_out_only_against_the_checkpoint_it_was_made_for() {
         }
         // And a consistency proof spliced onto another pair.
         if s >= 2 {
-            let b = checkpoint::prove_growth(
+            let b = bundle::prove_growth(
                 &dir,
                 read_cp(&fx, "led", s - 1),
                 Some(read_cp(&fx, "led", s)),
@@ -360,7 +354,7 @@ fn a_proof_checks_out_only_against_the_checkpoint_it_was_made_for() {
                     proof: proof.clone(),
                 };
                 let genuine = consistency(s as usize - 1, &leaves[..t as usize]) == proof;
-                let got = checkpoint::check_bundle(&spliced.encode(), &trusted, None);
+                let got = bundle::check_bundle(&spliced.encode(), &trusted, None);
                 assert_eq!(
                     got.is_ok(),
                     genuine,
@@ -399,14 +393,14 @@ fn refusal_problem(what: &str, r: &Run) -> Option<String> {
 /// 1 or 2, one line, no panic). So is every truncation, and a byte added.
 fn sweep_bundle(fx: &Fx, bundle: &str, trusted: &[(String, ledger::base::crypto::PublicKey)]) {
     let good = fx.read(bundle);
-    checkpoint::check_bundle(&good, trusted, None).unwrap();
+    bundle::check_bundle(&good, trusted, None).unwrap();
     let mut lib = 0;
     for at in 0..good.len() {
         for bit in 0..8 {
             let mut b = good.clone();
             b[at] ^= 1 << bit;
             assert!(
-                checkpoint::check_bundle(&b, trusted, None).is_err(),
+                bundle::check_bundle(&b, trusted, None).is_err(),
                 "{bundle}: byte {at} ^ {:#04x} accepted",
                 1 << bit
             );
@@ -415,13 +409,13 @@ fn sweep_bundle(fx: &Fx, bundle: &str, trusted: &[(String, ledger::base::crypto:
     }
     for len in 0..good.len() {
         assert!(
-            checkpoint::check_bundle(&good[..len], trusted, None).is_err(),
+            bundle::check_bundle(&good[..len], trusted, None).is_err(),
             "{bundle}: truncated to {len} accepted"
         );
     }
     let mut longer = good.clone();
     longer.push(0);
-    assert!(checkpoint::check_bundle(&longer, trusted, None).is_err());
+    assert!(bundle::check_bundle(&longer, trusted, None).is_err());
     assert_eq!(lib, good.len() * 8);
     eprintln!(
         "{bundle}: {} bytes, {lib} bit flips refused in-process",
@@ -630,7 +624,7 @@ fn a_checkpoint_of_another_root_is_a_split_view() {
             event,
             proof,
             ..
-        } = checkpoint::prove_event(&fx.p("led"), 3, Some(genuine7.clone())).unwrap()
+        } = bundle::prove_event(&fx.p("led"), 3, Some(genuine7.clone())).unwrap()
         else {
             unreachable!()
         };
@@ -643,7 +637,7 @@ fn a_checkpoint_of_another_root_is_a_split_view() {
         fx.write("hand", b.encode());
         fx.run(&["check-proof", "hand", "--trust", "trust"])
             .fails(1, "event 3 is not proven to be in the checkpoint of size 7");
-        assert!(checkpoint::check_bundle(&b.encode(), &trusted, None).is_err());
+        assert!(bundle::check_bundle(&b.encode(), &trusted, None).is_err());
     }
 
     // A forged checkpoint at a size with no stored one.
@@ -827,11 +821,13 @@ fn cache_ledger() -> Fx {
 }
 
 /// Deleting or truncating the writer's cache/tree and cache/offsets (or the
-/// whole cache) costs a rebuild, nothing else: `prove` and `witness
-/// request` write the same bytes as before, and the rebuilt tree and
-/// offsets files are the same bytes as those kept while appending.
+/// whole cache) changes nothing a reader makes: `prove` and `witness
+/// request` never read or write the cache (they index the log in memory)
+/// and write the same bytes as before, leaving the damaged cache as it
+/// was; the next writer (`checkpoint`) rebuilds the tree and offsets files
+/// with the same bytes as those kept while appending.
 #[test]
-fn prove_rebuilds_a_deleted_or_truncated_cache_with_identical_bytes() {
+fn prove_ignores_a_damaged_cache_and_the_writer_rebuilds_it_with_identical_bytes() {
     let fx = cache_ledger();
     let tree = fx.read("led/cache/tree");
     let offsets = fx.read("led/cache/offsets");
@@ -873,10 +869,17 @@ fn prove_rebuilds_a_deleted_or_truncated_cache_with_identical_bytes() {
     ];
     for (i, (label, damage)) in cases.iter().enumerate() {
         damage(&fx.p("led"));
+        let damaged = cache_files(&fx);
         let after = proofs(&fx, &format!("case{i}"));
         for ((name, a), (_, b)) in before.iter().zip(&after) {
-            assert!(a == b, "{label}: {name} differs after the rebuild");
+            assert!(a == b, "{label}: {name} differs");
         }
+        assert_eq!(
+            cache_files(&fx),
+            damaged,
+            "{label}: a reader wrote to the cache"
+        );
+        fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
         assert_eq!(fx.read("led/cache/tree"), tree, "{label}: rebuilt tree");
         assert_eq!(
             fx.read("led/cache/offsets"),
@@ -885,6 +888,22 @@ fn prove_rebuilds_a_deleted_or_truncated_cache_with_identical_bytes() {
         );
     }
     fx.report();
+}
+
+/// The cache's files, by name: what a reader must leave as it is.
+fn cache_files(fx: &Fx) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Ok(entries) = fs::read_dir(fx.p("led/cache")) {
+        for e in entries.flatten() {
+            if e.path().is_file() {
+                out.insert(
+                    e.file_name().to_string_lossy().into_owned(),
+                    fs::read(e.path()).unwrap(),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// One way of damaging a ledger's cache, named.

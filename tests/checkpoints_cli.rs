@@ -654,7 +654,7 @@ fn publish_is_incremental_immutable_and_checkable() {
         assert!(r.stdout.starts_with(&format!("OK: event #{n} (")), "{r}");
         assert!(r.stdout.contains(" at size 520, root "), "{r}");
         // The same bundle as `prove` makes from the ledger.
-        let from_ledger = ledger::proofs::checkpoint::prove_event(&fx.p("led"), n, None).unwrap();
+        let from_ledger = ledger::proofs::bundle::prove_event(&fx.p("led"), n, None).unwrap();
         let from_pub = ledger::proofs::publish::bundle_from_published(&fx.p("pub"), n).unwrap();
         assert_eq!(from_pub, from_ledger, "event {n}");
     }

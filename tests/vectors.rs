@@ -251,7 +251,8 @@ fn vectors_decode_and_hash() {
 /// FORMAT §14.1: the Merkle tree of the three events above, a checkpoint of
 /// it signed by med (whose key is current), and the two proof bundles.
 fn proof_vectors() -> Vec<Vector> {
-    use ledger::proofs::checkpoint::{self, Bundle};
+    use ledger::proofs::bundle::{self, Bundle};
+    use ledger::proofs::checkpoint;
     use ledger::tlog::merkle;
     use ledger::tlog::note::{self, Checkpoint, Note};
     let vs = vectors();
@@ -297,8 +298,8 @@ fn proof_vectors() -> Vec<Vector> {
     let trust = vec![("med".to_string(), med.public())];
     let most = key_from_seed(dir.path(), "most.key", MOST_SEED);
     let trust = [trust, vec![("most".to_string(), most.public())]].concat();
-    checkpoint::check_bundle(&inclusion, &trust, None).unwrap();
-    checkpoint::check_bundle(&consistency, &trust, None).unwrap();
+    bundle::check_bundle(&inclusion, &trust, None).unwrap();
+    bundle::check_bundle(&consistency, &trust, None).unwrap();
     let v = |label, value: String| Vector { label, value };
     vec![
         v("leaf hash of event 0", hex::encode(leaves[0])),

@@ -4,7 +4,7 @@
 //! the input's size, and whatever is accepted re-encodes to the same bytes.
 #![no_main]
 
-use ledger::proofs::checkpoint::Bundle;
+use ledger::proofs::bundle::Bundle;
 use ledger::tlog::note::{Checkpoint, Note, NoteVerifier};
 use ledger::tlog::tiles::{self, TilePath};
 use ledger::tlog::witness::AddCheckpoint;

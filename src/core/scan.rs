@@ -14,7 +14,7 @@ use crate::core::format::{
     Event, EventHash, FormatError, Frame, Kid, LogReader, PartyId, ReadError,
 };
 use crate::core::replay::{Checked, KeyRing, RuleError, State, Verified};
-use crate::core::store::{Store, StoreError, LOG_FILE};
+use crate::core::store::{Access, Store, StoreError, LOG_FILE};
 
 /// Where and why a ledger fails verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,6 +243,9 @@ pub(crate) struct Replayed {
     /// The end of the last complete event.
     pub log_len: u64,
     pub head_offset: u64,
+    /// A reader's replay only: the bytes of an append in flight after the
+    /// last complete event, which it did not read (see [`replay`]).
+    pub in_flight: Option<u64>,
 }
 
 /// Events decoded and signature-checked together, in parallel, before the
@@ -255,8 +258,14 @@ fn failure(event: Option<u64>, offset: u64, cause: impl Into<Cause>) -> VerifyEr
     VerifyError::Failed(Failure::at(event, offset, cause.into()))
 }
 
-fn format_failure(store: &Store, index: u64, offset: u64, error: FormatError) -> VerifyError {
-    let len = store.log_len().unwrap_or(offset);
+/// Why the event at `offset` (of a log read up to `len`) does not decode.
+fn format_failure(
+    store: &Store,
+    len: u64,
+    index: u64,
+    offset: u64,
+    error: FormatError,
+) -> VerifyError {
     if error != FormatError::Truncated {
         // Zeros after the last event are what some file systems leave when
         // power fails during an append, after the size but before the data
@@ -365,8 +374,49 @@ pub(crate) fn check_wave(
 /// state it leads to. Events are framed and read in large chunks, decoded
 /// and signature-checked in parallel, and replayed strictly in order; the
 /// first failure in log order is the verdict, whatever thread found it.
+///
+/// The log is read up to its length when the replay starts, a snapshot:
+/// bytes appended later are not looked at. A reader holds no lock, so the
+/// snapshot may end inside an append that a writer is making; a torn tail
+/// is taken for such an append in flight, not a failure, when a writer
+/// holds the lock or the log has grown since, and the replay then ends at
+/// the last complete event (RELIABILITY.md, "Readers"). A torn tail with
+/// no writer at work is what a crash left, and refuted as before.
 pub(crate) fn replay(
     store: &Store,
+    visit: impl FnMut(&Verified<Event>, u64, &State),
+) -> Result<Replayed, VerifyError> {
+    let mut state = None;
+    let mut last = (0u64, 0u64);
+    match replay_snapshot(store, &mut state, &mut last, visit) {
+        Err(VerifyError::Failed(Failure {
+            offset: Some(offset),
+            cause: Cause::TornTail { bytes, .. },
+            ..
+        })) if store.access() == Access::Read
+            && state.is_some()
+            && (store.log_len()? > last.1 || store.writer_active()?) =>
+        {
+            Ok(Replayed {
+                state: state
+                    .take()
+                    .ok_or(VerifyError::Failed(Failure::whole(Cause::Empty)))?,
+                log_len: offset,
+                head_offset: last.0,
+                in_flight: Some(bytes),
+            })
+        }
+        other => other,
+    }
+}
+
+/// [`replay`] of the log's first `last.1` bytes (its length when this
+/// starts), leaving the state reached and the last event's offset in
+/// `state` and `last.0` for the caller to use if it ends in a torn tail.
+fn replay_snapshot(
+    store: &Store,
+    state: &mut Option<State>,
+    last: &mut (u64, u64),
     mut visit: impl FnMut(&Verified<Event>, u64, &State),
 ) -> Result<Replayed, VerifyError> {
     let path = store.log_path();
@@ -376,15 +426,16 @@ pub(crate) fn replay(
             source,
         })
     };
-    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let file = std::fs::File::open(path).map_err(io_err)?;
     let file_len = file.metadata().map_err(io_err)?.len();
+    last.1 = file_len;
+    // The snapshot: nothing past the length read here.
+    let mut file = std::io::Read::take(file, file_len);
     let mut buf: Vec<u8> = Vec::new();
     // Offset in the log of buf[0], and how much of buf is consumed.
     let mut base: u64 = 0;
     let mut pos = 0usize;
     let mut eof = false;
-    let mut state: Option<State> = None;
-    let mut head_offset = 0u64;
     loop {
         // Frame up to a wave of whole events from what is buffered.
         let mut items: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
@@ -412,20 +463,20 @@ pub(crate) fn replay(
         let checked = check_wave(&buf, &items, state.as_ref().map(|s| &s.keys));
         for ((offset, _), c) in items.iter().zip(checked) {
             let index = state.as_ref().map_or(0, |s| s.count);
-            let c = c.map_err(|e| format_failure(store, index, *offset, e))?;
+            let c = c.map_err(|e| format_failure(store, file_len, index, *offset, e))?;
             let verified = match state.as_mut() {
                 None => {
                     let (s, v) = State::genesis(c.into_event())
                         .map_err(|e| failure(Some(index), *offset, e))?;
-                    state = Some(s);
+                    *state = Some(s);
                     v
                 }
                 Some(s) => s
                     .apply_checked(c, store)
                     .map_err(|e| failure(Some(index), *offset, e))?,
             };
-            head_offset = *offset;
-            if let Some(s) = &state {
+            last.0 = *offset;
+            if let Some(s) = state.as_ref() {
                 visit(&verified, *offset, s);
             }
         }
@@ -436,10 +487,11 @@ pub(crate) fn replay(
             let offset = base + pos as u64;
             let mut f = std::fs::File::open(path).map_err(io_err)?;
             std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(offset)).map_err(io_err)?;
+            let f = std::io::Read::take(f, file_len.saturating_sub(offset));
             let mut reader = LogReader::at(std::io::BufReader::new(f), offset);
             return Err(match reader.next_event() {
                 Err(ReadError::Format { offset, error }) => {
-                    format_failure(store, index, offset, error)
+                    format_failure(store, file_len, index, offset, error)
                 }
                 Err(ReadError::Io(e)) => io_err(e),
                 Ok(_) => failure(Some(index), offset, Cause::Unframeable),
@@ -473,11 +525,12 @@ pub(crate) fn replay(
             buf.truncate(filled);
         }
     }
-    match state {
+    match state.take() {
         Some(state) => Ok(Replayed {
             state,
             log_len: base + pos as u64,
-            head_offset,
+            head_offset: last.0,
+            in_flight: None,
         }),
         None => Err(failure(Some(0), 0, Cause::Empty)),
     }
@@ -487,5 +540,61 @@ pub(crate) fn replay(
 impl crate::core::replay::Documents for Store {
     fn check(&self, hash: &crate::core::format::DocHash) -> Result<(), String> {
         self.check_doc(hash)
+    }
+}
+
+/// Calls `visit` with the offset and stored bytes of each complete event of
+/// the log as it is now (a snapshot, read without a lock), framed only:
+/// nothing is decoded or checked. Stops at the first bytes that are not a
+/// complete event (a torn tail, an append in flight or damage: telling
+/// them apart is [`replay`]'s job) and returns the offset where the
+/// complete events end. For the proofs layer's tree index, whose proofs
+/// are checked against a signed root before anyone is shown them.
+pub(crate) fn each_frame(
+    store: &Store,
+    mut visit: impl FnMut(u64, &[u8]),
+) -> Result<u64, StoreError> {
+    use crate::core::format::MAX_EVENT_BYTES;
+    use std::io::Read;
+    let path = store.log_path();
+    let file = std::fs::File::open(path).map_err(crate::core::store::io(path))?;
+    let len = file.metadata().map_err(crate::core::store::io(path))?.len();
+    let mut file = file.take(len);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut base = 0u64;
+    loop {
+        let before = buf.len();
+        let want = READ_CHUNK.min(len.saturating_sub(base + before as u64) as usize);
+        buf.resize(before + want, 0);
+        let mut filled = before;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(crate::core::store::io(path)(e)),
+            }
+        }
+        buf.truncate(filled);
+        let (mut p, mut stuck) = (0, false);
+        loop {
+            match crate::core::format::frame(&buf[p..]) {
+                Frame::Item(n) if n <= MAX_EVENT_BYTES => {
+                    visit(base + p as u64, &buf[p..p + n]);
+                    p += n;
+                }
+                Frame::NeedMore => break,
+                _ => {
+                    stuck = true;
+                    break;
+                }
+            }
+        }
+        buf.drain(..p);
+        base += p as u64;
+        // Nothing more to read, or what is left cannot become an event.
+        if stuck || filled == before || buf.len() > MAX_EVENT_BYTES {
+            return Ok(base);
+        }
     }
 }

@@ -5,7 +5,9 @@
 //! Nothing here interprets events; that is [`crate::core::replay`]'s job. What
 //! this module guarantees is that bytes reported as written are on disk
 //! (`fsync`), that a committed byte is never rewritten, and that only one
-//! writer at a time holds the log.
+//! writer at a time holds the log. Readers take no lock and never write
+//! (they work on read-only copies and never wait on a writer): what they
+//! see while an append is in flight is [`crate::core::scan`]'s to decide.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Read, Write};
@@ -54,19 +56,20 @@ pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ 
     }
 }
 
-/// How a ledger is opened: readers share, one writer excludes all.
+/// How a ledger is opened: a writer excludes other writers; readers take
+/// no lock at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     Read,
     Write,
 }
 
-/// An open, locked ledger directory.
+/// An open ledger directory: locked if opened to write.
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
     log_path: PathBuf,
-    /// Holds the `flock` for as long as the store lives.
+    /// A writer's holds the exclusive `flock` for as long as the store lives.
     log: File,
     access: Access,
 }
@@ -166,8 +169,10 @@ impl Store {
         Store::open(dir, Access::Write)
     }
 
-    /// Opens a ledger directory and takes its lock (shared to read,
-    /// exclusive to write), waiting for a writer that holds it.
+    /// Opens a ledger directory. To write, takes its exclusive lock,
+    /// waiting for a writer that holds it; to read, takes no lock and opens
+    /// nothing for writing, so that it works on a read-only copy and never
+    /// waits.
     pub fn open(dir: &Path, access: Access) -> Result<Store, StoreError> {
         let log_path = dir.join(LOG_FILE);
         let mut opts = OpenOptions::new();
@@ -188,11 +193,9 @@ impl Store {
                 dir: dir.to_owned(),
             });
         }
-        match access {
-            Access::Read => log.lock_shared(),
-            Access::Write => log.lock(),
+        if access == Access::Write {
+            log.lock().map_err(io(&log_path))?;
         }
-        .map_err(io(&log_path))?;
         Ok(Store {
             dir: dir.to_owned(),
             log_path,
@@ -203,6 +206,23 @@ impl Store {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// How this store was opened.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// Whether a writer holds the ledger's lock now: probed without
+    /// waiting, by trying for a shared lock on a descriptor of our own and
+    /// letting it go at once.
+    pub fn writer_active(&self) -> Result<bool, StoreError> {
+        let f = File::open(&self.log_path).map_err(io(&self.log_path))?;
+        match f.try_lock_shared() {
+            Ok(()) => Ok(false),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(&self.log_path)(e)),
+        }
     }
 
     pub fn log_path(&self) -> &Path {

@@ -173,6 +173,11 @@ pub struct Report {
     /// With `--trust`: for each party, the trusted keys it held.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trusted: Vec<TrustInfo>,
+    /// The bytes of an append a writer was making while this was read,
+    /// after the last complete event: not read, not part of the verdict
+    /// (RELIABILITY.md, "Readers").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<u64>,
 }
 
 fn short(h: &impl fmt::Display) -> String {
@@ -555,6 +560,7 @@ pub(crate) fn verify_state(
         count: state.count,
         head: state.head,
         trusted: trust_report,
+        in_flight: replayed.in_flight,
     };
     Ok((report, state))
 }
@@ -693,7 +699,14 @@ impl Report {
 
     /// The last line: what was verified.
     pub fn verdict(&self) -> String {
-        format!("OK: {} events verified, head {}\n", self.count, self.head)
+        let mut v = format!("OK: {} events verified, head {}\n", self.count, self.head);
+        if let Some(bytes) = self.in_flight {
+            let _ = writeln!(
+                v,
+                "note: an append was in flight: its {bytes} bytes after the head were not read"
+            );
+        }
+        v
     }
 }
 

@@ -1,12 +1,16 @@
 //! The proofs layer: what an auditor holds beyond the log itself. Signed
-//! checkpoints of the ledger's tree and proof bundles ([`checkpoint`]),
+//! checkpoints of the ledger's tree ([`checkpoint`]), proof bundles made
+//! from an in-memory tree that never writes to the ledger ([`bundle`],
+//! [`index`]),
 //! static publication as tlog-tiles ([`publish`]) and its audit
 //! ([`published`]), a document's history ([`history`]), and the whole-ledger
 //! audit that adds checkpoints and witnesses to the core's verification
 //! ([`audit`]).
 
 pub mod audit;
+pub mod bundle;
 pub mod checkpoint;
 pub mod history;
+pub mod index;
 pub mod publish;
 pub mod published;

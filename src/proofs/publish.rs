@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use crate::core::store::{io, DOCS_DIR, LOG_FILE};
 use crate::core::writer::Writer;
-use crate::proofs::checkpoint::{self, refuted, usage, Bundle, CheckpointError};
+use crate::proofs::bundle::Bundle;
+use crate::proofs::checkpoint::{self, refuted, usage, CheckpointError};
 use crate::tlog::merkle;
 use crate::tlog::note::{Checkpoint, Note};
 use crate::tlog::tiles::{self, EntryBundle, TileHashReader};

@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 
 use ledger::base::crypto::{PublicKey, SigningKey};
-use ledger::core::writer::Writer;
-use ledger::proofs::checkpoint;
 
 use crate::cli::*;
 use crate::error::Failure;
@@ -62,12 +60,8 @@ pub(crate) fn vkey(
     use ledger::tlog::note::{NoteVerifier, VerifierKind};
     let v = match (dir, witness) {
         (Some(d), _) => {
-            let w = Writer::open(&d)?;
-            NoteVerifier::new(
-                &checkpoint::origin(&w.state().ledger),
-                VerifierKind::Ed25519,
-                public,
-            )
+            let origin = ledger::proofs::index::origin_of(&d)?;
+            NoteVerifier::new(&origin, VerifierKind::Ed25519, public)
         }
         (None, Some(name)) => NoteVerifier::new(&name, VerifierKind::CosignatureV1, public),
         (None, None) => return Err(Failure::usage("give --ledger or --witness")),

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ledger::proofs::checkpoint;
+use ledger::proofs::{bundle, checkpoint};
 
 use crate::cli::*;
 use crate::error::Failure;
@@ -59,8 +59,8 @@ pub(crate) fn prove(
 ) -> Result<(), Failure> {
     let cp = cp.as_deref().map(read_file).transpose()?;
     let bundle = match (event, from) {
-        (Some(n), _) => checkpoint::prove_event(&dir, n, cp)?,
-        (None, Some(f)) => checkpoint::prove_growth(&dir, read_file(&f)?, cp)?,
+        (Some(n), _) => bundle::prove_event(&dir, n, cp)?,
+        (None, Some(f)) => bundle::prove_growth(&dir, read_file(&f)?, cp)?,
         (None, None) => return Err(Failure::usage("give --event or --from")),
     };
     let bytes = bundle.encode();
@@ -69,8 +69,8 @@ pub(crate) fn prove(
         "{}: {} proof bundle, {} bytes",
         to.display(),
         match bundle {
-            checkpoint::Bundle::Inclusion { .. } => "inclusion",
-            checkpoint::Bundle::Consistency { .. } => "consistency",
+            bundle::Bundle::Inclusion { .. } => "inclusion",
+            bundle::Bundle::Consistency { .. } => "consistency",
         },
         bytes.len()
     ))?;
@@ -101,7 +101,7 @@ pub(crate) fn check_proof(
         }
         (false, None) => read_file(&bundle)?,
     };
-    let proven = checkpoint::check_bundle(&bytes, &trusted, policy.as_ref()).map_err(|e| {
+    let proven = bundle::check_bundle(&bytes, &trusted, policy.as_ref()).map_err(|e| {
         if let (true, checkpoint::CheckpointError::Refuted(r)) = (json, &e) {
             let _ = out.print(serde_json::json!({"verified": false, "error": r}));
         }

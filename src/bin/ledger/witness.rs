@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use ledger::proofs::checkpoint;
+use ledger::proofs::bundle;
 
 use crate::cli::*;
 use crate::error::Failure;
@@ -17,7 +17,7 @@ pub(crate) fn witness_request(
     to: PathBuf,
 ) -> Result<(), Failure> {
     let cp = cp.as_deref().map(read_file).transpose()?;
-    let body = checkpoint::witness_request(&dir, old, cp)?;
+    let body = bundle::witness_request(&dir, old, cp)?;
     write_new_file(&to, &body)?;
     out.info(format_args!(
         "{}: add-checkpoint request from size {old}",

@@ -1,0 +1,445 @@
+//! Proof bundles (FORMAT §14): what an auditor keeps instead of the whole
+//! log, and re-checks with nothing else but trusted keys. This module owns
+//! their encoding (the one CBOR writer outside the ledger format), making
+//! them from a ledger directory without writing to it ([`TreeIndex`]), and
+//! checking them (`ledger check-proof`). It must never hand out a proof it
+//! has not checked against the checkpoint's root.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ciborium::value::Value;
+
+use crate::base::crypto::PublicKey;
+use crate::core::format::{encode_value, Event, FormatError};
+use crate::proofs::checkpoint::{
+    check_note, latest_stored, origin, refuted, require_quorum, usage, Checked, CheckpointError,
+    Cosigner, MAX_BUNDLE_BYTES,
+};
+use crate::proofs::index::TreeIndex;
+use crate::tlog::merkle::{self, Hash};
+use crate::tlog::note::{Checkpoint, Note, WitnessPolicy};
+
+/// A proof bundle (FORMAT §14): what an auditor keeps and re-checks with
+/// nothing else but trusted keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bundle {
+    /// Event `index` (whose stored bytes are `event`) is in the tree of
+    /// the checkpoint.
+    Inclusion {
+        index: u64,
+        event: Vec<u8>,
+        proof: Vec<Hash>,
+        checkpoint: Vec<u8>,
+    },
+    /// The tree of checkpoint `new` extends that of checkpoint `old`.
+    Consistency {
+        old: Vec<u8>,
+        new: Vec<u8>,
+        proof: Vec<Hash>,
+    },
+}
+
+const BUNDLE_VERSION: u64 = 1;
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+fn hashes(proof: &[Hash]) -> Value {
+    Value::Array(proof.iter().map(|h| Value::Bytes(h.to_vec())).collect())
+}
+
+impl Bundle {
+    /// The deterministic CBOR encoding of FORMAT §14.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut m = vec![(text("v"), Value::Integer(BUNDLE_VERSION.into()))];
+        match self {
+            Bundle::Inclusion {
+                index,
+                event,
+                proof,
+                checkpoint,
+            } => {
+                m.push((text("type"), text("inclusion")));
+                m.push((text("index"), Value::Integer((*index).into())));
+                m.push((text("event"), Value::Bytes(event.clone())));
+                m.push((text("proof"), hashes(proof)));
+                m.push((text("checkpoint"), Value::Bytes(checkpoint.clone())));
+            }
+            Bundle::Consistency { old, new, proof } => {
+                m.push((text("type"), text("consistency")));
+                m.push((text("old"), Value::Bytes(old.clone())));
+                m.push((text("new"), Value::Bytes(new.clone())));
+                m.push((text("proof"), hashes(proof)));
+            }
+        }
+        encode_value(Value::Map(m))
+    }
+
+    /// Decodes a bundle strictly: deterministic CBOR, exactly the fields
+    /// of its type, nothing after it.
+    pub fn decode(bytes: &[u8]) -> Result<Bundle, CheckpointError> {
+        let bad = |s: String| usage(format!("not a proof bundle (FORMAT §14): {s}"));
+        if bytes.len() > MAX_BUNDLE_BYTES {
+            return Err(bad(format!(
+                "{} bytes, more than the {MAX_BUNDLE_BYTES}-byte limit",
+                bytes.len()
+            )));
+        }
+        let value = crate::core::format::decode_strict(bytes, "the proof bundle")
+            .map_err(|e: FormatError| bad(e.to_string()))?;
+        let Value::Map(entries) = value else {
+            return Err(bad("expected a map".into()));
+        };
+        let mut fields: BTreeMap<String, Value> = BTreeMap::new();
+        for (k, v) in entries {
+            let Value::Text(k) = k else {
+                return Err(bad("map keys must be text".into()));
+            };
+            fields.insert(k, v);
+        }
+        let mut take = |name: &str| {
+            fields
+                .remove(name)
+                .ok_or_else(|| bad(format!("missing field {name:?}")))
+        };
+        let uint = |v: Value, name: &str| match v {
+            Value::Integer(i) => {
+                u64::try_from(i).map_err(|_| bad(format!("{name:?} must be an unsigned integer")))
+            }
+            _ => Err(bad(format!("{name:?} must be an unsigned integer"))),
+        };
+        let bstr = |v: Value, name: &str| match v {
+            Value::Bytes(b) => Ok(b),
+            _ => Err(bad(format!("{name:?} must be a byte string"))),
+        };
+        let proof = |v: Value| -> Result<Vec<Hash>, CheckpointError> {
+            let Value::Array(items) = v else {
+                return Err(bad("\"proof\" must be an array".into()));
+            };
+            if items.len() > 128 {
+                return Err(bad("\"proof\" has more than 128 hashes".into()));
+            }
+            items
+                .into_iter()
+                .map(|i| match i {
+                    Value::Bytes(b) => Hash::try_from(b.as_slice())
+                        .map_err(|_| bad("proof hashes must be 32 bytes".into())),
+                    _ => Err(bad("proof hashes must be byte strings".into())),
+                })
+                .collect()
+        };
+        let v = uint(take("v")?, "v")?;
+        if v != BUNDLE_VERSION {
+            return Err(bad(format!(
+                "version {v}; this ledger reads version {BUNDLE_VERSION}"
+            )));
+        }
+        let kind = match take("type")? {
+            Value::Text(t) => t,
+            _ => return Err(bad("\"type\" must be text".into())),
+        };
+        let bundle = match kind.as_str() {
+            "inclusion" => Bundle::Inclusion {
+                index: uint(take("index")?, "index")?,
+                event: bstr(take("event")?, "event")?,
+                proof: proof(take("proof")?)?,
+                checkpoint: bstr(take("checkpoint")?, "checkpoint")?,
+            },
+            "consistency" => Bundle::Consistency {
+                old: bstr(take("old")?, "old")?,
+                new: bstr(take("new")?, "new")?,
+                proof: proof(take("proof")?)?,
+            },
+            other => return Err(bad(format!("unknown type {other:?}"))),
+        };
+        if let Some(extra) = fields.keys().next() {
+            return Err(bad(format!("unknown field {extra:?}")));
+        }
+        Ok(bundle)
+    }
+}
+
+/// `ledger prove DIR --event N`: the inclusion proof of event `index` in
+/// the tree of `checkpoint` (default: the largest stored one), checked
+/// before it is returned. Reads the ledger without writing or locking it.
+pub fn prove_event(
+    dir: &Path,
+    index: u64,
+    checkpoint: Option<Vec<u8>>,
+) -> Result<Bundle, CheckpointError> {
+    let note_bytes = given_or_latest(dir, checkpoint)?;
+    let tree = TreeIndex::read(dir)?;
+    let cp = parse_for(&note_bytes, tree.origin())?;
+    let size = cp.size();
+    if index >= size {
+        return Err(usage(format!(
+            "event {index} is not in the checkpoint, whose tree has {size} events (0 to {})",
+            size.saturating_sub(1)
+        )));
+    }
+    require_root(&tree, &cp, "the checkpoint")?;
+    let proof = merkle::prove_inclusion(size, index, &tree).map_err(|e| usage(e.to_string()))?;
+    let event = tree.event_bytes(index)?;
+    let decoded = Event::decode(&event).map_err(|e| {
+        refuted(format!(
+            "event {index} does not decode ({e}): check the ledger with `ledger verify`"
+        ))
+    })?;
+    merkle::verify_inclusion(index, size, &decoded.leaf_hash(), &proof, cp.root())
+        .map_err(|e| refuted(format!("the proof does not check out: {e}")))?;
+    Ok(Bundle::Inclusion {
+        index,
+        event,
+        proof,
+        checkpoint: note_bytes,
+    })
+}
+
+/// The checkpoint given, or else the largest one stored in `dir`.
+fn given_or_latest(dir: &Path, given: Option<Vec<u8>>) -> Result<Vec<u8>, CheckpointError> {
+    match given {
+        Some(b) => Ok(b),
+        None => Ok(latest_stored(dir)?.1),
+    }
+}
+
+/// Refuted unless `cp`'s root is that of the ledger's first `cp.size()`
+/// events: the split view a proof exists to expose.
+fn require_root(tree: &TreeIndex, cp: &Checkpoint, which: &str) -> Result<Hash, CheckpointError> {
+    let size = cp.size();
+    let root = tree.root_at(size)?;
+    if root != *cp.root() {
+        return Err(refuted(match which {
+            "the checkpoint" => format!(
+                "the checkpoint of size {size} does not match this ledger's first {size} events"
+            ),
+            _ => format!(
+                "{which} (size {size}) is not of this ledger's history: its root differs from that of the ledger's first {size} events"
+            ),
+        }));
+    }
+    Ok(root)
+}
+
+fn parse_for(bytes: &[u8], origin: &str) -> Result<Checkpoint, CheckpointError> {
+    let n = Note::parse(bytes).map_err(|e| usage(format!("checkpoint: {e}")))?;
+    let cp = Checkpoint::parse_text(n.text()).map_err(|e| usage(format!("checkpoint: {e}")))?;
+    if cp.origin() != origin {
+        return Err(usage(format!(
+            "the checkpoint is for origin {:?}, not this ledger's {origin:?}",
+            cp.origin()
+        )));
+    }
+    Ok(cp)
+}
+
+/// `ledger prove DIR --from OLD`: the consistency proof from checkpoint
+/// `old` to `new` (default: the largest stored one). Refuted if `old` is
+/// not a checkpoint of this ledger's history: the split view a consistency
+/// proof exists to expose. Reads the ledger without writing or locking it.
+pub fn prove_growth(
+    dir: &Path,
+    old: Vec<u8>,
+    new: Option<Vec<u8>>,
+) -> Result<Bundle, CheckpointError> {
+    let new = given_or_latest(dir, new)?;
+    let tree = TreeIndex::read(dir)?;
+    let (o, n) = (
+        parse_for(&old, tree.origin())?,
+        parse_for(&new, tree.origin())?,
+    );
+    if o.size() > n.size() {
+        return Err(usage(format!(
+            "the old checkpoint (size {}) is larger than the new one (size {})",
+            o.size(),
+            n.size()
+        )));
+    }
+    require_root(&tree, &o, "the old checkpoint")?;
+    require_root(&tree, &n, "the new checkpoint")?;
+    let proof =
+        merkle::prove_consistency(o.size(), n.size(), &tree).map_err(|e| usage(e.to_string()))?;
+    merkle::verify_consistency(o.size(), n.size(), o.root(), n.root(), &proof)
+        .map_err(|e| refuted(format!("the proof does not check out: {e}")))?;
+    Ok(Bundle::Consistency { old, new, proof })
+}
+
+/// The C2SP tlog-witness `add-checkpoint` request for `checkpoint`
+/// (default: the largest stored one), from a witness that holds size `old`.
+/// Reads the ledger without writing or locking it.
+pub fn witness_request(
+    dir: &Path,
+    old: u64,
+    checkpoint: Option<Vec<u8>>,
+) -> Result<Vec<u8>, CheckpointError> {
+    let bytes = given_or_latest(dir, checkpoint)?;
+    let tree = TreeIndex::read(dir)?;
+    let cp = parse_for(&bytes, tree.origin())?;
+    if old > cp.size() {
+        return Err(usage(format!(
+            "--old {old} is larger than the checkpoint's size {}",
+            cp.size()
+        )));
+    }
+    require_root(&tree, &cp, "the checkpoint")?;
+    let proof =
+        merkle::prove_consistency(old, cp.size(), &tree).map_err(|e| usage(e.to_string()))?;
+    crate::tlog::witness::AddCheckpoint {
+        old,
+        proof,
+        checkpoint: bytes,
+    }
+    .to_bytes()
+    .map_err(|e| usage(e.to_string()))
+}
+
+/// What a checked bundle proves.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Proven {
+    /// "inclusion" or "consistency".
+    pub kind: &'static str,
+    pub origin: String,
+    /// The checkpoint proven against (the new one, for consistency).
+    pub size: u64,
+    pub root: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<ProvenEvent>,
+    pub signed_by: Vec<String>,
+    pub cosigned_by: Vec<Cosigner>,
+}
+
+/// The event of an inclusion bundle.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProvenEvent {
+    pub index: u64,
+    pub hash: String,
+    pub kind: &'static str,
+    pub author: String,
+    pub time: String,
+    /// The trusted key that signed it.
+    pub key: String,
+}
+
+/// `ledger check-proof BUNDLE`: checks a bundle with nothing but trusted
+/// keys (`trusted`: parties' and log keys, by label) and, optionally, a
+/// witness policy whose quorum must cosign.
+pub fn check_bundle(
+    bytes: &[u8],
+    trusted: &[(String, PublicKey)],
+    policy: Option<&WitnessPolicy>,
+) -> Result<Proven, CheckpointError> {
+    let cosigners = |c: &Checked| {
+        c.cosigned_by
+            .iter()
+            .map(|(witness, time)| Cosigner {
+                witness: witness.clone(),
+                time: *time,
+            })
+            .collect()
+    };
+    match Bundle::decode(bytes)? {
+        Bundle::Inclusion {
+            index,
+            event,
+            proof,
+            checkpoint,
+        } => {
+            let ev =
+                Event::decode(&event).map_err(|e| refuted(format!("the bundle's event: {e}")))?;
+            let origin = origin(&ev.body.ledger);
+            let c = check_note(&checkpoint, Some(&origin), trusted, policy)?;
+            if let Some(p) = policy {
+                require_quorum(&c, p)?;
+            }
+            if ev.body.seq != index {
+                return Err(refuted(format!(
+                    "the bundle says index {index}, but its event is number {} of its ledger",
+                    ev.body.seq
+                )));
+            }
+            merkle::verify_inclusion(
+                index,
+                c.checkpoint.size(),
+                &ev.leaf_hash(),
+                &proof,
+                c.checkpoint.root(),
+            )
+            .map_err(|e| {
+                refuted(format!(
+                    "event {index} is not proven to be in the checkpoint of size {}: {e}",
+                    c.checkpoint.size()
+                ))
+            })?;
+            let (label, _) = trusted
+                .iter()
+                .find(|(_, k)| k.fingerprint() == ev.kid)
+                .ok_or_else(|| {
+                    refuted(format!(
+                        "event {index} is signed by key {} (fingerprint), which is not among the trusted keys",
+                        hex::encode(ev.kid)
+                    ))
+                })
+                .and_then(|(l, k)| {
+                    if k.verify_strict(&ev.to_be_signed(), &ev.signature) {
+                        Ok((l, k))
+                    } else {
+                        Err(refuted(format!(
+                            "event {index}: the signature does not verify with key {l}"
+                        )))
+                    }
+                })?;
+            Ok(Proven {
+                kind: "inclusion",
+                origin,
+                size: c.checkpoint.size(),
+                root: hex::encode(c.checkpoint.root()),
+                old_size: None,
+                event: Some(ProvenEvent {
+                    index,
+                    hash: ev.hash().to_string(),
+                    kind: ev.body.kind.name(),
+                    author: ev.body.author.to_string(),
+                    time: ev.body.time.to_string(),
+                    key: label.clone(),
+                }),
+                signed_by: c.signed_by.clone(),
+                cosigned_by: cosigners(&c),
+            })
+        }
+        Bundle::Consistency { old, new, proof } => {
+            let o = check_note(&old, None, trusted, None)?;
+            let n = check_note(&new, Some(o.checkpoint.origin()), trusted, policy)?;
+            if let Some(p) = policy {
+                require_quorum(&n, p)?;
+            }
+            merkle::verify_consistency(
+                o.checkpoint.size(),
+                n.checkpoint.size(),
+                o.checkpoint.root(),
+                n.checkpoint.root(),
+                &proof,
+            )
+            .map_err(|e| {
+                refuted(format!(
+                    "the checkpoint of size {} is not proven to extend that of size {}: {e}",
+                    n.checkpoint.size(),
+                    o.checkpoint.size()
+                ))
+            })?;
+            Ok(Proven {
+                kind: "consistency",
+                origin: o.checkpoint.origin().to_owned(),
+                size: n.checkpoint.size(),
+                root: hex::encode(n.checkpoint.root()),
+                old_size: Some(o.checkpoint.size()),
+                event: None,
+                signed_by: n.signed_by.clone(),
+                cosigned_by: cosigners(&n),
+            })
+        }
+    }
+}
