@@ -1019,14 +1019,13 @@ fn prove_does_not_trust_damaged_cache_offsets() {
 fn checkpoint_does_not_sign_a_damaged_cached_frontier() {
     let fx = cache_ledger();
     let real = mth(&leaves(&fx.p("led")));
-    let p = fx.p("led/cache/state.json");
-    let mut state: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+    let mut state: serde_json::Value = common::cache_head(&fx.p("led"));
     let tree = state["tree"].as_str().unwrap().to_owned();
     // After the 8-byte size, the first frontier hash.
     let i = 20;
     let c = if &tree[i..=i] == "1" { "2" } else { "1" };
     state["tree"] = format!("{}{c}{}", &tree[..i], &tree[i + 1..]).into();
-    fs::write(&p, serde_json::to_vec(&state).unwrap()).unwrap();
+    common::write_cache_head(&fx.p("led"), &state);
     fs::remove_file(fx.p("led/checkpoints/40")).unwrap();
     let r = fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]);
     if r.code == Some(0) {

@@ -2019,11 +2019,11 @@ fn a_torn_tail_is_reported_then_removed_by_the_next_append() {
     // ...but they are when this writer's crash left them: the writer
     // marks the range it is about to fill in cache/pending before writing.
     let torn_len = (before.len() - n) as u64;
-    fs::write(
-        fx.p("led/cache/pending"),
-        format!("{n} {}\n", n as u64 + torn_len.max(next.len() as u64)),
-    )
-    .unwrap();
+    write_pending(
+        &fx.p("led"),
+        n as u64,
+        n as u64 + torn_len.max(next.len() as u64),
+    );
     // The next append removes it, says so on stderr, and appends.
     let r = fx.run(&[
         "append",
@@ -2810,8 +2810,7 @@ fn a_forged_cache_is_not_trusted() {
     fx.append("bob", &["note", "--text", "cache is warm"]).ok();
     // Add eve to the cached parties; the cache's stamps and head still
     // match the log.
-    let path = fx.p("led/cache/state.json");
-    let mut cache: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let mut cache: Value = cache_head(&fx.p("led"));
     let der = openssl(
         fx.root(),
         &["pkey", "-in", "other/eve.key", "-pubout", "-outform", "DER"],
@@ -2827,9 +2826,10 @@ fn a_forged_cache_is_not_trusted() {
         "rotated_out": null,
         "revoked": null,
     });
-    // Well-formed: the writer would take it, but for the genesis check.
+    // Well-formed, and tagged with this user's own cache key (as only the
+    // user could): the writer would take it, but for the genesis check.
     serde_json::from_value::<ledger::core::replay::State>(cache["state"].clone()).unwrap();
-    fs::write(&path, serde_json::to_vec(&cache).unwrap()).unwrap();
+    write_cache_head(&fx.p("led"), &cache);
     fx.refused(
         &[
             "append",

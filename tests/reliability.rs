@@ -23,7 +23,7 @@
 
 mod common;
 
-use common::copy_dir;
+use common::{copy_dir, write_pending};
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
@@ -360,11 +360,7 @@ fn read_log(dir: &Path) -> Vec<u8> {
 fn append_raw(dir: &Path, bytes: &[u8]) {
     let start = fs::metadata(log_path(dir)).unwrap().len();
     fs::create_dir_all(dir.join("cache")).unwrap();
-    fs::write(
-        dir.join("cache/pending"),
-        format!("{start} {}\n", start + bytes.len() as u64 + (1 << 20)),
-    )
-    .unwrap();
+    write_pending(dir, start, start + bytes.len() as u64 + (1 << 20));
     let mut f = OpenOptions::new().append(true).open(log_path(dir)).unwrap();
     f.write_all(bytes).unwrap();
     f.sync_all().unwrap();

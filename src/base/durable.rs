@@ -39,22 +39,33 @@ pub fn sync_dir(dir: &Path) -> Result<(), IoError> {
 /// whole, like a checkpoint gaining a signature.
 pub fn replace(dir: &Path, path: &Path, content: &[u8]) -> Result<(), IoError> {
     fs::create_dir_all(dir).map_err(at(dir))?;
-    durably(dir, path, content, true)
+    durably(dir, path, content, true, 0o644)
 }
 
 /// Writes a new file atomically and durably: temporary file in `dir`,
 /// fsync, link into place without replacing anything (an existing file is
 /// an `AlreadyExists` error), fsync `dir`.
 pub fn write_new(dir: &Path, path: &Path, content: &[u8]) -> Result<(), IoError> {
-    durably(dir, path, content, false)
+    durably(dir, path, content, false, 0o644)
 }
 
-fn durably(dir: &Path, path: &Path, content: &[u8], replace: bool) -> Result<(), IoError> {
+/// [`write_new`] for a secret: the file is mode 0600 from its creation on.
+pub fn write_new_private(dir: &Path, path: &Path, content: &[u8]) -> Result<(), IoError> {
+    durably(dir, path, content, false, 0o600)
+}
+
+fn durably(
+    dir: &Path,
+    path: &Path,
+    content: &[u8],
+    replace: bool,
+    mode: u32,
+) -> Result<(), IoError> {
     // Temporary files start with ".tmp-": what a crash leaves behind is
     // recognisable, and never mistaken for data.
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
-        .permissions(fs::Permissions::from_mode(0o644))
+        .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(dir)
         .map_err(at(dir))?;
     tmp.write_all(content).map_err(at(path))?;

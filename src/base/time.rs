@@ -23,6 +23,11 @@ pub struct Timestamp {
     instant: (i64, u32),
 }
 
+/// How far ahead of the local clock a writer accepts a claimed time
+/// without `--allow-future` (README, "Time"): clocks of machines that
+/// keep time differ by seconds, a typo in the date by years.
+pub const FUTURE_ALLOWANCE_SECS: i64 = 15 * 60;
+
 impl Timestamp {
     /// Parses the strict profile of FORMAT §5.5.
     pub fn parse(s: &str) -> Result<Self, TimeError> {
@@ -97,7 +102,8 @@ impl Timestamp {
         })
     }
 
-    /// The current time, in UTC, to the second.
+    /// The current time, in UTC, to the second. (Writers refuse a claimed
+    /// time more than [`FUTURE_ALLOWANCE_SECS`] ahead of it.)
     pub fn now() -> Self {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -2,10 +2,17 @@
 //! head, its per-document and per-session entries, the Merkle tree's stored
 //! hashes and the events' offsets.
 //!
-//! The cache is derived from the log and never trusted by `verify`; the
-//! writer checks what it reads here against the log before relying on it.
-//! This module owns the cache's files and their bytes; it never decides
-//! whether a cached state is right (that is [`crate::core::writer`]'s job).
+//! The cache is derived from the log and never trusted by `verify`. Every
+//! file the writer acts on (the head, each entry bucket, the pending
+//! marker) carries an HMAC-SHA256 tag under this user's cache key
+//! ([`crate::base::mac`]), kept outside the ledger, over its exact bytes and
+//! what it belongs to (the entries' generation, the bucket, the version the
+//! head expects it at): a file this writer did not write, or an old copy of
+//! one, is never read as the cache, and costs a rebuild from the log. The
+//! writer also checks the head against the log before relying on it. This
+//! module owns the cache's files, their bytes and their tags; it never
+//! decides whether a cached state is right (that is
+//! [`crate::core::writer`]'s job).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -15,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::base::mac::CacheKey;
 use crate::core::replay::State;
 use crate::core::store::{io, Stamp, Store, StoreError, CACHE_DIR};
 
@@ -54,9 +62,14 @@ pub struct Cache {
     pub docs: Option<Stamp>,
     /// The generation of `cache/entries/` this head belongs to.
     pub entries: String,
-    /// Which entry buckets exist: a missing bucket that should be there
-    /// makes the cache unusable rather than its entries absent.
+    /// The version at which each entry bucket was last written (0: never):
+    /// a bucket is only read at the version named here, so that neither a
+    /// missing bucket nor an old copy of one is taken for the current one.
     pub buckets: Buckets,
+    /// How many times entries were written in this generation: the next
+    /// write's version.
+    #[serde(default)]
+    pub writes: u64,
     pub log_len: u64,
     pub head_offset: u64,
     /// The Merkle frontier after `log_len` bytes (hex, see
@@ -74,52 +87,52 @@ pub struct Cache {
 /// One bucket of cache entries, by id.
 type Bucket = std::collections::BTreeMap<String, serde_json::Value>;
 
-/// Which of the 4,096 entry buckets of each kind have been written: two
-/// bitmaps, as hex in the cache's head.
+/// The version at which each of the 4,096 entry buckets of each kind was
+/// last written, 0 for never.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Buckets {
-    #[serde(with = "hex")]
-    documents: Vec<u8>,
-    #[serde(with = "hex")]
-    sessions: Vec<u8>,
+    documents: Vec<u64>,
+    sessions: Vec<u64>,
 }
+
+const BUCKETS: usize = 4096;
 
 impl Default for Buckets {
     fn default() -> Self {
         Buckets {
-            documents: vec![0; 512],
-            sessions: vec![0; 512],
+            documents: vec![0; BUCKETS],
+            sessions: vec![0; BUCKETS],
         }
     }
 }
 
 impl Buckets {
-    fn map(&mut self, kind: EntryKind) -> &mut Vec<u8> {
+    fn map(&mut self, kind: EntryKind) -> &mut Vec<u64> {
         match kind {
             EntryKind::Document => &mut self.documents,
             EntryKind::Session => &mut self.sessions,
         }
     }
 
-    fn get(&self, kind: EntryKind, bucket: u16) -> bool {
+    /// The version bucket `bucket` must be read at (0: it must not exist).
+    fn get(&self, kind: EntryKind, bucket: u16) -> u64 {
         let map = match kind {
             EntryKind::Document => &self.documents,
             EntryKind::Session => &self.sessions,
         };
-        map.get(usize::from(bucket / 8))
-            .is_some_and(|b| b & (1 << (bucket % 8)) != 0)
+        map.get(usize::from(bucket)).copied().unwrap_or(0)
     }
 
-    fn set(&mut self, kind: EntryKind, bucket: u16) {
-        if let Some(b) = self.map(kind).get_mut(usize::from(bucket / 8)) {
-            *b |= 1 << (bucket % 8);
+    fn set(&mut self, kind: EntryKind, bucket: u16, version: u64) {
+        if let Some(v) = self.map(kind).get_mut(usize::from(bucket)) {
+            *v = version;
         }
     }
 
-    /// Whether both bitmaps have their full size (a head from elsewhere
+    /// Whether both tables have their full size (a head from elsewhere
     /// may not).
     pub fn is_well_formed(&self) -> bool {
-        self.documents.len() == 512 && self.sessions.len() == 512
+        self.documents.len() == BUCKETS && self.sessions.len() == BUCKETS
     }
 }
 
@@ -141,25 +154,25 @@ impl EntryKind {
 
 /// The cache's files, as methods of the ledger directory they live in.
 impl Store {
-    /// Reads the writer's cache, if there is a readable one.
-    pub(crate) fn load_cache(&self) -> Option<Cache> {
+    /// Reads the writer's cache, if there is one that this user's writer
+    /// wrote (its tag checks under `key`).
+    pub(crate) fn load_cache(&self, key: &CacheKey) -> Option<Cache> {
         let path = self.dir().join(CACHE_DIR).join(CACHE_FILE);
-        let text = fs::read(path).ok()?;
-        serde_json::from_slice(&text).ok()
+        let bytes = read_capped(&path, MAX_HEAD_BYTES).ok()??;
+        let json = untag(key, "head", &[], &bytes)?;
+        serde_json::from_slice(json).ok()
     }
 
     /// Replaces the writer's cache. Not fsynced: a lost or stale cache is
     /// detected and rebuilt from the log.
-    pub(crate) fn save_cache(&self, cache: &Cache) -> Result<(), StoreError> {
+    pub(crate) fn save_cache(&self, key: &CacheKey, cache: &Cache) -> Result<(), StoreError> {
         let dir = self.dir().join(CACHE_DIR);
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join(CACHE_FILE);
+        let json = serde_json::to_vec(cache).map_err(|e| io(&path)(e.into()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
-        // Buffered: serde_json writes token by token, one syscall each.
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut tmp);
-        serde_json::to_writer(&mut w, cache).map_err(|e| io(&path)(e.into()))?;
-        w.flush().map_err(io(&path))?;
-        drop(w);
+        tmp.write_all(&tagged(key, "head", &[], &json))
+            .map_err(io(&path))?;
         tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
         Ok(())
     }
@@ -239,17 +252,26 @@ impl Store {
     /// repair`, since a damaged committed event looks the same. Not
     /// fsynced: after a power loss the marker may be gone, and then the
     /// tail needs `ledger repair`, which is safe, if less convenient.
-    pub(crate) fn mark_pending(&self, start: u64, end: u64) -> Result<(), StoreError> {
+    pub(crate) fn mark_pending(
+        &self,
+        key: &CacheKey,
+        start: u64,
+        end: u64,
+    ) -> Result<(), StoreError> {
         let dir = self.dir().join(CACHE_DIR);
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join(PENDING_FILE);
-        fs::write(&path, format!("{start} {end}\n")).map_err(io(&path))
+        let text = format!("{start} {end}");
+        fs::write(&path, tagged(key, "pending", &[], text.as_bytes())).map_err(io(&path))
     }
 
-    /// The range recorded by [`Store::mark_pending`], if any.
-    pub(crate) fn pending(&self) -> Option<(u64, u64)> {
-        let text = fs::read_to_string(self.dir().join(CACHE_DIR).join(PENDING_FILE)).ok()?;
-        let (a, b) = text.trim().split_once(' ')?;
+    /// The range recorded by [`Store::mark_pending`], if this user's
+    /// writer recorded it.
+    pub(crate) fn pending(&self, key: &CacheKey) -> Option<(u64, u64)> {
+        let path = self.dir().join(CACHE_DIR).join(PENDING_FILE);
+        let bytes = read_capped(&path, 256).ok()??;
+        let text = std::str::from_utf8(untag(key, "pending", &[], &bytes)?).ok()?;
+        let (a, b) = text.split_once(' ')?;
         Some((a.parse().ok()?, b.parse().ok()?))
     }
 
@@ -279,12 +301,27 @@ impl Store {
         (bucket, path)
     }
 
-    fn read_bucket(path: &Path, expected: bool) -> Result<Option<Bucket>, StoreError> {
-        match fs::read(path) {
-            Ok(b) => Ok(serde_json::from_slice(&b).ok()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((!expected).then(Bucket::new)),
-            Err(e) => Err(io(path)(e)),
+    /// Reads the bucket at `path`, which must be at `version` of
+    /// `generation` (0: must not exist, and reads as empty). `Ok(None)`: it
+    /// is not what the head expects (missing, unreadable, or its tag does
+    /// not check), and the cache cannot be used.
+    fn read_bucket(
+        key: &CacheKey,
+        path: &Path,
+        at: BucketAt<'_>,
+    ) -> Result<Option<Bucket>, StoreError> {
+        let bytes = match read_capped(path, MAX_BUCKET_BYTES) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((at.version == 0).then(Bucket::new))
+            }
+            Err(e) => return Err(io(path)(e)),
+        };
+        if at.version == 0 {
+            return Ok(None);
         }
+        Ok(untag(key, "entries", &at.parts(), &bytes).and_then(|j| serde_json::from_slice(j).ok()))
     }
 
     /// The generation of the cache's entries, if they are complete.
@@ -297,24 +334,37 @@ impl Store {
         fs::read_to_string(path).ok()
     }
 
-    /// Reads one cache entry: `Ok(Some(None))` if there is none,
-    /// `Ok(None)` if its bucket is unreadable.
+    /// Reads one cache entry of `generation`: `Ok(Some(None))` if there is
+    /// none, `Ok(None)` if its bucket is not what the head expects.
     #[allow(clippy::option_option)]
     pub(crate) fn read_entry(
         &self,
+        key: &CacheKey,
+        generation: &str,
         kind: EntryKind,
         id: &str,
         buckets: &Buckets,
     ) -> Result<Option<Option<serde_json::Value>>, StoreError> {
         let (bucket, path) = self.bucket(kind, id);
-        Ok(Self::read_bucket(&path, buckets.get(kind, bucket))?.map(|mut b| b.remove(id)))
+        let at = BucketAt {
+            generation,
+            kind,
+            bucket,
+            version: buckets.get(kind, bucket),
+        };
+        Ok(Self::read_bucket(key, &path, at)?.map(|mut b| b.remove(id)))
     }
 
-    /// Writes (with `None`, removes) cache entries. Not fsynced, and not
-    /// atomic: only ever done after the log has changed, which leaves the
-    /// head stale until [`Store::save_cache`] writes a new one.
+    /// Writes (with `None`, removes) cache entries of `generation`, each
+    /// bucket written at `version`, which `present` then names. Not
+    /// fsynced, and not atomic: only ever done after the log has changed,
+    /// which leaves the head stale until [`Store::save_cache`] writes a new
+    /// one.
     pub(crate) fn write_entries(
         &self,
+        key: &CacheKey,
+        generation: &str,
+        version: u64,
         kind: EntryKind,
         entries: impl IntoIterator<Item = (String, Option<serde_json::Value>)>,
         present: &mut Buckets,
@@ -327,31 +377,38 @@ impl Store {
                 .push((id, value));
         }
         for ((index, path), changes) in buckets {
-            let mut bucket =
-                Self::read_bucket(&path, present.get(kind, index))?.ok_or_else(|| {
-                    io(&path)(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "unreadable cache bucket",
-                    ))
-                })?;
+            let old = BucketAt {
+                generation,
+                kind,
+                bucket: index,
+                version: present.get(kind, index),
+            };
+            let mut bucket = Self::read_bucket(key, &path, old)?.ok_or_else(|| {
+                io(&path)(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "unreadable cache bucket",
+                ))
+            })?;
             for (id, value) in changes {
                 match value {
                     Some(v) => bucket.insert(id, v),
                     None => bucket.remove(&id),
                 };
             }
-            let bytes = serde_json::to_vec(&bucket).map_err(|e| io(&path)(e.into()))?;
-            fs::write(&path, bytes).map_err(io(&path))?;
-            present.set(kind, index);
+            let new = BucketAt { version, ..old };
+            write_bucket(key, &path, new, &bucket)?;
+            present.set(kind, index, version);
         }
         Ok(())
     }
 
     /// Replaces every cache entry by `entries`, under a new generation,
-    /// which it returns with the buckets written. The head is removed first, since until a new one
-    /// is written the entries match no head.
+    /// which it returns with the buckets written (at version 1). The head
+    /// is removed first, since until a new one is written the entries match
+    /// no head.
     pub(crate) fn reset_entries(
         &self,
+        key: &CacheKey,
         entries: impl IntoIterator<Item = (EntryKind, String, serde_json::Value)>,
     ) -> Result<(String, Buckets), StoreError> {
         self.drop_cache();
@@ -365,6 +422,9 @@ impl Store {
             let d = dir.join(kind.dir());
             fs::create_dir_all(&d).map_err(io(&d))?;
         }
+        let mut g = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut g);
+        let generation = hex::encode(g);
         let mut buckets: std::collections::BTreeMap<(EntryKind, u16, PathBuf), Bucket> =
             Default::default();
         for (kind, id, value) in entries {
@@ -376,17 +436,91 @@ impl Store {
         }
         let mut present = Buckets::default();
         for ((kind, index, path), bucket) in buckets {
-            let bytes = serde_json::to_vec(&bucket).map_err(|e| io(&path)(e.into()))?;
-            fs::write(&path, bytes).map_err(io(&path))?;
-            present.set(kind, index);
+            let at = BucketAt {
+                generation: &generation,
+                kind,
+                bucket: index,
+                version: 1,
+            };
+            write_bucket(key, &path, at, &bucket)?;
+            present.set(kind, index, 1);
         }
-        let mut g = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut g);
-        let generation = hex::encode(g);
         let path = dir.join(GENERATION_FILE);
         fs::write(&path, &generation).map_err(io(&path))?;
         Ok((generation, present))
     }
+}
+
+/// What a bucket's tag binds it to: which generation, kind and bucket it
+/// is, and the version the head names, so that another ledger's bucket,
+/// another bucket or an old copy of this one never checks.
+#[derive(Clone, Copy)]
+struct BucketAt<'a> {
+    generation: &'a str,
+    kind: EntryKind,
+    bucket: u16,
+    version: u64,
+}
+
+impl BucketAt<'_> {
+    fn parts(&self) -> [Vec<u8>; 4] {
+        [
+            self.generation.as_bytes().to_vec(),
+            self.kind.dir().as_bytes().to_vec(),
+            self.bucket.to_be_bytes().to_vec(),
+            self.version.to_be_bytes().to_vec(),
+        ]
+    }
+}
+
+fn write_bucket(
+    key: &CacheKey,
+    path: &Path,
+    at: BucketAt<'_>,
+    bucket: &Bucket,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_vec(bucket).map_err(|e| io(path)(e.into()))?;
+    fs::write(path, tagged(key, "entries", &at.parts(), &json)).map_err(io(path))
+}
+
+/// The largest cache head and bucket read: far above what a ledger of
+/// millions of events writes, and a bound on what a damaged file costs.
+const MAX_HEAD_BYTES: u64 = 64 << 20;
+const MAX_BUCKET_BYTES: u64 = 64 << 20;
+
+/// `content` with its tag in front: 64 hex digits and a newline.
+fn tagged(key: &CacheKey, domain: &str, parts: &[Vec<u8>], content: &[u8]) -> Vec<u8> {
+    let mut all: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    all.push(content);
+    let mut out = hex::encode(key.tag(domain, &all)).into_bytes();
+    out.push(b'\n');
+    out.extend_from_slice(content);
+    out
+}
+
+/// The content of a [`tagged`] file, if its tag checks.
+fn untag<'a>(key: &CacheKey, domain: &str, parts: &[Vec<u8>], bytes: &'a [u8]) -> Option<&'a [u8]> {
+    let (tag, content) = (bytes.get(..64)?, bytes.get(65..)?);
+    if bytes.get(64) != Some(&b'\n') {
+        return None;
+    }
+    let tag = hex::decode(tag).ok()?;
+    let mut all: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    all.push(content);
+    key.check(domain, &all, &tag).then_some(content)
+}
+
+/// Reads a regular file of at most `max` bytes: `Ok(None)` if it is not a
+/// regular file or is larger (not the cache's, whatever it is).
+fn read_capped(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let meta = fs::symlink_metadata(path)?;
+    if !meta.is_file() || meta.len() > max {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    File::open(path)?.take(max + 1).read_to_end(&mut out)?;
+    Ok((out.len() as u64 <= max).then_some(out))
 }
 
 /// A new tree cache being written ([`Store::tree_builder`]).

@@ -24,6 +24,11 @@ use crate::core::format::{DocHash, LogReader};
 pub const LOG_FILE: &str = "events.cbor";
 /// The document directory's name.
 pub const DOCS_DIR: &str = "docs";
+/// The largest document version a writer stores (README, "Documents"):
+/// far above a treaty with its annexes, and a bound on what one append
+/// holds in memory. `verify` hashes documents streaming, whatever their
+/// size.
+pub const MAX_DOCUMENT_BYTES: u64 = 256 << 20;
 /// The writer's cache directory, never read by verify.
 pub const CACHE_DIR: &str = "cache";
 const GITIGNORE: &str = "# written by ledger: the cache is derived and never trusted\ncache/\n";

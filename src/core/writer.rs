@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use rand::RngCore;
 
 use crate::base::crypto::{PublicKey, SigningKey};
+use crate::base::mac::{CacheKey, KeyUnavailable};
 use crate::base::time::Timestamp;
 use crate::core::cache::{Buckets, Cache, EntryKind};
 use crate::core::format::{
@@ -57,6 +58,18 @@ pub enum WriteError {
         failure: Box<Failure>,
         refusal: TailRefusal,
     },
+    /// The stored file of the document version the event depends on does
+    /// not hold that version's bytes (changed in place, or removed).
+    #[error("refused: document {doc:?} version {sha256}: {reason}, so the ledger would fail verification; restore docs/{sha256} from another copy of the ledger (`ledger verify` names every such file)")]
+    DocumentChanged {
+        doc: crate::core::format::DocId,
+        sha256: DocHash,
+        reason: String,
+    },
+    /// No `--at` was given, and the ledger's last event claims a time
+    /// later than this machine's clock (FORMAT §6.7: time never goes back).
+    #[error("refused: the ledger's last event claims {previous}, later than this machine's clock ({now}), and time never goes back in a ledger (FORMAT §6.7); give --at with a time at or after {previous}, or check this machine's clock")]
+    ClockBehind { previous: Timestamp, now: Timestamp },
     /// `init`: the signing key is none of the parties' given.
     #[error("the signing key (public key {key}) is not among the parties given with --party")]
     InitNotAParty { key: String },
@@ -106,6 +119,12 @@ impl WriteError {
             WriteError::Invalid(f) | WriteError::TornTail { failure: f, .. } => Some(f.as_ref()),
             _ => None,
         }
+    }
+
+    /// Whether the write was refused on evidence that the ledger fails
+    /// verification (exit 1), rather than for the request (exit 2).
+    pub fn is_refutation(&self) -> bool {
+        self.failure().is_some() || matches!(self, WriteError::DocumentChanged { .. })
     }
 }
 
@@ -212,6 +231,7 @@ pub fn init(
     let (event, bytes) = sign_event(key, &body)?;
     let (state, verified) = State::genesis(event)?;
     let store = Store::create(dir, &bytes)?;
+    let (key, key_problem) = load_key();
     let mut frontier = Frontier::new();
     if let Ok(mut tree) = store.tree_builder() {
         tree.push(&stored_for(&frontier, verified.leaf_hash()), 0);
@@ -224,6 +244,9 @@ pub fn init(
         complete: true,
         generation: None,
         buckets: Buckets::default(),
+        writes: 0,
+        key,
+        key_problem,
         touched: Touched::default(),
         frontier,
         unsaved: false,
@@ -378,8 +401,15 @@ pub struct Writer {
     /// The generation of the cache entries `state` was loaded from; `None`
     /// when they must all be written anew.
     generation: Option<String>,
-    /// The entry buckets written in that generation.
+    /// The entry buckets written in that generation, and their versions.
     buckets: Buckets,
+    /// How many times entries were written in that generation.
+    writes: u64,
+    /// This user's cache key: without one, the writer neither reads nor
+    /// writes a cache (every open replays the whole log), and
+    /// `key_problem` says why.
+    key: Option<CacheKey>,
+    key_problem: Option<KeyUnavailable>,
     touched: Touched,
     /// The Merkle tree after the last event (FORMAT §12).
     frontier: Frontier,
@@ -431,12 +461,44 @@ fn full_replay(store: &Store) -> Result<(scan::Replayed, Frontier, Vec<u64>), Ve
     Ok((replayed, frontier, key_events))
 }
 
+/// This user's cache key, or why there is none.
+fn load_key() -> (Option<CacheKey>, Option<KeyUnavailable>) {
+    match CacheKey::load() {
+        Ok(k) => (Some(k), None),
+        Err(e) => (None, Some(e)),
+    }
+}
+
+/// What an entry is read with: the key, the generation and the versions
+/// the cache's head names.
+#[derive(Clone, Copy)]
+struct CacheRef<'a> {
+    key: &'a CacheKey,
+    generation: &'a str,
+    buckets: &'a Buckets,
+}
+
+impl<'a> CacheRef<'a> {
+    /// What a writer's cache entries are read with, if it has a cache.
+    fn of(
+        key: &'a Option<CacheKey>,
+        generation: &'a Option<String>,
+        buckets: &'a Buckets,
+    ) -> Option<Self> {
+        Some(CacheRef {
+            key: key.as_ref()?,
+            generation: generation.as_deref()?,
+            buckets,
+        })
+    }
+}
+
 /// Brings the document or session `kind` touches into `state` from the
 /// cache's entries, if it is not there yet. `Ok(false)`: an entry is
 /// unreadable, and the cache cannot be used.
 fn load_into(
     store: &Store,
-    buckets: &Buckets,
+    cache: Option<CacheRef<'_>>,
     state: &mut State,
     kind: &Kind,
 ) -> Result<bool, StoreError> {
@@ -444,7 +506,7 @@ fn load_into(
     /// bucket or the entry is unreadable.
     fn load<K: Ord + Clone, V: serde::de::DeserializeOwned>(
         store: &Store,
-        buckets: &Buckets,
+        cache: CacheRef<'_>,
         kind: EntryKind,
         map: &mut BTreeMap<K, V>,
         key: &K,
@@ -453,7 +515,8 @@ fn load_into(
         if map.contains_key(key) {
             return Ok(true);
         }
-        Ok(match store.read_entry(kind, id, buckets)? {
+        let entry = store.read_entry(cache.key, cache.generation, kind, id, cache.buckets)?;
+        Ok(match entry {
             None => false,
             Some(None) => true,
             Some(Some(v)) => match serde_json::from_value(v) {
@@ -465,16 +528,19 @@ fn load_into(
             },
         })
     }
+    let Some(cache) = cache else {
+        return Ok(false);
+    };
     let (doc, session) = touches(kind);
     if let Some(d) = doc {
         let docs = &mut state.documents;
-        if !load(store, buckets, EntryKind::Document, docs, d, d.as_str())? {
+        if !load(store, cache, EntryKind::Document, docs, d, d.as_str())? {
             return Ok(false);
         }
     }
     if let Some(s) = session {
         let sessions = &mut state.sessions;
-        if !load(store, buckets, EntryKind::Session, sessions, s, s.as_str())? {
+        if !load(store, cache, EntryKind::Session, sessions, s, s.as_str())? {
             return Ok(false);
         }
     }
@@ -500,7 +566,8 @@ impl Writer {
         let mut store = Store::open(dir, Access::Write)?;
         let stamp = store.stamp()?;
         let len = stamp.len;
-        if let Some(cache) = store.load_cache() {
+        let (key, key_problem) = load_key();
+        if let Some(cache) = key.as_ref().and_then(|k| store.load_cache(k)) {
             // O(1) checks only: the log and docs/ are as this writer left
             // them, the last event hashes to the cached head, the genesis
             // names the cached ledger and parties, and the entries are the
@@ -533,6 +600,9 @@ impl Writer {
                         complete: false,
                         generation: Some(cache.entries),
                         buckets: cache.buckets,
+                        writes: cache.writes,
+                        key,
+                        key_problem,
                         touched: Touched::default(),
                         frontier,
                         unsaved: false,
@@ -559,8 +629,9 @@ impl Writer {
                 // Only this writer's own interrupted append is cut without
                 // asking: the tail must lie in the range it marked before
                 // writing. Never at offset 0: init writes the genesis whole.
-                let ours = store
-                    .pending()
+                let ours = key
+                    .as_ref()
+                    .and_then(|k| store.pending(k))
                     .is_some_and(|(start, end)| at >= start && at < end && len <= end);
                 if at == 0 {
                     return Err(WriteError::TornTail {
@@ -587,6 +658,9 @@ impl Writer {
             complete: true,
             generation: None,
             buckets: Buckets::default(),
+            writes: 0,
+            key,
+            key_problem,
             touched: Touched::default(),
             frontier,
             // Saved once, when the writer is done: an import or append
@@ -598,6 +672,12 @@ impl Writer {
             repaired,
         };
         Ok(writer)
+    }
+
+    /// Why this writer works without its cache, if it does: there is no
+    /// usable cache key (see [`crate::base::mac`]).
+    pub fn cache_key_problem(&self) -> Option<&KeyUnavailable> {
+        self.key_problem.as_ref()
     }
 
     /// Bytes of a torn tail removed when the ledger was opened, if any.
@@ -614,7 +694,12 @@ impl Writer {
     fn load(&mut self, kind: &Kind) -> Result<(), WriteError> {
         if self.complete
             || (!needs_every_document(kind)
-                && load_into(&self.store, &self.buckets, &mut self.state, kind)?)
+                && load_into(
+                    &self.store,
+                    CacheRef::of(&self.key, &self.generation, &self.buckets),
+                    &mut self.state,
+                    kind,
+                )?)
         {
             return Ok(());
         }
@@ -633,7 +718,18 @@ impl Writer {
         self.unsaved = true;
         self.generation = None;
         self.buckets = Buckets::default();
+        self.writes = 0;
         Ok(())
+    }
+
+    /// Records the log range an append is about to fill (see
+    /// [`Store::mark_pending`]); without a cache key, nothing is recorded,
+    /// and a torn tail after a crash then needs `ledger repair`.
+    fn mark_pending(&self, start: u64, end: u64) -> Result<(), StoreError> {
+        match &self.key {
+            Some(k) => self.store.mark_pending(k, start, end),
+            None => Ok(()),
+        }
     }
 
     /// Adds committed events' leaves to the Merkle tree: the frontier in
@@ -822,6 +918,7 @@ impl Writer {
             self.store.drop_cache();
             self.generation = None;
             self.buckets = Buckets::default();
+            self.writes = 0;
         }
         self.touched = Touched::default();
     }
@@ -832,11 +929,20 @@ impl Writer {
         fn json(v: &impl serde::Serialize) -> serde_json::Value {
             serde_json::to_value(v).unwrap_or_default()
         }
+        let Some(key) = self.key.as_ref() else {
+            // No key, no cache: one this writer could not authenticate.
+            self.store.drop_cache();
+            return Ok(());
+        };
         let generation = match &self.generation {
             Some(g) => {
                 let docs = &self.state.documents;
                 let sessions = &self.state.sessions;
+                let version = self.writes + 1;
                 self.store.write_entries(
+                    key,
+                    g,
+                    version,
                     EntryKind::Document,
                     self.touched
                         .docs
@@ -845,6 +951,9 @@ impl Writer {
                     &mut self.buckets,
                 )?;
                 self.store.write_entries(
+                    key,
+                    g,
+                    version,
                     EntryKind::Session,
                     self.touched
                         .sessions
@@ -852,6 +961,7 @@ impl Writer {
                         .map(|id| (id.as_str().to_owned(), sessions.get(id).map(json))),
                     &mut self.buckets,
                 )?;
+                self.writes = version;
                 g.clone()
             }
             None => {
@@ -865,9 +975,10 @@ impl Writer {
                     .sessions
                     .iter()
                     .map(|(id, s)| (EntryKind::Session, id.as_str().to_owned(), json(s)));
-                let (g, buckets) = self.store.reset_entries(docs.chain(sessions))?;
+                let (g, buckets) = self.store.reset_entries(key, docs.chain(sessions))?;
                 self.generation = Some(g.clone());
                 self.buckets = buckets;
+                self.writes = 1;
                 g
             }
         };
@@ -881,17 +992,21 @@ impl Writer {
         };
         self.state.documents = documents;
         self.state.sessions = sessions;
-        self.store.save_cache(&Cache {
-            stamp: self.store.stamp()?,
-            docs: self.store.docs_stamp()?,
-            entries: generation,
-            buckets: self.buckets.clone(),
-            log_len: self.log_len,
-            head_offset: self.head_offset,
-            tree: Some(hex::encode(self.frontier.to_bytes())),
-            key_events: self.key_events.clone(),
-            state: head,
-        })
+        self.store.save_cache(
+            key,
+            &Cache {
+                stamp: self.store.stamp()?,
+                docs: self.store.docs_stamp()?,
+                entries: generation,
+                buckets: self.buckets.clone(),
+                writes: self.writes,
+                log_len: self.log_len,
+                head_offset: self.head_offset,
+                tree: Some(hex::encode(self.frontier.to_bytes())),
+                key_events: self.key_events.clone(),
+                state: head,
+            },
+        )
     }
 
     /// The party for which `key` is a current key, or why there is none.
@@ -1032,6 +1147,41 @@ impl Writer {
         Ok(self.state.documents.get(doc).map(|d| d.current().sha256))
     }
 
+    /// Re-hashes the stored file of the document version an event depends
+    /// on (the version signed or approved, or the one an amendment
+    /// replaces): a file changed in place since it was stored is refused
+    /// here, not left for `verify` to find after the event is written.
+    /// (The other versions' files are only checked by `verify`, which reads
+    /// them all; README, "What append checks".)
+    fn check_depended_on(&self, kind: &Kind) -> Result<(), WriteError> {
+        let (doc, version) = match kind {
+            Kind::DocumentSigned { doc, sha256 } | Kind::DocumentApproved { doc, sha256 } => {
+                (doc, *sha256)
+            }
+            Kind::DocumentAmended { doc, .. } => match self.state.documents.get(doc) {
+                Some(d) => (doc, d.current().sha256),
+                None => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        // A version the ledger does not have is the replay's to refuse.
+        let known = self
+            .state
+            .documents
+            .get(doc)
+            .is_some_and(|d| d.current().sha256 == version);
+        if !known {
+            return Ok(());
+        }
+        self.store
+            .check(&version)
+            .map_err(|reason| WriteError::DocumentChanged {
+                doc: doc.clone(),
+                sha256: version,
+                reason,
+            })
+    }
+
     /// Signs and appends one event. `document` carries the bytes of a new
     /// version for drafted/amended events; they are stored, durably, only
     /// once the event has passed replay. Nothing changes on error.
@@ -1043,16 +1193,30 @@ impl Writer {
         document: Option<&[u8]>,
     ) -> Result<Appended, WriteError> {
         let author = self.author_of(key)?;
+        let time = match time {
+            Some(t) => t,
+            None => {
+                let now = Timestamp::now();
+                if now.instant() < self.state.last_time.instant() {
+                    return Err(WriteError::ClockBehind {
+                        previous: self.state.last_time.clone(),
+                        now,
+                    });
+                }
+                now
+            }
+        };
         let body = Body {
             version: FORMAT_VERSION,
             ledger: self.state.ledger,
             seq: self.state.count,
             prev: Some(self.state.head),
-            time: time.unwrap_or_else(Timestamp::now),
+            time,
             author: author.clone(),
             kind,
         };
         self.load(&body.kind)?;
+        self.check_depended_on(&body.kind)?;
         let (event, bytes) = sign_event(key, &body)?;
         let pending = document.map(DocHash::of);
         let docs = |h: &DocHash| {
@@ -1068,8 +1232,7 @@ impl Writer {
             self.store.put_doc(content)?;
         }
         let offset = self.log_len;
-        self.store
-            .mark_pending(offset, offset + bytes.len() as u64)?;
+        self.mark_pending(offset, offset + bytes.len() as u64)?;
         self.store.append(offset, &bytes)?;
         self.store.clear_pending();
         if changes_keys_or_parties(&verified.body.kind) {
@@ -1187,7 +1350,12 @@ impl Writer {
                 }
                 if !self.complete
                     && (needs_every_document(&c.event().body.kind)
-                        || !load_into(&self.store, &self.buckets, &mut next, &c.event().body.kind)?)
+                        || !load_into(
+                            &self.store,
+                            CacheRef::of(&self.key, &self.generation, &self.buckets),
+                            &mut next,
+                            &c.event().body.kind,
+                        )?)
                 {
                     // An unreadable cache entry, or an event whose rules
                     // look at every document: start again from a full
@@ -1259,8 +1427,7 @@ impl Writer {
                 end += 1;
             }
             let bytes = &events[from..accepted[end - 1].end];
-            self.store
-                .mark_pending(self.log_len, self.log_len + bytes.len() as u64)?;
+            self.mark_pending(self.log_len, self.log_len + bytes.len() as u64)?;
             if let Err(e) = self.store.append(self.log_len, bytes) {
                 self.store.drop_cache();
                 self.unsaved = false;

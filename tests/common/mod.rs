@@ -688,3 +688,42 @@ pub fn replay_all(events: &[Event]) -> State {
     }
     s
 }
+
+/// The head of the writer's cache in ledger `dir` (`cache/state.json`),
+/// without the tag line that authenticates it (core::cache).
+pub fn cache_head(dir: &Path) -> serde_json::Value {
+    let bytes = fs::read(dir.join("cache/state.json")).expect("read the cache head");
+    assert_eq!(
+        bytes.get(64),
+        Some(&b'\n'),
+        "the cache head starts with its tag"
+    );
+    serde_json::from_slice(&bytes[65..]).expect("the cache head is JSON")
+}
+
+/// Writes a cache file tagged as this user's writer tags it, with the
+/// user's own cache key: what only the user (or a program running as the
+/// user) can do. Tests use it to reach the checks behind the tag.
+pub fn write_tagged(path: &Path, domain: &str, parts: &[&[u8]], content: &[u8]) {
+    let key = ledger::base::mac::CacheKey::load().expect("this user's cache key");
+    let mut all = parts.to_vec();
+    all.push(content);
+    let mut out = hex::encode(key.tag(domain, &all)).into_bytes();
+    out.push(b'\n');
+    out.extend_from_slice(content);
+    fs::write(path, out).unwrap();
+}
+
+/// Replaces the head of the writer's cache in `dir` by `head`, tagged
+/// with the user's key (see [`write_tagged`]).
+pub fn write_cache_head(dir: &Path, head: &serde_json::Value) {
+    let json = serde_json::to_vec(head).unwrap();
+    write_tagged(&dir.join("cache/state.json"), "head", &[], &json);
+}
+
+/// Writes the pending-append marker (`cache/pending`) as this user's
+/// writer does before an append it might not finish.
+pub fn write_pending(dir: &Path, start: u64, end: u64) {
+    let text = format!("{start} {end}");
+    write_tagged(&dir.join("cache/pending"), "pending", &[], text.as_bytes());
+}

@@ -69,6 +69,9 @@ pub(crate) enum Command {
         /// Time the signer claims, RFC 3339 (default: now)
         #[arg(long)]
         at: Option<String>,
+        /// Accept an --at more than 15 minutes ahead of this machine's clock
+        #[arg(long)]
+        allow_future: bool,
         #[command(flatten)]
         pass: PassArgs,
     },
@@ -79,8 +82,12 @@ pub(crate) enum Command {
         dir: PathBuf,
         #[arg(long)]
         key: PathBuf,
+        /// Time the signer claims, RFC 3339 (default: now)
         #[arg(long)]
         at: Option<String>,
+        /// Accept an --at more than 15 minutes ahead of this machine's clock
+        #[arg(long)]
+        allow_future: bool,
         #[command(flatten)]
         target: DocTarget,
         #[command(flatten)]
@@ -299,6 +306,9 @@ pub(crate) struct AppendArgs {
     /// Time the signer claims, RFC 3339 (default: now)
     #[arg(long, global = true)]
     pub(crate) at: Option<String>,
+    /// Accept an --at more than 15 minutes ahead of this machine's clock
+    #[arg(long, global = true)]
+    pub(crate) allow_future: bool,
     #[command(flatten)]
     pub(crate) pass: PassArgs,
     #[command(subcommand)]

@@ -51,8 +51,8 @@ impl Failure {
             Failure::BrokenPipe => OK,
             Failure::Refuted(_) => REFUTED,
             Failure::Verify(VerifyError::Failed(_)) => REFUTED,
-            Failure::Write(w) if w.failure().is_some() => REFUTED,
-            Failure::Checkpoint(CheckpointError::Write(w)) if w.failure().is_some() => REFUTED,
+            Failure::Write(w) if w.is_refutation() => REFUTED,
+            Failure::Checkpoint(CheckpointError::Write(w)) if w.is_refutation() => REFUTED,
             Failure::Checkpoint(CheckpointError::Refuted(_)) => REFUTED,
             // 409/422: the log's view and the witness's disagree: evidence.
             Failure::Witness(w) if matches!(w.status(), 409 | 422) => REFUTED,

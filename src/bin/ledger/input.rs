@@ -6,12 +6,97 @@ use ledger::base::time::Timestamp;
 
 use crate::error::Failure;
 
-pub(crate) fn parse_time(at: Option<&str>) -> Result<Option<Timestamp>, Failure> {
-    Ok(at.map(Timestamp::parse).transpose()?)
+/// `--at`, parsed, and refused if it is further ahead of this machine's
+/// clock than [`ledger::base::time::FUTURE_ALLOWANCE_SECS`] unless
+/// `--allow-future`: time never goes back in a ledger, so a typo in the
+/// year would refuse every later append until then.
+pub(crate) fn parse_time(
+    at: Option<&str>,
+    allow_future: bool,
+) -> Result<Option<Timestamp>, Failure> {
+    let Some(t) = at.map(Timestamp::parse).transpose()? else {
+        return Ok(None);
+    };
+    let ahead = t.instant().0 - Timestamp::now().instant().0;
+    if !allow_future && ahead > ledger::base::time::FUTURE_ALLOWANCE_SECS {
+        return Err(Failure::usage(format!(
+            "--at {t} is {} ahead of this machine's clock, more than the {} minutes allowed: time never goes back in a ledger, so every later append would have to claim a time after it; check the date, or add --allow-future if it is meant",
+            human_duration(ahead),
+            ledger::base::time::FUTURE_ALLOWANCE_SECS / 60
+        )));
+    }
+    Ok(Some(t))
+}
+
+fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s >= 2 * 86_400 => format!("{} days", s / 86_400),
+        s if s >= 2 * 3600 => format!("{} hours", s / 3600),
+        s => format!("{} minutes", s / 60),
+    }
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Reads a document version the user names: a regular file (a FIFO, a
+/// device or a directory is refused before it is opened for reading, so
+/// nothing blocks or runs forever) of at most
+/// [`ledger::core::store::MAX_DOCUMENT_BYTES`].
+pub(crate) fn read_document(path: &Path) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    const MAX: u64 = ledger::core::store::MAX_DOCUMENT_BYTES;
+    let cannot = |e: std::io::Error| Failure::usage(format!("cannot read {}: {e}", path.display()));
+    let not_regular = |t: std::fs::FileType| {
+        let what = if t.is_dir() {
+            "a directory"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        Failure::usage(format!(
+            "{} is {what}: a document must be a regular file",
+            path.display()
+        ))
+    };
+    let too_large = |len: u64| {
+        Failure::usage(format!(
+            "{} is {len} bytes, more than the {} MiB a document may have",
+            path.display(),
+            MAX >> 20
+        ))
+    };
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
+    if meta.len() > MAX {
+        return Err(too_large(meta.len()));
+    }
+    // O_NONBLOCK: had the file been swapped for a FIFO since, opening it
+    // does not wait for a writer; the check below then refuses it.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(cannot)?;
+    let t = f.metadata().map_err(cannot)?.file_type();
+    if !t.is_file() {
+        return Err(not_regular(t));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > MAX {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 pub(crate) fn log_size(dir: &Path) -> u64 {

@@ -25,6 +25,14 @@ use ledger::core::verify;
 use ledger::proofs::audit::Options;
 
 fn main() -> ExitCode {
+    // A file-size limit (`ulimit -f`) would otherwise kill the process
+    // mid-write with SIGXFSZ, leaving no message; with a handler installed
+    // the write fails with EFBIG instead, and is handled as any write
+    // error: one line, exit 2, partial bytes cut, temporary files removed.
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -63,13 +71,15 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             title,
             parties,
             at,
+            allow_future,
             pass,
-        } => write::init(out, dir, key, title, parties, at, pass),
+        } => write::init(out, dir, key, title, parties, (at, allow_future), pass),
         Command::Append(args) => write::append_cmd(out, args),
         Command::Sign {
             dir,
             key,
             at,
+            allow_future,
             target,
             pass,
         } => write::append(
@@ -77,7 +87,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             &dir,
             &key,
             &pass,
-            at.as_deref(),
+            (at.as_deref(), allow_future),
             AppendKind::Sign { target },
         ),
         Command::Verify {

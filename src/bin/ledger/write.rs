@@ -19,10 +19,10 @@ pub(crate) fn init(
     key: PathBuf,
     title: String,
     parties: Vec<String>,
-    at: Option<String>,
+    (at, allow_future): (Option<String>, bool),
     pass: PassArgs,
 ) -> Result<(), Failure> {
-    let time = parse_time(at.as_deref())?;
+    let time = parse_time(at.as_deref(), allow_future)?;
     let key = pass.load(&key)?;
     let mut map = BTreeMap::new();
     for p in &parties {
@@ -49,9 +49,24 @@ pub(crate) fn append_cmd(out: &Out, args: AppendArgs) -> Result<(), Failure> {
         &args.dir,
         &key,
         &args.pass,
-        args.at.as_deref(),
+        (args.at.as_deref(), args.allow_future),
         args.kind,
     )
+}
+
+/// Says why the writer works without its cache: a key file the user must
+/// fix is a warning; no place for one at all (no HOME) only with -v.
+fn cache_key_warning(out: &Out, w: &Writer) {
+    use ledger::base::mac::KeyUnavailable;
+    match w.cache_key_problem() {
+        None => {}
+        Some(p @ KeyUnavailable::NoPlace) => out.note(format_args!(
+            "the writer's cache is off ({p}): every append replays the whole log"
+        )),
+        Some(p) => out.warn(format_args!(
+            "the writer's cache is off ({p}): every append replays the whole log"
+        )),
+    }
 }
 
 pub(crate) fn repair(out: &Out, dir: PathBuf) -> Result<(), Failure> {
@@ -84,8 +99,11 @@ pub(crate) fn import(
     };
     let mut w = Writer::open(&dir)?;
     if let Some(n) = w.repaired() {
-        eprintln!("ledger: removed a torn tail of {n} bytes left by an interrupted append");
+        out.warn(format_args!(
+            "removed a torn tail of {n} bytes left by an interrupted append"
+        ));
     }
+    cache_key_warning(out, &w);
     let mut progress = out.progress(events.len() as u64, "importing");
     let started = std::time::Instant::now();
     let done = w.import(&events, &documents, |p| progress.set(p));
@@ -130,7 +148,13 @@ pub(crate) fn print_appended(out: &Out, dir: &Path, a: &Appended) -> Result<(), 
     ))
 }
 
-pub(crate) fn target_version(w: &mut Writer, t: &DocTarget) -> Result<(DocId, DocHash), Failure> {
+/// The document and version `t` names, checked to be the current one;
+/// `file_hash` is the hash of `t.file`, read before the lock.
+pub(crate) fn target_version(
+    w: &mut Writer,
+    t: &DocTarget,
+    file_hash: Option<DocHash>,
+) -> Result<(DocId, DocHash), Failure> {
     let doc = DocId::new(&t.doc).map_err(|e| Failure::usage(format!("--doc: {e}")))?;
     let current = w.current_version(&doc)?.ok_or_else(|| {
         Failure::usage(format!(
@@ -140,7 +164,10 @@ pub(crate) fn target_version(w: &mut Writer, t: &DocTarget) -> Result<(DocId, Do
     })?;
     let wanted = match (&t.file, &t.version) {
         (Some(f), _) => {
-            let h = DocHash::of(&read_file(f)?);
+            let h = match file_hash {
+                Some(h) => h,
+                None => DocHash::of(&read_document(f)?),
+            };
             if h != current {
                 return Err(Failure::usage(format!(
                     "{} (sha256 {h}) is not the current version of {doc} (sha256 {current})",
@@ -216,6 +243,10 @@ pub(crate) fn joining_parties(
 /// What `append` needs besides the ledger, read and checked before the
 /// ledger is opened, so that a mistake in the arguments changes nothing.
 struct Checked {
+    /// The bytes of the version `draft` or `amend` stores.
+    document: Option<Vec<u8>>,
+    /// The hash of the file `approve` or `sign --file` names.
+    file_hash: Option<DocHash>,
     new_key: Option<SigningKey>,
     revoked: Option<Kid>,
     joining: Vec<(PartyId, SigningKey)>,
@@ -225,6 +256,8 @@ struct Checked {
 
 fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
     let mut c = Checked {
+        document: None,
+        file_hash: None,
         new_key: None,
         revoked: None,
         joining: Vec::new(),
@@ -250,6 +283,17 @@ fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
             c.proposal = Some(proposal_id(proposal)?);
         }
         AppendKind::PartiesApprove { proposal } => c.proposal = Some(proposal_id(proposal)?),
+        // Documents are read (bounded, regular files only) before the
+        // ledger's lock is taken: a slow or endless input never holds up
+        // another writer.
+        AppendKind::Draft { file, .. } | AppendKind::Amend { file, .. } => {
+            c.document = Some(read_document(file)?);
+        }
+        AppendKind::Approve { target } | AppendKind::Sign { target } => {
+            if let Some(f) = &target.file {
+                c.file_hash = Some(DocHash::of(&read_document(f)?));
+            }
+        }
         _ => {}
     }
     Ok(c)
@@ -260,10 +304,10 @@ pub(crate) fn append(
     dir: &Path,
     key: &Path,
     pass: &PassArgs,
-    at: Option<&str>,
+    (at, allow_future): (Option<&str>, bool),
     kind: AppendKind,
 ) -> Result<(), Failure> {
-    let time = parse_time(at)?;
+    let time = parse_time(at, allow_future)?;
     let key = pass.load(key)?;
     let checked = check_args(&kind, pass)?;
     let mut w = Writer::open(dir)?;
@@ -272,6 +316,7 @@ pub(crate) fn append(
             "removed a torn tail of {n} bytes left by an interrupted append"
         ));
     }
+    cache_key_warning(out, &w);
     let done = match kind {
         AppendKind::KeyAdd { .. } | AppendKind::KeyRotate { .. } => {
             let rotate = matches!(kind, AppendKind::KeyRotate { .. });
@@ -296,7 +341,7 @@ pub(crate) fn append(
             }
         }
         other => {
-            let (kind, content) = event_kind(&mut w, other, checked.revoked)?;
+            let (kind, content) = event_kind(&mut w, other, checked)?;
             w.append(&key, time, kind, content.as_deref())?
         }
     };
@@ -308,8 +353,15 @@ pub(crate) fn append(
 fn event_kind(
     w: &mut Writer,
     kind: AppendKind,
-    revoked: Option<Kid>,
+    checked: Checked,
 ) -> Result<(Kind, Option<Vec<u8>>), Failure> {
+    let revoked = checked.revoked;
+    let document = || {
+        checked
+            .document
+            .clone()
+            .ok_or_else(|| Failure::usage("--file is required"))
+    };
     let session =
         |s: &str| SessionId::new(s).map_err(|e| Failure::usage(format!("--session: {e}")));
     let doc_id = |s: &str| DocId::new(s).map_err(|e| Failure::usage(format!("--doc: {e}")));
@@ -339,12 +391,12 @@ fn event_kind(
         ),
         AppendKind::Draft {
             doc,
-            file,
             title,
             signatories,
             no_signatures,
+            ..
         } => {
-            let bytes = read_file(&file)?;
+            let bytes = document()?;
             let signatories = draft_signatories(w, &signatories, no_signatures)?;
             let k = Kind::DocumentDrafted {
                 doc: doc_id(&doc)?,
@@ -354,8 +406,8 @@ fn event_kind(
             };
             (k, Some(bytes))
         }
-        AppendKind::Amend { doc, file, notes } => {
-            let bytes = read_file(&file)?;
+        AppendKind::Amend { doc, notes, .. } => {
+            let bytes = document()?;
             let k = Kind::DocumentAmended {
                 doc: doc_id(&doc)?,
                 sha256: DocHash::of(&bytes),
@@ -364,11 +416,11 @@ fn event_kind(
             (k, Some(bytes))
         }
         AppendKind::Approve { target } => {
-            let (doc, sha256) = target_version(w, &target)?;
+            let (doc, sha256) = target_version(w, &target, checked.file_hash)?;
             (Kind::DocumentApproved { doc, sha256 }, None)
         }
         AppendKind::Sign { target } => {
-            let (doc, sha256) = target_version(w, &target)?;
+            let (doc, sha256) = target_version(w, &target, checked.file_hash)?;
             (Kind::DocumentSigned { doc, sha256 }, None)
         }
         AppendKind::Note { text } => (Kind::Note { text }, None),
