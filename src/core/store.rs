@@ -7,7 +7,7 @@
 //! (`fsync`), that a committed byte is never rewritten, and that only one
 //! writer at a time holds the log. Readers take no lock and never write
 //! (they work on read-only copies and never wait on a writer): what they
-//! see while an append is in flight is [`crate::core::scan`]'s to decide.
+//! see while an append is in flight is `core::scan`'s to decide.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Read, Write};
@@ -31,7 +31,7 @@ pub const DOCS_DIR: &str = "docs";
 pub const MAX_DOCUMENT_BYTES: u64 = 256 << 20;
 /// The writer's cache directory, never read by verify.
 pub const CACHE_DIR: &str = "cache";
-const GITIGNORE: &str = "# written by ledger: the cache is derived and never trusted\ncache/\n";
+const GITIGNORE: &str = "# written by ledger: the cache is derived and never trusted, and\n# temporary files are what a crash left (the next writer removes them)\ncache/\n.tmp*\n";
 
 /// A failure to read or write the ledger directory.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,9 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The log or `docs/` is a symbolic link: not a self-contained ledger.
+    #[error("{path} is a symbolic link: a ledger must hold its log and documents itself (git would store only the link); replace it with the file or directory it points to")]
+    Link { path: PathBuf },
     #[error("{path} changed while locked: expected {expected} bytes, found {found}")]
     Changed {
         path: PathBuf,
@@ -180,6 +183,15 @@ impl Store {
     /// waits.
     pub fn open(dir: &Path, access: Access) -> Result<Store, StoreError> {
         let log_path = dir.join(LOG_FILE);
+        // A ledger holds its log and documents itself: git stores only a
+        // link, and a link to another ledger's log would make a writer
+        // write into that one.
+        for name in [LOG_FILE, DOCS_DIR] {
+            let path = dir.join(name);
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(StoreError::Link { path });
+            }
+        }
         let mut opts = OpenOptions::new();
         opts.read(true);
         if access == Access::Write {
@@ -211,6 +223,30 @@ impl Store {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Removes the temporary files a crashed writer left in `docs/`,
+    /// `cache/` and `checkpoints/` (every one of ours starts with `.tmp`).
+    /// Only a writer calls this, under the exclusive lock, when no other
+    /// writer can be half-way through one. Returns how many were removed.
+    pub(crate) fn remove_leftovers(&self) -> usize {
+        debug_assert_eq!(self.access, Access::Write);
+        let mut removed = 0;
+        for sub in [DOCS_DIR, CACHE_DIR, "checkpoints"] {
+            let Ok(entries) = fs::read_dir(self.dir.join(sub)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let is_file = e.file_type().is_ok_and(|t| t.is_file());
+                if is_file
+                    && e.file_name().as_encoded_bytes().starts_with(b".tmp")
+                    && fs::remove_file(e.path()).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        removed
     }
 
     /// How this store was opened.
@@ -318,6 +354,21 @@ impl Store {
     /// the bytes that hash to it (FORMAT §2), reading it in small pieces.
     pub fn check_doc(&self, hash: &DocHash) -> Result<(), String> {
         let path = self.doc_path(hash);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "{DOCS_DIR}/{} is a symbolic link, not the document: a ledger must hold its documents itself",
+                    hash.to_hex()
+                ))
+            }
+            Ok(m) if !m.is_file() => {
+                return Err(format!(
+                    "{DOCS_DIR}/{} is not a regular file",
+                    hash.to_hex()
+                ))
+            }
+            _ => {}
+        }
         let mut f = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

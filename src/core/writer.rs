@@ -564,6 +564,8 @@ impl Writer {
 
     fn open_with(dir: &Path, force_repair: bool) -> Result<Writer, WriteError> {
         let mut store = Store::open(dir, Access::Write)?;
+        // Before the stamps are taken: removing a leftover changes docs/.
+        store.remove_leftovers();
         let stamp = store.stamp()?;
         let len = stamp.len;
         let (key, key_problem) = load_key();

@@ -51,6 +51,11 @@ impl Failure {
             Failure::BrokenPipe => OK,
             Failure::Refuted(_) => REFUTED,
             Failure::Verify(VerifyError::Failed(_)) => REFUTED,
+            // Not self-contained: what verify proves would rest on files
+            // outside the ledger.
+            Failure::Verify(VerifyError::Store(ledger::core::store::StoreError::Link {
+                ..
+            })) => REFUTED,
             Failure::Write(w) if w.is_refutation() => REFUTED,
             Failure::Checkpoint(CheckpointError::Write(w)) if w.is_refutation() => REFUTED,
             Failure::Checkpoint(CheckpointError::Refuted(_)) => REFUTED,
