@@ -7,7 +7,7 @@
 //! (`fsync`), that a committed byte is never rewritten, and that only one
 //! writer at a time holds the log. Readers take no lock and never write
 //! (they work on read-only copies and never wait on a writer): what they
-//! see while an append is in flight is [`crate::core::scan`]'s to decide.
+//! see while an append is in flight is `core::scan`'s to decide.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Read, Write};
