@@ -16,7 +16,7 @@ use std::path::Path;
 
 use common::*;
 use ledger::proofs::bundle::{self, Bundle};
-use ledger::proofs::checkpoint::CheckpointError;
+use ledger::proofs::error::{CheckpointError, Request};
 use prooflib::*;
 
 /// The size of the ledgers of the exhaustive tests.
@@ -32,9 +32,9 @@ fn ledger_with_checkpoints(n: u64) -> (Fx, Vec<(String, ledger::base::crypto::Pu
     (fx, trusted)
 }
 
-fn usage_err<T: std::fmt::Debug>(r: Result<T, CheckpointError>) -> String {
+fn usage_err<T: std::fmt::Debug>(r: Result<T, CheckpointError>) -> Request {
     match r {
-        Err(CheckpointError::Usage(m)) => m,
+        Err(CheckpointError::Usage(r)) => r,
         other => panic!("expected a usage error, got {other:?}"),
     }
 }
@@ -103,10 +103,15 @@ fn library_proves_every_event_in_every_checkpoint_and_every_growth() {
             );
             inclusions += 1;
         }
-        let m = usage_err(bundle::prove_event(&dir, s, Some(cps[s as usize].clone())));
+        let r = usage_err(bundle::prove_event(&dir, s, Some(cps[s as usize].clone())));
         assert!(
-            m.contains(&format!("event {s} is not in the checkpoint")),
-            "{m}"
+            matches!(r, Request::NotInCheckpoint { index, size } if index == s && size == s),
+            "{r:?}"
+        );
+        assert!(
+            r.to_string()
+                .starts_with(&format!("event {s} is not in the checkpoint")),
+            "{r}"
         );
     }
     assert_eq!(inclusions, N * (N + 1) / 2);
@@ -131,12 +136,16 @@ fn library_proves_every_event_in_every_checkpoint_and_every_growth() {
             growths += 1;
         }
         if o > 1 {
-            let m = usage_err(bundle::prove_growth(
+            let r = usage_err(bundle::prove_growth(
                 &dir,
                 cps[o as usize].clone(),
                 Some(cps[o as usize - 1].clone()),
             ));
-            assert!(m.contains("larger than the new one"), "{m}");
+            assert!(
+                matches!(r, Request::OldLarger { old, new } if old == o && new == o - 1),
+                "{r:?}"
+            );
+            assert!(r.to_string().contains("larger than the new one"), "{r}");
         }
     }
     assert_eq!(growths, N * (N + 1) / 2);
@@ -684,6 +693,122 @@ fn a_checkpoint_of_another_root_is_a_split_view() {
     assert_eq!(fx.read("led/checkpoints/12"), forged12);
     let r = fx.run(&["verify", "led"]);
     r.fails(1, "split view or rewritten history");
+}
+
+/// The main checkpoint failures, as the library types them (the CLI tests
+/// check their messages): a stored checkpoint of another root is a split
+/// view with both roots (`verify`), and so is that checkpoint given to
+/// `prove`; a bundle whose checkpoint none of the trusted keys signed is
+/// `Untrusted` (with the counts its message gives); one cosigned by too few
+/// of a policy's witnesses is `Quorum`, naming those that did, and `verify`
+/// with that policy says so of the latest stored checkpoint.
+#[test]
+fn checkpoint_failures_are_typed() {
+    use ledger::core::verify::{Cause, CheckpointProblem, WitnessFailure};
+    use ledger::proofs::error::{LedgerProblem, Refutation};
+    use ledger::tlog::note::{self, Note, NoteVerifier, QuorumNotMet, VerifierKind};
+
+    let fx = Fx::with_ledger();
+    let trusted = trust(&fx);
+    grow(&fx, 7, false);
+    let dir = fx.p("led");
+    let leaves = leaves(&dir);
+    let genuine = read_cp(&fx, "led", 7);
+    let (origin, _, _) = note_body(&genuine);
+    let refutation = |r: Result<bundle::Proven, CheckpointError>| match r {
+        Err(CheckpointError::Refuted(r)) => r,
+        other => panic!("expected a refutation, got {other:?}"),
+    };
+
+    // Split view: the stored checkpoint of size 7 has another root.
+    let forged = forge(&origin, 7, [9; 32], &key(&fx, "ann"));
+    fx.write("led/checkpoints/7", &forged);
+    let f = match ledger::verify(&dir, &ledger::Options::default()) {
+        Err(ledger::VerifyError::Failed(f)) => f,
+        other => panic!("expected a refutation, got {other:?}"),
+    };
+    assert_eq!(
+        f.cause,
+        Cause::Checkpoint {
+            file: "checkpoints/7".into(),
+            problem: Box::new(CheckpointProblem::SplitView {
+                size: 7,
+                checkpoint: [9; 32],
+                ledger: mth(&leaves[..7]),
+            }),
+        }
+    );
+    match bundle::prove_event(&dir, 0, Some(forged)) {
+        Err(CheckpointError::Refuted(Refutation::Ledger(LedgerProblem::RootDiffers {
+            size: 7,
+        }))) => {}
+        other => panic!("expected RootDiffers, got {other:?}"),
+    }
+    fx.write("led/checkpoints/7", &genuine);
+
+    // No trusted signature: bob signed checkpoint 7; trust only ann.
+    let b = bundle::prove_event(&dir, 3, None).unwrap().encode();
+    let ann_only: Vec<_> = trusted
+        .iter()
+        .filter(|(l, _)| l.contains("ann"))
+        .cloned()
+        .collect();
+    match refutation(bundle::check_bundle(&b, &ann_only, None)) {
+        Refutation::Checkpoint(CheckpointProblem::Untrusted {
+            size: 7,
+            signatures: 1,
+            trusted: 1,
+            origin: o,
+        }) => assert_eq!(o, origin),
+        other => panic!("expected Untrusted, got {other:?}"),
+    }
+
+    // Quorum: witnesses w0, w1 (quorum 2); only w1 cosigns checkpoint 7.
+    let w: Vec<_> = (0..2u8)
+        .map(|i| key_file_from_seed(fx.root(), &format!("w{i}.key"), &[0x40 + i; 32]).1)
+        .collect();
+    let vk = |i: usize| {
+        NoteVerifier::new(
+            &format!("w{i}.example"),
+            VerifierKind::CosignatureV1,
+            w[i].public(),
+        )
+        .unwrap()
+    };
+    let policy = note::WitnessPolicy::new(vec![vk(0), vk(1)], 2).unwrap();
+    let mut n = Note::parse(&genuine).unwrap();
+    let text = n.text().to_owned();
+    n.push_signature(note::cosign(&text, "w1.example", &w[1], 1_700_000_000).unwrap())
+        .unwrap();
+    fx.write("led/checkpoints/7", n.to_bytes());
+    let b = bundle::prove_event(&dir, 3, None).unwrap().encode();
+    assert!(bundle::check_bundle(&b, &trusted, None).is_ok());
+    let expected = QuorumNotMet {
+        size: 7,
+        cosigned: vec!["w1.example".into()],
+        witnesses: 2,
+        quorum: 2,
+    };
+    match refutation(bundle::check_bundle(&b, &trusted, Some(&policy))) {
+        Refutation::Checkpoint(CheckpointProblem::Quorum(q)) => assert_eq!(q, expected),
+        other => panic!("expected Quorum, got {other:?}"),
+    }
+    let options = ledger::Options {
+        witnesses: Some(policy),
+        ..ledger::Options::default()
+    };
+    match ledger::verify(&dir, &options) {
+        Err(ledger::VerifyError::Failed(f)) => assert_eq!(
+            f.cause,
+            Cause::Witness(WitnessFailure::Quorum {
+                file: "checkpoints/7".into(),
+                cosigned: 1,
+                witnesses: 2,
+                quorum: 2,
+            })
+        ),
+        other => panic!("expected a quorum refutation, got {other:?}"),
+    }
 }
 
 /// A checkpoint larger than the ledger, after the log was truncated to an

@@ -8,8 +8,8 @@ use base64ct::{Base64, Encoding};
 use ledger::base::crypto::SigningKey;
 use ledger::tlog::note::{
     self, cosign, cosignature_message, key_id, sign, verify, Checkpoint, CosignedCheckpoint, Note,
-    NoteError, NoteSignature, NoteVerifier, VerifierKind, WitnessPolicy, MAX_NOTE_BYTES,
-    MAX_SIGNATURES,
+    NoteError, NoteSignature, NoteVerifier, QuorumNotMet, VerifierKind, WitnessPolicy,
+    MAX_NOTE_BYTES, MAX_SIGNATURES,
 };
 use sha2::{Digest, Sha256};
 
@@ -142,10 +142,12 @@ fn vkey_strictness() {
     weak.extend_from_slice(&[0u8; 31]);
     let id = key_id("weak", 0x01, &weak[1..]);
     let s = format!("weak+{id:08x}+{}", Base64::encode_string(&weak));
-    assert!(matches!(
-        NoteVerifier::parse(&s),
-        Err(NoteError::BadKey { .. })
-    ));
+    let e = NoteVerifier::parse(&s).unwrap_err();
+    assert!(matches!(e, NoteError::BadKey { weak: true, .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "verifier key for \"weak\": weak is a small-order (weak) Ed25519 public key, which anyone can sign for"
+    );
     // Names with '+' or spaces cannot be built.
     let k = peter_key().public();
     for bad in [
@@ -782,35 +784,120 @@ impl Fixture {
 #[test]
 fn cosigned_checkpoint_counts_a_quorum() {
     let f = Fixture::new();
-    let c = CosignedCheckpoint::verify(&f.note(&[0, 2]), &f.log_v(), &f.policy(2)).unwrap();
-    assert!(c.quorum_met());
+    let verify =
+        |b: &[u8], p: &WitnessPolicy| CosignedCheckpoint::verify(b, &[f.log_v()], Some(p)).unwrap();
+    let p2 = f.policy(2);
+    let c = verify(&f.note(&[0, 2]), &p2);
+    assert_eq!(c.quorum(&p2), Ok(()));
     assert_eq!(names(c.cosigners()), ["w0.example", "w2.example"]);
     assert_eq!(c.cosigners()[1].timestamp(), Some(1_700_000_002));
     assert_eq!(c.checkpoint().size(), 5);
-    let c = CosignedCheckpoint::verify(&f.note(&[1]), &f.log_v(), &f.policy(2)).unwrap();
-    assert!(!c.quorum_met());
+    assert_eq!(c.signers(), [f.log_v()]);
+    let c = verify(&f.note(&[1]), &p2);
+    let e = c.quorum(&p2).unwrap_err();
+    assert_eq!(
+        e,
+        QuorumNotMet {
+            size: 5,
+            cosigned: vec!["w1.example".to_owned()],
+            witnesses: 3,
+            quorum: 2,
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "the checkpoint of size 5 is cosigned by 1 of the 3 witnesses (w1.example), fewer than the 2 required"
+    );
     assert_eq!(names(c.cosigners()), ["w1.example"]);
-    let c = CosignedCheckpoint::verify(&f.note(&[]), &f.log_v(), &f.policy(1)).unwrap();
-    assert!(!c.quorum_met());
+    let p1 = f.policy(1);
+    let c = verify(&f.note(&[]), &p1);
+    assert_eq!(
+        c.quorum(&p1).unwrap_err().to_string(),
+        "the checkpoint of size 5 is cosigned by 0 of the 3 witnesses (none), fewer than the 1 required"
+    );
     // The same witness cosigning twice counts once.
-    let c = CosignedCheckpoint::verify(&f.note(&[1, 1]), &f.log_v(), &f.policy(2)).unwrap();
-    assert!(!c.quorum_met());
+    let c = verify(&f.note(&[1, 1]), &p2);
+    assert!(c.quorum(&p2).is_err());
+    // Only the witnesses of the policy asked about count.
+    let c = verify(&f.note(&[0, 1]), &p2);
+    let only_w2 = WitnessPolicy::new(vec![cos("w2.example", &f.witnesses[2])], 1).unwrap();
+    assert_eq!(
+        c.quorum(&only_w2).unwrap_err().cosigned,
+        Vec::<String>::new()
+    );
+    // Without a policy, cosignatures are ignored, not counted.
+    let c = CosignedCheckpoint::verify(&f.note(&[0, 1]), &[f.log_v()], None).unwrap();
+    assert!(c.cosigners().is_empty());
+    assert!(c.quorum(&p1).is_err());
     // Witness cosignatures without the log's signature are refused.
     let bytes = f.note(&[0, 1, 2]);
     let n = Note::parse(&bytes).unwrap();
     let only_witnesses = Note::new(n.text(), n.signatures()[1..].to_vec()).unwrap();
     assert!(matches!(
-        CosignedCheckpoint::verify(&only_witnesses.to_bytes(), &f.log_v(), &f.policy(1)),
-        Err(NoteError::NoVerifiedSignature { .. })
+        CosignedCheckpoint::verify(&only_witnesses.to_bytes(), &[f.log_v()], Some(&p1)),
+        Err(NoteError::NoVerifiedSignature { known: 1, found: 3 })
     ));
     // A log key named other than the origin is refused.
     let other = ed("other.example/log", &f.log);
     assert!(matches!(
-        CosignedCheckpoint::verify(&bytes, &other, &f.policy(1)),
+        CosignedCheckpoint::verify(&bytes, &[other], Some(&p1)),
         Err(NoteError::OriginMismatch { .. })
     ));
     // A cosignature/v1 key as the log key is refused.
-    assert!(CosignedCheckpoint::verify(&bytes, &cos(ORIGIN, &f.log), &f.policy(1)).is_err());
+    assert!(matches!(
+        CosignedCheckpoint::verify(&bytes, &[cos(ORIGIN, &f.log)], Some(&p1)),
+        Err(NoteError::WrongKind { .. })
+    ));
+}
+
+/// Several log keys: any one that signed suffices, each that signed is
+/// reported once (the same key given twice is one signer), none is
+/// `NoVerifiedSignature` counting the distinct keys, and a known key's bad
+/// signature rejects the note whoever else signed.
+#[test]
+fn cosigned_checkpoint_takes_several_log_keys() {
+    let f = Fixture::new();
+    let second = key_from_seed(&seed(101));
+    let stranger = key_from_seed(&seed(102));
+    let (log, two, other) = (f.log_v(), ed(ORIGIN, &second), ed(ORIGIN, &stranger));
+    let bytes = f.note(&[0]);
+    let c = CosignedCheckpoint::verify(&bytes, &[other.clone(), log.clone()], None).unwrap();
+    assert_eq!(c.signers(), std::slice::from_ref(&log));
+    let c = CosignedCheckpoint::verify(&bytes, &[log.clone(), other.clone(), log.clone()], None)
+        .unwrap();
+    assert_eq!(c.signers(), std::slice::from_ref(&log));
+    assert!(matches!(
+        CosignedCheckpoint::verify(&bytes, &[other.clone(), other.clone()], Some(&f.policy(1))),
+        Err(NoteError::NoVerifiedSignature { known: 1, found: 2 })
+    ));
+    assert!(matches!(
+        CosignedCheckpoint::verify(&bytes, &[], None),
+        Err(NoteError::NoVerifiedSignature { known: 0, found: 2 })
+    ));
+    // Both log keys sign: both reported, in the order given.
+    let text = Note::parse(&bytes).unwrap().text().to_owned();
+    let both = Note::new(
+        &text,
+        vec![
+            sign(&text, ORIGIN, &f.log).unwrap(),
+            sign(&text, ORIGIN, &second).unwrap(),
+        ],
+    )
+    .unwrap()
+    .to_bytes();
+    let c = CosignedCheckpoint::verify(&both, &[two.clone(), log.clone()], None).unwrap();
+    assert_eq!(c.signers(), [two.clone(), log.clone()]);
+    // A bad signature by a known log key rejects the note, even though
+    // another log key's verifies.
+    let mut n = Note::parse(&both).unwrap();
+    let forged = NoteSignature::new(ORIGIN, two.key_id(), vec![7; 64]).unwrap();
+    n = Note::new(n.text(), vec![n.signatures()[0].clone(), forged]).unwrap();
+    assert!(matches!(
+        CosignedCheckpoint::verify(&n.to_bytes(), &[log.clone(), two], None),
+        Err(NoteError::BadSignature { .. })
+    ));
+    // ... and is ignored when that key is not given.
+    assert!(CosignedCheckpoint::verify(&n.to_bytes(), &[log], None).is_ok());
 }
 
 #[test]
@@ -840,8 +927,8 @@ fn every_byte_tamper_of_a_signed_checkpoint_fails() {
     let log = f.log_v();
     let policy = WitnessPolicy::new(vec![cos("w0.example", &f.witnesses[0])], 1).unwrap();
     let accepts = |b: &[u8]| {
-        CosignedCheckpoint::verify(b, &log, &policy)
-            .map(|c| c.quorum_met())
+        CosignedCheckpoint::verify(b, std::slice::from_ref(&log), Some(&policy))
+            .map(|c| c.quorum(&policy).is_ok())
             .unwrap_or(false)
     };
     assert!(accepts(&bytes));
@@ -1006,7 +1093,7 @@ fn draft_vectors_are_reproduced() {
     .unwrap();
     assert_eq!(String::from_utf8(n.to_bytes()).unwrap(), expected);
     let policy = WitnessPolicy::new(vec![wv], 1).unwrap();
-    let c = CosignedCheckpoint::verify(expected.as_bytes(), &lv, &policy).unwrap();
-    assert!(c.quorum_met());
+    let c = CosignedCheckpoint::verify(expected.as_bytes(), &[lv], Some(&policy)).unwrap();
+    assert_eq!(c.quorum(&policy), Ok(()));
     assert_eq!(c.cosigners()[0].timestamp(), Some(1679315147));
 }

@@ -279,8 +279,8 @@ fn first_checkpoint_is_trusted_on_first_use() {
         n.push_signature(s).unwrap();
     }
     let policy = WitnessPolicy::new(vec![w.verifier().clone()], 1).unwrap();
-    let c = CosignedCheckpoint::verify(&n.to_bytes(), &fx.log_v(), &policy).unwrap();
-    assert!(c.quorum_met());
+    let c = CosignedCheckpoint::verify(&n.to_bytes(), &[fx.log_v()], Some(&policy)).unwrap();
+    assert_eq!(c.quorum(&policy), Ok(()));
     assert_eq!(c.cosigners()[0].timestamp(), Some(T0));
 
     // The stored state is that cosigned checkpoint, in the file named by the

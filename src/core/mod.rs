@@ -4,7 +4,10 @@
 //! (`scan`), the auditor's verification ([`verify`]) and the writer
 //! ([`writer`]). It stands on the base and transparency-log layers and must
 //! never import the proofs layer: checkpoints and witnesses are added on
-//! top, in [`crate::proofs`].
+//! top, in [`crate::proofs`]. What the core knows of them is the vocabulary
+//! of a refuted ledger: [`verify::CheckpointProblem`] and
+//! [`verify::WitnessFailure`], which the proofs layer finds and a
+//! [`verify::Cause`] carries.
 
 pub(crate) mod cache;
 pub mod format;

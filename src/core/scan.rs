@@ -15,6 +15,8 @@ use crate::core::format::{
 };
 use crate::core::replay::{Checked, KeyRing, RuleError, State, Verified};
 use crate::core::store::{Access, Store, StoreError, LOG_FILE};
+use crate::tlog::merkle::Hash;
+use crate::tlog::note::{NoteError, QuorumNotMet};
 
 /// Where and why a ledger fails verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,9 +135,13 @@ pub enum Cause {
     #[error("the signing key is not a key of the author")]
     SignerNotAuthor,
     /// A stored checkpoint (`file`, relative to the ledger directory) does
-    /// not check against the replayed tree (FORMAT §13.2).
+    /// not check against the replayed tree (FORMAT §13.2). Boxed: the
+    /// evidence (two roots) is larger than any other cause's.
     #[error("{file}: {problem}")]
-    Checkpoint { file: String, problem: String },
+    Checkpoint {
+        file: String,
+        problem: Box<CheckpointProblem>,
+    },
     /// The witness policy (`--witness`/`--quorum`) is not met.
     #[error(transparent)]
     Witness(WitnessFailure),
@@ -207,6 +213,57 @@ pub enum TrustFailure {
     /// A trusted key (named as on the command line) no party ever held.
     #[error("trusted key {name} is not the key of any party of this ledger (--trust)")]
     UnknownKey { name: String },
+}
+
+/// Why a checkpoint note is not accepted as a ledger's (FORMAT §13), or
+/// why a stored checkpoint does not check against the replayed tree
+/// (FORMAT §13.2). The proofs layer finds these (`proofs::checkpoint`);
+/// they are named here so that a [`Cause::Checkpoint`] carries the
+/// evidence, not a sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointProblem {
+    /// The note or its checkpoint text is malformed, or a signature by a
+    /// known key does not verify (which rejects the whole note).
+    #[error(transparent)]
+    Note(NoteError),
+    /// The checkpoint is of another log.
+    #[error("the checkpoint is for origin {found:?}, not this ledger's {expected:?}")]
+    Origin { found: String, expected: String },
+    /// None of the `trusted` keys (as many as were given, for `origin`)
+    /// signed the checkpoint, which carries `signatures` signatures.
+    #[error("the checkpoint of size {size} carries no signature by a trusted key ({signatures} signature(s), none by the {trusted} key(s) trusted for origin {origin}; a checkpoint signed by a dedicated log key needs that key: --log-key for verify, --trust for check-proof)")]
+    Untrusted {
+        size: u64,
+        signatures: usize,
+        trusted: usize,
+        origin: String,
+    },
+    /// A witness policy's quorum is not met.
+    #[error(transparent)]
+    Quorum(QuorumNotMet),
+    /// The file's name is not the size of the checkpoint it holds.
+    #[error("the file holds a checkpoint of size {size}; checkpoints are stored under their size")]
+    Misfiled { size: u64 },
+    /// The checkpoint is of a larger tree than the ledger's `count` events.
+    #[error("the checkpoint is of size {size}, but the ledger has only {count} events: it has been truncated or rolled back")]
+    RolledBack { size: u64, count: u64 },
+    /// The checkpoint's root is not that of the ledger's first `size`
+    /// events.
+    #[error(
+        "the checkpoint's root for size {size} is {}, but the ledger's first {size} events hash to {}: a split view or rewritten history",
+        hex::encode(.checkpoint),
+        hex::encode(.ledger)
+    )]
+    SplitView {
+        size: u64,
+        checkpoint: Hash,
+        ledger: Hash,
+    },
+    /// The replay kept no root at this size (a stored checkpoint the
+    /// replay was not told of).
+    #[error("no root was computed for size {size}")]
+    NoRoot { size: u64 },
 }
 
 /// How the witness policy (`--witness`/`--quorum`) is not met.

@@ -13,7 +13,9 @@ use crate::base::crypto::PublicKey;
 use crate::core::format::{DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId, PartyId};
 use crate::core::replay::{KeyRecord, State, Verified};
 use crate::core::scan::replay;
-pub use crate::core::scan::{Cause, Failure, TrustFailure, VerifyError, WitnessFailure};
+pub use crate::core::scan::{
+    Cause, CheckpointProblem, Failure, TrustFailure, VerifyError, WitnessFailure,
+};
 use crate::core::store::{Access, Store};
 use crate::tlog::merkle::Hash;
 

@@ -104,28 +104,38 @@ pub fn verify_with(
         &keys,
         options.witnesses.as_ref(),
     );
-    if let Some(bad) = checkpoints.iter().find(|c| !c.valid) {
+    if let Some((bad, problem)) = checkpoints
+        .iter()
+        .find_map(|c| c.problem.as_ref().map(|p| (c, p)))
+    {
         return Err(refuted(Cause::Checkpoint {
             file: format!("{CHECKPOINTS_DIR}/{}", bad.file),
-            problem: bad.problem.clone().unwrap_or_else(|| "invalid".into()),
+            problem: Box::new(problem.clone()),
         }));
     }
     if let Some(policy) = &options.witnesses {
-        match checkpoints.iter().max_by_key(|c| c.size) {
+        // Every stored checkpoint is valid here; the quorum is the note
+        // layer's one check, on the latest.
+        let latest = checkpoints
+            .iter()
+            .filter_map(|c| c.verified.as_ref().map(|v| (c, v)))
+            .max_by_key(|(_, v)| v.checkpoint().size());
+        match latest {
             None => {
                 return Err(refuted(Cause::Witness(WitnessFailure::NoCheckpoint {
                     dir: dir.to_owned(),
                 })))
             }
-            Some(c) if c.cosigned_by.len() < policy.quorum() => {
-                return Err(refuted(Cause::Witness(WitnessFailure::Quorum {
-                    file: format!("{CHECKPOINTS_DIR}/{}", c.file),
-                    cosigned: c.cosigned_by.len(),
-                    witnesses: policy.witnesses().len(),
-                    quorum: policy.quorum(),
-                })))
+            Some((c, v)) => {
+                if let Err(q) = v.quorum(policy) {
+                    return Err(refuted(Cause::Witness(WitnessFailure::Quorum {
+                        file: format!("{CHECKPOINTS_DIR}/{}", c.file),
+                        cosigned: q.cosigned.len(),
+                        witnesses: q.witnesses,
+                        quorum: q.quorum,
+                    })));
+                }
             }
-            _ => {}
         }
     }
     Ok(Report {

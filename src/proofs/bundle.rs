@@ -11,10 +11,13 @@ use std::path::Path;
 use ciborium::value::Value;
 
 use crate::base::crypto::PublicKey;
-use crate::core::format::{encode_value, Event, FormatError};
+use crate::core::format::{encode_value, Event};
+use crate::core::verify::CheckpointProblem;
 use crate::proofs::checkpoint::{
-    check_note, latest_stored, origin, refuted, require_quorum, usage, Checked, CheckpointError,
-    Cosigner, MAX_BUNDLE_BYTES,
+    check_note, latest_stored, origin, require_quorum, Cosigner, MAX_BUNDLE_BYTES,
+};
+use crate::proofs::error::{
+    BundleFailure, BundleProblem, CheckpointError, LedgerProblem, ProofFailure, Request, Side,
 };
 use crate::proofs::index::TreeIndex;
 use crate::tlog::merkle::{self, Hash};
@@ -41,6 +44,8 @@ pub enum Bundle {
 }
 
 const BUNDLE_VERSION: u64 = 1;
+/// The most hashes in a bundle's proof.
+const MAX_PROOF_HASHES: usize = 128;
 
 fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
@@ -80,65 +85,66 @@ impl Bundle {
     /// Decodes a bundle strictly: deterministic CBOR, exactly the fields
     /// of its type, nothing after it.
     pub fn decode(bytes: &[u8]) -> Result<Bundle, CheckpointError> {
-        let bad = |s: String| usage(format!("not a proof bundle (FORMAT §14): {s}"));
+        Ok(Bundle::decode_fields(bytes)?)
+    }
+
+    fn decode_fields(bytes: &[u8]) -> Result<Bundle, BundleProblem> {
         if bytes.len() > MAX_BUNDLE_BYTES {
-            return Err(bad(format!(
-                "{} bytes, more than the {MAX_BUNDLE_BYTES}-byte limit",
-                bytes.len()
-            )));
+            return Err(BundleProblem::TooLarge {
+                len: bytes.len(),
+                limit: MAX_BUNDLE_BYTES,
+            });
         }
         let value = crate::core::format::decode_strict(bytes, "the proof bundle")
-            .map_err(|e: FormatError| bad(e.to_string()))?;
+            .map_err(BundleProblem::Cbor)?;
         let Value::Map(entries) = value else {
-            return Err(bad("expected a map".into()));
+            return Err(BundleProblem::NotAMap);
         };
         let mut fields: BTreeMap<String, Value> = BTreeMap::new();
         for (k, v) in entries {
             let Value::Text(k) = k else {
-                return Err(bad("map keys must be text".into()));
+                return Err(BundleProblem::KeyNotText);
             };
             fields.insert(k, v);
         }
-        let mut take = |name: &str| {
-            fields
-                .remove(name)
-                .ok_or_else(|| bad(format!("missing field {name:?}")))
+        let mut take = |name: &'static str| fields.remove(name).ok_or(BundleProblem::Missing(name));
+        let uint = |v: Value, name: &'static str| match v {
+            Value::Integer(i) => u64::try_from(i).map_err(|_| BundleProblem::NotUnsigned(name)),
+            _ => Err(BundleProblem::NotUnsigned(name)),
         };
-        let uint = |v: Value, name: &str| match v {
-            Value::Integer(i) => {
-                u64::try_from(i).map_err(|_| bad(format!("{name:?} must be an unsigned integer")))
-            }
-            _ => Err(bad(format!("{name:?} must be an unsigned integer"))),
-        };
-        let bstr = |v: Value, name: &str| match v {
+        let bstr = |v: Value, name: &'static str| match v {
             Value::Bytes(b) => Ok(b),
-            _ => Err(bad(format!("{name:?} must be a byte string"))),
+            _ => Err(BundleProblem::NotBytes(name)),
         };
-        let proof = |v: Value| -> Result<Vec<Hash>, CheckpointError> {
+        let proof = |v: Value| -> Result<Vec<Hash>, BundleProblem> {
             let Value::Array(items) = v else {
-                return Err(bad("\"proof\" must be an array".into()));
+                return Err(BundleProblem::ProofNotArray);
             };
-            if items.len() > 128 {
-                return Err(bad("\"proof\" has more than 128 hashes".into()));
+            if items.len() > MAX_PROOF_HASHES {
+                return Err(BundleProblem::ProofTooLong {
+                    limit: MAX_PROOF_HASHES,
+                });
             }
             items
                 .into_iter()
                 .map(|i| match i {
-                    Value::Bytes(b) => Hash::try_from(b.as_slice())
-                        .map_err(|_| bad("proof hashes must be 32 bytes".into())),
-                    _ => Err(bad("proof hashes must be byte strings".into())),
+                    Value::Bytes(b) => {
+                        Hash::try_from(b.as_slice()).map_err(|_| BundleProblem::HashLength)
+                    }
+                    _ => Err(BundleProblem::HashNotBytes),
                 })
                 .collect()
         };
         let v = uint(take("v")?, "v")?;
         if v != BUNDLE_VERSION {
-            return Err(bad(format!(
-                "version {v}; this ledger reads version {BUNDLE_VERSION}"
-            )));
+            return Err(BundleProblem::Version {
+                found: v,
+                supported: BUNDLE_VERSION,
+            });
         }
         let kind = match take("type")? {
             Value::Text(t) => t,
-            _ => return Err(bad("\"type\" must be text".into())),
+            _ => return Err(BundleProblem::TypeNotText),
         };
         let bundle = match kind.as_str() {
             "inclusion" => Bundle::Inclusion {
@@ -152,10 +158,10 @@ impl Bundle {
                 new: bstr(take("new")?, "new")?,
                 proof: proof(take("proof")?)?,
             },
-            other => return Err(bad(format!("unknown type {other:?}"))),
+            _ => return Err(BundleProblem::UnknownType(kind)),
         };
         if let Some(extra) = fields.keys().next() {
-            return Err(bad(format!("unknown field {extra:?}")));
+            return Err(BundleProblem::UnknownField(extra.clone()));
         }
         Ok(bundle)
     }
@@ -174,21 +180,15 @@ pub fn prove_event(
     let cp = parse_for(&note_bytes, tree.origin())?;
     let size = cp.size();
     if index >= size {
-        return Err(usage(format!(
-            "event {index} is not in the checkpoint, whose tree has {size} events (0 to {})",
-            size.saturating_sub(1)
-        )));
+        return Err(Request::NotInCheckpoint { index, size }.into());
     }
-    require_root(&tree, &cp, "the checkpoint")?;
-    let proof = merkle::prove_inclusion(size, index, &tree).map_err(|e| usage(e.to_string()))?;
+    require_root(&tree, &cp, None)?;
+    let proof = merkle::prove_inclusion(size, index, &tree).map_err(Request::Merkle)?;
     let event = tree.event_bytes(index)?;
-    let decoded = Event::decode(&event).map_err(|e| {
-        refuted(format!(
-            "event {index} does not decode ({e}): check the ledger with `ledger verify`"
-        ))
-    })?;
+    let decoded = Event::decode(&event)
+        .map_err(|source| LedgerProblem::EventUndecodable { index, source })?;
     merkle::verify_inclusion(index, size, &decoded.leaf_hash(), &proof, cp.root())
-        .map_err(|e| refuted(format!("the proof does not check out: {e}")))?;
+        .map_err(ProofFailure::Unchecked)?;
     Ok(Bundle::Inclusion {
         index,
         event,
@@ -206,31 +206,34 @@ fn given_or_latest(dir: &Path, given: Option<Vec<u8>>) -> Result<Vec<u8>, Checkp
 }
 
 /// Refuted unless `cp`'s root is that of the ledger's first `cp.size()`
-/// events: the split view a proof exists to expose.
-fn require_root(tree: &TreeIndex, cp: &Checkpoint, which: &str) -> Result<Hash, CheckpointError> {
+/// events: the split view a proof exists to expose. `side` says which of
+/// a pair it is, if it is one of a pair.
+fn require_root(
+    tree: &TreeIndex,
+    cp: &Checkpoint,
+    side: Option<Side>,
+) -> Result<Hash, CheckpointError> {
     let size = cp.size();
     let root = tree.root_at(size)?;
     if root != *cp.root() {
-        return Err(refuted(match which {
-            "the checkpoint" => format!(
-                "the checkpoint of size {size} does not match this ledger's first {size} events"
-            ),
-            _ => format!(
-                "{which} (size {size}) is not of this ledger's history: its root differs from that of the ledger's first {size} events"
-            ),
-        }));
+        return Err(match side {
+            None => LedgerProblem::RootDiffers { size },
+            Some(side) => LedgerProblem::NotOfHistory { side, size },
+        }
+        .into());
     }
     Ok(root)
 }
 
-fn parse_for(bytes: &[u8], origin: &str) -> Result<Checkpoint, CheckpointError> {
-    let n = Note::parse(bytes).map_err(|e| usage(format!("checkpoint: {e}")))?;
-    let cp = Checkpoint::parse_text(n.text()).map_err(|e| usage(format!("checkpoint: {e}")))?;
+/// A checkpoint given for the ledger whose origin is `origin`.
+fn parse_for(bytes: &[u8], origin: &str) -> Result<Checkpoint, Request> {
+    let n = Note::parse(bytes).map_err(Request::Malformed)?;
+    let cp = Checkpoint::parse_text(n.text()).map_err(Request::Malformed)?;
     if cp.origin() != origin {
-        return Err(usage(format!(
-            "the checkpoint is for origin {:?}, not this ledger's {origin:?}",
-            cp.origin()
-        )));
+        return Err(Request::Checkpoint(CheckpointProblem::Origin {
+            found: cp.origin().to_owned(),
+            expected: origin.to_owned(),
+        }));
     }
     Ok(cp)
 }
@@ -251,18 +254,17 @@ pub fn prove_growth(
         parse_for(&new, tree.origin())?,
     );
     if o.size() > n.size() {
-        return Err(usage(format!(
-            "the old checkpoint (size {}) is larger than the new one (size {})",
-            o.size(),
-            n.size()
-        )));
+        return Err(Request::OldLarger {
+            old: o.size(),
+            new: n.size(),
+        }
+        .into());
     }
-    require_root(&tree, &o, "the old checkpoint")?;
-    require_root(&tree, &n, "the new checkpoint")?;
-    let proof =
-        merkle::prove_consistency(o.size(), n.size(), &tree).map_err(|e| usage(e.to_string()))?;
+    require_root(&tree, &o, Some(Side::Old))?;
+    require_root(&tree, &n, Some(Side::New))?;
+    let proof = merkle::prove_consistency(o.size(), n.size(), &tree).map_err(Request::Merkle)?;
     merkle::verify_consistency(o.size(), n.size(), o.root(), n.root(), &proof)
-        .map_err(|e| refuted(format!("the proof does not check out: {e}")))?;
+        .map_err(ProofFailure::Unchecked)?;
     Ok(Bundle::Consistency { old, new, proof })
 }
 
@@ -278,21 +280,21 @@ pub fn witness_request(
     let tree = TreeIndex::read(dir)?;
     let cp = parse_for(&bytes, tree.origin())?;
     if old > cp.size() {
-        return Err(usage(format!(
-            "--old {old} is larger than the checkpoint's size {}",
-            cp.size()
-        )));
+        return Err(Request::WitnessOld {
+            old,
+            size: cp.size(),
+        }
+        .into());
     }
-    require_root(&tree, &cp, "the checkpoint")?;
-    let proof =
-        merkle::prove_consistency(old, cp.size(), &tree).map_err(|e| usage(e.to_string()))?;
-    crate::tlog::witness::AddCheckpoint {
+    require_root(&tree, &cp, None)?;
+    let proof = merkle::prove_consistency(old, cp.size(), &tree).map_err(Request::Merkle)?;
+    Ok(crate::tlog::witness::AddCheckpoint {
         old,
         proof,
         checkpoint: bytes,
     }
     .to_bytes()
-    .map_err(|e| usage(e.to_string()))
+    .map_err(Request::Witness)?)
 }
 
 /// What a checked bundle proves.
@@ -332,15 +334,6 @@ pub fn check_bundle(
     trusted: &[(String, PublicKey)],
     policy: Option<&WitnessPolicy>,
 ) -> Result<Proven, CheckpointError> {
-    let cosigners = |c: &Checked| {
-        c.cosigned_by
-            .iter()
-            .map(|(witness, time)| Cosigner {
-                witness: witness.clone(),
-                time: *time,
-            })
-            .collect()
-    };
     match Bundle::decode(bytes)? {
         Bundle::Inclusion {
             index,
@@ -348,55 +341,45 @@ pub fn check_bundle(
             proof,
             checkpoint,
         } => {
-            let ev =
-                Event::decode(&event).map_err(|e| refuted(format!("the bundle's event: {e}")))?;
+            let ev = Event::decode(&event).map_err(BundleFailure::Event)?;
             let origin = origin(&ev.body.ledger);
             let c = check_note(&checkpoint, Some(&origin), trusted, policy)?;
             if let Some(p) = policy {
                 require_quorum(&c, p)?;
             }
             if ev.body.seq != index {
-                return Err(refuted(format!(
-                    "the bundle says index {index}, but its event is number {} of its ledger",
-                    ev.body.seq
-                )));
+                return Err(BundleFailure::IndexMismatch {
+                    index,
+                    seq: ev.body.seq,
+                }
+                .into());
             }
-            merkle::verify_inclusion(
+            let size = c.checkpoint().size();
+            merkle::verify_inclusion(index, size, &ev.leaf_hash(), &proof, c.checkpoint().root())
+                .map_err(|source| ProofFailure::NotIncluded {
                 index,
-                c.checkpoint.size(),
-                &ev.leaf_hash(),
-                &proof,
-                c.checkpoint.root(),
-            )
-            .map_err(|e| {
-                refuted(format!(
-                    "event {index} is not proven to be in the checkpoint of size {}: {e}",
-                    c.checkpoint.size()
-                ))
+                size,
+                source,
             })?;
             let (label, _) = trusted
                 .iter()
                 .find(|(_, k)| k.fingerprint() == ev.kid)
-                .ok_or_else(|| {
-                    refuted(format!(
-                        "event {index} is signed by key {} (fingerprint), which is not among the trusted keys",
-                        hex::encode(ev.kid)
-                    ))
-                })
+                .ok_or(BundleFailure::UntrustedSigner { index, kid: ev.kid })
                 .and_then(|(l, k)| {
                     if k.verify_strict(&ev.to_be_signed(), &ev.signature) {
                         Ok((l, k))
                     } else {
-                        Err(refuted(format!(
-                            "event {index}: the signature does not verify with key {l}"
-                        )))
+                        Err(BundleFailure::BadSignature {
+                            index,
+                            key: l.clone(),
+                        })
                     }
                 })?;
             Ok(Proven {
                 kind: "inclusion",
                 origin,
-                size: c.checkpoint.size(),
-                root: hex::encode(c.checkpoint.root()),
+                size,
+                root: hex::encode(c.checkpoint().root()),
                 old_size: None,
                 event: Some(ProvenEvent {
                     index,
@@ -406,39 +389,34 @@ pub fn check_bundle(
                     time: ev.body.time.to_string(),
                     key: label.clone(),
                 }),
-                signed_by: c.signed_by.clone(),
-                cosigned_by: cosigners(&c),
+                cosigned_by: c.cosigned_by(),
+                signed_by: c.signed_by,
             })
         }
         Bundle::Consistency { old, new, proof } => {
-            let o = check_note(&old, None, trusted, None)?;
-            let n = check_note(&new, Some(o.checkpoint.origin()), trusted, policy)?;
+            let old = check_note(&old, None, trusted, None)?;
+            let o = old.checkpoint();
+            let n = check_note(&new, Some(o.origin()), trusted, policy)?;
             if let Some(p) = policy {
                 require_quorum(&n, p)?;
             }
-            merkle::verify_consistency(
-                o.checkpoint.size(),
-                n.checkpoint.size(),
-                o.checkpoint.root(),
-                n.checkpoint.root(),
-                &proof,
-            )
-            .map_err(|e| {
-                refuted(format!(
-                    "the checkpoint of size {} is not proven to extend that of size {}: {e}",
-                    n.checkpoint.size(),
-                    o.checkpoint.size()
-                ))
-            })?;
+            let nc = n.checkpoint();
+            merkle::verify_consistency(o.size(), nc.size(), o.root(), nc.root(), &proof).map_err(
+                |source| ProofFailure::NotExtended {
+                    old: o.size(),
+                    new: nc.size(),
+                    source,
+                },
+            )?;
             Ok(Proven {
                 kind: "consistency",
-                origin: o.checkpoint.origin().to_owned(),
-                size: n.checkpoint.size(),
-                root: hex::encode(n.checkpoint.root()),
-                old_size: Some(o.checkpoint.size()),
+                origin: o.origin().to_owned(),
+                size: nc.size(),
+                root: hex::encode(nc.root()),
+                old_size: Some(o.size()),
                 event: None,
+                cosigned_by: n.cosigned_by(),
                 signed_by: n.signed_by.clone(),
-                cosigned_by: cosigners(&n),
             })
         }
     }

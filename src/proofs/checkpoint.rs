@@ -4,8 +4,11 @@
 //! checkpointed tree or that one checkpoint extends another.
 //!
 //! The Merkle arithmetic is [`crate::tlog::merkle`]'s, the note and checkpoint
-//! text [`crate::tlog::note`]'s; this module ties them to a ledger: its origin,
-//! its keys, where checkpoints live and what a bundle holds.
+//! text [`crate::tlog::note`]'s, and so are the one checkpoint verifier and
+//! quorum check ([`CosignedCheckpoint`]); this module ties them to a ledger:
+//! its origin, its keys (by label), where checkpoints live, and how a
+//! stored checkpoint checks against the replayed tree. Its errors are
+//! [`crate::proofs::error`]'s.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,10 +16,13 @@ use std::path::{Path, PathBuf};
 use crate::base::crypto::{PublicKey, SigningKey};
 use crate::core::format::LedgerId;
 use crate::core::store::StoreError;
-use crate::core::writer::{WriteError, Writer};
+use crate::core::verify::CheckpointProblem;
+use crate::core::writer::Writer;
+use crate::proofs::error::{CheckpointError, LedgerProblem, Request};
 use crate::tlog::merkle::{self, Hash};
 use crate::tlog::note::{
-    self, Checkpoint, Note, NoteError, NoteVerifier, VerifierKind, WitnessPolicy,
+    self, Checkpoint, CosignedCheckpoint, Note, NoteError, NoteVerifier, VerifierKind,
+    WitnessPolicy,
 };
 
 /// The directory of a ledger's signed checkpoints, one file per tree size
@@ -27,28 +33,10 @@ pub const MAX_BUNDLE_BYTES: usize = 4 << 20;
 /// The largest checkpoint file read.
 const MAX_CHECKPOINT_BYTES: u64 = note::MAX_NOTE_BYTES as u64;
 
-/// Why a checkpoint, proof or bundle was not made or not accepted.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CheckpointError {
-    /// The evidence does not hold: exit 1.
-    #[error("{0}")]
-    Refuted(String),
-    /// The request cannot be met as asked: exit 2.
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Write(#[from] WriteError),
-}
-
-pub(crate) fn refuted(s: impl Into<String>) -> CheckpointError {
-    CheckpointError::Refuted(s.into())
-}
-
-pub(crate) fn usage(s: impl Into<String>) -> CheckpointError {
-    CheckpointError::Usage(s.into())
+/// `checkpoints/<size>`: where the checkpoint of a size is stored, relative
+/// to the ledger directory.
+pub(crate) fn stored_file(size: u64) -> String {
+    format!("{CHECKPOINTS_DIR}/{size}")
 }
 
 /// FORMAT §13.1: a ledger's origin, the first line of its checkpoints and
@@ -73,106 +61,88 @@ pub fn log_verifiers<'a>(
         .collect()
 }
 
-/// A checkpoint note, parsed, with the signatures of the given log keys
-/// and witnesses checked (tlog-checkpoint: unknown signatures ignored, a
-/// known one that fails rejects the note).
+/// A checkpoint note checked by [`check_note`]: the note-level result,
+/// and which of the ledger's keys (by label) signed it.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    pub note: Note,
-    pub checkpoint: Checkpoint,
-    /// Labels of the log keys whose signatures verified.
+    /// What [`CosignedCheckpoint::verify_note`] found.
+    pub verified: CosignedCheckpoint,
+    /// Labels of the log keys whose signatures verified (every label of a
+    /// key given under several).
     pub signed_by: Vec<String>,
-    /// Witnesses (of the policy) whose cosignatures verified, with time.
-    pub cosigned_by: Vec<(String, u64)>,
 }
 
-/// Parses and checks one checkpoint note: its origin must be `origin` (if
-/// given) and at least one of `log_keys` must have signed it.
+impl Checked {
+    pub fn checkpoint(&self) -> &Checkpoint {
+        self.verified.checkpoint()
+    }
+
+    /// The witnesses (of the policy) whose cosignatures verified, with
+    /// the time each stated.
+    pub fn cosigned_by(&self) -> Vec<Cosigner> {
+        self.verified
+            .cosigners()
+            .iter()
+            .map(|v| Cosigner {
+                witness: v.verifier().name().to_owned(),
+                time: v.timestamp().unwrap_or(0),
+            })
+            .collect()
+    }
+}
+
+/// Parses and checks one checkpoint note with the one checkpoint verifier
+/// ([`CosignedCheckpoint::verify_note`]): its origin must be `origin` (if
+/// given) and at least one of `log_keys` (Ed25519 keys named by the
+/// checkpoint's origin, FORMAT §13.1) must have signed it; every signature
+/// by a log key or a witness of `policy` must verify.
 pub fn check_note(
     bytes: &[u8],
     origin: Option<&str>,
     log_keys: &[(String, PublicKey)],
     policy: Option<&WitnessPolicy>,
-) -> Result<Checked, CheckpointError> {
-    let bad = |e: NoteError| refuted(e.to_string());
-    let note = Note::parse(bytes).map_err(bad)?;
-    let checkpoint = Checkpoint::parse_text(note.text()).map_err(bad)?;
+) -> Result<Checked, CheckpointProblem> {
+    let note = Note::parse(bytes).map_err(CheckpointProblem::Note)?;
+    let checkpoint = Checkpoint::parse_text(note.text()).map_err(CheckpointProblem::Note)?;
     if let Some(o) = origin {
         if checkpoint.origin() != o {
-            return Err(refuted(format!(
-                "the checkpoint is for origin {:?}, not this ledger's {o:?}",
-                checkpoint.origin()
-            )));
+            return Err(CheckpointProblem::Origin {
+                found: checkpoint.origin().to_owned(),
+                expected: o.to_owned(),
+            });
         }
     }
     let logs = log_verifiers(
         checkpoint.origin(),
         log_keys.iter().map(|(l, k)| (l.as_str(), k)),
     );
-    // One verifier per key: the same key given twice (a party key also
-    // given as a log key, two copies of a .pub) is one signer.
-    let mut known: Vec<NoteVerifier> = Vec::new();
-    for (_, v) in &logs {
-        if !known.contains(v) {
-            known.push(v.clone());
-        }
-    }
-    if let Some(p) = policy {
-        known.extend(p.witnesses().iter().cloned());
-    }
-    let verified = match note::verify(&note, &known) {
-        Err(NoteError::NoVerifiedSignature { .. }) => Vec::new(),
-        other => other.map_err(bad)?,
-    };
-    let signed_by: Vec<String> = logs
+    let verifiers: Vec<NoteVerifier> = logs.iter().map(|(_, v)| v.clone()).collect();
+    let signatures = note.signatures().len();
+    let verified =
+        CosignedCheckpoint::verify_note(note, &verifiers, policy).map_err(|e| match e {
+            NoteError::NoVerifiedSignature { .. } => CheckpointProblem::Untrusted {
+                size: checkpoint.size(),
+                signatures,
+                trusted: log_keys.len(),
+                origin: checkpoint.origin().to_owned(),
+            },
+            e => CheckpointProblem::Note(e),
+        })?;
+    let signed_by = logs
         .iter()
-        .filter(|(_, v)| verified.iter().any(|x| x.verifier() == v))
+        .filter(|(_, v)| verified.signers().contains(v))
         .map(|(l, _)| l.clone())
         .collect();
-    if signed_by.is_empty() {
-        return Err(refuted(format!(
-            "the checkpoint of size {} carries no signature by a trusted key ({} signature(s), none by the {} key(s) trusted for origin {}; a checkpoint signed by a dedicated log key needs that key: --log-key for verify, --trust for check-proof)",
-            checkpoint.size(),
-            note.signatures().len(),
-            log_keys.len(),
-            checkpoint.origin()
-        )));
-    }
-    let cosigned_by = verified
-        .iter()
-        .filter(|v| v.verifier().kind() == VerifierKind::CosignatureV1)
-        .map(|v| (v.verifier().name().to_owned(), v.timestamp().unwrap_or(0)))
-        .collect();
     Ok(Checked {
-        note,
-        checkpoint,
+        verified,
         signed_by,
-        cosigned_by,
     })
 }
 
-/// Whether a checked checkpoint meets a witness policy, as a refusal
-/// naming who cosigned.
-pub fn require_quorum(c: &Checked, policy: &WitnessPolicy) -> Result<(), CheckpointError> {
-    if c.cosigned_by.len() >= policy.quorum() {
-        return Ok(());
-    }
-    Err(refuted(format!(
-        "the checkpoint of size {} is cosigned by {} of the {} witnesses ({}), fewer than the {} required",
-        c.checkpoint.size(),
-        c.cosigned_by.len(),
-        policy.witnesses().len(),
-        if c.cosigned_by.is_empty() {
-            "none".to_owned()
-        } else {
-            c.cosigned_by
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
-        policy.quorum()
-    )))
+/// Whether a checked checkpoint meets a witness policy: the note-level
+/// check ([`CosignedCheckpoint::quorum`]), as a checkpoint problem.
+pub fn require_quorum(c: &Checked, policy: &WitnessPolicy) -> Result<(), CheckpointProblem> {
+    c.verified.quorum(policy).map_err(CheckpointProblem::Quorum)
 }
 
 /// One file of `DIR/checkpoints/`.
@@ -230,11 +200,28 @@ pub struct CheckpointReport {
     pub file: String,
     pub size: Option<u64>,
     pub valid: bool,
-    /// Why it is not valid.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
+    /// Why it is not valid (in `--json`, its message).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "problem_message"
+    )]
+    pub problem: Option<CheckpointProblem>,
     pub signed_by: Vec<String>,
     pub cosigned_by: Vec<Cosigner>,
+    /// The note-level verification, if the checkpoint is valid: what the
+    /// witness quorum is checked on.
+    #[serde(skip)]
+    pub verified: Option<CosignedCheckpoint>,
+}
+
+fn problem_message<S: serde::Serializer>(
+    p: &Option<CheckpointProblem>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.collect_str(p),
+        None => s.serialize_none(),
+    }
 }
 
 /// A witness's cosignature on a checkpoint.
@@ -265,46 +252,40 @@ pub fn check_stored(
                 problem: None,
                 signed_by: Vec::new(),
                 cosigned_by: Vec::new(),
+                verified: None,
             };
             let checked = check_note(&s.bytes, Some(origin), log_keys, policy).and_then(|c| {
-                let size = c.checkpoint.size();
+                let size = c.checkpoint().size();
                 if s.file != size.to_string() {
-                    return Err(refuted(format!(
-                        "the file holds a checkpoint of size {size}; checkpoints are stored under their size"
-                    )));
+                    return Err(CheckpointProblem::Misfiled { size });
                 }
                 if size > count {
-                    return Err(refuted(format!(
-                        "the checkpoint is of size {size}, but the ledger has only {count} events: it has been truncated or rolled back"
-                    )));
+                    return Err(CheckpointProblem::RolledBack { size, count });
                 }
                 match roots.get(&size) {
-                    Some(root) if root == c.checkpoint.root() => Ok(c),
-                    Some(root) => Err(refuted(format!(
-                        "the checkpoint's root for size {size} is {}, but the ledger's first {size} events hash to {}: a split view or rewritten history",
-                        hex::encode(c.checkpoint.root()),
-                        hex::encode(root)
-                    ))),
-                    None => Err(refuted(format!("no root was computed for size {size}"))),
+                    Some(root) if root == c.checkpoint().root() => Ok(c),
+                    Some(root) => Err(CheckpointProblem::SplitView {
+                        size,
+                        checkpoint: *c.checkpoint().root(),
+                        ledger: *root,
+                    }),
+                    None => Err(CheckpointProblem::NoRoot { size }),
                 }
             });
             match checked {
                 Ok(c) => {
-                    report.size = Some(c.checkpoint.size());
+                    report.size = Some(c.checkpoint().size());
                     report.valid = true;
+                    report.cosigned_by = c.cosigned_by();
                     report.signed_by = c.signed_by;
-                    report.cosigned_by = c
-                        .cosigned_by
-                        .into_iter()
-                        .map(|(witness, time)| Cosigner { witness, time })
-                        .collect();
+                    report.verified = Some(c.verified);
                 }
                 Err(e) => {
                     report.size = Note::parse(&s.bytes)
                         .ok()
                         .and_then(|n| Checkpoint::parse_text(n.text()).ok())
                         .map(|c| c.size());
-                    report.problem = Some(e.to_string());
+                    report.problem = Some(e);
                 }
             }
             report
@@ -340,21 +321,22 @@ fn store_signatures(
     let path = checkpoint_path(dir, size);
     let mut stored = match std::fs::read(&path) {
         Ok(bytes) => {
-            let n = Note::parse(&bytes).map_err(|e| {
-                refuted(format!(
-                    "{CHECKPOINTS_DIR}/{size} is not a valid checkpoint note ({e}); move it away to sign again"
-                ))
+            let n = Note::parse(&bytes).map_err(|source| LedgerProblem::StoredInvalid {
+                file: stored_file(size),
+                size,
+                source,
             })?;
             if n.text() != text {
-                return Err(refuted(format!(
-                    "{CHECKPOINTS_DIR}/{size} holds a different checkpoint for size {size}: \
-                     this ledger's tree has changed since it was signed (split view or rewritten history)"
-                )));
+                return Err(LedgerProblem::StoredDiffers {
+                    file: stored_file(size),
+                    size,
+                }
+                .into());
             }
             n
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let n = Note::new(text, signatures).map_err(|e| usage(e.to_string()))?;
+            let n = Note::new(text, signatures).map_err(Request::Note)?;
             let bytes = n.to_bytes();
             crate::core::store::replace_durably(&dir.join(CHECKPOINTS_DIR), &path, &bytes)?;
             return Ok((bytes, true));
@@ -368,9 +350,7 @@ fn store_signatures(
             .iter()
             .any(|s| s.name() == sig.name() && s.key_id() == sig.key_id());
         if !dup {
-            stored
-                .push_signature(sig)
-                .map_err(|e| usage(e.to_string()))?;
+            stored.push_signature(sig).map_err(Request::Note)?;
             added = true;
         }
     }
@@ -392,9 +372,9 @@ pub fn checkpoint(dir: &Path, key: &SigningKey) -> Result<Written, CheckpointErr
     let (size, root) = w.tree_head();
     let origin = origin(&w.state().ledger);
     let text = Checkpoint::new(&origin, size, root, Vec::new())
-        .map_err(|e| usage(e.to_string()))?
+        .map_err(Request::Note)?
         .to_text();
-    let sig = note::sign(&text, &origin, key).map_err(|e| usage(e.to_string()))?;
+    let sig = note::sign(&text, &origin, key).map_err(Request::Note)?;
     let (note, added) = store_signatures(dir, size, &text, vec![sig])?;
     Ok(Written {
         path: checkpoint_path(dir, size),
@@ -410,22 +390,21 @@ pub fn checkpoint(dir: &Path, key: &SigningKey) -> Result<Written, CheckpointErr
 /// checkpoint must be this ledger's and match its tree.
 pub fn add_signatures(dir: &Path, bytes: &[u8]) -> Result<Written, CheckpointError> {
     let mut w = Writer::open(dir)?;
-    let n = Note::parse(bytes).map_err(|e| usage(format!("--add: {e}")))?;
-    let cp = Checkpoint::parse_text(n.text()).map_err(|e| usage(format!("--add: {e}")))?;
+    let add = |e: NoteError| Request::Add(CheckpointProblem::Note(e));
+    let n = Note::parse(bytes).map_err(add)?;
+    let cp = Checkpoint::parse_text(n.text()).map_err(add)?;
     let origin = origin(&w.state().ledger);
     if cp.origin() != origin {
-        return Err(usage(format!(
-            "--add: the checkpoint is for origin {:?}, not this ledger's {origin:?}",
-            cp.origin()
-        )));
+        return Err(Request::Add(CheckpointProblem::Origin {
+            found: cp.origin().to_owned(),
+            expected: origin,
+        })
+        .into());
     }
     let root = with_rebuilt(&mut w, |w| {
         let root = root_at(w, cp.size())?;
         if root != *cp.root() {
-            return Err(refuted(format!(
-                "--add: the checkpoint's root for size {} does not match this ledger's tree",
-                cp.size()
-            )));
+            return Err(LedgerProblem::AddedRootDiffers { size: cp.size() }.into());
         }
         Ok(root)
     })?;
@@ -457,14 +436,12 @@ fn with_rebuilt<T>(
 
 /// The root of the ledger's first `size` events, from the writer's tree.
 fn root_at(w: &mut Writer, size: u64) -> Result<Hash, CheckpointError> {
-    let (n, _) = w.tree_head();
-    if size > n {
-        return Err(refuted(format!(
-            "the checkpoint is of size {size}, but the ledger has only {n} events"
-        )));
+    let (count, _) = w.tree_head();
+    if size > count {
+        return Err(LedgerProblem::BeyondLedger { size, count }.into());
     }
     let tree = w.tree()?;
-    merkle::tree_hash(size, &tree).map_err(|e| usage(e.to_string()))
+    Ok(merkle::tree_hash(size, &tree).map_err(Request::Merkle)?)
 }
 
 /// The largest stored checkpoint that parses, with its note's bytes, or an
@@ -479,10 +456,9 @@ pub(crate) fn latest_stored(dir: &Path) -> Result<(Checkpoint, Vec<u8>), Checkpo
         })
         .max_by_key(|(c, _)| c.size())
         .ok_or_else(|| {
-            usage(format!(
-                "{} has no checkpoint: make one with `ledger checkpoint {} --key FILE`, or give one with --checkpoint",
-                dir.display(),
-                dir.display()
-            ))
+            Request::NoCheckpoint {
+                dir: dir.to_owned(),
+            }
+            .into()
         })
 }

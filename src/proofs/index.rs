@@ -17,7 +17,8 @@ use std::path::Path;
 
 use crate::core::format::{Event, ReadError};
 use crate::core::store::{Access, Store};
-use crate::proofs::checkpoint::{origin, refuted, usage, CheckpointError};
+use crate::proofs::checkpoint::origin;
+use crate::proofs::error::{CheckpointError, LedgerProblem, Request};
 use crate::tlog::merkle::{self, Hash, HashReader, MerkleError};
 
 /// The checkpoint origin (FORMAT §13.1) of the ledger in `dir`, from its
@@ -26,16 +27,17 @@ pub fn origin_of(dir: &Path) -> Result<String, CheckpointError> {
     let store = Store::open(dir, Access::Read)?;
     match store.reader()?.next_event() {
         Ok(Some(item)) => Ok(origin(&item.event.body.ledger)),
-        Ok(None) => Err(refuted(format!(
-            "{} holds no event: check it with `ledger verify {}`",
-            store.log_path().display(),
-            dir.display()
-        ))),
+        Ok(None) => Err(LedgerProblem::NoEvent {
+            log: store.log_path().to_owned(),
+            dir: dir.to_owned(),
+        }
+        .into()),
         Err(ReadError::Io(e)) => Err(crate::core::store::io(store.log_path())(e).into()),
-        Err(ReadError::Format { error, .. }) => Err(refuted(format!(
-            "event 0 does not decode ({error}): check the ledger with `ledger verify {}`",
-            dir.display()
-        ))),
+        Err(ReadError::Format { error, .. }) => Err(LedgerProblem::GenesisUndecodable {
+            dir: dir.to_owned(),
+            source: error,
+        }
+        .into()),
     }
 }
 
@@ -76,23 +78,22 @@ impl TreeIndex {
             }
         })?;
         if let Some(e) = failed {
-            return Err(usage(e.to_string()));
+            return Err(Request::Merkle(e).into());
         }
         let Some(&first) = offsets.first() else {
-            return Err(refuted(format!(
-                "{} holds no complete event: check it with `ledger verify {}`",
-                store.log_path().display(),
-                dir.display()
-            )));
+            return Err(LedgerProblem::NoCompleteEvent {
+                log: store.log_path().to_owned(),
+                dir: dir.to_owned(),
+            }
+            .into());
         };
         let genesis_end = offsets.get(1).copied().unwrap_or(end);
         let genesis = store.read_at(first, genesis_end - first)?;
-        let genesis = Event::decode(&genesis).map_err(|e| {
-            refuted(format!(
-                "event 0 does not decode ({e}): check the ledger with `ledger verify {}`",
-                dir.display()
-            ))
-        })?;
+        let genesis =
+            Event::decode(&genesis).map_err(|source| LedgerProblem::GenesisUndecodable {
+                dir: dir.to_owned(),
+                source,
+            })?;
         Ok(TreeIndex {
             origin: origin(&genesis.body.ledger),
             store,
@@ -115,12 +116,13 @@ impl TreeIndex {
     /// The root of the tree of the first `size` events.
     pub fn root_at(&self, size: u64) -> Result<Hash, CheckpointError> {
         if size > self.size() {
-            return Err(refuted(format!(
-                "the checkpoint is of size {size}, but the ledger has only {} events",
-                self.size()
-            )));
+            return Err(LedgerProblem::BeyondLedger {
+                size,
+                count: self.size(),
+            }
+            .into());
         }
-        merkle::tree_hash(size, self).map_err(|e| usage(e.to_string()))
+        Ok(merkle::tree_hash(size, self).map_err(Request::Merkle)?)
     }
 
     /// The stored bytes of event `index`.
@@ -128,7 +130,7 @@ impl TreeIndex {
         let i = usize::try_from(index)
             .ok()
             .filter(|&i| i < self.offsets.len())
-            .ok_or_else(|| usage(format!("there is no event {index}")))?;
+            .ok_or(Request::NoSuchEvent { index })?;
         let start = self.offsets[i];
         let end = self.offsets.get(i + 1).copied().unwrap_or(self.end);
         Ok(self.store.read_at(start, end - start)?)

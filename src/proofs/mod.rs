@@ -5,11 +5,12 @@
 //! static publication as tlog-tiles ([`publish`]) and its audit
 //! ([`published`]), a document's history ([`history`]), and the whole-ledger
 //! audit that adds checkpoints and witnesses to the core's verification
-//! ([`audit`]).
+//! ([`audit`]). Their errors, typed with their evidence, are [`error`]'s.
 
 pub mod audit;
 pub mod bundle;
 pub mod checkpoint;
+pub mod error;
 pub mod history;
 pub mod index;
 pub mod publish;

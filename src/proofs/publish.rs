@@ -15,13 +15,14 @@ use std::path::{Path, PathBuf};
 use crate::core::store::{io, DOCS_DIR, LOG_FILE};
 use crate::core::writer::Writer;
 use crate::proofs::bundle::Bundle;
-use crate::proofs::checkpoint::{self, refuted, usage, CheckpointError};
+use crate::proofs::checkpoint::{self, stored_file};
+use crate::proofs::error::{CheckpointError, PublishRequest, PublishedFailure, Request};
 use crate::tlog::merkle;
 use crate::tlog::note::{Checkpoint, Note};
 use crate::tlog::tiles::{self, EntryBundle, TileHashReader};
 
 /// The published checkpoint's file name (tlog-tiles).
-pub const CHECKPOINT_FILE: &str = "checkpoint";
+pub use crate::tlog::tiles::CHECKPOINT_FILE;
 
 /// What [`publish`] wrote.
 #[derive(Debug, Clone, Default)]
@@ -46,7 +47,10 @@ fn published_checkpoint(out: &Path) -> Result<Option<(Vec<u8>, Checkpoint)>, Che
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(&path)(e).into()),
     };
-    let bad = |e: crate::tlog::note::NoteError| usage(format!("{}: {e}", path.display()));
+    let bad = |source| PublishRequest::Checkpoint {
+        path: path.clone(),
+        source,
+    };
     let note = Note::parse(&bytes).map_err(bad)?;
     let cp = Checkpoint::parse_text(note.text()).map_err(bad)?;
     Ok(Some((bytes, cp)))
@@ -58,10 +62,10 @@ fn write_immutable(path: &Path, bytes: &[u8]) -> Result<bool, CheckpointError> {
     match fs::read(path) {
         Ok(old) if old == bytes => return Ok(false),
         Ok(_) => {
-            return Err(refuted(format!(
-                "{} already exists with other bytes: the published directory is of another history",
-                path.display()
-            )))
+            return Err(PublishedFailure::Exists {
+                path: path.to_owned(),
+            }
+            .into())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(path)(e).into()),
@@ -88,51 +92,54 @@ pub fn publish(dir: &Path, out: &Path) -> Result<Published, CheckpointError> {
     let origin = checkpoint::origin(&w.state().ledger);
     let (cp, cp_bytes) = checkpoint::latest_stored(dir)?;
     if cp.origin() != origin {
-        return Err(refuted(format!(
-            "checkpoints/{} is for origin {:?}, not this ledger's {origin:?}",
-            cp.size(),
-            cp.origin()
-        )));
+        return Err(PublishedFailure::StoredOrigin {
+            file: stored_file(cp.size()),
+            found: cp.origin().to_owned(),
+            expected: origin,
+        }
+        .into());
     }
     let size = cp.size();
-    let (n, _) = w.tree_head();
-    if size > n {
-        return Err(refuted(format!(
-            "the largest checkpoint is of size {size}, but the ledger has {n} events"
-        )));
+    let (count, _) = w.tree_head();
+    if size > count {
+        return Err(PublishedFailure::StoredBeyond { size, count }.into());
     }
     // The published tiles are immutable: every cached hash and offset is
     // checked against the log (hashing it once) before any is written.
     let tree = w.checked_tree()?;
-    let root_at = |s: u64| merkle::tree_hash(s, &tree).map_err(|e| usage(e.to_string()));
+    let root_at = |s: u64| merkle::tree_hash(s, &tree).map_err(Request::Merkle);
     if root_at(size)? != *cp.root() {
-        return Err(refuted(format!(
-            "checkpoints/{size} does not match this ledger's first {size} events"
-        )));
+        return Err(PublishedFailure::StoredRootDiffers {
+            file: stored_file(size),
+            size,
+        }
+        .into());
     }
     let previous = match published_checkpoint(out)? {
         None => 0,
         Some((_, old)) => {
             if old.origin() != origin {
-                return Err(usage(format!(
-                    "{} publishes origin {:?}, not this ledger's {origin:?}",
-                    out.display(),
-                    old.origin()
-                )));
+                return Err(PublishRequest::OtherOrigin {
+                    out: out.to_owned(),
+                    found: old.origin().to_owned(),
+                    expected: origin,
+                }
+                .into());
             }
             if old.size() > size {
-                return Err(usage(format!(
-                    "{} already publishes size {}, more than the checkpoint of size {size}",
-                    out.display(),
-                    old.size()
-                )));
+                return Err(PublishRequest::Larger {
+                    out: out.to_owned(),
+                    published: old.size(),
+                    size,
+                }
+                .into());
             }
             if root_at(old.size())? != *old.root() {
-                return Err(refuted(format!(
-                    "{} publishes a tree of size {} that is not this ledger's history",
-                    out.display(),
-                    old.size()
-                )));
+                return Err(PublishedFailure::OtherHistory {
+                    out: out.to_owned(),
+                    size: old.size(),
+                }
+                .into());
             }
             old.size()
         }
@@ -143,7 +150,7 @@ pub fn publish(dir: &Path, out: &Path) -> Result<Published, CheckpointError> {
         previous,
         ..Published::default()
     };
-    let tile_err = |e: tiles::TileError| usage(e.to_string());
+    let tile_err = PublishRequest::Tile;
     for tile in tiles::new_tiles(previous, size) {
         let data = tiles::tile_data(&tile, &tree).map_err(tile_err)?;
         if write_immutable(&out.join(tile.path()), &data)? {
@@ -174,7 +181,7 @@ fn bundle_data(
     let entries = (first..first + u64::from(bundle.width()))
         .map(|i| w.event_bytes(tree, i))
         .collect::<Result<Vec<_>, _>>()?;
-    tiles::encode_bundle(&entries).map_err(|e| usage(e.to_string()))
+    Ok(tiles::encode_bundle(&entries).map_err(PublishRequest::Tile)?)
 }
 
 /// Copies the document versions not yet in `OUT/docs`.
@@ -208,10 +215,10 @@ fn copy_documents(dir: &Path, out: &Path) -> Result<usize, CheckpointError> {
 /// checkpoints/, docs/ linked), for `verify` to replay like any other.
 pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
     let Some((bytes, cp)) = published_checkpoint(published)? else {
-        return Err(usage(format!(
-            "{} is neither a ledger nor a published ledger (no {CHECKPOINT_FILE})",
-            published.display()
-        )));
+        return Err(PublishRequest::NotALedger {
+            dir: published.to_owned(),
+        }
+        .into());
     };
     let size = cp.size();
     let log = into.join(LOG_FILE);
@@ -219,15 +226,16 @@ pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
     let mut tiles = TileCheck::new(published, size);
     for bundle in tiles::bundles_for_size(size) {
         let path = published.join(bundle.path());
-        let data = fs::read(&path).map_err(|e| {
-            refuted(format!(
-                "{}: {e}: the published directory lacks an entry bundle its checkpoint needs",
-                path.display()
-            ))
+        let data = fs::read(&path).map_err(|source| PublishedFailure::MissingBundle {
+            path: path.clone(),
+            source,
         })?;
         let entries = bundle
             .decode(&data)
-            .map_err(|e| refuted(format!("{}: {e}", path.display())))?;
+            .map_err(|source| PublishedFailure::BadBundle {
+                path: path.clone(),
+                source,
+            })?;
         for e in entries {
             f.write_all(e).map_err(io(&log))?;
             tiles.push(merkle::leaf_hash(e))?;
@@ -275,19 +283,14 @@ impl<'a> TileCheck<'a> {
     ) -> Result<(), CheckpointError> {
         let width = u16::try_from(hashes.len()).unwrap_or(u16::MAX);
         let tile = tiles::Tile::new(u8::try_from(level).unwrap_or(u8::MAX), index, width)
-            .map_err(|e| refuted(e.to_string()))?;
+            .map_err(PublishedFailure::BadTile)?;
         let path = self.dir.join(tile.path());
-        let data = fs::read(&path).map_err(|e| {
-            refuted(format!(
-                "{}: {e}: the published directory lacks a tile its checkpoint needs",
-                path.display()
-            ))
+        let data = fs::read(&path).map_err(|source| PublishedFailure::MissingTile {
+            path: path.clone(),
+            source,
         })?;
         if data != hashes.concat() {
-            return Err(refuted(format!(
-                "{}: the tile's hashes are not those of the published entries",
-                path.display()
-            )));
+            return Err(PublishedFailure::TileMismatch { path }.into());
         }
         Ok(())
     }
@@ -345,33 +348,40 @@ fn perfect_root(hashes: &[merkle::Hash]) -> merkle::Hash {
 /// root as it is read), the event from its entry bundle.
 pub fn bundle_from_published(published: &Path, index: u64) -> Result<Bundle, CheckpointError> {
     let Some((bytes, cp)) = published_checkpoint(published)? else {
-        return Err(usage(format!(
-            "{} is not a published ledger (no {CHECKPOINT_FILE})",
-            published.display()
-        )));
+        return Err(PublishRequest::NotPublished {
+            dir: published.to_owned(),
+        }
+        .into());
     };
     if index >= cp.size() {
-        return Err(usage(format!(
-            "event {index} is not in the published tree of {} events",
-            cp.size()
-        )));
+        return Err(PublishRequest::NotInPublished {
+            index,
+            size: cp.size(),
+        }
+        .into());
     }
     let reader = TileHashReader::new(published.to_path_buf(), cp.size(), *cp.root());
-    let proof = merkle::prove_inclusion(cp.size(), index, &reader)
-        .map_err(|e| refuted(format!("the published tiles: {e}")))?;
+    let proof =
+        merkle::prove_inclusion(cp.size(), index, &reader).map_err(PublishedFailure::Tiles)?;
     let bundle = tiles::bundles_for_size(cp.size())
         .into_iter()
         .find(|b| b.index() == index / 256)
-        .ok_or_else(|| refuted(format!("no entry bundle holds event {index}")))?;
+        .ok_or(PublishedFailure::NoBundleFor { index })?;
     let path: PathBuf = published.join(bundle.path());
     let data = fs::read(&path).map_err(io(&path))?;
     let entries = bundle
         .decode(&data)
-        .map_err(|e| refuted(format!("{}: {e}", path.display())))?;
+        .map_err(|source| PublishedFailure::BadBundle {
+            path: path.clone(),
+            source,
+        })?;
     let event = usize::try_from(index % 256)
         .ok()
         .and_then(|i| entries.get(i))
-        .ok_or_else(|| refuted(format!("{}: no entry for event {index}", path.display())))?
+        .ok_or_else(|| PublishedFailure::NoEntry {
+            path: path.clone(),
+            index,
+        })?
         .to_vec();
     Ok(Bundle::Inclusion {
         index,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::core::store::StoreError;
-use crate::proofs::checkpoint::CheckpointError;
+use crate::proofs::error::CheckpointError;
 use crate::proofs::publish;
 
 /// A directory to audit: a ledger as it is, or a published directory

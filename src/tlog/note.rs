@@ -7,7 +7,10 @@
 //! key IDs and verifier keys (`vkey`s, compatible with Go's
 //! `golang.org/x/mod/sumdb/note`), Ed25519 note signatures (type 0x01),
 //! Ed25519 `cosignature/v1` cosignatures (type 0x04), the checkpoint text,
-//! and the k-of-n witness policy check. It never touches the disk (the
+//! the one checkpoint verifier ([`CosignedCheckpoint::verify`]: one of the
+//! log's keys signed it, every known signature verifies, which witnesses
+//! cosigned) and the one k-of-n witness quorum check
+//! ([`CosignedCheckpoint::quorum`]). It never touches the disk (the
 //! witness's state is [`crate::tlog::witness`]'s job) and never decides which keys
 //! to trust: callers pass the verifiers.
 //!
@@ -22,7 +25,7 @@ use std::str::FromStr;
 use base64ct::{Base64, Encoding};
 use sha2::{Digest, Sha256};
 
-use crate::base::crypto::{PublicKey, SigningKey};
+use crate::base::crypto::{KeyError, PublicKey, SigningKey};
 
 /// The largest note accepted or produced, in bytes. signed-note asks for a
 /// cap; 1 MiB holds a checkpoint with 100 post-quantum signatures.
@@ -45,8 +48,10 @@ pub const MAX_COSIGNATURE_TIME: u64 = i64::MAX as u64;
 /// The separator between a signature line's dash and key name.
 const SIG_PREFIX: &str = "\u{2014} ";
 
-/// Why a note, signature, verifier key or checkpoint was refused.
-#[derive(Debug, thiserror::Error)]
+/// Why a note, signature, verifier key or checkpoint was refused. A plain
+/// value (`Clone`, `Eq`), like the core's refutations, so that a ledger's
+/// verdict can carry it as evidence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NoteError {
     #[error("a note may be at most {limit} bytes; found {found}")]
@@ -83,11 +88,11 @@ pub enum NoteError {
     },
     #[error("signature type 0x{found:02x} is not supported; expected 0x01 (Ed25519) or 0x04 (cosignature/v1)")]
     UnsupportedType { found: u8 },
-    #[error("verifier key for {name:?}: {source}")]
-    BadKey {
-        name: String,
-        source: crate::base::crypto::KeyError,
-    },
+    /// The key bytes are not an Ed25519 public key of large order (`weak`:
+    /// a small-order key, which anyone can sign for); the message is
+    /// [`KeyError`]'s.
+    #[error("verifier key for {name:?}: {}", key_error(name, *.weak))]
+    BadKey { name: String, weak: bool },
     #[error("two different verifier keys share the name {name:?} and key ID {key_id:08x}")]
     AmbiguousVerifier { name: String, key_id: u32 },
     #[error("the signature by known key {name}+{key_id:08x} does not verify: {reason}")]
@@ -115,6 +120,16 @@ pub enum NoteError {
     },
     #[error("witness policy: {reason}")]
     BadPolicy { reason: String },
+}
+
+/// The key error [`NoteError::BadKey`] stands for, for its message.
+fn key_error(name: &str, weak: bool) -> KeyError {
+    let what = name.to_owned();
+    if weak {
+        KeyError::Weak { what }
+    } else {
+        KeyError::Invalid { what }
+    }
 }
 
 /// `SHA-256(name || 0x0A || sigtype || pubkey)[:4]`, big-endian: the key ID
@@ -524,9 +539,9 @@ impl NoteVerifier {
         let key: [u8; 32] = key
             .try_into()
             .map_err(|_| bad(&format!("found a {}-byte key; expected 32", key.len())))?;
-        let key = PublicKey::from_bytes(&key, name).map_err(|source| NoteError::BadKey {
+        let key = PublicKey::from_bytes(&key, name).map_err(|e| NoteError::BadKey {
             name: name.to_owned(),
-            source,
+            weak: matches!(e, KeyError::Weak { .. }),
         })?;
         let v = NoteVerifier::new(name, kind, key)?;
         // new() recomputes the ID; this holds by the check above.
@@ -930,65 +945,116 @@ impl WitnessPolicy {
     }
 }
 
-/// A checkpoint whose log signature verified, with the witnesses of a
-/// policy that cosigned it. Only [`CosignedCheckpoint::verify`] builds one.
+/// A witness policy's quorum not met by a checkpoint: the evidence of
+/// [`CosignedCheckpoint::quorum`], the one k-of-n check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the checkpoint of size {size} is cosigned by {} of the {witnesses} witnesses ({}), fewer than the {quorum} required",
+    .cosigned.len(),
+    cosigner_list(.cosigned)
+)]
+pub struct QuorumNotMet {
+    /// The checkpoint's tree size.
+    pub size: u64,
+    /// The names of the policy's witnesses whose cosignatures verified.
+    pub cosigned: Vec<String>,
+    /// How many witnesses the policy names.
+    pub witnesses: usize,
+    /// How many must cosign.
+    pub quorum: usize,
+}
+
+fn cosigner_list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// A checkpoint signed by (at least) one of a log's keys, with the
+/// witnesses of a policy that cosigned it. Only
+/// [`CosignedCheckpoint::verify`] and [`CosignedCheckpoint::verify_note`]
+/// build one: this is the one checkpoint verifier, and
+/// [`CosignedCheckpoint::quorum`] the one quorum check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CosignedCheckpoint {
     note: Note,
     checkpoint: Checkpoint,
+    signers: Vec<NoteVerifier>,
     cosigners: Vec<Verified>,
-    quorum_met: bool,
 }
 
 impl CosignedCheckpoint {
-    /// Parses a signed checkpoint note and checks it: the log key
-    /// (Ed25519, named as the origin) must have signed it; every signature
-    /// from the log or a policy witness must verify (one bad one rejects the
-    /// note); signatures from other keys are ignored. Whether the quorum is
-    /// met is reported, not enforced: see [`CosignedCheckpoint::quorum_met`].
+    /// Parses a signed checkpoint note and checks it (tlog-checkpoint):
+    /// every log verifier must be an Ed25519 key named as the checkpoint's
+    /// origin, and at least one of them must have signed it (any one
+    /// suffices; the same key given twice is one signer); every signature
+    /// from a log key or a witness of `policy` must verify (one bad one
+    /// rejects the note); signatures from other keys are ignored. No log
+    /// signature is [`NoteError::NoVerifiedSignature`], whose `known` counts
+    /// the distinct log keys. Whether the quorum is met is reported, not
+    /// enforced: see [`CosignedCheckpoint::quorum`].
     pub fn verify(
         bytes: &[u8],
-        log: &NoteVerifier,
-        policy: &WitnessPolicy,
+        logs: &[NoteVerifier],
+        policy: Option<&WitnessPolicy>,
     ) -> Result<Self, NoteError> {
-        if log.kind != VerifierKind::Ed25519 {
-            return Err(NoteError::WrongKind {
-                name: log.name.clone(),
-                key_id: log.key_id,
-                expected: VerifierKind::Ed25519,
-                found: log.kind,
-            });
-        }
-        let note = Note::parse(bytes)?;
+        check_log_kinds(logs)?;
+        Self::verify_note(Note::parse(bytes)?, logs, policy)
+    }
+
+    /// [`CosignedCheckpoint::verify`], for a note already parsed.
+    pub fn verify_note(
+        note: Note,
+        logs: &[NoteVerifier],
+        policy: Option<&WitnessPolicy>,
+    ) -> Result<Self, NoteError> {
+        check_log_kinds(logs)?;
         let checkpoint = Checkpoint::parse_text(&note.text)?;
-        if checkpoint.origin != log.name {
+        if let Some(log) = logs.iter().find(|l| l.name != checkpoint.origin) {
             return Err(NoteError::OriginMismatch {
                 origin: checkpoint.origin.clone(),
                 key_name: log.name.clone(),
             });
         }
-        let mut known = Vec::with_capacity(1 + policy.witnesses.len());
-        known.push(log.clone());
-        known.extend(policy.witnesses.iter().cloned());
-        let verified = verify(&note, &known)?;
-        if !verified.iter().any(|v| v.verifier == *log) {
+        // One verifier per key: the same key given twice is one signer.
+        let mut known: Vec<NoteVerifier> = Vec::with_capacity(logs.len());
+        for l in logs {
+            if !known.contains(l) {
+                known.push(l.clone());
+            }
+        }
+        let distinct = known.len();
+        if let Some(p) = policy {
+            known.extend(p.witnesses.iter().cloned());
+        }
+        let verified = match verify(&note, &known) {
+            Err(NoteError::NoVerifiedSignature { .. }) => Vec::new(),
+            other => other?,
+        };
+        let signers: Vec<NoteVerifier> = known[..distinct]
+            .iter()
+            .filter(|l| verified.iter().any(|v| v.verifier == **l))
+            .cloned()
+            .collect();
+        if signers.is_empty() {
             return Err(NoteError::NoVerifiedSignature {
-                known: 1,
+                known: distinct,
                 found: note.signatures.len(),
             });
         }
+        // Log keys are Ed25519 and witnesses cosignature/v1 keys
+        // (WitnessPolicy::new), so these are the policy's witnesses.
         let cosigners: Vec<Verified> = verified
             .into_iter()
-            .filter(|v| v.verifier != *log)
+            .filter(|v| v.verifier.kind == VerifierKind::CosignatureV1)
             .collect();
-        // verify() reports each verifier once and the policy has distinct
-        // keys, so this counts distinct witnesses.
-        let quorum_met = cosigners.len() >= policy.quorum;
         Ok(CosignedCheckpoint {
             note,
             checkpoint,
+            signers,
             cosigners,
-            quorum_met,
         })
     }
 
@@ -1000,12 +1066,50 @@ impl CosignedCheckpoint {
         &self.checkpoint
     }
 
-    /// The policy witnesses whose cosignatures verified, with timestamps.
+    /// The log verifiers whose signatures verified, each once, in the order
+    /// given.
+    pub fn signers(&self) -> &[NoteVerifier] {
+        &self.signers
+    }
+
+    /// The policy witnesses whose cosignatures verified, with timestamps,
+    /// in note order.
     pub fn cosigners(&self) -> &[Verified] {
         &self.cosigners
     }
 
-    pub fn quorum_met(&self) -> bool {
-        self.quorum_met
+    /// Whether `policy`'s quorum is met: at least `policy.quorum()` of its
+    /// witnesses cosigned. Only witnesses of `policy` count, each once
+    /// ([`verify`] reports each verifier once, and a policy has distinct
+    /// keys).
+    pub fn quorum(&self, policy: &WitnessPolicy) -> Result<(), QuorumNotMet> {
+        let cosigned: Vec<String> = self
+            .cosigners
+            .iter()
+            .filter(|c| policy.witnesses.contains(&c.verifier))
+            .map(|c| c.verifier.name.clone())
+            .collect();
+        if cosigned.len() >= policy.quorum {
+            return Ok(());
+        }
+        Err(QuorumNotMet {
+            size: self.checkpoint.size,
+            cosigned,
+            witnesses: policy.witnesses.len(),
+            quorum: policy.quorum,
+        })
+    }
+}
+
+/// A checkpoint's log keys sign the note text: Ed25519 (type 0x01).
+fn check_log_kinds(logs: &[NoteVerifier]) -> Result<(), NoteError> {
+    match logs.iter().find(|l| l.kind != VerifierKind::Ed25519) {
+        Some(l) => Err(NoteError::WrongKind {
+            name: l.name.clone(),
+            key_id: l.key_id,
+            expected: VerifierKind::Ed25519,
+            found: l.kind,
+        }),
+        None => Ok(()),
     }
 }

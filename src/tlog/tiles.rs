@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 
 use crate::tlog::merkle::{self, Hash, HashReader, MerkleError, HASH_SIZE};
 
+/// tlog-tiles: the path of the log's latest checkpoint in a tile
+/// directory, beside `tile/`.
+pub const CHECKPOINT_FILE: &str = "checkpoint";
 /// tlog-tiles: every tile has height 8, so a full tile is 256 hashes.
 pub const TILE_HEIGHT: u32 = 8;
 /// The number of hashes in a full tile, and of entries in a full bundle.

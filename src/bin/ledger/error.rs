@@ -5,7 +5,7 @@ use ledger::base::crypto::KeyError;
 use ledger::core::format::FormatError;
 use ledger::core::verify::VerifyError;
 use ledger::core::writer::WriteError;
-use ledger::proofs::checkpoint::CheckpointError;
+use ledger::proofs::error::CheckpointError;
 use ledger::tlog::witness::WitnessError;
 
 /// Why a command did not succeed.
@@ -59,6 +59,7 @@ impl Failure {
             Failure::Write(w) if w.is_refutation() => REFUTED,
             Failure::Checkpoint(CheckpointError::Write(w)) if w.is_refutation() => REFUTED,
             Failure::Checkpoint(CheckpointError::Refuted(_)) => REFUTED,
+            Failure::Checkpoint(CheckpointError::Usage(_)) => USAGE,
             // 409/422: the log's view and the witness's disagree: evidence.
             Failure::Witness(w) if matches!(w.status(), 409 | 422) => REFUTED,
             _ => USAGE,
@@ -71,8 +72,6 @@ impl Failure {
             Failure::Usage(m) | Failure::Refuted(m) => m.clone(),
             Failure::Verify(e) => e.to_string(),
             Failure::Write(e) => e.to_string(),
-            Failure::Checkpoint(CheckpointError::Refuted(m)) => m.clone(),
-            Failure::Checkpoint(CheckpointError::Write(w)) => w.to_string(),
             Failure::Checkpoint(e) => e.to_string(),
             Failure::Witness(e) => {
                 format!("witness refused (tlog-witness status {}): {e}", e.status())

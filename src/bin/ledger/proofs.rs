@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ledger::proofs::error::CheckpointError;
 use ledger::proofs::{bundle, checkpoint};
 
 use crate::cli::*;
@@ -102,8 +103,8 @@ pub(crate) fn check_proof(
         (false, None) => read_file(&bundle)?,
     };
     let proven = bundle::check_bundle(&bytes, &trusted, policy.as_ref()).map_err(|e| {
-        if let (true, checkpoint::CheckpointError::Refuted(r)) = (json, &e) {
-            let _ = out.print(serde_json::json!({"verified": false, "error": r}));
+        if let (true, CheckpointError::Refuted(r)) = (json, &e) {
+            let _ = out.print(serde_json::json!({"verified": false, "error": r.to_string()}));
         }
         Failure::from(e)
     })?;

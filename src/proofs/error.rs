@@ -1,0 +1,392 @@
+//! The proofs layer's errors: why a checkpoint, a proof, a bundle or a
+//! publication was not made or not accepted.
+//!
+//! This module owns what each failure is and how it reads. Each variant is
+//! one kind of failure with its evidence (sizes, roots, origins, paths, the
+//! underlying note, Merkle, format or tile error); `Display` is the one
+//! line `ledger` prints. [`CheckpointError`] sorts them as the exit codes
+//! do: [`Refutation`] (the evidence does not hold: exit 1) and [`Request`]
+//! (the request cannot be met as asked: exit 2). A checkpoint note that is
+//! not accepted is a [`CheckpointProblem`], the core's type, so that
+//! `ledger verify` reports a stored checkpoint's failure with the same
+//! evidence.
+//!
+//! It names no other module of this layer (they all name it), so the
+//! directory and file names its messages mention are in their fields.
+
+use std::path::PathBuf;
+
+use crate::core::format::FormatError;
+use crate::core::store::StoreError;
+use crate::core::writer::WriteError;
+use crate::tlog::merkle::{MerkleError, ProofError};
+use crate::tlog::note::NoteError;
+use crate::tlog::tiles::{TileError, CHECKPOINT_FILE};
+use crate::tlog::witness::WitnessError;
+
+use crate::core::verify::CheckpointProblem;
+
+/// Why a checkpoint, proof or bundle was not made or not accepted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The evidence does not hold: exit 1.
+    #[error(transparent)]
+    Refuted(#[from] Refutation),
+    /// The request cannot be met as asked: exit 2.
+    #[error(transparent)]
+    Usage(#[from] Request),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// The evidence does not hold: a checkpoint, a proof, a bundle or a
+/// published directory that does not check out.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refutation {
+    /// A checkpoint note is not accepted: malformed, of another origin,
+    /// signed by no trusted key, short of a witness quorum.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointProblem),
+    /// The ledger's log or tree disagrees with a checkpoint, or holds
+    /// nothing to prove.
+    #[error(transparent)]
+    Ledger(#[from] LedgerProblem),
+    /// A Merkle proof does not prove what it claims.
+    #[error(transparent)]
+    Proof(#[from] ProofFailure),
+    /// A proof bundle's event is not what the bundle says, or not signed
+    /// by a trusted key.
+    #[error(transparent)]
+    Bundle(#[from] BundleFailure),
+    /// A published directory is not of this ledger's history, or its tiles
+    /// and entries do not agree.
+    #[error(transparent)]
+    Published(#[from] PublishedFailure),
+}
+
+/// A ledger's log or tree and a checkpoint disagree, or the log holds
+/// nothing to prove (FORMAT §12, §13).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerProblem {
+    /// A checkpoint of a larger tree than the ledger's `count` events.
+    #[error("the checkpoint is of size {size}, but the ledger has only {count} events")]
+    BeyondLedger { size: u64, count: u64 },
+    /// The checkpoint's root is not that of the ledger's first `size`
+    /// events.
+    #[error("the checkpoint of size {size} does not match this ledger's first {size} events")]
+    RootDiffers { size: u64 },
+    /// One checkpoint of a pair is not of this ledger's history.
+    #[error("{side} (size {size}) is not of this ledger's history: its root differs from that of the ledger's first {size} events")]
+    NotOfHistory { side: Side, size: u64 },
+    /// `checkpoint --add`: the checkpoint's root is not the ledger's.
+    #[error("--add: the checkpoint's root for size {size} does not match this ledger's tree")]
+    AddedRootDiffers { size: u64 },
+    /// The stored checkpoint (`file`, relative to the ledger directory)
+    /// that a signature was to be added to does not parse.
+    #[error("{file} is not a valid checkpoint note ({source}); move it away to sign again")]
+    StoredInvalid {
+        file: String,
+        size: u64,
+        source: NoteError,
+    },
+    /// Another checkpoint of the same size is stored: a log never signs
+    /// two trees of one size.
+    #[error("{file} holds a different checkpoint for size {size}: this ledger's tree has changed since it was signed (split view or rewritten history)")]
+    StoredDiffers { file: String, size: u64 },
+    /// The log holds no event at all.
+    #[error("{} holds no event: check it with `ledger verify {}`", .log.display(), .dir.display())]
+    NoEvent { log: PathBuf, dir: PathBuf },
+    /// The log holds no complete event.
+    #[error("{} holds no complete event: check it with `ledger verify {}`", .log.display(), .dir.display())]
+    NoCompleteEvent { log: PathBuf, dir: PathBuf },
+    /// The genesis of the ledger in `dir` does not decode.
+    #[error("event 0 does not decode ({source}): check the ledger with `ledger verify {}`", .dir.display())]
+    GenesisUndecodable { dir: PathBuf, source: FormatError },
+    /// An event to prove does not decode.
+    #[error("event {index} does not decode ({source}): check the ledger with `ledger verify`")]
+    EventUndecodable { index: u64, source: FormatError },
+}
+
+/// Which checkpoint of a consistency proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Old,
+    New,
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Side::Old => "the old checkpoint",
+            Side::New => "the new checkpoint",
+        })
+    }
+}
+
+/// A Merkle proof does not prove what it claims (FORMAT §12).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofFailure {
+    /// A proof just made does not check against the checkpoint's root.
+    #[error("the proof does not check out: {0}")]
+    Unchecked(#[source] ProofError),
+    /// An inclusion bundle's proof does not lead to the checkpoint's root.
+    #[error("event {index} is not proven to be in the checkpoint of size {size}: {source}")]
+    NotIncluded {
+        index: u64,
+        size: u64,
+        source: ProofError,
+    },
+    /// A consistency bundle's proof does not lead from the old root to the
+    /// new one.
+    #[error("the checkpoint of size {new} is not proven to extend that of size {old}: {source}")]
+    NotExtended {
+        old: u64,
+        new: u64,
+        source: ProofError,
+    },
+}
+
+/// An inclusion bundle's event is not what the bundle says, or not signed
+/// by a trusted key (FORMAT §14).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleFailure {
+    /// The event's bytes are not an event.
+    #[error("the bundle's event: {0}")]
+    Event(#[source] FormatError),
+    /// The bundle's index is not the event's sequence number.
+    #[error("the bundle says index {index}, but its event is number {seq} of its ledger")]
+    IndexMismatch { index: u64, seq: u64 },
+    /// The event's key (by fingerprint) is none of the trusted keys.
+    #[error("event {index} is signed by key {} (fingerprint), which is not among the trusted keys", hex::encode(.kid))]
+    UntrustedSigner { index: u64, kid: [u8; 32] },
+    /// The event's signature does not verify with the trusted key `key`
+    /// (its label) of its fingerprint.
+    #[error("event {index}: the signature does not verify with key {key}")]
+    BadSignature { index: u64, key: String },
+}
+
+/// A published directory (FORMAT §16) is not of this ledger's history, or
+/// its checkpoint, tiles and entry bundles do not agree.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishedFailure {
+    /// An immutable file already published holds other bytes.
+    #[error("{} already exists with other bytes: the published directory is of another history", .path.display())]
+    Exists { path: PathBuf },
+    /// The stored checkpoint to publish (`file`) is of another origin.
+    #[error("{file} is for origin {found:?}, not this ledger's {expected:?}")]
+    StoredOrigin {
+        file: String,
+        found: String,
+        expected: String,
+    },
+    /// The largest stored checkpoint is of a larger tree than the ledger.
+    #[error("the largest checkpoint is of size {size}, but the ledger has {count} events")]
+    StoredBeyond { size: u64, count: u64 },
+    /// The stored checkpoint to publish (`file`) is not of the ledger's
+    /// tree.
+    #[error("{file} does not match this ledger's first {size} events")]
+    StoredRootDiffers { file: String, size: u64 },
+    /// The directory already publishes a tree of another history.
+    #[error("{} publishes a tree of size {size} that is not this ledger's history", .out.display())]
+    OtherHistory { out: PathBuf, size: u64 },
+    /// An entry bundle the checkpoint needs cannot be read.
+    #[error("{}: {source}: the published directory lacks an entry bundle its checkpoint needs", .path.display())]
+    MissingBundle {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// An entry bundle does not decode.
+    #[error("{}: {source}", .path.display())]
+    BadBundle { path: PathBuf, source: TileError },
+    /// A tile the checkpoint needs has no valid coordinates.
+    #[error(transparent)]
+    BadTile(TileError),
+    /// A tile the checkpoint needs cannot be read.
+    #[error("{}: {source}: the published directory lacks a tile its checkpoint needs", .path.display())]
+    MissingTile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A tile's hashes are not those of the published entries.
+    #[error("{}: the tile's hashes are not those of the published entries", .path.display())]
+    TileMismatch { path: PathBuf },
+    /// No proof could be read from the published tiles (each hash is
+    /// checked against the checkpoint's root as it is read).
+    #[error("the published tiles: {0}")]
+    Tiles(#[source] MerkleError),
+    /// No entry bundle of the published tree holds the event.
+    #[error("no entry bundle holds event {index}")]
+    NoBundleFor { index: u64 },
+    /// The entry bundle has no entry for the event.
+    #[error("{}: no entry for event {index}", .path.display())]
+    NoEntry { path: PathBuf, index: u64 },
+}
+
+/// The request cannot be met as asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Request {
+    /// A note, a checkpoint text or a signature could not be made as
+    /// asked (too many signatures, a note too large).
+    #[error(transparent)]
+    Note(NoteError),
+    /// `checkpoint --add`: the note given is malformed or of another
+    /// ledger.
+    #[error("--add: {0}")]
+    Add(CheckpointProblem),
+    /// A checkpoint given (`--checkpoint`, `--from`) does not parse.
+    #[error("checkpoint: {0}")]
+    Malformed(#[source] NoteError),
+    /// A checkpoint given is of another ledger.
+    #[error(transparent)]
+    Checkpoint(CheckpointProblem),
+    /// A tree hash or proof could not be computed from the ledger's tree.
+    #[error(transparent)]
+    Merkle(MerkleError),
+    /// The ledger in `dir` has no stored checkpoint, and none was given.
+    #[error("{} has no checkpoint: make one with `ledger checkpoint {} --key FILE`, or give one with --checkpoint", .dir.display(), .dir.display())]
+    NoCheckpoint { dir: PathBuf },
+    /// The bytes given are not a proof bundle (FORMAT §14).
+    #[error("not a proof bundle (FORMAT §14): {0}")]
+    Bundle(BundleProblem),
+    /// `prove --event`: the event is not in the checkpoint's tree.
+    #[error("event {index} is not in the checkpoint, whose tree has {size} events (0 to {})", .size.saturating_sub(1))]
+    NotInCheckpoint { index: u64, size: u64 },
+    /// `prove --from`: the old checkpoint is the larger.
+    #[error("the old checkpoint (size {old}) is larger than the new one (size {new})")]
+    OldLarger { old: u64, new: u64 },
+    /// `witness request --old`: larger than the checkpoint.
+    #[error("--old {old} is larger than the checkpoint's size {size}")]
+    WitnessOld { old: u64, size: u64 },
+    /// The witness request could not be encoded.
+    #[error(transparent)]
+    Witness(WitnessError),
+    /// The log has no event at this index.
+    #[error("there is no event {index}")]
+    NoSuchEvent { index: u64 },
+    /// A publication cannot be made or read as asked.
+    #[error(transparent)]
+    Publish(#[from] PublishRequest),
+}
+
+/// How bytes given as a proof bundle are not one (FORMAT §14).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleProblem {
+    #[error("{len} bytes, more than the {limit}-byte limit")]
+    TooLarge { len: usize, limit: usize },
+    /// Not strict deterministic CBOR.
+    #[error(transparent)]
+    Cbor(FormatError),
+    #[error("expected a map")]
+    NotAMap,
+    #[error("map keys must be text")]
+    KeyNotText,
+    #[error("missing field {0:?}")]
+    Missing(&'static str),
+    #[error("{0:?} must be an unsigned integer")]
+    NotUnsigned(&'static str),
+    #[error("{0:?} must be a byte string")]
+    NotBytes(&'static str),
+    #[error("\"proof\" must be an array")]
+    ProofNotArray,
+    #[error("\"proof\" has more than {limit} hashes")]
+    ProofTooLong { limit: usize },
+    #[error("proof hashes must be 32 bytes")]
+    HashLength,
+    #[error("proof hashes must be byte strings")]
+    HashNotBytes,
+    #[error("version {found}; this ledger reads version {supported}")]
+    Version { found: u64, supported: u64 },
+    #[error("\"type\" must be text")]
+    TypeNotText,
+    #[error("unknown type {0:?}")]
+    UnknownType(String),
+    #[error("unknown field {0:?}")]
+    UnknownField(String),
+}
+
+/// A publication (FORMAT §16) cannot be made or read as asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishRequest {
+    /// The published checkpoint at `path` does not parse.
+    #[error("{}: {source}", .path.display())]
+    Checkpoint { path: PathBuf, source: NoteError },
+    /// The output directory publishes another ledger.
+    #[error("{} publishes origin {found:?}, not this ledger's {expected:?}", .out.display())]
+    OtherOrigin {
+        out: PathBuf,
+        found: String,
+        expected: String,
+    },
+    /// The output directory already publishes a larger tree.
+    #[error("{} already publishes size {published}, more than the checkpoint of size {size}", .out.display())]
+    Larger {
+        out: PathBuf,
+        published: u64,
+        size: u64,
+    },
+    /// A tile or entry bundle could not be made.
+    #[error(transparent)]
+    Tile(TileError),
+    /// `verify DIR`: neither a ledger nor a published directory.
+    #[error("{} is neither a ledger nor a published ledger (no {CHECKPOINT_FILE})", .dir.display())]
+    NotALedger { dir: PathBuf },
+    /// `check-proof DIR --event N`: not a published directory.
+    #[error("{} is not a published ledger (no {CHECKPOINT_FILE})", .dir.display())]
+    NotPublished { dir: PathBuf },
+    /// `check-proof DIR --event N`: the event is not in the published tree.
+    #[error("event {index} is not in the published tree of {size} events")]
+    NotInPublished { index: u64, size: u64 },
+}
+
+impl From<CheckpointProblem> for CheckpointError {
+    fn from(p: CheckpointProblem) -> Self {
+        CheckpointError::Refuted(Refutation::Checkpoint(p))
+    }
+}
+
+impl From<LedgerProblem> for CheckpointError {
+    fn from(p: LedgerProblem) -> Self {
+        CheckpointError::Refuted(Refutation::Ledger(p))
+    }
+}
+
+impl From<ProofFailure> for CheckpointError {
+    fn from(p: ProofFailure) -> Self {
+        CheckpointError::Refuted(Refutation::Proof(p))
+    }
+}
+
+impl From<BundleFailure> for CheckpointError {
+    fn from(p: BundleFailure) -> Self {
+        CheckpointError::Refuted(Refutation::Bundle(p))
+    }
+}
+
+impl From<PublishedFailure> for CheckpointError {
+    fn from(p: PublishedFailure) -> Self {
+        CheckpointError::Refuted(Refutation::Published(p))
+    }
+}
+
+impl From<PublishRequest> for CheckpointError {
+    fn from(p: PublishRequest) -> Self {
+        CheckpointError::Usage(Request::Publish(p))
+    }
+}
+
+impl From<BundleProblem> for CheckpointError {
+    fn from(p: BundleProblem) -> Self {
+        CheckpointError::Usage(Request::Bundle(p))
+    }
+}
