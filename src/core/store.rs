@@ -225,14 +225,23 @@ impl Store {
         &self.dir
     }
 
-    /// Removes the temporary files a crashed writer left in `docs/`,
-    /// `cache/` and `checkpoints/` (every one of ours starts with `.tmp`).
-    /// Only a writer calls this, under the exclusive lock, when no other
-    /// writer can be half-way through one. Returns how many were removed.
-    pub(crate) fn remove_leftovers(&self) -> usize {
+    /// Removes the temporary files a crashed writer left in `cache/` and
+    /// `checkpoints/` and, with `docs`, in `docs/` (every one of ours
+    /// starts with `.tmp`). Only a writer calls this, under the exclusive
+    /// lock, when no other writer can be half-way through one. `docs/` can
+    /// hold a document per event, so it is only listed when the writer
+    /// replays the whole log anyway: a temporary file made there changes
+    /// the directory's stamp, which sends the next writer to a full replay.
+    /// Returns how many were removed.
+    pub(crate) fn remove_leftovers(&self, docs: bool) -> usize {
         debug_assert_eq!(self.access, Access::Write);
         let mut removed = 0;
-        for sub in [DOCS_DIR, CACHE_DIR, "checkpoints"] {
+        let dirs: &[&str] = if docs {
+            &[DOCS_DIR, CACHE_DIR, "checkpoints"]
+        } else {
+            &[CACHE_DIR, "checkpoints"]
+        };
+        for sub in dirs {
             let Ok(entries) = fs::read_dir(self.dir.join(sub)) else {
                 continue;
             };

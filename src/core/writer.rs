@@ -564,8 +564,7 @@ impl Writer {
 
     fn open_with(dir: &Path, force_repair: bool) -> Result<Writer, WriteError> {
         let mut store = Store::open(dir, Access::Write)?;
-        // Before the stamps are taken: removing a leftover changes docs/.
-        store.remove_leftovers();
+        store.remove_leftovers(false);
         let stamp = store.stamp()?;
         let len = stamp.len;
         let (key, key_problem) = load_key();
@@ -616,6 +615,8 @@ impl Writer {
                 }
             }
         }
+        // A full replay: the time to list docs/ for what a crash left.
+        store.remove_leftovers(true);
         // The old cache stays until a new one replaces it: its committed
         // length is what lets a torn tail be removed after a crash here.
         let mut repaired = None;
