@@ -79,6 +79,9 @@ pub struct Store {
     log_path: PathBuf,
     /// A writer's holds the exclusive `flock` for as long as the store lives.
     log: File,
+    /// Where the documents are read: `DIR/docs`, unless a reader was
+    /// pointed elsewhere ([`Store::with_docs`]).
+    docs: PathBuf,
     access: Access,
 }
 
@@ -215,6 +218,7 @@ impl Store {
         }
         Ok(Store {
             dir: dir.to_owned(),
+            docs: dir.join(DOCS_DIR),
             log_path,
             log,
             access,
@@ -256,6 +260,16 @@ impl Store {
             }
         }
         removed
+    }
+
+    /// A reader that takes the documents from `docs` instead of `DIR/docs`:
+    /// for a ledger unpacked from a published directory, whose documents
+    /// stay where they were published (a directory of our choosing, not a
+    /// link inside a ledger). Writers never do this.
+    pub fn with_docs(mut self, docs: PathBuf) -> Store {
+        debug_assert_eq!(self.access, Access::Read);
+        self.docs = docs;
+        self
     }
 
     /// How this store was opened.
@@ -405,7 +419,7 @@ impl Store {
     }
 
     pub fn doc_path(&self, hash: &DocHash) -> PathBuf {
-        self.dir.join(DOCS_DIR).join(hash.to_hex())
+        self.docs.join(hash.to_hex())
     }
 
     /// Stores a document version durably, content-addressed. Storing the

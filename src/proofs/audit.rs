@@ -32,6 +32,9 @@ pub struct Options {
     pub log_keys: Vec<(String, PublicKey)>,
     /// `--witness`/`--quorum`: the latest checkpoint must be cosigned so.
     pub witnesses: Option<WitnessPolicy>,
+    /// Where the documents are, if not in the ledger's `docs/`: a ledger
+    /// unpacked from a published directory ([`crate::proofs::published`]).
+    pub docs: Option<std::path::PathBuf>,
 }
 
 /// Everything a successful audit proves: the core's report, the tree's
@@ -69,6 +72,10 @@ pub fn verify_with(
     // FORMAT §12: the tree is computed while streaming, keeping the root at
     // each size a stored checkpoint names.
     let store = Store::open(dir, Access::Read)?;
+    let store = match &options.docs {
+        Some(d) => store.with_docs(d.clone()),
+        None => store,
+    };
     let stored = checkpoint::stored(dir)?;
     let wanted = checkpoint::sizes(&stored);
     let mut roots = BTreeMap::new();

@@ -212,7 +212,8 @@ fn copy_documents(dir: &Path, out: &Path) -> Result<usize, CheckpointError> {
 
 /// Reads a published directory's checkpoint and entries back into a
 /// ledger directory at `into` (events.cbor, the checkpoint under
-/// checkpoints/, docs/ linked), for `verify` to replay like any other.
+/// checkpoints/, an empty docs/), for `verify` to replay like any other
+/// with the published `docs/` as its documents (`audit::Options::docs`).
 pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
     let Some((bytes, cp)) = published_checkpoint(published)? else {
         return Err(PublishRequest::NotALedger {
@@ -247,11 +248,9 @@ pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
     fs::create_dir_all(&cdir).map_err(io(&cdir))?;
     let cpath = cdir.join(size.to_string());
     fs::write(&cpath, &bytes).map_err(io(&cpath))?;
-    let docs = published.join(DOCS_DIR);
-    if docs.is_dir() {
-        let abs = fs::canonicalize(&docs).map_err(io(&docs))?;
-        std::os::unix::fs::symlink(abs, into.join(DOCS_DIR)).map_err(io(&docs))?;
-    }
+    // The documents stay where they were published: the audit reads them
+    // there (`audit::Options::docs`), and the unpacked ledger holds none.
+    fs::create_dir_all(into.join(DOCS_DIR)).map_err(io(into))?;
     Ok(size)
 }
 

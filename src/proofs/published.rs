@@ -13,6 +13,8 @@ use crate::proofs::publish;
 /// unpacked into a temporary ledger that lives as long as this value.
 pub struct AuditDir {
     path: PathBuf,
+    /// Where its documents are, if not in `path`'s `docs/`.
+    docs: Option<PathBuf>,
     /// The events unpacked, for a published directory.
     published: Option<u64>,
     _unpacked: Option<tempfile::TempDir>,
@@ -26,6 +28,7 @@ impl AuditDir {
         if !publish::is_published(dir) {
             return Ok(AuditDir {
                 path: dir.to_owned(),
+                docs: None,
                 published: None,
                 _unpacked: None,
             });
@@ -36,9 +39,14 @@ impl AuditDir {
                 source,
             })
         })?;
+        let docs = dir.join(crate::core::store::DOCS_DIR);
+        if fs_is_link(&docs) {
+            return Err(CheckpointError::Store(StoreError::Link { path: docs }));
+        }
         let size = publish::unpack(dir, unpacked.path())?;
         Ok(AuditDir {
             path: unpacked.path().to_owned(),
+            docs: Some(docs),
             published: Some(size),
             _unpacked: Some(unpacked),
         })
@@ -49,8 +57,18 @@ impl AuditDir {
         &self.path
     }
 
+    /// Where the documents are, if not in [`AuditDir::path`]'s `docs/`:
+    /// give it to the audit as [`crate::proofs::audit::Options::docs`].
+    pub fn docs(&self) -> Option<&Path> {
+        self.docs.as_deref()
+    }
+
     /// For a published directory, the number of events it publishes.
     pub fn published(&self) -> Option<u64> {
         self.published
     }
+}
+
+fn fs_is_link(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
 }

@@ -40,6 +40,7 @@ pub(crate) fn verify(
         options.trust = Some(load_trusted(&trust)?);
     }
     let target = ledger::proofs::published::AuditDir::open(&dir)?;
+    options.docs = target.docs().map(Path::to_owned);
     // Not with --json: stdout holds one JSON document.
     if let (Some(size), false) = (target.published(), json) {
         out.info(format_args!(

@@ -82,14 +82,10 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             allow_future,
             target,
             pass,
-        } => write::append(
-            out,
-            &dir,
-            &key,
-            &pass,
-            (at.as_deref(), allow_future),
-            AppendKind::Sign { target },
-        ),
+        } => {
+            let at = (at.as_deref(), allow_future);
+            write::append(out, &dir, &key, &pass, at, AppendKind::Sign { target })
+        }
         Command::Verify {
             dir,
             trust,

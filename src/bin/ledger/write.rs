@@ -356,15 +356,8 @@ fn event_kind(
     checked: Checked,
 ) -> Result<(Kind, Option<Vec<u8>>), Failure> {
     let revoked = checked.revoked;
-    let document = || {
-        checked
-            .document
-            .clone()
-            .ok_or_else(|| Failure::usage("--file is required"))
-    };
     let session =
         |s: &str| SessionId::new(s).map_err(|e| Failure::usage(format!("--session: {e}")));
-    let doc_id = |s: &str| DocId::new(s).map_err(|e| Failure::usage(format!("--doc: {e}")));
     Ok(match kind {
         AppendKind::SessionOpen {
             session: s,
@@ -389,40 +382,10 @@ fn event_kind(
             },
             None,
         ),
-        AppendKind::Draft {
-            doc,
-            title,
-            signatories,
-            no_signatures,
-            ..
-        } => {
-            let bytes = document()?;
-            let signatories = draft_signatories(w, &signatories, no_signatures)?;
-            let k = Kind::DocumentDrafted {
-                doc: doc_id(&doc)?,
-                sha256: DocHash::of(&bytes),
-                title,
-                signatories,
-            };
-            (k, Some(bytes))
-        }
-        AppendKind::Amend { doc, notes, .. } => {
-            let bytes = document()?;
-            let k = Kind::DocumentAmended {
-                doc: doc_id(&doc)?,
-                sha256: DocHash::of(&bytes),
-                notes,
-            };
-            (k, Some(bytes))
-        }
-        AppendKind::Approve { target } => {
-            let (doc, sha256) = target_version(w, &target, checked.file_hash)?;
-            (Kind::DocumentApproved { doc, sha256 }, None)
-        }
-        AppendKind::Sign { target } => {
-            let (doc, sha256) = target_version(w, &target, checked.file_hash)?;
-            (Kind::DocumentSigned { doc, sha256 }, None)
-        }
+        k @ (AppendKind::Draft { .. }
+        | AppendKind::Amend { .. }
+        | AppendKind::Approve { .. }
+        | AppendKind::Sign { .. }) => document_kind(w, k, checked)?,
         AppendKind::Note { text } => (Kind::Note { text }, None),
         AppendKind::KeyRevoke { reason, .. } => (
             Kind::KeyRevoked {
@@ -439,6 +402,57 @@ fn event_kind(
                 "key and party changes are appended by the writer's own calls",
             ))
         }
+    })
+}
+
+/// The event of a document subcommand (draft, amend, approve, sign), with
+/// the bytes of the version it stores (read before the lock, in
+/// [`check_args`]).
+fn document_kind(
+    w: &mut Writer,
+    kind: AppendKind,
+    checked: Checked,
+) -> Result<(Kind, Option<Vec<u8>>), Failure> {
+    let doc_id = |s: &str| DocId::new(s).map_err(|e| Failure::usage(format!("--doc: {e}")));
+    let document = checked
+        .document
+        .ok_or_else(|| Failure::usage("--file is required"));
+    Ok(match kind {
+        AppendKind::Draft {
+            doc,
+            title,
+            signatories,
+            no_signatures,
+            ..
+        } => {
+            let bytes = document?;
+            let signatories = draft_signatories(w, &signatories, no_signatures)?;
+            let k = Kind::DocumentDrafted {
+                doc: doc_id(&doc)?,
+                sha256: DocHash::of(&bytes),
+                title,
+                signatories,
+            };
+            (k, Some(bytes))
+        }
+        AppendKind::Amend { doc, notes, .. } => {
+            let bytes = document?;
+            let k = Kind::DocumentAmended {
+                doc: doc_id(&doc)?,
+                sha256: DocHash::of(&bytes),
+                notes,
+            };
+            (k, Some(bytes))
+        }
+        AppendKind::Approve { target } => {
+            let (doc, sha256) = target_version(w, &target, checked.file_hash)?;
+            (Kind::DocumentApproved { doc, sha256 }, None)
+        }
+        AppendKind::Sign { target } => {
+            let (doc, sha256) = target_version(w, &target, checked.file_hash)?;
+            (Kind::DocumentSigned { doc, sha256 }, None)
+        }
+        _ => return Err(Failure::usage("not a document subcommand")),
     })
 }
 
