@@ -286,3 +286,73 @@ fn symbolic_links_inside_a_ledger_are_refused() {
         "is a symbolic link, not the document",
     );
 }
+
+/// `ledger checkpoint --key` with a key of no party exited 0 and from then
+/// on `verify` failed; a revoked key signed too, and `--add` let a stored
+/// checkpoint gain a revoked key's signature. Refused before writing; a
+/// dedicated log key is taken only when said so (`--log-key`), and then
+/// verifiers need it.
+#[test]
+fn checkpoints_only_by_keys_that_may_sign_them() {
+    let fx = Fx::with_ledger();
+    fx.append("ann", &["note", "--text", "one"]).ok();
+    let before = snapshot(&fx.p("led"));
+    fx.refused(
+        &["checkpoint", "led", "--key", "other/eve.key"],
+        2,
+        "is not a key of any party of this ledger, so `ledger verify` would refuse the checkpoint",
+    );
+    assert_same(&before, &snapshot(&fx.p("led")), &"a refused checkpoint");
+    // Said to be a dedicated log key: written, and verifiers need it.
+    fx.run(&["checkpoint", "led", "--key", "other/eve.key", "--log-key"])
+        .ok();
+    fx.refused(
+        &["verify", "led"],
+        1,
+        "carries no signature by a trusted key",
+    );
+    fx.run(&["verify", "--log-key", "other/eve.pub", "led"])
+        .ok();
+    std::fs::remove_dir_all(fx.p("led/checkpoints")).unwrap();
+    // ann adds a second key, then revokes the first.
+    fx.run(&["keygen", "keys/ann2"]).ok();
+    fx.append("ann", &["key-add", "--new-key", "keys/ann2.key"])
+        .ok();
+    // A checkpoint signed while ann's first key was good, to --add later.
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+    let signed_by_old = fx.read("led/checkpoints/3");
+    std::fs::remove_dir_all(fx.p("led/checkpoints")).unwrap();
+    let t = fx.at();
+    fx.run(&[
+        "append",
+        "led",
+        "--key",
+        "keys/ann2.key",
+        "--at",
+        &t,
+        "key-revoke",
+        "--revoke",
+        "keys/ann.pub",
+        "--reason",
+        "lost",
+    ])
+    .ok();
+    let before = snapshot(&fx.p("led"));
+    fx.refused(
+        &["checkpoint", "led", "--key", "keys/ann.key"],
+        2,
+        "the signing key is a key of \"ann\" that was revoked at event 3",
+    );
+    // The old checkpoint (size 3), signed by the now revoked key, offered
+    // with --add: refused for that signature.
+    fx.write("old-cp", &signed_by_old);
+    fx.refused(
+        &["checkpoint", "led", "--add", "old-cp"],
+        2,
+        "a signature of the checkpoint given is by a key of \"ann\" that was revoked at event 3",
+    );
+    assert_same(&before, &snapshot(&fx.p("led")), &"refused checkpoints");
+    fx.run(&["checkpoint", "led", "--key", "keys/ann2.key"])
+        .ok();
+    fx.report();
+}

@@ -559,12 +559,22 @@ impl Writer {
     /// tail even when this writer's cache cannot confirm that the bytes
     /// came after the last committed event (`ledger repair`).
     pub fn repair(dir: &Path) -> Result<Writer, WriteError> {
-        Self::open_with(dir, true)
+        let w = Self::open_with(dir, true)?;
+        w.store.remove_leftovers(true);
+        Ok(w)
+    }
+
+    /// After a commit: removes the temporary files a crashed writer left
+    /// (a refused command changes nothing, so only a writer that wrote
+    /// does this). `docs/` is listed only after a full replay, which
+    /// costs as much anyway: a temporary file made there changes the
+    /// directory's stamp, so the writer after a crash always replays.
+    fn sweep_leftovers(&self) {
+        self.store.remove_leftovers(self.complete);
     }
 
     fn open_with(dir: &Path, force_repair: bool) -> Result<Writer, WriteError> {
         let mut store = Store::open(dir, Access::Write)?;
-        store.remove_leftovers(false);
         let stamp = store.stamp()?;
         let len = stamp.len;
         let (key, key_problem) = load_key();
@@ -615,8 +625,6 @@ impl Writer {
                 }
             }
         }
-        // A full replay: the time to list docs/ for what a crash left.
-        store.remove_leftovers(true);
         // The old cache stays until a new one replaces it: its committed
         // length is what lets a torn tail be removed after a crash here.
         let mut repaired = None;
@@ -1246,6 +1254,7 @@ impl Writer {
         self.state = next;
         self.log_len += bytes.len() as u64;
         self.head_offset = offset;
+        self.sweep_leftovers();
         self.save_cache();
         Ok(Appended {
             kind: verified.body.kind.name(),
@@ -1454,6 +1463,7 @@ impl Writer {
         self.key_events.extend(key_offsets);
         self.touched.docs.extend(touched_docs);
         self.touched.sessions.extend(touched_sessions);
+        self.sweep_leftovers();
         self.save_cache();
         Ok(Imported {
             count: accepted.len() as u64,

@@ -364,8 +364,32 @@ fn store_signatures(
 /// `ledger checkpoint DIR --key FILE`: signs a checkpoint of the ledger's
 /// tree as it is now and stores it in `DIR/checkpoints/<size>` (FORMAT
 /// §13.2), adding the signature if that checkpoint is already stored.
-pub fn checkpoint(dir: &Path, key: &SigningKey) -> Result<Written, CheckpointError> {
+///
+/// The key must be a key of a party that was not revoked (FORMAT §13.1),
+/// or, with `log_key`, a dedicated log key that verifiers are given
+/// separately: anything else would make `verify` refuse the ledger.
+pub fn checkpoint(dir: &Path, key: &SigningKey, log_key: bool) -> Result<Written, CheckpointError> {
     let mut w = Writer::open(dir)?;
+    let me = key.public();
+    match w.state().key_record(&me) {
+        Some(r) => {
+            if let Some(rev) = &r.revoked {
+                return Err(Request::SignerRevoked {
+                    what: "the signing key is",
+                    party: r.party.to_string(),
+                    revoked: rev.seq,
+                }
+                .into());
+            }
+        }
+        None if !log_key => {
+            return Err(Request::SignerNotAParty {
+                fingerprint: hex::encode(me.fingerprint()),
+            }
+            .into())
+        }
+        None => {}
+    }
     // A signed statement: the cached tree is checked against the log (and
     // rebuilt if damaged) before its root is signed.
     w.tree()?;
@@ -408,6 +432,23 @@ pub fn add_signatures(dir: &Path, bytes: &[u8]) -> Result<Written, CheckpointErr
         }
         Ok(root)
     })?;
+    // A signature by a revoked party key would make verify refuse the
+    // checkpoint: refused here, before anything is written.
+    for (party, record) in w.state().keys.values().map(|r| (r.party.to_string(), r)) {
+        let Some(rev) = &record.revoked else { continue };
+        let Ok(v) = NoteVerifier::new(&origin, VerifierKind::Ed25519, record.key) else {
+            continue;
+        };
+        let by_it = |sig: &note::NoteSignature| sig.name() == origin && sig.key_id() == v.key_id();
+        if n.signatures().iter().any(by_it) {
+            return Err(Request::SignerRevoked {
+                what: "a signature of the checkpoint given is by",
+                party,
+                revoked: rev.seq,
+            }
+            .into());
+        }
+    }
     let (note, added) = store_signatures(dir, cp.size(), n.text(), n.signatures().to_vec())?;
     Ok(Written {
         path: checkpoint_path(dir, cp.size()),

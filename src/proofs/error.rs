@@ -275,6 +275,18 @@ pub enum Request {
     /// A publication cannot be made or read as asked.
     #[error(transparent)]
     Publish(#[from] PublishRequest),
+    /// `checkpoint --key`: the key is not a key of any party, and was not
+    /// given as a dedicated log key.
+    #[error("the signing key (fingerprint {fingerprint}) is not a key of any party of this ledger, so `ledger verify` would refuse the checkpoint; sign with a party's key, or, if it is a dedicated log key that every verifier will be given with --log-key, add --log-key")]
+    SignerNotAParty { fingerprint: String },
+    /// A checkpoint signature by a revoked party key (FORMAT §13.1: a
+    /// revoked key may be in someone else's hands).
+    #[error("{what} a key of {party:?} that was revoked at event {revoked}, which may sign no checkpoint (FORMAT §13.1); nothing was written")]
+    SignerRevoked {
+        what: &'static str,
+        party: String,
+        revoked: u64,
+    },
 }
 
 /// How bytes given as a proof bundle are not one (FORMAT §14).

@@ -252,7 +252,7 @@ pub fn grow_dir(fx: &Fx, rel: &str, to: u64, every: bool, salt: &str) {
     let mut n = w.state().count;
     drop(w);
     if every {
-        checkpoint::checkpoint(&dir, k(checkpoint_signer(n))).unwrap();
+        checkpoint::checkpoint(&dir, k(checkpoint_signer(n)), false).unwrap();
     }
     while n < to {
         let (who, kind, doc) = story(n, salt);
@@ -262,7 +262,7 @@ pub fn grow_dir(fx: &Fx, rel: &str, to: u64, every: bool, salt: &str) {
         drop(w);
         n += 1;
         if every || n == to {
-            checkpoint::checkpoint(&dir, k(checkpoint_signer(n))).unwrap();
+            checkpoint::checkpoint(&dir, k(checkpoint_signer(n)), false).unwrap();
         }
     }
 }
@@ -292,7 +292,7 @@ pub fn notes_to(fx: &Fx, rel: &str, to: u64) {
         .unwrap();
     }
     drop(w);
-    checkpoint::checkpoint(&dir, &ann).unwrap();
+    checkpoint::checkpoint(&dir, &ann, false).unwrap();
 }
 
 pub fn read_cp(fx: &Fx, rel: &str, size: u64) -> Vec<u8> {

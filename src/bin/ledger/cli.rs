@@ -146,6 +146,9 @@ pub(crate) enum Command {
         /// A copy of a stored checkpoint carrying more signatures (e.g. from `ledger witness cosign`)
         #[arg(long, value_name = "NOTE")]
         add: Option<PathBuf>,
+        /// --key is a dedicated log key, not a party's (every verifier then needs --log-key)
+        #[arg(long, requires = "key")]
+        log_key: bool,
         #[command(flatten)]
         pass: PassArgs,
     },

@@ -108,8 +108,9 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             dir,
             key,
             add,
+            log_key,
             pass,
-        } => proofs::checkpoint(out, dir, key, add, pass),
+        } => proofs::checkpoint(out, dir, key, add, log_key, pass),
         Command::Prove {
             dir,
             event,

@@ -15,11 +15,12 @@ pub(crate) fn checkpoint(
     dir: PathBuf,
     key: Option<PathBuf>,
     add: Option<PathBuf>,
+    log_key: bool,
     pass: PassArgs,
 ) -> Result<(), Failure> {
     let json = out.json;
     let written = match (key, add) {
-        (Some(k), _) => checkpoint::checkpoint(&dir, &pass.load(&k)?)?,
+        (Some(k), _) => checkpoint::checkpoint(&dir, &pass.load(&k)?, log_key)?,
         (None, Some(a)) => checkpoint::add_signatures(&dir, &read_file(&a)?)?,
         (None, None) => return Err(Failure::usage("give --key or --add")),
     };
