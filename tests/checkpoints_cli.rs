@@ -428,7 +428,9 @@ fn a_checkpoint_signed_by_a_log_key_needs_that_key() {
     fs::create_dir_all(fx.p("logk")).unwrap();
     fx.run(&["keygen", "logk/log"]).ok();
     fx.append("bob", &["note", "--text", "one more"]).ok();
-    let r = fx.run(&["checkpoint", "led", "--key", "logk/log.key"]);
+    // Said to be a dedicated log key (without --log-key, a key of no
+    // party is refused: tests/hardening.rs).
+    let r = fx.run(&["checkpoint", "led", "--key", "logk/log.key", "--log-key"]);
     r.ok();
     assert!(
         r.stdout

@@ -356,3 +356,27 @@ fn checkpoints_only_by_keys_that_may_sign_them() {
         .ok();
     fx.report();
 }
+
+/// `publish L L` and `publish L L/docs` exited 0 and wrote tiles into the
+/// ledger. Refused, changing nothing; a directory beside it works.
+#[test]
+fn publish_refuses_an_output_inside_the_ledger() {
+    let fx = Fx::with_ledger();
+    fx.append("ann", &["note", "--text", "one"]).ok();
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+    let before = snapshot(&fx.p("led"));
+    for out in ["led", "led/docs", "led/new/site", "."] {
+        fx.refused(
+            &["publish", "led", out],
+            2,
+            "publish to a directory outside it",
+        );
+        assert_same(
+            &before,
+            &snapshot(&fx.p("led")),
+            &format!("publish led {out}"),
+        );
+    }
+    fx.run(&["publish", "led", "site"]).ok();
+    fx.run(&["verify", "site"]).ok();
+}

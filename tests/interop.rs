@@ -430,7 +430,8 @@ fn export_is_checked_by_openssl_pkeyutl() {
     fails(
         d,
         &["export", "ledger", "--event", "99"],
-        1,
+        // A usage error (issue 11, point 13): the ledger is not at fault.
+        2,
         "there is no event 99",
     );
 }

@@ -359,6 +359,10 @@ pub enum PublishRequest {
     /// `check-proof DIR --event N`: the event is not in the published tree.
     #[error("event {index} is not in the published tree of {size} events")]
     NotInPublished { index: u64, size: u64 },
+    /// `publish DIR OUT` with OUT inside the ledger, or the ledger inside
+    /// OUT: the publication would write into the ledger.
+    #[error("{} is inside the ledger {} (or holds it): publish to a directory outside it", .out.display(), .dir.display())]
+    IntoLedger { dir: PathBuf, out: PathBuf },
 }
 
 impl From<CheckpointProblem> for CheckpointError {

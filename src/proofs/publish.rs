@@ -82,12 +82,44 @@ fn write_immutable(path: &Path, bytes: &[u8]) -> Result<bool, CheckpointError> {
     Ok(true)
 }
 
+/// Refuses an output directory inside the ledger (or one holding it): a
+/// publication writes tiles and documents, which must never land in the
+/// ledger. Compared as real paths; `out` need not exist yet (its nearest
+/// existing ancestor is resolved).
+fn refuse_overlap(dir: &Path, out: &Path) -> Result<(), CheckpointError> {
+    let real = |p: &Path| -> Option<PathBuf> {
+        let mut rest = Vec::new();
+        let mut at = p.to_path_buf();
+        loop {
+            if let Ok(r) = fs::canonicalize(&at) {
+                return Some(rest.iter().rev().fold(r, |acc: PathBuf, c| acc.join(c)));
+            }
+            rest.push(at.file_name()?.to_owned());
+            at = match at.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+        }
+    };
+    if let (Some(d), Some(o)) = (real(dir), real(out)) {
+        if o.starts_with(&d) || d.starts_with(&o) {
+            return Err(PublishRequest::IntoLedger {
+                dir: dir.to_owned(),
+                out: out.to_owned(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// `ledger publish DIR OUT`: publishes the ledger up to its largest stored
 /// checkpoint. Incremental: full tiles and bundles already in `OUT` are
 /// immutable and not rewritten (they are checked to be identical); only
 /// new ones, the new partial ones and new documents are written, made
 /// durable, and then `OUT/checkpoint` is replaced.
 pub fn publish(dir: &Path, out: &Path) -> Result<Published, CheckpointError> {
+    refuse_overlap(dir, out)?;
     let mut w = Writer::open(dir)?;
     let origin = checkpoint::origin(&w.state().ledger);
     let (cp, cp_bytes) = checkpoint::latest_stored(dir)?;

@@ -50,6 +50,13 @@ impl Failure {
         match self {
             Failure::BrokenPipe => OK,
             Failure::Refuted(_) => REFUTED,
+            // `export --event N` past the end: a mistake in the request, not
+            // evidence against the ledger.
+            Failure::Verify(VerifyError::Failed(f))
+                if matches!(f.cause, ledger::core::verify::Cause::NoSuchEvent { .. }) =>
+            {
+                USAGE
+            }
             Failure::Verify(VerifyError::Failed(_)) => REFUTED,
             // Not self-contained: what verify proves would rest on files
             // outside the ledger.
