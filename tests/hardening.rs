@@ -380,3 +380,84 @@ fn publish_refuses_an_output_inside_the_ledger() {
     fx.run(&["publish", "led", "site"]).ok();
     fx.run(&["verify", "site"]).ok();
 }
+
+/// Writers waited silently with no limit. Now: --no-wait refuses at once,
+/// --wait SECONDS waits at most that long, and a writer that waits says
+/// so after a second, naming the pid that holds the lock.
+#[test]
+fn a_writer_says_it_waits_for_the_lock_and_gives_up_when_told() {
+    let fx = Fx::with_ledger();
+    let lock = std::fs::OpenOptions::new()
+        .append(true)
+        .open(fx.p("led/events.cbor"))
+        .unwrap();
+    lock.lock().unwrap();
+    let me = format!("pid {}", std::process::id());
+    let before = snapshot(&fx.p("led"));
+    let start = Instant::now();
+    let r = fx.run(&[
+        "--no-wait",
+        "append",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "note",
+        "--text",
+        "x",
+    ]);
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr.contains("is locked by another writer"), "{r}");
+    assert!(r.stderr.contains(&me), "{r}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let start = Instant::now();
+    let r = fx.run(&[
+        "--wait",
+        "2",
+        "append",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "note",
+        "--text",
+        "x",
+    ]);
+    let took = start.elapsed();
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(
+        r.stderr
+            .contains(&format!("waiting for the lock held by {me}")),
+        "{r}"
+    );
+    assert!(r.stderr.contains("was not released within 2 s"), "{r}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(20),
+        "{took:?}"
+    );
+    assert_same(&before, &snapshot(&fx.p("led")), &"writers that gave up");
+    // Released while a writer waits: it goes on.
+    let waiter = Command::new(BIN)
+        .args([
+            "append",
+            "led",
+            "--key",
+            "keys/ann.key",
+            "--at",
+            &time(50),
+            "note",
+            "--text",
+            "y",
+        ])
+        .current_dir(fx.root())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(lock);
+    let out = waiter.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fx.report();
+}

@@ -46,6 +46,13 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Another writer held the lock for longer than the writer would wait.
+    #[error("{path} is locked by another writer{} and was not released within {waited_secs} s; try again, or wait longer with --wait SECONDS", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Busy {
+        path: PathBuf,
+        pid: Option<u32>,
+        waited_secs: u64,
+    },
     /// The log or `docs/` is a symbolic link: not a self-contained ledger.
     #[error("{path} is a symbolic link: a ledger must hold its log and documents itself (git would store only the link); replace it with the file or directory it points to")]
     Link { path: PathBuf },
@@ -62,6 +69,15 @@ pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ 
         path: path.to_owned(),
         source,
     }
+}
+
+/// How long a writer waits for another writer's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockWait {
+    /// Until the lock is free (the library's default).
+    Forever,
+    /// At most this long, then [`StoreError::Busy`] (zero: not at all).
+    For(std::time::Duration),
 }
 
 /// How a ledger is opened: a writer excludes other writers; readers take
@@ -105,6 +121,59 @@ impl Stamp {
             ctime_ns: ns(m.ctime(), m.ctime_nsec()),
         }
     }
+}
+
+/// Takes the exclusive lock on `log`, waiting as `wait` says.
+fn lock_waiting(
+    log: &File,
+    path: &Path,
+    wait: LockWait,
+    waiting: &mut dyn FnMut(Option<u32>),
+) -> Result<(), StoreError> {
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    let mut told = false;
+    loop {
+        match log.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => return Err(io(path)(e)),
+        }
+        let waited = start.elapsed();
+        if let LockWait::For(limit) = wait {
+            if waited >= limit {
+                return Err(StoreError::Busy {
+                    path: path.to_owned(),
+                    pid: lock_holder(log),
+                    waited_secs: limit.as_secs(),
+                });
+            }
+        }
+        if !told && waited >= Duration::from_secs(1) {
+            told = true;
+            waiting(lock_holder(log));
+            if wait == LockWait::Forever {
+                // Said once; now queue for the lock like any waiter.
+                return log.lock().map_err(io(path));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pid holding a write `flock` on `file`, where Linux says it
+/// (`/proc/locks`: "1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> ...").
+fn lock_holder(file: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = file.metadata().ok()?.ino().to_string();
+    let locks = fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (kind, mode, pid, id) = (f.get(1)?, f.get(3)?, f.get(4)?, f.get(5)?);
+        (*kind == "FLOCK" && *mode == "WRITE" && id.rsplit(':').next() == Some(ino.as_str()))
+            .then(|| pid.parse().ok())
+            .flatten()
+    })
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -185,6 +254,18 @@ impl Store {
     /// nothing for writing, so that it works on a read-only copy and never
     /// waits.
     pub fn open(dir: &Path, access: Access) -> Result<Store, StoreError> {
+        Store::open_waiting(dir, access, LockWait::Forever, &mut |_| {})
+    }
+
+    /// [`Store::open`], waiting for another writer's lock as `wait` says;
+    /// `waiting` is told once, after a second, with the pid of the holder
+    /// where the system says it (Linux: `/proc/locks`).
+    pub fn open_waiting(
+        dir: &Path,
+        access: Access,
+        wait: LockWait,
+        waiting: &mut dyn FnMut(Option<u32>),
+    ) -> Result<Store, StoreError> {
         let log_path = dir.join(LOG_FILE);
         // A ledger holds its log and documents itself: git stores only a
         // link, and a link to another ledger's log would make a writer
@@ -214,7 +295,7 @@ impl Store {
             });
         }
         if access == Access::Write {
-            log.lock().map_err(io(&log_path))?;
+            lock_waiting(&log, &log_path, wait, waiting)?;
         }
         Ok(Store {
             dir: dir.to_owned(),

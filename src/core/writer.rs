@@ -22,7 +22,7 @@ use crate::core::format::{
 };
 use crate::core::replay::{Documents, RuleError, State};
 use crate::core::scan::{self, Failure, VerifyError};
-use crate::core::store::{Access, Store, StoreError};
+use crate::core::store::{Access, LockWait, Store, StoreError};
 use crate::tlog::merkle::{Frontier, Hash, MerkleError};
 
 /// Why an event was not written. Nothing was changed.
@@ -552,14 +552,24 @@ impl Writer {
     /// tail if there is one, and loads the state from the cache or, if the
     /// cache does not match the log, from a full verification.
     pub fn open(dir: &Path) -> Result<Writer, WriteError> {
-        Self::open_with(dir, false)
+        Self::open_with(dir, false, LockWait::Forever, &mut |_| {})
+    }
+
+    /// [`Writer::open`], waiting for another writer's lock as `wait` says,
+    /// and telling `waiting` (once, after a second) who holds it.
+    pub fn open_waiting(
+        dir: &Path,
+        wait: LockWait,
+        waiting: &mut dyn FnMut(Option<u32>),
+    ) -> Result<Writer, WriteError> {
+        Self::open_with(dir, false, wait, waiting)
     }
 
     /// Opens `dir` for appending like [`Writer::open`], but removes a torn
     /// tail even when this writer's cache cannot confirm that the bytes
     /// came after the last committed event (`ledger repair`).
     pub fn repair(dir: &Path) -> Result<Writer, WriteError> {
-        let w = Self::open_with(dir, true)?;
+        let w = Self::open_with(dir, true, LockWait::Forever, &mut |_| {})?;
         w.store.remove_leftovers(true);
         Ok(w)
     }
@@ -573,8 +583,13 @@ impl Writer {
         self.store.remove_leftovers(self.complete);
     }
 
-    fn open_with(dir: &Path, force_repair: bool) -> Result<Writer, WriteError> {
-        let mut store = Store::open(dir, Access::Write)?;
+    fn open_with(
+        dir: &Path,
+        force_repair: bool,
+        wait: LockWait,
+        waiting: &mut dyn FnMut(Option<u32>),
+    ) -> Result<Writer, WriteError> {
+        let mut store = Store::open_waiting(dir, Access::Write, wait, waiting)?;
         let stamp = store.stamp()?;
         let len = stamp.len;
         let (key, key_problem) = load_key();

@@ -30,6 +30,12 @@ pub(crate) struct Cli {
     /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
     pub(crate) color: ColorChoice,
+    /// A writer waits at most this long for another writer's lock
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
+    pub(crate) wait: u64,
+    /// A writer does not wait for another writer's lock (--wait 0)
+    #[arg(long, global = true, conflicts_with = "wait")]
+    pub(crate) no_wait: bool,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -18,6 +18,8 @@ pub(crate) struct Out {
     pub(crate) verbose: bool,
     pub(crate) color_out: bool,
     pub(crate) color_err: bool,
+    /// `--wait`/`--no-wait`: how long a writer waits for the lock.
+    pub(crate) wait: std::time::Duration,
 }
 
 impl Out {
@@ -30,6 +32,7 @@ impl Out {
             ColorChoice::Auto => tty && !no_color,
         };
         Out {
+            wait: std::time::Duration::from_secs(if cli.no_wait { 0 } else { cli.wait }),
             json: cli.json,
             quiet: cli.quiet,
             verbose: cli.verbose && !cli.quiet,
@@ -106,6 +109,27 @@ impl Out {
     /// user did not ask for, like removing a torn tail.
     pub(crate) fn warn(&self, text: impl std::fmt::Display) {
         let _ = writeln!(std::io::stderr(), "ledger: {text}");
+    }
+
+    /// Opens the ledger in `dir` for writing, waiting for another writer's
+    /// lock as `--wait` says and saying so after a second.
+    pub(crate) fn open_writer(
+        &self,
+        dir: &std::path::Path,
+    ) -> Result<ledger::core::writer::Writer, Failure> {
+        use ledger::core::store::LockWait;
+        let mut waiting = |pid: Option<u32>| {
+            let by = pid.map(|p| format!(" held by pid {p}")).unwrap_or_default();
+            self.warn(format_args!(
+                "waiting for the lock{by} (another writer is at work; at most {} s, see --wait)",
+                self.wait.as_secs()
+            ));
+        };
+        Ok(ledger::core::writer::Writer::open_waiting(
+            dir,
+            LockWait::For(self.wait),
+            &mut waiting,
+        )?)
     }
 
     /// A progress bar on stderr, drawn only on a terminal and only once the

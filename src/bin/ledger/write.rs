@@ -97,7 +97,7 @@ pub(crate) fn import(
         }
         None => BTreeMap::new(),
     };
-    let mut w = Writer::open(&dir)?;
+    let mut w = out.open_writer(&dir)?;
     if let Some(n) = w.repaired() {
         out.warn(format_args!(
             "removed a torn tail of {n} bytes left by an interrupted append"
@@ -310,7 +310,7 @@ pub(crate) fn append(
     let time = parse_time(at, allow_future)?;
     let key = pass.load(key)?;
     let checked = check_args(&kind, pass)?;
-    let mut w = Writer::open(dir)?;
+    let mut w = out.open_writer(dir)?;
     if let Some(n) = w.repaired() {
         out.warn(format_args!(
             "removed a torn tail of {n} bytes left by an interrupted append"
