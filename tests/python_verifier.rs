@@ -843,6 +843,8 @@ fn stored_checkpoints_get_the_same_verdict() {
             .arg(d)
             .arg("--key")
             .arg(&outsider)
+            // A key of no party: only as a dedicated log key.
+            .arg("--log-key")
             .output()
             .unwrap();
         assert!(out.status.success());

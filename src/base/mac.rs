@@ -44,6 +44,8 @@ pub enum KeyUnavailable {
     },
     #[error("{path} is not a {KEY_LEN}-byte cache key (remove it: a new one is made)")]
     Malformed { path: PathBuf },
+    #[error("{path} belongs to another user (run as the user who owns it, or remove it: a new one is made)")]
+    NotOurs { path: PathBuf },
     #[error("{path} may be read or written by others (mode {mode:o}); chmod 600 it")]
     Exposed { path: PathBuf, mode: u32 },
 }
@@ -137,25 +139,46 @@ fn default_path() -> Result<PathBuf, KeyUnavailable> {
 /// Reads an existing key file: a regular file of exactly 32 bytes, owned
 /// by us, that no one else may read or write.
 fn read_key(path: &Path) -> Result<CacheKey, KeyUnavailable> {
+    use std::os::unix::fs::OpenOptionsExt;
     let io = |source| KeyUnavailable::Io {
         path: path.to_owned(),
         source,
     };
-    let meta = fs::symlink_metadata(path).map_err(io)?;
+    // Not through a link, not waiting on a FIFO: the checks are made on
+    // what was opened.
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let mut f = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Err(KeyUnavailable::Malformed {
+                path: path.to_owned(),
+            })
+        }
+        Err(e) => return Err(io(e)),
+    };
+    let meta = f.metadata().map_err(io)?;
     let mode = meta.permissions().mode() & 0o777;
     if !meta.is_file() || meta.len() != KEY_LEN as u64 {
         return Err(KeyUnavailable::Malformed {
             path: path.to_owned(),
         });
     }
-    if mode & 0o077 != 0 || meta.uid() != rustix::process::geteuid().as_raw() {
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err(KeyUnavailable::NotOurs {
+            path: path.to_owned(),
+        });
+    }
+    if mode & 0o077 != 0 {
         return Err(KeyUnavailable::Exposed {
             path: path.to_owned(),
             mode,
         });
     }
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    let mut f = fs::File::open(path).map_err(io)?;
     f.read_exact(key.as_mut()).map_err(io)?;
     Ok(CacheKey(key))
 }

@@ -190,8 +190,9 @@ impl Store {
     /// offsets.
     pub(crate) fn tree(&self, hashes: u64, events: u64) -> Option<TreeFile> {
         let open = |path: PathBuf, len: Option<u64>| {
-            let file = File::open(path).ok()?;
-            (Some(file.metadata().ok()?.len()) == len).then_some(file)
+            let file = open_plain(&path, false).ok()?;
+            let meta = file.metadata().ok()?;
+            (meta.is_file() && Some(meta.len()) == len).then_some(file)
         };
         Some(TreeFile {
             hashes: open(self.tree_path(), hashes.checked_mul(32))?,
@@ -212,11 +213,9 @@ impl Store {
         offset: u64,
     ) -> Result<(), StoreError> {
         let open = |path: PathBuf, len: Option<u64>| {
-            let file = OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .map_err(io(&path))?;
-            if Some(file.metadata().map_err(io(&path))?.len()) != len {
+            let file = open_plain(&path, true).map_err(io(&path))?;
+            let meta = file.metadata().map_err(io(&path))?;
+            if !meta.is_file() || Some(meta.len()) != len {
                 return Err(io(&path)(std::io::Error::other("the tree cache is stale")));
             }
             Ok((file, path))
@@ -262,7 +261,20 @@ impl Store {
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join(PENDING_FILE);
         let text = format!("{start} {end}");
-        fs::write(&path, tagged(key, "pending", &[], text.as_bytes())).map_err(io(&path))
+        let log = self.log_identity()?;
+        replace_file(
+            &dir,
+            &path,
+            &tagged(key, "pending", &[log], text.as_bytes()),
+        )
+    }
+
+    /// What binds a pending marker to this ledger's log: its device and
+    /// inode, so that a marker copied from another ledger never checks.
+    fn log_identity(&self) -> Result<Vec<u8>, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(self.log_path()).map_err(io(self.log_path()))?;
+        Ok([m.dev().to_be_bytes(), m.ino().to_be_bytes()].concat())
     }
 
     /// The range recorded by [`Store::mark_pending`], if this user's
@@ -270,7 +282,8 @@ impl Store {
     pub(crate) fn pending(&self, key: &CacheKey) -> Option<(u64, u64)> {
         let path = self.dir().join(CACHE_DIR).join(PENDING_FILE);
         let bytes = read_capped(&path, 256).ok()??;
-        let text = std::str::from_utf8(untag(key, "pending", &[], &bytes)?).ok()?;
+        let log = self.log_identity().ok()?;
+        let text = std::str::from_utf8(untag(key, "pending", &[log], &bytes)?).ok()?;
         let (a, b) = text.split_once(' ')?;
         Some((a.parse().ok()?, b.parse().ok()?))
     }
@@ -446,7 +459,7 @@ impl Store {
             present.set(kind, index, 1);
         }
         let path = dir.join(GENERATION_FILE);
-        fs::write(&path, &generation).map_err(io(&path))?;
+        replace_file(&dir, &path, generation.as_bytes())?;
         Ok((generation, present))
     }
 }
@@ -480,13 +493,38 @@ fn write_bucket(
     bucket: &Bucket,
 ) -> Result<(), StoreError> {
     let json = serde_json::to_vec(bucket).map_err(|e| io(path)(e.into()))?;
-    fs::write(path, tagged(key, "entries", &at.parts(), &json)).map_err(io(path))
+    let dir = path.parent().unwrap_or(Path::new("."));
+    replace_file(dir, path, &tagged(key, "entries", &at.parts(), &json))
 }
 
 /// The largest cache head and bucket read: far above what a ledger of
 /// millions of events writes, and a bound on what a damaged file costs.
 const MAX_HEAD_BYTES: u64 = 64 << 20;
 const MAX_BUCKET_BYTES: u64 = 64 << 20;
+
+/// Opens a cache file without following a link or waiting on a FIFO (the
+/// caller checks the type on what was opened), to read or to append.
+fn open_plain(path: &Path, append: bool) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let mut o = OpenOptions::new();
+    if append {
+        o.append(true);
+    } else {
+        o.read(true);
+    }
+    o.custom_flags(flags.bits() as i32).open(path)
+}
+
+/// Writes `path` as a new file renamed over the old name: whatever was
+/// there (a link included) is replaced, never written through. Not
+/// fsynced: the cache is derived.
+fn replace_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    tmp.write_all(bytes).map_err(io(path))?;
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
+    Ok(())
+}
 
 /// `content` with its tag in front: 64 hex digits and a newline.
 fn tagged(key: &CacheKey, domain: &str, parts: &[Vec<u8>], content: &[u8]) -> Vec<u8> {
@@ -514,12 +552,27 @@ fn untag<'a>(key: &CacheKey, domain: &str, parts: &[Vec<u8>], bytes: &'a [u8]) -
 /// regular file or is larger (not the cache's, whatever it is).
 fn read_capped(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
-    let meta = fs::symlink_metadata(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // No following links, no waiting on a FIFO: the type is checked on
+    // what was opened.
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let f = match OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    let meta = f.metadata()?;
     if !meta.is_file() || meta.len() > max {
         return Ok(None);
     }
     let mut out = Vec::new();
-    File::open(path)?.take(max + 1).read_to_end(&mut out)?;
+    f.take(max + 1).read_to_end(&mut out)?;
     Ok((out.len() as u64 <= max).then_some(out))
 }
 

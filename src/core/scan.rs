@@ -435,10 +435,11 @@ pub(crate) fn check_wave(
 /// The log is read up to its length when the replay starts, a snapshot:
 /// bytes appended later are not looked at. A reader holds no lock, so the
 /// snapshot may end inside an append that a writer is making; a torn tail
-/// is taken for such an append in flight, not a failure, when a writer
-/// holds the lock or the log has grown since, and the replay then ends at
-/// the last complete event (RELIABILITY.md, "Readers"). A torn tail with
-/// no writer at work is what a crash left, and refuted as before.
+/// is taken for such an append in flight, not a failure, only when it is
+/// seen to complete (or to be cut back) within a few seconds
+/// ([`append_in_flight`]), and the replay then ends at the last complete
+/// event (RELIABILITY.md, "Readers"). Otherwise it is what a crash left,
+/// and refuted as before.
 pub(crate) fn replay(
     store: &Store,
     visit: impl FnMut(&Verified<Event>, u64, &State),
@@ -452,7 +453,7 @@ pub(crate) fn replay(
             ..
         })) if store.access() == Access::Read
             && state.is_some()
-            && (store.log_len()? > last.1 || store.writer_active()?) =>
+            && append_in_flight(store, offset, last.1)? =>
         {
             Ok(Replayed {
                 state: state
@@ -464,6 +465,39 @@ pub(crate) fn replay(
             })
         }
         other => other,
+    }
+}
+
+/// Whether the bytes from `offset` to `snapshot` (where a reader's
+/// snapshot ends, inside an incomplete event) are an append in flight,
+/// on positive evidence only: within a few seconds they become the start
+/// of a complete event, or the log is cut back to `offset` (a failed
+/// append, removed). A writer's lock alone proves nothing (anyone who can
+/// read the log can take it), nor does growth alone; with no writer at
+/// work and neither seen, the bytes are what a crash left.
+fn append_in_flight(store: &Store, offset: u64, snapshot: u64) -> Result<bool, StoreError> {
+    use crate::core::format::MAX_EVENT_BYTES;
+    use std::time::{Duration, Instant};
+    let seen = store.read_at(offset, snapshot.saturating_sub(offset))?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let len = store.log_len()?;
+        if len == offset {
+            return Ok(true);
+        }
+        if len > snapshot {
+            let now = store.read_at(offset, (len - offset).min(MAX_EVENT_BYTES as u64))?;
+            if let Frame::Item(n) = crate::core::format::frame(&now) {
+                return Ok(n >= seen.len() && now.starts_with(&seen));
+            }
+        }
+        if !store.writer_active()? && store.log_len()? == len {
+            return Ok(false);
+        }
+        if Instant::now() > deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

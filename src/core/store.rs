@@ -54,7 +54,7 @@ pub enum StoreError {
         waited_secs: u64,
     },
     /// The log or `docs/` is a symbolic link: not a self-contained ledger.
-    #[error("{path} is a symbolic link: a ledger must hold its log and documents itself (git would store only the link); replace it with the file or directory it points to")]
+    #[error("{path} is a symbolic link: a ledger must hold its log, documents and checkpoints itself (git would store only the link); replace it with the file or directory it points to")]
     Link { path: PathBuf },
     #[error("{path} changed while locked: expected {expected} bytes, found {found}")]
     Changed {
@@ -270,11 +270,19 @@ impl Store {
         // A ledger holds its log and documents itself: git stores only a
         // link, and a link to another ledger's log would make a writer
         // write into that one.
-        for name in [LOG_FILE, DOCS_DIR] {
+        let is_link = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+        for name in [LOG_FILE, DOCS_DIR, "checkpoints"] {
             let path = dir.join(name);
-            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            if is_link(&path) {
                 return Err(StoreError::Link { path });
             }
+        }
+        // The cache is derived: a link in its place (git commits one named
+        // `cache`, the ignore rule being for directories) is removed, the
+        // link only, never what it points to, and the cache rebuilt.
+        let cache = dir.join(CACHE_DIR);
+        if access == Access::Write && is_link(&cache) {
+            fs::remove_file(&cache).map_err(io(&cache))?;
         }
         let mut opts = OpenOptions::new();
         opts.read(true);
@@ -348,8 +356,9 @@ impl Store {
     /// stay where they were published (a directory of our choosing, not a
     /// link inside a ledger). Writers never do this.
     pub fn with_docs(mut self, docs: PathBuf) -> Store {
-        debug_assert_eq!(self.access, Access::Read);
-        self.docs = docs;
+        if self.access == Access::Read {
+            self.docs = docs;
+        }
         self
     }
 

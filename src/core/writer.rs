@@ -469,6 +469,41 @@ fn load_key() -> (Option<CacheKey>, Option<KeyUnavailable>) {
     }
 }
 
+/// [`Writer::check_depended_on`] against `state`; `arriving` says which
+/// versions are being stored with the events themselves (an import's).
+fn check_depended_on(
+    store: &Store,
+    state: &State,
+    kind: &Kind,
+    arriving: impl Fn(&DocHash) -> bool,
+) -> Result<(), WriteError> {
+    let (doc, version) = match kind {
+        Kind::DocumentSigned { doc, sha256 } | Kind::DocumentApproved { doc, sha256 } => {
+            (doc, *sha256)
+        }
+        Kind::DocumentAmended { doc, .. } => match state.documents.get(doc) {
+            Some(d) => (doc, d.current().sha256),
+            None => return Ok(()),
+        },
+        _ => return Ok(()),
+    };
+    // A version the ledger does not have is the replay's to refuse.
+    let known = state
+        .documents
+        .get(doc)
+        .is_some_and(|d| d.current().sha256 == version);
+    if !known || arriving(&version) {
+        return Ok(());
+    }
+    store
+        .check(&version)
+        .map_err(|reason| WriteError::DocumentChanged {
+            doc: doc.clone(),
+            sha256: version,
+            reason,
+        })
+}
+
 /// What an entry is read with: the key, the generation and the versions
 /// the cache's head names.
 #[derive(Clone, Copy)]
@@ -1180,32 +1215,7 @@ impl Writer {
     /// (The other versions' files are only checked by `verify`, which reads
     /// them all; README, "What append checks".)
     fn check_depended_on(&self, kind: &Kind) -> Result<(), WriteError> {
-        let (doc, version) = match kind {
-            Kind::DocumentSigned { doc, sha256 } | Kind::DocumentApproved { doc, sha256 } => {
-                (doc, *sha256)
-            }
-            Kind::DocumentAmended { doc, .. } => match self.state.documents.get(doc) {
-                Some(d) => (doc, d.current().sha256),
-                None => return Ok(()),
-            },
-            _ => return Ok(()),
-        };
-        // A version the ledger does not have is the replay's to refuse.
-        let known = self
-            .state
-            .documents
-            .get(doc)
-            .is_some_and(|d| d.current().sha256 == version);
-        if !known {
-            return Ok(());
-        }
-        self.store
-            .check(&version)
-            .map_err(|reason| WriteError::DocumentChanged {
-                doc: doc.clone(),
-                sha256: version,
-                reason,
-            })
+        check_depended_on(&self.store, &self.state, kind, |_| false)
     }
 
     /// Signs and appends one event. `document` carries the bytes of a new
@@ -1259,7 +1269,11 @@ impl Writer {
         }
         let offset = self.log_len;
         self.mark_pending(offset, offset + bytes.len() as u64)?;
-        self.store.append(offset, &bytes)?;
+        if let Err(e) = self.store.append(offset, &bytes) {
+            // Cut back by the store: the marker vouches for nothing now.
+            self.store.clear_pending();
+            return Err(e.into());
+        }
         self.store.clear_pending();
         if changes_keys_or_parties(&verified.body.kind) {
             self.key_events.push(offset);
@@ -1394,6 +1408,9 @@ impl Writer {
                 leaves.push((c.event().leaf_hash(), range.start as u64));
                 touched_docs.extend(doc.cloned());
                 touched_sessions.extend(session.cloned());
+                check_depended_on(&self.store, &next, &c.event().body.kind, |h| {
+                    documents.contains_key(h)
+                })?;
                 let v = next
                     .apply_checked(c, &docs)
                     .map_err(|e| fail(index, offset, ImportProblem::Rule(e)))?;
@@ -1456,6 +1473,7 @@ impl Writer {
             let bytes = &events[from..accepted[end - 1].end];
             self.mark_pending(self.log_len, self.log_len + bytes.len() as u64)?;
             if let Err(e) = self.store.append(self.log_len, bytes) {
+                self.store.clear_pending();
                 self.store.drop_cache();
                 self.unsaved = false;
                 if start == 0 {

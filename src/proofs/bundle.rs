@@ -288,6 +288,11 @@ pub fn witness_request(
     }
     require_root(&tree, &cp, None)?;
     let proof = merkle::prove_consistency(old, cp.size(), &tree).map_err(Request::Merkle)?;
+    // Checked like every proof this module hands out: from the root of
+    // the ledger's first `old` events to the checkpoint's.
+    let old_root = tree.root_at(old)?;
+    merkle::verify_consistency(old, cp.size(), &old_root, cp.root(), &proof)
+        .map_err(ProofFailure::Unchecked)?;
     Ok(crate::tlog::witness::AddCheckpoint {
         old,
         proof,

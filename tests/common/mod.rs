@@ -724,6 +724,15 @@ pub fn write_cache_head(dir: &Path, head: &serde_json::Value) {
 /// Writes the pending-append marker (`cache/pending`) as this user's
 /// writer does before an append it might not finish.
 pub fn write_pending(dir: &Path, start: u64, end: u64) {
+    use std::os::unix::fs::MetadataExt;
     let text = format!("{start} {end}");
-    write_tagged(&dir.join("cache/pending"), "pending", &[], text.as_bytes());
+    // Bound to the log it is about: its device and inode.
+    let m = fs::metadata(dir.join("events.cbor")).unwrap();
+    let log = [m.dev().to_be_bytes(), m.ino().to_be_bytes()].concat();
+    write_tagged(
+        &dir.join("cache/pending"),
+        "pending",
+        &[&log],
+        text.as_bytes(),
+    );
 }
