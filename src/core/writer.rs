@@ -1516,13 +1516,27 @@ pub fn index_documents(dir: &Path) -> Result<BTreeMap<DocHash, std::path::PathBu
     };
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
-        if path.is_file() {
-            let content = std::fs::read(&path).map_err(|source| StoreError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            out.insert(DocHash::of(&content), path);
+        // Regular files only (a FIFO or device is skipped, never opened),
+        // each at most the size a writer stores.
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
         }
+        let at = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        if meta.len() > crate::core::store::MAX_DOCUMENT_BYTES {
+            return Err(at(std::io::Error::other(format!(
+                "{} bytes, more than the {} MiB a document may have",
+                meta.len(),
+                crate::core::store::MAX_DOCUMENT_BYTES >> 20
+            ))));
+        }
+        let content = std::fs::read(&path).map_err(at)?;
+        out.insert(DocHash::of(&content), path);
     }
     Ok(out)
 }
