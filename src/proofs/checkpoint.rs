@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::base::crypto::{PublicKey, SigningKey};
-use crate::core::format::LedgerId;
 use crate::core::store::StoreError;
 use crate::core::verify::CheckpointProblem;
 use crate::core::writer::Writer;
@@ -39,12 +38,7 @@ pub(crate) fn stored_file(size: u64) -> String {
     format!("{CHECKPOINTS_DIR}/{size}")
 }
 
-/// FORMAT §13.1: a ledger's origin, the first line of its checkpoints and
-/// the name of the keys that sign them: stable, and derived from the
-/// ledger id alone.
-pub fn origin(ledger: &LedgerId) -> String {
-    format!("ledger/{ledger}")
-}
+pub use crate::proofs::index::origin;
 
 /// The note verifiers of a ledger's checkpoints: each key, as an Ed25519
 /// note key named by the origin.

@@ -17,9 +17,15 @@ use std::path::Path;
 
 use crate::core::format::{Event, ReadError};
 use crate::core::store::{Access, Store};
-use crate::proofs::checkpoint::origin;
 use crate::proofs::error::{CheckpointError, LedgerProblem, Request};
 use crate::tlog::merkle::{self, Hash, HashReader, MerkleError};
+
+/// FORMAT §13.1: a ledger's origin, the first line of its checkpoints and
+/// the name of the keys that sign them (and so of its tree): stable, and
+/// derived from the ledger id alone.
+pub fn origin(ledger: &crate::core::format::LedgerId) -> String {
+    format!("ledger/{ledger}")
+}
 
 /// The checkpoint origin (FORMAT §13.1) of the ledger in `dir`, from its
 /// genesis alone, read like [`TreeIndex::read`] reads: no lock, no write.
