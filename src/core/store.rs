@@ -53,7 +53,8 @@ pub enum StoreError {
         pid: Option<u32>,
         waited_secs: u64,
     },
-    /// The log or `docs/` is a symbolic link: not a self-contained ledger.
+    /// The log, `docs/` or `checkpoints/` is a symbolic link: not a
+    /// self-contained ledger.
     #[error("{path} is a symbolic link: a ledger must hold its log, documents and checkpoints itself (git would store only the link); replace it with the file or directory it points to")]
     Link { path: PathBuf },
     #[error("{path} changed while locked: expected {expected} bytes, found {found}")]
