@@ -461,3 +461,37 @@ fn a_writer_says_it_waits_for_the_lock_and_gives_up_when_told() {
     );
     fx.report();
 }
+
+/// Usage errors from argument parsing were 5-7 lines starting with
+/// `error:`, not one line starting with `ledger:` as the README promises.
+#[test]
+fn argument_errors_are_one_line() {
+    let fx = Fx::with_ledger();
+    for (args, needle) in [
+        (
+            vec!["verify"],
+            "the following required arguments were not provided: <DIR>",
+        ),
+        (
+            vec!["export", "led", "--event", "1", "-o", "x"],
+            "unexpected argument '-o' found",
+        ),
+        (vec!["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (
+            vec!["--wait", "abc", "verify", "led"],
+            "invalid value 'abc' for '--wait <SECONDS>'",
+        ),
+        (
+            vec!["append", "led", "--key", "keys/ann.key", "note"],
+            "--text <TEXT>",
+        ),
+    ] {
+        let r = fx.run(&args);
+        r.usage_error(needle);
+        assert_eq!(message_problem(&r.stderr), None, "{r}");
+    }
+    // Help and version are not errors: stdout, exit 0.
+    let r = fx.run(&["--help"]);
+    r.ok();
+    assert!(r.stdout.contains("Usage: ledger"), "{r}");
+}

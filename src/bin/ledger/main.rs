@@ -35,9 +35,20 @@ fn main() -> ExitCode {
     );
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        // --help and --version: clap's own text, on stdout.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
+        }
+        // A mistake in the arguments: one line, like every other error
+        // (README, "Exit codes"), with clap's tip if it has one.
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "ledger: {}",
+                usage_line(&e.render().to_string())
+            );
+            return ExitCode::from(2);
         }
     };
     let out = Out::new(&cli);
@@ -55,6 +66,31 @@ fn main() -> ExitCode {
             ExitCode::from(f.exit_code())
         }
     }
+}
+
+/// clap's error text ("error: ...", a tip, the usage) as one line.
+fn usage_line(text: &str) -> String {
+    // The first paragraph: the message, and what it lists.
+    let first: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let first = first.join(" ");
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
+    let mut line = if first.is_empty() {
+        "invalid arguments".to_owned()
+    } else {
+        first.to_owned()
+    };
+    if let Some(tip) = text.lines().find_map(|l| l.trim().strip_prefix("tip: ")) {
+        line.push_str(&format!(" ({tip})"));
+    }
+    if let Some(usage) = text.lines().find_map(|l| l.trim().strip_prefix("Usage: ")) {
+        line.push_str(&format!("; usage: {usage}"));
+    }
+    verify::terminal_safe(&line)
 }
 
 fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
