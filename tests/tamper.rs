@@ -977,10 +977,15 @@ fn party_keys_replaced_in_genesis() {
     }
     let s = scratch(&log);
     assert_eq!(s.verify(None).unwrap().count, fx.len() as u64);
-    let trusted: Vec<(String, PublicKey)> = fx
+    let trusted: Vec<ledger::core::trust::TrustedKey> = fx
         .keys
         .iter()
-        .map(|(p, k)| (p.to_string(), k.public()))
+        .map(|(p, k)| ledger::core::trust::TrustedKey {
+            label: p.to_string(),
+            party: None,
+            explicit: false,
+            key: k.public(),
+        })
         .collect();
     let options = Options {
         trust: Some(trusted),

@@ -295,9 +295,15 @@ fn proof_vectors() -> Vec<Vector> {
     }
     .encode();
     // Both check out with the parties' public keys alone.
-    let trust = vec![("med".to_string(), med.public())];
     let most = key_from_seed(dir.path(), "most.key", MOST_SEED);
-    let trust = [trust, vec![("most".to_string(), most.public())]].concat();
+    let bound =
+        |party: &str, key: ledger::base::crypto::PublicKey| ledger::core::trust::TrustedKey {
+            label: party.to_string(),
+            party: Some(ledger::core::format::PartyId::new(party).unwrap()),
+            explicit: true,
+            key,
+        };
+    let trust = vec![bound("med", med.public()), bound("most", most.public())];
     bundle::check_bundle(&inclusion, &trust, None).unwrap();
     bundle::check_bundle(&consistency, &trust, None).unwrap();
     let v = |label, value: String| Vector { label, value };

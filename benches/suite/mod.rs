@@ -611,7 +611,7 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
                 .at(at),
             ),
         }
-        proofs_at(&bin, &w, key, &keys.keys, &mut rows)?;
+        proofs_at(&bin, &w, key, &keys, &mut rows)?;
         library_appends(&w, key, f.events, limits.fsync_per_s, &mut rows)?;
         fs::remove_dir_all(&w)?;
     }
@@ -859,15 +859,17 @@ fn proofs_at(
     bin: &Path,
     w: &Path,
     key: &Path,
-    parties: &[ledger::base::crypto::SigningKey],
+    parties: &gen::Keys,
     rows: &mut Vec<Row>,
 ) -> Result<(), Error> {
     let scratch = w.with_extension("proofs");
     let _ = fs::remove_dir_all(&scratch);
     let public = scratch.join("trusted");
     fs::create_dir_all(&public)?;
-    for (i, k) in parties.iter().enumerate() {
-        fs::write(public.join(format!("party{i}.pub")), k.public().to_pem())?;
+    // Named after their parties: check-proof binds a key to the party its
+    // file is named after, and refuses an event signed with another's key.
+    for (id, k) in parties.ids.iter().zip(&parties.keys) {
+        fs::write(public.join(format!("{id}.pub")), k.public().to_pem())?;
     }
     let run_ok = |what: &str, args: &[std::ffi::OsString]| -> Result<cli::Run, Error> {
         let r = cli::run(bin, args, None, true)?;

@@ -213,6 +213,14 @@ pub enum TrustFailure {
     /// A trusted key (named as on the command line) no party ever held.
     #[error("trusted key {name} is not the key of any party of this ledger (--trust)")]
     UnknownKey { name: String },
+    /// A trusted key the auditor bound to one party (`PARTY=FILE`) is
+    /// another's.
+    #[error("trusted key {name} is bound to party {} (--trust), but in this ledger it is the key of party {holder:?}", .bound.as_ref().map(|p| format!("{p:?}")).unwrap_or_default())]
+    WrongParty {
+        name: String,
+        bound: Option<PartyId>,
+        holder: PartyId,
+    },
 }
 
 /// Why a checkpoint note is not accepted as a ledger's (FORMAT §13), or

@@ -9,7 +9,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::base::crypto::PublicKey;
 use crate::core::format::{DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId, PartyId};
 use crate::core::replay::{KeyRecord, State, Verified};
 use crate::core::scan::replay;
@@ -23,8 +22,9 @@ use crate::tlog::merkle::Hash;
 #[derive(Debug, Default)]
 pub struct Options {
     /// `--trust`: every party must have held one of these keys, and each
-    /// must be a key some party holds or held (name, key).
-    pub trust: Option<Vec<(String, PublicKey)>>,
+    /// must be a key some party holds or held; one bound to a party
+    /// explicitly (`PARTY=FILE`) must be a key that party holds or held.
+    pub trust: Option<Vec<crate::core::trust::TrustedKey>>,
     /// `--head`: the ledger must contain an event with this hash.
     pub head: Option<EventHash>,
 }
@@ -501,13 +501,13 @@ pub(crate) fn verify_state(
         // trusted key of its own, but one vouches for it if given.
         for (party, member) in &state.parties {
             let mut found = false;
-            for (name, key) in trusted {
-                if let Some(r) = state.key_record(key).filter(|r| r.party == *party) {
+            for t in trusted {
+                if let Some(r) = state.key_record(&t.key).filter(|r| r.party == *party) {
                     found = true;
                     trust_report.push(TrustInfo {
                         party: party.clone(),
-                        file: name.clone(),
-                        fingerprint: hex::encode(key.fingerprint()),
+                        file: t.label.clone(),
+                        fingerprint: hex::encode(t.key.fingerprint()),
                         status: KeyInfo::of(r).history(),
                     });
                 }
@@ -520,11 +520,24 @@ pub(crate) fn verify_state(
                 })));
             }
         }
-        for (name, key) in trusted {
-            if state.key_record(key).is_none() {
-                return Err(fail(Cause::Trust(TrustFailure::UnknownKey {
-                    name: name.clone(),
-                })));
+        for t in trusted {
+            match state.key_record(&t.key) {
+                None => {
+                    return Err(fail(Cause::Trust(TrustFailure::UnknownKey {
+                        name: t.label.clone(),
+                    })))
+                }
+                // Only an explicit binding is the auditor's word on whose
+                // key it is; a file name is a label here, for the log
+                // itself binds keys to parties (docs/SECURITY.md).
+                Some(r) if t.explicit && t.party.as_ref() != Some(&r.party) => {
+                    return Err(fail(Cause::Trust(TrustFailure::WrongParty {
+                        name: t.label.clone(),
+                        bound: t.party.clone(),
+                        holder: r.party.clone(),
+                    })))
+                }
+                Some(_) => {}
             }
         }
     }

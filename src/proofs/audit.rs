@@ -24,8 +24,9 @@ use crate::tlog::note::WitnessPolicy;
 #[derive(Debug, Default)]
 pub struct Options {
     /// `--trust`: every party must have held one of these keys, and each
-    /// must be a key some party holds or held (name, key).
-    pub trust: Option<Vec<(String, PublicKey)>>,
+    /// must be a key some party holds or held; one bound to a party
+    /// explicitly (`PARTY=FILE`) must be a key that party holds or held.
+    pub trust: Option<Vec<crate::core::trust::TrustedKey>>,
     /// `--head`: the ledger must contain an event with this hash.
     pub head: Option<EventHash>,
     /// `--log-key`: keys besides the parties' that may sign checkpoints.

@@ -11,7 +11,8 @@ use std::path::Path;
 use ciborium::value::Value;
 
 use crate::base::crypto::PublicKey;
-use crate::core::format::{encode_value, Event};
+use crate::core::format::{encode_value, Event, Kind};
+use crate::core::trust::TrustedKey;
 use crate::core::verify::CheckpointProblem;
 use crate::proofs::checkpoint::{
     check_note, latest_stored, origin, require_quorum, Cosigner, MAX_BUNDLE_BYTES,
@@ -327,18 +328,34 @@ pub struct ProvenEvent {
     pub kind: &'static str,
     pub author: String,
     pub time: String,
-    /// The trusted key that signed it.
+    /// The trusted key that signed it (its file).
     pub key: String,
+    /// The party the auditor bound that key to, which is the author.
+    pub party: String,
 }
 
+/// What `check-proof` cannot check from a bundle alone: the rules of the
+/// replay (FORMAT §6), which need every event before this one. Shown with
+/// every inclusion verdict, so that nobody reads more into it.
+pub const NOT_CHECKED_WITHOUT_THE_LOG: &str = "that the author was a party holding this key at this point of the log, and the replay rules that need the events before it (FORMAT §6: sessions, documents, versions, approvals, signatures, rotations); `ledger verify` on the ledger checks those";
+
 /// `ledger check-proof BUNDLE`: checks a bundle with nothing but trusted
-/// keys (`trusted`: parties' and log keys, by label) and, optionally, a
-/// witness policy whose quorum must cosign.
+/// keys (`trusted`: parties' keys, each bound to its party, and log keys)
+/// and, optionally, a witness policy whose quorum must cosign.
+///
+/// An inclusion bundle's event must be signed by a trusted key that the
+/// auditor bound to the event's author, and obey every rule that needs no
+/// other event: its number is the bundle's index, a `ledger-created` event
+/// is event 0 and event 0 is one, only event 0 lacks `prev`, and a genesis event lists its author
+/// with the key that signed it. The rest of the replay is not checked
+/// ([`NOT_CHECKED_WITHOUT_THE_LOG`]).
 pub fn check_bundle(
     bytes: &[u8],
-    trusted: &[(String, PublicKey)],
+    trusted: &[TrustedKey],
     policy: Option<&WitnessPolicy>,
 ) -> Result<Proven, CheckpointError> {
+    let keys: Vec<(String, PublicKey)> = trusted.iter().cloned().map(TrustedKey::pair).collect();
+    let trusted_pairs = keys.as_slice();
     match Bundle::decode(bytes)? {
         Bundle::Inclusion {
             index,
@@ -348,7 +365,7 @@ pub fn check_bundle(
         } => {
             let ev = Event::decode(&event).map_err(BundleFailure::Event)?;
             let origin = origin(&ev.body.ledger);
-            let c = check_note(&checkpoint, Some(&origin), trusted, policy)?;
+            let c = check_note(&checkpoint, Some(&origin), trusted_pairs, policy)?;
             if let Some(p) = policy {
                 require_quorum(&c, p)?;
             }
@@ -366,20 +383,50 @@ pub fn check_bundle(
                 size,
                 source,
             })?;
-            let (label, _) = trusted
+            let genesis = matches!(ev.body.kind, Kind::LedgerCreated { .. });
+            if genesis != (index == 0) || ev.body.prev.is_some() != (index > 0) {
+                return Err(BundleFailure::GenesisPlace {
+                    index,
+                    kind: ev.body.kind.name(),
+                }
+                .into());
+            }
+            let author = &ev.body.author;
+            let holders: Vec<&TrustedKey> = trusted
                 .iter()
-                .find(|(_, k)| k.fingerprint() == ev.kid)
-                .ok_or(BundleFailure::UntrustedSigner { index, kid: ev.kid })
-                .and_then(|(l, k)| {
-                    if k.verify_strict(&ev.to_be_signed(), &ev.signature) {
-                        Ok((l, k))
-                    } else {
-                        Err(BundleFailure::BadSignature {
-                            index,
-                            key: l.clone(),
-                        })
+                .filter(|t| t.key.fingerprint() == ev.kid)
+                .collect();
+            if holders.is_empty() {
+                return Err(BundleFailure::UntrustedSigner { index, kid: ev.kid }.into());
+            }
+            // The key must be one the auditor bound to the author: a
+            // trusted key of another party proves nothing about this one.
+            let Some(t) = holders.iter().find(|t| t.party.as_ref() == Some(author)) else {
+                let t = holders[0];
+                return Err(BundleFailure::NotTheAuthorsKey {
+                    index,
+                    author: author.to_string(),
+                    key: t.label.clone(),
+                    bound: t.party.as_ref().map(ToString::to_string),
+                }
+                .into());
+            };
+            if let Kind::LedgerCreated { parties, .. } = &ev.body.kind {
+                if parties.get(author) != Some(&t.key.to_bytes()) {
+                    return Err(BundleFailure::GenesisAuthor {
+                        author: author.to_string(),
                     }
-                })?;
+                    .into());
+                }
+            }
+            if !t.key.verify_strict(&ev.to_be_signed(), &ev.signature) {
+                return Err(BundleFailure::BadSignature {
+                    index,
+                    key: t.label.clone(),
+                }
+                .into());
+            }
+            let label = &t.label;
             Ok(Proven {
                 kind: "inclusion",
                 origin,
@@ -393,15 +440,16 @@ pub fn check_bundle(
                     author: ev.body.author.to_string(),
                     time: ev.body.time.to_string(),
                     key: label.clone(),
+                    party: author.to_string(),
                 }),
                 cosigned_by: c.cosigned_by(),
                 signed_by: c.signed_by,
             })
         }
         Bundle::Consistency { old, new, proof } => {
-            let old = check_note(&old, None, trusted, None)?;
+            let old = check_note(&old, None, trusted_pairs, None)?;
             let o = old.checkpoint();
-            let n = check_note(&new, Some(o.origin()), trusted, policy)?;
+            let n = check_note(&new, Some(o.origin()), trusted_pairs, policy)?;
             if let Some(p) = policy {
                 require_quorum(&n, p)?;
             }

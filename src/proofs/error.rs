@@ -166,6 +166,25 @@ pub enum BundleFailure {
     /// The event's key (by fingerprint) is none of the trusted keys.
     #[error("event {index} is signed by key {} (fingerprint), which is not among the trusted keys", hex::encode(.kid))]
     UntrustedSigner { index: u64, kid: [u8; 32] },
+    /// The event's key is trusted, but the auditor bound it to another
+    /// party (`bound`), or to none, than the event's author.
+    #[error("event {index} is by {author:?}, but it is signed with {key}, which {}; an event proves only what its author's own key signed (bind each key to its party: --trust {author}=FILE)",
+        match .bound { Some(p) => format!("--trust binds to party {p:?}"), None => "--trust binds to no party (its file name is not a party id)".to_owned() })]
+    NotTheAuthorsKey {
+        index: u64,
+        author: String,
+        key: String,
+        bound: Option<String>,
+    },
+    /// A `ledger-created` event anywhere but at index 0, or another kind
+    /// at index 0, or `prev` present at 0 or absent elsewhere (FORMAT §6
+    /// step 4).
+    #[error("event {index} ({kind}) cannot be at index {index}: event 0, and only event 0, is the ledger-created event and has no prev (FORMAT §6 step 4)")]
+    GenesisPlace { index: u64, kind: &'static str },
+    /// A genesis event whose author is not among its parties with the key
+    /// that signed it (FORMAT §6).
+    #[error("event 0 is by {author:?}, who is not among its parties with the key that signed it (FORMAT §6 step 5)")]
+    GenesisAuthor { author: String },
     /// The event's signature does not verify with the trusted key `key`
     /// (its label) of its fingerprint.
     #[error("event {index}: the signature does not verify with key {key}")]

@@ -157,16 +157,24 @@ pub fn public(fx: &Fx, who: &str) -> PublicKey {
 
 /// `trust/` with the parties' public keys only (a directory holding a
 /// private key is refused by --trust), and the same keys in-process.
-pub fn trust(fx: &Fx) -> Vec<(String, PublicKey)> {
+/// Each key is bound to its party by its file name, as `--trust trust/`
+/// binds it.
+pub fn trust(fx: &Fx) -> Vec<ledger::core::trust::TrustedKey> {
     fs::create_dir_all(fx.p("trust")).unwrap();
-    let mut out = Vec::new();
     for who in ["ann", "bob"] {
         fs::copy(
             fx.p(&format!("keys/{who}.pub")),
             fx.p(&format!("trust/{who}.pub")),
         )
         .unwrap();
-        out.push((format!("trust/{who}.pub"), public(fx, who)));
+    }
+    let mut out = ledger::core::trust::load_bound(&[fx.p("trust")]).unwrap();
+    assert_eq!(out.len(), 2);
+    for t in &mut out {
+        let party = t.party.as_ref().expect("bound by its file name");
+        assert!(!t.explicit);
+        // The label the CLI prints when run from the fixture's directory.
+        t.label = format!("trust/{party}.pub");
     }
     out
 }

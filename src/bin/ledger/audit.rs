@@ -201,8 +201,10 @@ fn print_spooled(
 }
 
 /// `--trust PATH...`, read by the library.
-pub(crate) fn load_trusted(paths: &[PathBuf]) -> Result<Vec<(String, PublicKey)>, Failure> {
-    ledger::core::trust::load(paths).map_err(|e| match e {
+pub(crate) fn load_trusted(
+    specs: &[PathBuf],
+) -> Result<Vec<ledger::core::trust::TrustedKey>, Failure> {
+    ledger::core::trust::load_bound(specs).map_err(|e| match e {
         ledger::core::trust::TrustError::Key(k) => k.into(),
         other => Failure::usage(format!("--trust {other}")),
     })

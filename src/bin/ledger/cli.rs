@@ -181,7 +181,7 @@ pub(crate) enum Command {
         /// With a published directory: the event to prove from its tiles
         #[arg(long)]
         event: Option<u64>,
-        /// The trusted public keys (a directory of .pub files, or files): parties' and log keys
+        /// The trusted public keys: FILE, DIR (its .pub files) or PARTY=FILE|DIR. An event must be signed by a key bound to its author: PARTY=, or else the file name (most.pub is party most's). Parties' and log keys
         #[arg(long, value_name = "PATH", required = true)]
         trust: Vec<PathBuf>,
         #[command(flatten)]

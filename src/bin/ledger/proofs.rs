@@ -112,8 +112,12 @@ pub(crate) fn check_proof(
     if json {
         out.print(format_args!(
             "{}",
-            serde_json::to_string(&serde_json::json!({"verified": true, "proof": proven}))
-                .unwrap_or_default()
+            serde_json::to_string(&serde_json::json!({
+                "verified": true,
+                "proof": proven,
+                "not_checked": proven.event.as_ref().map(|_| bundle::NOT_CHECKED_WITHOUT_THE_LOG),
+            }))
+            .unwrap_or_default()
         ))?;
         return Ok(());
     }
@@ -131,8 +135,8 @@ pub(crate) fn check_proof(
     };
     let what = match (&proven.event, proven.old_size) {
         (Some(e), _) => format!(
-            "event #{} ({} by {}, {}, hash {}, signed with trusted key {}) is in",
-            e.index, e.kind, e.author, e.time, e.hash, e.key
+            "event #{} ({} by {}, {}, hash {}, signed with {}'s trusted key {}) is in",
+            e.index, e.kind, e.author, e.time, e.hash, e.party, e.key
         ),
         (None, Some(old)) => {
             format!("the log at size {old} is a prefix of (only grew into)")
@@ -146,6 +150,12 @@ pub(crate) fn check_proof(
         proven.root,
         proven.signed_by.join(", ")
     ))?;
+    if proven.event.is_some() {
+        out.info(format_args!(
+            "not checked (needs the whole log): {}",
+            bundle::NOT_CHECKED_WITHOUT_THE_LOG
+        ))?;
+    }
     Ok(())
 }
 
