@@ -513,12 +513,14 @@ impl Store {
                     hash.to_hex()
                 ))
             }
-            Ok(m) if m.len() > MAX_DOCUMENT_BYTES => return Err(format!(
+            Ok(m) if m.len() > MAX_DOCUMENT_BYTES => {
+                return Err(format!(
                 "{DOCS_DIR}/{} is {} bytes, more than the {} MiB a document may have (FORMAT §7)",
                 hash.to_hex(),
                 m.len(),
                 MAX_DOCUMENT_BYTES >> 20
-            )),
+            ))
+            }
             Ok(_) => {}
             Err(e) => return Err(format!("{DOCS_DIR}/{}: {e}", hash.to_hex())),
         }

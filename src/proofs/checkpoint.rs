@@ -408,7 +408,18 @@ fn store_signatures(
     signatures: Vec<note::NoteSignature>,
 ) -> Result<(Vec<u8>, bool), CheckpointError> {
     let path = checkpoint_path(dir, size);
-    let mut stored = match std::fs::read(&path) {
+    // Read as verify reads it (FORMAT §2): a regular file, not a link
+    // followed or a FIFO waited on, at most a note's size.
+    let existing = match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(
+            read_stored(dir, &size.to_string()).map_err(|p| StoreError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(p.to_string()),
+            })?,
+        ),
+    };
+    let mut stored = match existing {
         Ok(bytes) => {
             let n = Note::parse(&bytes).map_err(|source| LedgerProblem::StoredInvalid {
                 file: stored_file(size),
