@@ -6,7 +6,7 @@
 writes OUTDIR/<case>/{events.cbor,docs/} for every case below and
 OUTDIR/cases.json, a list of {"name", "expect", "event", "why"} where
 `expect` is the exit status FORMAT.md requires of a verifier (0 verifies,
-1 fails) and `event` the index of the first failing event (null if none).
+1 fails, 2 not a ledger at all) and `event` the index of the first failing event (null if none).
 
 These are ledgers the `ledger` binary cannot write (duplicate keys, floats,
 non-canonical points, small-order signatures, ...), signed with real keys so
@@ -1574,6 +1574,24 @@ def _():
     return b.then(link)
 
 
+
+
+@case("fail-events-is-a-link", 1, None, "events.cbor that is a symbolic link (§2)")
+def _():
+    def link(p):
+        os.rename(os.path.join(p, "events.cbor"), os.path.join(p, "real-events"))
+        os.symlink("real-events", os.path.join(p, "events.cbor"))
+
+    return with_note().then(link)
+
+
+@case("usage-events-is-a-fifo", 2, None, "events.cbor that is a FIFO: not a ledger, and not waited on (§2)")
+def _():
+    def fifo(p):
+        os.remove(os.path.join(p, "events.cbor"))
+        os.mkfifo(os.path.join(p, "events.cbor"))
+
+    return with_note().then(fifo)
 
 
 def main(argv):

@@ -290,6 +290,12 @@ impl Store {
         if access == Access::Write {
             opts.append(true);
         }
+        // Not waiting on a FIFO in the log's place: the type is checked
+        // below on what was opened (no effect on a regular file).
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        }
         let log = opts.open(&log_path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => {
                 StoreError::NotALedger {
