@@ -1638,13 +1638,13 @@ def run(argv):
             stray = trusted - set(held)
             if stray:
                 raise Failure("%d trusted key(s) belong to no party of the ledger (--trust)" % len(stray))
-        checkpoints = check_checkpoints(opts["dir"], replay)
         if opts["head"] is not None:  # --head: an event of the ledger (§6)
             if bytes.fromhex(opts["head"]) not in replay.hashes:
                 raise Failure(
                     "the ledger does not contain event %s (--head): it has been truncated, "
                     "rolled back or rewritten" % opts["head"]
                 )
+        checkpoints = check_checkpoints(opts["dir"], replay)  # §13.2, after --trust and --head
     except Failure as f:
         return 1, {
             "json": as_json,
