@@ -1201,3 +1201,44 @@ fn sign_line(root: &Path, key_file: &str, text: &str) -> String {
     let bytes = String::from_utf8(n.to_bytes()).unwrap();
     bytes.lines().last().unwrap().to_owned()
 }
+
+/// FORMAT §13.3 rule 5: tools/verify.py and the binary forbid exactly the
+/// same characters in a key name, over all of Unicode.
+#[test]
+fn key_name_rule_is_the_same_set_in_both() {
+    if !python_available() {
+        return;
+    }
+    let out = Command::new("python3")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .arg("-c")
+        .arg(
+            "import sys; sys.path.insert(0, sys.argv[1]); import verify; \
+             print(' '.join('%x' % o for o in range(0x110000) \
+             if not 0xD800 <= o <= 0xDFFF and verify.forbidden_in_name(chr(o))))",
+        )
+        .arg(repo().join("tools"))
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python: Vec<u32> = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|h| u32::from_str_radix(h, 16).unwrap())
+        .collect();
+    let rust: Vec<u32> = (0..=0x10FFFFu32)
+        .filter_map(char::from_u32)
+        .filter(|&c| ledger::tlog::note::forbidden_in_name(c))
+        .map(u32::from)
+        .collect();
+    assert_eq!(python, rust);
+    assert_eq!(
+        rust.len(),
+        65 + 25 - 6 + 1,
+        "Cc, White_Space outside Cc, '+'"
+    );
+}
