@@ -635,6 +635,21 @@ for _name, _raw in [
     case("fail-annotation-" + _name, 1, 1, "not allowed by §4")(lambda r=_raw: raw_annotation(r))
 
 
+@case("fail-annotation-tag-18-deep", 1, 1, "tag 18 deep inside an annotation: no tag inside the payload (§4, §5.3)")
+def _():
+    return annotated([{"a": Tag(18, [b"", {}, b"", b""])}])
+
+
+@case("fail-annotation-tag-18-on-a-number", 1, 1, "tag 18 on an annotation's integer (§4, §5.3)")
+def _():
+    return annotated(Tag(18, 1))
+
+
+@case("fail-protected-header-tagged", 1, 1, "the protected header's map carries tag 18 (§4, §5.1)")
+def _():
+    return with_note(protected=enc(Tag(18, {1: -8, 4: MED.kid})))
+
+
 @case("fail-tag18-on-body", 1, 1, "the payload is a map, not a tagged map (§5.3)")
 def _():
     return with_note(payload=lambda b: enc(Tag(18, b)))
