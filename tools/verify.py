@@ -4,8 +4,11 @@
 It shares no code with the Rust implementation: every rule below was written
 from the format document, and each function cites the section it implements.
 
-    FORMAT §2    directory layout: only events.cbor and docs/ are read
+    FORMAT §2    directory layout: only events.cbor, docs/ and checkpoints/
+                 are read; regular files only, no links followed, no FIFO
+                 waited on, every read capped
     FORMAT §3    the log: a CBOR sequence, 65 535 bytes per event, torn tails
+                 and damage
     FORMAT §4    strict CBOR: core deterministic encoding, allowed types
     FORMAT §5.1  the COSE_Sign1 envelope
     FORMAT §5.2  the Sig_structure and strict Ed25519 verification
@@ -19,6 +22,12 @@ from the format document, and each function cites the section it implements.
     FORMAT §6.10 changing the parties (parties-proposed, parties-approved)
     FORMAT §7    documents
     FORMAT §9    public key files (for --trust)
+    FORMAT §12   the Merkle tree
+    FORMAT §13   stored checkpoints: signers by size (§13.1), the note
+                 format and key names (§13.3), verification (§13.6)
+
+Everything printed (file names, titles, ids, reasons) is escaped as
+`ledger` escapes it (terminal_safe); --json output is ASCII.
 
 Usage:
     python3 tools/verify.py DIR [--trust PATH ...] [--head HASH] [--json]
