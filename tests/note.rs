@@ -1097,3 +1097,20 @@ fn draft_vectors_are_reproduced() {
     assert_eq!(c.quorum(&policy), Ok(()));
     assert_eq!(c.cosigners()[0].timestamp(), Some(1679315147));
 }
+
+/// FORMAT §13.3 rule 5 lists the characters a key name may not hold; the
+/// list written out in `forbidden_in_name` (and in tools/verify.py) is
+/// exactly Cc, the `White_Space` property and '+', as Rust's Unicode
+/// tables have them.
+#[test]
+fn the_key_name_rule_is_cc_white_space_and_plus() {
+    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        let expected = c.is_control() || c.is_whitespace() || c == '+';
+        assert_eq!(
+            ledger::tlog::note::forbidden_in_name(c),
+            expected,
+            "U+{:04X}",
+            c as u32
+        );
+    }
+}

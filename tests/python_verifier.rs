@@ -69,6 +69,8 @@ struct Verdict {
     head: Option<String>,
     event: Option<u64>,
     offset: Option<u64>,
+    /// FORMAT §3: whether the failure is a torn tail (absent: false).
+    torn_tail: bool,
     reason: String,
 }
 
@@ -118,6 +120,7 @@ fn binary_verdict(case: &Case) -> Verdict {
         head: json["head"].as_str().map(str::to_owned),
         event: error["event"].as_u64(),
         offset: error["offset"].as_u64(),
+        torn_tail: error["torn_tail"].as_bool().unwrap_or(false),
         reason: error["reason"]
             .as_str()
             .map(str::to_owned)
@@ -160,6 +163,7 @@ fn python_verdicts(cases: &[Case]) -> Vec<Verdict> {
                 head: v["head"].as_str().map(str::to_owned),
                 event: v["event"].as_u64(),
                 offset: v["offset"].as_u64(),
+                torn_tail: v["torn_tail"].as_bool().unwrap_or(false),
                 reason: v["reason"].as_str().unwrap_or_default().to_owned(),
             }
         })
@@ -211,11 +215,16 @@ fn judge(cases: &[Case]) -> (Vec<Verdict>, Vec<Verdict>) {
 /// Why two verdicts disagree, if they do.
 /// The two verdicts are named by `names`; event indices are compared only
 /// when the first names one (FORMAT.md does not say which event an empty log
-/// fails at).
+/// fails at), and the torn-tail flag (FORMAT §3) only between two
+/// verifiers, not against a verdict derived from a listing.
 fn disagreement(a: &Verdict, b: &Verdict, names: (&str, &str)) -> Option<String> {
+    let derived = a.reason == "derived from the listing";
     let differs = a.exit != b.exit
         || (a.exit == 0 && a.head != b.head)
-        || (a.exit == 1 && (a.offset != b.offset || (a.event.is_some() && a.event != b.event)));
+        || (a.exit == 1
+            && (a.offset != b.offset
+                || (a.event.is_some() && a.event != b.event)
+                || (!derived && a.torn_tail != b.torn_tail)));
     differs.then(|| format!("{:<14}{a:?}\n    {:<14}{b:?}", names.0, names.1))
 }
 
@@ -406,6 +415,7 @@ fn flip_verdict(at: usize, offsets: &[usize]) -> Verdict {
         head: None,
         event: Some(k as u64),
         offset: Some(offsets[k] as u64),
+        torn_tail: false,
         reason: "derived from the listing".into(),
     }
 }
@@ -419,6 +429,7 @@ fn truncation_verdict(len: usize, offsets: &[usize], hashes: &[String]) -> Verdi
         head: None,
         event: None,
         offset: Some(0),
+        torn_tail: false,
         reason: "derived from the listing".into(),
     };
     if len == 0 {
@@ -433,6 +444,9 @@ fn truncation_verdict(len: usize, offsets: &[usize], hashes: &[String]) -> Verdi
     let k = offsets.iter().rposition(|&o| o < len).unwrap();
     v.event = Some(k as u64);
     v.offset = Some(offsets[k] as u64);
+    // A strict prefix of one event, with no event after it: torn (§3).
+    v.torn_tail = true;
+    v.reason = "derived from the listing: a torn tail".into();
     v
 }
 
@@ -737,10 +751,16 @@ fn crafted_edge_cases_get_the_verdict_format_md_requires() {
         let name = c["name"].as_str().unwrap();
         let expect = c["expect"].as_i64().unwrap() as i32;
         let event = c["event"].as_u64();
-        let meets_spec = |v: &Verdict| v.exit == expect && (event.is_none() || v.event == event);
+        // FORMAT §3: the torn-tail flag, where the case fixes it.
+        let torn = c["torn_tail"].as_bool();
+        let meets_spec = |v: &Verdict| {
+            v.exit == expect
+                && (event.is_none() || v.event == event)
+                && torn.is_none_or(|t| t == v.torn_tail)
+        };
         if !meets_spec(p) {
             failures.push(format!(
-                "{name}: verify.py {p:?}, FORMAT.md: exit {expect} at event {event:?}"
+                "{name}: verify.py {p:?}, FORMAT.md: exit {expect} at event {event:?}, torn tail {torn:?}"
             ));
         }
         if KNOWN_BINARY_DIVERGENCES.contains(&name) {
@@ -756,7 +776,7 @@ fn crafted_edge_cases_get_the_verdict_format_md_requires() {
         }
         if !meets_spec(r) {
             failures.push(format!(
-                "{name}: ledger verify {r:?}, FORMAT.md: exit {expect} at event {event:?}"
+                "{name}: ledger verify {r:?}, FORMAT.md: exit {expect} at event {event:?}, torn tail {torn:?}"
             ));
         }
         if let Some(why) = disagreement(r, p, BOTH) {
@@ -865,4 +885,360 @@ fn stored_checkpoints_get_the_same_verdict() {
         cases.len()
     );
     assert_agree(&cases, &rust, &python, BOTH);
+}
+
+/// Runs `program args` under a virtual-memory cap of `mem_mib` MiB (bash's
+/// `ulimit -v`), with stdout and stderr captured, killing it after
+/// `limit`: (exit status, stdout and stderr).
+fn run_capped(program: &Path, args: &[&std::ffi::OsStr], mem_mib: u64) -> (i32, Vec<u8>) {
+    let limit = std::time::Duration::from_secs(60);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = Command::new("bash")
+        .arg("-c")
+        .arg(format!("ulimit -v {} && exec \"$@\"", mem_mib * 1024))
+        .arg("bash")
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out).unwrap())
+        .stderr(fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("run bash");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{} {args:?} did not finish within {limit:?}",
+                program.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut text = fs::read(&out).unwrap();
+    text.extend(fs::read(&err).unwrap());
+    (status.code().unwrap_or(-1), text)
+}
+
+fn python3() -> PathBuf {
+    // As the batch runs use it: the first python3 on PATH.
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("python3"))
+                .find(|c| c.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"))
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// FORMAT §2, §7, §13.2: both verifiers read only regular files from
+/// `docs/` and `checkpoints/`, capped before they allocate. A sparse 8 GiB
+/// document or checkpoint, and a FIFO in either directory, are refused
+/// (exit 1) within a minute, under a 1 GiB address-space cap: neither
+/// reads the 8 GiB nor waits on the FIFO.
+#[test]
+fn hostile_files_are_refused_quickly_and_in_bounded_memory() {
+    if !python_available() {
+        return;
+    }
+    let fx = build_ledger();
+    let events = fs::read(fx.ledger.join("events.cbor")).unwrap();
+    let doc = fs::read_dir(fx.ledger.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .min()
+        .unwrap();
+    let work = fx.root.join("hostile");
+    let mut cases: Vec<(&str, PathBuf)> = Vec::new();
+    let make = |label: &'static str, cases: &mut Vec<(&str, PathBuf)>, edit: &dyn Fn(&Path)| {
+        let dir = work.join(format!("h{}", cases.len()));
+        copy_ledger(&fx.ledger, &dir, &events);
+        edit(&dir);
+        cases.push((label, dir));
+    };
+    let eight_gib = |path: &Path| {
+        let _ = fs::remove_file(path);
+        fs::File::create(path).unwrap().set_len(8 << 30).unwrap();
+    };
+    make("a sparse 8 GiB document", &mut cases, &|d| {
+        eight_gib(&d.join("docs").join(&doc))
+    });
+    make("a FIFO in place of a document", &mut cases, &|d| {
+        let p = d.join("docs").join(&doc);
+        fs::remove_file(&p).unwrap();
+        mkfifo(&p);
+    });
+    make("a FIFO in checkpoints/", &mut cases, &|d| {
+        fs::create_dir(d.join("checkpoints")).unwrap();
+        mkfifo(&d.join("checkpoints/5"));
+    });
+    make("a sparse 8 GiB checkpoint", &mut cases, &|d| {
+        fs::create_dir(d.join("checkpoints")).unwrap();
+        eight_gib(&d.join("checkpoints/9"));
+    });
+    let verify_py = repo().join("tools/verify.py");
+    for (label, dir) in &cases {
+        let (rust, out) = run_capped(Path::new(BIN), &["verify".as_ref(), dir.as_os_str()], 1024);
+        assert_eq!(
+            rust,
+            1,
+            "ledger verify, {label}: {}",
+            String::from_utf8_lossy(&out)
+        );
+        let (py, out) = run_capped(&python3(), &[verify_py.as_os_str(), dir.as_os_str()], 1024);
+        assert_eq!(
+            py,
+            1,
+            "verify.py, {label}: {}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+    // And in batch mode the two agree on them (event and offset included).
+    let cases: Vec<Case> = cases
+        .iter()
+        .map(|(label, dir)| Case::new(*label, dir, &[]))
+        .collect();
+    let (rust, python) = judge(&cases);
+    assert_agree(&cases, &rust, &python, BOTH);
+}
+
+/// Whether `text` holds anything a terminal would interpret: a control
+/// character other than newline (C0 or C1), or a bidirectional override.
+fn has_raw_controls(text: &[u8]) -> Option<char> {
+    String::from_utf8_lossy(text).chars().find(|&c| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })
+}
+
+/// Issue 12 point 11: a checkpoint file name with escape sequences could
+/// make a terminal show "OK: …" while the exit status was 1. Both
+/// verifiers escape what they print, the same way (`terminal_safe`), in
+/// the FAIL line as in a title.
+#[test]
+fn printed_names_and_titles_are_escaped_alike() {
+    if !python_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    run_ledger(&["keygen", "most"], root);
+    let title = "Talks \u{202e}reversed\u{202c} \u{200b}and\u{feff} done";
+    run_ledger(
+        &[
+            "init",
+            "L",
+            "--key",
+            "most.key",
+            "--title",
+            title,
+            "--party",
+            "most=most.pub",
+        ],
+        root,
+    );
+    let l = root.join("L");
+    let verify_py = repo().join("tools/verify.py");
+    let run_both = || {
+        let rust = run_capped(Path::new(BIN), &["verify".as_ref(), l.as_os_str()], 4096);
+        let py = run_capped(&python3(), &[verify_py.as_os_str(), l.as_os_str()], 4096);
+        (rust, py)
+    };
+    // The title line: the same escapes in both.
+    let ((re, rout), (pe, pout)) = run_both();
+    assert_eq!((re, pe), (0, 0));
+    let first = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(first(&rout), first(&pout), "the title line");
+    assert!(
+        first(&rout).contains("\\u{202e}reversed\\u{202c}"),
+        "{}",
+        first(&rout)
+    );
+    for out in [&rout, &pout] {
+        assert_eq!(
+            has_raw_controls(out),
+            None,
+            "{}",
+            String::from_utf8_lossy(out)
+        );
+    }
+    // A checkpoint whose name would redraw the line as a success.
+    let cdir = l.join("checkpoints");
+    fs::create_dir(&cdir).unwrap();
+    let name = "\u{1b}[1A\u{1b}[2K\rOK: 1 events verified\u{7}\u{9b}2K";
+    fs::write(cdir.join(name), "not a checkpoint\n").unwrap();
+    let ((re, rout), (pe, pout)) = run_both();
+    assert_eq!((re, pe), (1, 1));
+    for (who, out) in [("ledger verify", &rout), ("verify.py", &pout)] {
+        let text = String::from_utf8_lossy(out);
+        assert_eq!(has_raw_controls(out), None, "{who}: {text:?}");
+        assert!(
+            text.contains("\\u{1b}[1A\\u{1b}[2K\\rOK: 1 events verified\\u{7}\\u{9b}2K"),
+            "{who} names the file, escaped: {text:?}"
+        );
+    }
+}
+
+/// Runs `ledger ARGS` in `cwd`: (exit status, stderr).
+fn ledger_status(args: &[&str], cwd: &Path) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run ledger");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Issue 11 point 3: a checkpoint signed by a key that is legitimately
+/// revoked (or rotated out) later stays valid: FORMAT §13.1 judges its
+/// signers at its size, not at the end of the log. Written by the real
+/// binary, judged by both verifiers; the writer refuses to sign with the
+/// revoked or rotated-out key afterwards, and to --add such a new
+/// signature to an older checkpoint.
+#[test]
+fn checkpoints_signed_before_a_revocation_or_rotation_stay_valid() {
+    if !python_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    for k in ["a", "a2", "b", "b2"] {
+        run_ledger(&["keygen", k], root);
+    }
+    run_ledger(
+        &[
+            "init", "L", "--key", "a.key", "--title", "T", "--party", "a=a.pub", "--party",
+            "b=b.pub",
+        ],
+        root,
+    );
+    let append = |key: &str, rest: &[&str]| {
+        let mut args = vec!["append", "L", "--key", key];
+        args.extend_from_slice(rest);
+        run_ledger(&args, root);
+    };
+    append("a.key", &["key-add", "--new-key", "a2.key"]);
+    append("b.key", &["note", "--text", "two"]);
+    // Size 3, signed by a's first key and b's first key, each alone.
+    run_ledger(&["checkpoint", "L", "--key", "a.key"], root);
+    fs::rename(root.join("L/checkpoints/3"), root.join("cp3-by-a")).unwrap();
+    run_ledger(&["checkpoint", "L", "--key", "b.key"], root);
+    fs::rename(root.join("L/checkpoints/3"), root.join("cp3-by-b")).unwrap();
+    fs::copy(root.join("cp3-by-a"), root.join("L/checkpoints/3")).unwrap();
+    // a revokes its first key (event 3); b rotates to b2 (event 4).
+    append(
+        "a2.key",
+        &["key-revoke", "--revoke", "a.pub", "--reason", "lost"],
+    );
+    append("b.key", &["key-rotate", "--new-key", "b2.key"]);
+    let l = root.join("L");
+    let verdicts = |label: &str| {
+        let cases = vec![Case::new(label, &l, &[])];
+        let (rust, python) = judge(&cases);
+        assert_agree(&cases, &rust, &python, BOTH);
+        rust[0].clone()
+    };
+    let v = verdicts("size 3 by a key revoked at 3");
+    assert_eq!(v.exit, 0, "{v:?}");
+    fs::copy(root.join("cp3-by-b"), l.join("checkpoints/3")).unwrap();
+    let v = verdicts("size 3 by a key rotated out at 4");
+    assert_eq!(v.exit, 0, "{v:?}");
+    // Now the revoked and the rotated-out key may sign nothing new.
+    let (code, err) = ledger_status(&["checkpoint", "L", "--key", "a.key"], root);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("revoked at event 3"), "{err}");
+    let (code, err) = ledger_status(&["checkpoint", "L", "--key", "b.key"], root);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not current at size 5"), "{err}");
+    assert!(!l.join("checkpoints/5").exists());
+    // --add: checkpoints/3 now carries b's signature; a's, offered with
+    // --add, would be new there, and a's first key is revoked.
+    let (code, err) = ledger_status(&["checkpoint", "L", "--add", "cp3-by-a"], root);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("revoked at event 3"), "{err}");
+    // The current keys sign; the ledger verifies.
+    run_ledger(&["checkpoint", "L", "--key", "a2.key"], root);
+    run_ledger(&["checkpoint", "L", "--key", "b2.key"], root);
+    let v = verdicts("size 5 by the current keys");
+    assert_eq!(v.exit, 0, "{v:?}");
+    // A checkpoint of size 5 by b's rotated-out key, made by hand (the
+    // writer refuses it): both verifiers refuse it.
+    let note = fs::read_to_string(l.join("checkpoints/5")).unwrap();
+    let text = &note[..note.find("\n\n").unwrap() + 1];
+    let stale = format!("{text}\n{}\n", sign_line(root, "b.key", text));
+    fs::write(l.join("checkpoints/5"), stale).unwrap();
+    let v = verdicts("size 5 by a key rotated out at 4");
+    assert_eq!(v.exit, 1, "{v:?}");
+}
+
+/// A note signature line for `text` by the key in `key_file`, made with
+/// the library (the CLI will not make it).
+fn sign_line(root: &Path, key_file: &str, text: &str) -> String {
+    let key =
+        ledger::base::crypto::SigningKey::from_file(&root.join(key_file)).expect("load the key");
+    let origin = text.lines().next().unwrap();
+    let sig = ledger::tlog::note::sign(text, origin, &key).unwrap();
+    let n = ledger::tlog::note::Note::new(text, vec![sig]).unwrap();
+    let bytes = String::from_utf8(n.to_bytes()).unwrap();
+    bytes.lines().last().unwrap().to_owned()
+}
+
+/// FORMAT §13.3 rule 5: tools/verify.py and the binary forbid exactly the
+/// same characters in a key name, over all of Unicode.
+#[test]
+fn key_name_rule_is_the_same_set_in_both() {
+    if !python_available() {
+        return;
+    }
+    let out = Command::new("python3")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .arg("-c")
+        .arg(
+            "import sys; sys.path.insert(0, sys.argv[1]); import verify; \
+             print(' '.join('%x' % o for o in range(0x110000) \
+             if not 0xD800 <= o <= 0xDFFF and verify.forbidden_in_name(chr(o))))",
+        )
+        .arg(repo().join("tools"))
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python: Vec<u32> = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|h| u32::from_str_radix(h, 16).unwrap())
+        .collect();
+    let rust: Vec<u32> = (0..=0x10FFFFu32)
+        .filter_map(char::from_u32)
+        .filter(|&c| ledger::tlog::note::forbidden_in_name(c))
+        .map(u32::from)
+        .collect();
+    assert_eq!(python, rust);
+    assert_eq!(
+        rust.len(),
+        65 + 25 - 6 + 1,
+        "Cc, White_Space outside Cc, '+'"
+    );
 }

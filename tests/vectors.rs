@@ -340,10 +340,118 @@ fn format_md_holds_the_proof_vectors() {
     );
 }
 
+/// FORMAT §13.12: signers by size (§13.1). The §11 ledger, plus event 3,
+/// in which most (with its new key) revokes its first key; checkpoints
+/// signed by that first key alone, of size 2 (when it was current: valid,
+/// though it was rotated out at event 2 and revoked at event 3) and of
+/// size 4 (refused). Each is also run through the whole-ledger audit.
+fn signer_vectors() -> (Vec<Vector>, Vec<u8>, Vec<Vec<u8>>) {
+    use ledger::core::format::Kid;
+    use ledger::proofs::checkpoint;
+    use ledger::tlog::merkle;
+    use ledger::tlog::note::{self, Checkpoint, Note};
+    let vs = vectors();
+    let get = |l: &str| hex::decode(&vs.iter().find(|v| v.label == l).unwrap().value).unwrap();
+    let mut events = vec![
+        get("genesis event (events.cbor bytes 0..)"),
+        get("event 1 event"),
+        get("event 2 event"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let most = key_from_seed(dir.path(), "most.key", MOST_SEED);
+    let most2 = key_from_seed(dir.path(), "most2.key", MOST2_SEED);
+    let ledger = LedgerId(*b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f");
+    let revoke = Body {
+        version: 1,
+        ledger,
+        seq: 3,
+        prev: Some(EventHash::of(&events[2])),
+        time: Timestamp::parse("2017-06-14T13:00:00+08:00").unwrap(),
+        author: PartyId::new("most").unwrap(),
+        kind: Kind::KeyRevoked {
+            kid: Kid::of(&most.public().to_bytes()),
+            reason: "lost".into(),
+        },
+    };
+    let (_, r_bytes, _) = sign(&most2, &revoke);
+    events.push(r_bytes.clone());
+    let leaves: Vec<merkle::Hash> = events.iter().map(|e| merkle::leaf_hash(e)).collect();
+    let mut stored = Vec::new();
+    for (i, leaf) in leaves.iter().enumerate() {
+        let more = merkle::stored_hashes(i as u64, *leaf, &stored).unwrap();
+        stored.extend(more);
+    }
+    let origin = checkpoint::origin(&ledger);
+    let note_of = |n: u64| {
+        let root = merkle::tree_hash(n, &stored).unwrap();
+        let text = Checkpoint::new(&origin, n, root, Vec::new())
+            .unwrap()
+            .to_text();
+        let sig = note::sign(&text, &origin, &most).unwrap();
+        Note::new(&text, vec![sig]).unwrap().to_bytes()
+    };
+    let (cp2, cp4) = (note_of(2), note_of(4));
+    let v = |label, value: String| Vector { label, value };
+    let vectors = vec![
+        v("event 3 payload", {
+            let e = Event::decode(&r_bytes).unwrap();
+            hex::encode(e.payload())
+        }),
+        v("event 3 event", hex::encode(&r_bytes)),
+        v("event 3 hash (the head)", EventHash::of(&r_bytes).to_hex()),
+        v(
+            "checkpoint of size 2 signed by most's first key (valid)",
+            hex::encode(&cp2),
+        ),
+        v(
+            "checkpoint of size 4 signed by most's first key (refused)",
+            hex::encode(&cp4),
+        ),
+    ];
+    (vectors, events.concat(), vec![cp2, cp4])
+}
+
+#[test]
+fn format_md_holds_the_signer_vectors() {
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md")).unwrap();
+    let rendered = render(&signer_vectors().0);
+    assert!(
+        spec.contains(rendered.trim_end()),
+        "docs/FORMAT.md §13.12 does not match the code; regenerate it with \
+         `cargo test --test vectors -- --ignored print_vectors --nocapture`"
+    );
+}
+
+/// FORMAT §13.12's verdicts, by the whole-ledger audit: the checkpoint of
+/// size 2 verifies, the one of size 4 does not.
+#[test]
+fn signer_vectors_get_their_verdicts() {
+    use ledger::proofs::audit;
+    let (_, log, cps) = signer_vectors();
+    for (size, note, ok) in [(2u64, &cps[0], true), (4, &cps[1], false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let l = dir.path();
+        std::fs::write(l.join("events.cbor"), &log).unwrap();
+        std::fs::create_dir(l.join("docs")).unwrap();
+        let doc = b"Joint Declaration (test vector)\n";
+        std::fs::write(l.join("docs").join(DocHash::of(doc).to_hex()), doc).unwrap();
+        std::fs::create_dir(l.join("checkpoints")).unwrap();
+        std::fs::write(l.join("checkpoints").join(size.to_string()), note).unwrap();
+        let verdict = audit::verify(l, &audit::Options::default());
+        assert_eq!(verdict.is_ok(), ok, "size {size}: {verdict:?}");
+        if let Err(e) = verdict {
+            let e = e.to_string();
+            assert!(e.contains("carries no signature by a trusted key"), "{e}");
+        }
+    }
+}
+
 #[test]
 #[ignore]
 fn print_vectors() {
     println!("{}", render(&vectors()));
     println!("----- §14.1 -----\n{}", render(&proof_vectors()));
     println!("----- §5.8 -----\n{}", render(&party_proof_vectors()));
+    println!("----- §13.12 -----\n{}", render(&signer_vectors().0));
 }

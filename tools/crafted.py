@@ -6,7 +6,7 @@
 writes OUTDIR/<case>/{events.cbor,docs/} for every case below and
 OUTDIR/cases.json, a list of {"name", "expect", "event", "why"} where
 `expect` is the exit status FORMAT.md requires of a verifier (0 verifies,
-1 fails) and `event` the index of the first failing event (null if none).
+1 fails, 2 not a ledger at all) and `event` the index of the first failing event (null if none).
 
 These are ledgers the `ledger` binary cannot write (duplicate keys, floats,
 non-canonical points, small-order signatures, ...), signed with real keys so
@@ -152,6 +152,42 @@ def sig_structure(protected, payload):
 
 
 # ---------------------------------------------------------------------------
+# Checkpoints (FORMAT §12.1, §13): the Merkle tree and signed notes.
+# ---------------------------------------------------------------------------
+
+ORIGIN = "ledger/" + LEDGER_ID.hex()
+
+
+def tree_hash(leaves):
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return hashlib.sha256(b"\x01" + tree_hash(leaves[:k]) + tree_hash(leaves[k:])).digest()
+
+
+def note_line(name, key, text):
+    """A signature line: the Ed25519 note signature (type 0x01) of `text`
+    by `key` under the key name `name`."""
+    import base64
+
+    kid = hashlib.sha256(name.encode() + b"\n\x01" + key.pub).digest()[:4]
+    return "\u2014 %s %s\n" % (name, base64.b64encode(kid + key.sign(text.encode())).decode())
+
+
+def checkpoint_note(events, size, signers, extra_lines=()):
+    import base64
+
+    leaves = [hashlib.sha256(b"\x00" + e).digest() for e in events[:size]]
+    text = "%s\n%d\n%s\n" % (ORIGIN, size, base64.b64encode(tree_hash(leaves)).decode())
+    lines = "".join(note_line(ORIGIN, k, text) for k in signers) + "".join(extra_lines)
+    return (text + "\n" + lines).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------
 # A ledger builder.
 # ---------------------------------------------------------------------------
 
@@ -160,6 +196,8 @@ class Builder:
     def __init__(self, parties=None, author="most", title="Crafted", time="2017-06-13T09:00:00+08:00", **kw):
         self.events = []
         self.docs = {}
+        self.checkpoints = {}
+        self.after = []
         self.prev = None
         self.minute = 0
         parties = parties if parties is not None else {"most": MOST.pub, "med": MED.pub}
@@ -219,6 +257,20 @@ class Builder:
         self.prev = hashlib.sha256(raw).digest()
         return self
 
+    def checkpoint(self, size, signers, name=None, extra_lines=()):
+        """Store checkpoints/<size> (or <name>): the tree of the first
+        `size` events (FORMAT §12.1, §13.7), signed by each of `signers`
+        (FORMAT §13.3, §13.4), then `extra_lines` (raw signature lines)."""
+        self.checkpoints[str(size) if name is None else name] = checkpoint_note(
+            self.events, size, signers, extra_lines
+        )
+        return self
+
+    def then(self, fn):
+        """Run fn(path) after the ledger is written (links, FIFOs, ...)."""
+        self.after.append(fn)
+        return self
+
     def write(self, path, extra=b""):
         os.makedirs(os.path.join(path, "docs"))
         with open(os.path.join(path, "events.cbor"), "wb") as f:
@@ -226,6 +278,13 @@ class Builder:
         for name, content in self.docs.items():
             with open(os.path.join(path, "docs", name), "wb") as f:
                 f.write(content)
+        if self.checkpoints:
+            os.makedirs(os.path.join(path, "checkpoints"))
+        for name, content in self.checkpoints.items():
+            with open(os.path.join(path, "checkpoints", name), "wb") as f:
+                f.write(content)
+        for fn in self.after:
+            fn(path)
 
 
 # ---------------------------------------------------------------------------
@@ -235,9 +294,12 @@ class Builder:
 CASES = []
 
 
-def case(name, expect, event, why):
+def case(name, expect, event, why, torn_tail=None):
+    """`torn_tail`, if given, is the flag FORMAT §3 requires on the failure
+    (true: a torn tail; false: anything else, damage included)."""
+
     def deco(fn):
-        CASES.append((name, expect, event, why, fn))
+        CASES.append((name, expect, event, why, fn, torn_tail))
         return fn
 
     return deco
@@ -571,6 +633,21 @@ for _name, _raw in [
     ("reserved-ai-28", b"\x1c"),
 ]:
     case("fail-annotation-" + _name, 1, 1, "not allowed by §4")(lambda r=_raw: raw_annotation(r))
+
+
+@case("fail-annotation-tag-18-deep", 1, 1, "tag 18 deep inside an annotation: no tag inside the payload (§4, §5.3)")
+def _():
+    return annotated([{"a": Tag(18, [b"", {}, b"", b""])}])
+
+
+@case("fail-annotation-tag-18-on-a-number", 1, 1, "tag 18 on an annotation's integer (§4, §5.3)")
+def _():
+    return annotated(Tag(18, 1))
+
+
+@case("fail-protected-header-tagged", 1, 1, "the protected header's map carries tag 18 (§4, §5.1)")
+def _():
+    return with_note(protected=enc(Tag(18, {1: -8, 4: MED.kid})))
 
 
 @case("fail-tag18-on-body", 1, 1, "the payload is a map, not a tagged map (§5.3)")
@@ -1043,14 +1120,14 @@ def _():
     return big_note(65536)
 
 
-@case("fail-torn-tail", 1, 2, "the log ends inside an event (§3)")
+@case("fail-torn-tail", 1, 2, "the log ends inside an event (§3)", torn_tail=True)
 def _():
     b = with_note()
     b.events.append(b.events[1][:-1])
     return b
 
 
-@case("fail-trailing-zero-byte", 1, 2, "a complete item 00 that is not an event (§3, §5.1)")
+@case("fail-trailing-zero-byte", 1, 2, "a zero byte after the last event: a torn tail (§3)", torn_tail=True)
 def _():
     b = with_note()
     b.events.append(b"\x00")
@@ -1186,18 +1263,350 @@ def _():
     return Builder().add("key-added", "most", {"key": NEW1.pub, "proof": bytes(63)})
 
 
-@case("fail-trailing-break", 1, 2, "a stray break code (§4)")
+@case("fail-trailing-break", 1, 2, "a stray break code (§4): not a torn tail (§3)", torn_tail=False)
 def _():
     b = with_note()
     b.events.append(b"\xff")
     return b
 
 
-@case("fail-bad-event-before-torn-tail", 1, 1, "the first failing event is the verdict, not the torn tail (§1, §6)")
+@case("fail-bad-event-before-torn-tail", 1, 1, "the first failing event is the verdict, not the torn tail (§1, §6)", torn_tail=False)
 def _():
     b = with_note(body=lambda x: {**x, "v": 2})
     b.events.append(b"\xd2\x84")
     return b
+
+
+# --- the framing of the log: torn tails and damage (§3) --------------------
+
+
+@case("fail-trailing-zero-bytes-100", 1, 2, "100 zero bytes after the last event: a torn tail (§3)", torn_tail=True)
+def _():
+    b = with_note()
+    b.events.append(bytes(100))
+    return b
+
+
+@case("fail-trailing-zero-bytes-65536", 1, 2, "65 536 zero bytes: more than a torn tail can be (§3)", torn_tail=False)
+def _():
+    b = with_note()
+    b.events.append(bytes(65536))
+    return b
+
+
+@case("fail-only-zero-bytes", 1, 0, "a log of zero bytes only: a torn tail at offset 0 (§3)", torn_tail=True)
+def _():
+    b = Builder()
+    b.events = [bytes(10)]
+    return b
+
+
+def _damage_length(raw):
+    """The event with its payload's length head (at byte 43, after the tag,
+    the array head, the 40-byte protected header and the empty map) made
+    to claim 65 280 bytes: it runs past the end of any small file."""
+    assert raw[43] == 0x59 or raw[43] == 0x58, raw[:44].hex()
+    width = 2 if raw[43] == 0x58 else 3
+    return raw[:43] + b"\x59\xff\x00" + raw[43 + width :]
+
+
+@case("fail-damaged-length-then-event", 1, 1, "a length running past the end while a complete event follows: damage, not a torn tail (§3)", torn_tail=False)
+def _():
+    b = Builder()
+    b.add("note", "med", {"text": "hello"}, event=_damage_length)
+    b.add("note", "most", {"text": "after"})
+    return b
+
+
+@case("fail-damaged-length-at-end", 1, 1, "a length running past the end, nothing after it: a torn tail (§3)", torn_tail=True)
+def _():
+    return Builder().add("note", "med", {"text": "hello"}, event=_damage_length)
+
+
+@case("fail-torn-tail-nonshortest-head", 1, 2, "a tail that ends inside its item is torn, whatever else is wrong with it (§3)", torn_tail=True)
+def _():
+    b = with_note()
+    b.events.append(b"\xd2\x84\x58\x05\x01")
+    return b
+
+
+@case("fail-torn-tail-claims-65536", 1, 2, "a short tail whose item claims more than an event may hold is still torn (§3)", torn_tail=True)
+def _():
+    b = with_note()
+    b.events.append(b"\xd2\x84\x5a\x00\x01\x00\x00\x01\x02")
+    return b
+
+
+@case("fail-trailing-indefinite", 1, 2, "an indefinite-length item cannot be framed: not a torn tail (§3, §4)", torn_tail=False)
+def _():
+    b = with_note()
+    b.events.append(b"\xd2\x9f\x01")
+    return b
+
+
+# --- checkpoints: signers by size (§13.1, §13.2) ----------------------------
+
+
+def _revoking_ledger(extra=0):
+    """most adds NEW1 (event 1), two notes (2, 3), a note (4), then revokes
+    its genesis key with NEW1 (event 5); `extra` notes after that."""
+    b = add_key(Builder(), "key-added", "most", NEW1)
+    b.add("note", "med", {"text": "two"})
+    b.add("note", "most", {"text": "three"})
+    b.add("note", "med", {"text": "four"})
+    b.add("key-revoked", "most", {"key": MOST.kid, "reason": "lost"}, signer=NEW1)
+    for i in range(extra):
+        b.add("note", "med", {"text": "more %d" % i})
+    return b
+
+
+@case("ok-checkpoint-signer-revoked-later", 0, None, "a checkpoint of size 4 signed by a key revoked at event 5 stays valid (§13.1)")
+def _():
+    return _revoking_ledger().checkpoint(4, [MOST])
+
+
+@case("fail-checkpoint-signer-revoked-before", 1, None, "a checkpoint of size 6 signed by a key revoked at event 5 (§13.1)")
+def _():
+    return _revoking_ledger(extra=1).checkpoint(6, [MOST])
+
+
+@case("ok-checkpoint-signer-revoked-at-size", 0, None, "size 5: the revocation is event 5, not among the first 5 (§13.1)")
+def _():
+    return _revoking_ledger().checkpoint(5, [MOST])
+
+
+@case("ok-checkpoint-revoked-and-current-signer", 0, None, "size 6 signed by the revoked key and a current one: the revoked key's line is ignored (§13.1, §13.6)")
+def _():
+    return _revoking_ledger().checkpoint(6, [MOST, NEW1])
+
+
+@case("fail-checkpoint-signer-rotated-before", 1, None, "a checkpoint of size 2 signed by a key rotated out at event 1 (§13.1)")
+def _():
+    b = add_key(Builder(), "key-rotated", "most", NEW1)
+    return b.checkpoint(2, [MOST])
+
+
+@case("ok-checkpoint-signer-rotated-later", 0, None, "a checkpoint of size 1 signed by a key rotated out at event 1 (§13.1)")
+def _():
+    b = add_key(Builder(), "key-rotated", "most", NEW1)
+    return b.checkpoint(1, [MOST])
+
+
+@case("fail-checkpoint-signer-added-later", 1, None, "a checkpoint of size 1 signed by a key added at event 1 (§13.1)")
+def _():
+    b = add_key(Builder(), "key-added", "most", NEW1)
+    return b.checkpoint(1, [NEW1])
+
+
+@case("ok-checkpoint-signer-added-before", 0, None, "a checkpoint of size 2 signed by a key added at event 1 (§13.1)")
+def _():
+    b = add_key(Builder(), "key-added", "most", NEW1)
+    return b.checkpoint(2, [NEW1])
+
+
+@case("fail-checkpoint-size-0-by-party", 1, None, "no party key may sign a checkpoint of size 0 (§13.1)")
+def _():
+    return with_note().checkpoint(0, [MOST])
+
+
+@case("fail-checkpoint-bad-signature-of-later-revoked-key", 1, None, "a key trusted at the size must verify, though revoked since (§13.6)")
+def _():
+    b = _revoking_ledger()
+    text = checkpoint_note(b.events, 4, [], ())
+    good = checkpoint_note(b.events, 4, [NEW1], ())  # NEW1 added at 1: may sign size 4
+    # most's genesis key (current at 4) signs another text: a bad line.
+    bad = note_line(ORIGIN, MOST, "another text\n")
+    b.checkpoints["4"] = good + bad.encode()
+    del text
+    return b
+
+
+# --- checkpoints: key names (§13.3 rule 5) ----------------------------------
+
+
+for _label, _ch in [
+    ("U+00A0", "\u00a0"),
+    ("U+0085", "\u0085"),
+    ("U+2028", "\u2028"),
+    ("U+3000", "\u3000"),
+    ("U+1680", "\u1680"),
+    ("U+202F", "\u202f"),
+    ("U+007F", "\u007f"),
+    ("U+0080", "\u0080"),
+    ("U+009B", "\u009b"),
+    ("plus", "+"),
+]:
+
+    def _mk(ch=_ch):
+        b = with_note()
+        stranger = note_line("stranger" + ch + "name", THIRD, "whatever\n")
+        return b.checkpoint(2, [MOST], extra_lines=[stranger])
+
+    case(
+        "fail-checkpoint-unknown-key-name-" + _label,
+        1,
+        None,
+        "an unknown signature line whose key name holds a forbidden character (§13.3 rule 5)",
+    )(_mk)
+
+
+for _label, _ch in [("U+00E9", "\u00e9"), ("U+200B", "\u200b"), ("U+FEFF", "\ufeff"), ("U+00A1", "\u00a1")]:
+
+    def _mk(ch=_ch):
+        b = with_note()
+        stranger = note_line("stranger" + ch + "name", THIRD, "whatever\n")
+        return b.checkpoint(2, [MOST], extra_lines=[stranger])
+
+    case(
+        "ok-checkpoint-unknown-key-name-" + _label,
+        0,
+        None,
+        "a key name may hold any other character; an unknown key's line is ignored (§13.3 rule 5, §13.6)",
+    )(_mk)
+
+
+@case("ok-checkpoint-c1-in-extension-line", 0, None, "U+0085 in the note's text (an extension line) is allowed (§13.3 rule 1, §13.7)")
+def _():
+    import base64
+
+    b = with_note()
+    leaves = [hashlib.sha256(b"\x00" + e).digest() for e in b.events[:2]]
+    text = "%s\n2\n%s\next\u0085ension\n" % (ORIGIN, base64.b64encode(tree_hash(leaves)).decode())
+    b.checkpoints["2"] = (text + "\n" + note_line(ORIGIN, MOST, text)).encode()
+    return b
+
+
+# --- files the ledger holds: regular files only (§2, §7, §13.2) -------------
+
+
+def _valid_checkpoint_ledger():
+    return with_note().checkpoint(2, [MOST])
+
+
+@case("fail-checkpoints-entry-is-a-directory", 1, None, "an entry of checkpoints/ that is a directory (§2, §13.2)")
+def _():
+    return _valid_checkpoint_ledger().then(lambda p: os.mkdir(os.path.join(p, "checkpoints", "1")))
+
+
+@case("fail-checkpoints-entry-dangling-link", 1, None, "an entry of checkpoints/ that is a dangling symbolic link (§2, §13.2)")
+def _():
+    return _valid_checkpoint_ledger().then(lambda p: os.symlink("nowhere", os.path.join(p, "checkpoints", "1")))
+
+
+def _link_to_valid(p):
+    cdir = os.path.join(p, "checkpoints")
+    os.rename(os.path.join(cdir, "2"), os.path.join(p, "elsewhere"))
+    os.symlink(os.path.join("..", "elsewhere"), os.path.join(cdir, "2"))
+
+
+@case("fail-checkpoints-entry-link-to-valid", 1, None, "a symbolic link to a valid checkpoint is not followed (§2, §13.2)")
+def _():
+    return _valid_checkpoint_ledger().then(_link_to_valid)
+
+
+def _checkpoints_a_file(p):
+    with open(os.path.join(p, "checkpoints"), "wb") as f:
+        f.write(b"not a directory")
+
+
+@case("fail-checkpoints-is-a-file", 1, None, "checkpoints that is not a directory (§2, §13.2)")
+def _():
+    return with_note().then(_checkpoints_a_file)
+
+
+@case("fail-checkpoints-is-a-link", 1, None, "checkpoints that is a symbolic link (§2)")
+def _():
+    def link(p):
+        os.rename(os.path.join(p, "checkpoints"), os.path.join(p, "cps"))
+        os.symlink("cps", os.path.join(p, "checkpoints"))
+
+    return _valid_checkpoint_ledger().then(link)
+
+
+@case("fail-checkpoints-entry-fifo", 1, None, "a FIFO in checkpoints/ is refused, not waited on (§2, §13.2)")
+def _():
+    return _valid_checkpoint_ledger().then(lambda p: os.mkfifo(os.path.join(p, "checkpoints", "1")))
+
+
+def _sparse(path, size):
+    with open(path, "wb") as f:
+        f.truncate(size)
+
+
+@case("fail-checkpoints-entry-sparse-1-GiB", 1, None, "a 1 GiB checkpoint file is refused without being read whole (§2, §13.3 rule 6)")
+def _():
+    return _valid_checkpoint_ledger().then(lambda p: _sparse(os.path.join(p, "checkpoints", "1"), 1 << 30))
+
+
+def _doc_ledger():
+    b = Builder()
+    v1 = b.doc(b"The document.\n")
+    b.add("document-drafted", "most", {"doc": "d", "sha256": v1, "title": "D", "signatories": []})
+    return b, v1.hex()
+
+
+def _replace_doc(name, how):
+    def fn(p):
+        path = os.path.join(p, "docs", name)
+        os.remove(path)
+        how(path)
+
+    return fn
+
+
+@case("fail-document-fifo", 1, 1, "a FIFO in place of a document is refused, not waited on (§2, §7)")
+def _():
+    b, name = _doc_ledger()
+    return b.then(_replace_doc(name, os.mkfifo))
+
+
+@case("fail-document-link-to-the-right-bytes", 1, 1, "a symbolic link to the document's bytes is not followed (§2, §7)")
+def _():
+    b, name = _doc_ledger()
+
+    def link(path):
+        with open(path + ".real", "wb") as f:
+            f.write(b"The document.\n")
+        os.symlink(os.path.basename(path) + ".real", path)
+
+    return b.then(_replace_doc(name, link))
+
+
+@case("fail-document-sparse-over-256-MiB", 1, 1, "a document file of more than 256 MiB is refused without being read (§7)")
+def _():
+    b, name = _doc_ledger()
+    return b.then(_replace_doc(name, lambda path: _sparse(path, (256 << 20) + 1)))
+
+
+@case("fail-docs-is-a-link", 1, None, "docs that is a symbolic link (§2)")
+def _():
+    b, _name = _doc_ledger()
+
+    def link(p):
+        os.rename(os.path.join(p, "docs"), os.path.join(p, "real-docs"))
+        os.symlink("real-docs", os.path.join(p, "docs"))
+
+    return b.then(link)
+
+
+
+
+@case("fail-events-is-a-link", 1, None, "events.cbor that is a symbolic link (§2)")
+def _():
+    def link(p):
+        os.rename(os.path.join(p, "events.cbor"), os.path.join(p, "real-events"))
+        os.symlink("real-events", os.path.join(p, "events.cbor"))
+
+    return with_note().then(link)
+
+
+@case("usage-events-is-a-fifo", 2, None, "events.cbor that is a FIFO: not a ledger, and not waited on (§2)")
+def _():
+    def fifo(p):
+        os.remove(os.path.join(p, "events.cbor"))
+        os.mkfifo(os.path.join(p, "events.cbor"))
+
+    return with_note().then(fifo)
 
 
 def main(argv):
@@ -1211,12 +1620,15 @@ def main(argv):
     os.makedirs(out)
     manifest = []
     names = set()
-    for name, expect, event, why, fn in CASES:
+    for name, expect, event, why, fn, torn_tail in CASES:
         safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_.+" else "_" for c in name)
         assert safe not in names, safe
         names.add(safe)
         fn().write(os.path.join(out, safe))
-        manifest.append({"name": safe, "expect": expect, "event": event, "why": why})
+        row = {"name": safe, "expect": expect, "event": event, "why": why}
+        if torn_tail is not None:
+            row["torn_tail"] = torn_tail
+        manifest.append(row)
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print("%d cases written to %s" % (len(manifest), out))

@@ -4,8 +4,11 @@
 It shares no code with the Rust implementation: every rule below was written
 from the format document, and each function cites the section it implements.
 
-    FORMAT §2    directory layout: only events.cbor and docs/ are read
+    FORMAT §2    directory layout: only events.cbor, docs/ and checkpoints/
+                 are read; regular files only, no links followed, no FIFO
+                 waited on, every read capped
     FORMAT §3    the log: a CBOR sequence, 65 535 bytes per event, torn tails
+                 and damage
     FORMAT §4    strict CBOR: core deterministic encoding, allowed types
     FORMAT §5.1  the COSE_Sign1 envelope
     FORMAT §5.2  the Sig_structure and strict Ed25519 verification
@@ -19,6 +22,12 @@ from the format document, and each function cites the section it implements.
     FORMAT §6.10 changing the parties (parties-proposed, parties-approved)
     FORMAT §7    documents
     FORMAT §9    public key files (for --trust)
+    FORMAT §12   the Merkle tree
+    FORMAT §13   stored checkpoints: signers by size (§13.1), the note
+                 format and key names (§13.3), verification (§13.6)
+
+Everything printed (file names, titles, ids, reasons) is escaped as
+`ledger` escapes it (terminal_safe); --json output is ASCII.
 
 Usage:
     python3 tools/verify.py DIR [--trust PATH ...] [--head HASH] [--json]
@@ -54,11 +63,13 @@ since OpenSSL (behind `cryptography`) does not make them.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
 import os
 import re
+import stat
 import sys
 
 try:  # §8: readers hold a shared flock on events.cbor (POSIX only)
@@ -782,7 +793,7 @@ class Replay:
     """The replay state of FORMAT §6, fed one event at a time."""
 
     def __init__(self, read_doc):
-        self.read_doc = read_doc  # sha256 hex -> bytes; raises Failure
+        self.read_doc = read_doc  # sha256 hex -> the file's SHA-256; raises Failure
         self.ledger = None
         self.title = None
         self.parties = {}  # party id -> its kids, in the order introduced
@@ -797,8 +808,9 @@ class Replay:
         self.hashes = []
         self.events = []
 
-    def apply(self, i, offset, raw):
-        ev = parse_event(raw)  # 1. envelope and body
+    def apply(self, i, offset, raw, ev=None):
+        if ev is None:
+            ev = parse_event(raw)  # 1. envelope and body
         b = ev.body
         kind = b["kind"]
         if b["v"] != 1:  # 2. version
@@ -1056,9 +1068,121 @@ class Replay:
     def _check_doc_file(self, sha):
         """FORMAT §6.9 and §7: docs/<hex> exists and hashes to `sha`."""
         name = sha.hex()
-        data = self.read_doc(name)
-        if hashlib.sha256(data).digest() != sha:
+        if self.read_doc(name) != sha:
             raise Failure("docs/%s does not hash to its name (FORMAT §6.9)" % name)
+
+
+# FORMAT §3: the first ten bytes of every event (tag 18, an array of 4, the
+# protected header's head up to the kid, §5.1).
+EVENT_START = bytes.fromhex("d2845826a20127045820")
+MAX_DAMAGE_CANDIDATES = 64  # FORMAT §3
+
+
+def frame_needs_more(buf, pos, depth=0):
+    """FORMAT §3: whether the data item at `pos` runs past the end of `buf`,
+    read by its heads alone: True if the bytes end inside it, False if it is
+    complete or cannot be framed (additional information 28-31, i.e.
+    indefinite lengths, the break code and reserved values, or an item
+    inside more than 16 containers). Nothing else is checked."""
+    return _frame(buf, pos, depth) is None
+
+
+class _Unframeable(Exception):
+    pass
+
+
+def _frame(buf, pos, depth):
+    """The end of the item at `pos`, or None if `buf` ends inside it; raises
+    _Unframeable (caught by the caller below) otherwise."""
+    try:
+        return _frame_at(buf, pos, depth)
+    except _Unframeable:
+        return -1
+
+
+def _frame_at(buf, pos, depth):
+    if depth > MAX_DEPTH:
+        raise _Unframeable()
+    if pos >= len(buf):
+        return None
+    ib = buf[pos]
+    major, ai = ib >> 5, ib & 0x1F
+    if ai >= 28:
+        raise _Unframeable()
+    width = 0 if ai < 24 else 1 << (ai - 24)
+    p = pos + 1
+    if p + width > len(buf):
+        return None
+    arg = ai if width == 0 else int.from_bytes(buf[p : p + width], "big")
+    p += width
+    if major in (0, 1, 7):
+        return p
+    if major in (2, 3):
+        return p + arg if p + arg <= len(buf) else None
+    if major in (4, 5):
+        n = arg * 2 if major == 5 else arg
+        # Every item takes at least one byte: the loop ends with the buffer.
+        for _ in range(n):
+            p = _frame_at(buf, p, depth + 1)
+            if p is None:
+                return None
+        return p
+    return _frame_at(buf, p, depth + 1)  # a tag
+
+
+def complete_event_after(rest):
+    """FORMAT §3: the first position after the first byte of `rest` where a
+    complete event starts (an item that decodes as an event, replay step 1;
+    its signature is not checked), looking only at positions that begin
+    with EVENT_START; past MAX_DAMAGE_CANDIDATES of those, the position
+    reached, as if one had been found. None if there is none."""
+    seen = 0
+    i = rest.find(EVENT_START, 1)
+    while i >= 0:
+        seen += 1
+        if seen > MAX_DAMAGE_CANDIDATES:
+            return i
+        end = _frame(rest, i, 0)
+        if end is not None and end > 0:
+            try:
+                parse_event(bytes(rest[i:end]))
+                return i
+            except (Failure, CborInvalid, CborTruncated, CborTooLarge):
+                pass
+        i = rest.find(EVENT_START, i + 1)
+    return None
+
+
+def tail_failure(data, pos, i):
+    """FORMAT §3: a Failure if the bytes from `pos` to the end are a torn
+    tail or damage that runs past the end of the file; None otherwise."""
+    size = len(data) - pos
+    if not 0 < size <= MAX_EVENT_BYTES:
+        return None
+    rest = bytes(data[pos:])
+    if rest.count(0) == size:
+        return Failure(
+            "torn tail: the log ends in %d zero bytes, not an event (an interrupted append) (FORMAT §3)" % size,
+            i,
+            pos,
+            torn_tail=True,
+        )
+    if not frame_needs_more(rest, 0):
+        return None
+    nxt = complete_event_after(rest)
+    if nxt is not None:
+        return Failure(
+            "the event's encoding claims more bytes than the file holds, yet a complete event follows at "
+            "byte offset %d: the log is damaged, not torn (FORMAT §3)" % (pos + nxt),
+            i,
+            pos,
+        )
+    return Failure(
+        "torn tail: the log ends inside an event (%d bytes of an interrupted append) (FORMAT §3)" % size,
+        i,
+        pos,
+        torn_tail=True,
+    )
 
 
 def verify_log(data, read_doc):
@@ -1072,25 +1196,29 @@ def verify_log(data, read_doc):
         # §3: decode one item; its stored bytes are exactly its extent.
         try:
             _, end = cbor_decode(data, pos, len(data), pos + MAX_EVENT_BYTES, allow_top_tag18=True)
-        except CborTruncated:
-            raise Failure(
-                "torn tail: the log ends inside an event (%d bytes of an interrupted append) (FORMAT §3)"
-                % (len(data) - pos),
-                i,
-                pos,
-                torn_tail=True,
-            ) from None
-        except CborTooLarge:
-            raise Failure("the event is larger than 65 535 bytes (FORMAT §3)", i, pos) from None
-        except CborInvalid as e:
-            raise Failure("%s (FORMAT §4)" % e, i, pos) from None
+            raw = bytes(data[pos:end])
+            event = parse_event(raw)
+        except (CborTruncated, CborTooLarge, CborInvalid, Failure) as e:
+            # §3: whatever the decoder found, a torn tail (or damage that
+            # runs past the end) is decided from the bytes left.
+            tail = tail_failure(data, pos, i)
+            if tail is not None:
+                raise tail from None
+            if isinstance(e, CborTruncated):
+                raise Failure("the log ends inside an event (FORMAT §3)", i, pos) from None
+            if isinstance(e, CborTooLarge):
+                raise Failure("the event is larger than 65 535 bytes (FORMAT §3)", i, pos) from None
+            if isinstance(e, CborInvalid):
+                raise Failure("%s (FORMAT §4)" % e, i, pos) from None
+            e.event, e.offset = i, pos
+            raise
         try:
-            replay.apply(i, pos, bytes(data[pos:end]))
+            replay.apply(i, pos, raw, event)
         except Failure as f:
             f.event, f.offset = i, pos
             raise
         # §12.1: the Merkle leaf hash of the stored bytes.
-        leaves.append(hashlib.sha256(b"\x00" + bytes(data[pos:end])).digest())
+        leaves.append(hashlib.sha256(b"\x00" + raw).digest())
         pos, i = end, i + 1
     replay.leaves = leaves
     return replay
@@ -1134,6 +1262,33 @@ def _b64(text, what):
     return raw
 
 
+# FORMAT §13.3 rule 5: what a key name may not contain. Control characters
+# (Unicode category Cc), the characters with the Unicode White_Space
+# property, and "+", written out as FORMAT lists them (Python's
+# str.isspace() is a slightly different set, so it is not used).
+_NAME_FORBIDDEN_RANGES = (
+    (0x00, 0x20),  # C0 controls (TAB, LF, VT, FF, CR among them) and SPACE
+    (0x7F, 0xA0),  # DEL, C1 controls (NEL U+0085 among them), NO-BREAK SPACE
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+    (0x2B, 0x2B),  # "+"
+)
+
+
+def forbidden_in_name(ch):
+    o = ord(ch)
+    return any(lo <= o <= hi for lo, hi in _NAME_FORBIDDEN_RANGES)
+
+
+def valid_key_name(name):
+    """FORMAT §13.3 rule 5: non-empty, and nothing forbidden_in_name."""
+    return bool(name) and not any(forbidden_in_name(c) for c in name)
+
+
 def parse_checkpoint_note(raw, name):
     """§13.3 and §13.7: the checkpoint text and its signature lines."""
     where = "checkpoints/%s" % name
@@ -1154,7 +1309,7 @@ def parse_checkpoint_note(raw, name):
     lines = []
     for line in sigs[:-1].split("\n"):
         parts = line.split(" ")
-        if len(parts) != 3 or parts[0] != "\u2014" or not parts[1] or "+" in parts[1]:
+        if len(parts) != 3 or parts[0] != "\u2014" or not valid_key_name(parts[1]):
             raise Failure("%s: a malformed signature line (FORMAT §13.3)" % where)
         blob = _b64(parts[2], "%s: a signature" % where)
         if len(blob) < 5:
@@ -1172,25 +1327,115 @@ def parse_checkpoint_note(raw, name):
     return text, origin, int(size), root, lines
 
 
+MAX_NOTE_BYTES = 1 << 20  # FORMAT §13.3 rule 6
+MAX_DOCUMENT_BYTES = 256 << 20  # FORMAT §7
+
+
+def open_regular(path, where, limit):
+    """FORMAT §2: a file of the ledger is a regular file, opened without
+    following a link or waiting on a FIFO, its type and size checked on
+    what was opened. Returns the open file (the caller closes it) and its
+    size; raises Failure naming `where`. A file larger than `limit` is
+    refused without being read."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise Failure("%s is missing" % where) from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise Failure("%s is a symbolic link: a ledger holds its files itself (FORMAT §2)" % where) from None
+        raise Failure("%s cannot be read: %s" % (where, e.strerror or e)) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise Failure("%s is a directory, not a regular file (FORMAT §2)" % where)
+        if not stat.S_ISREG(st.st_mode):
+            raise Failure("%s is not a regular file (FORMAT §2)" % where)
+        if limit is not None and st.st_size > limit:
+            raise Failure("%s is %d bytes, more than the %d a verifier reads (FORMAT §2)" % (where, st.st_size, limit))
+        fh = os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fh, st.st_size
+
+
+def read_capped(fh, where, limit):
+    """At most limit + 1 bytes of an open file."""
+    out = bytearray()
+    try:
+        while len(out) <= limit:
+            chunk = fh.read(min(1 << 16, limit + 1 - len(out)))
+            if not chunk:
+                break
+            out += chunk
+    except OSError as e:
+        raise Failure("%s cannot be read: %s" % (where, e.strerror or e)) from None
+    return bytes(out)
+
+
+def hash_file(fh, where, limit):
+    """FORMAT §7: SHA-256 of an open document, read in pieces, never more
+    than `limit` bytes (a file that grows past it is refused)."""
+    h = hashlib.sha256()
+    n = 0
+    try:
+        while True:
+            chunk = fh.read(1 << 16)
+            if not chunk:
+                break
+            n += len(chunk)
+            if n > limit:
+                raise Failure("%s is more than %d bytes (FORMAT §7)" % (where, limit))
+            h.update(chunk)
+    except OSError as e:
+        raise Failure("%s cannot be read: %s" % (where, e.strerror or e)) from None
+    return h.digest()
+
+
+def may_sign(rec, size):
+    """FORMAT §13.1: a party key may sign a checkpoint of size `size` if it
+    was current after the ledger's first `size` events (§6.5): introduced
+    by one of them, and not rotated out, revoked or retired by its party's
+    removal by any of them. What became of it later does not matter."""
+
+    def after(at):
+        return at is None or at >= size
+
+    return rec.added < size and after(rec.rotated_out) and after(rec.revoked) and after(rec.removed)
+
+
 def check_checkpoints(directory, replay):
     """§13.2: every file of checkpoints/ against the replayed tree, signed
-    by a key a party held and did not revoke."""
+    by a key a party held at the checkpoint's size (§13.1). One file at a
+    time, each read only up to one byte more than a note may have."""
     cdir = os.path.join(directory, "checkpoints")
     try:
-        names = sorted(n for n in os.listdir(cdir) if not n.startswith("."))
+        st = os.lstat(cdir)
     except FileNotFoundError:
         return []
+    except OSError as e:
+        raise Failure("checkpoints cannot be read: %s (FORMAT §13.2)" % (e.strerror or e)) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise Failure("checkpoints is a symbolic link, not a directory (FORMAT §13.2)")
+    if not stat.S_ISDIR(st.st_mode):
+        raise Failure("checkpoints is not a directory (FORMAT §13.2)")
+    try:
+        names = sorted(n for n in os.listdir(cdir) if not n.startswith("."))
+    except OSError as e:
+        raise Failure("checkpoints cannot be read: %s (FORMAT §13.2)" % (e.strerror or e)) from None
     origin = "ledger/" + replay.ledger.hex()
-    keys = {}
-    for rec in replay.keys.values():
-        if rec.revoked is None:
-            kid = hashlib.sha256(origin.encode() + b"\n\x01" + rec.key).digest()[:4]
-            keys.setdefault(kid, []).append(rec)
+    note_kid = {
+        kid: hashlib.sha256(origin.encode() + b"\n\x01" + rec.key).digest()[:4]
+        for kid, rec in replay.keys.items()
+    }
     out = []
     for name in names:
         where = "checkpoints/%s" % name
-        with open(os.path.join(cdir, name), "rb") as fh:
-            raw = fh.read((1 << 20) + 1)
+        fh, _ = open_regular(os.path.join(cdir, name), where, None)
+        with fh:
+            raw = read_capped(fh, where, MAX_NOTE_BYTES)
         text, cp_origin, size, root, lines = parse_checkpoint_note(raw, name)
         if cp_origin != origin:
             raise Failure("%s: the checkpoint is for origin %r, not this ledger's (FORMAT §13.1)" % (where, cp_origin))
@@ -1200,6 +1445,11 @@ def check_checkpoints(directory, replay):
             raise Failure("%s: the ledger has only %d events: truncated or rolled back" % (where, len(replay.leaves)))
         if merkle_root(replay.leaves[:size]) != root:
             raise Failure("%s: the root is not that of the first %d events: a split view or rewritten history" % (where, size))
+        # §13.1: the party keys current after the first `size` events.
+        keys = {}
+        for kid, rec in replay.keys.items():
+            if may_sign(rec, size):
+                keys.setdefault(note_kid[kid], []).append(rec)
         signed = []
         for key_name, kid, sig in lines:
             if key_name != origin:
@@ -1210,7 +1460,10 @@ def check_checkpoints(directory, replay):
                     raise Failure("%s: a signature by a key of party %r does not verify (FORMAT §13.6)" % (where, rec.party))
                 signed.append(rec.party)
         if not signed:
-            raise Failure("%s: no signature by a key of a party of this ledger (FORMAT §13.2)" % where)
+            raise Failure(
+                "%s: no signature by a key that a party of this ledger held at size %d (FORMAT §13.1, §13.2)"
+                % (where, size)
+            )
         out.append({"file": name, "size": size, "signed_by": signed})
     return out
 
@@ -1306,21 +1559,41 @@ def parse_args(argv):
 USAGE = "usage: verify.py DIR [--trust PATH ...] [--head HASH] [--json]"
 
 
+LINKS_REFUSED = ("events.cbor", "docs", "checkpoints")
+
+
+def linked_entry(directory):
+    """FORMAT §2: the log, docs/ and checkpoints/ are the ledger's own,
+    never symbolic links. The first that is one, or None."""
+    for name in LINKS_REFUSED:
+        if os.path.islink(os.path.join(directory, name)):
+            return name
+    return None
+
+
 def read_events(directory):
-    """Read events.cbor under a shared lock (FORMAT §8)."""
+    """Read events.cbor under a shared lock (FORMAT §8): a regular file,
+    opened without waiting on a FIFO."""
     path = os.path.join(directory, "events.cbor")
     if not os.path.isdir(directory):
         raise UsageError("%s is not a directory" % directory)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, flags)
+    except (FileNotFoundError, NotADirectoryError):
+        raise UsageError("%s is not a ledger: it has no events.cbor" % directory) from None
+    except OSError as e:
+        raise UsageError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise UsageError("%s is not a ledger: its events.cbor is not a regular file" % directory)
             if fcntl is not None:
                 try:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
                 except OSError:
                     pass  # locking is advisory; read anyway
             return fh.read()
-    except FileNotFoundError:
-        raise UsageError("%s is not a ledger: it has no events.cbor" % directory) from None
     except OSError as e:
         raise UsageError("cannot read %s: %s" % (path, e.strerror or e)) from None
 
@@ -1330,24 +1603,36 @@ def run(argv):
     try:
         opts = parse_args(argv)
         trusted = load_trusted_keys(opts["trust"]) if opts["trust"] else None
-        data = read_events(opts["dir"])
+        if not os.path.isdir(opts["dir"]):
+            raise UsageError("%s is not a directory" % opts["dir"])
+        linked = linked_entry(opts["dir"])
+        data = None if linked else read_events(opts["dir"])
     except UsageError as e:
         return 2, {"verified": False, "usage_error": str(e)}
     as_json = opts["json"]
+    if linked:
+        reason = (
+            "%s is a symbolic link: a ledger must hold its log, documents and checkpoints itself (FORMAT §2)"
+            % os.path.join(opts["dir"], linked)
+        )
+        return 1, {
+            "json": as_json,
+            "verified": False,
+            "error": {"event": None, "offset": None, "reason": reason, "torn_tail": False},
+        }
 
     docs_dir = os.path.join(opts["dir"], "docs")
 
-    def read_doc(name):
-        try:
-            with open(os.path.join(docs_dir, name), "rb") as fh:
-                return fh.read()
-        except FileNotFoundError:
-            raise Failure("docs/%s is missing (FORMAT §6.9)" % name) from None
-        except OSError as e:
-            raise Failure("docs/%s cannot be read: %s (FORMAT §6.9)" % (name, e.strerror or e)) from None
+    def doc_digest(name):
+        """FORMAT §7: the SHA-256 of docs/<name>, a regular file of at most
+        256 MiB, hashed in pieces."""
+        where = "docs/%s" % name
+        fh, _ = open_regular(os.path.join(docs_dir, name), where, MAX_DOCUMENT_BYTES)
+        with fh:
+            return hash_file(fh, where, MAX_DOCUMENT_BYTES)
 
     try:
-        replay = verify_log(data, read_doc)
+        replay = verify_log(data, doc_digest)
         vouched = []
         if trusted is not None:  # --trust: any key each party held (§6)
             held = {rec.key: rec for rec in replay.keys.values()}
@@ -1362,13 +1647,13 @@ def run(argv):
             stray = trusted - set(held)
             if stray:
                 raise Failure("%d trusted key(s) belong to no party of the ledger (--trust)" % len(stray))
-        checkpoints = check_checkpoints(opts["dir"], replay)
         if opts["head"] is not None:  # --head: an event of the ledger (§6)
             if bytes.fromhex(opts["head"]) not in replay.hashes:
                 raise Failure(
                     "the ledger does not contain event %s (--head): it has been truncated, "
                     "rolled back or rewritten" % opts["head"]
                 )
+        checkpoints = check_checkpoints(opts["dir"], replay)  # §13.2, after --trust and --head
     except Failure as f:
         return 1, {
             "json": as_json,
@@ -1425,23 +1710,55 @@ def run(argv):
     }
 
 
+_SPECIAL_ESCAPES = {"\t": "\\t", "\r": "\\r", "\n": "\\n"}
+
+
+def terminal_safe(text):
+    """What may be printed of a string from the ledger, a file name or an
+    argument: control characters (Unicode category Cc) and the invisible
+    and bidirectional-override characters U+200B-U+200F, U+202A-U+202E,
+    U+2066-U+2069 and U+FEFF are shown escaped, as `ledger` shows them
+    (Rust's char::escape_default: \\t, \\r, \\n, else \\u{hex}), never
+    interpreted by a terminal. Undecodable bytes of a file name (Python's
+    surrogate escapes) are shown as \\u{dcXX} too."""
+    out = []
+    for ch in str(text):
+        o = ord(ch)
+        if (
+            o <= 0x1F
+            or 0x7F <= o <= 0x9F
+            or 0x200B <= o <= 0x200F
+            or 0x202A <= o <= 0x202E
+            or 0x2066 <= o <= 0x2069
+            or o == 0xFEFF
+            or 0xD800 <= o <= 0xDFFF
+        ):
+            out.append(_SPECIAL_ESCAPES.get(ch, "\\u{%x}" % o))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def print_result(code, result, as_json, out, err):
+    """Everything printed that a ledger, a file name or an argument could
+    influence goes through terminal_safe (text) or ASCII-only JSON."""
+    t = terminal_safe
     if code == 2:
         msg = result["usage_error"]
-        err.write("verify.py: %s\n%s\n" % (msg, USAGE))
+        err.write("verify.py: %s\n%s\n" % (t(msg), USAGE))
         return
     if as_json:
         shown = {k: v for k, v in result.items() if k != "json"}
-        out.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
+        out.write(json.dumps(shown, indent=2, ensure_ascii=True) + "\n")
         return
     if code == 1:
         e = result["error"]
         if e["event"] is None:
-            out.write("FAIL: %s\n" % e["reason"])
+            out.write("FAIL: %s\n" % t(e["reason"]))
         else:
-            out.write("FAIL: event %d (byte offset %d of events.cbor): %s\n" % (e["event"], e["offset"], e["reason"]))
+            out.write("FAIL: event %d (byte offset %d of events.cbor): %s\n" % (e["event"], e["offset"], t(e["reason"])))
         return
-    out.write("ledger %s %s\n" % (result["ledger"], json.dumps(result["title"], ensure_ascii=False)))
+    out.write('ledger %s "%s"\n' % (result["ledger"], t(result["title"])))
     for p in result["parties"]:
         for k in p["keys"]:
             history = "added at event %d" % k["added"]
@@ -1453,16 +1770,18 @@ def print_result(code, result, as_json, out, err):
                 history += ", party removed at event %d" % k["party_removed"]
             if k["current"]:
                 history += ", current"
-            out.write("  party %-8s key %s (%s)\n" % (p["id"], k["key"], history))
+            out.write("  party %-8s key %s (%s)\n" % (t(p["id"]), k["key"], history))
         if p["joined"] or p["removed"] is not None:
             out.write(
                 "  party %-8s joined at event %d%s\n"
-                % (p["id"], p["joined"], "" if p["removed"] is None else ", removed at event %d" % p["removed"])
+                % (t(p["id"]), p["joined"], "" if p["removed"] is None else ", removed at event %d" % p["removed"])
             )
-    for t in result["trusted"]:
-        out.write("  trusted: party %s by key %s\n" % (t["party"], t["fingerprint"]))
+    for tr in result["trusted"]:
+        out.write("  trusted: party %s by key %s\n" % (t(tr["party"]), tr["fingerprint"]))
     for d in result["documents"]:
-        out.write("  document %s version %d (%s): %s\n" % (d["id"], d["version_number"], d["version"][:12], d["status"]))
+        out.write(
+            "  document %s version %d (%s): %s\n" % (t(d["id"]), d["version_number"], d["version"][:12], d["status"])
+        )
     out.write("OK: %d events verified, head %s\n" % (result["count"], result["head"]))
 
 
@@ -1471,7 +1790,7 @@ def batch(path, out):
     try:
         fh = sys.stdin if path == "-" else open(path, encoding="utf-8")
     except OSError as e:
-        sys.stderr.write("verify.py: cannot read %s: %s\n" % (path, e.strerror or e))
+        sys.stderr.write("verify.py: cannot read %s: %s\n" % (terminal_safe(path), e.strerror or e))
         return 2
     with fh:
         for line in fh:
@@ -1515,7 +1834,7 @@ if __name__ == "__main__":
         sys.stdout.flush()
     except BaseException as exc:  # noqa: BLE001 - the promise is: no traceback, ever
         try:
-            sys.stderr.write("verify.py: internal error (a bug in verify.py): %r\n" % (exc,))
+            sys.stderr.write("verify.py: internal error (a bug in verify.py): %s\n" % terminal_safe(repr(exc)))
         except Exception:
             pass
         status = 2

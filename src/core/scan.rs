@@ -272,6 +272,11 @@ pub enum CheckpointProblem {
     /// replay was not told of).
     #[error("no root was computed for size {size}")]
     NoRoot { size: u64 },
+    /// The entry of `checkpoints/` (or `checkpoints` itself) is not a
+    /// regular file (directory) that can be read: a directory, a link, a
+    /// FIFO, or an I/O error (FORMAT §13.2).
+    #[error("{reason} (FORMAT §13.2)")]
+    Unreadable { reason: String },
 }
 
 /// How the witness policy (`--witness`/`--quorum`) is not met.
@@ -324,6 +329,14 @@ fn failure(event: Option<u64>, offset: u64, cause: impl Into<Cause>) -> VerifyEr
 }
 
 /// Why the event at `offset` (of a log read up to `len`) does not decode.
+/// FORMAT §3 decides whether the bytes from `offset` to the end, `R`, are
+/// a torn tail, whatever the decoder's error was: `R` is 1 to 65 535
+/// bytes, and either all of them are zero (what some file systems leave
+/// when power fails during an append, after the size but before the data
+/// reached the disk), or `R` ends inside the item that starts it (the
+/// framing, [`crate::core::format::frame`], needs more) and no complete
+/// event starts later in `R`. If one does, a damaged length field in a
+/// committed event runs past the end of the file: damage, not a torn tail.
 fn format_failure(
     store: &Store,
     len: u64,
@@ -331,32 +344,24 @@ fn format_failure(
     offset: u64,
     error: FormatError,
 ) -> VerifyError {
-    if error != FormatError::Truncated {
-        // Zeros after the last event are what some file systems leave when
-        // power fails during an append, after the size but before the data
-        // reached the disk: never a committed event, so a torn tail too.
-        let zeros = len > offset
-            && len - offset <= crate::core::format::MAX_EVENT_BYTES as u64
-            && store
-                .read_at(offset, len - offset)
-                .is_ok_and(|b| b.iter().all(|&x| x == 0));
-        if zeros {
-            let cause = Cause::TornTail {
-                bytes: len - offset,
-                intact: index,
-                zeros: true,
-            };
-            return failure(Some(index), offset, cause);
-        }
+    let size = len.saturating_sub(offset);
+    if size == 0 || size > crate::core::format::MAX_EVENT_BYTES as u64 {
         return failure(Some(index), offset, error);
     }
-    // The file ends inside the item that starts at `offset`. That is a torn
-    // tail (FORMAT §3) only if no complete event follows: a damaged length
-    // field in a committed event also runs past the end of the file, but
-    // then the events after it are still there to be found.
-    let rest = store
-        .read_at(offset, len.saturating_sub(offset))
-        .unwrap_or_default();
+    let Ok(rest) = store.read_at(offset, size) else {
+        return failure(Some(index), offset, error);
+    };
+    if rest.iter().all(|&x| x == 0) {
+        let cause = Cause::TornTail {
+            bytes: size,
+            intact: index,
+            zeros: true,
+        };
+        return failure(Some(index), offset, cause);
+    }
+    if crate::core::format::frame(&rest) != Frame::NeedMore {
+        return failure(Some(index), offset, error);
+    }
     if let Some(at) = complete_event_within(&rest) {
         let next = offset + at as u64;
         return failure(Some(index), offset, Cause::Damaged { next });

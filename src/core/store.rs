@@ -290,6 +290,12 @@ impl Store {
         if access == Access::Write {
             opts.append(true);
         }
+        // Not waiting on a FIFO in the log's place: the type is checked
+        // below on what was opened (no effect on a regular file).
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        }
         let log = opts.open(&log_path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => {
                 StoreError::NotALedger {
@@ -483,13 +489,48 @@ impl Store {
             }
             _ => {}
         }
-        let mut f = match File::open(&path) {
+        // Opened without following a link or waiting on a FIFO, and its
+        // type and size checked on what was opened (FORMAT §7).
+        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+        let opened = {
+            use std::os::unix::fs::OpenOptionsExt;
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(flags.bits() as i32)
+                .open(&path)
+        };
+        let mut f = match opened {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(format!("{DOCS_DIR}/{} is missing", hash.to_hex()))
             }
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+                return Err(format!(
+                    "{DOCS_DIR}/{} is a symbolic link, not the document: a ledger must hold its documents itself",
+                    hash.to_hex()
+                ))
+            }
             Err(e) => return Err(format!("{DOCS_DIR}/{}: {e}", hash.to_hex())),
         };
+        match f.metadata() {
+            Ok(m) if !m.is_file() => {
+                return Err(format!(
+                    "{DOCS_DIR}/{} is not a regular file",
+                    hash.to_hex()
+                ))
+            }
+            Ok(m) if m.len() > MAX_DOCUMENT_BYTES => {
+                return Err(format!(
+                "{DOCS_DIR}/{} is {} bytes, more than the {} MiB a document may have (FORMAT §7)",
+                hash.to_hex(),
+                m.len(),
+                MAX_DOCUMENT_BYTES >> 20
+            ))
+            }
+            Ok(_) => {}
+            Err(e) => return Err(format!("{DOCS_DIR}/{}: {e}", hash.to_hex())),
+        }
+        let mut f = (&mut f).take(MAX_DOCUMENT_BYTES + 1);
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {

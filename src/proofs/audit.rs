@@ -77,7 +77,10 @@ pub fn verify_with(
         Some(d) => store.with_docs(d.clone()),
         None => store,
     };
-    let stored = checkpoint::stored(dir)?;
+    // An unreadable `checkpoints` fails the ledger (FORMAT §13.2), but
+    // after the log: the first failing event is the verdict.
+    let listed = checkpoint::stored(dir);
+    let stored = listed.as_deref().unwrap_or_default().to_vec();
     let wanted = checkpoint::sizes(&stored);
     let mut roots = BTreeMap::new();
     roots.insert(0, merkle::empty_root());
@@ -94,22 +97,25 @@ pub fn verify_with(
         }
         visit(v);
     })?;
+    if let Err(u) = listed {
+        return Err(refuted(Cause::Checkpoint {
+            file: u.file,
+            problem: Box::new(u.problem),
+        }));
+    }
     let origin = checkpoint::origin(&state.ledger);
-    // FORMAT §13.1: any key a party held that was not revoked (a revoked
-    // key may be in someone else's hands) may have signed a checkpoint.
-    let mut keys: Vec<(String, PublicKey)> = state
-        .keys
-        .values()
-        .filter(|r| r.revoked.is_none())
-        .map(|r| (r.party.to_string(), r.key))
-        .collect();
-    keys.extend(options.log_keys.iter().cloned());
+    // FORMAT §13.1: a checkpoint of size N may be signed by a party key
+    // that was current after the ledger's first N events (whatever became
+    // of it later), or by a dedicated log key.
+    let party_keys = |size: u64| checkpoint::party_keys_at(&state.keys, size);
     let checkpoints = checkpoint::check_stored(
+        dir,
         &stored,
         &origin,
         &roots,
         state.count,
-        &keys,
+        &party_keys,
+        &options.log_keys,
         options.witnesses.as_ref(),
     );
     if let Some((bad, problem)) = checkpoints

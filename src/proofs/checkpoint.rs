@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::base::crypto::{PublicKey, SigningKey};
+use crate::core::replay::{KeyRecord, KeyRing};
 use crate::core::store::StoreError;
 use crate::core::verify::CheckpointProblem;
 use crate::core::writer::Writer;
@@ -139,52 +140,122 @@ pub fn require_quorum(c: &Checked, policy: &WitnessPolicy) -> Result<(), Checkpo
     c.verified.quorum(policy).map_err(CheckpointProblem::Quorum)
 }
 
-/// One file of `DIR/checkpoints/`.
-#[derive(Debug, Clone)]
-pub struct Stored {
-    pub file: String,
-    pub bytes: Vec<u8>,
+/// Whether `record`'s key may sign a checkpoint of size `size` (FORMAT
+/// §13.1): it was current after the ledger's first `size` events, that is,
+/// it was introduced by one of them and none of them rotated it out,
+/// revoked it or removed its party. What became of it later does not
+/// matter; the same test decides which keys could sign event `size`
+/// (FORMAT §6.5).
+pub fn may_sign(record: &KeyRecord, size: u64) -> bool {
+    let after = |at: Option<u64>| at.is_none_or(|at| at >= size);
+    record.added < size
+        && after(record.rotated_out)
+        && after(record.revoked.as_ref().map(|r| r.seq))
+        && after(record.removed)
 }
 
-/// The files of `DIR/checkpoints/` (none if it does not exist), sorted by
-/// name; temporary files left by an interrupted write are not checkpoints.
-pub fn stored(dir: &Path) -> Result<Vec<Stored>, StoreError> {
+/// The party keys that may sign a checkpoint of size `size` (FORMAT
+/// §13.1), labelled by their party.
+pub fn party_keys_at(keys: &KeyRing, size: u64) -> Vec<(String, PublicKey)> {
+    keys.values()
+        .filter(|r| may_sign(r, size))
+        .map(|r| (r.party.to_string(), r.key))
+        .collect()
+}
+
+/// An entry of `DIR/checkpoints/` (or that directory itself) that cannot
+/// be read as a checkpoint file: `file` is relative to the ledger
+/// directory (FORMAT §13.2).
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub file: String,
+    pub problem: CheckpointProblem,
+}
+
+fn unreadable(reason: impl Into<String>) -> CheckpointProblem {
+    CheckpointProblem::Unreadable {
+        reason: reason.into(),
+    }
+}
+
+/// The names of the checkpoint files in `DIR/checkpoints/` (none if it
+/// does not exist), sorted by name; names beginning with `.` are temporary
+/// files, not checkpoints (FORMAT §13.2). Nothing is read: see
+/// [`read_stored`]. A `checkpoints` that is not a directory is refused.
+pub fn stored(dir: &Path) -> Result<Vec<String>, Unreadable> {
     let cdir = dir.join(CHECKPOINTS_DIR);
-    let io = crate::core::store::io;
-    let entries = match std::fs::read_dir(&cdir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(&cdir)(e)),
+    let whole = |problem| Unreadable {
+        file: CHECKPOINTS_DIR.to_owned(),
+        problem,
     };
+    match std::fs::symlink_metadata(&cdir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(whole(unreadable(format!("cannot be read: {e}")))),
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(whole(unreadable("is a symbolic link, not a directory")))
+        }
+        Ok(m) if !m.is_dir() => return Err(whole(unreadable("is not a directory"))),
+        Ok(_) => {}
+    }
+    let entries =
+        std::fs::read_dir(&cdir).map_err(|e| whole(unreadable(format!("cannot be read: {e}"))))?;
     let mut out = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(io(&cdir))?;
+        let entry = entry.map_err(|e| whole(unreadable(format!("cannot be read: {e}"))))?;
         let file = entry.file_name().to_string_lossy().into_owned();
-        if file.starts_with('.') {
-            continue;
+        if !file.starts_with('.') {
+            out.push(file);
         }
-        let path = entry.path();
-        let len = entry.metadata().map_err(io(&path))?.len();
-        let bytes = if len > MAX_CHECKPOINT_BYTES {
-            // Left for the check to refuse, without reading it all.
-            Vec::new()
-        } else {
-            std::fs::read(&path).map_err(io(&path))?
-        };
-        out.push(Stored { file, bytes });
     }
-    out.sort_by(|a, b| a.file.cmp(&b.file));
+    out.sort();
     Ok(out)
 }
 
-/// The tree sizes the stored checkpoints name, so that a replay can keep
-/// the root at each of them.
-pub fn sizes(stored: &[Stored]) -> std::collections::BTreeSet<u64> {
+/// Reads `DIR/checkpoints/<file>`: a regular file, opened without
+/// following a link or waiting on a FIFO, and read only up to one byte
+/// more than a note may have (FORMAT §13.2, §13.3 rule 6), so that a
+/// larger one is refused by the note's parser without being read whole.
+pub fn read_stored(dir: &Path, file: &str) -> Result<Vec<u8>, CheckpointProblem> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(CHECKPOINTS_DIR).join(file);
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(&path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                unreadable("is a symbolic link, not a checkpoint file")
+            } else {
+                unreadable(format!("cannot be read: {e}"))
+            }
+        })?;
+    let meta = f
+        .metadata()
+        .map_err(|e| unreadable(format!("cannot be read: {e}")))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file"
+        };
+        return Err(unreadable(format!("is {what}, not a checkpoint file")));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_CHECKPOINT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(format!("cannot be read: {e}")))?;
+    Ok(bytes)
+}
+
+/// The tree sizes the stored checkpoints' names say, so that a replay can
+/// keep the root at each of them (a checkpoint whose name is not its size
+/// is refused anyway, FORMAT §13.2).
+pub fn sizes(stored: &[String]) -> std::collections::BTreeSet<u64> {
     stored
         .iter()
-        .filter_map(|s| Note::parse(&s.bytes).ok())
-        .filter_map(|n| Checkpoint::parse_text(n.text()).ok())
-        .map(|c| c.size())
+        .filter_map(|f| f.parse::<u64>().ok().filter(|n| n.to_string() == *f))
         .collect()
 }
 
@@ -226,65 +297,89 @@ pub struct Cosigner {
     pub time: u64,
 }
 
-/// Checks every stored checkpoint against the replayed tree: `roots` holds
-/// the root at each size [`sizes`] named, `count` is the ledger's size.
+/// Checks every stored checkpoint (named by [`stored`]) against the
+/// replayed tree, reading one file at a time: `roots` holds the root at
+/// each size [`sizes`] named, `count` is the ledger's size, `party_keys`
+/// the party keys that may sign a checkpoint of a size (FORMAT §13.1,
+/// [`party_keys_at`]) and `log_keys` the dedicated log keys. Only the
+/// largest valid checkpoint keeps its note-level result (`verified`),
+/// which is what a witness quorum is checked on.
+#[allow(clippy::too_many_arguments)]
 pub fn check_stored(
-    stored: &[Stored],
+    dir: &Path,
+    stored: &[String],
     origin: &str,
     roots: &BTreeMap<u64, Hash>,
     count: u64,
+    party_keys: &dyn Fn(u64) -> Vec<(String, PublicKey)>,
     log_keys: &[(String, PublicKey)],
     policy: Option<&WitnessPolicy>,
 ) -> Vec<CheckpointReport> {
-    stored
-        .iter()
-        .map(|s| {
-            let mut report = CheckpointReport {
-                file: s.file.clone(),
-                size: None,
-                valid: false,
-                problem: None,
-                signed_by: Vec::new(),
-                cosigned_by: Vec::new(),
-                verified: None,
-            };
-            let checked = check_note(&s.bytes, Some(origin), log_keys, policy).and_then(|c| {
+    let mut out: Vec<CheckpointReport> = Vec::with_capacity(stored.len());
+    let mut largest: Option<(u64, usize)> = None;
+    for file in stored {
+        let mut report = CheckpointReport {
+            file: file.clone(),
+            size: None,
+            valid: false,
+            problem: None,
+            signed_by: Vec::new(),
+            cosigned_by: Vec::new(),
+            verified: None,
+        };
+        let bytes = read_stored(dir, file);
+        // The size the checkpoint claims, if it parses: its signers are
+        // judged by the ledger's keys at that size.
+        let claimed = bytes
+            .as_ref()
+            .ok()
+            .and_then(|b| Note::parse(b).ok())
+            .and_then(|n| Checkpoint::parse_text(n.text()).ok())
+            .map(|c| c.size());
+        let checked = bytes.and_then(|bytes| {
+            let mut keys = claimed.map(party_keys).unwrap_or_default();
+            keys.extend(log_keys.iter().cloned());
+            let c = check_note(&bytes, Some(origin), &keys, policy)?;
+            let size = c.checkpoint().size();
+            if *file != size.to_string() {
+                return Err(CheckpointProblem::Misfiled { size });
+            }
+            if size > count {
+                return Err(CheckpointProblem::RolledBack { size, count });
+            }
+            match roots.get(&size) {
+                Some(root) if root == c.checkpoint().root() => Ok(c),
+                Some(root) => Err(CheckpointProblem::SplitView {
+                    size,
+                    checkpoint: *c.checkpoint().root(),
+                    ledger: *root,
+                }),
+                None => Err(CheckpointProblem::NoRoot { size }),
+            }
+        });
+        report.size = claimed;
+        match checked {
+            Ok(c) => {
                 let size = c.checkpoint().size();
-                if s.file != size.to_string() {
-                    return Err(CheckpointProblem::Misfiled { size });
-                }
-                if size > count {
-                    return Err(CheckpointProblem::RolledBack { size, count });
-                }
-                match roots.get(&size) {
-                    Some(root) if root == c.checkpoint().root() => Ok(c),
-                    Some(root) => Err(CheckpointProblem::SplitView {
-                        size,
-                        checkpoint: *c.checkpoint().root(),
-                        ledger: *root,
-                    }),
-                    None => Err(CheckpointProblem::NoRoot { size }),
-                }
-            });
-            match checked {
-                Ok(c) => {
-                    report.size = Some(c.checkpoint().size());
-                    report.valid = true;
-                    report.cosigned_by = c.cosigned_by();
-                    report.signed_by = c.signed_by;
-                    report.verified = Some(c.verified);
-                }
-                Err(e) => {
-                    report.size = Note::parse(&s.bytes)
-                        .ok()
-                        .and_then(|n| Checkpoint::parse_text(n.text()).ok())
-                        .map(|c| c.size());
-                    report.problem = Some(e);
+                report.valid = true;
+                report.cosigned_by = c.cosigned_by();
+                report.signed_by = c.signed_by;
+                match largest {
+                    Some((s, _)) if s >= size => {}
+                    _ => {
+                        if let Some((_, i)) = largest {
+                            out[i].verified = None;
+                        }
+                        report.verified = Some(c.verified);
+                        largest = Some((size, out.len()));
+                    }
                 }
             }
-            report
-        })
-        .collect()
+            Err(e) => report.problem = Some(e),
+        }
+        out.push(report);
+    }
+    out
 }
 
 /// A checkpoint written by [`checkpoint`].
@@ -313,7 +408,18 @@ fn store_signatures(
     signatures: Vec<note::NoteSignature>,
 ) -> Result<(Vec<u8>, bool), CheckpointError> {
     let path = checkpoint_path(dir, size);
-    let mut stored = match std::fs::read(&path) {
+    // Read as verify reads it (FORMAT §2): a regular file, not a link
+    // followed or a FIFO waited on, at most a note's size.
+    let existing = match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(
+            read_stored(dir, &size.to_string()).map_err(|p| StoreError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(p.to_string()),
+            })?,
+        ),
+    };
+    let mut stored = match existing {
         Ok(bytes) => {
             let n = Note::parse(&bytes).map_err(|source| LedgerProblem::StoredInvalid {
                 file: stored_file(size),
@@ -375,6 +481,17 @@ pub fn checkpoint(dir: &Path, key: &SigningKey, log_key: bool) -> Result<Written
                 }
                 .into());
             }
+            // FORMAT §13.1: the checkpoint is of the ledger as it is now,
+            // and only a key current now may sign it.
+            if !r.is_current() {
+                return Err(Request::SignerNotCurrent {
+                    what: "the signing key is",
+                    party: r.party.to_string(),
+                    size: w.state().count,
+                    status: r.status(),
+                }
+                .into());
+            }
         }
         None if !log_key => {
             return Err(Request::SignerNotAParty {
@@ -425,19 +542,52 @@ pub fn add_signatures(dir: &Path, bytes: &[u8]) -> Result<Written, CheckpointErr
     if root != *cp.root() {
         return Err(LedgerProblem::AddedRootDiffers { size: cp.size() }.into());
     }
-    // A signature by a revoked party key would make verify refuse the
-    // checkpoint: refused here, before anything is written.
-    for (party, record) in w.state().keys.values().map(|r| (r.party.to_string(), r)) {
-        let Some(rev) = &record.revoked else { continue };
+    // FORMAT §13.1: of the signatures this adds (those not on the stored
+    // note already), none may be by a revoked party key (a new signature
+    // by a key that may be in someone else's hands), nor by a party key
+    // that was not current at the checkpoint's size, which verify would
+    // not count.
+    let already: Vec<(String, u32)> = read_stored(dir, &cp.size().to_string())
+        .ok()
+        .and_then(|b| Note::parse(&b).ok())
+        .map(|s| {
+            s.signatures()
+                .iter()
+                .map(|g| (g.name().to_owned(), g.key_id()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for record in w.state().keys.values() {
+        let party = record.party.to_string();
         let Ok(v) = NoteVerifier::new(&origin, VerifierKind::Ed25519, record.key) else {
             continue;
         };
-        let by_it = |sig: &note::NoteSignature| sig.name() == origin && sig.key_id() == v.key_id();
-        if n.signatures().iter().any(by_it) {
+        let by_it = |sig: &&note::NoteSignature| {
+            sig.name() == origin
+                && sig.key_id() == v.key_id()
+                && !already.contains(&(sig.name().to_owned(), sig.key_id()))
+        };
+        if !n.signatures().iter().any(|s| by_it(&s)) {
+            continue;
+        }
+        if let Some(rev) = &record.revoked {
             return Err(Request::SignerRevoked {
                 what: "a signature of the checkpoint given is by",
                 party,
                 revoked: rev.seq,
+            }
+            .into());
+        }
+        if !may_sign(record, cp.size()) {
+            return Err(Request::SignerNotCurrent {
+                what: "a signature of the checkpoint given is by",
+                party,
+                size: cp.size(),
+                status: if record.added >= cp.size() {
+                    format!("introduced at event {}", record.added)
+                } else {
+                    record.status()
+                },
             }
             .into());
         }
@@ -453,20 +603,31 @@ pub fn add_signatures(dir: &Path, bytes: &[u8]) -> Result<Written, CheckpointErr
 }
 
 /// The largest stored checkpoint that parses, with its note's bytes, or an
-/// error saying how to make one.
+/// error saying how to make one. Files are read one at a time (see
+/// [`read_stored`]); one that cannot be read is passed over like one that
+/// does not parse.
 pub(crate) fn latest_stored(dir: &Path) -> Result<(Checkpoint, Vec<u8>), CheckpointError> {
-    stored(dir)?
-        .into_iter()
-        .filter_map(|s| {
-            let n = Note::parse(&s.bytes).ok()?;
-            let c = Checkpoint::parse_text(n.text()).ok()?;
-            Some((c, s.bytes))
-        })
-        .max_by_key(|(c, _)| c.size())
-        .ok_or_else(|| {
-            Request::NoCheckpoint {
-                dir: dir.to_owned(),
-            }
-            .into()
-        })
+    let names = stored(dir).map_err(|u| StoreError::Io {
+        path: dir.join(&u.file),
+        source: std::io::Error::other(u.problem.to_string()),
+    })?;
+    let mut best: Option<(Checkpoint, Vec<u8>)> = None;
+    for name in names {
+        let Ok(bytes) = read_stored(dir, &name) else {
+            continue;
+        };
+        let Ok(n) = Note::parse(&bytes) else { continue };
+        let Ok(c) = Checkpoint::parse_text(n.text()) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(b, _)| c.size() > b.size()) {
+            best = Some((c, bytes));
+        }
+    }
+    best.ok_or_else(|| {
+        Request::NoCheckpoint {
+            dir: dir.to_owned(),
+        }
+        .into()
+    })
 }

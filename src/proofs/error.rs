@@ -306,6 +306,17 @@ pub enum Request {
         party: String,
         revoked: u64,
     },
+    /// A checkpoint signature by a party key that was not current after
+    /// the checkpoint's first `size` events (rotated out, or its party
+    /// removed, or introduced later): FORMAT §13.1 judges a checkpoint's
+    /// signers at its size.
+    #[error("{what} a key of {party:?} that was not current at size {size} ({status}), so `ledger verify` would not count it (FORMAT §13.1); nothing was written")]
+    SignerNotCurrent {
+        what: &'static str,
+        party: String,
+        size: u64,
+        status: String,
+    },
 }
 
 /// How bytes given as a proof bundle are not one (FORMAT §14).

@@ -143,15 +143,33 @@ pub fn key_id(name: &str, sigtype: u8, pubkey: &[u8]) -> u32 {
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
 }
 
-/// Checks a key name: non-empty, no Unicode space (Go's `unicode.IsSpace`
-/// and Rust's `char::is_whitespace` are the same set), no '+', and no
-/// control character (which could never appear in a valid note).
+/// Whether `c` may not appear in a key name (FORMAT §13.3 rule 5): a
+/// control character (Unicode category Cc: U+0000-U+001F, U+007F-U+009F),
+/// a character with the Unicode `White_Space` property, or '+'. The
+/// `White_Space` set is written out, as FORMAT lists it, rather than taken
+/// from `char::is_whitespace`, so that this and tools/verify.py test the
+/// very same characters.
+pub fn forbidden_in_name(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{1F}'
+            | '\u{7F}'..='\u{9F}'
+            | ' '
+            | '\u{A0}'
+            | '\u{1680}'
+            | '\u{2000}'..='\u{200A}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202F}'
+            | '\u{205F}'
+            | '\u{3000}'
+            | '+'
+    )
+}
+
+/// Checks a key name: non-empty, and no character [`forbidden_in_name`].
 fn check_name(name: &str) -> Result<(), NoteError> {
-    if name.is_empty()
-        || name
-            .chars()
-            .any(|c| c.is_whitespace() || c == '+' || c < ' ')
-    {
+    if name.is_empty() || name.chars().any(forbidden_in_name) {
         return Err(NoteError::BadName {
             name: name.to_owned(),
         });
