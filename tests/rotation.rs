@@ -24,7 +24,7 @@ use ledger::core::writer::{WriteError, Writer};
 // ---------------------------------------------------------------------------
 
 fn kid(key: &SigningKey) -> Kid {
-    Kid(key.public().fingerprint())
+    Kid(key.public().kid())
 }
 
 fn snapshot(state: &State) -> String {
@@ -51,7 +51,7 @@ impl Fx {
         let most = SigningKey::generate();
         let med = SigningKey::generate();
         let mut id = [0u8; 16];
-        id.copy_from_slice(&SigningKey::generate().public().fingerprint()[..16]);
+        id.copy_from_slice(&SigningKey::generate().public().kid()[..16]);
         let ledger = LedgerId(id);
         let parties = BTreeMap::from([
             (pid("most"), most.public().to_bytes()),

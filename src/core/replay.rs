@@ -1187,7 +1187,7 @@ impl State {
             }
         }
         for (party, key) in p.add {
-            let kid = Kid(key.fingerprint());
+            let kid = Kid(key.kid());
             self.keys
                 .insert(kid, KeyRecord::new(party.clone(), key, seq));
             self.parties.insert(party, Party::new(kid, seq));
@@ -1260,9 +1260,7 @@ impl State {
 
     /// The record of `key`, if any party holds or held it.
     pub fn key_record(&self, key: &PublicKey) -> Option<&KeyRecord> {
-        self.keys
-            .get(&Kid(key.fingerprint()))
-            .filter(|r| r.key == *key)
+        self.keys.get(&Kid(key.kid())).filter(|r| r.key == *key)
     }
 
     /// The keys of `party` in the order they were introduced, with their

@@ -368,7 +368,7 @@ pub fn check_bundle(
             })?;
             let (label, _) = trusted
                 .iter()
-                .find(|(_, k)| k.fingerprint() == ev.kid)
+                .find(|(_, k)| k.kid() == ev.kid)
                 .ok_or(BundleFailure::UntrustedSigner { index, kid: ev.kid })
                 .and_then(|(l, k)| {
                     if k.verify_strict(&ev.to_be_signed(), &ev.signature) {

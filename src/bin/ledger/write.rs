@@ -196,7 +196,7 @@ pub(crate) fn revoked_kid(arg: &str) -> Result<Kid, Failure> {
         )));
     }
     let key = PublicKey::from_file(path)?;
-    Ok(Kid(key.fingerprint()))
+    Ok(Kid(key.kid()))
 }
 
 pub(crate) fn proposal_id(s: &str) -> Result<ProposalId, Failure> {
@@ -214,7 +214,7 @@ pub(crate) fn joining_parties(
 ) -> Result<Vec<(PartyId, SigningKey)>, Failure> {
     let mut keys: Vec<(PathBuf, SigningKey)> = Vec::new();
     for path in add_key {
-        keys.push((path.clone(), pass.load(path)?));
+        keys.push((path.clone(), pass.load_one_of(path)?));
     }
     let mut out = Vec::new();
     for spec in add {
@@ -266,7 +266,7 @@ fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
     };
     match kind {
         AppendKind::KeyAdd { new_key } | AppendKind::KeyRotate { new_key } => {
-            c.new_key = Some(pass.load(new_key)?);
+            c.new_key = Some(pass.load_one_of(new_key)?);
         }
         AppendKind::KeyRevoke { revoke, .. } => c.revoked = Some(revoked_kid(revoke)?),
         AppendKind::PartiesPropose {
@@ -308,8 +308,9 @@ pub(crate) fn append(
     kind: AppendKind,
 ) -> Result<(), Failure> {
     let time = parse_time(at, allow_future)?;
-    let key = pass.load(key)?;
+    let key = pass.load_one_of(key)?;
     let checked = check_args(&kind, pass)?;
+    pass.check_used()?;
     let mut w = out.open_writer(dir)?;
     if let Some(n) = w.repaired() {
         out.warn(format_args!(
