@@ -825,7 +825,7 @@ fn key_files_that_cannot_be_used() {
         ),
         (
             "k/open.key",
-            "private key file k/open.key is readable by others (mode 0644); run: chmod 600 k/open.key",
+            "private key file k/open.key is readable by group and others (mode 0644); run: chmod 600 k/open.key",
         ),
         ("k/group.key", "(mode 0640)"),
         ("k/world.key", "(mode 0604)"),

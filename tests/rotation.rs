@@ -23,6 +23,10 @@ use ledger::core::writer::{WriteError, Writer};
 // Library helpers
 // ---------------------------------------------------------------------------
 
+fn fp(key: &SigningKey) -> ledger::base::crypto::Fingerprint {
+    key.public().fingerprint()
+}
+
 fn kid(key: &SigningKey) -> Kid {
     Kid(key.public().kid())
 }
@@ -204,6 +208,7 @@ fn a_rotated_out_key_may_no_longer_sign() {
         RuleError::KeyNotCurrent {
             author: pid("most"),
             kid: kid(&most),
+            fingerprint: fp(&most),
             status: "rotated out at event 2".into()
         }
     );
@@ -211,7 +216,7 @@ fn a_rotated_out_key_may_no_longer_sign() {
     assert!(
         msg.contains(&format!(
             "signed by key {} of party \"most\", rotated out at event 2",
-            kid(&most)
+            fp(&most)
         )),
         "{msg}"
     );
@@ -279,7 +284,7 @@ fn a_revoked_key_may_no_longer_sign_but_its_earlier_events_stand() {
     assert!(
         err.to_string().contains(&format!(
             "signed by key {} of party \"most\", revoked at event 3",
-            kid(&most2)
+            fp(&most2)
         )),
         "{err}"
     );
@@ -307,7 +312,8 @@ fn a_key_may_revoke_itself_while_another_stays_current() {
         fx.reject(e),
         RuleError::LastKey {
             author: pid("most"),
-            kid: kid(&most2)
+            kid: kid(&most2),
+            fingerprint: fp(&most2)
         }
     );
 }
@@ -322,7 +328,8 @@ fn revoking_the_last_current_key_is_refused() {
         err,
         RuleError::LastKey {
             author: pid("med"),
-            kid: kid(&med)
+            kid: kid(&med),
+            fingerprint: fp(&med)
         }
     );
     assert!(err.to_string().contains("no current key"), "{err}");
@@ -361,6 +368,7 @@ fn duplicate_revocation_is_refused() {
         RuleError::AlreadyRevoked {
             author: pid("most"),
             kid: kid(&most2),
+            fingerprint: fp(&most2),
             at: 2
         }
     );
@@ -400,7 +408,8 @@ fn a_rotation_signed_by_the_new_key_is_refused() {
             err,
             RuleError::SignedByNewKey {
                 author: pid("most"),
-                kid: kid(&most2)
+                kid: kid(&most2),
+                fingerprint: fp(&most2)
             }
         );
         assert!(
@@ -539,6 +548,7 @@ fn keys_are_never_held_twice() {
         fx.reject(e),
         RuleError::KeyReused {
             kid: kid(&med),
+            fingerprint: fp(&med),
             holder: pid("med"),
             added: 0
         }
@@ -557,6 +567,7 @@ fn keys_are_never_held_twice() {
         err,
         RuleError::KeyReused {
             kid: kid(&most),
+            fingerprint: fp(&most),
             holder: pid("most"),
             added: 0
         }
@@ -718,7 +729,7 @@ fn verify_names_the_event_signed_by_a_revoked_key() {
     assert!(
         msg.contains(&format!(
             "signed by key {} of party \"most\", revoked at event 2",
-            kid(&most)
+            fp(&most)
         )),
         "{msg}"
     );
@@ -872,7 +883,15 @@ fn cli_adds_rotates_and_revokes_keys() {
     assert!(r.stdout.contains("(added at #3, current)"), "{r}");
     assert!(r.stdout.contains("added key "), "{r}");
     assert!(r.stdout.contains("rotated to key "), "{r}");
-    assert!(r.stdout.contains("revoked the key with kid "), "{r}");
+    assert!(r.stdout.contains("revoked key SHA256:"), "{r}");
+    // People are shown fingerprints, never the kid or the raw key.
+    let j = fx.report();
+    for k in j["parties"][0]["keys"].as_array().unwrap() {
+        let (kid, key) = (k["kid"].as_str().unwrap(), k["key"].as_str().unwrap());
+        assert!(k["fingerprint"].as_str().unwrap().starts_with("SHA256:"));
+        assert!(!r.stdout.contains(kid) && !r.stdout.contains(key), "{r}");
+        assert!(r.stdout.contains(k["fingerprint"].as_str().unwrap()), "{r}");
+    }
     let j = fx.report();
     let ann = &j["parties"][0];
     assert_eq!(ann["id"], "ann");

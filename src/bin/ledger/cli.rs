@@ -461,7 +461,7 @@ pub(crate) enum AppendKind {
     },
     /// Revoke a key of the acting party (e.g. a lost or compromised one); signed with a current key
     KeyRevoke {
-        /// The key to revoke: its public key file, or its kid (64 hex digits, as `verify` shows)
+        /// The key to revoke: its public key file, its fingerprint (SHA256:..., as `verify` shows), or its kid (64 hex digits, as `verify --json` shows)
         #[arg(long, value_name = "FILE_OR_KID")]
         revoke: String,
         /// Why, for the record (one line)

@@ -44,12 +44,7 @@ pub(crate) fn keygen(
         key.display()
     ))?;
     out.info(format_args!(
-        "wrote public key  {} (give this to the other parties and auditors)",
-        public.display()
-    ))?;
-    out.info(format_args!(
-        "its fingerprint   {} (compare it with theirs: `ledger fingerprint {}`)",
-        fingerprint,
+        "wrote public key  {} (fingerprint {fingerprint}; give it to the other parties and auditors, who compare it with `ledger fingerprint`)",
         public.display()
     ))?;
     Ok(())
