@@ -448,7 +448,7 @@ fn one_fingerprint_for_a_key_everywhere() {
     // .pub and .key agree, encrypted or not.
     let ann = fingerprints(&fx, &["keys/ann.pub"]).remove(0);
     assert!(ann.starts_with("SHA256:") && ann.len() == 7 + 43, "{ann}");
-    assert_eq!(fingerprints(&fx, &["keys/ann.key"]), [ann.clone()]);
+    assert_eq!(fingerprints(&fx, &["keys/ann.key"]), vec![ann.clone()]);
     let enc = fingerprints(
         &fx,
         &["keys/enc.pub", "keys/enc.key", "--passphrase-file", "pw"],

@@ -89,14 +89,12 @@ pub enum RuleError {
     #[error("signed by key {fingerprint} of party {author:?}, {status}: only a current key may sign (FORMAT §6.5)")]
     KeyNotCurrent {
         author: PartyId,
-        kid: Kid,
         fingerprint: Fingerprint,
         status: String,
     },
     #[error("signed by the key it introduces ({fingerprint}), which is not a key of {author:?} until this event is applied: sign it with a current key (FORMAT §6.5)")]
     SignedByNewKey {
         author: PartyId,
-        kid: Kid,
         fingerprint: Fingerprint,
     },
     #[error("signature does not verify under {author:?}'s key (FORMAT §6.6)")]
@@ -105,14 +103,12 @@ pub enum RuleError {
     BadNewKey { author: PartyId, reason: String },
     #[error("the new key ({fingerprint}) was introduced at event {added} as a key of party {holder:?}: a key is never held twice (FORMAT §6.8)")]
     KeyReused {
-        kid: Kid,
         fingerprint: Fingerprint,
         holder: PartyId,
         added: u64,
     },
     #[error("the new key ({fingerprint}) is the key of party {party:?} in the open proposal {proposal:?}: a key is never held twice (FORMAT §6.8, §6.10)")]
     KeyProposed {
-        kid: Kid,
         fingerprint: Fingerprint,
         party: PartyId,
         proposal: ProposalId,
@@ -128,14 +124,12 @@ pub enum RuleError {
     )]
     AlreadyRevoked {
         author: PartyId,
-        kid: Kid,
         fingerprint: Fingerprint,
         at: u64,
     },
     #[error("revoking key {fingerprint} would leave party {author:?} with no current key; add or rotate to a new key first (FORMAT §6.8)")]
     LastKey {
         author: PartyId,
-        kid: Kid,
         fingerprint: Fingerprint,
     },
     #[error("time {time} is earlier than the previous event's time {previous} (FORMAT §6.7)")]
@@ -661,7 +655,6 @@ impl State {
                 } else {
                     Err(RuleError::KeyNotCurrent {
                         author: author.clone(),
-                        kid,
                         fingerprint: record.key.fingerprint(),
                         status: record.status(),
                     })
@@ -673,7 +666,6 @@ impl State {
                 {
                     Err(RuleError::SignedByNewKey {
                         author: author.clone(),
-                        kid,
                         fingerprint: Fingerprint::of(key),
                     })
                 }
@@ -930,7 +922,6 @@ impl State {
                 if let Some(r) = &record.revoked {
                     return Err(RuleError::AlreadyRevoked {
                         author: author.clone(),
-                        kid: *kid,
                         fingerprint: record.key.fingerprint(),
                         at: r.seq,
                     });
@@ -940,7 +931,6 @@ impl State {
                 if was_current && current <= 1 {
                     return Err(RuleError::LastKey {
                         author: author.clone(),
-                        kid: *kid,
                         fingerprint: record.key.fingerprint(),
                     });
                 }
@@ -1043,7 +1033,6 @@ impl State {
             let kid = Kid::of(&new.key);
             if let Some(r) = self.keys.get(&kid) {
                 return Err(RuleError::KeyReused {
-                    kid,
                     fingerprint: Fingerprint::of(&new.key),
                     holder: r.party.clone(),
                     added: r.added,
@@ -1241,7 +1230,6 @@ impl State {
         let kid = Kid::of(key);
         if let Some(r) = self.keys.get(&kid) {
             return Err(RuleError::KeyReused {
-                kid,
                 fingerprint: Fingerprint::of(key),
                 holder: r.party.clone(),
                 added: r.added,
@@ -1252,7 +1240,6 @@ impl State {
         if let Some(open) = &self.proposal {
             if let Some((party, _)) = open.add.iter().find(|(_, k)| k.to_bytes() == *key) {
                 return Err(RuleError::KeyProposed {
-                    kid,
                     fingerprint: Fingerprint::of(key),
                     party: party.clone(),
                     proposal: open.id.clone(),
