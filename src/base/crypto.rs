@@ -137,7 +137,7 @@ impl PublicKey {
     /// key file is refused ([`KeyError::PrivateWherePublic`]), its text
     /// zeroized.
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
-        let (text, _) = read_key_file(path)?;
+        let (text, _) = read_key_file(path, "public key")?;
         Self::from_pem(&text, path)
     }
 
@@ -362,7 +362,7 @@ impl SigningKey {
             expected,
             reason,
         };
-        let (text, mode) = read_key_file(path)?;
+        let (text, mode) = read_key_file(path, "private key")?;
         let label = pem_label(&text);
         match label {
             Some("PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "OPENSSH PRIVATE KEY") => {}
@@ -614,9 +614,13 @@ fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
 
 /// Opens a key file the user names: a regular file (a FIFO or a device is
 /// refused without blocking on it) of at most [`MAX_KEY_FILE`] bytes of
-/// text, read into memory that is zeroized when dropped. Returns the text
+/// text, read into memory that is zeroized when dropped; `expected` ("private
+/// key", "public key") names it in errors. Returns the text
 /// and the file's permission bits, for [`check_mode`].
-fn read_key_file(path: &Path) -> Result<(Zeroizing<String>, u32), KeyError> {
+fn read_key_file(
+    path: &Path,
+    expected: &'static str,
+) -> Result<(Zeroizing<String>, u32), KeyError> {
     use std::io::Read;
     let read_err = |source| KeyError::Read {
         path: path.to_owned(),
@@ -630,7 +634,7 @@ fn read_key_file(path: &Path) -> Result<(Zeroizing<String>, u32), KeyError> {
     }
     let malformed = |reason: &str| KeyError::Malformed {
         path: path.to_owned(),
-        expected: "key",
+        expected,
         reason: reason.to_owned(),
     };
     if meta.len() > MAX_KEY_FILE {
