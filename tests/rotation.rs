@@ -1112,7 +1112,7 @@ fn cli_verify_trust_accepts_any_key_a_party_held_and_says_which() {
     fx.refused(
         &["verify", "--trust", "keys/bob.pub", "led"],
         1,
-        "the key of party \"ann\"",
+        "the keys of party \"ann\" (SHA256:",
     );
     fx.refused(
         &["verify", "--trust", "t1", "--trust", "other/eve.pub", "led"],

@@ -166,7 +166,7 @@ pub enum BundleFailure {
     /// The event's key (by kid, FORMAT §5.1) is none of the trusted keys.
     /// A bundle carries the event, which names its key only by kid, so the
     /// kid is what can be shown.
-    #[error("event {index} is signed by the key with kid {} (the SHA-256 of its 32 bytes, FORMAT §5.1), which is none of the trusted keys", hex::encode(.kid))]
+    #[error("event {index} is signed by the key with kid {} (the SHA-256 of its 32 bytes, FORMAT §5.1), which is not among the trusted keys", hex::encode(.kid))]
     UntrustedSigner { index: u64, kid: [u8; 32] },
     /// The event's signature does not verify with the trusted key `key`
     /// (its label) of its fingerprint.
