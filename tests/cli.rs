@@ -510,7 +510,14 @@ fn full_flow() {
     for p in j["parties"].as_array().unwrap() {
         let key = p["key"].as_str().unwrap();
         assert_eq!(key.len(), 64);
-        assert!(text.contains(key), "the text report names every key");
+        // By its fingerprint (`ledger fingerprint`), not its raw bytes.
+        let fingerprint = p["fingerprint"].as_str().unwrap();
+        assert!(fingerprint.starts_with("SHA256:"), "{fingerprint}");
+        assert!(
+            text.contains(fingerprint),
+            "the text report names every key"
+        );
+        assert!(!text.contains(key), "the text report shows fingerprints");
     }
     let events = j["events"].as_array().unwrap();
     assert_eq!(events.len(), count);
@@ -825,7 +832,7 @@ fn key_files_that_cannot_be_used() {
         ),
         (
             "k/open.key",
-            "private key file k/open.key is readable by others (mode 0644); run: chmod 600 k/open.key",
+            "private key file k/open.key is readable by group and others (mode 0644); run: chmod 600 k/open.key",
         ),
         ("k/group.key", "(mode 0640)"),
         ("k/world.key", "(mode 0604)"),
@@ -954,8 +961,19 @@ fn key_files_that_cannot_be_used() {
         fx.root(),
         &["pkey", "-in", "other/eve.key", "-pubout", "-outform", "DER"],
     );
+    // By its fingerprint: SHA-256 of the key's SSH encoding, unpadded
+    // Base64, as `ssh-keygen -l` prints it.
+    let mut wire = b"\0\0\0\x0bssh-ed25519\0\0\0\x20".to_vec();
+    wire.extend_from_slice(&eve[eve.len() - 32..]);
+    let fingerprint = format!(
+        "SHA256:{}",
+        <base64ct::Base64Unpadded as base64ct::Encoding>::encode_string(
+            &<sha2::Sha256 as sha2::Digest>::digest(&wire)
+        )
+    );
     assert!(
-        r.stderr.contains(&hex::encode(&eve[eve.len() - 32..])),
+        r.stderr
+            .contains(&format!("the signing key ({fingerprint})")),
         "{r}"
     );
     // An owner-only, read-only key is fine.
@@ -1678,7 +1696,7 @@ fn init_refusals() {
     init(
         &["--party", "bob=keys/bob.pub"],
         "keys/ann.key",
-        "the signing key (public key ",
+        "the signing key (SHA256:",
     );
     init(
         &["--party", "bob=keys/bob.pub"],
@@ -2394,13 +2412,14 @@ fn keygen_files_are_what_openssl_writes_and_reads() {
 fn keys_of_other_algorithms_are_refused() {
     let fx = Fx::with_ledger();
     fs::create_dir(fx.p("f")).unwrap();
-    for (name, args) in [
+    for (name, args, found) in [
         (
             "ec",
             vec!["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            "an elliptic-curve (ECDSA) key on P-256",
         ),
-        ("x25519", vec!["-algorithm", "X25519"]),
-        ("ed448", vec!["-algorithm", "ED448"]),
+        ("x25519", vec!["-algorithm", "X25519"], "an X25519 key"),
+        ("ed448", vec!["-algorithm", "ED448"], "an Ed448 key"),
     ] {
         let key = format!("f/{name}.key");
         let public = format!("f/{name}.pub");
@@ -2416,7 +2435,7 @@ fn keys_of_other_algorithms_are_refused() {
         fx.refused(
             &["append", "led", "--key", &key, "note", "--text", "x"],
             2,
-            &format!("{key} is not an Ed25519 private key"),
+            &format!("{key} is {found}"),
         );
         let party = format!("x={public}");
         fx.refused_watching(
@@ -2434,7 +2453,7 @@ fn keys_of_other_algorithms_are_refused() {
                 &party,
             ],
             2,
-            &format!("{public} is not an Ed25519 public key (SPKI) PEM file"),
+            &format!("{public} is {found}"),
         );
     }
 }

@@ -90,7 +90,7 @@ fn key() -> SigningKey {
 }
 
 fn kid_of(key: &SigningKey) -> [u8; 32] {
-    key.public().fingerprint()
+    key.public().kid()
 }
 
 /// A body of `kind` in a plausible place in a log.

@@ -65,6 +65,7 @@ fn parties() -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().to_owned();
     std::fs::write(d.join("pw"), "correct horse\n").unwrap();
+    chmod600(&d.join("pw"));
     tool(
         &d,
         "ssh-keygen",
@@ -223,6 +224,7 @@ fn passphrase_errors_are_one_line_and_change_nothing() {
     );
     let before = std::fs::read(d.join("l/events.cbor")).unwrap();
     std::fs::write(d.join("wrong"), "not it\n").unwrap();
+    chmod600(&d.join("wrong"));
     fails(
         &d,
         &[
@@ -344,6 +346,7 @@ fn keygen_passphrase_key_is_read_by_openssl() {
     // Mismatched confirmation is impossible without a terminal; an empty
     // passphrase is refused.
     std::fs::write(d.join("empty"), "\n").unwrap();
+    chmod600(&d.join("empty"));
     fails(
         &d,
         &["keygen", "k2", "--passphrase-file", "empty"],

@@ -57,7 +57,7 @@ impl Fx {
             keys.insert(n.to_string(), SigningKey::generate());
         }
         let mut id = [0u8; 16];
-        id.copy_from_slice(&SigningKey::generate().public().fingerprint()[..16]);
+        id.copy_from_slice(&SigningKey::generate().public().kid()[..16]);
         let ledger = LedgerId(id);
         let parties = names
             .iter()
@@ -865,8 +865,8 @@ fn a_forged_cache_party_is_not_trusted() {
     let log = std::fs::read(dir.join("events.cbor")).unwrap();
     // 1. The cache invents a party "eve" holding obs's key.
     let mut cache = original.clone();
-    let k = Kid(obs.public().fingerprint()).to_hex();
-    let mut record = cache["state"]["keys"][Kid(most.public().fingerprint()).to_hex()].clone();
+    let k = Kid(obs.public().kid()).to_hex();
+    let mut record = cache["state"]["keys"][Kid(most.public().kid()).to_hex()].clone();
     record["party"] = "eve".into();
     record["key"] = hex::encode(obs.public().to_bytes()).into();
     record["added"] = 2.into();
@@ -888,7 +888,7 @@ fn a_forged_cache_party_is_not_trusted() {
         .unwrap()
         .remove("removed");
     cache["state"]["parties"]["med"]["current"] = 1.into();
-    let med_kid = Kid(keys[0].public().fingerprint()).to_hex();
+    let med_kid = Kid(keys[0].public().kid()).to_hex();
     cache["state"]["keys"][&med_kid]
         .as_object_mut()
         .unwrap()

@@ -238,7 +238,7 @@ proptest! {
         prop_assert_eq!(&assembled.body, &body);
         let ev = Event::decode(&stored).expect("a signed valid body decodes");
         prop_assert_eq!(&ev.body, &body);
-        prop_assert_eq!(ev.kid, key().public().fingerprint());
+        prop_assert_eq!(ev.kid, key().public().kid());
         prop_assert_eq!(ev.payload(), payload.as_slice());
         prop_assert_eq!(ev.stored_len(), stored.len());
         prop_assert_eq!(ev.hash(), EventHash::of(&stored));
@@ -305,7 +305,7 @@ proptest! {
         // A body near the event cap has no room left for annotations.
         prop_assume!(payload.len() + 256 <= ledger::core::format::MAX_EVENT_BYTES);
         let key = key();
-        let kid = key.public().fingerprint();
+        let kid = key.public().kid();
         let sig = key.sign(&sig_structure(&protected_header(&kid), &payload));
         let (ev, stored) = Event::assemble(kid, payload.clone(), sig).unwrap();
         prop_assert_eq!(&ev.body, &body);

@@ -187,7 +187,7 @@ impl Fx {
 
 fn rand_id() -> [u8; 16] {
     let mut id = [0u8; 16];
-    id.copy_from_slice(&SigningKey::generate().public().fingerprint()[..16]);
+    id.copy_from_slice(&SigningKey::generate().public().kid()[..16]);
     id
 }
 
@@ -278,7 +278,7 @@ fn an_agreement_replays() {
         PARTIES.map(pid)
     );
     for p in PARTIES {
-        let kid = Kid(fx.key(p).public().fingerprint());
+        let kid = Kid(fx.key(p).public().kid());
         assert_eq!(fx.state.parties[&pid(p)].keys, [kid]);
         assert_eq!(fx.state.keys[&kid].key, fx.key(p).public());
         assert_eq!(fx.state.party_of(&fx.key(p).public()), Some(&pid(p)));
@@ -541,8 +541,8 @@ fn the_author_must_be_a_party() {
 #[test]
 fn the_kid_must_be_the_authors_key() {
     let mut fx = Fx::new();
-    let alice = fx.key("alice").public().fingerprint();
-    let bob = fx.key("bob").public().fingerprint();
+    let alice = fx.key("alice").public().kid();
+    let bob = fx.key("bob").public().kid();
     // Author alice, signed by alice, but the kid names bob's key.
     let body = fx.body("alice", note("x"));
     let e = fx.reject(sign_as(&body, fx.key("alice"), bob));
@@ -625,7 +625,7 @@ fn a_tampered_signature_is_refused() {
 /// A signature of `body` by `key` over other bytes than FORMAT §5.2's
 /// Sig_structure.
 fn sign_raw(body: &Body, key: &SigningKey, message: impl FnOnce(&[u8], &[u8]) -> Vec<u8>) -> Event {
-    let kid = key.public().fingerprint();
+    let kid = key.public().kid();
     let payload = body.encode();
     let sig = key.sign(&message(&protected_header(&kid), &payload));
     Event::assemble(kid, payload, sig).unwrap().0
@@ -730,7 +730,7 @@ fn a_small_order_r_is_refused() {
     // small-order A, but a verifier must reject a small-order R anyway.
     let mut fx = Fx::new();
     let body = fx.body("alice", note("x"));
-    let kid = fx.key("alice").public().fingerprint();
+    let kid = fx.key("alice").public().kid();
     let mut sig = [0u8; 64];
     sig[0] = 1;
     assert_eq!(
@@ -752,7 +752,7 @@ fn apply_checked_is_apply_with_the_signature_checked_first() {
     assert_eq!(fx.state.head, event.hash());
     // A bad signature checked against the right parties is refused.
     let body = fx.body("bob", note("x"));
-    let forged = sign_as(&body, fx.key("carol"), fx.key("bob").public().fingerprint());
+    let forged = sign_as(&body, fx.key("carol"), fx.key("bob").public().kid());
     let checked = Checked::new(&fx.state.keys, forged);
     let before = snapshot(&fx.state);
     assert_eq!(
@@ -779,10 +779,10 @@ fn apply_checked_answers_to_this_ledgers_parties() {
     );
     // A key ring in which mallory's key is bob's.
     let mut fake_keys = fx.state.keys.clone();
-    let bob = Kid(fx.key("bob").public().fingerprint());
+    let bob = Kid(fx.key("bob").public().kid());
     let mut record = fake_keys.remove(&bob).unwrap();
     record.key = mallory.public();
-    fake_keys.insert(Kid(mallory.public().fingerprint()), record);
+    fake_keys.insert(Kid(mallory.public().kid()), record);
     let checked = Checked::new(&fake_keys, forged);
     let before = snapshot(&fx.state);
     let result = fx.state.apply_checked(checked, &all_docs);
@@ -1357,7 +1357,7 @@ fn rules_apply_in_the_order_of_format_6() {
     let base = fx.body("bob", open("s"));
     let keys = fx.keys.clone();
     let bob = &keys["bob"];
-    let carol_kid = fx.key("carol").public().fingerprint();
+    let carol_kid = fx.key("carol").public().kid();
     let mut b = base.clone();
     // Every rule from 3 on is broken; each fix exposes the next one.
     b.seq = 9;
@@ -1375,7 +1375,7 @@ fn rules_apply_in_the_order_of_format_6() {
     b.prev = base.prev;
     let e = fx.reject(sign_as(&b, bob, carol_kid));
     assert!(matches!(e, RuleError::KidMismatch { .. }), "{e:?}");
-    let e = fx.reject(sign_as(&b, fx.key("carol"), bob.public().fingerprint()));
+    let e = fx.reject(sign_as(&b, fx.key("carol"), bob.public().kid()));
     assert!(matches!(e, RuleError::BadSignature { .. }), "{e:?}");
     let e = fx.reject(sign(&b, bob));
     assert!(matches!(e, RuleError::TimeWentBack { .. }), "{e:?}");

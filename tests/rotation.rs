@@ -23,8 +23,12 @@ use ledger::core::writer::{WriteError, Writer};
 // Library helpers
 // ---------------------------------------------------------------------------
 
+fn fp(key: &SigningKey) -> ledger::base::crypto::Fingerprint {
+    key.public().fingerprint()
+}
+
 fn kid(key: &SigningKey) -> Kid {
-    Kid(key.public().fingerprint())
+    Kid(key.public().kid())
 }
 
 fn snapshot(state: &State) -> String {
@@ -51,7 +55,7 @@ impl Fx {
         let most = SigningKey::generate();
         let med = SigningKey::generate();
         let mut id = [0u8; 16];
-        id.copy_from_slice(&SigningKey::generate().public().fingerprint()[..16]);
+        id.copy_from_slice(&SigningKey::generate().public().kid()[..16]);
         let ledger = LedgerId(id);
         let parties = BTreeMap::from([
             (pid("most"), most.public().to_bytes()),
@@ -203,7 +207,7 @@ fn a_rotated_out_key_may_no_longer_sign() {
         err,
         RuleError::KeyNotCurrent {
             author: pid("most"),
-            kid: kid(&most),
+            fingerprint: fp(&most),
             status: "rotated out at event 2".into()
         }
     );
@@ -211,7 +215,7 @@ fn a_rotated_out_key_may_no_longer_sign() {
     assert!(
         msg.contains(&format!(
             "signed by key {} of party \"most\", rotated out at event 2",
-            kid(&most)
+            fp(&most)
         )),
         "{msg}"
     );
@@ -279,7 +283,7 @@ fn a_revoked_key_may_no_longer_sign_but_its_earlier_events_stand() {
     assert!(
         err.to_string().contains(&format!(
             "signed by key {} of party \"most\", revoked at event 3",
-            kid(&most2)
+            fp(&most2)
         )),
         "{err}"
     );
@@ -307,7 +311,7 @@ fn a_key_may_revoke_itself_while_another_stays_current() {
         fx.reject(e),
         RuleError::LastKey {
             author: pid("most"),
-            kid: kid(&most2)
+            fingerprint: fp(&most2)
         }
     );
 }
@@ -322,7 +326,7 @@ fn revoking_the_last_current_key_is_refused() {
         err,
         RuleError::LastKey {
             author: pid("med"),
-            kid: kid(&med)
+            fingerprint: fp(&med)
         }
     );
     assert!(err.to_string().contains("no current key"), "{err}");
@@ -360,7 +364,7 @@ fn duplicate_revocation_is_refused() {
         fx.reject(e),
         RuleError::AlreadyRevoked {
             author: pid("most"),
-            kid: kid(&most2),
+            fingerprint: fp(&most2),
             at: 2
         }
     );
@@ -400,7 +404,7 @@ fn a_rotation_signed_by_the_new_key_is_refused() {
             err,
             RuleError::SignedByNewKey {
                 author: pid("most"),
-                kid: kid(&most2)
+                fingerprint: fp(&most2)
             }
         );
         assert!(
@@ -538,7 +542,7 @@ fn keys_are_never_held_twice() {
     assert_eq!(
         fx.reject(e),
         RuleError::KeyReused {
-            kid: kid(&med),
+            fingerprint: fp(&med),
             holder: pid("med"),
             added: 0
         }
@@ -556,7 +560,7 @@ fn keys_are_never_held_twice() {
     assert_eq!(
         err,
         RuleError::KeyReused {
-            kid: kid(&most),
+            fingerprint: fp(&most),
             holder: pid("most"),
             added: 0
         }
@@ -718,7 +722,7 @@ fn verify_names_the_event_signed_by_a_revoked_key() {
     assert!(
         msg.contains(&format!(
             "signed by key {} of party \"most\", revoked at event 2",
-            kid(&most)
+            fp(&most)
         )),
         "{msg}"
     );
@@ -872,7 +876,15 @@ fn cli_adds_rotates_and_revokes_keys() {
     assert!(r.stdout.contains("(added at #3, current)"), "{r}");
     assert!(r.stdout.contains("added key "), "{r}");
     assert!(r.stdout.contains("rotated to key "), "{r}");
-    assert!(r.stdout.contains("revoked the key with kid "), "{r}");
+    assert!(r.stdout.contains("revoked key SHA256:"), "{r}");
+    // People are shown fingerprints, never the kid or the raw key.
+    let j = fx.report();
+    for k in j["parties"][0]["keys"].as_array().unwrap() {
+        let (kid, key) = (k["kid"].as_str().unwrap(), k["key"].as_str().unwrap());
+        assert!(k["fingerprint"].as_str().unwrap().starts_with("SHA256:"));
+        assert!(!r.stdout.contains(kid) && !r.stdout.contains(key), "{r}");
+        assert!(r.stdout.contains(k["fingerprint"].as_str().unwrap()), "{r}");
+    }
     let j = fx.report();
     let ann = &j["parties"][0];
     assert_eq!(ann["id"], "ann");
@@ -1100,7 +1112,7 @@ fn cli_verify_trust_accepts_any_key_a_party_held_and_says_which() {
     fx.refused(
         &["verify", "--trust", "keys/bob.pub", "led"],
         1,
-        "the key of party \"ann\"",
+        "the keys of party \"ann\" (SHA256:",
     );
     fx.refused(
         &["verify", "--trust", "t1", "--trust", "other/eve.pub", "led"],

@@ -844,7 +844,7 @@ fn events_signed_by_the_wrong_key() {
     let mut body = fx.events[j].body.clone();
     assert_eq!(body.author.as_str(), "south");
     body.author = pid("east");
-    let (event, bytes) = sign_as(fx.key("east"), fx.key("east").public().fingerprint(), &body);
+    let (event, bytes) = sign_as(fx.key("east"), fx.key("east").public().kid(), &body);
     let log = fx.with_event(j, &bytes);
     let f = failed(scratch(&log).verify(None), "a re-authored event");
     let broken = RuleError::BrokenLink {
@@ -905,7 +905,7 @@ fn party_keys_replaced_in_genesis() {
     .to_string();
     assert_event(&f, 0, 0, &kid, "north's key swapped");
     // ... and with the kid swapped too, the signature does not verify.
-    let g = replace_once(&g, &north.fingerprint(), &mallory.public().fingerprint());
+    let g = replace_once(&g, &north.kid(), &mallory.public().kid());
     let f = failed(scratch(&fx.with_event(0, &g)).verify(None), "key and kid");
     assert_event(&f, 0, 0, &bad_sig, "north's key and kid swapped");
     cases += 3;
@@ -921,7 +921,7 @@ fn party_keys_replaced_in_genesis() {
         body
     };
     let body = with_south_key(evil);
-    let (event, g) = sign_as(fx.key("north"), north.fingerprint(), &body);
+    let (event, g) = sign_as(fx.key("north"), north.kid(), &body);
     let f = failed(
         scratch(&fx.with_event(0, &g)).verify(None),
         "re-signed genesis",
@@ -967,11 +967,7 @@ fn party_keys_replaced_in_genesis() {
         } else {
             body.prev = prev;
         }
-        let (event, bytes) = sign_as(
-            key(&body.author),
-            key(&body.author).public().fingerprint(),
-            &body,
-        );
+        let (event, bytes) = sign_as(key(&body.author), key(&body.author).public().kid(), &body);
         prev = Some(event.hash());
         log.extend_from_slice(&bytes);
     }

@@ -62,7 +62,7 @@ fn first_bad_signature(log: &[u8], ranges: &[std::ops::Range<usize>], fx: &Fx) -
         .collect();
     ranges.iter().enumerate().find_map(|(i, r)| {
         let e = Event::decode(&log[r.clone()]).unwrap();
-        let key = keys.iter().find(|k| k.fingerprint() == e.kid).unwrap();
+        let key = keys.iter().find(|k| k.kid() == e.kid).unwrap();
         (!key.verify_strict(&e.to_be_signed(), &e.signature)).then_some(i as u64)
     })
 }

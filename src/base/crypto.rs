@@ -1,8 +1,22 @@
-//! Keys and signatures: key files in and out, signing, strict verification.
+//! Keys and signatures: key files in and out, signing, strict verification,
+//! and the one fingerprint by which a key is shown to people.
 //!
 //! A [`SigningKey`] only comes from [`SigningKey::generate`] or from a key
 //! file that passed the mode and format checks; its secret is zeroized when
-//! it is dropped (ed25519-dalek's `zeroize` feature) and never printed.
+//! it is dropped (ed25519-dalek's `zeroize` feature) and never printed. Key
+//! and passphrase files are held to one rule, as ssh holds its keys: a
+//! regular file that neither its group nor others may read or write.
+//!
+//! **Fingerprints.** A key is shown to people as its [`Fingerprint`]:
+//! `SHA256:` followed by the Base64 (standard alphabet, no padding) of the
+//! SHA-256 of the key's SSH wire encoding (RFC 8709 §4: the string
+//! `ssh-ed25519`, then the string of its 32 bytes, each with a 4-byte
+//! big-endian length). That is exactly what `ssh-keygen -l` prints for the
+//! same key, so a secretariat can compare it with OpenSSH's own tools
+//! (`ssh-keygen -i -m PKCS8 -f most.pub > most.ssh.pub; ssh-keygen -lf
+//! most.ssh.pub`). The kid (FORMAT §5.1: SHA-256 of the 32 bytes) is a
+//! field of the format, not a name for people: messages and reports show
+//! the fingerprint, and only the JSON output carries the kid besides it.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -16,6 +30,10 @@ use ed25519_dalek::pkcs8::{
 use ed25519_dalek::{Signature, Signer};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
+
+/// The most a key or passphrase file may hold: a key file is a few hundred
+/// bytes; refuse to slurp something huge.
+const MAX_KEY_FILE: u64 = 64 * 1024;
 
 /// Why a key could not be read, written or used.
 #[derive(Debug, thiserror::Error)]
@@ -33,10 +51,14 @@ pub enum KeyError {
     },
     #[error("{path} already exists; refusing to overwrite a key")]
     Exists { path: PathBuf },
-    #[error(
-        "private key file {path} is readable by others (mode {mode:04o}); run: chmod 600 {path}"
-    )]
-    Mode { path: PathBuf, mode: u32 },
+    /// A private key or passphrase file that its group or others may read
+    /// or write; `what` is "private key file" or "passphrase file".
+    #[error("{what} {path} is {} (mode {mode:04o}); run: chmod 600 {path}", exposure(*.mode))]
+    Mode {
+        what: &'static str,
+        path: PathBuf,
+        mode: u32,
+    },
     #[error("{path} is not a regular file")]
     NotAFile { path: PathBuf },
     #[error(
@@ -51,8 +73,10 @@ pub enum KeyError {
     WrongPassphrase { path: PathBuf },
     #[error("cannot read a passphrase: {0}")]
     Passphrase(String),
-    #[error("{path} is a {algorithm} key; ledger uses Ed25519 keys (ssh-keygen -t ed25519, or ledger keygen)")]
-    NotEd25519 { path: PathBuf, algorithm: String },
+    /// A key of another algorithm; `found` names it, with its article
+    /// ("an RSA key (PKCS#8)", "an ecdsa-sha2-nistp256 key (OpenSSH)").
+    #[error("{path} is {found}; ledger needs an Ed25519 key: make one with `ledger keygen NAME` (or `ssh-keygen -t ed25519`)")]
+    NotEd25519 { path: PathBuf, found: String },
     #[error("{path} is not an Ed25519 {expected} PEM file: {reason}")]
     Malformed {
         path: PathBuf,
@@ -108,18 +132,24 @@ impl PublicKey {
         Ok(PublicKey(key))
     }
 
-    /// Reads an SPKI PEM public key file, as `openssl pkey -pubout` writes.
+    /// Reads a public key file: SPKI PEM, as `openssl pkey -pubout` and
+    /// `ledger keygen` write, or an OpenSSH `ssh-ed25519 …` line. A private
+    /// key file is refused ([`KeyError::PrivateWherePublic`]), its text
+    /// zeroized.
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
-        let text = fs::read_to_string(path).map_err(|source| KeyError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let (text, _) = read_key_file(path, "public key")?;
         Self::from_pem(&text, path)
     }
 
     fn from_pem(text: &str, path: &Path) -> Result<Self, KeyError> {
         let line = text.trim();
-        if line.starts_with("ssh-") || line.starts_with("ecdsa-") {
+        if let Some(kind) = ssh_public_type(line) {
+            if kind != "ssh-ed25519" {
+                return Err(KeyError::NotEd25519 {
+                    path: path.to_owned(),
+                    found: format!("{} (OpenSSH public key)", ssh_kind(kind)),
+                });
+            }
             let key = ssh_key::PublicKey::from_openssh(line).map_err(|e| KeyError::Malformed {
                 path: path.to_owned(),
                 expected: "public key (OpenSSH)",
@@ -128,33 +158,51 @@ impl PublicKey {
             let Some(ed) = key.key_data().ed25519() else {
                 return Err(KeyError::NotEd25519 {
                     path: path.to_owned(),
-                    algorithm: key.algorithm().to_string(),
+                    found: format!(
+                        "{} (OpenSSH public key)",
+                        ssh_kind(key.algorithm().as_str())
+                    ),
                 });
             };
             return Self::from_bytes(&ed.0, &path.display().to_string());
         }
         match pem_label(text) {
             Some("PUBLIC KEY") => {}
-            Some("PRIVATE KEY") | Some("ENCRYPTED PRIVATE KEY") | Some("OPENSSH PRIVATE KEY") => {
+            Some(label) if is_private_label(label) => {
                 return Err(KeyError::PrivateWherePublic {
                     path: path.to_owned(),
                 })
             }
-            _ => {
+            label => {
+                if let Some(found) = label.and_then(legacy_label) {
+                    return Err(KeyError::NotEd25519 {
+                        path: path.to_owned(),
+                        found: found.to_owned(),
+                    });
+                }
                 return Err(KeyError::Malformed {
                     path: path.to_owned(),
                     expected: "public key (SPKI)",
                     reason: "expected -----BEGIN PUBLIC KEY-----".into(),
-                })
+                });
             }
         }
-        let key = ed25519_dalek::VerifyingKey::from_public_key_pem(text.trim()).map_err(|e| {
-            KeyError::Malformed {
+        let malformed = |reason: String| KeyError::Malformed {
+            path: path.to_owned(),
+            expected: "public key (SPKI)",
+            reason,
+        };
+        let (_, doc) = pkcs8::Document::from_pem(line).map_err(|e| malformed(e.to_string()))?;
+        let spki = pkcs8::spki::SubjectPublicKeyInfoRef::try_from(doc.as_bytes())
+            .map_err(|e| malformed(e.to_string()))?;
+        if let Some(found) = other_algorithm(&spki.algorithm) {
+            return Err(KeyError::NotEd25519 {
                 path: path.to_owned(),
-                expected: "public key (SPKI)",
-                reason: e.to_string(),
-            }
-        })?;
+                found: format!("{found} (SPKI public key)"),
+            });
+        }
+        let key = ed25519_dalek::VerifyingKey::from_public_key_der(doc.as_bytes())
+            .map_err(|e| malformed(e.to_string()))?;
         Self::from_bytes(key.as_bytes(), &path.display().to_string())
     }
 
@@ -170,9 +218,15 @@ impl PublicKey {
             .expect("SPKI encoding of an Ed25519 key")
     }
 
-    /// The COSE kid of this key: SHA-256 of its 32 bytes (FORMAT §5.1).
-    pub fn fingerprint(&self) -> [u8; 32] {
+    /// The COSE kid of this key: SHA-256 of its 32 bytes (FORMAT §5.1). A
+    /// field of the format; people are shown [`PublicKey::fingerprint`].
+    pub fn kid(&self) -> [u8; 32] {
         Sha256::digest(self.0.as_bytes()).into()
+    }
+
+    /// The key as people compare it: see [`Fingerprint`].
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(self.0.as_bytes())
     }
 
     /// RFC 8032 verification with the strict checks of FORMAT §5.2.
@@ -180,6 +234,74 @@ impl PublicKey {
         let sig = Signature::from_bytes(signature);
         self.0.verify_strict(message, &sig).is_ok()
     }
+}
+
+/// A key as people compare it (the module doc, "Fingerprints"): the
+/// SHA-256 of its SSH wire encoding, shown as `SHA256:` and unpadded Base64,
+/// as `ssh-keygen -l` shows the same key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// The fingerprint of a 32-byte Ed25519 public key, valid or not (a
+    /// key named in a refused event is still shown by its fingerprint).
+    pub fn of(key: &[u8; 32]) -> Self {
+        // RFC 8709 §4 (RFC 4253 §6.6 strings): string "ssh-ed25519",
+        // string key.
+        const NAME: &[u8] = b"ssh-ed25519";
+        let mut h = Sha256::new();
+        h.update((NAME.len() as u32).to_be_bytes());
+        h.update(NAME);
+        h.update((key.len() as u32).to_be_bytes());
+        h.update(key);
+        Fingerprint(h.finalize().into())
+    }
+
+    /// Reads `SHA256:…` as [`Fingerprint`]'s `Display` writes it (and only
+    /// that: canonical unpadded Base64 of 32 bytes).
+    pub fn parse(text: &str) -> Option<Self> {
+        use base64ct::Encoding;
+        let b64 = text.strip_prefix("SHA256:")?;
+        let mut out = [0u8; 32];
+        match base64ct::Base64Unpadded::decode(b64, &mut out) {
+            Ok(d) if d.len() == 32 => Some(Fingerprint(out)),
+            _ => None,
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use base64ct::Encoding;
+        write!(
+            f,
+            "SHA256:{}",
+            base64ct::Base64Unpadded::encode_string(&self.0)
+        )
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+impl serde::Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Whether a private key file was encrypted ([`SigningKey::open`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    Plain,
+    Encrypted,
 }
 
 /// PBKDF2 rounds for keys that `keygen --passphrase` encrypts (OWASP's
@@ -225,32 +347,22 @@ impl SigningKey {
         path: &Path,
         passphrase: &mut dyn FnMut() -> Result<Zeroizing<String>, KeyError>,
     ) -> Result<Self, KeyError> {
-        let read_err = |source| KeyError::Read {
-            path: path.to_owned(),
-            source,
-        };
+        Self::open(path, passphrase).map(|(key, _)| key)
+    }
+
+    /// [`SigningKey::from_file_with`], saying whether the file was
+    /// encrypted: a passphrase given for a key that needs none is a
+    /// mistake the caller should report, not ignore.
+    pub fn open(
+        path: &Path,
+        passphrase: &mut dyn FnMut() -> Result<Zeroizing<String>, KeyError>,
+    ) -> Result<(Self, Protection), KeyError> {
         let malformed = |expected: &'static str, reason: String| KeyError::Malformed {
             path: path.to_owned(),
             expected,
             reason,
         };
-        let meta = fs::metadata(path).map_err(read_err)?;
-        if !meta.is_file() {
-            return Err(KeyError::NotAFile {
-                path: path.to_owned(),
-            });
-        }
-        let mut file = File::open(path).map_err(read_err)?;
-        let mut text = Zeroizing::new(String::new());
-        // A key file is a few hundred bytes; refuse to slurp something huge.
-        std::io::Read::read_to_string(&mut std::io::Read::take(&mut file, 64 * 1024), &mut text)
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::InvalidData {
-                    malformed("private key", "not a text (PEM) file".into())
-                } else {
-                    read_err(e)
-                }
-            })?;
+        let (text, mode) = read_key_file(path, "private key")?;
         let label = pem_label(&text);
         match label {
             Some("PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "OPENSSH PRIVATE KEY") => {}
@@ -259,16 +371,22 @@ impl SigningKey {
                     path: path.to_owned(),
                 })
             }
-            _ if text.trim_start().starts_with("ssh-") => {
+            _ if ssh_public_type(text.trim()).is_some() => {
                 return Err(KeyError::PublicWherePrivate {
                     path: path.to_owned(),
                 })
             }
             Some(other) => {
+                if let Some(found) = legacy_label(other) {
+                    return Err(KeyError::NotEd25519 {
+                        path: path.to_owned(),
+                        found: found.to_owned(),
+                    });
+                }
                 return Err(malformed(
                     "private key",
                     format!("found a {other:?} PEM block; expected PRIVATE KEY, ENCRYPTED PRIVATE KEY or OPENSSH PRIVATE KEY"),
-                ))
+                ));
             }
             None => {
                 return Err(malformed(
@@ -277,65 +395,107 @@ impl SigningKey {
                 ))
             }
         }
-        // Check the mode after the type, so that passing a .pub file gets
-        // the more useful message. Like ssh, refuse what others can read.
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyError::Mode {
-                path: path.to_owned(),
-                mode,
-            });
-        }
         let pem = text.trim();
-        let key = match label {
-            Some("PRIVATE KEY") => ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
-                .map_err(|e| malformed("private key (PKCS#8)", e.to_string()))?,
-            Some("ENCRYPTED PRIVATE KEY") => {
-                let pass = passphrase()?;
-                ed25519_dalek::SigningKey::from_pkcs8_encrypted_pem(pem, pass.as_bytes()).map_err(
-                    |e| {
-                        match e {
-                            // A wrong passphrase shows up as bad padding or a
-                            // malformed decryption result.
-                            pkcs8::Error::EncryptedPrivateKey(_)
-                            | pkcs8::Error::Asn1(_)
-                            | pkcs8::Error::KeyMalformed => KeyError::WrongPassphrase {
-                                path: path.to_owned(),
-                            },
-                            other => malformed("encrypted private key (PKCS#8)", other.to_string()),
-                        }
-                    },
-                )?
-            }
-            _ => {
-                let mut ssh = ssh_key::PrivateKey::from_openssh(pem)
-                    .map_err(|e| malformed("OpenSSH private key", e.to_string()))?;
-                if ssh.is_encrypted() {
-                    let pass = passphrase()?;
-                    ssh = ssh
-                        .decrypt(pass.as_bytes())
-                        .map_err(|_| KeyError::WrongPassphrase {
-                            path: path.to_owned(),
-                        })?;
-                }
-                let Some(pair) = ssh.key_data().ed25519() else {
+        // What the file holds, where it can be told without a passphrase:
+        // a key of another algorithm is named before anything else, since
+        // neither its mode nor its passphrase would make it usable.
+        let plain = match label {
+            Some("PRIVATE KEY") => {
+                let (_, doc) = pkcs8::SecretDocument::from_pem(pem)
+                    .map_err(|e| malformed("private key (PKCS#8)", e.to_string()))?;
+                let info = pkcs8::PrivateKeyInfo::try_from(doc.as_bytes())
+                    .map_err(|e| malformed("private key (PKCS#8)", e.to_string()))?;
+                if let Some(found) = other_algorithm(&info.algorithm) {
                     return Err(KeyError::NotEd25519 {
                         path: path.to_owned(),
-                        algorithm: ssh.algorithm().to_string(),
+                        found: format!("{found} (PKCS#8)"),
                     });
-                };
-                let secret = Zeroizing::new(pair.private.to_bytes());
-                let key = ed25519_dalek::SigningKey::from_bytes(&secret);
-                if key.verifying_key().to_bytes() != pair.public.0 {
-                    return Err(malformed(
-                        "OpenSSH private key",
-                        "its public half does not match its private half".into(),
-                    ));
                 }
-                key
+                Some(doc)
+            }
+            Some("ENCRYPTED PRIVATE KEY") => None,
+            _ => {
+                match openssh_key_type(pem) {
+                    Some(kind) if kind == "ssh-ed25519" => {}
+                    Some(kind) => {
+                        return Err(KeyError::NotEd25519 {
+                            path: path.to_owned(),
+                            found: format!("{} (OpenSSH private key)", ssh_kind(&kind)),
+                        })
+                    }
+                    None => {
+                        return Err(malformed(
+                            "OpenSSH private key",
+                            "not an openssh-key-v1 file".into(),
+                        ))
+                    }
+                }
+                None
             }
         };
-        Ok(SigningKey(key))
+        // Check the mode after the type, so that passing a .pub file or a
+        // key of another algorithm gets the more useful message. Like ssh,
+        // refuse what others can read.
+        check_mode("private key file", path, mode)?;
+        if let Some(doc) = plain {
+            let key = ed25519_dalek::SigningKey::from_pkcs8_der(doc.as_bytes())
+                .map_err(|e| malformed("private key (PKCS#8)", e.to_string()))?;
+            return Ok((SigningKey(key), Protection::Plain));
+        }
+        if label == Some("ENCRYPTED PRIVATE KEY") {
+            let wrong = || KeyError::WrongPassphrase {
+                path: path.to_owned(),
+            };
+            let (_, doc) = pkcs8::Document::from_pem(pem)
+                .map_err(|e| malformed("encrypted private key (PKCS#8)", e.to_string()))?;
+            let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes())
+                .map_err(|e| malformed("encrypted private key (PKCS#8)", e.to_string()))?;
+            let pass = passphrase()?;
+            // A wrong passphrase shows up as bad padding or, rarely, as a
+            // decryption that is not DER.
+            let der = info.decrypt(pass.as_bytes()).map_err(|_| wrong())?;
+            let inner = pkcs8::PrivateKeyInfo::try_from(der.as_bytes()).map_err(|_| wrong())?;
+            if let Some(found) = other_algorithm(&inner.algorithm) {
+                return Err(KeyError::NotEd25519 {
+                    path: path.to_owned(),
+                    found: format!("{found} (encrypted PKCS#8)"),
+                });
+            }
+            let key = ed25519_dalek::SigningKey::from_pkcs8_der(der.as_bytes())
+                .map_err(|e| malformed("encrypted private key (PKCS#8)", e.to_string()))?;
+            return Ok((SigningKey(key), Protection::Encrypted));
+        }
+        let mut ssh = ssh_key::PrivateKey::from_openssh(pem)
+            .map_err(|e| malformed("OpenSSH private key", e.to_string()))?;
+        let protection = if ssh.is_encrypted() {
+            let pass = passphrase()?;
+            ssh = ssh
+                .decrypt(pass.as_bytes())
+                .map_err(|_| KeyError::WrongPassphrase {
+                    path: path.to_owned(),
+                })?;
+            Protection::Encrypted
+        } else {
+            Protection::Plain
+        };
+        let Some(pair) = ssh.key_data().ed25519() else {
+            return Err(KeyError::NotEd25519 {
+                path: path.to_owned(),
+                found: format!(
+                    "{} (OpenSSH private key)",
+                    ssh_kind(ssh.algorithm().as_str())
+                ),
+            });
+        };
+        let secret = Zeroizing::new(pair.private.to_bytes());
+        let key = ed25519_dalek::SigningKey::from_bytes(&secret);
+        if key.verifying_key().to_bytes() != pair.public.0 {
+            return Err(malformed(
+                "OpenSSH private key",
+                "its public half does not match its private half".into(),
+            ));
+        }
+        Ok((SigningKey(key), protection))
     }
 
     pub fn public(&self) -> PublicKey {
@@ -450,6 +610,259 @@ fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
         .map_err(write_err)?;
     f.write_all(contents).map_err(write_err)?;
     f.sync_all().map_err(write_err)
+}
+
+/// Opens a key file the user names: a regular file (a FIFO or a device is
+/// refused without blocking on it) of at most [`MAX_KEY_FILE`] bytes of
+/// text, read into memory that is zeroized when dropped; `expected` ("private
+/// key", "public key") names it in errors. Returns the text
+/// and the file's permission bits, for [`check_mode`].
+fn read_key_file(
+    path: &Path,
+    expected: &'static str,
+) -> Result<(Zeroizing<String>, u32), KeyError> {
+    use std::io::Read;
+    let read_err = |source| KeyError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let (file, meta) = open_regular(path).map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(KeyError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let malformed = |reason: &str| KeyError::Malformed {
+        path: path.to_owned(),
+        expected,
+        reason: reason.to_owned(),
+    };
+    if meta.len() > MAX_KEY_FILE {
+        return Err(malformed(
+            "it is larger than 64 KiB; a key file is a few hundred bytes",
+        ));
+    }
+    // Room for all of it up front, so that no copy of a secret is left
+    // behind in memory freed by a reallocation.
+    let mut text = Zeroizing::new(String::with_capacity(meta.len() as usize + 1));
+    file.take(MAX_KEY_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                malformed("not a text (PEM) file")
+            } else {
+                read_err(e)
+            }
+        })?;
+    if text.len() as u64 > MAX_KEY_FILE {
+        return Err(malformed(
+            "it is larger than 64 KiB; a key file is a few hundred bytes",
+        ));
+    }
+    Ok((text, meta.permissions().mode() & 0o777))
+}
+
+/// Opens `path` for reading without waiting on a FIFO (O_NONBLOCK), and
+/// describes what was opened, not what the name pointed to before.
+fn open_regular(path: &Path) -> std::io::Result<(File, fs::Metadata)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let meta = file.metadata()?;
+    Ok((file, meta))
+}
+
+/// The rule for files holding secrets (key files and passphrase files),
+/// as ssh has it: neither the group nor others may read or write them.
+fn check_mode(what: &'static str, path: &Path, mode: u32) -> Result<(), KeyError> {
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Mode {
+            what,
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Who may do what to a file of mode `mode`, beside its owner: "readable by
+/// group and others", "writable by others", "readable and writable by
+/// group and readable by others".
+fn exposure(mode: u32) -> String {
+    let words = |bits: u32| {
+        let mut w = Vec::new();
+        for (bit, word) in [(4, "readable"), (2, "writable"), (1, "executable")] {
+            if bits & bit != 0 {
+                w.push(word);
+            }
+        }
+        match w.as_slice() {
+            [] => String::new(),
+            [a] => (*a).to_owned(),
+            [a, b] => format!("{a} and {b}"),
+            [a, b, c, ..] => format!("{a}, {b} and {c}"),
+        }
+    };
+    let (group, others) = (words(mode >> 3 & 7), words(mode & 7));
+    match (group.is_empty(), others.is_empty()) {
+        (false, false) if group == others => format!("{group} by group and others"),
+        (false, false) => format!("{group} by group and {others} by others"),
+        (false, true) => format!("{group} by group"),
+        (true, false) => format!("{others} by others"),
+        (true, true) => "private to its owner".to_owned(),
+    }
+}
+
+/// Reads a passphrase: the first line of `path` (without its line end),
+/// which is held to the rule of a key file: a regular file that neither
+/// its group nor others may read or write.
+pub fn read_passphrase_file(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+    use std::io::Read;
+    const MAX: u64 = 4096;
+    let bad = |m: String| KeyError::Passphrase(m);
+    let (file, meta) = open_regular(path).map_err(|e| {
+        bad(format!(
+            "cannot read passphrase file {}: {e}",
+            path.display()
+        ))
+    })?;
+    if !meta.is_file() {
+        return Err(bad(format!(
+            "passphrase file {} is not a regular file (it must be a file that only its owner can read, or use --passphrase-env VAR)",
+            path.display()
+        )));
+    }
+    check_mode("passphrase file", path, meta.permissions().mode() & 0o777)?;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX as usize + 1));
+    file.take(MAX + 1).read_to_end(&mut bytes).map_err(|e| {
+        bad(format!(
+            "cannot read passphrase file {}: {e}",
+            path.display()
+        ))
+    })?;
+    if bytes.len() as u64 > MAX {
+        return Err(bad(format!(
+            "passphrase file {} is larger than {MAX} bytes; it should hold the passphrase on one line",
+            path.display()
+        )));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        bad(format!(
+            "passphrase file {} is not UTF-8 text",
+            path.display()
+        ))
+    })?;
+    Ok(Zeroizing::new(text.lines().next().unwrap_or("").to_owned()))
+}
+
+/// The key type of an OpenSSH public key line (`ssh-ed25519 AAAA… comment`),
+/// if it is one.
+fn ssh_public_type(line: &str) -> Option<&str> {
+    let kind = line.split_ascii_whitespace().next()?;
+    let looks = ["ssh-", "ecdsa-", "sk-"]
+        .iter()
+        .any(|p| kind.starts_with(p));
+    looks.then_some(kind)
+}
+
+/// An ssh key type for a message: "an ecdsa-sha2-nistp256 key".
+fn ssh_kind(kind: &str) -> String {
+    let shown: String = kind
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect();
+    if kind.starts_with("sk-") {
+        format!("an {shown} key (held by a security key, which ledger cannot use)")
+    } else {
+        format!("an {shown} key")
+    }
+}
+
+/// The key type in an OpenSSH private key's clear header (PROTOCOL.key:
+/// "openssh-key-v1\0", cipher, KDF, KDF options, number of keys, then the
+/// first public key, whose first field is its type); readable without the
+/// passphrase. The decoded bytes are zeroized: unencrypted, they hold the
+/// private key.
+fn openssh_key_type(pem: &str) -> Option<String> {
+    use base64ct::Encoding;
+    fn string<'a>(r: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let (len, rest) = r.split_first_chunk::<4>()?;
+        let n = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+        if rest.len() < n {
+            return None;
+        }
+        let (s, rest) = rest.split_at(n);
+        *r = rest;
+        Some(s)
+    }
+    let body: Zeroizing<String> = Zeroizing::new(
+        pem.lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("-----"))
+            .collect(),
+    );
+    let bytes = Zeroizing::new(base64ct::Base64::decode_vec(&body).ok()?);
+    let mut r = bytes.strip_prefix(b"openssh-key-v1\0")?;
+    for _ in 0..3 {
+        string(&mut r)?;
+    }
+    let (_, rest) = r.split_first_chunk::<4>()?;
+    r = rest;
+    let mut public = string(&mut r)?;
+    let kind = std::str::from_utf8(string(&mut public)?).ok()?;
+    Some(kind.to_owned())
+}
+
+/// A PEM label of a key format that is never Ed25519 (or that ledger does
+/// not read), described for a message.
+fn legacy_label(label: &str) -> Option<&'static str> {
+    Some(match label {
+        "RSA PRIVATE KEY" | "RSA PUBLIC KEY" => "an RSA key (PKCS#1)",
+        "EC PRIVATE KEY" => "an elliptic-curve (ECDSA) key (SEC1)",
+        "DSA PRIVATE KEY" => "a DSA key",
+        "PGP PUBLIC KEY BLOCK" | "PGP PRIVATE KEY BLOCK" => "an OpenPGP key",
+        "CERTIFICATE" => "an X.509 certificate, not a key",
+        _ => return None,
+    })
+}
+
+fn is_private_label(label: &str) -> bool {
+    matches!(
+        label,
+        "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "OPENSSH PRIVATE KEY"
+    )
+}
+
+/// What key a PKCS#8 or SPKI algorithm identifier names, unless it is
+/// Ed25519 (1.3.101.112, RFC 8410): "an RSA key", "an ECDSA key on P-256".
+fn other_algorithm(alg: &pkcs8::spki::AlgorithmIdentifierRef<'_>) -> Option<String> {
+    let oid = alg.oid.to_string();
+    Some(match oid.as_str() {
+        "1.3.101.112" => return None,
+        "1.2.840.113549.1.1.1" => "an RSA key".to_owned(),
+        "1.2.840.113549.1.1.10" => "an RSA-PSS key".to_owned(),
+        "1.2.840.10040.4.1" => "a DSA key".to_owned(),
+        "1.2.840.10045.2.1" => {
+            let curve = match alg.parameters_oid().map(|c| c.to_string()) {
+                Ok(c) => match c.as_str() {
+                    "1.2.840.10045.3.1.7" => "P-256 (prime256v1)".to_owned(),
+                    "1.3.132.0.34" => "P-384 (secp384r1)".to_owned(),
+                    "1.3.132.0.35" => "P-521 (secp521r1)".to_owned(),
+                    "1.3.132.0.10" => "secp256k1".to_owned(),
+                    _ => format!("the curve with OID {c}"),
+                },
+                Err(_) => "an unnamed curve".to_owned(),
+            };
+            format!("an elliptic-curve (ECDSA) key on {curve}")
+        }
+        "1.3.101.110" => "an X25519 key-agreement key".to_owned(),
+        "1.3.101.111" => "an X448 key-agreement key".to_owned(),
+        "1.3.101.113" => "an Ed448 key".to_owned(),
+        "1.2.156.10197.1.301" => "an SM2 key".to_owned(),
+        _ => format!("a key of an algorithm ledger does not know (OID {oid})"),
+    })
 }
 
 /// The label of the first PEM block in `text`, if it has one.

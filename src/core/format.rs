@@ -966,7 +966,7 @@ impl Event {
     /// ```
     pub fn sign(key: &SigningKey, body: &Body) -> Result<(Event, Vec<u8>), SignError> {
         let public = key.public();
-        let kid = public.fingerprint();
+        let kid = public.kid();
         let payload = body.encode();
         let signature = key.sign(&sig_structure(&protected_header(&kid), &payload));
         let (event, stored) = Event::assemble(kid, payload, signature)?;

@@ -22,7 +22,7 @@ use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
 
-use crate::base::crypto::PublicKey;
+use crate::base::crypto::{Fingerprint, PublicKey};
 use crate::base::time::Timestamp;
 use crate::core::format::{
     key_proof_message, party_proof_message, Body, DocHash, DocId, Event, EventHash, Kid, Kind,
@@ -86,38 +86,52 @@ pub enum RuleError {
     RemovedAuthor { author: PartyId, removed: u64 },
     #[error("kid does not identify a key of author {author:?} (FORMAT §6.5)")]
     KidMismatch { author: PartyId },
-    #[error("signed by key {kid} of party {author:?}, {status}: only a current key may sign (FORMAT §6.5)")]
+    #[error("signed by key {fingerprint} of party {author:?}, {status}: only a current key may sign (FORMAT §6.5)")]
     KeyNotCurrent {
         author: PartyId,
-        kid: Kid,
+        fingerprint: Fingerprint,
         status: String,
     },
-    #[error("signed by the key it introduces ({kid}), which is not a key of {author:?} until this event is applied: sign it with a current key (FORMAT §6.5)")]
-    SignedByNewKey { author: PartyId, kid: Kid },
+    #[error("signed by the key it introduces ({fingerprint}), which is not a key of {author:?} until this event is applied: sign it with a current key (FORMAT §6.5)")]
+    SignedByNewKey {
+        author: PartyId,
+        fingerprint: Fingerprint,
+    },
     #[error("signature does not verify under {author:?}'s key (FORMAT §6.6)")]
     BadSignature { author: PartyId },
     #[error("the new key of {author:?}: {reason} (FORMAT §6.8)")]
     BadNewKey { author: PartyId, reason: String },
-    #[error("the new key (kid {kid}) was introduced at event {added} as a key of party {holder:?}: a key is never held twice (FORMAT §6.8)")]
+    #[error("the new key ({fingerprint}) was introduced at event {added} as a key of party {holder:?}: a key is never held twice (FORMAT §6.8)")]
     KeyReused {
-        kid: Kid,
+        fingerprint: Fingerprint,
         holder: PartyId,
         added: u64,
     },
-    #[error("the new key (kid {kid}) is the key of party {party:?} in the open proposal {proposal:?}: a key is never held twice (FORMAT §6.8, §6.10)")]
+    #[error("the new key ({fingerprint}) is the key of party {party:?} in the open proposal {proposal:?}: a key is never held twice (FORMAT §6.8, §6.10)")]
     KeyProposed {
-        kid: Kid,
+        fingerprint: Fingerprint,
         party: PartyId,
         proposal: ProposalId,
     },
     #[error("the proof does not verify: it must be the new key's signature over the key-proof message of this ledger, seq, prev and author (FORMAT §5.7, §6.8)")]
     BadKeyProof { author: PartyId },
+    /// The event names the key by kid alone, and no such key is
+    /// known: the kid is all there is to show.
     #[error("party {author:?} has never held a key with kid {kid} (FORMAT §6.8)")]
     UnknownKey { author: PartyId, kid: Kid },
-    #[error("key {kid} of party {author:?} was already revoked at event {at} (FORMAT §6.8)")]
-    AlreadyRevoked { author: PartyId, kid: Kid, at: u64 },
-    #[error("revoking key {kid} would leave party {author:?} with no current key; add or rotate to a new key first (FORMAT §6.8)")]
-    LastKey { author: PartyId, kid: Kid },
+    #[error(
+        "key {fingerprint} of party {author:?} was already revoked at event {at} (FORMAT §6.8)"
+    )]
+    AlreadyRevoked {
+        author: PartyId,
+        fingerprint: Fingerprint,
+        at: u64,
+    },
+    #[error("revoking key {fingerprint} would leave party {author:?} with no current key; add or rotate to a new key first (FORMAT §6.8)")]
+    LastKey {
+        author: PartyId,
+        fingerprint: Fingerprint,
+    },
     #[error("time {time} is earlier than the previous event's time {previous} (FORMAT §6.7)")]
     TimeWentBack { time: String, previous: String },
     #[error("party {party:?}: {reason} (FORMAT §5.6)")]
@@ -641,7 +655,7 @@ impl State {
                 } else {
                     Err(RuleError::KeyNotCurrent {
                         author: author.clone(),
-                        kid,
+                        fingerprint: record.key.fingerprint(),
                         status: record.status(),
                     })
                 }
@@ -652,7 +666,7 @@ impl State {
                 {
                     Err(RuleError::SignedByNewKey {
                         author: author.clone(),
-                        kid,
+                        fingerprint: Fingerprint::of(key),
                     })
                 }
                 _ => Err(RuleError::KidMismatch {
@@ -908,7 +922,7 @@ impl State {
                 if let Some(r) = &record.revoked {
                     return Err(RuleError::AlreadyRevoked {
                         author: author.clone(),
-                        kid: *kid,
+                        fingerprint: record.key.fingerprint(),
                         at: r.seq,
                     });
                 }
@@ -917,7 +931,7 @@ impl State {
                 if was_current && current <= 1 {
                     return Err(RuleError::LastKey {
                         author: author.clone(),
-                        kid: *kid,
+                        fingerprint: record.key.fingerprint(),
                     });
                 }
                 self.apply_effect(event);
@@ -1019,7 +1033,7 @@ impl State {
             let kid = Kid::of(&new.key);
             if let Some(r) = self.keys.get(&kid) {
                 return Err(RuleError::KeyReused {
-                    kid,
+                    fingerprint: Fingerprint::of(&new.key),
                     holder: r.party.clone(),
                     added: r.added,
                 });
@@ -1187,7 +1201,7 @@ impl State {
             }
         }
         for (party, key) in p.add {
-            let kid = Kid(key.fingerprint());
+            let kid = Kid(key.kid());
             self.keys
                 .insert(kid, KeyRecord::new(party.clone(), key, seq));
             self.parties.insert(party, Party::new(kid, seq));
@@ -1216,7 +1230,7 @@ impl State {
         let kid = Kid::of(key);
         if let Some(r) = self.keys.get(&kid) {
             return Err(RuleError::KeyReused {
-                kid,
+                fingerprint: Fingerprint::of(key),
                 holder: r.party.clone(),
                 added: r.added,
             });
@@ -1226,7 +1240,7 @@ impl State {
         if let Some(open) = &self.proposal {
             if let Some((party, _)) = open.add.iter().find(|(_, k)| k.to_bytes() == *key) {
                 return Err(RuleError::KeyProposed {
-                    kid,
+                    fingerprint: Fingerprint::of(key),
                     party: party.clone(),
                     proposal: open.id.clone(),
                 });
@@ -1260,9 +1274,7 @@ impl State {
 
     /// The record of `key`, if any party holds or held it.
     pub fn key_record(&self, key: &PublicKey) -> Option<&KeyRecord> {
-        self.keys
-            .get(&Kid(key.fingerprint()))
-            .filter(|r| r.key == *key)
+        self.keys.get(&Kid(key.kid())).filter(|r| r.key == *key)
     }
 
     /// The keys of `party` in the order they were introduced, with their

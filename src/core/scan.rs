@@ -10,9 +10,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::core::format::{
-    Event, EventHash, FormatError, Frame, Kid, LogReader, PartyId, ReadError,
-};
+use crate::base::crypto::Fingerprint;
+use crate::core::format::{Event, EventHash, FormatError, Frame, LogReader, PartyId, ReadError};
 use crate::core::replay::{Checked, KeyRing, RuleError, State, Verified};
 use crate::core::store::{Access, Store, StoreError, LOG_FILE};
 use crate::tlog::merkle::Hash;
@@ -205,14 +204,22 @@ impl From<RuleError> for Cause {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrustFailure {
-    /// A genesis party held none of the trusted keys; `kids` are the keys
-    /// it held.
-    #[error("the key of party {party:?} (fingerprint {}) is not among the trusted keys (--trust)",
-        .kids.iter().map(Kid::to_hex).collect::<Vec<_>>().join(", fingerprint "))]
-    Untrusted { party: PartyId, kids: Vec<Kid> },
+    /// A genesis party held none of the trusted keys; `held` are the
+    /// fingerprints of the keys it held.
+    #[error("the {} of party {party:?} ({}) {} not among the trusted keys (--trust)",
+        if .held.len() == 1 { "key" } else { "keys" },
+        .held.iter().map(Fingerprint::to_string).collect::<Vec<_>>().join(", "),
+        if .held.len() == 1 { "is" } else { "are" })]
+    Untrusted {
+        party: PartyId,
+        held: Vec<Fingerprint>,
+    },
     /// A trusted key (named as on the command line) no party ever held.
-    #[error("trusted key {name} is not the key of any party of this ledger (--trust)")]
-    UnknownKey { name: String },
+    #[error("trusted key {name} is not the key of any party of this ledger (--trust; its fingerprint is {fingerprint})")]
+    UnknownKey {
+        name: String,
+        fingerprint: Fingerprint,
+    },
     /// A trusted key the auditor bound to one party (`PARTY=FILE`) is
     /// another's.
     #[error("trusted key {name} is bound to party {} (--trust), but in this ledger it is the key of party {holder:?}", .bound.as_ref().map(|p| format!("{p:?}")).unwrap_or_default())]

@@ -138,7 +138,8 @@ fn key_files(dir: &Path) -> Result<Vec<PathBuf>, TrustError> {
     // A private key has no business among trusted public keys: say so
     // rather than skip it silently.
     for f in &files {
-        if let Ok(text) = std::fs::read_to_string(f) {
+        // Zeroized: it may be just that, a private key.
+        if let Ok(text) = std::fs::read_to_string(f).map(zeroize::Zeroizing::new) {
             if text.contains("PRIVATE KEY-----") {
                 return Err(TrustError::PrivateKey {
                     dir: dir.to_owned(),

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::base::crypto::Fingerprint;
 use crate::core::format::{DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId, PartyId};
 use crate::core::replay::{KeyRecord, State, Verified};
 use crate::core::scan::replay;
@@ -43,7 +44,11 @@ pub struct PartyInfo {
     /// Its first key (hex): the one registered at genesis, or when it
     /// joined; it may since have been rotated out or revoked: see `keys`.
     pub key: String,
+    /// That key's fingerprint, as people compare it (`SHA256:…`, what
+    /// `ledger fingerprint` and `ssh-keygen -l` print).
     pub fingerprint: String,
+    /// That key's kid (hex), the format's key id (FORMAT §5.1).
+    pub kid: String,
     /// Every key the party holds or held, in the order introduced.
     pub keys: Vec<KeyInfo>,
 }
@@ -52,7 +57,10 @@ pub struct PartyInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyInfo {
     pub key: String,
+    /// `SHA256:…`, as `ledger fingerprint` prints it.
     pub fingerprint: String,
+    /// The kid (hex, FORMAT §5.1).
+    pub kid: String,
     /// The event that introduced it (0: the genesis).
     pub added: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,7 +80,8 @@ impl KeyInfo {
     fn of(r: &KeyRecord) -> Self {
         KeyInfo {
             key: hex::encode(r.key.to_bytes()),
-            fingerprint: hex::encode(r.key.fingerprint()),
+            fingerprint: r.key.fingerprint().to_string(),
+            kid: hex::encode(r.key.kid()),
             added: r.added,
             rotated_out: r.rotated_out,
             revoked: r.revoked.as_ref().map(|r| r.seq),
@@ -195,6 +204,16 @@ pub(crate) fn list(parties: impl IntoIterator<Item = impl fmt::Display>) -> Stri
     }
 }
 
+/// A key named in an event by its kid, as people are shown keys: by its
+/// fingerprint, from the key ring (where every key an event could name
+/// is), or, failing that, by the kid itself, labelled as such.
+fn shown_key(state: &State, kid: &Kid) -> String {
+    match state.keys.get(kid) {
+        Some(r) => r.key.fingerprint().to_string(),
+        None => format!("with kid {kid}"),
+    }
+}
+
 fn describe(event: &Event, offset: u64, state: &State) -> Entry {
     let b = &event.body;
     let version_no = |doc: &DocId, h: &DocHash| {
@@ -295,18 +314,15 @@ fn describe(event: &Event, offset: u64, state: &State) -> Entry {
             notes = Some(text.clone());
             "note".to_owned()
         }
-        Kind::KeyAdded { key, .. } => {
-            format!("added key {} (kid {})", hex::encode(key), Kid::of(key))
-        }
+        Kind::KeyAdded { key, .. } => format!("added key {}", Fingerprint::of(key)),
         Kind::KeyRotated { key, .. } => format!(
-            "rotated to key {} (kid {}); the signing key (kid {}) is rotated out",
-            hex::encode(key),
-            Kid::of(key),
-            Kid(event.kid)
+            "rotated to key {}; the signing key {} is rotated out",
+            Fingerprint::of(key),
+            shown_key(state, &Kid(event.kid))
         ),
         Kind::KeyRevoked { kid, reason } => {
             notes = Some(reason.clone());
-            format!("revoked the key with kid {kid}")
+            format!("revoked key {}", shown_key(state, kid))
         }
         Kind::PartiesProposed {
             proposal,
@@ -507,16 +523,19 @@ pub(crate) fn verify_state(
                     trust_report.push(TrustInfo {
                         party: party.clone(),
                         file: t.label.clone(),
-                        fingerprint: hex::encode(t.key.fingerprint()),
+                        fingerprint: t.key.fingerprint().to_string(),
                         status: KeyInfo::of(r).history(),
                     });
                 }
             }
             if !found && member.joined == 0 {
-                let kids = state.keys_of(party).map(|(k, _)| *k).collect();
+                let held = state
+                    .keys_of(party)
+                    .map(|(_, r)| r.key.fingerprint())
+                    .collect();
                 return Err(fail(Cause::Trust(TrustFailure::Untrusted {
                     party: party.clone(),
-                    kids,
+                    held,
                 })));
             }
         }
@@ -525,6 +544,7 @@ pub(crate) fn verify_state(
                 None => {
                     return Err(fail(Cause::Trust(TrustFailure::UnknownKey {
                         name: t.label.clone(),
+                        fingerprint: t.key.fingerprint(),
                     })))
                 }
                 // Only an explicit binding is the auditor's word on whose
@@ -566,6 +586,7 @@ pub(crate) fn verify_state(
                         .first()
                         .map(|k| k.fingerprint.clone())
                         .unwrap_or_default(),
+                    kid: keys.first().map(|k| k.kid.clone()).unwrap_or_default(),
                     keys,
                 }
             })
@@ -607,13 +628,12 @@ impl Report {
             match p.keys.as_slice() {
                 // The common case, and the output before rotation existed.
                 [only] if only.current && only.added == 0 && p.joined == 0 => {
-                    let _ = writeln!(out, "  {:<8} key {}", p.id.as_str(), p.key);
+                    let _ = writeln!(out, "  {:<8} key {}", p.id.as_str(), p.fingerprint);
                 }
                 keys => {
                     for (i, k) in keys.iter().enumerate() {
                         let id = if i == 0 { p.id.as_str() } else { "" };
-                        let _ = writeln!(out, "  {id:<8} key {} ({})", k.key, k.history());
-                        let _ = writeln!(out, "  {:<8}     kid {}", "", k.fingerprint);
+                        let _ = writeln!(out, "  {id:<8} key {} ({})", k.fingerprint, k.history());
                     }
                 }
             }
@@ -701,7 +721,7 @@ impl Report {
             for t in &self.trusted {
                 let _ = writeln!(
                     f,
-                    "  {:<8} {} (fingerprint {}, {})",
+                    "  {:<8} {} ({}, {})",
                     t.party.as_str(),
                     terminal_safe(&t.file),
                     t.fingerprint,

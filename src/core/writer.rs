@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
-use crate::base::crypto::{PublicKey, SigningKey};
+use crate::base::crypto::{Fingerprint, PublicKey, SigningKey};
 use crate::base::mac::{CacheKey, KeyUnavailable};
 use crate::base::time::Timestamp;
 use crate::core::cache::{Buckets, Cache, EntryKind};
@@ -33,17 +33,17 @@ pub enum WriteError {
     Store(#[from] StoreError),
     #[error("the ledger fails verification, so nothing was written: {0}")]
     Invalid(Box<Failure>),
-    #[error("the signing key (public key {key}) is not the key of any party of this ledger")]
-    NotAParty { key: String },
-    #[error("refused: the signing key (kid {kid}) was a key of party {party:?}, but it was {status}; sign with a current key of {party:?}")]
+    #[error("the signing key ({fingerprint}) is not the key of any party of this ledger")]
+    NotAParty { fingerprint: Fingerprint },
+    #[error("refused: the signing key ({fingerprint}) was a key of party {party:?}, but it was {status}; sign with a current key of {party:?}")]
     KeyNotCurrent {
-        kid: Kid,
+        fingerprint: Fingerprint,
         party: PartyId,
         status: String,
     },
-    #[error("refused: the signing key (kid {kid}) is a key of party {party:?}, which was removed from the parties at event {removed}: a removed party may sign nothing more in this ledger (FORMAT §6.10)")]
+    #[error("refused: the signing key ({fingerprint}) is a key of party {party:?}, which was removed from the parties at event {removed}: a removed party may sign nothing more in this ledger (FORMAT §6.10)")]
     PartyRemoved {
-        kid: Kid,
+        fingerprint: Fingerprint,
         party: PartyId,
         removed: u64,
     },
@@ -71,8 +71,8 @@ pub enum WriteError {
     #[error("refused: the ledger's last event claims {previous}, later than this machine's clock ({now}), and time never goes back in a ledger (FORMAT §6.7); give --at with a time at or after {previous}, or check this machine's clock")]
     ClockBehind { previous: Timestamp, now: Timestamp },
     /// `init`: the signing key is none of the parties' given.
-    #[error("the signing key (public key {key}) is not among the parties given with --party")]
-    InitNotAParty { key: String },
+    #[error("the signing key ({fingerprint}) is not among the parties given with --party")]
+    InitNotAParty { fingerprint: Fingerprint },
     /// The cache's index of event offsets does not match the log.
     #[error("the cache's index of events is damaged ({damage}); remove {}/cache", .dir.display())]
     CacheIndex { dir: PathBuf, damage: IndexDamage },
@@ -208,7 +208,7 @@ pub fn init(
         .find(|(_, k)| **k == me)
         .map(|(p, _)| p.clone())
         .ok_or_else(|| WriteError::InitNotAParty {
-            key: hex::encode(me.to_bytes()),
+            fingerprint: me.fingerprint(),
         })?;
     crate::core::format::check_line("title", title)?;
     let mut id = [0u8; 16];
@@ -1079,17 +1079,17 @@ impl Writer {
         match self.state.key_record(&me) {
             Some(r) if r.is_current() => Ok(r.party.clone()),
             Some(r) if removed(r).is_some() => Err(WriteError::PartyRemoved {
-                kid: Kid(me.fingerprint()),
+                fingerprint: me.fingerprint(),
                 party: r.party.clone(),
                 removed: removed(r).unwrap_or_default(),
             }),
             Some(r) => Err(WriteError::KeyNotCurrent {
-                kid: Kid(me.fingerprint()),
+                fingerprint: me.fingerprint(),
                 party: r.party.clone(),
                 status: r.status(),
             }),
             None => Err(WriteError::NotAParty {
-                key: hex::encode(me.to_bytes()),
+                fingerprint: me.fingerprint(),
             }),
         }
     }

@@ -392,10 +392,8 @@ pub fn check_bundle(
                 .into());
             }
             let author = &ev.body.author;
-            let holders: Vec<&TrustedKey> = trusted
-                .iter()
-                .filter(|t| t.key.fingerprint() == ev.kid)
-                .collect();
+            let holders: Vec<&TrustedKey> =
+                trusted.iter().filter(|t| t.key.kid() == ev.kid).collect();
             if holders.is_empty() {
                 return Err(BundleFailure::UntrustedSigner { index, kid: ev.kid }.into());
             }

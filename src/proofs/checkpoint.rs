@@ -495,7 +495,7 @@ pub fn checkpoint(dir: &Path, key: &SigningKey, log_key: bool) -> Result<Written
         }
         None if !log_key => {
             return Err(Request::SignerNotAParty {
-                fingerprint: hex::encode(me.fingerprint()),
+                fingerprint: me.fingerprint().to_string(),
             }
             .into())
         }

@@ -163,8 +163,10 @@ pub enum BundleFailure {
     /// The bundle's index is not the event's sequence number.
     #[error("the bundle says index {index}, but its event is number {seq} of its ledger")]
     IndexMismatch { index: u64, seq: u64 },
-    /// The event's key (by fingerprint) is none of the trusted keys.
-    #[error("event {index} is signed by key {} (fingerprint), which is not among the trusted keys", hex::encode(.kid))]
+    /// The event's key (by kid, FORMAT §5.1) is none of the trusted keys.
+    /// A bundle carries the event, which names its key only by kid, so the
+    /// kid is what can be shown.
+    #[error("event {index} is signed by the key with kid {} (the SHA-256 of its 32 bytes, FORMAT §5.1), which is not among the trusted keys", hex::encode(.kid))]
     UntrustedSigner { index: u64, kid: [u8; 32] },
     /// The event's key is trusted, but the auditor bound it to another
     /// party (`bound`), or to none, than the event's author.
@@ -296,7 +298,7 @@ pub enum Request {
     Publish(#[from] PublishRequest),
     /// `checkpoint --key`: the key is not a key of any party, and was not
     /// given as a dedicated log key.
-    #[error("the signing key (fingerprint {fingerprint}) is not a key of any party of this ledger, so `ledger verify` would refuse the checkpoint; sign with a party's key, or, if it is a dedicated log key that every verifier will be given with --log-key, add --log-key")]
+    #[error("the signing key ({fingerprint}) is not a key of any party of this ledger, so `ledger verify` would refuse the checkpoint; sign with a party's key, or, if it is a dedicated log key that every verifier will be given with --log-key, add --log-key")]
     SignerNotAParty { fingerprint: String },
     /// A checkpoint signature by a revoked party key (FORMAT §13.1: a
     /// revoked key may be in someone else's hands).

@@ -244,8 +244,9 @@ pub(crate) fn export(out: &Out, dir: &Path, index: u64, to: &Path) -> Result<(),
     ))?;
     out.info(format_args!("  {b}.sig   the 64-byte Ed25519 signature"))?;
     out.info(format_args!(
-        "  {b}.pub   {}'s public key (compare it with the one you trust)",
-        e.author
+        "  {b}.pub   {}'s public key, {} (compare it with the one you trust)",
+        e.author,
+        e.public_key.fingerprint()
     ))?;
     out.info(format_args!(
         "  {b}.cbor  the event's stored bytes (sha256sum gives its hash)"

@@ -204,6 +204,14 @@ pub(crate) enum Command {
     },
     /// Publish the ledger as static files (C2SP tlog-tiles): checkpoint, tiles, entry bundles, documents
     Publish { dir: PathBuf, out: PathBuf },
+    /// Print the fingerprint of key files (SHA256:..., as `ssh-keygen -l` prints for the same key); files only, PKCS#11 URIs are not supported yet
+    Fingerprint {
+        /// Public (.pub: SPKI PEM or an ssh-ed25519 line) or private (.key: PKCS#8, or OpenSSH) key files
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff)
@@ -340,17 +348,16 @@ pub(crate) struct PassArgs {
     /// Read the key's passphrase from this environment variable
     #[arg(long, global = true, value_name = "VAR")]
     pub(crate) passphrase_env: Option<String>,
+    /// The private keys read so far, for [`PassArgs::check_used`].
+    #[arg(skip)]
+    pub(crate) read: std::cell::RefCell<crate::keys::KeysRead>,
 }
 
 impl PassArgs {
     pub(crate) fn get(&self, prompt: &str) -> Result<Zeroizing<String>, KeyError> {
         let bad = |m: String| KeyError::Passphrase(m);
         let pass = if let Some(f) = &self.passphrase_file {
-            let text = Zeroizing::new(
-                std::fs::read_to_string(f)
-                    .map_err(|e| bad(format!("--passphrase-file {}: {e}", f.display())))?,
-            );
-            Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
+            ledger::base::crypto::read_passphrase_file(f)?
         } else if let Some(var) = &self.passphrase_env {
             Zeroizing::new(
                 std::env::var(var)
@@ -369,10 +376,12 @@ impl PassArgs {
         Ok(pass)
     }
 
-    pub(crate) fn load(&self, path: &Path) -> Result<SigningKey, KeyError> {
-        SigningKey::from_file_with(path, &mut || {
-            self.get(&format!("passphrase for {}: ", path.display()))
-        })
+    /// Reads the one private key of a command; a passphrase given for a
+    /// key that is not encrypted is refused ([`PassArgs::check_used`]).
+    pub(crate) fn load(&self, path: &Path) -> Result<SigningKey, Failure> {
+        let key = self.load_one_of(path)?;
+        self.check_used()?;
+        Ok(key)
     }
 }
 
@@ -452,7 +461,7 @@ pub(crate) enum AppendKind {
     },
     /// Revoke a key of the acting party (e.g. a lost or compromised one); signed with a current key
     KeyRevoke {
-        /// The key to revoke: its public key file, or its kid (64 hex digits, as `verify` shows)
+        /// The key to revoke: its public key file, its fingerprint (SHA256:..., as `verify` shows), or its kid (64 hex digits, as `verify --json` shows)
         #[arg(long, value_name = "FILE_OR_KID")]
         revoke: String,
         /// Why, for the record (one line)

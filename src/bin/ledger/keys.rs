@@ -1,8 +1,8 @@
 //! `ledger keygen` and `ledger vkey`: key files and note verifier keys.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use ledger::base::crypto::{PublicKey, SigningKey};
+use ledger::base::crypto::{Protection, PublicKey, SigningKey};
 
 use crate::cli::*;
 use crate::error::Failure;
@@ -29,12 +29,13 @@ pub(crate) fn keygen(
     } else {
         None
     };
-    let (key, public) =
-        SigningKey::generate().write_pair(&name, secret.as_ref().map(|p| p.as_str()))?;
+    let new = SigningKey::generate();
+    let fingerprint = new.public().fingerprint();
+    let (key, public) = new.write_pair(&name, secret.as_ref().map(|p| p.as_str()))?;
     if json {
         out.print(format_args!(
             "{}",
-            serde_json::json!({"private_key": key, "public_key": public})
+            serde_json::json!({"private_key": key, "public_key": public, "fingerprint": fingerprint})
         ))?;
         return Ok(());
     }
@@ -43,7 +44,7 @@ pub(crate) fn keygen(
         key.display()
     ))?;
     out.info(format_args!(
-        "wrote public key  {} (give this to the other parties and auditors)",
+        "wrote public key  {} (fingerprint {fingerprint}; give it to the other parties and auditors, who compare it with `ledger fingerprint`)",
         public.display()
     ))?;
     Ok(())
@@ -69,4 +70,61 @@ pub(crate) fn vkey(
     .map_err(|e| Failure::usage(e.to_string()))?;
     out.print(format_args!("{v}"))?;
     Ok(())
+}
+
+/// The private keys a command has read, and whether each was encrypted:
+/// a passphrase given (with --passphrase-file or --passphrase-env) that no
+/// key needed is a mistake to report, never to ignore.
+#[derive(Clone, Default)]
+pub(crate) struct KeysRead {
+    plain: Vec<PathBuf>,
+    encrypted: bool,
+}
+
+impl PassArgs {
+    /// The option a passphrase was given with, if it was not to be asked.
+    fn given(&self) -> Option<&'static str> {
+        if self.passphrase_file.is_some() {
+            Some("--passphrase-file")
+        } else if self.passphrase_env.is_some() {
+            Some("--passphrase-env")
+        } else {
+            None
+        }
+    }
+
+    /// Reads one of the private keys of a command that may read several
+    /// (append's --key with --new-key or --add-key), which share one
+    /// passphrase; [`PassArgs::check_used`] must follow the last of them.
+    pub(crate) fn load_one_of(&self, path: &Path) -> Result<SigningKey, Failure> {
+        let (key, protection) = SigningKey::open(path, &mut || {
+            self.get(&format!("passphrase for {}: ", path.display()))
+        })?;
+        let mut read = self.read.borrow_mut();
+        match protection {
+            Protection::Encrypted => read.encrypted = true,
+            Protection::Plain => read.plain.push(path.to_owned()),
+        }
+        Ok(key)
+    }
+
+    /// Refuses a passphrase given for keys none of which is encrypted.
+    pub(crate) fn check_used(&self) -> Result<(), Failure> {
+        let read = self.read.borrow();
+        let Some(option) = self.given() else {
+            return Ok(());
+        };
+        if read.encrypted || read.plain.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = read.plain.iter().map(|p| p.display().to_string()).collect();
+        let (names, verb) = match names.as_slice() {
+            [one] => (one.clone(), "is"),
+            [init @ .., last] => (format!("{} and {last}", init.join(", ")), "are"),
+            [] => return Ok(()),
+        };
+        Err(Failure::usage(format!(
+            "{names} {verb} not encrypted; drop {option}"
+        )))
+    }
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod audit;
 mod cli;
 mod error;
+mod fingerprint;
 mod input;
 mod keys;
 mod out;
@@ -173,6 +174,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             witness,
         } => keys::vkey(out, key, dir, witness),
         Command::Publish { dir, out: to } => proofs::publish(out, &dir, &to),
+        Command::Fingerprint { files, pass } => fingerprint::fingerprint(out, files, pass),
         Command::Completions { shell } => completions(out, shell),
         Command::Man => man(out),
     }

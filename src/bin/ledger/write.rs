@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ledger::base::crypto::{PublicKey, SigningKey};
+use ledger::base::crypto::{Fingerprint, PublicKey, SigningKey};
 use ledger::core::format::{DocHash, DocId, Kid, Kind, PartyId, ProposalId, SessionId};
 use ledger::core::writer::{self, Appended, Writer};
 
@@ -184,7 +184,8 @@ pub(crate) fn target_version(
 }
 
 /// `key-revoke --revoke`: a kid in hex, or a public key file whose kid it
-/// is.
+/// is. (A fingerprint, `SHA256:…`, is looked up in the ledger's key ring
+/// once it is open: see [`revoked_by_fingerprint`].)
 pub(crate) fn revoked_kid(arg: &str) -> Result<Kid, Failure> {
     if arg.len() == 64 && arg.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Kid::from_hex(arg).map_err(|e| Failure::usage(format!("--revoke: {e}")));
@@ -196,7 +197,21 @@ pub(crate) fn revoked_kid(arg: &str) -> Result<Kid, Failure> {
         )));
     }
     let key = PublicKey::from_file(path)?;
-    Ok(Kid(key.fingerprint()))
+    Ok(Kid(key.kid()))
+}
+
+/// The kid of the key of this ledger whose fingerprint `--revoke` gives.
+fn revoked_by_fingerprint(w: &Writer, f: Fingerprint) -> Result<Kid, Failure> {
+    w.state()
+        .keys
+        .iter()
+        .find(|(_, r)| r.key.fingerprint() == f)
+        .map(|(kid, _)| *kid)
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "--revoke {f}: no key of this ledger has this fingerprint (`ledger verify` lists every party's keys)"
+            ))
+        })
 }
 
 pub(crate) fn proposal_id(s: &str) -> Result<ProposalId, Failure> {
@@ -214,7 +229,7 @@ pub(crate) fn joining_parties(
 ) -> Result<Vec<(PartyId, SigningKey)>, Failure> {
     let mut keys: Vec<(PathBuf, SigningKey)> = Vec::new();
     for path in add_key {
-        keys.push((path.clone(), pass.load(path)?));
+        keys.push((path.clone(), pass.load_one_of(path)?));
     }
     let mut out = Vec::new();
     for spec in add {
@@ -249,6 +264,7 @@ struct Checked {
     file_hash: Option<DocHash>,
     new_key: Option<SigningKey>,
     revoked: Option<Kid>,
+    revoked_fingerprint: Option<Fingerprint>,
     joining: Vec<(PartyId, SigningKey)>,
     proposal: Option<ProposalId>,
     leaving: Vec<PartyId>,
@@ -260,13 +276,21 @@ fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
         file_hash: None,
         new_key: None,
         revoked: None,
+        revoked_fingerprint: None,
         joining: Vec::new(),
         proposal: None,
         leaving: Vec::new(),
     };
     match kind {
         AppendKind::KeyAdd { new_key } | AppendKind::KeyRotate { new_key } => {
-            c.new_key = Some(pass.load(new_key)?);
+            c.new_key = Some(pass.load_one_of(new_key)?);
+        }
+        AppendKind::KeyRevoke { revoke, .. } if revoke.starts_with("SHA256:") => {
+            c.revoked_fingerprint = Some(Fingerprint::parse(revoke).ok_or_else(|| {
+                Failure::usage(format!(
+                    "--revoke {revoke:?}: not a fingerprint (SHA256: and 43 Base64 characters, as `ledger fingerprint` prints)"
+                ))
+            })?);
         }
         AppendKind::KeyRevoke { revoke, .. } => c.revoked = Some(revoked_kid(revoke)?),
         AppendKind::PartiesPropose {
@@ -308,8 +332,9 @@ pub(crate) fn append(
     kind: AppendKind,
 ) -> Result<(), Failure> {
     let time = parse_time(at, allow_future)?;
-    let key = pass.load(key)?;
+    let key = pass.load_one_of(key)?;
     let checked = check_args(&kind, pass)?;
+    pass.check_used()?;
     let mut w = out.open_writer(dir)?;
     if let Some(n) = w.repaired() {
         out.warn(format_args!(
@@ -355,7 +380,10 @@ fn event_kind(
     kind: AppendKind,
     checked: Checked,
 ) -> Result<(Kind, Option<Vec<u8>>), Failure> {
-    let revoked = checked.revoked;
+    let revoked = match checked.revoked_fingerprint {
+        Some(f) => Some(revoked_by_fingerprint(w, f)?),
+        None => checked.revoked,
+    };
     let session =
         |s: &str| SessionId::new(s).map_err(|e| Failure::usage(format!("--session: {e}")));
     Ok(match kind {
