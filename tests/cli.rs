@@ -1824,7 +1824,6 @@ fn directories_that_are_not_ledgers() {
             ],
             vec!["sign", dir, "--key", "keys/ann.key", "--doc", "d"],
             vec!["verify", dir],
-            vec!["verify", "--json", dir],
             vec!["log", dir],
             vec!["head", dir],
             vec!["repair", dir],
@@ -1832,6 +1831,12 @@ fn directories_that_are_not_ledgers() {
         for c in cmds {
             fx.refused_watching(&[dir], &c, 2, &needle);
         }
+        // With --json, the same line, and the error object on stdout.
+        let before = snapshot(&fx.p(dir));
+        let r = fx.run(&["verify", "--json", dir]);
+        r.fails_json(2, &needle);
+        assert_eq!(r.json()["exit"], json!(2), "{r}");
+        assert_same(&before, &snapshot(&fx.p(dir)), &r);
     }
     for c in [
         vec!["verify", "weird"],

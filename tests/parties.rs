@@ -1174,7 +1174,7 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
         "bob",
         &["parties-approve", "--proposal", "nothing"],
         2,
-        "no proposal \"nothing\" is open; no proposal is open",
+        "proposal \"nothing\" cannot be approved: no proposal is open (FORMAT §6.10)",
     );
     // --add without the new party's private key, with another's, or a
     // private key without its --add.
@@ -1358,7 +1358,7 @@ fn cli_refuses_bad_membership_commands_and_changes_nothing() {
         "bob",
         &["parties-approve", "--proposal", "p"],
         2,
-        "no proposal \"p\" is open",
+        "proposal \"p\" cannot be approved: no proposal is open",
     );
     fx.append_refused(
         "bob",

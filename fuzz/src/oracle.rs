@@ -215,10 +215,12 @@ pub fn verify_log(scratch: &Scratch, log: &[u8], pick: usize) -> Result<Report, 
                 .iter()
                 .map(|p| {
                     let key: [u8; 32] = hex::decode(&p.key).unwrap().try_into().unwrap();
-                    (
-                        p.id.to_string(),
-                        ledger::base::crypto::PublicKey::from_bytes(&key, "party").unwrap(),
-                    )
+                    ledger::core::trust::TrustedKey {
+                        label: p.id.to_string(),
+                        party: Some(p.id.clone()),
+                        explicit: true,
+                        key: ledger::base::crypto::PublicKey::from_bytes(&key, "party").unwrap(),
+                    }
                 })
                 .collect();
             let with_trust = Options {

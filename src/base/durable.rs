@@ -68,7 +68,9 @@ fn durably(
         .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(dir)
         .map_err(at(dir))?;
-    tmp.write_all(content).map_err(at(path))?;
+    // Through the file itself: `NamedTempFile`'s own writes add the
+    // temporary file's path to the error, and the path to name is `path`.
+    tmp.as_file_mut().write_all(content).map_err(at(path))?;
     tmp.as_file().sync_all().map_err(at(path))?;
     let placed = if replace {
         tmp.persist(path).map(drop)

@@ -171,7 +171,8 @@ impl Store {
         let path = dir.join(CACHE_FILE);
         let json = serde_json::to_vec(cache).map_err(|e| io(&path)(e.into()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
-        tmp.write_all(&tagged(key, "head", &[], &json))
+        tmp.as_file_mut()
+            .write_all(&tagged(key, "head", &[], &json))
             .map_err(io(&path))?;
         tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
         Ok(())
@@ -521,7 +522,8 @@ fn open_plain(path: &Path, append: bool) -> std::io::Result<File> {
 /// fsynced: the cache is derived.
 fn replace_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(path))?;
+    // The file itself: `NamedTempFile`'s writes name the temporary path.
+    tmp.as_file_mut().write_all(bytes).map_err(io(path))?;
     tmp.persist(path).map_err(|e| io(path)(e.error))?;
     Ok(())
 }

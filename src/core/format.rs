@@ -49,6 +49,10 @@ pub enum FormatError {
     Truncated,
     #[error("event is larger than the {MAX_EVENT_BYTES}-byte limit (FORMAT §3)")]
     TooLarge,
+    /// An event being signed would be `size` bytes: its fields are each
+    /// within their limits, but together over the event's.
+    #[error("the event would be {size} bytes, more than the {MAX_EVENT_BYTES} bytes an event may have (FORMAT §3): shorten its text by at least {} bytes", .size.saturating_sub(MAX_EVENT_BYTES))]
+    EventTooLarge { size: usize },
     #[error("{0} bytes follow the event")]
     Trailing(usize),
     #[error("{what} is not deterministically encoded CBOR (FORMAT §4)")]
@@ -106,7 +110,7 @@ fn invalid(field: &str, reason: impl Into<String>) -> FormatError {
 }
 
 macro_rules! digest_type {
-    ($(#[$m:meta])* $name:ident) => {
+    ($(#[$m:meta])* $name:ident, $label:literal) => {
         $(#[$m])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(pub [u8; 32]);
@@ -116,7 +120,7 @@ macro_rules! digest_type {
             pub fn from_hex(s: &str) -> Result<Self, FormatError> {
                 let mut out = [0u8; 32];
                 hex::decode_to_slice(s.trim(), &mut out).map_err(|_| {
-                    invalid(stringify!($name), format!("expected 64 hex digits, found {:?}", s.chars().take(80).collect::<String>()))
+                    invalid($label, format!("expected 64 hex digits, found {:?}", s.chars().take(80).collect::<String>()))
                 })?;
                 Ok($name(out))
             }
@@ -140,11 +144,13 @@ macro_rules! digest_type {
 
 digest_type!(
     /// SHA-256 of an event's complete stored bytes (FORMAT §5.3).
-    EventHash
+    EventHash,
+    "event hash"
 );
 digest_type!(
     /// A key id: SHA-256 of a 32-byte Ed25519 public key (FORMAT §5.1).
-    Kid
+    Kid,
+    "kid"
 );
 serde_via_str!(EventHash, EventHash::to_hex, EventHash::from_hex);
 serde_via_str!(Kid, Kid::to_hex, Kid::from_hex);
@@ -159,7 +165,8 @@ serde_via_str!(SessionId, SessionId::to_string, SessionId::new);
 serde_via_str!(ProposalId, ProposalId::to_string, ProposalId::new);
 digest_type!(
     /// SHA-256 of one version of a document's exact bytes (FORMAT §7).
-    DocHash
+    DocHash,
+    "document hash"
 );
 
 impl EventHash {
@@ -192,7 +199,7 @@ impl fmt::Display for LedgerId {
 }
 
 macro_rules! id_type {
-    ($(#[$m:meta])* $name:ident) => {
+    ($(#[$m:meta])* $name:ident, $label:literal) => {
         $(#[$m])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         // Shared, not copied: the replay state names the same few parties
@@ -209,7 +216,9 @@ macro_rules! id_type {
         impl $name {
             /// Checks the id syntax of FORMAT §5.4.
             pub fn new(s: &str) -> Result<Self, FormatError> {
-                check_id(stringify!($name), s)?;
+                // Named as people know it ("document id"), not as the
+                // type is.
+                check_id($label, s)?;
                 Ok($name(std::sync::Arc::from(s)))
             }
             pub fn as_str(&self) -> &str {
@@ -232,20 +241,24 @@ macro_rules! id_type {
 
 id_type!(
     /// A party's short id, such as `most` or `med`.
-    PartyId
+    PartyId,
+    "party id"
 );
 id_type!(
     /// A document's id, such as `joint-declaration`.
-    DocId
+    DocId,
+    "document id"
 );
 id_type!(
     /// A session's id, such as `plenary`.
-    SessionId
+    SessionId,
+    "session id"
 );
 id_type!(
     /// The id of a proposal to change the parties (FORMAT §5.4), such as
     /// `admit-observer`.
-    ProposalId
+    ProposalId,
+    "proposal id"
 );
 
 fn check_id(field: &str, s: &str) -> Result<(), FormatError> {
@@ -968,8 +981,17 @@ impl Event {
         let public = key.public();
         let kid = public.kid();
         let payload = body.encode();
+        // Each field's own limit first: a 70,000-byte title is over the
+        // 1,024 bytes of a line (FORMAT §5.4), which says more than that
+        // the event is too large.
+        Body::decode(&payload)?;
         let signature = key.sign(&sig_structure(&protected_header(&kid), &payload));
-        let (event, stored) = Event::assemble(kid, payload, signature)?;
+        let (event, stored) = Event::assemble(kid, payload, signature).map_err(|e| match e {
+            FormatError::TooLarge => FormatError::EventTooLarge {
+                size: signed_len(&kid, body),
+            },
+            other => other,
+        })?;
         if !public.verify_strict(&event.to_be_signed(), &event.signature) {
             return Err(SignError::SelfCheck);
         }
@@ -1046,6 +1068,21 @@ impl Event {
     pub fn payload(&self) -> &[u8] {
         &self.payload
     }
+}
+
+/// The stored length of the event signing `body` with key id `kid` would
+/// make (the signature's bytes do not change it).
+fn signed_len(kid: &[u8; 32], body: &Body) -> usize {
+    encode_value(Value::Tag(
+        COSE_SIGN1_TAG,
+        Box::new(Value::Array(vec![
+            Value::Bytes(protected_header(kid)),
+            Value::Map(vec![]),
+            Value::Bytes(body.encode()),
+            bytes(&[0; 64]),
+        ])),
+    ))
+    .len()
 }
 
 /// FORMAT §5.1: `{1: -8, 4: kid}`, deterministically encoded.

@@ -198,7 +198,8 @@ pub enum RuleError {
     },
     #[error("proposal {proposal:?} would leave {found} parties; a ledger has 1 to {MAX_PARTIES} (FORMAT §6.10)")]
     PartyCount { proposal: ProposalId, found: usize },
-    #[error("no proposal {proposal:?} is open{open} (FORMAT §6.10)")]
+    /// `open` says what is open instead: no proposal, or another one.
+    #[error("proposal {proposal:?} cannot be approved: {open} (FORMAT §6.10)")]
     NoSuchProposal { proposal: ProposalId, open: String },
     #[error("sha256 is {found}, but the event that opened proposal {proposal:?} hashes to {expected} (FORMAT §6.10)")]
     ProposalHash {
@@ -951,8 +952,13 @@ impl State {
                         return Err(RuleError::NoSuchProposal {
                             proposal: proposal.clone(),
                             open: other.as_ref().map_or_else(
-                                || "; no proposal is open".to_owned(),
-                                |p| format!("; the open proposal is {:?} (event {})", p.id, p.seq),
+                                || "no proposal is open".to_owned(),
+                                |p| {
+                                    format!(
+                                        "it is not open; the open proposal is {:?} (event {})",
+                                        p.id, p.seq
+                                    )
+                                },
                             ),
                         })
                     }

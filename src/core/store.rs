@@ -595,7 +595,8 @@ impl Store {
                 .permissions(fs::Permissions::from_mode(0o644))
                 .tempfile_in(&docs)
                 .map_err(io(&docs))?;
-            tmp.write_all(&content).map_err(io(&path))?;
+            // Not `tmp.write_all`, whose error names the temporary file.
+            tmp.as_file_mut().write_all(&content).map_err(io(&path))?;
             // A file already there with other bytes is evidence, not ours
             // to overwrite.
             tmp.persist_noclobber(&path)

@@ -207,7 +207,14 @@ pub fn stored(dir: &Path) -> Result<Vec<String>, Unreadable> {
             out.push(file);
         }
     }
-    out.sort();
+    // By number where the name is one, so that size 9 comes before size 10.
+    let size = |f: &str| f.parse::<u64>().ok();
+    out.sort_by(|a, b| match (size(a), size(b)) {
+        (Some(x), Some(y)) => x.cmp(&y).then_with(|| a.cmp(b)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.cmp(b),
+    });
     Ok(out)
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ledger::base::crypto::PublicKey;
 use ledger::core::format::DocHash;
-use ledger::core::verify::{self, VerifyError};
+use ledger::core::verify::{self, Cause, VerifyError};
 use ledger::proofs::audit::{self, Options};
 
 use crate::cli::*;
@@ -53,8 +53,7 @@ pub(crate) fn verify(
 
 pub(crate) fn head(out: &Out, dir: PathBuf) -> Result<(), Failure> {
     let json = out.json;
-    let r = audit::verify_with(&dir, &Options::default(), &mut |_| {})
-        .map_err(|e| verify_failure(out, e))?;
+    let r = audit::verify_with(&dir, &Options::default(), &mut |_| {})?;
     if json {
         out.print(format_args!(
             "{}",
@@ -66,15 +65,6 @@ pub(crate) fn head(out: &Out, dir: PathBuf) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A verification failure, printed as JSON too with `--json`. The verdict
-/// stands whether or not stdout takes it.
-pub(crate) fn verify_failure(out: &Out, e: VerifyError) -> Failure {
-    if let (true, VerifyError::Failed(f)) = (out.json, &e) {
-        let _ = out.print(serde_json::json!({"verified": false, "error": f}));
-    }
-    e.into()
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Listing {
     Timeline,
@@ -82,7 +72,7 @@ pub(crate) enum Listing {
 }
 
 pub(crate) fn spool_err(e: std::io::Error) -> Failure {
-    Failure::usage(format!("cannot write a temporary file: {e}"))
+    Failure::io(format!("cannot write a temporary file: {e}"))
 }
 
 /// Verifies and prints. The timeline is spooled to an unnamed temporary
@@ -114,7 +104,7 @@ pub(crate) fn report(
         }
     });
     progress.finish();
-    let r = result.map_err(|e| verify_failure(out, e))?;
+    let r = result?;
     out.note(format_args!(
         "verified {} events in {:.2?}",
         r.ledger.count,
@@ -145,16 +135,33 @@ fn spool_entry(
     match listing {
         Listing::Log => writeln!(
             w,
-            "{:<4} {}  {}  {:<8} {:<17} {}",
+            "{:<4} {}  {}  {:<8} {:<17} {}{}",
             e.seq,
             e.hash,
             verify::terminal_safe(&e.time),
             e.author.as_str(),
             e.kind,
-            verify::terminal_safe(&e.summary)
+            verify::terminal_safe(&e.summary),
+            log_notes(e)
         ),
         Listing::Timeline => w.write_all(verify::Report::timeline_entry(e).as_bytes()),
     }
+}
+
+/// What `log` adds to an event's summary on its one line: the first line
+/// of its text (a note's, or an event's notes), and how many more it has.
+fn log_notes(e: &verify::Entry) -> String {
+    let Some(text) = &e.notes else {
+        return String::new();
+    };
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    let more = match lines.count() {
+        0 => String::new(),
+        1 => " (+1 line)".to_owned(),
+        n => format!(" (+{n} lines)"),
+    };
+    format!(": {}{more}", verify::terminal_safe(first))
 }
 
 /// The proven report, with the spooled events where they belong.
@@ -169,7 +176,21 @@ fn print_spooled(
     let stdout = std::io::stdout();
     let mut so = stdout.lock();
     let print_err = Failure::stdout;
-    if json {
+    if json && listing == Listing::Log {
+        // `log --json`: the events, with what proves them, not the report.
+        let v = serde_json::json!({
+            "verified": true,
+            "ledger": r.ledger.ledger,
+            "title": r.ledger.title,
+            "count": r.ledger.count,
+            "head": r.ledger.head,
+        });
+        let head = v.to_string();
+        let head = head.trim_end_matches('}');
+        write!(so, "{head},\"events\":[").map_err(print_err)?;
+        std::io::copy(spool, &mut so).map_err(print_err)?;
+        writeln!(so, "]}}").map_err(print_err)?;
+    } else if json {
         let mut v = serde_json::to_value(r).map_err(|e| Failure::usage(e.to_string()))?;
         if let Some(m) = v.as_object_mut() {
             m.remove("events");
@@ -211,7 +232,14 @@ pub(crate) fn load_trusted(
 }
 
 pub(crate) fn export(out: &Out, dir: &Path, index: u64, to: &Path) -> Result<(), Failure> {
-    let e = verify::export_event(dir, index)?;
+    // An event past the end is a mistake in the request (exit 2), not a
+    // verification failure.
+    let e = verify::export_event(dir, index).map_err(|e| match e {
+        VerifyError::Failed(f) if matches!(f.cause, Cause::NoSuchEvent { .. }) => {
+            Failure::usage(format!("--event {index}: {}", f.cause))
+        }
+        other => other.into(),
+    })?;
     let base = to.join(format!("event-{index}"));
     let files = [
         ("tbs", e.to_be_signed.clone()),
@@ -232,9 +260,23 @@ pub(crate) fn export(out: &Out, dir: &Path, index: u64, to: &Path) -> Result<(),
     for (ext, bytes) in &files {
         let p = base.with_extension(ext);
         std::fs::write(&p, bytes)
-            .map_err(|err| Failure::usage(format!("cannot write {}: {err}", p.display())))?;
+            .map_err(|err| Failure::io(format!("cannot write {}: {err}", p.display())))?;
     }
     let b = base.display();
+    if out.json {
+        let file = |ext: &str| base.with_extension(ext);
+        return out.print(serde_json::json!({
+            "event": index,
+            "author": e.author,
+            "hash": e.hash,
+            "files": {
+                "tbs": file("tbs"),
+                "sig": file("sig"),
+                "pub": file("pub"),
+                "cbor": file("cbor"),
+            },
+        }));
+    }
     out.info(format_args!(
         "event {index} by {}, hash {}",
         e.author, e.hash
@@ -257,9 +299,9 @@ pub(crate) fn export(out: &Out, dir: &Path, index: u64, to: &Path) -> Result<(),
 
 pub(crate) fn show(out: &Out, dir: &Path, document: &Path, json: bool) -> Result<(), Failure> {
     let hash = DocHash::of(&read_file(document)?);
-    let h = ledger::proofs::history::of_version(dir, &Options::default(), hash)
-        .map_err(|e| verify_failure(out, e))?;
-    if json {
+    let h = ledger::proofs::history::of_version(dir, &Options::default(), hash)?;
+    // Not found: with --json, the error object is all stdout holds.
+    if json && h.found {
         out.print(serde_json::to_string(&h).map_err(|e| Failure::usage(e.to_string()))?)?;
     }
     if !h.found {

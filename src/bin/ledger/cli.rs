@@ -85,7 +85,9 @@ pub(crate) enum Command {
     Append(AppendArgs),
     /// Sign the current version of a document (shortcut for `append ... sign`)
     Sign {
+        /// The ledger directory
         dir: PathBuf,
+        /// Private key of the signing party
         #[arg(long)]
         key: PathBuf,
         /// Time the signer claims, RFC 3339 (default: now)
@@ -101,6 +103,7 @@ pub(crate) enum Command {
     },
     /// Verify a ledger by replaying it from its first event
     Verify {
+        /// The ledger directory, or a directory from `ledger publish`
         dir: PathBuf,
         /// Require every party to have held one of these public keys, and each to be a party's key (a directory of .pub files, or files)
         #[arg(long, value_name = "PATH")]
@@ -112,13 +115,23 @@ pub(crate) enum Command {
         proofs: ProofTrust,
     },
     /// List the events of a ledger (after verifying it)
-    Log { dir: PathBuf },
+    Log {
+        /// The ledger directory
+        dir: PathBuf,
+    },
     /// Print the event count and head hash of a ledger (after verifying it)
-    Head { dir: PathBuf },
+    Head {
+        /// The ledger directory
+        dir: PathBuf,
+    },
     /// Remove a torn tail left by an interrupted append (appending does this too)
-    Repair { dir: PathBuf },
+    Repair {
+        /// The ledger directory
+        dir: PathBuf,
+    },
     /// Import pre-signed events (a CBOR sequence) that continue the ledger's chain
     Import {
+        /// The ledger directory
         dir: PathBuf,
         /// The events, as a CBOR sequence of COSE_Sign1 messages (FORMAT §3)
         file: PathBuf,
@@ -128,6 +141,7 @@ pub(crate) enum Command {
     },
     /// Write one event's signed bytes, signature and signer key, to check with openssl
     Export {
+        /// The ledger directory
         dir: PathBuf,
         /// The event's sequence number
         #[arg(long)]
@@ -138,6 +152,7 @@ pub(crate) enum Command {
     },
     /// The history of one document file in the ledger: drafted, amended, approved, signed, executed
     Show {
+        /// The ledger directory
         dir: PathBuf,
         /// The document file to look for (its exact bytes)
         #[arg(long)]
@@ -145,6 +160,7 @@ pub(crate) enum Command {
     },
     /// Sign a checkpoint of the ledger's Merkle tree into DIR/checkpoints/, or add a witness's cosignatures to one
     Checkpoint {
+        /// The ledger directory
         dir: PathBuf,
         /// The signing key: a party's, or a dedicated log key (verifiers then need --log-key)
         #[arg(long, required_unless_present = "add", conflicts_with = "add")]
@@ -160,6 +176,7 @@ pub(crate) enum Command {
     },
     /// Write a proof bundle: that event N is in a checkpoint (--event), or that the log grew from an old checkpoint (--from)
     Prove {
+        /// The ledger directory
         dir: PathBuf,
         /// The event's sequence number
         #[arg(long, required_unless_present = "from", conflicts_with = "from")]
@@ -203,7 +220,12 @@ pub(crate) enum Command {
         witness: Option<String>,
     },
     /// Publish the ledger as static files (C2SP tlog-tiles): checkpoint, tiles, entry bundles, documents
-    Publish { dir: PathBuf, out: PathBuf },
+    Publish {
+        /// The ledger directory
+        dir: PathBuf,
+        /// The directory to publish into (created if absent; files already published are kept)
+        out: PathBuf,
+    },
     /// Print the fingerprint of key files (SHA256:..., as `ssh-keygen -l` prints for the same key); files only, PKCS#11 URIs are not supported yet
     Fingerprint {
         /// Public (.pub: SPKI PEM or an ssh-ed25519 line) or private (.key: PKCS#8, or OpenSSH) key files
@@ -213,7 +235,10 @@ pub(crate) enum Command {
         pass: PassArgs,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
     /// Print the man page (roff)
     Man,
 }
@@ -274,6 +299,7 @@ pub(crate) fn load_vkey(
 pub(crate) enum WitnessCommand {
     /// Make the add-checkpoint request for a witness that holds size OLD (consistency proof + checkpoint)
     Request {
+        /// The ledger directory
         dir: PathBuf,
         /// The size of the checkpoint the witness last cosigned (0 if none)
         #[arg(long)]
@@ -389,31 +415,40 @@ impl PassArgs {
 pub(crate) enum AppendKind {
     /// A session opened
     SessionOpen {
+        /// The session's id (a-z, 0-9, '-', '_', '.'), e.g. plenary
         #[arg(long)]
         session: String,
+        /// The session's title (one line)
         #[arg(long)]
         title: String,
+        /// Where it takes place (one line)
         #[arg(long)]
         place: Option<String>,
+        /// Who chairs it (one line)
         #[arg(long)]
         chair: Option<String>,
+        /// Notes, for the record (free text)
         #[arg(long)]
         notes: Option<String>,
     },
     /// A session closed
     SessionClose {
+        /// The id of the open session to close
         #[arg(long)]
         session: String,
+        /// Notes, for the record (free text)
         #[arg(long)]
         notes: Option<String>,
     },
     /// A document drafted: its bytes are stored in the ledger
     Draft {
+        /// The new document's id (a-z, 0-9, '-', '_', '.'), e.g. joint-declaration
         #[arg(long)]
         doc: String,
         /// The document's file; its exact bytes are what is signed
         #[arg(long)]
         file: PathBuf,
+        /// The document's title (one line)
         #[arg(long)]
         title: String,
         /// A required signatory (repeat; default: every party)
@@ -425,10 +460,13 @@ pub(crate) enum AppendKind {
     },
     /// A new version of a document, superseding the current one
     Amend {
+        /// The id of the document to amend
         #[arg(long)]
         doc: String,
+        /// The new version's file; its exact bytes are what is signed
         #[arg(long)]
         file: PathBuf,
+        /// What changed, for the record (free text)
         #[arg(long)]
         notes: Option<String>,
     },
@@ -444,6 +482,7 @@ pub(crate) enum AppendKind {
     },
     /// A note: free text for anything else that happened
     Note {
+        /// The note's text (free text; line feeds and tabs allowed)
         #[arg(long)]
         text: String,
     },

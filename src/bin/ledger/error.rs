@@ -1,5 +1,6 @@
 //! The binary's one error type, and the one table from errors to exit
-//! codes (README, "Exit codes"): 0 ok, 1 refuted, 2 usage or I/O.
+//! codes (README, "Exit codes"): 0 ok, 1 refuted, 2 usage or I/O. With
+//! `--json`, a failure is also one JSON object on stdout ([`Failure::json`]).
 
 use ledger::base::crypto::KeyError;
 use ledger::core::format::FormatError;
@@ -10,8 +11,10 @@ use ledger::tlog::witness::WitnessError;
 
 /// Why a command did not succeed.
 pub(crate) enum Failure {
-    /// Bad input, a refused request, an I/O error: the message says which.
+    /// Bad input or a refused request: the message says which.
     Usage(String),
+    /// A file or stream that could not be read or written.
+    Io(String),
     /// Evidence does not hold: a document never in the ledger, a proof or
     /// a checkpoint that does not check out.
     Refuted(String),
@@ -29,6 +32,10 @@ impl Failure {
         Failure::Usage(message.into())
     }
 
+    pub(crate) fn io(message: impl Into<String>) -> Self {
+        Failure::Io(message.into())
+    }
+
     pub(crate) fn refuted(message: impl Into<String>) -> Self {
         Failure::Refuted(message.into())
     }
@@ -38,7 +45,7 @@ impl Failure {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             Failure::BrokenPipe
         } else {
-            Failure::usage(format!("cannot write to stdout: {e}"))
+            Failure::io(format!("cannot write to stdout: {e}"))
         }
     }
 
@@ -73,10 +80,65 @@ impl Failure {
         }
     }
 
+    /// What kind of failure, for `--json`: "verification" (exit 1), "io"
+    /// (exit 2: a file or stream could not be read or written) or "usage"
+    /// (exit 2: anything else the caller can fix in the request).
+    pub(crate) fn kind(&self) -> &'static str {
+        use ledger::core::store::StoreError;
+        let store_io = |s: &StoreError| matches!(s, StoreError::Io { .. });
+        if self.exit_code() == 1 {
+            return "verification";
+        }
+        let io = match self {
+            Failure::Io(_) => true,
+            Failure::Verify(VerifyError::Store(s))
+            | Failure::Write(WriteError::Store(s))
+            | Failure::Checkpoint(CheckpointError::Store(s))
+            | Failure::Checkpoint(CheckpointError::Write(WriteError::Store(s))) => store_io(s),
+            _ => false,
+        };
+        if io {
+            "io"
+        } else {
+            "usage"
+        }
+    }
+
+    /// The failure as the one JSON object `--json` prints on stdout:
+    /// `ok`, `exit`, `kind` and `message` (the line stderr shows) always;
+    /// `error`, an object whose `reason` is the cause, always, with the
+    /// failing event's `event`, `offset`, `torn_tail` and `cause` when a
+    /// ledger failed verification; `verified: false` on exit 1.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        let message = self.message();
+        let failure = match self {
+            Failure::Verify(VerifyError::Failed(f)) => Some(f),
+            Failure::Write(w) => w.failure(),
+            Failure::Checkpoint(CheckpointError::Write(w)) => w.failure(),
+            _ => None,
+        };
+        let error = match failure {
+            Some(f) => serde_json::to_value(f).unwrap_or_default(),
+            None => serde_json::json!({ "reason": message }),
+        };
+        let exit = self.exit_code();
+        let mut v = serde_json::json!({
+            "ok": false,
+            "exit": exit,
+            "kind": self.kind(),
+            "message": message,
+            "error": error,
+        });
+        if let (1, Some(m)) = (exit, v.as_object_mut()) {
+            m.insert("verified".into(), false.into());
+        }
+        v
+    }
+
     /// The one line for stderr (without the program name).
     pub(crate) fn message(&self) -> String {
         match self {
-            Failure::Usage(m) | Failure::Refuted(m) => m.clone(),
+            Failure::Usage(m) | Failure::Io(m) | Failure::Refuted(m) => m.clone(),
             Failure::Verify(e) => e.to_string(),
             Failure::Write(e) => e.to_string(),
             Failure::Checkpoint(e) => e.to_string(),

@@ -36,8 +36,19 @@ fn human_duration(secs: i64) -> String {
     }
 }
 
+/// An argument the format refuses (an id, a hash): the flag and what is
+/// wrong with the value, without the format's field name.
+pub(crate) fn arg_error(flag: &str, e: ledger::core::format::FormatError) -> Failure {
+    match e {
+        ledger::core::format::FormatError::Invalid { reason, .. } => {
+            Failure::usage(format!("{flag}: {reason}"))
+        }
+        other => Failure::usage(format!("{flag}: {other}")),
+    }
+}
+
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))
+    std::fs::read(path).map_err(|e| Failure::io(format!("cannot read {}: {e}", path.display())))
 }
 
 /// Reads a document version the user names: a regular file (a FIFO, a
@@ -48,7 +59,7 @@ pub(crate) fn read_document(path: &Path) -> Result<Vec<u8>, Failure> {
     use std::io::Read;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     const MAX: u64 = ledger::core::store::MAX_DOCUMENT_BYTES;
-    let cannot = |e: std::io::Error| Failure::usage(format!("cannot read {}: {e}", path.display()));
+    let cannot = |e: std::io::Error| Failure::io(format!("cannot read {}: {e}", path.display()));
     let not_regular = |t: std::fs::FileType| {
         let what = if t.is_dir() {
             "a directory"
@@ -126,8 +137,15 @@ pub(crate) fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
         .write(true)
         .create_new(true)
         .open(path)
-        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", path.display())))?;
+        .map_err(|e| {
+            let m = format!("cannot create {}: {e}", path.display());
+            match e.kind() {
+                // Refusing to overwrite is about the request, not the disk.
+                std::io::ErrorKind::AlreadyExists => Failure::usage(m),
+                _ => Failure::io(m),
+            }
+        })?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
-        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| Failure::io(format!("cannot write {}: {e}", path.display())))
 }

@@ -42,31 +42,41 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         // A mistake in the arguments: one line, like every other error
-        // (README, "Exit codes"), with clap's tip if it has one.
+        // (README, "Exit codes"), with clap's tip if it has one; with
+        // --json anywhere before `--`, the JSON object too.
         Err(e) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "ledger: {}",
-                usage_line(&e.render().to_string())
-            );
-            return ExitCode::from(2);
+            let f = Failure::usage(usage_line(&e.render().to_string()));
+            let json = std::env::args_os()
+                .skip(1)
+                .take_while(|a| a != "--")
+                .any(|a| a == "--json");
+            return fail(&f, json, &|s| s.to_owned());
         }
     };
     let out = Out::new(&cli);
     match run(cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
-        Err(f) => {
-            // One line; a closed stderr is no reason to panic.
-            let _ = writeln!(
-                std::io::stderr(),
-                "{}: {}",
-                out.paint(ERROR, "ledger"),
-                verify::terminal_safe(&f.message())
-            );
-            ExitCode::from(f.exit_code())
-        }
+        Err(f) => fail(&f, out.json, &|s| out.paint(ERROR, s)),
     }
+}
+
+/// Reports a failure: one line on stderr and, with `--json`, one JSON
+/// object on stdout, the only thing there (README, "Exit codes").
+fn fail(f: &Failure, json: bool, paint: &dyn Fn(&str) -> String) -> ExitCode {
+    // A closed stdout or stderr is no reason to panic, nor to change the
+    // exit status: the verdict stands whoever reads it.
+    if json {
+        let mut so = std::io::stdout().lock();
+        let _ = writeln!(so, "{}", f.json()).and_then(|()| so.flush());
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "{}: {}",
+        paint("ledger"),
+        verify::terminal_safe(&f.message())
+    );
+    ExitCode::from(f.exit_code())
 }
 
 /// clap's error text ("error: ...", a tip, the usage) as one line.
@@ -172,6 +182,11 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             key,
             ledger: dir,
             witness,
+        } if json => proofs::vkey_json(out, key, dir, witness),
+        Command::Vkey {
+            key,
+            ledger: dir,
+            witness,
         } => keys::vkey(out, key, dir, witness),
         Command::Publish { dir, out: to } => proofs::publish(out, &dir, &to),
         Command::Fingerprint { files, pass } => fingerprint::fingerprint(out, files, pass),
@@ -186,15 +201,90 @@ fn completions(out: &Out, shell: clap_complete::Shell) -> Result<(), Failure> {
     let mut cmd = <Cli as clap::CommandFactory>::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "ledger", &mut script);
+    if out.json {
+        let script = String::from_utf8_lossy(&script);
+        return out.print(serde_json::json!({"shell": shell.to_string(), "script": script}));
+    }
     out.write(&script)
 }
 
-/// `ledger man`: the man page (roff).
+/// `ledger man`: the man page (roff), one page for the whole command. Each
+/// command is described in it (with `ledger COMMAND --help` for its
+/// options) rather than in pages of its own, so it names no page that
+/// does not exist; and it has the EXIT STATUS section of README, "Exit
+/// codes".
 fn man(out: &Out) -> Result<(), Failure> {
-    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone());
     let mut page = Vec::new();
-    clap_mangen::Man::new(cmd)
-        .render(&mut page)
-        .map_err(|e| Failure::usage(format!("cannot make the man page: {e}")))?;
+    let cannot = |e: std::io::Error| Failure::usage(format!("cannot make the man page: {e}"));
+    man.render_title(&mut page).map_err(cannot)?;
+    man.render_name_section(&mut page).map_err(cannot)?;
+    man.render_synopsis_section(&mut page).map_err(cannot)?;
+    man.render_description_section(&mut page).map_err(cannot)?;
+    man.render_options_section(&mut page).map_err(cannot)?;
+    page.extend_from_slice(man_commands(&mut cmd).as_bytes());
+    page.extend_from_slice(MAN_EXIT_STATUS.as_bytes());
+    man.render_version_section(&mut page).map_err(cannot)?;
+    if out.json {
+        let page = String::from_utf8_lossy(&page);
+        return out.print(serde_json::json!({ "man": page }));
+    }
     out.write(&page)
+}
+
+const MAN_EXIT_STATUS: &str = ".SH \"EXIT STATUS\"
+.TP
+\\fB0\\fR
+Success; for \\fBverify\\fR, the ledger verifies.
+.TP
+\\fB1\\fR
+Verification failed: the ledger (or \\fB\\-\\-trust\\fR/\\fB\\-\\-head\\fR) is refuted, a proof or checkpoint does not check out, a document was never in the ledger, or a write was refused because the ledger does not verify.
+.TP
+\\fB2\\fR
+Usage error, bad input (a key, a file, a refused event) or I/O error.
+.PP
+Errors are one line on standard error, starting with \\fBledger:\\fR. With \\fB\\-\\-json\\fR, a failure also prints one JSON object on standard output, and nothing else: \\fBok\\fR (false), \\fBexit\\fR, \\fBkind\\fR (usage, io or verification), \\fBmessage\\fR and \\fBerror\\fR.
+";
+
+/// The COMMANDS section: each command's usage line and what it does.
+fn man_commands(cmd: &mut clap::Command) -> String {
+    let mut roff = String::from(".SH COMMANDS\n");
+    let mut entry = |sub: &mut clap::Command| {
+        let usage = sub.render_usage().to_string();
+        let usage = usage.strip_prefix("Usage: ").unwrap_or(&usage).to_owned();
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        roff.push_str(&format!(
+            ".TP\n\\fB{}\\fR\n{}\n",
+            roff_escape(&usage),
+            roff_escape(&about)
+        ));
+    };
+    for sub in cmd.get_subcommands_mut() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        if sub.has_subcommands() {
+            for inner in sub.get_subcommands_mut() {
+                if inner.get_name() != "help" {
+                    entry(inner);
+                }
+            }
+        } else {
+            entry(sub);
+        }
+    }
+    roff.push_str(".PP\nRun \\fBledger COMMAND \\-\\-help\\fR for the options of each command.\n");
+    roff
+}
+
+/// Text made safe for roff: backslashes and hyphens escaped, and no line
+/// starting with a control character.
+fn roff_escape(text: &str) -> String {
+    let t = text.replace('\\', "\\e").replace('-', "\\-");
+    match t.starts_with(['.', '\'']) {
+        true => format!("\\&{t}"),
+        false => t,
+    }
 }

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use ledger::proofs::error::CheckpointError;
 use ledger::proofs::{bundle, checkpoint};
 
 use crate::cli::*;
@@ -67,16 +66,18 @@ pub(crate) fn prove(
     };
     let bytes = bundle.encode();
     write_new_file(&to, &bytes)?;
+    let kind = match bundle {
+        bundle::Bundle::Inclusion { .. } => "inclusion",
+        bundle::Bundle::Consistency { .. } => "consistency",
+    };
+    if out.json {
+        return out.print(serde_json::json!({"path": to, "kind": kind, "bytes": bytes.len()}));
+    }
     out.info(format_args!(
-        "{}: {} proof bundle, {} bytes",
+        "{}: {kind} proof bundle, {} bytes",
         to.display(),
-        match bundle {
-            bundle::Bundle::Inclusion { .. } => "inclusion",
-            bundle::Bundle::Consistency { .. } => "consistency",
-        },
         bytes.len()
-    ))?;
-    Ok(())
+    ))
 }
 
 pub(crate) fn check_proof(
@@ -103,12 +104,7 @@ pub(crate) fn check_proof(
         }
         (false, None) => read_file(&bundle)?,
     };
-    let proven = bundle::check_bundle(&bytes, &trusted, policy.as_ref()).map_err(|e| {
-        if let (true, CheckpointError::Refuted(r)) = (json, &e) {
-            let _ = out.print(serde_json::json!({"verified": false, "error": r.to_string()}));
-        }
-        Failure::from(e)
-    })?;
+    let proven = bundle::check_bundle(&bytes, &trusted, policy.as_ref())?;
     if json {
         out.print(format_args!(
             "{}",
@@ -161,6 +157,16 @@ pub(crate) fn check_proof(
 
 pub(crate) fn publish(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
     let p = ledger::proofs::publish::publish(dir, to)?;
+    if out.json {
+        return out.print(serde_json::json!({
+            "path": to,
+            "size": p.size,
+            "previous": p.previous,
+            "tiles": p.tiles,
+            "bundles": p.bundles,
+            "documents": p.documents,
+        }));
+    }
     out.info(format_args!(
         "{}: published {} events (previously {}): {} new tiles, {} new entry bundles, {} new documents",
         to.display(),
@@ -169,6 +175,30 @@ pub(crate) fn publish(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
         p.tiles,
         p.bundles,
         p.documents
-    ))?;
-    Ok(())
+    ))
+}
+
+/// `ledger vkey` with `--json`: `{"vkey", "name", "kind"}`. The text form
+/// is `keys::vkey`'s; the two build the same verifier key.
+pub(crate) fn vkey_json(
+    out: &Out,
+    key: PathBuf,
+    dir: Option<PathBuf>,
+    witness: Option<String>,
+) -> Result<(), Failure> {
+    use ledger::base::crypto::PublicKey;
+    use ledger::tlog::note::{NoteVerifier, VerifierKind};
+    let public = PublicKey::from_file(&key)
+        .map_err(|e| Failure::usage(format!("--key {}: {e}", key.display())))?;
+    let (name, kind, label) = match (dir, witness) {
+        (Some(d), _) => (
+            ledger::proofs::index::origin_of(&d)?,
+            VerifierKind::Ed25519,
+            "log",
+        ),
+        (None, Some(name)) => (name, VerifierKind::CosignatureV1, "witness"),
+        (None, None) => return Err(Failure::usage("give --ledger or --witness")),
+    };
+    let v = NoteVerifier::new(&name, kind, public).map_err(|e| Failure::usage(e.to_string()))?;
+    out.print(serde_json::json!({"vkey": v.to_string(), "name": name, "kind": label}))
 }

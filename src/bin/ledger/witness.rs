@@ -19,11 +19,13 @@ pub(crate) fn witness_request(
     let cp = cp.as_deref().map(read_file).transpose()?;
     let body = bundle::witness_request(&dir, old, cp)?;
     write_new_file(&to, &body)?;
+    if out.json {
+        return out.print(serde_json::json!({"path": to, "old": old, "bytes": body.len()}));
+    }
     out.info(format_args!(
         "{}: add-checkpoint request from size {old}",
         to.display()
-    ))?;
-    Ok(())
+    ))
 }
 
 pub(crate) fn witness_cosign(out: &Out, args: CosignArgs) -> Result<(), Failure> {
@@ -48,10 +50,16 @@ pub(crate) fn witness_cosign(out: &Out, args: CosignArgs) -> Result<(), Failure>
         .map_or(0, |d| d.as_secs());
     let note = w.cosign_note(&req, now)?;
     write_new_file(&to, &note.to_bytes())?;
+    if out.json {
+        return out.print(serde_json::json!({
+            "path": to,
+            "witness": name,
+            "vkey": w.verifier().to_string(),
+        }));
+    }
     out.info(format_args!(
         "{}: cosigned by {name} (vkey {})",
         to.display(),
         w.verifier()
-    ))?;
-    Ok(())
+    ))
 }

@@ -29,7 +29,7 @@ pub(crate) fn init(
         let (id, file) = p
             .split_once('=')
             .ok_or_else(|| Failure::usage(format!("--party {p:?}: expected ID=PUBLIC_KEY_FILE")))?;
-        let id = PartyId::new(id).map_err(|e| Failure::usage(format!("--party {p:?}: {e}")))?;
+        let id = PartyId::new(id).map_err(|e| arg_error(&format!("--party {p:?}"), e))?;
         let public = PublicKey::from_file(Path::new(file))?;
         if map.insert(id.clone(), public).is_some() {
             return Err(Failure::usage(format!("--party {id} is given twice")));
@@ -71,6 +71,13 @@ fn cache_key_warning(out: &Out, w: &Writer) {
 
 pub(crate) fn repair(out: &Out, dir: PathBuf) -> Result<(), Failure> {
     let w = Writer::repair(&dir)?;
+    if out.json {
+        return out.print(serde_json::json!({
+            "ledger": dir,
+            "removed_bytes": w.repaired().unwrap_or(0),
+            "count": w.state().count,
+        }));
+    }
     match w.repaired() {
         Some(n) => out.info(format_args!(
             "removed a torn tail of {n} bytes; {} events intact",
@@ -155,7 +162,7 @@ pub(crate) fn target_version(
     t: &DocTarget,
     file_hash: Option<DocHash>,
 ) -> Result<(DocId, DocHash), Failure> {
-    let doc = DocId::new(&t.doc).map_err(|e| Failure::usage(format!("--doc: {e}")))?;
+    let doc = DocId::new(&t.doc).map_err(|e| arg_error("--doc", e))?;
     let current = w.current_version(&doc)?.ok_or_else(|| {
         Failure::usage(format!(
             "no document {:?} has been drafted in this ledger",
@@ -188,7 +195,7 @@ pub(crate) fn target_version(
 /// once it is open: see [`revoked_by_fingerprint`].)
 pub(crate) fn revoked_kid(arg: &str) -> Result<Kid, Failure> {
     if arg.len() == 64 && arg.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Kid::from_hex(arg).map_err(|e| Failure::usage(format!("--revoke: {e}")));
+        return Kid::from_hex(arg).map_err(|e| arg_error("--revoke", e));
     }
     let path = Path::new(arg);
     if !path.exists() {
@@ -215,7 +222,7 @@ fn revoked_by_fingerprint(w: &Writer, f: Fingerprint) -> Result<Kid, Failure> {
 }
 
 pub(crate) fn proposal_id(s: &str) -> Result<ProposalId, Failure> {
-    ProposalId::new(s).map_err(|e| Failure::usage(format!("--proposal: {e}")))
+    ProposalId::new(s).map_err(|e| arg_error("--proposal", e))
 }
 
 /// `parties-propose --add ID=FILE.pub ... --add-key FILE.key ...`: each
@@ -236,7 +243,7 @@ pub(crate) fn joining_parties(
         let (id, file) = spec.split_once('=').ok_or_else(|| {
             Failure::usage(format!("--add {spec:?}: expected ID=PUBLIC_KEY_FILE"))
         })?;
-        let id = PartyId::new(id).map_err(|e| Failure::usage(format!("--add: {e}")))?;
+        let id = PartyId::new(id).map_err(|e| arg_error("--add", e))?;
         let public = PublicKey::from_file(Path::new(file))?;
         let Some(i) = keys.iter().position(|(_, k)| k.public() == public) else {
             return Err(Failure::usage(format!(
@@ -302,7 +309,7 @@ fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
             c.joining = joining_parties(add, add_key, pass)?;
             c.leaving = remove
                 .iter()
-                .map(|s| PartyId::new(s).map_err(|e| Failure::usage(format!("--remove: {e}"))))
+                .map(|s| PartyId::new(s).map_err(|e| arg_error("--remove", e)))
                 .collect::<Result<Vec<_>, _>>()?;
             c.proposal = Some(proposal_id(proposal)?);
         }
@@ -384,8 +391,7 @@ fn event_kind(
         Some(f) => Some(revoked_by_fingerprint(w, f)?),
         None => checked.revoked,
     };
-    let session =
-        |s: &str| SessionId::new(s).map_err(|e| Failure::usage(format!("--session: {e}")));
+    let session = |s: &str| SessionId::new(s).map_err(|e| arg_error("--session", e));
     Ok(match kind {
         AppendKind::SessionOpen {
             session: s,
@@ -441,7 +447,7 @@ fn document_kind(
     kind: AppendKind,
     checked: Checked,
 ) -> Result<(Kind, Option<Vec<u8>>), Failure> {
-    let doc_id = |s: &str| DocId::new(s).map_err(|e| Failure::usage(format!("--doc: {e}")));
+    let doc_id = |s: &str| DocId::new(s).map_err(|e| arg_error("--doc", e));
     let document = checked
         .document
         .ok_or_else(|| Failure::usage("--file is required"));
@@ -506,7 +512,7 @@ fn draft_signatories(
     }
     let mut v = signatories
         .iter()
-        .map(|s| PartyId::new(s).map_err(|e| Failure::usage(format!("--signatory: {e}"))))
+        .map(|s| PartyId::new(s).map_err(|e| arg_error("--signatory", e)))
         .collect::<Result<Vec<_>, _>>()?;
     v.sort();
     v.dedup();
