@@ -68,7 +68,18 @@ fn kind(t: std::fs::FileType) -> &'static str {
 /// (`O_NONBLOCK`), and the type is checked on what was opened. Returns
 /// the file and its length.
 pub fn open_regular(path: &Path) -> Result<(File, u64), FileError> {
-    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    open_with(path, rustix::fs::OFlags::NOFOLLOW)
+}
+
+/// [`open_regular`], but following a link: for a file the user named on
+/// the command line, where a link is the user's own choice. A FIFO or a
+/// device is still refused unread.
+pub fn open_named(path: &Path) -> Result<(File, u64), FileError> {
+    open_with(path, rustix::fs::OFlags::empty())
+}
+
+fn open_with(path: &Path, extra: rustix::fs::OFlags) -> Result<(File, u64), FileError> {
+    let flags = extra | rustix::fs::OFlags::NONBLOCK;
     let f = OpenOptions::new()
         .read(true)
         .custom_flags(flags.bits() as i32)
@@ -135,6 +146,13 @@ pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
     read_opened(f, len, limit)
 }
 
+/// Reads the file the user named, `path` (links followed, see
+/// [`open_named`]), of at most `limit` bytes.
+pub fn read_named(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
+    let (f, len) = open_named(path)?;
+    read_opened(f, len, limit)
+}
+
 /// Reads the regular file `dir/rel`, inside `dir`, of at most `limit`
 /// bytes.
 pub fn read_in(dir: &Path, rel: &str, limit: u64) -> Result<Vec<u8>, FileError> {
@@ -178,5 +196,10 @@ mod tests {
         assert!(matches!(read_in(p, "via/f", 1), Err(FileError::Link)));
         assert!(matches!(read_in(p, "../x", 1), Err(FileError::Outside)));
         assert!(read_in(p, "missing", 1).unwrap_err().is_not_found());
+        assert_eq!(read_named(&p.join("via/f"), 1).unwrap(), b"x");
+        assert!(matches!(
+            read_named(&p.join("zero"), 10),
+            Err(FileError::NotRegular("a device"))
+        ));
     }
 }

@@ -209,8 +209,7 @@ fn print_spooled(
         write!(
             so,
             "{}",
-            out.report_text(&format!("\n{}", r.verdict()))
-                .trim_start()
+            out.report_text(&format!("\n{}", r.verdict())).trim_start()
         )
         .map_err(print_err)?;
     } else if listing == Listing::Log {
