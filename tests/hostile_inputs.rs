@@ -451,7 +451,7 @@ fn published_files_are_regular_and_capped() {
     capped(&fx, &["verify", "pub"]).fails(1, "is a symbolic link (or lies behind one)");
 }
 
-/// `check-proof` read an 8 GiB bundle whole before checking its 4 MiB
+/// `check-proof` (and `witness cosign`, its request) read an 8 GiB bundle whole before checking its 4 MiB
 /// limit. Now a bundle file is refused by its size (exit 2), and one that
 /// is a FIFO or a device (a link is followed: the user named it) is
 /// refused unread.
@@ -462,7 +462,7 @@ fn check_proof_refuses_a_bundle_file_too_large_or_not_regular() {
     sparse(&fx.p("big.bundle"), 8 << 30);
     capped(&fx, &["check-proof", "big.bundle", "--trust", "trust"]).fails(
         2,
-        "big.bundle is 8589934592 bytes, more than the 4 MiB a proof bundle may have",
+        "big.bundle is 8589934592 bytes, more than the 4 MiB a file of a proof bundle from `ledger prove` may have",
     );
     mkfifo(&fx, "fifo.bundle");
     capped(&fx, &["check-proof", "fifo.bundle", "--trust", "trust"])
@@ -470,4 +470,30 @@ fn check_proof_refuses_a_bundle_file_too_large_or_not_regular() {
     symlink("/dev/zero", fx.p("zero.bundle")).unwrap();
     capped(&fx, &["check-proof", "zero.bundle", "--trust", "trust"])
         .fails(2, "zero.bundle is a device, not a regular file");
+    fs::create_dir_all(fx.p("wit")).unwrap();
+    fx.run(&["keygen", "wit/w1"]).ok();
+    let log = vkey(&fx, &["--key", "keys/ann.pub", "--ledger", "led"]);
+    let cosign = |req: &str| {
+        capped(
+            &fx,
+            &[
+                "witness",
+                "cosign",
+                req,
+                "--key",
+                "wit/w1.key",
+                "--name",
+                "w1.example",
+                "--state",
+                "wstate",
+                "--log",
+                &log,
+                "-o",
+                "cosigned",
+            ],
+        )
+    };
+    cosign("big.bundle").fails(2, "big.bundle is 8589934592 bytes, more than the ");
+    cosign("fifo.bundle").fails(2, "fifo.bundle is a FIFO, not a regular file");
+    cosign("zero.bundle").fails(2, "zero.bundle is a device, not a regular file");
 }

@@ -102,7 +102,11 @@ pub(crate) fn check_proof(
                 "--event is for published directories; a bundle names its event",
             ))
         }
-        (false, None) => read_bundle(&bundle)?,
+        (false, None) => read_input(
+            &bundle,
+            ledger::proofs::checkpoint::MAX_BUNDLE_BYTES as u64,
+            "a proof bundle from `ledger prove`",
+        )?,
     };
     let proven = bundle::check_bundle(&bytes, &trusted, policy.as_ref())?;
     if json {
@@ -153,26 +157,6 @@ pub(crate) fn check_proof(
         ))?;
     }
     Ok(())
-}
-
-/// Reads a proof bundle file the user named: a regular file (a link is
-/// followed, a FIFO or a device refused unread), refused by its size before it is read if larger than a
-/// bundle may be (FORMAT §14), so that an 8 GiB file costs nothing.
-fn read_bundle(path: &Path) -> Result<Vec<u8>, Failure> {
-    use ledger::base::files::{self, FileError};
-    let limit = ledger::proofs::checkpoint::MAX_BUNDLE_BYTES as u64;
-    files::read_named(path, limit).map_err(|e| match e {
-        FileError::Io(e) => Failure::io(format!("cannot read {}: {e}", path.display())),
-        FileError::TooLarge { len, .. } => Failure::usage(format!(
-            "{} is {len} bytes, more than the {} MiB a proof bundle may have: it is not a bundle from `ledger prove`",
-            path.display(),
-            limit >> 20
-        )),
-        other => Failure::usage(format!(
-            "{} {other}: give the proof bundle file itself",
-            path.display()
-        )),
-    })
 }
 
 pub(crate) fn publish(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
