@@ -165,8 +165,15 @@ fn copy(from: &Path, to: &Path) {
 
 /// Puts `content` at `path`, in place of what was there.
 fn apply(path: &Path, content: &Content, outside: &Path) {
-    let old = fs::read(path).unwrap_or_default();
-    if path.is_dir() {
+    // Only a regular file's old bytes: reading a FIFO an earlier edit
+    // made would wait for a writer.
+    let regular = fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+    let old = if regular {
+        fs::read(path).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
         let _ = fs::remove_dir_all(path);
     } else {
         let _ = fs::remove_file(path);
