@@ -497,3 +497,18 @@ fn check_proof_refuses_a_bundle_file_too_large_or_not_regular() {
     cosign("fifo.bundle").fails(2, "fifo.bundle is a FIFO, not a regular file");
     cosign("zero.bundle").fails(2, "zero.bundle is a device, not a regular file");
 }
+
+/// A directory of trusted keys is read file by file to refuse a private
+/// key among them: a FIFO there blocked that read, a link to /dev/zero
+/// exhausted memory. Now a FIFO that is not a `.pub` is passed over, and
+/// a `.pub` that is a device is refused (exit 2), at once.
+#[test]
+fn a_trust_directory_with_a_fifo_or_a_device_does_not_hang() {
+    let fx = Fx::with_ledger();
+    trust(&fx);
+    mkfifo(&fx, "trust/pipe");
+    capped(&fx, &["verify", "led", "--trust", "trust"]).ok();
+    symlink("/dev/zero", fx.p("trust/zero.pub")).unwrap();
+    let r = capped(&fx, &["verify", "led", "--trust", "trust"]);
+    r.fails(2, "trust/zero.pub");
+}
