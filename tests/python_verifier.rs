@@ -986,6 +986,25 @@ fn hostile_files_are_refused_quickly_and_in_bounded_memory() {
         fs::create_dir(d.join("checkpoints")).unwrap();
         eight_gib(&d.join("checkpoints/9"));
     });
+    // Issue 12.6: links to /dev/zero (a cap checked on the link let the
+    // target be read), and 3000 sparse 1 MiB checkpoints (all held at
+    // once ran out of memory at the 1461st).
+    make("a document linked to /dev/zero", &mut cases, &|d| {
+        let p = d.join("docs").join(&doc);
+        fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+    });
+    make("checkpoints/3 linked to /dev/zero", &mut cases, &|d| {
+        fs::create_dir(d.join("checkpoints")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", d.join("checkpoints/3")).unwrap();
+    });
+    make("3000 sparse 1 MiB checkpoints", &mut cases, &|d| {
+        fs::create_dir(d.join("checkpoints")).unwrap();
+        for i in 1000..4000 {
+            let f = fs::File::create(d.join(format!("checkpoints/{i}"))).unwrap();
+            f.set_len(1 << 20).unwrap();
+        }
+    });
     let verify_py = repo().join("tools/verify.py");
     for (label, dir) in &cases {
         let (rust, out) = run_capped(Path::new(BIN), &["verify".as_ref(), dir.as_os_str()], 1024);
@@ -1002,6 +1021,36 @@ fn hostile_files_are_refused_quickly_and_in_bounded_memory() {
             "verify.py, {label}: {}",
             String::from_utf8_lossy(&out)
         );
+    }
+    // verify.py reads the log whole: a sparse 8 GiB log, and key files
+    // that are devices or FIFOs, are refused unread (exit 2, one line).
+    let giant = work.join("giant");
+    copy_ledger(&fx.ledger, &giant, &events);
+    eight_gib(&giant.join("events.cbor"));
+    let (py, out) = run_capped(
+        &python3(),
+        &[verify_py.as_os_str(), giant.as_os_str()],
+        1024,
+    );
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(py, 2, "verify.py, a sparse 8 GiB log: {out}");
+    assert!(
+        out.contains("reads the log whole and stops at 1024 MiB"),
+        "{out}"
+    );
+    let fifo = work.join("key.pub");
+    mkfifo(&fifo);
+    for key in [Path::new("/dev/zero"), fifo.as_path()] {
+        let args = [
+            verify_py.as_os_str(),
+            fx.ledger.as_os_str(),
+            "--trust".as_ref(),
+            key.as_os_str(),
+        ];
+        let (py, out) = run_capped(&python3(), &args, 1024);
+        let out = String::from_utf8_lossy(&out);
+        assert_eq!(py, 2, "verify.py --trust {}: {out}", key.display());
+        assert!(out.contains("is not a regular file"), "{out}");
     }
     // And in batch mode the two agree on them (event and offset included).
     let cases: Vec<Case> = cases

@@ -1329,6 +1329,10 @@ def parse_checkpoint_note(raw, name):
 
 MAX_NOTE_BYTES = 1 << 20  # FORMAT §13.3 rule 6
 MAX_DOCUMENT_BYTES = 256 << 20  # FORMAT §7
+MAX_KEY_FILE_BYTES = 64 << 10  # as `ledger` reads a key file
+# This verifier reads the log whole (ledger verify streams it): a larger
+# log is refused before it is read rather than exhausting memory.
+MAX_LOG_BYTES = 1 << 30
 
 
 def open_regular(path, where, limit):
@@ -1498,11 +1502,24 @@ def load_trusted_keys(paths):
             files.append(path)
     keys = set()
     for f in files:
+        # As `ledger` reads a key file: a regular file (a link the user
+        # named is followed; a FIFO is not waited on), at most 64 KiB.
         try:
-            with open(f, "rb") as fh:
-                pem = fh.read()
+            fd = os.open(f, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except OSError as e:
             raise UsageError("cannot read key file %s: %s" % (f, e.strerror or e)) from None
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise UsageError("key file %s is not a regular file" % f)
+                if st.st_size > MAX_KEY_FILE_BYTES:
+                    raise UsageError("key file %s is %d bytes, more than a key file may have" % (f, st.st_size))
+                pem = fh.read(MAX_KEY_FILE_BYTES + 1)
+        except OSError as e:
+            raise UsageError("cannot read key file %s: %s" % (f, e.strerror or e)) from None
+        if len(pem) > MAX_KEY_FILE_BYTES:
+            raise UsageError("key file %s is more than %d bytes" % (f, MAX_KEY_FILE_BYTES))
         try:
             if pem.lstrip().startswith(b"ssh-"):
                 key = load_ssh_public_key(pem.strip())
@@ -1586,14 +1603,32 @@ def read_events(directory):
         raise UsageError("cannot read %s: %s" % (path, e.strerror or e)) from None
     try:
         with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
                 raise UsageError("%s is not a ledger: its events.cbor is not a regular file" % directory)
+            if st.st_size > MAX_LOG_BYTES:
+                raise UsageError(
+                    "%s is %d bytes: tools/verify.py reads the log whole and stops at %d MiB; "
+                    "verify it with `ledger verify`, which streams it" % (path, st.st_size, MAX_LOG_BYTES >> 20)
+                )
             if fcntl is not None:
                 try:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
                 except OSError:
                     pass  # locking is advisory; read anyway
-            return fh.read()
+            # What fstat said (read(n) allocates n bytes up front, so n is
+            # the real size), then in pieces what an append added since.
+            data = fh.read(st.st_size)
+            more, total = [], len(data)
+            while True:
+                chunk = fh.read(1 << 20)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > MAX_LOG_BYTES:
+                    raise UsageError("%s grew past %d MiB while it was read" % (path, MAX_LOG_BYTES >> 20))
+                more.append(chunk)
+            return data + b"".join(more) if more else data
     except OSError as e:
         raise UsageError("cannot read %s: %s" % (path, e.strerror or e)) from None
 

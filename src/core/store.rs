@@ -271,7 +271,7 @@ impl Store {
         // A ledger holds its log and documents itself: git stores only a
         // link, and a link to another ledger's log would make a writer
         // write into that one.
-        let is_link = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+        use crate::base::files::is_link;
         for name in [LOG_FILE, DOCS_DIR, "checkpoints"] {
             let path = dir.join(name);
             if is_link(&path) {

@@ -280,6 +280,10 @@ pub struct CheckpointReport {
     pub problem: Option<CheckpointProblem>,
     pub signed_by: Vec<String>,
     pub cosigned_by: Vec<Cosigner>,
+    /// Under a witness policy, whether this valid checkpoint meets its
+    /// quorum (absent without a policy, or if not valid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witnessed: Option<bool>,
     /// The note-level verification, if the checkpoint is valid: what the
     /// witness quorum is checked on.
     #[serde(skip)]
@@ -332,6 +336,7 @@ pub fn check_stored(
             problem: None,
             signed_by: Vec::new(),
             cosigned_by: Vec::new(),
+            witnessed: None,
             verified: None,
         };
         let bytes = read_stored(dir, file);
@@ -369,6 +374,7 @@ pub fn check_stored(
             Ok(c) => {
                 let size = c.checkpoint().size();
                 report.valid = true;
+                report.witnessed = policy.map(|p| c.verified.quorum(p).is_ok());
                 report.cosigned_by = c.cosigned_by();
                 report.signed_by = c.signed_by;
                 match largest {

@@ -19,10 +19,14 @@ pub(crate) fn verify(
     trust: Vec<PathBuf>,
     head: Option<String>,
     proofs: ProofTrust,
+    allow_unwitnessed_tail: bool,
 ) -> Result<(), Failure> {
     let json = out.json;
     // Everything typed is checked before the directory is opened.
-    let mut options = Options::default();
+    let mut options = Options {
+        allow_unwitnessed_tail,
+        ..Options::default()
+    };
     for k in &proofs.log_key {
         let key = PublicKey::from_file(k)
             .map_err(|e| Failure::usage(format!("--log-key {}: {e}", k.display())))?;
@@ -205,8 +209,7 @@ fn print_spooled(
         write!(
             so,
             "{}",
-            out.report_text(&format!("\n{}", r.ledger.verdict()))
-                .trim_start()
+            out.report_text(&format!("\n{}", r.verdict())).trim_start()
         )
         .map_err(print_err)?;
     } else if listing == Listing::Log {

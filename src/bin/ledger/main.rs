@@ -138,7 +138,8 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             trust,
             head,
             proofs,
-        } => audit::verify(out, dir, trust, head, proofs),
+            allow_unwitnessed_tail,
+        } => audit::verify(out, dir, trust, head, proofs, allow_unwitnessed_tail),
         Command::Log { dir } => {
             audit::report(out, &dir, &Options::default(), json, audit::Listing::Log)
         }

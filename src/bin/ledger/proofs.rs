@@ -102,7 +102,11 @@ pub(crate) fn check_proof(
                 "--event is for published directories; a bundle names its event",
             ))
         }
-        (false, None) => read_file(&bundle)?,
+        (false, None) => read_input(
+            &bundle,
+            ledger::proofs::checkpoint::MAX_BUNDLE_BYTES as u64,
+            "a proof bundle from `ledger prove`",
+        )?,
     };
     let proven = bundle::check_bundle(&bytes, &trusted, policy.as_ref())?;
     if json {
