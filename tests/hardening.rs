@@ -223,6 +223,111 @@ fn the_next_writer_removes_what_a_crash_left_and_git_ignores_it() {
     fx.report();
 }
 
+/// After the kill cycles `docs/` held temporary files and an orphan
+/// document, and `cache/` temporary files, which nothing reported. `verify`
+/// warns about each (stderr, and the JSON report's "warnings") and still
+/// verifies; `repair` removes what a writer made, under the lock, never a
+/// document an event references (a superseded version included), and
+/// leaves a file of another kind for a person, saying so.
+#[test]
+fn verify_warns_about_orphan_files_and_repair_removes_them() {
+    let fx = Fx::with_ledger();
+    fx.write("d/v1.txt", "version 1\n");
+    fx.write("d/v2.txt", "version 2\n");
+    fx.append(
+        "ann",
+        &["draft", "--doc", "a", "--file", "d/v1.txt", "--title", "A"],
+    )
+    .ok();
+    fx.append("bob", &["amend", "--doc", "a", "--file", "d/v2.txt"])
+        .ok();
+    let v1 = format!("led/docs/{}", sha256_hex(b"version 1\n"));
+    let v2 = format!("led/docs/{}", sha256_hex(b"version 2\n"));
+    let orphan = format!("docs/{}", sha256_hex(b"never appended\n"));
+    fx.write(&format!("led/{orphan}"), "never appended\n");
+    fx.write("led/docs/.tmp-abc123", "left by a crash");
+    fx.write("led/cache/.tmpXYZ", "left by a crash");
+    fx.write("led/docs/notes.txt", "a person's file");
+    let before = snapshot(&fx.p("led"));
+    let r = fx.run(&["verify", "led"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.contains("OK: 3 events verified"), "{r}");
+    let warned: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        warned,
+        [
+            "ledger: warning: led: cache/.tmpXYZ is a temporary file an interrupted writer left; `ledger repair` removes it".to_owned(),
+            "ledger: warning: led: docs/.tmp-abc123 is a temporary file an interrupted writer left; `ledger repair` removes it".to_owned(),
+            format!("ledger: warning: led: {orphan} is a document file no event references (an append interrupted after storing it); `ledger repair` removes it"),
+            "ledger: warning: led: docs/notes.txt is not a file ledger writes and no event references it; move it out of docs/".to_owned(),
+        ],
+        "{r}"
+    );
+    assert_same(&before, &snapshot(&fx.p("led")), &"verify");
+    let j = fx.run(&["--json", "verify", "led"]);
+    assert_eq!(j.code, Some(0), "{j}");
+    let j = j.json();
+    assert_eq!(j["verified"], true);
+    let kinds: Vec<(&str, &str)> = j["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["path"].as_str().unwrap(), w["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("cache/.tmpXYZ", "temporary"),
+            ("docs/.tmp-abc123", "temporary"),
+            (orphan.as_str(), "unreferenced"),
+            ("docs/notes.txt", "foreign"),
+        ]
+    );
+    // While a writer holds the lock its files are not orphans yet: no
+    // warning rather than a wrong one.
+    let lock = std::fs::OpenOptions::new()
+        .append(true)
+        .open(fx.p("led/events.cbor"))
+        .unwrap();
+    lock.lock().unwrap();
+    let busy = fx.run(&["--json", "verify", "led"]);
+    busy.ok();
+    assert_eq!(busy.json()["warnings"], serde_json::json!([]), "{busy}");
+    drop(lock);
+    let r = fx.run(&["repair", "led"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert_eq!(
+        r.stdout,
+        format!("3 events, the log ends cleanly; removed 3 files no event needs (cache/.tmpXYZ, docs/.tmp-abc123, {orphan})\n"),
+        "{r}"
+    );
+    assert_eq!(
+        r.stderr,
+        "ledger: warning: led: docs/notes.txt is not a file ledger writes and no event references it; move it out of docs/\n",
+        "{r}"
+    );
+    for gone in [
+        "led/cache/.tmpXYZ",
+        "led/docs/.tmp-abc123",
+        &format!("led/{orphan}"),
+    ] {
+        assert!(!fx.p(gone).exists(), "{gone} is still there");
+    }
+    for kept in [v1.as_str(), v2.as_str(), "led/docs/notes.txt"] {
+        assert!(fx.p(kept).exists(), "repair removed {kept}");
+    }
+    let again = fx.run(&["--json", "repair", "led"]);
+    again.ok();
+    let again = again.json();
+    assert_eq!(again["removed_files"], serde_json::json!([]));
+    assert_eq!(again["left"][0]["path"], "docs/notes.txt");
+    std::fs::remove_file(fx.p("led/docs/notes.txt")).unwrap();
+    let clean = fx.run(&["verify", "led"]);
+    clean.ok();
+    assert_eq!(clean.stderr, "", "{clean}");
+    fx.report();
+}
+
 /// An `events.cbor` linked to another ledger's log made an append write
 /// into that other ledger, and verify passed ledgers whose log or `docs/`
 /// are links (git stores only the link). Writers refuse (exit 2), verify
@@ -459,6 +564,52 @@ fn a_writer_says_it_waits_for_the_lock_and_gives_up_when_told() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    fx.report();
+}
+
+/// `checkpoint`, `publish` and `repair` waited for the lock without a word
+/// or a limit; they take `--wait`/`--no-wait` and say who holds it, as
+/// append does, and change nothing when they give up.
+#[test]
+fn every_writer_waits_for_the_lock_as_told() {
+    let fx = Fx::with_ledger();
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+    let lock = std::fs::OpenOptions::new()
+        .append(true)
+        .open(fx.p("led/events.cbor"))
+        .unwrap();
+    lock.lock().unwrap();
+    let me = format!("pid {}", std::process::id());
+    let before = snapshot(&fx.p("led"));
+    for args in [
+        &["--no-wait", "checkpoint", "led", "--key", "keys/bob.key"][..],
+        &[
+            "--no-wait",
+            "checkpoint",
+            "led",
+            "--add",
+            "led/checkpoints/1",
+        ],
+        &["--no-wait", "publish", "led", "site"],
+        &["--no-wait", "repair", "led"],
+    ] {
+        let r = fx.run(args);
+        assert_eq!(r.code, Some(2), "{r}");
+        assert!(r.stderr.contains("is locked by another writer"), "{r}");
+        assert!(r.stderr.contains(&me), "{r}");
+    }
+    let r = fx.run(&["--wait", "2", "repair", "led"]);
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(
+        r.stderr
+            .contains(&format!("waiting for the lock held by {me}")),
+        "{r}"
+    );
+    assert!(r.stderr.contains("was not released within 2 s"), "{r}");
+    assert_same(&before, &snapshot(&fx.p("led")), &"writers that gave up");
+    assert!(!fx.p("site").exists());
+    drop(lock);
+    fx.run(&["--no-wait", "repair", "led"]).ok();
     fx.report();
 }
 

@@ -19,8 +19,14 @@ pub(crate) fn checkpoint(
 ) -> Result<(), Failure> {
     let json = out.json;
     let written = match (key, add) {
-        (Some(k), _) => checkpoint::checkpoint(&dir, &pass.load(&k)?, log_key)?,
-        (None, Some(a)) => checkpoint::add_signatures(&dir, &read_file(&a)?)?,
+        (Some(k), _) => {
+            let key = pass.load(&k)?;
+            checkpoint::checkpoint(&dir, &key, log_key, out.lock_wait(), &mut out.waiting())?
+        }
+        (None, Some(a)) => {
+            let note = read_file(&a)?;
+            checkpoint::add_signatures(&dir, &note, out.lock_wait(), &mut out.waiting())?
+        }
         (None, None) => return Err(Failure::usage("give --key or --add")),
     };
     if json {
@@ -156,7 +162,7 @@ pub(crate) fn check_proof(
 }
 
 pub(crate) fn publish(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
-    let p = ledger::proofs::publish::publish(dir, to)?;
+    let p = ledger::proofs::publish::publish(dir, to, out.lock_wait(), &mut out.waiting())?;
     if out.json {
         return out.print(serde_json::json!({
             "path": to,
