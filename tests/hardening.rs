@@ -613,6 +613,67 @@ fn every_writer_waits_for_the_lock_as_told() {
     fx.report();
 }
 
+/// Note text was allowed up to 65,536 bytes though no event can exceed
+/// 65,535, so a long note was refused for the event's size. The text
+/// limit is now 65,000 bytes (FORMAT §5.4): over it, the refusal names the
+/// text's limit; at it, the note fits even with the longest author id and
+/// time, and both verifiers accept it (tools/crafted.py's text-65000-bytes
+/// and text-65001-bytes cases).
+#[test]
+fn a_note_that_cannot_fit_is_refused_by_the_text_limit() {
+    let fx = Fx::with_keys();
+    let author = "p".repeat(64);
+    let party = format!("{author}=keys/ann.pub");
+    let t = fx.at();
+    fx.run(&[
+        "init",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--title",
+        "T",
+        "--party",
+        &party,
+        "--at",
+        &t,
+    ])
+    .ok();
+    let at = "2024-05-06T08:30:00.123456789-08:00";
+    let over = "a".repeat(65_001);
+    fx.refused(
+        &[
+            "append",
+            "led",
+            "--key",
+            "keys/ann.key",
+            "--at",
+            at,
+            "note",
+            "--text",
+            &over,
+        ],
+        2,
+        "field \"text\": must be 1 to 65000 bytes, found 65001",
+    );
+    let most = "a\n\t".repeat(21_666) + "ab";
+    assert_eq!(most.len(), 65_000);
+    let r = fx.run(&[
+        "append",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--at",
+        at,
+        "note",
+        "--text",
+        &most,
+    ]);
+    r.ok();
+    let size = std::fs::metadata(fx.p("led/events.cbor")).unwrap().len();
+    assert!(size > 65_000, "{size}");
+    fx.report();
+}
+
 /// Usage errors from argument parsing were 5-7 lines starting with
 /// `error:`, not one line starting with `ledger:` as the README promises.
 #[test]

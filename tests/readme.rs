@@ -73,7 +73,12 @@ fn readme_runs_top_to_bottom_as_one_story() {
         std::fs::create_dir_all(root.path().join("ledger")).unwrap();
         std::fs::copy(repo.join(from), root.path().join(to)).unwrap();
     }
-    for d in ["ledger/docs", "ledger/checkpoints", "keys", "scripts/sample"] {
+    for d in [
+        "ledger/docs",
+        "ledger/checkpoints",
+        "keys",
+        "scripts/sample",
+    ] {
         copy_dir(&repo.join(d), &root.path().join(d));
     }
     let sample = snapshot(&root.path().join("ledger"));
@@ -130,7 +135,11 @@ fn readme_runs_top_to_bottom_as_one_story() {
         "ssh-keygen and ledger disagree on {most}:\n{stdout}"
     );
     // Nothing left behind in the repository.
-    assert_same(&sample, &snapshot(&root.path().join("ledger")), &"the README");
+    assert_same(
+        &sample,
+        &snapshot(&root.path().join("ledger")),
+        &"the README",
+    );
     let mut left: Vec<String> = std::fs::read_dir(root.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

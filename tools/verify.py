@@ -78,6 +78,7 @@ except ImportError:  # pragma: no cover - non-POSIX
     fcntl = None
 
 MAX_EVENT_BYTES = 65535  # FORMAT §3
+MAX_TEXT_BYTES = 65000  # FORMAT §5.4: a note of the longest text fits an event
 KEY_PROOF_CONTEXT = "ledger/v1/key-proof"  # FORMAT §5.7
 PARTY_PROOF_CONTEXT = "ledger/v1/party-proof"  # FORMAT §5.8
 EXTERNAL_AAD = b"ledger/v1/event"  # FORMAT §5.2
@@ -475,11 +476,11 @@ def check_line(value):
 
 
 def check_text(value):
-    """A text: 1-65536 bytes of UTF-8, no control characters but LF and TAB."""
+    """A text: 1-65000 bytes of UTF-8, no control characters but LF and TAB (§5.4)."""
     if not isinstance(value, str):
         return False
     n = len(value.encode("utf-8"))
-    return 1 <= n <= 65536 and not any(_is_control(c, "\n\t") for c in value)
+    return 1 <= n <= MAX_TEXT_BYTES and not any(_is_control(c, "\n\t") for c in value)
 
 
 def _days_from_civil(y, m, d):
@@ -576,7 +577,7 @@ def _check_field(name, cls, value):
             bad = "a line (1-1024 bytes of UTF-8, no control characters)"
     elif cls == "text":
         if not check_text(value):
-            bad = "a text (1-65536 bytes of UTF-8, no control characters but LF and TAB)"
+            bad = "a text (1-65000 bytes of UTF-8, no control characters but LF and TAB)"
     elif cls == "hash":
         if not (isinstance(value, bytes) and len(value) == 32):
             bad = "a 32-byte byte string"
