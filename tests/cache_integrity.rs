@@ -645,3 +645,93 @@ fn without_a_usable_cache_key_the_writer_works_without_its_cache() {
     assert!(fx.p("led/cache/state.json").exists());
     fx.report();
 }
+
+/// A cache key file that is not a key (the wrong length, a directory, a
+/// link) or that belongs to another user is not used: the writer says which
+/// file and what to do, works without its cache, and writes no cache.
+#[test]
+fn a_cache_key_that_is_malformed_or_not_ours_is_not_used() {
+    let fx = amended();
+    let note = [
+        "append",
+        "led",
+        "--key",
+        "keys/bob.key",
+        "note",
+        "--text",
+        "k",
+    ];
+    let short = fx.p("short-key");
+    fs::write(&short, [7u8; 31]).unwrap();
+    chmod(&short, 0o600);
+    let dir = fx.p("dir-key");
+    fs::create_dir(&dir).unwrap();
+    let link = fx.p("link-key");
+    let target = fx.p("real-key");
+    fs::write(&target, [7u8; 32]).unwrap();
+    chmod(&target, 0o600);
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for key in [&short, &dir, &link] {
+        fs::remove_dir_all(fx.p("led/cache")).ok();
+        let r = run_keyless(&fx, Some(key), &note);
+        assert_eq!(r.code, Some(0), "{r}");
+        assert_eq!(
+            r.stderr,
+            format!(
+                "ledger: the writer's cache is off ({} is not a 32-byte cache key (remove it: a new one is made)): every append replays the whole log\n",
+                key.display()
+            ),
+            "{r}"
+        );
+        assert!(!fx.p("led/cache/state.json").exists(), "{r}");
+    }
+    // Another user's key: only root can make one here.
+    let theirs = fx.p("their-key");
+    fs::write(&theirs, [7u8; 32]).unwrap();
+    chmod(&theirs, 0o600);
+    if std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).is_err() {
+        eprintln!("NOTICE: not checking another user's cache key: chown needs root");
+    } else {
+        fs::remove_dir_all(fx.p("led/cache")).ok();
+        let r = run_keyless(&fx, Some(&theirs), &note);
+        assert_eq!(r.code, Some(0), "{r}");
+        assert_eq!(
+            r.stderr,
+            format!(
+                "ledger: the writer's cache is off ({} belongs to another user (run as the user who owns it, or remove it: a new one is made)): every append replays the whole log\n",
+                theirs.display()
+            ),
+            "{r}"
+        );
+        assert!(!fx.p("led/cache/state.json").exists(), "{r}");
+    }
+    fx.report();
+}
+
+/// A `cache` that is a symbolic link (git commits one named `cache`, the
+/// ignore rule being for directories) is removed by the next writer, the
+/// link only: what it points to is left as it was, and the cache is made
+/// anew inside the ledger.
+#[test]
+fn a_linked_cache_is_removed_and_what_it_points_to_is_kept() {
+    let fx = amended();
+    fs::remove_dir_all(fx.p("led/cache")).unwrap();
+    fx.write("elsewhere/precious", "not the ledger's");
+    std::os::unix::fs::symlink(fx.p("elsewhere"), fx.p("led/cache")).unwrap();
+    let before = snapshot(&fx.p("elsewhere"));
+    fx.run(&[
+        "append",
+        "led",
+        "--key",
+        "keys/bob.key",
+        "note",
+        "--text",
+        "after",
+    ])
+    .ok();
+    let cache = fs::symlink_metadata(fx.p("led/cache")).unwrap();
+    assert!(cache.is_dir(), "the cache is still a link");
+    assert!(fx.p("led/cache/state.json").exists());
+    assert_same(&before, &snapshot(&fx.p("elsewhere")), &"the link's target");
+    fx.report();
+}

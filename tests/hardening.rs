@@ -674,6 +674,75 @@ fn a_note_that_cannot_fit_is_refused_by_the_text_limit() {
     fx.report();
 }
 
+/// `import --docs` hashes each file as it reads it: a document whose bytes
+/// changed after it was exported is not the version an event names, and
+/// the import is refused saying so; a file above the document maximum in
+/// that directory is refused before the ledger is opened (a sparse file:
+/// nothing is read). Nothing is imported either time.
+#[test]
+fn import_rehashes_documents_and_refuses_one_too_large() {
+    let fx = Fx::with_ledger();
+    copy_dir(&fx.p("led"), &fx.p("copy"));
+    let len = fx.read("led/events.cbor").len();
+    fx.write("d/a.txt", "as drafted\n");
+    fx.append(
+        "ann",
+        &["draft", "--doc", "a", "--file", "d/a.txt", "--title", "A"],
+    )
+    .ok();
+    fx.write("more.cbor", &fx.read("led/events.cbor")[len..]);
+    copy_dir(&fx.p("led/docs"), &fx.p("exported"));
+    let h = sha256_hex(b"as drafted\n");
+    fx.write(&format!("exported/{h}"), "changed after export\n");
+    fx.refused_watching(
+        &["copy"],
+        &["import", "copy", "more.cbor", "--docs", "exported"],
+        2,
+        &format!("document \"a\" version {h}: no document given to import has these bytes, and docs/{h} is missing"),
+    );
+    fx.write(&format!("exported/{h}"), "as drafted\n");
+    let big = std::fs::File::create(fx.p("exported/big")).unwrap();
+    big.set_len((256 << 20) + 1).unwrap();
+    fx.refused_watching(
+        &["copy"],
+        &["import", "copy", "more.cbor", "--docs", "exported"],
+        2,
+        "--docs: exported/big: 268435457 bytes, more than the 256 MiB a document may have",
+    );
+    std::fs::remove_file(fx.p("exported/big")).unwrap();
+    fx.run(&["import", "copy", "more.cbor", "--docs", "exported"])
+        .ok();
+    fx.run(&["verify", "copy"]).ok();
+}
+
+/// A dangling `events.cbor` link read "has no events.cbor", sending the
+/// reader looking for a file; `prove`, `verify` and writers say it is a
+/// dangling link, and where it points.
+#[test]
+fn a_dangling_log_link_is_called_one() {
+    let fx = Fx::with_ledger();
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+    std::fs::rename(fx.p("led/events.cbor"), fx.p("moved.cbor")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/events.cbor", fx.p("led/events.cbor")).unwrap();
+    let said = "led/events.cbor is a dangling symbolic link (to /nonexistent/events.cbor, which does not exist)";
+    fx.refused(&["prove", "led", "--event", "0", "-o", "e.proof"], 2, said);
+    assert!(!fx.p("e.proof").exists());
+    fx.refused(&["verify", "led"], 1, said);
+    fx.refused(
+        &[
+            "append",
+            "led",
+            "--key",
+            "keys/ann.key",
+            "note",
+            "--text",
+            "x",
+        ],
+        2,
+        said,
+    );
+}
+
 /// Usage errors from argument parsing were 5-7 lines starting with
 /// `error:`, not one line starting with `ledger:` as the README promises.
 #[test]

@@ -57,6 +57,11 @@ pub enum StoreError {
     /// self-contained ledger.
     #[error("{path} is a symbolic link: a ledger must hold its log, documents and checkpoints itself (git would store only the link); replace it with the file or directory it points to")]
     Link { path: PathBuf },
+    /// The same, and the link points to nothing: said as such, for "has no
+    /// events.cbor" or "is missing" would send the reader looking for a
+    /// file that the link was meant to stand for.
+    #[error("{path} is a dangling symbolic link (to {}, which does not exist): a ledger must hold its log, documents and checkpoints itself; put the file or directory it was meant to be in its place", .target.display())]
+    DanglingLink { path: PathBuf, target: PathBuf },
     #[error("{path} changed while locked: expected {expected} bytes, found {found}")]
     Changed {
         path: PathBuf,
@@ -416,6 +421,10 @@ impl Store {
         for name in [LOG_FILE, DOCS_DIR, "checkpoints"] {
             let path = dir.join(name);
             if is_link(&path) {
+                if !path.exists() {
+                    let target = fs::read_link(&path).unwrap_or_default();
+                    return Err(StoreError::DanglingLink { path, target });
+                }
                 return Err(StoreError::Link { path });
             }
         }

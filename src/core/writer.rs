@@ -1367,11 +1367,15 @@ impl Writer {
         let mut leaves = Vec::new();
         let mut key_offsets: Vec<u64> = Vec::new();
         let mut pos = 0usize;
+        // The documents given were hashed as they were read: one whose
+        // bytes changed since it was exported is not found under its name.
         let docs = |h: &DocHash| {
             if documents.contains_key(h) {
                 Ok(())
             } else {
-                self.store.check(h)
+                self.store
+                    .check(h)
+                    .map_err(|e| format!("no document given to import has these bytes, and {e}"))
             }
         };
         let fail = |index: usize, offset: usize, problem: ImportProblem| WriteError::Import {
