@@ -483,6 +483,16 @@ def check_text(value):
     return 1 <= n <= MAX_TEXT_BYTES and not any(_is_control(c, "\n\t") for c in value)
 
 
+def fingerprint(key):
+    """How a key is shown to people (FORMAT §5.1, end): "SHA256:" and the unpadded
+    standard Base64 of the SHA-256 of its SSH wire encoding (RFC 8709 §4),
+    as `ssh-keygen -l` and `ledger fingerprint` print it."""
+    import base64
+
+    wire = b"\x00\x00\x00\x0bssh-ed25519" + len(key).to_bytes(4, "big") + key
+    return "SHA256:" + base64.b64encode(hashlib.sha256(wire).digest()).decode().rstrip("=")
+
+
 def _days_from_civil(y, m, d):
     """Days since 1970-01-01 in the proleptic Gregorian calendar."""
     y -= m <= 2
@@ -761,7 +771,8 @@ class Key:
     def describe(self):
         out = {
             "key": self.key.hex(),
-            "fingerprint": hashlib.sha256(self.key).hexdigest(),
+            "fingerprint": fingerprint(self.key),
+            "kid": hashlib.sha256(self.key).hexdigest(),
             "added": self.added,
             "current": self.current(),
         }
@@ -1644,7 +1655,7 @@ def run(argv):
                 if not mine and replay.members[pid][0] == 0:
                     raise Failure("the key of party %r is not among the trusted keys (--trust)" % pid)
                 for rec in mine:
-                    vouched.append({"party": pid, "fingerprint": hashlib.sha256(rec.key).hexdigest()})
+                    vouched.append({"party": pid, "fingerprint": fingerprint(rec.key)})
             stray = trusted - set(held)
             if stray:
                 raise Failure("%d trusted key(s) belong to no party of the ledger (--trust)" % len(stray))
@@ -1695,7 +1706,8 @@ def run(argv):
                 "removed": replay.members[pid][1],
                 "current": replay.members[pid][1] is None,
                 "key": replay.keys[kids[0]].key.hex(),
-                "fingerprint": kids[0].hex(),
+                "fingerprint": fingerprint(replay.keys[kids[0]].key),
+                "kid": kids[0].hex(),
                 "keys": [replay.keys[k].describe() for k in kids],
             }
             for pid, kids in sorted(replay.parties.items())

@@ -183,28 +183,3 @@ pub(crate) fn publish(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
         p.documents
     ))
 }
-
-/// `ledger vkey` with `--json`: `{"vkey", "name", "kind"}`. The text form
-/// is `keys::vkey`'s; the two build the same verifier key.
-pub(crate) fn vkey_json(
-    out: &Out,
-    key: PathBuf,
-    dir: Option<PathBuf>,
-    witness: Option<String>,
-) -> Result<(), Failure> {
-    use ledger::base::crypto::PublicKey;
-    use ledger::tlog::note::{NoteVerifier, VerifierKind};
-    let public = PublicKey::from_file(&key)
-        .map_err(|e| Failure::usage(format!("--key {}: {e}", key.display())))?;
-    let (name, kind, label) = match (dir, witness) {
-        (Some(d), _) => (
-            ledger::proofs::index::origin_of(&d)?,
-            VerifierKind::Ed25519,
-            "log",
-        ),
-        (None, Some(name)) => (name, VerifierKind::CosignatureV1, "witness"),
-        (None, None) => return Err(Failure::usage("give --ledger or --witness")),
-    };
-    let v = NoteVerifier::new(&name, kind, public).map_err(|e| Failure::usage(e.to_string()))?;
-    out.print(serde_json::json!({"vkey": v.to_string(), "name": name, "kind": label}))
-}
