@@ -294,6 +294,38 @@ enum Damage {
     },
 }
 
+impl Damage {
+    /// The kind's name, for the tallies RELIABILITY.md records.
+    fn kind(&self) -> usize {
+        match self {
+            Damage::FlipByte { .. } => 0,
+            Damage::Truncate { .. } => 1,
+            Damage::RandomBytes { .. } => 2,
+            Damage::Delete { .. } => 3,
+            Damage::SwapBuckets { .. } => 4,
+            Damage::Rollback { .. } => 5,
+            Damage::Foreign { .. } => 6,
+            Damage::EditField { .. } => 7,
+        }
+    }
+}
+
+const DAMAGE_KINDS: [&str; 8] = [
+    "flip-byte",
+    "truncate",
+    "random-bytes",
+    "delete",
+    "swap-buckets",
+    "rollback",
+    "foreign",
+    "edit-field",
+];
+
+/// Running tallies of the property test (cases run in one process, one
+/// after the other): damages of each kind, appends refused and made.
+static TALLY: [std::sync::atomic::AtomicUsize; 10] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 10];
+
 fn damage() -> impl Strategy<Value = Damage> {
     let f = 0usize..64;
     prop_oneof![
@@ -444,7 +476,9 @@ fn step(t: &Template, w: &mut Writer, which: u8) -> Result<(), writer::WriteErro
 
 /// Runs `damages` on a fresh copy of the template, then appends `steps`:
 /// each either refuses, changing nothing, or leaves a ledger verify accepts.
-fn check_case(t: &Template, damages: &[Damage], steps: &[u8]) -> Result<(), String> {
+/// Returns how many were refused and how many appended.
+fn check_case(t: &Template, damages: &[Damage], steps: &[u8]) -> Result<(usize, usize), String> {
+    let mut done = (0, 0);
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("led");
     copy_dir(&t.dir, &dir);
@@ -469,6 +503,11 @@ fn check_case(t: &Template, damages: &[Damage], steps: &[u8]) -> Result<(), Stri
     for &which in steps {
         let log = fs::read(dir.join("events.cbor")).unwrap();
         let result = Writer::open(&dir).and_then(|mut w| step(t, &mut w, which));
+        if result.is_ok() {
+            done.1 += 1;
+        } else {
+            done.0 += 1;
+        }
         if let Err(e) = &result {
             if fs::read(dir.join("events.cbor")).unwrap() != log {
                 return Err(format!(
@@ -484,7 +523,7 @@ fn check_case(t: &Template, damages: &[Damage], steps: &[u8]) -> Result<(), Stri
             ));
         }
     }
-    Ok(())
+    Ok(done)
 }
 
 /// The plausible ways, exhaustively: every field edit, rollback and
@@ -495,6 +534,7 @@ fn every_plausible_damage_then_every_append_leaves_the_ledger_verifiable() {
     let files = cache_files(&t.dir.join("cache")).len();
     let mut problems = Vec::new();
     let mut cases = 0;
+    let mut done = (0, 0);
     for file in 0..files {
         let mut damages: Vec<Damage> = (0..4)
             .map(|which| Damage::EditField { file, which })
@@ -504,13 +544,19 @@ fn every_plausible_damage_then_every_append_leaves_the_ledger_verifiable() {
         for d in damages {
             for which in 0..8 {
                 cases += 1;
-                if let Err(p) = check_case(&t, std::slice::from_ref(&d), &[which]) {
-                    problems.push(p);
+                match check_case(&t, std::slice::from_ref(&d), &[which]) {
+                    Ok((r, a)) => done = (done.0 + r, done.1 + a),
+                    Err(p) => problems.push(p),
                 }
             }
         }
     }
     assert!(cases >= 200, "{cases} cases");
+    // The figures RELIABILITY.md records (shown with --nocapture).
+    eprintln!(
+        "plausible damages: {files} cache files x 6 (4 field edits, rollback, foreign) x 8 next appends = {cases} cases: {} refused, {} appended, every ledger verified",
+        done.0, done.1
+    );
     assert!(
         problems.is_empty(),
         "{} of {cases} cases:\n{}",
@@ -530,9 +576,29 @@ proptest! {
         first in any::<u8>(),
         second in any::<u8>(),
     ) {
+        use std::sync::atomic::Ordering::Relaxed;
         let t = template();
         let r = check_case(&t, &damages, &[first, second]);
-        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+        prop_assert!(r.is_ok(), "{}", r.clone().unwrap_err());
+        for d in &damages {
+            TALLY[d.kind()].fetch_add(1, Relaxed);
+        }
+        if let Ok((refused, appended)) = r {
+            TALLY[8].fetch_add(refused, Relaxed);
+            TALLY[9].fetch_add(appended, Relaxed);
+        }
+        // A running tally, the last line being the run's (--nocapture).
+        let kinds: Vec<String> = DAMAGE_KINDS
+            .iter()
+            .zip(&TALLY)
+            .map(|(k, n)| format!("{k} {}", n.load(Relaxed)))
+            .collect();
+        eprintln!(
+            "random damages so far: {}; appends {} refused, {} made",
+            kinds.join(", "),
+            TALLY[8].load(Relaxed),
+            TALLY[9].load(Relaxed)
+        );
     }
 }
 
