@@ -775,7 +775,10 @@ fn sigkill_during_append_loses_nothing() {
         };
         let next = ok(next);
         let left = temporary_files(&t.dir);
-        assert!(left.is_empty(), "after kill {k}, the next command left {left:?}");
+        assert!(
+            left.is_empty(),
+            "after kill {k}, the next command left {left:?}"
+        );
         if t.record(&next) {
             st.reported += 1;
         }
