@@ -1291,3 +1291,91 @@ fn key_name_rule_is_the_same_set_in_both() {
         "Cc, White_Space outside Cc, '+'"
     );
 }
+
+/// One fingerprint for a key everywhere (issue 11.15): tools/verify.py's
+/// JSON shows each party's keys and the trusted keys by the same
+/// `SHA256:…` as `ledger verify --json` and `ledger fingerprint`, and
+/// carries the kid beside it, as the binary does.
+#[test]
+fn the_python_verifier_shows_the_same_fingerprints() {
+    if !python_available() {
+        return;
+    }
+    let repo = repo();
+    let json_of = |program: &Path, args: &[&str]| -> Value {
+        let out = Command::new(program)
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let args = [
+        "--json",
+        "--trust",
+        "keys/most.pub",
+        "--trust",
+        "keys/med.pub",
+    ];
+    let ours = json_of(
+        Path::new(BIN),
+        &[&["verify"][..], &args, &["ledger"]].concat(),
+    );
+    let python = json_of(
+        &python3(),
+        &[&["tools/verify.py", "ledger"][..], &args].concat(),
+    );
+    let shown = |j: &Value| -> Vec<(String, String, String)> {
+        let mut v = Vec::new();
+        for p in j["parties"].as_array().unwrap() {
+            let id = p["id"].as_str().unwrap().to_owned();
+            v.push((
+                id.clone(),
+                p["fingerprint"].to_string(),
+                p["kid"].to_string(),
+            ));
+            for k in p["keys"].as_array().unwrap() {
+                v.push((
+                    id.clone(),
+                    k["fingerprint"].to_string(),
+                    k["kid"].to_string(),
+                ));
+            }
+        }
+        for t in j["trusted"].as_array().unwrap() {
+            v.push((
+                t["party"].to_string(),
+                t["fingerprint"].to_string(),
+                String::new(),
+            ));
+        }
+        v.sort();
+        v
+    };
+    assert_eq!(shown(&python), shown(&ours));
+    let printed = Command::new(BIN)
+        .args(["fingerprint", "keys/most.pub", "keys/med.pub"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8(printed.stdout).unwrap();
+    for (party, file) in [("most", "keys/most.pub"), ("med", "keys/med.pub")] {
+        let p = python["parties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == party)
+            .unwrap();
+        let fp = p["fingerprint"].as_str().unwrap();
+        assert!(fp.starts_with("SHA256:"), "{fp}");
+        assert!(
+            printed.lines().any(|l| l == format!("{fp}  {file}")),
+            "{fp} for {file} not in:\n{printed}"
+        );
+    }
+}

@@ -78,6 +78,7 @@ except ImportError:  # pragma: no cover - non-POSIX
     fcntl = None
 
 MAX_EVENT_BYTES = 65535  # FORMAT §3
+MAX_TEXT_BYTES = 65000  # FORMAT §5.4: a note of the longest text fits an event
 KEY_PROOF_CONTEXT = "ledger/v1/key-proof"  # FORMAT §5.7
 PARTY_PROOF_CONTEXT = "ledger/v1/party-proof"  # FORMAT §5.8
 EXTERNAL_AAD = b"ledger/v1/event"  # FORMAT §5.2
@@ -475,11 +476,21 @@ def check_line(value):
 
 
 def check_text(value):
-    """A text: 1-65536 bytes of UTF-8, no control characters but LF and TAB."""
+    """A text: 1-65000 bytes of UTF-8, no control characters but LF and TAB (§5.4)."""
     if not isinstance(value, str):
         return False
     n = len(value.encode("utf-8"))
-    return 1 <= n <= 65536 and not any(_is_control(c, "\n\t") for c in value)
+    return 1 <= n <= MAX_TEXT_BYTES and not any(_is_control(c, "\n\t") for c in value)
+
+
+def fingerprint(key):
+    """How a key is shown to people (FORMAT §5.1, end): "SHA256:" and the unpadded
+    standard Base64 of the SHA-256 of its SSH wire encoding (RFC 8709 §4),
+    as `ssh-keygen -l` and `ledger fingerprint` print it."""
+    import base64
+
+    wire = b"\x00\x00\x00\x0bssh-ed25519" + len(key).to_bytes(4, "big") + key
+    return "SHA256:" + base64.b64encode(hashlib.sha256(wire).digest()).decode().rstrip("=")
 
 
 def _days_from_civil(y, m, d):
@@ -576,7 +587,7 @@ def _check_field(name, cls, value):
             bad = "a line (1-1024 bytes of UTF-8, no control characters)"
     elif cls == "text":
         if not check_text(value):
-            bad = "a text (1-65536 bytes of UTF-8, no control characters but LF and TAB)"
+            bad = "a text (1-65000 bytes of UTF-8, no control characters but LF and TAB)"
     elif cls == "hash":
         if not (isinstance(value, bytes) and len(value) == 32):
             bad = "a 32-byte byte string"
@@ -760,7 +771,8 @@ class Key:
     def describe(self):
         out = {
             "key": self.key.hex(),
-            "fingerprint": hashlib.sha256(self.key).hexdigest(),
+            "fingerprint": fingerprint(self.key),
+            "kid": hashlib.sha256(self.key).hexdigest(),
             "added": self.added,
             "current": self.current(),
         }
@@ -1678,7 +1690,7 @@ def run(argv):
                 if not mine and replay.members[pid][0] == 0:
                     raise Failure("the key of party %r is not among the trusted keys (--trust)" % pid)
                 for rec in mine:
-                    vouched.append({"party": pid, "fingerprint": hashlib.sha256(rec.key).hexdigest()})
+                    vouched.append({"party": pid, "fingerprint": fingerprint(rec.key)})
             stray = trusted - set(held)
             if stray:
                 raise Failure("%d trusted key(s) belong to no party of the ledger (--trust)" % len(stray))
@@ -1729,7 +1741,8 @@ def run(argv):
                 "removed": replay.members[pid][1],
                 "current": replay.members[pid][1] is None,
                 "key": replay.keys[kids[0]].key.hex(),
-                "fingerprint": kids[0].hex(),
+                "fingerprint": fingerprint(replay.keys[kids[0]].key),
+                "kid": kids[0].hex(),
                 "keys": [replay.keys[k].describe() for k in kids],
             }
             for pid, kids in sorted(replay.parties.items())

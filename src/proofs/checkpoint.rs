@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::base::crypto::{PublicKey, SigningKey};
 use crate::core::replay::{KeyRecord, KeyRing};
-use crate::core::store::StoreError;
+use crate::core::store::{LockWait, StoreError};
 use crate::core::verify::CheckpointProblem;
 use crate::core::writer::Writer;
 use crate::proofs::error::{CheckpointError, LedgerProblem, Request};
@@ -481,8 +481,16 @@ fn store_signatures(
 /// The key must be a key of a party that was not revoked (FORMAT §13.1),
 /// or, with `log_key`, a dedicated log key that verifiers are given
 /// separately: anything else would make `verify` refuse the ledger.
-pub fn checkpoint(dir: &Path, key: &SigningKey, log_key: bool) -> Result<Written, CheckpointError> {
-    let mut w = Writer::open(dir)?;
+/// It waits for another writer's lock as `wait` says, telling `waiting`
+/// once, after a second, who holds it ([`Writer::open_waiting`]).
+pub fn checkpoint(
+    dir: &Path,
+    key: &SigningKey,
+    log_key: bool,
+    wait: LockWait,
+    waiting: &mut dyn FnMut(Option<u32>),
+) -> Result<Written, CheckpointError> {
+    let mut w = Writer::open_waiting(dir, wait, waiting)?;
     let me = key.public();
     match w.state().key_record(&me) {
         Some(r) => {
@@ -536,8 +544,14 @@ pub fn checkpoint(dir: &Path, key: &SigningKey, log_key: bool) -> Result<Written
 /// `ledger checkpoint DIR --add NOTE`: adds the signatures of a copy of a
 /// stored checkpoint (a witness's cosignatures) to the stored one. The
 /// checkpoint must be this ledger's and match its tree.
-pub fn add_signatures(dir: &Path, bytes: &[u8]) -> Result<Written, CheckpointError> {
-    let w = Writer::open(dir)?;
+/// It waits for the lock as [`checkpoint`] does.
+pub fn add_signatures(
+    dir: &Path,
+    bytes: &[u8],
+    wait: LockWait,
+    waiting: &mut dyn FnMut(Option<u32>),
+) -> Result<Written, CheckpointError> {
+    let w = Writer::open_waiting(dir, wait, waiting)?;
     let add = |e: NoteError| Request::Add(CheckpointProblem::Note(e));
     let n = Note::parse(bytes).map_err(add)?;
     let cp = Checkpoint::parse_text(n.text()).map_err(add)?;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::base::files::{self, FileError};
 use crate::core::format::{frame, Frame};
-use crate::core::store::{io, DOCS_DIR, LOG_FILE};
+use crate::core::store::{io, LockWait, DOCS_DIR, LOG_FILE};
 use crate::core::writer::Writer;
 use crate::proofs::bundle::Bundle;
 use crate::proofs::checkpoint::{self, stored_file};
@@ -136,9 +136,16 @@ fn refuse_overlap(dir: &Path, out: &Path) -> Result<(), CheckpointError> {
 /// immutable and not rewritten (they are checked to be identical); only
 /// new ones, the new partial ones and new documents are written, made
 /// durable, and then `OUT/checkpoint` is replaced.
-pub fn publish(dir: &Path, out: &Path) -> Result<Published, CheckpointError> {
+/// It waits for another writer's lock as `wait` says, telling `waiting`
+/// once, after a second, who holds it ([`Writer::open_waiting`]).
+pub fn publish(
+    dir: &Path,
+    out: &Path,
+    wait: LockWait,
+    waiting: &mut dyn FnMut(Option<u32>),
+) -> Result<Published, CheckpointError> {
     refuse_overlap(dir, out)?;
-    let mut w = Writer::open(dir)?;
+    let mut w = Writer::open_waiting(dir, wait, waiting)?;
     let origin = checkpoint::origin(&w.state().ledger);
     let (cp, cp_bytes) = checkpoint::latest_stored(dir)?;
     if cp.origin() != origin {

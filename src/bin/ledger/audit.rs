@@ -119,7 +119,17 @@ pub(crate) fn report(
     }
     let mut spool = w.into_inner().map_err(|e| spool_err(e.into_error()))?;
     spool.rewind().map_err(spool_err)?;
-    print_spooled(out, &r, &mut spool, listing)
+    print_spooled(out, &r, &mut spool, listing)?;
+    // Files no event needs: said, never a change of the verdict (in
+    // --json they are the report's "warnings").
+    for o in &r.ledger.warnings {
+        out.warn(format_args!(
+            "warning: {}: {}",
+            dir.display(),
+            verify::terminal_safe(&o.to_string())
+        ));
+    }
+    Ok(())
 }
 
 /// One verified event, written to the spool as the listing shows it.
@@ -188,6 +198,7 @@ fn print_spooled(
             "title": r.ledger.title,
             "count": r.ledger.count,
             "head": r.ledger.head,
+            "warnings": r.ledger.warnings,
         });
         let head = v.to_string();
         let head = head.trim_end_matches('}');

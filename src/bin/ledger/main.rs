@@ -183,11 +183,6 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             key,
             ledger: dir,
             witness,
-        } if json => proofs::vkey_json(out, key, dir, witness),
-        Command::Vkey {
-            key,
-            ledger: dir,
-            witness,
         } => keys::vkey(out, key, dir, witness),
         Command::Publish { dir, out: to } => proofs::publish(out, &dir, &to),
         Command::Fingerprint { files, pass } => fingerprint::fingerprint(out, files, pass),
