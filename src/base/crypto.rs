@@ -17,6 +17,13 @@
 //! most.ssh.pub`). The kid (FORMAT §5.1: SHA-256 of the 32 bytes) is a
 //! field of the format, not a name for people: messages and reports show
 //! the fingerprint, and only the JSON output carries the kid besides it.
+//!
+//! **Signers.** The writer signs through the [`Signer`] trait, not a key
+//! file: a [`SigningKey`] is one, and so is a key kept elsewhere (an
+//! ssh-agent, `base::agent`). A signer only produces 64 bytes; it is never
+//! trusted for them: the one signing function (`core::format::Event::sign`)
+//! verifies them strictly under the signer's public key, and replay under
+//! the party's current key, before a byte is written (FORMAT §5.2).
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -27,7 +34,8 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, KeypairBytes,
 };
-use ed25519_dalek::{Signature, Signer};
+use ed25519_dalek::Signature;
+use ed25519_dalek::Signer as _;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -294,6 +302,55 @@ impl fmt::Debug for Fingerprint {
 impl serde::Serialize for Fingerprint {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// Something that signs with one Ed25519 key: a key read from a file
+/// ([`SigningKey`]), or a key held by another program that never gives it
+/// out (an ssh-agent). What it returns is checked by the caller (the
+/// module doc, "Signers"), so an implementation need not check it itself.
+pub trait Signer {
+    /// The public key whose private half signs; the ledger decides from
+    /// it which party acts, and checks every signature under it.
+    fn public_key(&self) -> PublicKey;
+    /// An RFC 8032 Ed25519 signature of exactly `message`.
+    fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignerError>;
+}
+
+impl Signer for SigningKey {
+    fn public_key(&self) -> PublicKey {
+        self.public()
+    }
+
+    fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignerError> {
+        Ok(self.sign(message))
+    }
+}
+
+/// Why a signer could not sign: the typed error of the signer itself (for
+/// an agent, `base::agent::AgentError`), whose message is one line saying
+/// what failed and what to do. [`SignerError::get`] gives it back.
+/// Two are equal if they say the same.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct SignerError(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl PartialEq for SignerError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for SignerError {}
+
+impl SignerError {
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SignerError(std::sync::Arc::new(e))
+    }
+
+    /// The signer's own error, if it is of type `E`.
+    pub fn get<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.0.downcast_ref()
     }
 }
 

@@ -1,9 +1,10 @@
 //! The base layer: what every other layer stands on and that knows nothing
 //! of logs or ledgers. Key files, signing and strict verification
-//! ([`crypto`]), the timestamp profile ([`time`]), writes that are durable
+//! ([`crypto`]) and through an ssh-agent ([`agent`]), the timestamp profile ([`time`]), writes that are durable
 //! before they are reported (`durable`), and the key the writer
 //! authenticates its cache with ([`mac`]).
 
+pub mod agent;
 pub mod crypto;
 pub(crate) mod durable;
 pub mod mac;

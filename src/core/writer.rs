@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
-use crate::base::crypto::{Fingerprint, PublicKey, SigningKey};
+use crate::base::crypto::{Fingerprint, PublicKey, Signer, SigningKey};
 use crate::base::mac::{CacheKey, KeyUnavailable};
 use crate::base::time::Timestamp;
 use crate::core::cache::{Buckets, Cache, EntryKind};
@@ -186,7 +186,7 @@ pub struct Appended {
     pub author: PartyId,
 }
 
-fn sign_event(key: &SigningKey, body: &Body) -> Result<(Event, Vec<u8>), WriteError> {
+fn sign_event(key: &dyn Signer, body: &Body) -> Result<(Event, Vec<u8>), WriteError> {
     Event::sign(key, body).map_err(|e| match e {
         SignError::Format(e) => WriteError::Format(e),
         fault => WriteError::Sign(fault),
@@ -197,12 +197,12 @@ fn sign_event(key: &SigningKey, body: &Body) -> Result<(Event, Vec<u8>), WriteEr
 /// its genesis event, signed by `key`, which must be one of `parties`.
 pub fn init(
     dir: &Path,
-    key: &SigningKey,
+    key: &dyn Signer,
     title: &str,
     parties: &BTreeMap<PartyId, PublicKey>,
     time: Option<Timestamp>,
 ) -> Result<Appended, WriteError> {
-    let me = key.public();
+    let me = key.public_key();
     let author = parties
         .iter()
         .find(|(_, k)| **k == me)
@@ -1071,8 +1071,8 @@ impl Writer {
     }
 
     /// The party for which `key` is a current key, or why there is none.
-    fn author_of(&self, key: &SigningKey) -> Result<PartyId, WriteError> {
-        let me = key.public();
+    fn author_of(&self, key: &dyn Signer) -> Result<PartyId, WriteError> {
+        let me = key.public_key();
         let removed = |r: &crate::core::replay::KeyRecord| {
             self.state.parties.get(&r.party).and_then(|p| p.removed)
         };
@@ -1101,13 +1101,13 @@ impl Writer {
     /// written.
     pub fn append_key(
         &mut self,
-        key: &SigningKey,
-        new: &SigningKey,
+        key: &dyn Signer,
+        new: &dyn Signer,
         rotate: bool,
         time: Option<Timestamp>,
     ) -> Result<Appended, WriteError> {
         let author = self.author_of(key)?;
-        let new_key = new.public().to_bytes();
+        let new_key = new.public_key().to_bytes();
         let message = key_proof_message(
             &self.state.ledger,
             self.state.count,
@@ -1115,7 +1115,9 @@ impl Writer {
             &author,
             &new_key,
         );
-        let proof = new.sign(&message);
+        let proof = new
+            .try_sign(&message)
+            .map_err(|e| WriteError::Sign(SignError::Signer(e)))?;
         let kind = if rotate {
             Kind::KeyRotated {
                 key: new_key,
@@ -1137,7 +1139,7 @@ impl Writer {
     /// is written.
     pub fn propose_parties(
         &mut self,
-        key: &SigningKey,
+        key: &dyn Signer,
         proposal: ProposalId,
         add: &[(PartyId, &SigningKey)],
         remove: &[PartyId],
@@ -1180,7 +1182,7 @@ impl Writer {
     /// proposal `proposal` (FORMAT §5.4), naming its event hash.
     pub fn approve_parties(
         &mut self,
-        key: &SigningKey,
+        key: &dyn Signer,
         proposal: ProposalId,
         time: Option<Timestamp>,
     ) -> Result<Appended, WriteError> {
@@ -1223,7 +1225,7 @@ impl Writer {
     /// once the event has passed replay. Nothing changes on error.
     pub fn append(
         &mut self,
-        key: &SigningKey,
+        key: &dyn Signer,
         time: Option<Timestamp>,
         kind: Kind,
         document: Option<&[u8]>,

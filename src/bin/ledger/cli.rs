@@ -63,9 +63,12 @@ pub(crate) enum Command {
     Init {
         /// The ledger directory to create (must not exist, or be empty)
         dir: PathBuf,
-        /// Private key of the party that creates the ledger
+        /// Private key of the party that creates the ledger (or ssh-agent:SHA256:..., or a .pub with --agent)
         #[arg(long)]
         key: PathBuf,
+        /// --key is a public key (.pub) whose private key the ssh-agent at SSH_AUTH_SOCK holds
+        #[arg(long)]
+        agent: bool,
         /// Title of the ledger, e.g. the name of the negotiation
         #[arg(long)]
         title: String,
@@ -87,9 +90,12 @@ pub(crate) enum Command {
     Sign {
         /// The ledger directory
         dir: PathBuf,
-        /// Private key of the signing party
+        /// Private key of the signing party (or ssh-agent:SHA256:..., or a .pub with --agent)
         #[arg(long)]
         key: PathBuf,
+        /// --key is a public key (.pub) whose private key the ssh-agent at SSH_AUTH_SOCK holds
+        #[arg(long)]
+        agent: bool,
         /// Time the signer claims, RFC 3339 (default: now)
         #[arg(long)]
         at: Option<String>,
@@ -343,9 +349,12 @@ pub(crate) struct CosignArgs {
 pub(crate) struct AppendArgs {
     /// The ledger directory
     pub(crate) dir: PathBuf,
-    /// Private key of the acting party
+    /// Private key of the acting party (or ssh-agent:SHA256:..., or a .pub with --agent)
     #[arg(long, global = true)]
     pub(crate) key: Option<PathBuf>,
+    /// --key is a public key (.pub) whose private key the ssh-agent at SSH_AUTH_SOCK holds
+    #[arg(long, global = true)]
+    pub(crate) agent: bool,
     /// Time the signer claims, RFC 3339 (default: now)
     #[arg(long, global = true)]
     pub(crate) at: Option<String>,

@@ -16,14 +16,15 @@ use crate::out::*;
 pub(crate) fn init(
     out: &Out,
     dir: PathBuf,
-    key: PathBuf,
+    (key, agent): (PathBuf, bool),
     title: String,
     parties: Vec<String>,
     (at, allow_future): (Option<String>, bool),
     pass: PassArgs,
 ) -> Result<(), Failure> {
     let time = parse_time(at.as_deref(), allow_future)?;
-    let key = pass.load(&key)?;
+    let key = crate::signer::open(&key, agent, &pass)?;
+    pass.check_used()?;
     let mut map = BTreeMap::new();
     for p in &parties {
         let (id, file) = p
@@ -35,7 +36,7 @@ pub(crate) fn init(
             return Err(Failure::usage(format!("--party {id} is given twice")));
         }
     }
-    let done = writer::init(&dir, &key, &title, &map, time)?;
+    let done = writer::init(&dir, key.as_ref(), &title, &map, time)?;
     print_appended(out, &dir, &done)?;
     Ok(())
 }
@@ -47,7 +48,7 @@ pub(crate) fn append_cmd(out: &Out, args: AppendArgs) -> Result<(), Failure> {
     append(
         out,
         &args.dir,
-        &key,
+        (&key, args.agent),
         &args.pass,
         (args.at.as_deref(), args.allow_future),
         args.kind,
@@ -333,13 +334,14 @@ fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
 pub(crate) fn append(
     out: &Out,
     dir: &Path,
-    key: &Path,
+    (key, agent): (&Path, bool),
     pass: &PassArgs,
     (at, allow_future): (Option<&str>, bool),
     kind: AppendKind,
 ) -> Result<(), Failure> {
     let time = parse_time(at, allow_future)?;
-    let key = pass.load_one_of(key)?;
+    let key = crate::signer::open(key, agent, pass)?;
+    let key = key.as_ref();
     let checked = check_args(&kind, pass)?;
     pass.check_used()?;
     let mut w = out.open_writer(dir)?;
@@ -355,7 +357,7 @@ pub(crate) fn append(
             let Some(new) = checked.new_key else {
                 return Err(Failure::usage("--new-key is required"));
             };
-            w.append_key(&key, &new, rotate, time)?
+            w.append_key(key, &new, rotate, time)?
         }
         AppendKind::PartiesPropose { .. } | AppendKind::PartiesApprove { .. } => {
             let Some(proposal) = checked.proposal else {
@@ -367,14 +369,14 @@ pub(crate) fn append(
                     .iter()
                     .map(|(p, k)| (p.clone(), k))
                     .collect();
-                w.propose_parties(&key, proposal, &add, &checked.leaving, time)?
+                w.propose_parties(key, proposal, &add, &checked.leaving, time)?
             } else {
-                w.approve_parties(&key, proposal, time)?
+                w.approve_parties(key, proposal, time)?
             }
         }
         other => {
             let (kind, content) = event_kind(&mut w, other, checked)?;
-            w.append(&key, time, kind, content.as_deref())?
+            w.append(key, time, kind, content.as_deref())?
         }
     };
     print_appended(out, dir, &done)
