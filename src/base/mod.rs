@@ -1,8 +1,9 @@
 //! The base layer: what every other layer stands on and that knows nothing
 //! of logs or ledgers. Key files, signing and strict verification
-//! ([`crypto`]) and through an ssh-agent ([`agent`]), the timestamp profile ([`time`]), writes that are durable
-//! before they are reported (`durable`), and the key the writer
-//! authenticates its cache with ([`mac`]).
+//! ([`crypto`]) and through an ssh-agent ([`agent`]), the timestamp
+//! profile ([`time`]), writes that are durable before they are reported
+//! (`durable`), and the key the writer authenticates its cache with
+//! ([`mac`]).
 
 pub mod agent;
 pub mod crypto;
