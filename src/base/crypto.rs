@@ -639,6 +639,30 @@ impl SigningKey {
     }
 }
 
+impl PublicKey {
+    /// Writes `NAME.pub` (SPKI PEM, mode 0644) for a key whose private
+    /// half is kept elsewhere (a token), refusing to overwrite; fsynced
+    /// with its directory before this returns.
+    pub fn write_new(&self, name: &Path) -> Result<PathBuf, KeyError> {
+        let pub_path = with_suffix(name, "pub");
+        if fs::symlink_metadata(&pub_path).is_ok() {
+            return Err(KeyError::Exists { path: pub_path });
+        }
+        write_new(&pub_path, self.to_pem().as_bytes(), 0o644)?;
+        if let Some(parent) = pub_path.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            if let Ok(d) = File::open(parent) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(pub_path)
+    }
+}
+
 fn with_suffix(name: &Path, ext: &str) -> PathBuf {
     let mut s = name.as_os_str().to_owned();
     s.push(".");
@@ -775,41 +799,41 @@ fn exposure(mode: u32) -> String {
 /// which is held to the rule of a key file: a regular file that neither
 /// its group nor others may read or write.
 pub fn read_passphrase_file(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+    read_secret_file(path, "passphrase file", "--passphrase-env VAR")
+}
+
+/// Reads a secret (a passphrase, a token's PIN) as
+/// [`read_passphrase_file`] does; `what` names the file in errors
+/// ("PIN file") and `instead` the other way to give it.
+pub fn read_secret_file(
+    path: &Path,
+    what: &'static str,
+    instead: &str,
+) -> Result<Zeroizing<String>, KeyError> {
     use std::io::Read;
     const MAX: u64 = 4096;
     let bad = |m: String| KeyError::Passphrase(m);
-    let (file, meta) = open_regular(path).map_err(|e| {
-        bad(format!(
-            "cannot read passphrase file {}: {e}",
-            path.display()
-        ))
-    })?;
+    let (file, meta) = open_regular(path)
+        .map_err(|e| bad(format!("cannot read {what} {}: {e}", path.display())))?;
     if !meta.is_file() {
         return Err(bad(format!(
-            "passphrase file {} is not a regular file (it must be a file that only its owner can read, or use --passphrase-env VAR)",
+            "{what} {} is not a regular file (it must be a file that only its owner can read, or use {instead})",
             path.display()
         )));
     }
-    check_mode("passphrase file", path, meta.permissions().mode() & 0o777)?;
+    check_mode(what, path, meta.permissions().mode() & 0o777)?;
     let mut bytes = Zeroizing::new(Vec::with_capacity(MAX as usize + 1));
-    file.take(MAX + 1).read_to_end(&mut bytes).map_err(|e| {
-        bad(format!(
-            "cannot read passphrase file {}: {e}",
-            path.display()
-        ))
-    })?;
+    file.take(MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad(format!("cannot read {what} {}: {e}", path.display())))?;
     if bytes.len() as u64 > MAX {
         return Err(bad(format!(
-            "passphrase file {} is larger than {MAX} bytes; it should hold the passphrase on one line",
+            "{what} {} is larger than {MAX} bytes; it should hold the secret on one line",
             path.display()
         )));
     }
-    let text = std::str::from_utf8(&bytes).map_err(|_| {
-        bad(format!(
-            "passphrase file {} is not UTF-8 text",
-            path.display()
-        ))
-    })?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| bad(format!("{what} {} is not UTF-8 text", path.display())))?;
     Ok(Zeroizing::new(text.lines().next().unwrap_or("").to_owned()))
 }
 

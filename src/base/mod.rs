@@ -1,6 +1,7 @@
 //! The base layer: what every other layer stands on and that knows nothing
 //! of logs or ledgers. Key files, signing and strict verification
-//! ([`crypto`]) and through an ssh-agent ([`agent`]), the timestamp
+//! ([`crypto`]), through an ssh-agent ([`agent`]) or a PKCS#11 token
+//! ([`pkcs11`]), the timestamp
 //! profile ([`time`]), writes that are durable before they are reported
 //! (`durable`), and the key the writer authenticates its cache with
 //! ([`mac`]).
@@ -9,4 +10,5 @@ pub mod agent;
 pub mod crypto;
 pub(crate) mod durable;
 pub mod mac;
+pub mod pkcs11;
 pub mod time;

@@ -14,6 +14,7 @@ mod keys;
 mod out;
 mod proofs;
 mod signer;
+mod token;
 mod witness;
 mod write;
 
@@ -111,6 +112,16 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         Command::Keygen {
             name,
             passphrase,
+            pkcs11: Some(uri),
+            pass,
+        } => {
+            let _ = passphrase;
+            token::keygen(out, &uri, &name, &pass)
+        }
+        Command::Keygen {
+            name,
+            passphrase,
+            pkcs11: None,
             pass,
         } => keys::keygen(out, name, passphrase, pass),
         Command::Init {

@@ -2,7 +2,7 @@
 //! ssh-agent holds: `ssh-agent:SHA256:…` (the fingerprint `ledger
 //! fingerprint` and `ssh-add -l` print), or a public key file with
 //! `--agent`. The agent's socket is `SSH_AUTH_SOCK`, read here and nowhere
-//! in the library.
+//! in the library. A `pkcs11:` URI names a key on a token (`token.rs`).
 
 use std::path::Path;
 
@@ -19,6 +19,10 @@ const AGENT_PREFIX: &str = "ssh-agent:";
 /// private key the agent holds). A key file is read as before, its
 /// passphrase asked as before; [`PassArgs::check_used`] must follow.
 pub(crate) fn open(key: &Path, agent: bool, pass: &PassArgs) -> Result<Box<dyn Signer>, Failure> {
+    if let Some(uri) = crate::token::uri(key)? {
+        return through_token(&uri, agent, pass);
+    }
+    pass.token.refuse_unused(key)?;
     let text = key.to_str().unwrap_or("");
     if let Some(rest) = text.strip_prefix(AGENT_PREFIX) {
         let wanted = Fingerprint::parse(rest).ok_or_else(|| {
@@ -45,11 +49,40 @@ pub(crate) fn open(key: &Path, agent: bool, pass: &PassArgs) -> Result<Box<dyn S
     }
 }
 
+/// The public key a `--party`, `--add` or `ledger fingerprint` names: a
+/// public key file, or a `pkcs11:` URI whose key is read from its token.
+pub(crate) fn public_key(key: &Path, pass: &PassArgs) -> Result<PublicKey, Failure> {
+    match crate::token::uri(key)? {
+        Some(uri) => crate::token::public_key(&uri, &pass.token),
+        None => Ok(PublicKey::from_file(key)?),
+    }
+}
+
+fn through_token(
+    uri: &ledger::base::pkcs11::Pkcs11Uri,
+    agent: bool,
+    pass: &PassArgs,
+) -> Result<Box<dyn Signer>, Failure> {
+    if agent {
+        return Err(Failure::usage(format!(
+            "--agent is for a key an ssh-agent holds, and {uri} is a token's; drop --agent"
+        )));
+    }
+    if let Some(option) = pass.given() {
+        return Err(Failure::usage(format!(
+            "{option} is for an encrypted key file; a token's key needs its PIN (--pin-file, --pin-env, or asked): drop {option}"
+        )));
+    }
+    crate::token::signer(uri, &pass.token)
+}
+
 fn is_public_key_file(key: &Path) -> bool {
     PublicKey::from_file(key).is_ok()
 }
 
 fn through_agent(wanted: Fingerprint, pass: &PassArgs) -> Result<Box<dyn Signer>, Failure> {
+    pass.token
+        .refuse_unused(Path::new(&format!("{AGENT_PREFIX}{wanted}")))?;
     if let Some(option) = pass.given() {
         return Err(Failure::usage(format!(
             "{option} is for an encrypted key file; an ssh-agent's key needs none: drop {option}"

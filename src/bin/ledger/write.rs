@@ -31,7 +31,7 @@ pub(crate) fn init(
             .split_once('=')
             .ok_or_else(|| Failure::usage(format!("--party {p:?}: expected ID=PUBLIC_KEY_FILE")))?;
         let id = PartyId::new(id).map_err(|e| arg_error(&format!("--party {p:?}"), e))?;
-        let public = PublicKey::from_file(Path::new(file))?;
+        let public = crate::signer::public_key(Path::new(file), &pass)?;
         if map.insert(id.clone(), public).is_some() {
             return Err(Failure::usage(format!("--party {id} is given twice")));
         }
