@@ -2,9 +2,49 @@
 //! signing flow, step by step" and "Checkpoints, proofs and witnesses", then
 //! the secretariats' key rotation and party change, are extracted and run
 //! with bash, one after the other, with the built binary first on PATH, in
-//! an empty directory.
+//! an empty directory. Last, the secretariats' keys on a token and in an
+//! agent: the test gives that block a SoftHSM2 of its own (SOFTHSM2_CONF
+//! in a temporary directory) and a real ssh-agent (SSH_AUTH_SOCK), stopped
+//! at the end; without softhsm2, opensc or ssh-agent it runs the rest and
+//! says so, unless LEDGER_REQUIRE_TOOLS=1.
 
-use std::process::Command;
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A real ssh-agent on a socket in `dir`, stopped when dropped.
+struct Agent(Child);
+
+impl Agent {
+    fn start(socket: &Path) -> Agent {
+        let child = Command::new("ssh-agent")
+            .args(["-D", "-a"])
+            .arg(socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ssh-agent");
+        let started = Instant::now();
+        while !socket.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "ssh-agent made no socket"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Agent(child)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 #[test]
 fn readme_walkthrough_runs_as_written() {
@@ -41,7 +81,19 @@ fn readme_walkthrough_runs_as_written() {
         .nth(1)
         .and_then(|s| s.split("```\n").nth(1))
         .expect("the party change block");
-    let block = format!("{block}\n{more}\n{rotation}\n{parties}\nledger verify talks\n");
+    let held = readme
+        .split("**Keys on a token or in an agent.**")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|b| b.split("```").next())
+        .expect("the token and agent block");
+    let module = Path::new("/usr/lib/softhsm/libsofthsm2.so");
+    let with_held =
+        common::tool_available("softhsm2-util", Some(module), "the README's token block")
+            && common::tool_available("ssh-agent", None, "the README's agent block")
+            && common::tool_available("ssh-add", None, "the README's agent block");
+    let held = if with_held { held } else { "" };
+    let block = format!("{block}\n{more}\n{rotation}\n{parties}\nledger verify talks\n{held}\n");
     // The block's first line puts target/release on PATH; the test's own
     // binary (debug or release) takes its place.
     let script: String = block
@@ -58,10 +110,29 @@ fn readme_walkthrough_runs_as_written() {
         std::env::var("PATH").unwrap_or_default()
     );
     let dir = tempfile::tempdir().unwrap();
+    // The token store and the agent's socket, outside the walkthrough's
+    // directory.
+    let aside = tempfile::tempdir().unwrap();
+    let conf = aside.path().join("softhsm2.conf");
+    std::fs::create_dir(aside.path().join("tokens")).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+            aside.path().display()
+        ),
+    )
+    .unwrap();
+    let socket = aside.path().join("agent.sock");
+    let _agent = with_held.then(|| Agent::start(&socket));
     let out = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .current_dir(dir.path())
         .env("PATH", path)
+        .env("SOFTHSM2_CONF", &conf)
+        .env("SSH_AUTH_SOCK", &socket)
+        .env_remove("LEDGER_PKCS11_MODULE")
+        .stdin(Stdio::null())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -99,4 +170,15 @@ fn readme_walkthrough_runs_as_written() {
         "{stdout}"
     );
     assert!(stdout.contains("OK: 16 events verified, head "), "{stdout}");
+    if with_held {
+        assert!(
+            stdout.contains("held-keys: appended event #3 (note) by most"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("held-keys: appended event #1 (note) by med"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("OK: 4 events verified, head "), "{stdout}");
+    }
 }
