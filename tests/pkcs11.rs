@@ -464,10 +464,18 @@ fn a_token_key_that_is_no_partys_is_named_and_uris_are_strict() {
     );
     let other = "pkcs11:token=MOST;object=other";
     let fp = hsm.fingerprint(other);
-    hsm.refused(
+    let r = hsm.refused(
         true,
         &strs(&note(other, &["--pin-file", "pin"])),
         &format!("the signing key ({fp}) is not the key of any party"),
+    );
+    // It names each party's current key, so the right one can be found.
+    let most = hsm.fingerprint("keys/most.pub");
+    let med = hsm.fingerprint("keys/med.pub");
+    assert!(
+        r.stderr
+            .contains(&format!("current keys: med {med}, most {most}")),
+        "{r}"
     );
     for (uri, needle) in [
         (

@@ -33,8 +33,13 @@ pub enum WriteError {
     Store(#[from] StoreError),
     #[error("the ledger fails verification, so nothing was written: {0}")]
     Invalid(Box<Failure>),
-    #[error("the signing key ({fingerprint}) is not the key of any party of this ledger")]
-    NotAParty { fingerprint: Fingerprint },
+    #[error("the signing key ({fingerprint}) is not the key of any party of this ledger (current keys: {}); sign with your party's key, or check which key the token or agent holds", CurrentKeys(.current))]
+    NotAParty {
+        fingerprint: Fingerprint,
+        /// Each current party's current keys, so that the message names
+        /// the key the user meant to sign with.
+        current: Vec<(PartyId, Fingerprint)>,
+    },
     #[error("refused: the signing key ({fingerprint}) was a key of party {party:?}, but it was {status}; sign with a current key of {party:?}")]
     KeyNotCurrent {
         fingerprint: Fingerprint,
@@ -184,6 +189,21 @@ pub struct Appended {
     pub hash: EventHash,
     pub offset: u64,
     pub author: PartyId,
+}
+
+/// "most SHA256:…, med SHA256:…" in a message.
+struct CurrentKeys<'a>(&'a [(PartyId, Fingerprint)]);
+
+impl std::fmt::Display for CurrentKeys<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (party, fp)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{party} {fp}")?;
+        }
+        Ok(())
+    }
 }
 
 fn sign_event(key: &dyn Signer, body: &Body) -> Result<(Event, Vec<u8>), WriteError> {
@@ -1090,6 +1110,13 @@ impl Writer {
             }),
             None => Err(WriteError::NotAParty {
                 fingerprint: me.fingerprint(),
+                current: self
+                    .state
+                    .keys
+                    .values()
+                    .filter(|r| r.is_current() && removed(r).is_none())
+                    .map(|r| (r.party.clone(), r.key.fingerprint()))
+                    .collect(),
             }),
         }
     }
