@@ -1108,16 +1108,21 @@ impl Writer {
                 party: r.party.clone(),
                 status: r.status(),
             }),
-            None => Err(WriteError::NotAParty {
-                fingerprint: me.fingerprint(),
-                current: self
+            None => {
+                let mut current: Vec<_> = self
                     .state
                     .keys
                     .values()
                     .filter(|r| r.is_current() && removed(r).is_none())
                     .map(|r| (r.party.clone(), r.key.fingerprint()))
-                    .collect(),
-            }),
+                    .collect();
+                // By party, then in the order of the key ring.
+                current.sort_by(|a, b| a.0.cmp(&b.0));
+                Err(WriteError::NotAParty {
+                    fingerprint: me.fingerprint(),
+                    current,
+                })
+            }
         }
     }
 
