@@ -230,6 +230,7 @@ fn a_token_key_signs_events_that_verify() {
     );
     assert!(objects.contains("ledger-2017"), "{objects}");
     assert!(objects.contains("never extractable"), "{objects}");
+    assert!(objects.contains("Usage:      sign\n"), "{objects}");
     let t = hsm.fx.at();
     hsm.run(&strs(&note(KEY, &["--pin-file", "pin", "--at", &t])))
         .ok();

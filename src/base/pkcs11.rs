@@ -600,11 +600,16 @@ impl Module {
         if let Some(l) = &uri.object {
             common.push(Attribute::Label(l.clone()));
         }
+        // A signing key and nothing else: a module's defaults may allow
+        // more (SoftHSM2 allows decrypt and unwrap).
         let private = [
             Attribute::Private(true),
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
             Attribute::Sign(true),
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
         ];
         let mut last = None;
         // PKCS#11 3.0 §2.3.10 allows both forms of the curve; some modules
@@ -614,6 +619,9 @@ impl Module {
             pub_t.extend([
                 Attribute::Private(false),
                 Attribute::Verify(true),
+                Attribute::Encrypt(false),
+                Attribute::Wrap(false),
+                Attribute::Derive(false),
                 Attribute::EcParams(params.to_vec()),
             ]);
             let mut priv_t = common.clone();
