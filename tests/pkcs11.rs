@@ -526,3 +526,53 @@ fn a_token_key_that_is_no_partys_is_named_and_uris_are_strict() {
     let r = hsm.run(&["fingerprint", "pkcs11:token=MOST;object=new"]);
     r.fails(2, "has no Ed25519 public key labelled \"new\"");
 }
+
+#[test]
+fn the_pin_is_asked_on_the_terminal_without_echo() {
+    if !tools() || !tool_available("script", None, "tests/pkcs11.rs (a terminal)") {
+        return;
+    }
+    let hsm = Hsm::with_ledger();
+    // `script` (util-linux) gives the ledger a terminal; the PIN is typed
+    // into it after the prompt.
+    let command = format!("{BIN} append led --key '{KEY}' note --text typed");
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(hsm.fx.root())
+        .env("SOFTHSM2_CONF", &hsm.conf)
+        .env("LEDGER_PKCS11_MODULE", MODULE)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The PIN is typed only once the prompt is shown (echo is off by then).
+    use std::io::{Read, Write};
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("PIN for token MOST: ") {
+        let n = stdout.read(&mut byte).unwrap();
+        assert_eq!(n, 1, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.push(byte[0]);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{PIN}\n").as_bytes()).unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    let out = std::process::Output {
+        status,
+        stdout: seen,
+        stderr: Vec::new(),
+    };
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("PIN for token MOST: "), "{shown}");
+    assert!(
+        shown.contains("appended event #1 (note) by most"),
+        "{shown}"
+    );
+    assert!(!shown.contains(PIN), "the PIN was echoed: {shown:?}");
+    hsm.run(&["verify", "led"]).ok();
+}
