@@ -576,3 +576,67 @@ fn the_pin_is_asked_on_the_terminal_without_echo() {
     assert!(!shown.contains(PIN), "the PIN was echoed: {shown:?}");
     hsm.run(&["verify", "led"]).ok();
 }
+
+#[test]
+fn a_token_whose_public_key_is_not_its_private_keys_writes_nothing() {
+    if !tools() {
+        return;
+    }
+    let hsm = Hsm::new();
+    let p11 = |args: &[&str]| {
+        let mut a = vec![
+            "--module",
+            MODULE,
+            "--token-label",
+            "MOST",
+            "--login",
+            "--pin",
+            PIN,
+        ];
+        a.extend_from_slice(args);
+        hsm.tool("pkcs11-tool", &a);
+    };
+    // Two key pairs; then the public key of the second is given the first's
+    // id, so that id 01 is one key's private half and another's public.
+    for (label, id) in [("a", "01"), ("b", "02")] {
+        p11(&[
+            "--keypairgen",
+            "--key-type",
+            "EC:edwards25519",
+            "--label",
+            label,
+            "--id",
+            id,
+        ]);
+    }
+    p11(&["--delete-object", "--type", "pubkey", "--id", "01"]);
+    p11(&["--set-id", "01", "--id", "02", "--type", "pubkey"]);
+    let uri = "pkcs11:token=MOST;id=%01";
+    assert_eq!(
+        hsm.fingerprint(uri),
+        hsm.fingerprint("pkcs11:token=MOST;object=b")
+    );
+    hsm.run(&["keygen", "keys/med"]).ok();
+    let party = format!("most={uri}");
+    hsm.run(&[
+        "init",
+        "led",
+        "--key",
+        "keys/med.key",
+        "--title",
+        "T",
+        "--party",
+        &party,
+        "--party",
+        "med=keys/med.pub",
+    ])
+    .ok();
+    // The token signs with the private key of id 01; the signature does
+    // not verify under the public key it shows, and nothing is written.
+    hsm.refused(
+        true,
+        &strs(&note(uri, &["--pin-file", "pin"])),
+        "the signature just made does not verify under the signing key's public key",
+    );
+    hsm.run(&["verify", "led"]).ok();
+}
