@@ -8,13 +8,52 @@
 //! The story must also leave the repository as it found it: the sample
 //! byte for byte, and nothing at the root but the walkthrough's own
 //! directory, which the repository's `.gitignore` ignores.
+//!
+//! The secretariats' keys on a token and in an agent get a SoftHSM2 of
+//! their own (SOFTHSM2_CONF in a temporary directory outside the story's
+//! root) and a real ssh-agent (SSH_AUTH_SOCK), stopped at the end; without
+//! softhsm2 or ssh-agent that one block is left out and the test says so,
+//! unless LEDGER_REQUIRE_TOOLS=1.
 
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::*;
+
+/// A real ssh-agent on a socket at `socket`, stopped when dropped.
+struct Agent(Child);
+
+impl Agent {
+    fn start(socket: &Path) -> Agent {
+        let child = Command::new("ssh-agent")
+            .args(["-D", "-a"])
+            .arg(socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ssh-agent");
+        let started = Instant::now();
+        while !socket.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "ssh-agent made no socket"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Agent(child)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 /// The README's `sh` blocks, in order.
 fn sh_blocks(readme: &str) -> Vec<&str> {
@@ -25,27 +64,12 @@ fn sh_blocks(readme: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Whether `program` can be run; if not, a one-line notice, or a failure
-/// under LEDGER_REQUIRE_TOOLS=1 (as in CI).
-fn tool_available(program: &str) -> bool {
-    let ok = Command::new(program).arg("-?").output().is_ok();
-    if !ok {
-        assert_ne!(
-            std::env::var("LEDGER_REQUIRE_TOOLS").as_deref(),
-            Ok("1"),
-            "LEDGER_REQUIRE_TOOLS=1, but {program} cannot be run"
-        );
-        eprintln!("NOTICE: skipping tests/readme.rs: no {program}");
-    }
-    ok
-}
-
 #[test]
 fn readme_runs_top_to_bottom_as_one_story() {
     // The fingerprint section compares with OpenSSH's and OpenSSL's tools.
     if !["ssh-keygen", "openssl", "xxd"]
         .iter()
-        .all(|t| tool_available(t))
+        .all(|t| tool_available(t, None, "tests/readme.rs"))
     {
         return;
     }
@@ -59,8 +83,15 @@ fn readme_runs_top_to_bottom_as_one_story() {
     );
     // The walkthrough's first line puts target/release on PATH; the test's
     // own binary (debug or release) takes its place.
+    // The block with keys on a token and in an agent needs SoftHSM2 and
+    // ssh-agent; without them the rest of the story still runs.
+    let module = Path::new("/usr/lib/softhsm/libsofthsm2.so");
+    let with_held = tool_available("softhsm2-util", Some(module), "the README's token block")
+        && tool_available("ssh-agent", None, "the README's agent block")
+        && tool_available("ssh-add", None, "the README's agent block");
     let script: String = blocks[1..]
         .iter()
+        .filter(|b| with_held || !b.contains("softhsm2-util"))
         .flat_map(|b| b.lines())
         .filter(|l| !l.starts_with("export PATH="))
         .collect::<Vec<_>>()
@@ -88,10 +119,28 @@ fn readme_runs_top_to_bottom_as_one_story() {
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    // The token store and the agent's socket, outside the story's root.
+    let aside = tempfile::tempdir().unwrap();
+    let conf = aside.path().join("softhsm2.conf");
+    std::fs::create_dir(aside.path().join("tokens")).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+            aside.path().display()
+        ),
+    )
+    .unwrap();
+    let socket = aside.path().join("agent.sock");
+    let _agent = with_held.then(|| Agent::start(&socket));
     let out = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .current_dir(root.path())
         .env("PATH", path)
+        .env("SOFTHSM2_CONF", &conf)
+        .env("SSH_AUTH_SOCK", &socket)
+        .env_remove("LEDGER_PKCS11_MODULE")
+        .stdin(Stdio::null())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -116,6 +165,15 @@ fn readme_runs_top_to_bottom_as_one_story() {
         "OK: 16 events verified, head ",
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
+    }
+    if with_held {
+        for expected in [
+            "held-keys: appended event #3 (note) by most",
+            "held-keys: appended event #1 (note) by med",
+            "OK: 4 events verified, head ",
+        ] {
+            assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
+        }
     }
     // The fingerprint section: ssh-keygen and ledger print the same one.
     let fingerprints: Vec<&str> = stdout

@@ -17,6 +17,13 @@
 //! most.ssh.pub`). The kid (FORMAT §5.1: SHA-256 of the 32 bytes) is a
 //! field of the format, not a name for people: messages and reports show
 //! the fingerprint, and only the JSON output carries the kid besides it.
+//!
+//! **Signers.** The writer signs through the [`Signer`] trait, not a key
+//! file: a [`SigningKey`] is one, and so is a key kept elsewhere (an
+//! ssh-agent, `base::agent`). A signer only produces 64 bytes; it is never
+//! trusted for them: the one signing function (`core::format::Event::sign`)
+//! verifies them strictly under the signer's public key, and replay under
+//! the party's current key, before a byte is written (FORMAT §5.2).
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -27,7 +34,8 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, KeypairBytes,
 };
-use ed25519_dalek::{Signature, Signer};
+use ed25519_dalek::Signature;
+use ed25519_dalek::Signer as _;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -294,6 +302,55 @@ impl fmt::Debug for Fingerprint {
 impl serde::Serialize for Fingerprint {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// Something that signs with one Ed25519 key: a key read from a file
+/// ([`SigningKey`]), or a key held by another program that never gives it
+/// out (an ssh-agent). What it returns is checked by the caller (the
+/// module doc, "Signers"), so an implementation need not check it itself.
+pub trait Signer {
+    /// The public key whose private half signs; the ledger decides from
+    /// it which party acts, and checks every signature under it.
+    fn public_key(&self) -> PublicKey;
+    /// An RFC 8032 Ed25519 signature of exactly `message`.
+    fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignerError>;
+}
+
+impl Signer for SigningKey {
+    fn public_key(&self) -> PublicKey {
+        self.public()
+    }
+
+    fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignerError> {
+        Ok(self.sign(message))
+    }
+}
+
+/// Why a signer could not sign: the typed error of the signer itself (for
+/// an agent, `base::agent::AgentError`), whose message is one line saying
+/// what failed and what to do. [`SignerError::get`] gives it back.
+/// Two are equal if they say the same.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct SignerError(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl PartialEq for SignerError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for SignerError {}
+
+impl SignerError {
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SignerError(std::sync::Arc::new(e))
+    }
+
+    /// The signer's own error, if it is of type `E`.
+    pub fn get<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.0.downcast_ref()
     }
 }
 
@@ -582,6 +639,30 @@ impl SigningKey {
     }
 }
 
+impl PublicKey {
+    /// Writes `NAME.pub` (SPKI PEM, mode 0644) for a key whose private
+    /// half is kept elsewhere (a token), refusing to overwrite; fsynced
+    /// with its directory before this returns.
+    pub fn write_new(&self, name: &Path) -> Result<PathBuf, KeyError> {
+        let pub_path = with_suffix(name, "pub");
+        if fs::symlink_metadata(&pub_path).is_ok() {
+            return Err(KeyError::Exists { path: pub_path });
+        }
+        write_new(&pub_path, self.to_pem().as_bytes(), 0o644)?;
+        if let Some(parent) = pub_path.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            if let Ok(d) = File::open(parent) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(pub_path)
+    }
+}
+
 fn with_suffix(name: &Path, ext: &str) -> PathBuf {
     let mut s = name.as_os_str().to_owned();
     s.push(".");
@@ -718,41 +799,41 @@ fn exposure(mode: u32) -> String {
 /// which is held to the rule of a key file: a regular file that neither
 /// its group nor others may read or write.
 pub fn read_passphrase_file(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+    read_secret_file(path, "passphrase file", "--passphrase-env VAR")
+}
+
+/// Reads a secret (a passphrase, a token's PIN) as
+/// [`read_passphrase_file`] does; `what` names the file in errors
+/// ("PIN file") and `instead` the other way to give it.
+pub fn read_secret_file(
+    path: &Path,
+    what: &'static str,
+    instead: &str,
+) -> Result<Zeroizing<String>, KeyError> {
     use std::io::Read;
     const MAX: u64 = 4096;
     let bad = |m: String| KeyError::Passphrase(m);
-    let (file, meta) = open_regular(path).map_err(|e| {
-        bad(format!(
-            "cannot read passphrase file {}: {e}",
-            path.display()
-        ))
-    })?;
+    let (file, meta) = open_regular(path)
+        .map_err(|e| bad(format!("cannot read {what} {}: {e}", path.display())))?;
     if !meta.is_file() {
         return Err(bad(format!(
-            "passphrase file {} is not a regular file (it must be a file that only its owner can read, or use --passphrase-env VAR)",
+            "{what} {} is not a regular file (it must be a file that only its owner can read, or use {instead})",
             path.display()
         )));
     }
-    check_mode("passphrase file", path, meta.permissions().mode() & 0o777)?;
+    check_mode(what, path, meta.permissions().mode() & 0o777)?;
     let mut bytes = Zeroizing::new(Vec::with_capacity(MAX as usize + 1));
-    file.take(MAX + 1).read_to_end(&mut bytes).map_err(|e| {
-        bad(format!(
-            "cannot read passphrase file {}: {e}",
-            path.display()
-        ))
-    })?;
+    file.take(MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad(format!("cannot read {what} {}: {e}", path.display())))?;
     if bytes.len() as u64 > MAX {
         return Err(bad(format!(
-            "passphrase file {} is larger than {MAX} bytes; it should hold the passphrase on one line",
+            "{what} {} is larger than {MAX} bytes; it should hold the secret on one line",
             path.display()
         )));
     }
-    let text = std::str::from_utf8(&bytes).map_err(|_| {
-        bad(format!(
-            "passphrase file {} is not UTF-8 text",
-            path.display()
-        ))
-    })?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| bad(format!("{what} {} is not UTF-8 text", path.display())))?;
     Ok(Zeroizing::new(text.lines().next().unwrap_or("").to_owned()))
 }
 

@@ -1,12 +1,15 @@
 //! The base layer: what every other layer stands on and that knows nothing
 //! of logs or ledgers. Key files, signing and strict verification
-//! ([`crypto`]), the timestamp profile ([`time`]), writes that are durable
+//! ([`crypto`]), through an ssh-agent ([`agent`]) or a PKCS#11 token
+//! ([`pkcs11`]), the timestamp profile ([`time`]), writes that are durable
 //! before they are reported (`durable`), the one way a file from outside
 //! is read ([`files`]: regular, no link followed, capped), and the key the
 //! writer authenticates its cache with ([`mac`]).
 
+pub mod agent;
 pub mod crypto;
 pub(crate) mod durable;
 pub mod files;
 pub mod mac;
+pub mod pkcs11;
 pub mod time;

@@ -14,7 +14,7 @@ use std::io::BufRead;
 use ciborium::value::{Integer, Value};
 use sha2::{Digest, Sha256};
 
-use crate::base::crypto::SigningKey;
+use crate::base::crypto::{Signer, SignerError};
 use crate::base::time::{TimeError, Timestamp};
 
 /// FORMAT §5.3: the only format version.
@@ -104,6 +104,10 @@ pub enum SignError {
     /// could be stored.
     #[error("the signature just made does not verify under the signing key's public key (a fault in signing; no event was made)")]
     SelfCheck,
+    /// The signer (an agent, a token) could not sign; its own error says
+    /// why and what to do.
+    #[error(transparent)]
+    Signer(#[from] SignerError),
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> FormatError {
@@ -949,8 +953,10 @@ impl Event {
 
     /// Signs `body` with `key` and returns the event with its stored bytes:
     /// the one way to sign an event (FORMAT §5.1-§5.2), used by the writer.
+    /// `key` is any [`Signer`]: a key file's key, or a key an agent holds,
+    /// whose answer is held to the same check as our own signature.
     ///
-    /// The kid is the key's fingerprint; the signature covers the
+    /// The kid is SHA-256 of the signer's public key; the signature covers the
     /// Sig_structure of the protected header and payload exactly as they
     /// are stored; the stored bytes are decoded again (as
     /// [`Event::assemble`] does) and, as minisign's `sign()` does, the
@@ -981,15 +987,15 @@ impl Event {
     /// assert_eq!(event.body, body);
     /// assert_eq!(Event::decode(&stored).unwrap().hash(), event.hash());
     /// ```
-    pub fn sign(key: &SigningKey, body: &Body) -> Result<(Event, Vec<u8>), SignError> {
-        let public = key.public();
+    pub fn sign(key: &dyn Signer, body: &Body) -> Result<(Event, Vec<u8>), SignError> {
+        let public = key.public_key();
         let kid = public.kid();
         let payload = body.encode();
         // Each field's own limit first: a 70,000-byte title is over the
         // 1,024 bytes of a line (FORMAT §5.4), which says more than that
         // the event is too large.
         Body::decode(&payload)?;
-        let signature = key.sign(&sig_structure(&protected_header(&kid), &payload));
+        let signature = key.try_sign(&sig_structure(&protected_header(&kid), &payload))?;
         let (event, stored) = Event::assemble(kid, payload, signature).map_err(|e| match e {
             FormatError::TooLarge => FormatError::EventTooLarge {
                 size: signed_len(&kid, body),

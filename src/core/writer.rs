@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
-use crate::base::crypto::{Fingerprint, PublicKey, SigningKey};
+use crate::base::crypto::{Fingerprint, PublicKey, Signer, SigningKey};
 use crate::base::mac::{CacheKey, KeyUnavailable};
 use crate::base::time::Timestamp;
 use crate::core::cache::{Buckets, Cache, EntryKind};
@@ -33,8 +33,13 @@ pub enum WriteError {
     Store(#[from] StoreError),
     #[error("the ledger fails verification, so nothing was written: {0}")]
     Invalid(Box<Failure>),
-    #[error("the signing key ({fingerprint}) is not the key of any party of this ledger")]
-    NotAParty { fingerprint: Fingerprint },
+    #[error("the signing key ({fingerprint}) is not the key of any party of this ledger (current keys: {}); sign with your party's key, or check which key the token or agent holds", CurrentKeys(.current))]
+    NotAParty {
+        fingerprint: Fingerprint,
+        /// Each current party's current keys, so that the message names
+        /// the key the user meant to sign with.
+        current: Vec<(PartyId, Fingerprint)>,
+    },
     #[error("refused: the signing key ({fingerprint}) was a key of party {party:?}, but it was {status}; sign with a current key of {party:?}")]
     KeyNotCurrent {
         fingerprint: Fingerprint,
@@ -186,7 +191,22 @@ pub struct Appended {
     pub author: PartyId,
 }
 
-fn sign_event(key: &SigningKey, body: &Body) -> Result<(Event, Vec<u8>), WriteError> {
+/// "most SHA256:…, med SHA256:…" in a message.
+struct CurrentKeys<'a>(&'a [(PartyId, Fingerprint)]);
+
+impl std::fmt::Display for CurrentKeys<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (party, fp)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{party} {fp}")?;
+        }
+        Ok(())
+    }
+}
+
+fn sign_event(key: &dyn Signer, body: &Body) -> Result<(Event, Vec<u8>), WriteError> {
     Event::sign(key, body).map_err(|e| match e {
         SignError::Format(e) => WriteError::Format(e),
         fault => WriteError::Sign(fault),
@@ -197,12 +217,12 @@ fn sign_event(key: &SigningKey, body: &Body) -> Result<(Event, Vec<u8>), WriteEr
 /// its genesis event, signed by `key`, which must be one of `parties`.
 pub fn init(
     dir: &Path,
-    key: &SigningKey,
+    key: &dyn Signer,
     title: &str,
     parties: &BTreeMap<PartyId, PublicKey>,
     time: Option<Timestamp>,
 ) -> Result<Appended, WriteError> {
-    let me = key.public();
+    let me = key.public_key();
     let author = parties
         .iter()
         .find(|(_, k)| **k == me)
@@ -1099,8 +1119,8 @@ impl Writer {
     }
 
     /// The party for which `key` is a current key, or why there is none.
-    fn author_of(&self, key: &SigningKey) -> Result<PartyId, WriteError> {
-        let me = key.public();
+    fn author_of(&self, key: &dyn Signer) -> Result<PartyId, WriteError> {
+        let me = key.public_key();
         let removed = |r: &crate::core::replay::KeyRecord| {
             self.state.parties.get(&r.party).and_then(|p| p.removed)
         };
@@ -1116,9 +1136,21 @@ impl Writer {
                 party: r.party.clone(),
                 status: r.status(),
             }),
-            None => Err(WriteError::NotAParty {
-                fingerprint: me.fingerprint(),
-            }),
+            None => {
+                let mut current: Vec<_> = self
+                    .state
+                    .keys
+                    .values()
+                    .filter(|r| r.is_current() && removed(r).is_none())
+                    .map(|r| (r.party.clone(), r.key.fingerprint()))
+                    .collect();
+                // By party, then in the order of the key ring.
+                current.sort_by(|a, b| a.0.cmp(&b.0));
+                Err(WriteError::NotAParty {
+                    fingerprint: me.fingerprint(),
+                    current,
+                })
+            }
         }
     }
 
@@ -1129,13 +1161,13 @@ impl Writer {
     /// written.
     pub fn append_key(
         &mut self,
-        key: &SigningKey,
-        new: &SigningKey,
+        key: &dyn Signer,
+        new: &dyn Signer,
         rotate: bool,
         time: Option<Timestamp>,
     ) -> Result<Appended, WriteError> {
         let author = self.author_of(key)?;
-        let new_key = new.public().to_bytes();
+        let new_key = new.public_key().to_bytes();
         let message = key_proof_message(
             &self.state.ledger,
             self.state.count,
@@ -1143,7 +1175,9 @@ impl Writer {
             &author,
             &new_key,
         );
-        let proof = new.sign(&message);
+        let proof = new
+            .try_sign(&message)
+            .map_err(|e| WriteError::Sign(SignError::Signer(e)))?;
         let kind = if rotate {
             Kind::KeyRotated {
                 key: new_key,
@@ -1165,7 +1199,7 @@ impl Writer {
     /// is written.
     pub fn propose_parties(
         &mut self,
-        key: &SigningKey,
+        key: &dyn Signer,
         proposal: ProposalId,
         add: &[(PartyId, &SigningKey)],
         remove: &[PartyId],
@@ -1208,7 +1242,7 @@ impl Writer {
     /// proposal `proposal` (FORMAT §5.4), naming its event hash.
     pub fn approve_parties(
         &mut self,
-        key: &SigningKey,
+        key: &dyn Signer,
         proposal: ProposalId,
         time: Option<Timestamp>,
     ) -> Result<Appended, WriteError> {
@@ -1251,7 +1285,7 @@ impl Writer {
     /// once the event has passed replay. Nothing changes on error.
     pub fn append(
         &mut self,
-        key: &SigningKey,
+        key: &dyn Signer,
         time: Option<Timestamp>,
         kind: Kind,
         document: Option<&[u8]>,

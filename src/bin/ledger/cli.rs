@@ -56,6 +56,9 @@ pub(crate) enum Command {
         /// Protect the private key with a passphrase (asked on the terminal, or see --passphrase-file/-env)
         #[arg(long)]
         passphrase: bool,
+        /// Make the key pair on a PKCS#11 token instead, e.g. 'pkcs11:token=MOST;object=ledger-2017', and write only NAME.pub
+        #[arg(long, value_name = "URI", conflicts_with = "passphrase")]
+        pkcs11: Option<String>,
         #[command(flatten)]
         pass: PassArgs,
     },
@@ -63,9 +66,12 @@ pub(crate) enum Command {
     Init {
         /// The ledger directory to create (must not exist, or be empty)
         dir: PathBuf,
-        /// Private key of the party that creates the ledger
+        /// Private key of the party that creates the ledger (or ssh-agent:SHA256:..., a .pub with --agent, or a pkcs11: URI)
         #[arg(long)]
         key: PathBuf,
+        /// --key is a public key (.pub) whose private key the ssh-agent at SSH_AUTH_SOCK holds
+        #[arg(long)]
+        agent: bool,
         /// Title of the ledger, e.g. the name of the negotiation
         #[arg(long)]
         title: String,
@@ -87,9 +93,12 @@ pub(crate) enum Command {
     Sign {
         /// The ledger directory
         dir: PathBuf,
-        /// Private key of the signing party
+        /// Private key of the signing party (or ssh-agent:SHA256:..., a .pub with --agent, or a pkcs11: URI)
         #[arg(long)]
         key: PathBuf,
+        /// --key is a public key (.pub) whose private key the ssh-agent at SSH_AUTH_SOCK holds
+        #[arg(long)]
+        agent: bool,
         /// Time the signer claims, RFC 3339 (default: now)
         #[arg(long)]
         at: Option<String>,
@@ -229,9 +238,9 @@ pub(crate) enum Command {
         /// The directory to publish into (created if absent; files already published are kept)
         out: PathBuf,
     },
-    /// Print the fingerprint of key files (SHA256:..., as `ssh-keygen -l` prints for the same key); files only, PKCS#11 URIs are not supported yet
+    /// Print the fingerprint of key files or token keys (SHA256:..., as `ssh-keygen -l` prints for the same key)
     Fingerprint {
-        /// Public (.pub: SPKI PEM or an ssh-ed25519 line) or private (.key: PKCS#8, or OpenSSH) key files
+        /// Public (.pub: SPKI PEM or an ssh-ed25519 line) or private (.key: PKCS#8, or OpenSSH) key files, or pkcs11: URIs
         #[arg(value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
@@ -346,9 +355,12 @@ pub(crate) struct CosignArgs {
 pub(crate) struct AppendArgs {
     /// The ledger directory
     pub(crate) dir: PathBuf,
-    /// Private key of the acting party
+    /// Private key of the acting party (or ssh-agent:SHA256:..., a .pub with --agent, or a pkcs11: URI)
     #[arg(long, global = true)]
     pub(crate) key: Option<PathBuf>,
+    /// --key is a public key (.pub) whose private key the ssh-agent at SSH_AUTH_SOCK holds
+    #[arg(long, global = true)]
+    pub(crate) agent: bool,
     /// Time the signer claims, RFC 3339 (default: now)
     #[arg(long, global = true)]
     pub(crate) at: Option<String>,
@@ -377,6 +389,9 @@ pub(crate) struct PassArgs {
     /// Read the key's passphrase from this environment variable
     #[arg(long, global = true, value_name = "VAR")]
     pub(crate) passphrase_env: Option<String>,
+    /// A token's module and PIN, for a pkcs11: key
+    #[command(flatten)]
+    pub(crate) token: Box<crate::token::TokenArgs>,
     /// The private keys read so far, for [`PassArgs::check_used`].
     #[arg(skip)]
     pub(crate) read: std::cell::RefCell<crate::keys::KeysRead>,

@@ -18,6 +18,10 @@ use crate::out::*;
 pub(crate) fn fingerprint(out: &Out, files: Vec<PathBuf>, pass: PassArgs) -> Result<(), Failure> {
     let mut keys = Vec::with_capacity(files.len());
     for f in &files {
+        if crate::token::uri(f)?.is_some() {
+            keys.push((f, crate::signer::public_key(f, &pass)?));
+            continue;
+        }
         let key = match PublicKey::from_file(f) {
             Ok(k) => k,
             Err(KeyError::PrivateWherePublic { .. }) => pass.load_one_of(f)?.public(),

@@ -89,7 +89,7 @@ pub(crate) struct KeysRead {
 
 impl PassArgs {
     /// The option a passphrase was given with, if it was not to be asked.
-    fn given(&self) -> Option<&'static str> {
+    pub(crate) fn given(&self) -> Option<&'static str> {
         if self.passphrase_file.is_some() {
             Some("--passphrase-file")
         } else if self.passphrase_env.is_some() {

@@ -13,6 +13,8 @@ mod input;
 mod keys;
 mod out;
 mod proofs;
+mod signer;
+mod token;
 mod witness;
 mod write;
 
@@ -110,28 +112,49 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         Command::Keygen {
             name,
             passphrase,
+            pkcs11: Some(uri),
+            pass,
+        } => {
+            let _ = passphrase;
+            token::keygen(out, &uri, &name, &pass)
+        }
+        Command::Keygen {
+            name,
+            passphrase,
+            pkcs11: None,
             pass,
         } => keys::keygen(out, name, passphrase, pass),
         Command::Init {
             dir,
             key,
+            agent,
             title,
             parties,
             at,
             allow_future,
             pass,
-        } => write::init(out, dir, key, title, parties, (at, allow_future), pass),
+        } => write::init(
+            out,
+            dir,
+            (key, agent),
+            title,
+            parties,
+            (at, allow_future),
+            pass,
+        ),
         Command::Append(args) => write::append_cmd(out, args),
         Command::Sign {
             dir,
             key,
+            agent,
             at,
             allow_future,
             target,
             pass,
         } => {
             let at = (at.as_deref(), allow_future);
-            write::append(out, &dir, &key, &pass, at, AppendKind::Sign { target })
+            let kind = AppendKind::Sign { target };
+            write::append(out, &dir, (&key, agent), &pass, at, kind)
         }
         Command::Verify {
             dir,

@@ -17,26 +17,27 @@ use crate::out::*;
 pub(crate) fn init(
     out: &Out,
     dir: PathBuf,
-    key: PathBuf,
+    (key, agent): (PathBuf, bool),
     title: String,
     parties: Vec<String>,
     (at, allow_future): (Option<String>, bool),
     pass: PassArgs,
 ) -> Result<(), Failure> {
     let time = parse_time(at.as_deref(), allow_future)?;
-    let key = pass.load(&key)?;
+    let key = crate::signer::open(&key, agent, &pass)?;
+    pass.check_used()?;
     let mut map = BTreeMap::new();
     for p in &parties {
         let (id, file) = p
             .split_once('=')
             .ok_or_else(|| Failure::usage(format!("--party {p:?}: expected ID=PUBLIC_KEY_FILE")))?;
         let id = PartyId::new(id).map_err(|e| arg_error(&format!("--party {p:?}"), e))?;
-        let public = PublicKey::from_file(Path::new(file))?;
+        let public = crate::signer::public_key(Path::new(file), &pass)?;
         if map.insert(id.clone(), public).is_some() {
             return Err(Failure::usage(format!("--party {id} is given twice")));
         }
     }
-    let done = writer::init(&dir, &key, &title, &map, time)?;
+    let done = writer::init(&dir, key.as_ref(), &title, &map, time)?;
     print_appended(out, &dir, &done)?;
     Ok(())
 }
@@ -48,7 +49,7 @@ pub(crate) fn append_cmd(out: &Out, args: AppendArgs) -> Result<(), Failure> {
     append(
         out,
         &args.dir,
-        &key,
+        (&key, args.agent),
         &args.pass,
         (args.at.as_deref(), args.allow_future),
         args.kind,
@@ -371,13 +372,14 @@ fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
 pub(crate) fn append(
     out: &Out,
     dir: &Path,
-    key: &Path,
+    (key, agent): (&Path, bool),
     pass: &PassArgs,
     (at, allow_future): (Option<&str>, bool),
     kind: AppendKind,
 ) -> Result<(), Failure> {
     let time = parse_time(at, allow_future)?;
-    let key = pass.load_one_of(key)?;
+    let key = crate::signer::open(key, agent, pass)?;
+    let key = key.as_ref();
     let checked = check_args(&kind, pass)?;
     pass.check_used()?;
     let mut w = out.open_writer(dir)?;
@@ -393,7 +395,7 @@ pub(crate) fn append(
             let Some(new) = checked.new_key else {
                 return Err(Failure::usage("--new-key is required"));
             };
-            w.append_key(&key, &new, rotate, time)?
+            w.append_key(key, &new, rotate, time)?
         }
         AppendKind::PartiesPropose { .. } | AppendKind::PartiesApprove { .. } => {
             let Some(proposal) = checked.proposal else {
@@ -405,14 +407,14 @@ pub(crate) fn append(
                     .iter()
                     .map(|(p, k)| (p.clone(), k))
                     .collect();
-                w.propose_parties(&key, proposal, &add, &checked.leaving, time)?
+                w.propose_parties(key, proposal, &add, &checked.leaving, time)?
             } else {
-                w.approve_parties(&key, proposal, time)?
+                w.approve_parties(key, proposal, time)?
             }
         }
         other => {
             let (kind, content) = event_kind(&mut w, other, checked)?;
-            w.append(&key, time, kind, content.as_deref())?
+            w.append(key, time, kind, content.as_deref())?
         }
     };
     print_appended(out, dir, &done)
