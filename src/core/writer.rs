@@ -80,6 +80,22 @@ pub enum WriteError {
     /// Signing failed its own check (FORMAT §5.2): nothing was written.
     #[error(transparent)]
     Sign(SignError),
+    /// `attach`: the event was made for another position than the head.
+    #[error("refused: the ledger's head moved since the request (the event continues {seq} events, the ledger now has {count}); an event names its predecessor, so make a new request with `ledger sign-request` and sign it again")]
+    HeadMoved { seq: u64, count: u64 },
+    /// `attach`: the event is already in the ledger.
+    #[error("refused: this event is already attached, as event #{seq}; a signed event is attached once only")]
+    AlreadyAttached { seq: u64 },
+    /// `attach`: the event is another ledger's.
+    #[error("refused: the signed event is for another ledger (its ledger id differs)")]
+    OtherLedger,
+    /// `attach`: the event names an author whose key did not sign it.
+    #[error("refused: the signing key ({fingerprint}) is a key of party {party:?}, but the event names {author:?} as its author")]
+    NotAuthorsKey {
+        fingerprint: Fingerprint,
+        party: PartyId,
+        author: PartyId,
+    },
     #[error("the ledger changed under the writer's lock; run the command again")]
     ChangedUnderLock,
     /// The cache's Merkle tree could not be written again.
@@ -1072,7 +1088,11 @@ impl Writer {
 
     /// The party for which `key` is a current key, or why there is none.
     fn author_of(&self, key: &dyn Signer) -> Result<PartyId, WriteError> {
-        let me = key.public_key();
+        self.author_of_key(&key.public_key())
+    }
+
+    fn author_of_key(&self, me: &PublicKey) -> Result<PartyId, WriteError> {
+        let me = *me;
         let removed = |r: &crate::core::replay::KeyRecord| {
             self.state.parties.get(&r.party).and_then(|p| p.removed)
         };
@@ -1230,7 +1250,23 @@ impl Writer {
         kind: Kind,
         document: Option<&[u8]>,
     ) -> Result<Appended, WriteError> {
-        let author = self.author_of(key)?;
+        let body = self.prepare(&key.public_key(), time, kind)?;
+        let (event, bytes) = sign_event(key, &body)?;
+        self.commit(event, bytes, document)
+    }
+
+    /// The body `append` would sign for `key` at the head: the payload of
+    /// a sign request (FORMAT §15.1). Checks what `append` checks before
+    /// it signs: `key` is a current key of a party, the clock, and the
+    /// stored document the event depends on; the agreement's rules are
+    /// checked when the signed event is attached ([`Writer::attach`]).
+    pub fn prepare(
+        &mut self,
+        key: &PublicKey,
+        time: Option<Timestamp>,
+        kind: Kind,
+    ) -> Result<Body, WriteError> {
+        let author = self.author_of_key(key)?;
         let time = match time {
             Some(t) => t,
             None => {
@@ -1255,7 +1291,62 @@ impl Writer {
         };
         self.load(&body.kind)?;
         self.check_depended_on(&body.kind)?;
-        let (event, bytes) = sign_event(key, &body)?;
+        Ok(body)
+    }
+
+    /// Appends an event signed elsewhere (`ledger attach`, FORMAT §15.2),
+    /// after the checks of any append: it must continue the head (an event
+    /// names its predecessor, so one made for another head cannot be moved
+    /// without being signed again), its key must be a current key of its
+    /// author, and replay, signature included, must accept it. `document`
+    /// is the version a drafted or amended event stores.
+    pub fn attach(
+        &mut self,
+        stored: &[u8],
+        document: Option<&[u8]>,
+    ) -> Result<Appended, WriteError> {
+        let event = Event::decode(stored)?;
+        let body = &event.body;
+        if body.ledger != self.state.ledger {
+            return Err(WriteError::OtherLedger);
+        }
+        if body.seq < self.state.count {
+            let tree = self.tree()?;
+            if self.event_bytes(&tree, body.seq)? == stored {
+                return Err(WriteError::AlreadyAttached { seq: body.seq });
+            }
+        }
+        if body.seq != self.state.count || body.prev != Some(self.state.head) {
+            return Err(WriteError::HeadMoved {
+                seq: body.seq,
+                count: self.state.count,
+            });
+        }
+        if let Some(r) = self.state.keys.get(&Kid(event.kid)) {
+            let key = r.key;
+            let author = self.author_of_key(&key)?;
+            if author != body.author {
+                return Err(WriteError::NotAuthorsKey {
+                    fingerprint: key.fingerprint(),
+                    party: author,
+                    author: body.author.clone(),
+                });
+            }
+        }
+        self.load(&event.body.kind)?;
+        self.check_depended_on(&event.body.kind)?;
+        self.commit(event, stored.to_vec(), document)
+    }
+
+    /// Stores a signed event once replay, its signature check included,
+    /// accepts it, with the document version it drafts or amends.
+    fn commit(
+        &mut self,
+        event: Event,
+        bytes: Vec<u8>,
+        document: Option<&[u8]>,
+    ) -> Result<Appended, WriteError> {
+        let author = event.body.author.clone();
         let pending = document.map(DocHash::of);
         let docs = |h: &DocHash| {
             if Some(*h) == pending {

@@ -232,6 +232,34 @@ pub(crate) enum Command {
         /// The directory to publish into (created if absent; files already published are kept)
         out: PathBuf,
     },
+    /// Write a sign request for an offline signer: the exact event append would sign at the head, with the document it names (FORMAT §15)
+    SignRequest(SignRequestArgs),
+    /// Sign a request from `sign-request` on a machine without the ledger: shows what is signed, asks unless --yes, writes the signed event
+    SignOffline {
+        /// The request file (from `ledger sign-request`)
+        request: PathBuf,
+        /// Private key of the signing party (or ssh-agent:SHA256:..., or a .pub with --agent)
+        #[arg(long)]
+        key: PathBuf,
+        /// --key is a public key (.pub) whose private key the ssh-agent at SSH_AUTH_SOCK holds
+        #[arg(long)]
+        agent: bool,
+        /// Where to write the signed event (must not exist)
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Sign without asking on the terminal (after reading the summary some other way)
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Append an event signed offline (from `sign-offline`), after the checks of any append
+    Attach {
+        /// The ledger directory
+        dir: PathBuf,
+        /// The signed event file
+        signed: PathBuf,
+    },
     /// Print the fingerprint of key files (SHA256:..., as `ssh-keygen -l` prints for the same key); files only, PKCS#11 URIs are not supported yet
     Fingerprint {
         /// Public (.pub: SPKI PEM or an ssh-ed25519 line) or private (.key: PKCS#8, or OpenSSH) key files
@@ -363,6 +391,26 @@ pub(crate) struct AppendArgs {
     pub(crate) allow_future: bool,
     #[command(flatten)]
     pub(crate) pass: PassArgs,
+    #[command(subcommand)]
+    pub(crate) kind: AppendKind,
+}
+
+#[derive(Args)]
+pub(crate) struct SignRequestArgs {
+    /// The ledger directory
+    pub(crate) dir: PathBuf,
+    /// Public key (.pub) of the party that will sign offline
+    #[arg(long, global = true)]
+    pub(crate) key: Option<PathBuf>,
+    /// Where to write the request (must not exist)
+    #[arg(short, long, global = true, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Time the signer claims, RFC 3339 (default: now)
+    #[arg(long, global = true)]
+    pub(crate) at: Option<String>,
+    /// Accept an --at more than 15 minutes ahead of this machine's clock
+    #[arg(long, global = true)]
+    pub(crate) allow_future: bool,
     #[command(subcommand)]
     pub(crate) kind: AppendKind,
 }

@@ -265,7 +265,7 @@ pub(crate) fn joining_parties(
 
 /// What `append` needs besides the ledger, read and checked before the
 /// ledger is opened, so that a mistake in the arguments changes nothing.
-struct Checked {
+pub(crate) struct Checked {
     /// The bytes of the version `draft` or `amend` stores.
     document: Option<Vec<u8>>,
     /// The hash of the file `approve` or `sign --file` names.
@@ -278,7 +278,7 @@ struct Checked {
     leaving: Vec<PartyId>,
 }
 
-fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
+pub(crate) fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
     let mut c = Checked {
         document: None,
         file_hash: None,
@@ -384,7 +384,7 @@ pub(crate) fn append(
 
 /// The event an `append` subcommand describes, with the bytes of the
 /// document version it drafts or amends.
-fn event_kind(
+pub(crate) fn event_kind(
     w: &mut Writer,
     kind: AppendKind,
     checked: Checked,
