@@ -1,4 +1,4 @@
-//! The two files of air-gapped signing (FORMAT §15): a *sign request*,
+//! The two files of air-gapped signing (FORMAT §17): a *sign request*,
 //! which the networked machine writes (`ledger sign-request`) and an
 //! offline signer reads (`ledger sign-offline`), and a *signed event*,
 //! which the signer writes and the networked machine attaches (`ledger
@@ -20,16 +20,22 @@ use ciborium::Value;
 use sha2::{Digest, Sha256};
 
 use crate::base::crypto::PublicKey;
-use crate::core::format::{decode_strict, encode_value, Body, DocHash, Event, FormatError, Kind};
+use crate::core::format::{
+    decode_strict, encode_value, protected_header, sig_structure, Body, DocHash, Event,
+    FormatError, Kind, MAX_EVENT_BYTES,
+};
 use crate::core::store::MAX_DOCUMENT_BYTES;
 
-/// The first item of a sign request (FORMAT §15.1).
+/// The first item of a sign request (FORMAT §17.1).
 pub const REQUEST_DOMAIN: &str = "ledger sign-request v1";
-/// The first item of a signed event file (FORMAT §15.2).
+/// The first item of a signed event file (FORMAT §17.2).
 pub const SIGNED_DOMAIN: &str = "ledger signed-event v1";
-/// The largest request or signed file: one document version at its
-/// largest, and room for the event.
-pub const MAX_FILE_BYTES: u64 = MAX_DOCUMENT_BYTES + (1 << 20);
+/// The largest sign request (FORMAT §17.1): one document version at its
+/// largest, and room for the event and the framing.
+pub const MAX_REQUEST_BYTES: u64 = MAX_DOCUMENT_BYTES + (1 << 20);
+/// The largest signed event file (FORMAT §17.2): its request, one event,
+/// and their framing.
+pub const MAX_SIGNED_BYTES: u64 = MAX_REQUEST_BYTES + MAX_EVENT_BYTES as u64 + 64;
 
 /// The digest's own encoding at the end of a request: a 32-byte string.
 const DIGEST_ITEM: usize = 2 + 32;
@@ -38,20 +44,20 @@ const DIGEST_ITEM: usize = 2 + 32;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RequestError {
-    #[error("{what} is larger than {MAX_FILE_BYTES} bytes (FORMAT §15)")]
-    TooLarge { what: &'static str },
+    #[error("{what} is larger than the {max} bytes it may have (FORMAT §17)")]
+    TooLarge { what: &'static str, max: u64 },
     #[error("{what}: {source}")]
     Format {
         what: &'static str,
         source: FormatError,
     },
-    #[error("{what} is not one (FORMAT §15): {reason}")]
+    #[error("this is not {what} (FORMAT §17): {reason}")]
     Shape { what: &'static str, reason: String },
-    #[error("the sign request was changed or damaged: its digest does not match its bytes (FORMAT §15.1); make a new request with `ledger sign-request`")]
+    #[error("the sign request was changed or damaged: its digest does not match its bytes (FORMAT §17.1); make a new request with `ledger sign-request`")]
     Digest,
-    #[error("the sign request's document does not match the event: {reason} (FORMAT §15.1)")]
+    #[error("the sign request's document does not match its event: {reason} (FORMAT §17.1)")]
     Document { reason: String },
-    #[error("the signed event does not match its request: {reason} (FORMAT §15.2)")]
+    #[error("the signed event does not match its request: {reason} (FORMAT §17.2)")]
     Mismatch { reason: String },
     #[error("the signed event's signature does not verify under the requested key {fingerprint} (FORMAT §5.2)")]
     BadSignature {
@@ -91,12 +97,12 @@ fn check_document(body: &Body, document: Option<&[u8]>) -> Result<(), RequestErr
             body.kind.name()
         )),
         (Some(h), None) => bad(format!("the event names version {h}, which is not carried")),
-        (Some(h), Some(d)) if DocHash::of(d) != h => bad(format!(
-            "the event names version {h}, the bytes carried are {}",
-            DocHash::of(d)
-        )),
         (Some(_), Some(d)) if d.len() as u64 > MAX_DOCUMENT_BYTES => bad(format!(
             "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
+        )),
+        (Some(h), Some(d)) if DocHash::of(d) != h => bad(format!(
+            "the event names version {h}, the bytes carried hash to {}",
+            DocHash::of(d)
         )),
         _ => Ok(()),
     }
@@ -128,17 +134,24 @@ impl Request {
         &self.body
     }
 
-    /// The exact bytes the signature will cover, inside the Sig_structure
-    /// (FORMAT §5.2).
+    /// The payload the event will store, exactly: the deterministic
+    /// encoding of [`Request::body`] (FORMAT §5.3).
     pub fn payload(&self) -> &[u8] {
         &self.payload
+    }
+
+    /// The exact bytes the signature covers (FORMAT §5.2, §17.1): the
+    /// Sig_structure of the protected header naming the requested key and
+    /// of the payload, built by the code that builds every event's.
+    pub fn to_be_signed(&self) -> Vec<u8> {
+        sig_structure(&protected_header(&self.key.kid()), &self.payload)
     }
 
     pub fn document(&self) -> Option<&[u8]> {
         self.document.as_deref()
     }
 
-    /// FORMAT §15.1: `[domain, key, payload, [document?], digest]`, the
+    /// FORMAT §17.1: `[domain, key, payload, [document?], digest]`, the
     /// digest being SHA-256 of every byte before its own encoding.
     pub fn encode(&self) -> Vec<u8> {
         let docs = self
@@ -164,8 +177,11 @@ impl Request {
     /// body that decodes, in its deterministic encoding) and the document.
     pub fn decode(bytes: &[u8]) -> Result<Self, RequestError> {
         const WHAT: &str = "a sign request";
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(RequestError::TooLarge { what: WHAT });
+        if bytes.len() as u64 > MAX_REQUEST_BYTES {
+            return Err(RequestError::TooLarge {
+                what: WHAT,
+                max: MAX_REQUEST_BYTES,
+            });
         }
         let shape = |reason: &str| RequestError::Shape {
             what: WHAT,
@@ -241,7 +257,7 @@ pub fn request_hash(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// A signed event and the request it answers (FORMAT §15.2).
+/// A signed event and the request it answers (FORMAT §17.2).
 #[derive(Debug)]
 pub struct Signed {
     request: Request,
@@ -288,7 +304,7 @@ impl Signed {
         })
     }
 
-    /// FORMAT §15.2: `[domain, request, event]`.
+    /// FORMAT §17.2: `[domain, request, event]`.
     pub fn encode(&self) -> Vec<u8> {
         encode_value(Value::Array(vec![
             Value::Text(SIGNED_DOMAIN.into()),
@@ -302,8 +318,11 @@ impl Signed {
     /// requested key, whose signature verifies strictly.
     pub fn decode(bytes: &[u8]) -> Result<Self, RequestError> {
         const WHAT: &str = "a signed event file";
-        if bytes.len() as u64 > 2 * MAX_FILE_BYTES {
-            return Err(RequestError::TooLarge { what: WHAT });
+        if bytes.len() as u64 > MAX_SIGNED_BYTES {
+            return Err(RequestError::TooLarge {
+                what: WHAT,
+                max: MAX_SIGNED_BYTES,
+            });
         }
         let shape = |reason: &str| RequestError::Shape {
             what: WHAT,

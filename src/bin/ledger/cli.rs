@@ -232,7 +232,7 @@ pub(crate) enum Command {
         /// The directory to publish into (created if absent; files already published are kept)
         out: PathBuf,
     },
-    /// Write a sign request for an offline signer: the exact event append would sign at the head, with the document it names (FORMAT §15)
+    /// Write a sign request for an offline signer: the exact event append would sign at the head, checked as append checks it, with the document it names (FORMAT §17)
     SignRequest(SignRequestArgs),
     /// Sign a request from `sign-request` on a machine without the ledger: shows what is signed, asks unless --yes, writes the signed event
     SignOffline {
@@ -244,10 +244,13 @@ pub(crate) enum Command {
         /// --key is a public key (.pub) whose private key the ssh-agent at SSH_AUTH_SOCK holds
         #[arg(long)]
         agent: bool,
-        /// Where to write the signed event (must not exist)
+        /// Where to write the signed event (must not exist, unless --force)
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
-        /// Sign without asking on the terminal (after reading the summary some other way)
+        /// Replace an existing -o file
+        #[arg(long)]
+        force: bool,
+        /// Sign without asking on the terminal (the summary is printed all the same)
         #[arg(long)]
         yes: bool,
         #[command(flatten)]
@@ -402,9 +405,12 @@ pub(crate) struct SignRequestArgs {
     /// Public key (.pub) of the party that will sign offline
     #[arg(long, global = true)]
     pub(crate) key: Option<PathBuf>,
-    /// Where to write the request (must not exist)
+    /// Where to write the request (must not exist, unless --force)
     #[arg(short, long, global = true, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+    /// Replace an existing -o file
+    #[arg(long, global = true)]
+    pub(crate) force: bool,
     /// Time the signer claims, RFC 3339 (default: now)
     #[arg(long, global = true)]
     pub(crate) at: Option<String>,

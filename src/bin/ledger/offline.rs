@@ -1,26 +1,30 @@
-//! Air-gapped signing (FORMAT §15): `sign-request` on the networked
+//! Air-gapped signing (FORMAT §17): `sign-request` on the networked
 //! machine, `sign-offline` on the one that holds the key and never sees
 //! the ledger, `attach` back on the networked machine. The files' bytes
-//! are `ledger::core::request`'s; the checks of an append are the
-//! writer's, as for any append.
+//! are `ledger::core::request`'s; every check of an append is the
+//! writer's (`Writer::prepare_request` before the request is written,
+//! `Writer::attach` before the signed event is), never this module's.
+//! What this module adds is what a person needs: a summary of what is
+//! signed, escaped (a request is hostile input), and a confirmation.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
 use ledger::base::crypto::PublicKey;
-use ledger::core::format::{Body, EventHash, Kind};
-use ledger::core::request::{request_hash, Request, Signed, MAX_FILE_BYTES};
-use ledger::core::store::DOCS_DIR;
+use ledger::core::format::{Body, DocHash, Kind};
+use ledger::core::request::{request_hash, Request, Signed, MAX_REQUEST_BYTES, MAX_SIGNED_BYTES};
 use ledger::core::verify::terminal_safe;
 
 use crate::cli::*;
 use crate::error::Failure;
 use crate::input::*;
 use crate::out::*;
-use crate::write::{check_args, event_kind, print_appended};
+use crate::write::{check_args, event_kind, print_appended, proposal_id};
 
-/// How many lines of a text document the summary shows.
+/// How many lines of a text document the summary shows, and how many
+/// characters of each.
 const PREVIEW_LINES: usize = 8;
+const PREVIEW_WIDTH: usize = 100;
 
 pub(crate) fn sign_request(out: &Out, args: SignRequestArgs) -> Result<(), Failure> {
     let key = args.key.ok_or_else(|| {
@@ -35,59 +39,49 @@ pub(crate) fn sign_request(out: &Out, args: SignRequestArgs) -> Result<(), Failu
     | AppendKind::PartiesPropose { .. } = args.kind
     {
         return Err(Failure::usage(
-            "sign-request: a key or party change carries a proof signed by the new key as well; append it where both keys are",
+            "sign-request: a key or party change carries a proof signed by the new key as well; append it with `ledger append` where both keys are",
         ));
     }
     let public = PublicKey::from_file(&key)?;
-    if output.exists() {
-        return Err(Failure::usage(format!(
-            "{} already exists; refusing to overwrite it",
-            output.display()
-        )));
-    }
-    let pass = PassArgs::default();
-    let checked = check_args(&args.kind, &pass)?;
+    refuse_existing(&output, args.force)?;
+    // Nothing here asks for a passphrase: no private key is read.
+    let checked = check_args(&args.kind, &PassArgs::default())?;
     let mut w = out.open_writer(&args.dir)?;
+    if let Some(n) = w.repaired() {
+        out.warn(format_args!(
+            "removed a torn tail of {n} bytes left by an interrupted append"
+        ));
+    }
     let (kind, content) = match args.kind {
         AppendKind::PartiesApprove { proposal } => {
-            let proposal = crate::write::proposal_id(&proposal)?;
-            // As `Writer::approve_parties`: with no such proposal open,
-            // attach's replay refuses the event and says which one is.
+            let proposal = proposal_id(&proposal)?;
+            // As `Writer::approve_parties`: with no such proposal open, the
+            // rules refuse the request and say which proposal is open.
             let sha256 = w
                 .state()
                 .proposal
                 .as_ref()
                 .filter(|p| p.id == proposal)
-                .map_or(EventHash([0; 32]), |p| p.hash);
+                .map_or(ledger::core::format::EventHash([0; 32]), |p| p.hash);
             (Kind::PartiesApproved { proposal, sha256 }, None)
         }
         other => event_kind(&mut w, other, checked)?,
     };
-    let body = w.prepare(&public, time, kind)?;
+    let (body, document) = w.prepare_request(&public, time, kind, content.as_deref())?;
     drop(w);
-    let document = match (&body.kind, content) {
-        (_, Some(bytes)) => Some(bytes),
-        (Kind::DocumentApproved { sha256, .. } | Kind::DocumentSigned { sha256, .. }, None) => {
-            Some(read_document(
-                &args.dir.join(DOCS_DIR).join(sha256.to_hex()),
-            )?)
-        }
-        _ => None,
-    };
-    let request =
-        Request::new(public, body, document).map_err(|e| Failure::usage(e.to_string()))?;
+    let request = Request::new(public, body, document)?;
     let bytes = request.encode();
-    write_new_file(&output, &bytes)?;
+    write_output(&output, &bytes, args.force)?;
     let body = request.body();
     let hash = request_hash(&bytes);
     if out.json {
         return out.print(serde_json::json!({
-            "request": output, "sha256": hash, "seq": body.seq, "kind": body.kind.name(),
-            "author": body.author, "fingerprint": public.fingerprint(),
+            "request": output, "sha256": hash, "ledger": args.dir, "seq": body.seq,
+            "kind": body.kind.name(), "author": body.author, "fingerprint": public.fingerprint(),
         }));
     }
     out.info(format_args!(
-        "wrote sign request {}: event #{} ({}) by {}, to be signed by {}; request sha256 {hash} (compare it on the offline machine)",
+        "wrote sign request {}: event #{} ({}) by {}, to be signed with {}; request sha256 {hash} (sign-offline prints it: compare)",
         output.display(),
         body.seq,
         body.kind.name(),
@@ -96,48 +90,23 @@ pub(crate) fn sign_request(out: &Out, args: SignRequestArgs) -> Result<(), Failu
     ))
 }
 
-/// Reads a request or signed file: a regular file of bounded size.
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, Failure> {
-    use std::io::Read;
-    let cannot = |e: std::io::Error| Failure::io(format!("cannot read {}: {e}", path.display()));
-    let meta = std::fs::metadata(path).map_err(cannot)?;
-    if !meta.is_file() {
-        return Err(Failure::usage(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(cannot)?
-        .take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > max {
-        return Err(Failure::usage(format!(
-            "{} is larger than {max} bytes, more than a request or signed event can be (FORMAT §15)",
-            path.display()
-        )));
-    }
-    Ok(bytes)
-}
-
 pub(crate) fn sign_offline(
     out: &Out,
     request_file: &Path,
     (key, agent): (&Path, bool),
-    output: &Path,
+    (output, force): (&Path, bool),
     yes: bool,
     pass: &PassArgs,
 ) -> Result<(), Failure> {
-    let bytes = read_bounded(request_file, MAX_FILE_BYTES)?;
+    let bytes = read_bounded(request_file, MAX_REQUEST_BYTES)?;
     let request = Request::decode(&bytes)
         .map_err(|e| Failure::usage(format!("{}: {e}", request_file.display())))?;
-    if output.exists() {
-        return Err(Failure::usage(format!(
-            "{} already exists; refusing to overwrite it",
-            output.display()
-        )));
+    refuse_existing(output, force)?;
+    // Decided before a key is opened or anything shown as if to be signed.
+    if !yes && !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(
+            "sign-offline asks for confirmation on a terminal, and stdin is not one: run it on a terminal, or add --yes once the request is known to be the right one; nothing was signed",
+        ));
     }
     let signer = crate::signer::open(key, agent, pass)?;
     pass.check_used()?;
@@ -145,84 +114,186 @@ pub(crate) fn sign_offline(
     let have = signer.public_key();
     if have != *wanted {
         return Err(Failure::usage(format!(
-            "--key {} is not the key the request is for: it asks party {} to sign with {}",
+            "--key is {}, but the request asks party {:?} to sign with {}: use that key",
             have.fingerprint(),
-            request.body().author,
+            request.body().author.as_str(),
             wanted.fingerprint()
         )));
     }
-    for line in summary(&request, &request_hash(&bytes)) {
-        out.info(terminal_safe(&line))?;
+    let summary: Vec<String> = summary(&request, &request_hash(&bytes))
+        .iter()
+        .map(|l| terminal_safe(l))
+        .collect();
+    if !out.json {
+        // Shown even with --quiet: it is what is about to be signed.
+        out.print(summary.join("\n"))?;
     }
     if !yes {
         confirm(&wanted.fingerprint().to_string())?;
     }
-    let (_, stored) = ledger::core::format::Event::sign(signer.as_ref(), request.body())
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    let signed = Signed::new(bytes, stored).map_err(|e| Failure::usage(e.to_string()))?;
-    write_new_file(output, &signed.encode())?;
+    let (event, stored) = ledger::core::format::Event::sign(signer.as_ref(), request.body())
+        .map_err(|e| Failure::usage(format!("nothing was signed: {e}")))?;
+    // Decoded again as `attach` will decode it: the signature verified
+    // strictly under the requested key, the payload the request's.
+    let signed = Signed::new(bytes, stored)?;
+    write_output(output, &signed.encode(), force)?;
+    if out.json {
+        return out.print(serde_json::json!({
+            "signed": output, "request_sha256": signed.request_hash(), "seq": event.body.seq,
+            "kind": event.body.kind.name(), "author": event.body.author, "hash": event.hash(),
+            "fingerprint": wanted.fingerprint(), "summary": summary,
+        }));
+    }
     out.info(format_args!(
-        "wrote signed event {}; attach it on the networked machine with `ledger attach DIR {}`",
+        "wrote signed event {} (event hash {}); attach it on the networked machine: ledger attach DIR {}",
         output.display(),
+        event.hash(),
         output.display()
     ))
 }
 
-/// Asks on the terminal; anything but y or yes declines.
-fn confirm(fingerprint: &str) -> Result<(), Failure> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::usage(
-            "no terminal to confirm on: read the summary above, then run again with --yes; nothing was signed",
+pub(crate) fn attach(out: &Out, dir: &Path, signed_file: &Path) -> Result<(), Failure> {
+    let bytes = read_bounded(signed_file, MAX_SIGNED_BYTES)?;
+    let signed = Signed::decode(&bytes)
+        .map_err(|e| Failure::usage(format!("{}: {e}", signed_file.display())))?;
+    // Only a drafted or amended event stores a new version; an approval
+    // or signature names one the ledger must already hold.
+    let document = match signed.event().body.kind {
+        Kind::DocumentDrafted { .. } | Kind::DocumentAmended { .. } => signed.request().document(),
+        _ => None,
+    };
+    let mut w = out.open_writer(dir)?;
+    if let Some(n) = w.repaired() {
+        out.warn(format_args!(
+            "removed a torn tail of {n} bytes left by an interrupted append"
         ));
     }
-    eprint!("sign this event with {fingerprint}? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
+    let done = w.attach(signed.stored(), signed.request().key(), document)?;
+    print_appended(out, dir, &done)
+}
+
+/// Refuses, before any work, to replace `path` unless `force`.
+fn refuse_existing(path: &Path, force: bool) -> Result<(), Failure> {
+    if !force && path.symlink_metadata().is_ok() {
+        return Err(exists(path));
+    }
+    Ok(())
+}
+
+fn exists(path: &Path) -> Failure {
+    Failure::usage(format!(
+        "{} already exists; refusing to overwrite it (remove it, or add --force)",
+        path.display()
+    ))
+}
+
+/// Writes a request or signed event durably (temporary file, fsync,
+/// rename or link, fsync of the directory), mode 0644: neither holds a
+/// secret. Without `force`, an existing file is never replaced, even one
+/// created since [`refuse_existing`] looked.
+fn write_output(path: &Path, bytes: &[u8], force: bool) -> Result<(), Failure> {
+    use ledger::core::store::{replace_durably, write_durably, StoreError};
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let written = if force {
+        replace_durably(dir, path, bytes)
+    } else {
+        write_durably(dir, path, bytes)
+    };
+    written.map_err(|e| match e {
+        StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            exists(path)
+        }
+        StoreError::Io { source, .. } => {
+            Failure::io(format!("cannot write {}: {source}", path.display()))
+        }
+        other => Failure::io(format!("cannot write {}: {other}", path.display())),
+    })
+}
+
+/// Reads a request or signed event file: a regular file (a FIFO or a
+/// device is refused before it is read, so nothing blocks) of at most
+/// `max` bytes, never more read than that.
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot = |e: std::io::Error| Failure::io(format!("cannot read {}: {e}", path.display()));
+    let not_regular = || Failure::usage(format!("{} is not a regular file", path.display()));
+    let too_large = || {
+        Failure::usage(format!(
+            "{} is larger than the {max} bytes a sign request or signed event may have (FORMAT §17)",
+            path.display()
+        ))
+    };
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    if meta.len() > max {
+        return Err(too_large());
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(cannot)?;
+    if !f.metadata().map_err(cannot)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    f.take(max + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Asks on the terminal (the question on stderr, the answer on stdin);
+/// anything but y or yes declines.
+fn confirm(fingerprint: &str) -> Result<(), Failure> {
+    let mut err = std::io::stderr();
+    let _ = write!(err, "sign this event with {fingerprint}? [y/N] ");
+    let _ = err.flush();
+    let mut answer = Vec::new();
+    // One short line is all an answer needs.
     std::io::stdin()
         .lock()
-        .take_line(&mut answer)
+        .take(64)
+        .read_until(b'\n', &mut answer)
         .map_err(|e| Failure::io(format!("cannot read the answer: {e}")))?;
-    match answer.trim() {
-        "y" | "yes" | "Y" | "YES" => Ok(()),
+    match String::from_utf8_lossy(&answer).trim() {
+        "y" | "yes" | "Y" | "YES" | "Yes" => Ok(()),
         _ => Err(Failure::usage("not confirmed; nothing was signed")),
     }
 }
 
-trait TakeLine {
-    fn take_line(&mut self, into: &mut String) -> std::io::Result<()>;
-}
-
-impl<R: BufRead> TakeLine for R {
-    /// One line of at most 64 bytes is all an answer needs.
-    fn take_line(&mut self, into: &mut String) -> std::io::Result<()> {
-        use std::io::Read;
-        self.take(64).read_line(into).map(|_| ())
-    }
-}
+use std::io::BufRead as _;
 
 /// What the offline signer is shown: the ledger, the position and what it
-/// builds on, who signs with which key, and the event's fields, with the
-/// document's hash, size and, for text, its first lines.
+/// builds on, who signs with which key, the event's fields, and the
+/// document's hash, size and, for text, its first lines. Every line is
+/// escaped by the caller before it is printed.
 fn summary(request: &Request, hash: &str) -> Vec<String> {
     let b: &Body = request.body();
     let mut lines = vec![
         format!("sign request sha256 {hash}"),
-        format!("  ledger     {}", hex::encode(b.ledger.0)),
+        format!("  ledger      {}", b.ledger),
         format!(
-            "  position   event #{}, after {}",
+            "  position    event #{}, after {}",
             b.seq,
             b.prev
                 .map_or_else(|| "nothing (genesis)".into(), |h| h.to_string())
         ),
         format!(
-            "  signer     {}, key {}",
-            b.author,
+            "  signer      party {}, key {}",
+            b.author.as_str(),
             request.key().fingerprint()
         ),
-        format!("  time       {}", b.time),
-        format!("  kind       {}", b.kind.name()),
+        format!("  time        {}", b.time),
+        format!("  kind        {}", b.kind.name()),
     ];
-    let mut field = |name: &str, value: &str| lines.push(format!("  {name:<10} {value}"));
+    let mut field = |name: &str, value: &str| lines.push(format!("  {name:<11} {value}"));
     match &b.kind {
         Kind::SessionOpened {
             session,
@@ -254,7 +325,14 @@ fn summary(request: &Request, hash: &str) -> Vec<String> {
             field("document", doc.as_str());
             field("title", title);
             let names: Vec<&str> = signatories.iter().map(|p| p.as_str()).collect();
-            field("signatories", &names.join(", "));
+            field(
+                "signatories",
+                &if names.is_empty() {
+                    "none (no signatures)".into()
+                } else {
+                    names.join(", ")
+                },
+            );
         }
         Kind::DocumentAmended { doc, notes, .. } => {
             field("document", doc.as_str());
@@ -264,10 +342,14 @@ fn summary(request: &Request, hash: &str) -> Vec<String> {
         }
         Kind::DocumentApproved { doc, .. } | Kind::DocumentSigned { doc, .. } => {
             field("document", doc.as_str());
+            field(
+                "title",
+                "(given when it was drafted; not part of this event)",
+            );
         }
         Kind::Note { text } => field("text", text),
         Kind::KeyRevoked { kid, reason } => {
-            field("revokes", &kid.to_hex());
+            field("revokes", &format!("key id {}", kid.to_hex()));
             field("reason", reason);
         }
         Kind::PartiesApproved { proposal, sha256 } => {
@@ -278,41 +360,24 @@ fn summary(request: &Request, hash: &str) -> Vec<String> {
     }
     if let Some(d) = request.document() {
         lines.push(format!(
-            "  version    sha256 {}, {} bytes",
-            ledger::core::format::DocHash::of(d),
+            "  version     sha256 {}, {} bytes",
+            DocHash::of(d),
             d.len()
         ));
         match std::str::from_utf8(d) {
             Ok(text) => {
                 for l in text.lines().take(PREVIEW_LINES) {
-                    lines.push(format!("  | {}", l.chars().take(100).collect::<String>()));
+                    let shown: String = l.chars().take(PREVIEW_WIDTH).collect();
+                    let more = if shown.len() < l.len() { " ..." } else { "" };
+                    lines.push(format!("  | {shown}{more}"));
                 }
                 if text.lines().nth(PREVIEW_LINES).is_some() {
                     lines.push("  | ...".into());
                 }
             }
-            Err(_) => lines.push("  (not UTF-8 text: compare the sha256 with the file)".into()),
+            Err(_) => lines
+                .push("  (not UTF-8 text: compare the sha256 above with the document's)".into()),
         }
     }
     lines
-}
-
-pub(crate) fn attach(out: &Out, dir: &Path, signed_file: &Path) -> Result<(), Failure> {
-    let bytes = read_bounded(signed_file, 2 * MAX_FILE_BYTES)?;
-    let signed = Signed::decode(&bytes)
-        .map_err(|e| Failure::usage(format!("{}: {e}", signed_file.display())))?;
-    // Only a drafted or amended event stores a new version; an approval
-    // or signature names one the ledger must already hold.
-    let document = match signed.event().body.kind {
-        Kind::DocumentDrafted { .. } | Kind::DocumentAmended { .. } => signed.request().document(),
-        _ => None,
-    };
-    let mut w = out.open_writer(dir)?;
-    if let Some(n) = w.repaired() {
-        out.warn(format_args!(
-            "removed a torn tail of {n} bytes left by an interrupted append"
-        ));
-    }
-    let done = w.attach(signed.stored(), document)?;
-    print_appended(out, dir, &done)
 }
