@@ -479,6 +479,26 @@ pub fn sweep_bin() -> (PathBuf, bool) {
 // of the event kinds it must judge as the binary does.
 // ---------------------------------------------------------------------------
 
+/// Whether `program` is on the PATH; if not, a one-line notice naming
+/// `test`, or a failure under LEDGER_REQUIRE_TOOLS=1 (as in CI,
+/// `.ci/run`, which installs it).
+pub fn tool_available(program: &str, test: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert_ne!(
+            std::env::var("LEDGER_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "LEDGER_REQUIRE_TOOLS=1, but {program} cannot be run"
+        );
+        eprintln!("NOTICE: skipping {test}: no {program}");
+    }
+    found
+}
+
 pub fn python_available() -> bool {
     let ok = std::process::Command::new("python3")
         .args(["-c", "import cbor2, cryptography"])
