@@ -1,6 +1,6 @@
 //! The README's walkthroughs run as written: the `sh` blocks under "A
 //! signing flow, step by step" and "Checkpoints, proofs and witnesses", then
-//! the secretariats' key rotation and party change, are extracted and run
+//! the secretariats' key rotation, party change and air-gapped signing, are extracted and run
 //! with bash, one after the other, with the built binary first on PATH, in
 //! an empty directory.
 
@@ -41,7 +41,16 @@ fn readme_walkthrough_runs_as_written() {
         .nth(1)
         .and_then(|s| s.split("```\n").nth(1))
         .expect("the party change block");
-    let block = format!("{block}\n{more}\n{rotation}\n{parties}\nledger verify talks\n");
+    // Then air-gapped signing, on the same ledger.
+    let offline = secretariats
+        .split("**Signing on a machine that never touches a network.**")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|b| b.split("```").next())
+        .expect("the air-gapped signing block");
+    let block = format!(
+        "{block}\n{more}\n{rotation}\n{parties}\nledger verify talks\n{offline}\nledger verify talks\n"
+    );
     // The block's first line puts target/release on PATH; the test's own
     // binary (debug or release) takes its place.
     let script: String = block
@@ -99,4 +108,9 @@ fn readme_walkthrough_runs_as_written() {
         "{stdout}"
     );
     assert!(stdout.contains("OK: 16 events verified, head "), "{stdout}");
+    assert!(
+        stdout.contains("appended event #16 (document-drafted) by med"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("OK: 17 events verified, head "), "{stdout}");
 }
