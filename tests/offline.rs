@@ -205,6 +205,7 @@ fn every_byte_of_a_request_flipped_is_refused() {
     for name in ["req.cbor", "amend.cbor"] {
         let good = fx.read(name);
         Request::decode(&good).unwrap();
+        eprintln!("{name}: {} bytes, {} bit flips", good.len(), good.len() * 8);
         for i in 0..good.len() {
             for bit in 0..8 {
                 let mut bad = good.clone();
@@ -224,6 +225,7 @@ fn every_byte_of_a_request_flipped_is_refused() {
         .chain((64..n - 34).step_by(13))
         .chain(n - 34..n)
         .collect();
+    eprintln!("through sign-offline: {} flips", picks.len());
     for &i in &picks {
         let mut bad = good.clone();
         bad[i] ^= 0x20;
@@ -255,6 +257,11 @@ fn every_byte_of_a_signed_event_flipped_is_refused_by_attach() {
         .chain((48..n).step_by(29))
         .chain(n - 64..n)
         .collect();
+    eprintln!(
+        "signed.cbor: {n} bytes, {} flips; through attach: {}",
+        n * 3,
+        picks.len()
+    );
     for &i in &picks {
         let mut bad = good.clone();
         bad[i] ^= 0x01;
