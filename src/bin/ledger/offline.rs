@@ -293,8 +293,17 @@ fn summary(request: &Request, hash: &str) -> Vec<String> {
         format!("  time        {}", b.time),
         format!("  kind        {}", b.kind.name()),
     ];
+    kind_fields(&b.kind, &mut lines);
+    if let Some(d) = request.document() {
+        preview(d, &mut lines);
+    }
+    lines
+}
+
+/// The summary's lines for the fields of the event's kind.
+fn kind_fields(kind: &Kind, lines: &mut Vec<String>) {
     let mut field = |name: &str, value: &str| lines.push(format!("  {name:<11} {value}"));
-    match &b.kind {
+    match kind {
         Kind::SessionOpened {
             session,
             title,
@@ -358,26 +367,29 @@ fn summary(request: &Request, hash: &str) -> Vec<String> {
         }
         _ => {}
     }
-    if let Some(d) = request.document() {
-        lines.push(format!(
-            "  version     sha256 {}, {} bytes",
-            DocHash::of(d),
-            d.len()
-        ));
-        match std::str::from_utf8(d) {
-            Ok(text) => {
-                for l in text.lines().take(PREVIEW_LINES) {
-                    let shown: String = l.chars().take(PREVIEW_WIDTH).collect();
-                    let more = if shown.len() < l.len() { " ..." } else { "" };
-                    lines.push(format!("  | {shown}{more}"));
-                }
-                if text.lines().nth(PREVIEW_LINES).is_some() {
-                    lines.push("  | ...".into());
-                }
+}
+
+/// The summary's lines for a document version: its hash, size and, for
+/// text, its first lines (each cut at [`PREVIEW_WIDTH`] characters).
+fn preview(d: &[u8], lines: &mut Vec<String>) {
+    lines.push(format!(
+        "  version     sha256 {}, {} bytes",
+        DocHash::of(d),
+        d.len()
+    ));
+    match std::str::from_utf8(d) {
+        Ok(text) => {
+            for l in text.lines().take(PREVIEW_LINES) {
+                let shown: String = l.chars().take(PREVIEW_WIDTH).collect();
+                let more = if shown.len() < l.len() { " ..." } else { "" };
+                lines.push(format!("  | {shown}{more}"));
             }
-            Err(_) => lines
-                .push("  (not UTF-8 text: compare the sha256 above with the document's)".into()),
+            if text.lines().nth(PREVIEW_LINES).is_some() {
+                lines.push("  | ...".into());
+            }
+        }
+        Err(_) => {
+            lines.push("  (not UTF-8 text: compare the sha256 above with the document's)".into())
         }
     }
-    lines
 }
