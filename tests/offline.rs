@@ -703,3 +703,178 @@ fn attach_waits_for_the_lock_like_any_writer() {
     fx.run(&["attach", "led", "signed.cbor", "--wait", "10"])
         .ok_stdout();
 }
+
+#[test]
+fn an_encrypted_key_signs_offline_and_its_passphrase_is_never_shown() {
+    let fx = with_request();
+    fx.write("pw", "correct horse offline\n");
+    chmod(&fx.p("pw"), 0o600);
+    fx.run(&["keygen", "keys/bob-enc", "--passphrase-file", "pw"])
+        .ok_stdout();
+    // bob's encrypted key is not bob's ledger key: refused, naming both.
+    let r = fx.run(&[
+        "sign-offline",
+        "req.cbor",
+        "--key",
+        "keys/bob-enc.key",
+        "--passphrase-file",
+        "pw",
+        "-o",
+        "signed.cbor",
+        "--yes",
+    ]);
+    r.fails(2, "party \"bob\"");
+    assert!(!r.stderr.contains("correct horse"), "{r}");
+    // A request for a ledger whose party holds the encrypted key.
+    let t = fx.at();
+    fx.run(&[
+        "init",
+        "enc",
+        "--key",
+        "keys/ann.key",
+        "--title",
+        "T",
+        "--party",
+        "ann=keys/ann.pub",
+        "--party",
+        "bob=keys/bob-enc.pub",
+        "--at",
+        &t,
+    ])
+    .ok_stdout();
+    let t = fx.at();
+    fx.run(&[
+        "sign-request",
+        "enc",
+        "--key",
+        "keys/bob-enc.pub",
+        "-o",
+        "enc-req.cbor",
+        "--at",
+        &t,
+        "note",
+        "--text",
+        "from an encrypted key",
+    ])
+    .ok_stdout();
+    let r = fx.run(&[
+        "sign-offline",
+        "enc-req.cbor",
+        "--key",
+        "keys/bob-enc.key",
+        "--passphrase-file",
+        "pw",
+        "-o",
+        "enc-signed.cbor",
+        "--yes",
+    ]);
+    r.ok_stdout();
+    assert!(!r.stdout.contains("correct horse"), "{r}");
+    fx.run(&["attach", "enc", "enc-signed.cbor"]).ok_stdout();
+    fx.run(&["verify", "enc"]).ok_stdout();
+}
+
+/// sign-offline through a real ssh-agent: the offline machine's key may
+/// live in an agent (or a hardware key behind one) as well as in a file.
+#[test]
+fn sign_offline_signs_through_an_ssh_agent() {
+    for program in ["ssh-agent", "ssh-add", "ssh-keygen"] {
+        if !tool_available(program, "the ssh-agent sign-offline test") {
+            return;
+        }
+    }
+    let fx = Fx::with_keys();
+    let keygen = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "bob",
+            "-f",
+            "keys/bob-ssh",
+        ])
+        .current_dir(fx.root())
+        .status()
+        .unwrap();
+    assert!(keygen.success());
+    let t = fx.at();
+    fx.run(&[
+        "init",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--title",
+        "T",
+        "--party",
+        "ann=keys/ann.pub",
+        "--party",
+        "bob=keys/bob-ssh.pub",
+        "--at",
+        &t,
+    ])
+    .ok_stdout();
+    request(
+        &fx,
+        "bob-ssh",
+        "req.cbor",
+        &["note", "--text", "via the agent"],
+    )
+    .ok_stdout();
+    let socket = fx.p("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !socket.exists() && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let with_agent = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(fx.root())
+            .env("NO_COLOR", "1")
+            .env("SSH_AUTH_SOCK", &socket)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let added = Command::new("ssh-add")
+        .arg("keys/bob-ssh")
+        .current_dir(fx.root())
+        .env("SSH_AUTH_SOCK", &socket)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let result = with_agent(&[
+        "sign-offline",
+        "req.cbor",
+        "--key",
+        "keys/bob-ssh.pub",
+        "--agent",
+        "-o",
+        "signed.cbor",
+        "--yes",
+    ]);
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert_eq!(result.0, Some(0), "{}", result.1);
+    fx.run(&["attach", "led", "signed.cbor"]).ok_stdout();
+    assert_eq!(fx.report()["count"], 2);
+}
