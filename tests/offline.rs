@@ -878,3 +878,51 @@ fn sign_offline_signs_through_an_ssh_agent() {
     fx.run(&["attach", "led", "signed.cbor"]).ok_stdout();
     assert_eq!(fx.report()["count"], 2);
 }
+
+#[test]
+fn json_outputs_carry_the_hashes_to_compare() {
+    let fx = Fx::with_ledger();
+    let t = fx.at();
+    let r = fx.run(&[
+        "--json",
+        "sign-request",
+        "led",
+        "--key",
+        "keys/bob.pub",
+        "-o",
+        "req.cbor",
+        "--at",
+        &t,
+        "note",
+        "--text",
+        "json",
+    ]);
+    r.ok_stdout();
+    let req = r.json();
+    assert_eq!(req["sha256"], sha256_hex(&fx.read("req.cbor")), "{r}");
+    assert_eq!(req["author"], "bob");
+    let r = fx.run(&[
+        "--json",
+        "sign-offline",
+        "req.cbor",
+        "--key",
+        "keys/bob.key",
+        "-o",
+        "signed.cbor",
+        "--yes",
+    ]);
+    r.ok_stdout();
+    let signed = r.json();
+    assert_eq!(signed["request_sha256"], req["sha256"], "{r}");
+    assert!(
+        signed["summary"].as_array().is_some_and(|l| l.len() > 5),
+        "{r}"
+    );
+    let r = fx.run(&["--json", "attach", "led", "signed.cbor"]);
+    r.ok_stdout();
+    assert_eq!(r.json()["hash"], signed["hash"], "{r}");
+    // A refusal is one JSON object too, with the one line on stderr.
+    let r = fx.run(&["--json", "attach", "led", "signed.cbor"]);
+    r.fails_json(2, "already in the ledger");
+    assert_eq!(r.json()["ok"], false);
+}

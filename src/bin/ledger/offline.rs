@@ -19,7 +19,7 @@ use crate::cli::*;
 use crate::error::Failure;
 use crate::input::*;
 use crate::out::*;
-use crate::write::{check_args, event_kind, print_appended, proposal_id};
+use crate::write::{cache_key_warning, check_args, event_kind, print_appended, proposal_id};
 
 /// How many lines of a text document the summary shows, and how many
 /// characters of each.
@@ -127,6 +127,9 @@ pub(crate) fn sign_offline(
     if !out.json {
         // Shown even with --quiet: it is what is about to be signed.
         out.print(summary.join("\n"))?;
+    } else if !yes {
+        // stdout is for the JSON result; the person asked reads stderr.
+        let _ = writeln!(std::io::stderr(), "{}", summary.join("\n"));
     }
     if !yes {
         confirm(&wanted.fingerprint().to_string())?;
@@ -168,6 +171,7 @@ pub(crate) fn attach(out: &Out, dir: &Path, signed_file: &Path) -> Result<(), Fa
             "removed a torn tail of {n} bytes left by an interrupted append"
         ));
     }
+    cache_key_warning(out, &w);
     let done = w.attach(signed.stored(), signed.request().key(), document)?;
     print_appended(out, dir, &done)
 }

@@ -57,7 +57,7 @@ pub(crate) fn append_cmd(out: &Out, args: AppendArgs) -> Result<(), Failure> {
 
 /// Says why the writer works without its cache: a key file the user must
 /// fix is a warning; no place for one at all (no HOME) only with -v.
-fn cache_key_warning(out: &Out, w: &Writer) {
+pub(crate) fn cache_key_warning(out: &Out, w: &Writer) {
     use ledger::base::mac::KeyUnavailable;
     match w.cache_key_problem() {
         None => {}
