@@ -442,7 +442,7 @@ fn no_terminal_and_no_yes_signs_nothing() {
 /// summary is followed by a question: "y" signs, anything else does not.
 #[test]
 fn on_a_terminal_it_asks_and_only_yes_signs() {
-    if !tool_available("script", "the terminal confirmation test") {
+    if !tool_available("script", None, "the terminal confirmation test") {
         return;
     }
     let fx = with_request();
@@ -689,7 +689,7 @@ fn attach_waits_for_the_lock_like_any_writer() {
     let fx = with_request();
     offline(&fx, "req.cbor", "bob", "signed.cbor").ok_stdout();
     // Another writer holds the lock (flock(1) on the log, as a writer takes it).
-    if !tool_available("flock", "the attach lock test") {
+    if !tool_available("flock", None, "the attach lock test") {
         return;
     }
     let mut holder = Command::new("flock")
@@ -779,7 +779,7 @@ fn an_encrypted_key_signs_offline_and_its_passphrase_is_never_shown() {
 #[test]
 fn sign_offline_signs_through_an_ssh_agent() {
     for program in ["ssh-agent", "ssh-add", "ssh-keygen"] {
-        if !tool_available(program, "the ssh-agent sign-offline test") {
+        if !tool_available(program, None, "the ssh-agent sign-offline test") {
             return;
         }
     }

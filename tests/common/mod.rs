@@ -479,26 +479,6 @@ pub fn sweep_bin() -> (PathBuf, bool) {
 // of the event kinds it must judge as the binary does.
 // ---------------------------------------------------------------------------
 
-/// Whether `program` is on the PATH; if not, a one-line notice naming
-/// `test`, or a failure under LEDGER_REQUIRE_TOOLS=1 (as in CI,
-/// `.ci/run`, which installs it).
-pub fn tool_available(program: &str, test: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert_ne!(
-            std::env::var("LEDGER_REQUIRE_TOOLS").as_deref(),
-            Ok("1"),
-            "LEDGER_REQUIRE_TOOLS=1, but {program} cannot be run"
-        );
-        eprintln!("NOTICE: skipping {test}: no {program}");
-    }
-    found
-}
-
 pub fn python_available() -> bool {
     let ok = std::process::Command::new("python3")
         .args(["-c", "import cbor2, cryptography"])
@@ -755,4 +735,35 @@ pub fn write_pending(dir: &Path, start: u64, end: u64) {
         &[&log],
         text.as_bytes(),
     );
+}
+
+// ---------------------------------------------------------------------------
+// Real tools (softhsm2, opensc, ssh-agent): a test whose tool is missing
+// skips with one line, unless LEDGER_REQUIRE_TOOLS=1 (as in CI), where that
+// is a failure.
+// ---------------------------------------------------------------------------
+
+/// Whether `program` can be run (`path` may name a file it needs, such
+/// as a PKCS#11 module); if not, a one-line notice naming `test`, or a
+/// failure under LEDGER_REQUIRE_TOOLS=1.
+pub fn tool_available(program: &str, needs: Option<&Path>, test: &str) -> bool {
+    let runs = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let ok = runs && needs.is_none_or(|p| p.exists());
+    if !ok {
+        let what = match needs {
+            Some(p) if runs => p.display().to_string(),
+            _ => program.to_owned(),
+        };
+        assert_ne!(
+            std::env::var("LEDGER_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "LEDGER_REQUIRE_TOOLS=1, but there is no {what}"
+        );
+        eprintln!("NOTICE: skipping {test}: no {what}");
+    }
+    ok
 }

@@ -225,13 +225,6 @@ pub(crate) enum Command {
         #[arg(long, value_name = "NAME")]
         witness: Option<String>,
     },
-    /// Publish the ledger as static files (C2SP tlog-tiles): checkpoint, tiles, entry bundles, documents
-    Publish {
-        /// The ledger directory
-        dir: PathBuf,
-        /// The directory to publish into (created if absent; files already published are kept)
-        out: PathBuf,
-    },
     /// Write a sign request for an offline signer: the exact event append would sign at the head, checked as append checks it, with the document it names (FORMAT §17)
     SignRequest(SignRequestArgs),
     /// Sign a request from `sign-request` on a machine without the ledger: shows what is signed, asks unless --yes, writes the signed event
@@ -262,6 +255,13 @@ pub(crate) enum Command {
         dir: PathBuf,
         /// The signed event file
         signed: PathBuf,
+    },
+    /// Publish the ledger as static files (C2SP tlog-tiles): checkpoint, tiles, entry bundles, documents
+    Publish {
+        /// The ledger directory
+        dir: PathBuf,
+        /// The directory to publish into (created if absent; files already published are kept)
+        out: PathBuf,
     },
     /// Print the fingerprint of key files (SHA256:..., as `ssh-keygen -l` prints for the same key); files only, PKCS#11 URIs are not supported yet
     Fingerprint {
