@@ -41,16 +41,7 @@ fn readme_walkthrough_runs_as_written() {
         .nth(1)
         .and_then(|s| s.split("```\n").nth(1))
         .expect("the party change block");
-    // Then air-gapped signing, on the same ledger.
-    let offline = secretariats
-        .split("**Signing on a machine that never touches a network.**")
-        .nth(1)
-        .and_then(|s| s.split("```sh\n").nth(1))
-        .and_then(|b| b.split("```").next())
-        .expect("the air-gapped signing block");
-    let block = format!(
-        "{block}\n{more}\n{rotation}\n{parties}\nledger verify talks\n{offline}\nledger verify talks\n"
-    );
+    let block = format!("{block}\n{more}\n{rotation}\n{parties}\nledger verify talks\n");
     // The block's first line puts target/release on PATH; the test's own
     // binary (debug or release) takes its place.
     let script: String = block
@@ -58,6 +49,11 @@ fn readme_walkthrough_runs_as_written() {
         .filter(|l| !l.starts_with("export PATH="))
         .collect::<Vec<_>>()
         .join("\n");
+    // Then air-gapped signing, on the same ledger.
+    let script = format!(
+        "{script}\n{}\nledger verify talks\n",
+        offline_block(&readme)
+    );
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_ledger"))
         .parent()
         .unwrap();
@@ -118,4 +114,15 @@ fn readme_walkthrough_runs_as_written() {
         stdout.contains("(document-drafted) by med, hash"),
         "{stdout}"
     );
+}
+
+/// The README's air-gapped signing block (for secretariats, "Signing on a
+/// machine that never touches a network").
+fn offline_block(readme: &str) -> &str {
+    readme
+        .split("**Signing on a machine that never touches a network.**")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|b| b.split("```").next())
+        .expect("the air-gapped signing block")
 }
