@@ -926,3 +926,55 @@ fn json_outputs_carry_the_hashes_to_compare() {
     r.fails_json(2, "already in the ledger");
     assert_eq!(r.json()["ok"], false);
 }
+
+/// An event over the size limit (FORMAT §5) is refused when the request is
+/// made, and a request for one cannot be built: nobody is asked to sign
+/// what no ledger may store.
+#[test]
+fn an_event_too_large_is_refused_before_anyone_signs() {
+    let fx = Fx::with_ledger();
+    let long = "x".repeat(1024);
+    let notes = "n".repeat(65_000);
+    let t = fx.at();
+    fx.refused(
+        &[
+            "sign-request",
+            "led",
+            "--key",
+            "keys/bob.pub",
+            "-o",
+            "big.cbor",
+            "--at",
+            &t,
+            "session-open",
+            "--session",
+            "s",
+            "--title",
+            &long,
+            "--place",
+            &long,
+            "--chair",
+            &long,
+            "--notes",
+            &notes,
+        ],
+        2,
+        "more than the 65535 bytes an event may have",
+    );
+    assert!(!fx.p("big.cbor").exists());
+    let req = Request::decode(&{
+        request(&fx, "bob", "small.cbor", &["note", "--text", "small"]).ok_stdout();
+        fx.read("small.cbor")
+    })
+    .unwrap();
+    let mut body = req.body().clone();
+    body.kind = Kind::SessionOpened {
+        session: "s".parse().unwrap(),
+        title: long.clone(),
+        place: Some(long.clone()),
+        chair: Some(long),
+        notes: Some(notes),
+    };
+    let e = Request::new(*req.key(), body, None).unwrap_err();
+    assert!(e.to_string().contains("requested event"), "{e}");
+}

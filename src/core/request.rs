@@ -108,6 +108,16 @@ fn check_document(body: &Body, document: Option<&[u8]>) -> Result<(), RequestErr
     }
 }
 
+/// The event the request asks for fits an event's limits (FORMAT §5,
+/// §5.4), as [`Event::sign`] will require: refused before anyone signs.
+fn within_limits(key: &PublicKey, body: &Body) -> Result<(), RequestError> {
+    Event::unsigned(key.kid(), body).map_err(|source| RequestError::Format {
+        what: "the requested event",
+        source,
+    })?;
+    Ok(())
+}
+
 impl Request {
     /// A request for `key` to sign `body`, carrying `document`, which must
     /// be the version the event names (and none for an event naming none).
@@ -117,6 +127,7 @@ impl Request {
         document: Option<Vec<u8>>,
     ) -> Result<Self, RequestError> {
         check_document(&body, document.as_deref())?;
+        within_limits(&key, &body)?;
         let payload = body.encode();
         Ok(Request {
             key,
@@ -242,6 +253,7 @@ impl Request {
             Err(_) => return Err(shape("a request carries at most one document")),
         };
         check_document(&body, document.as_deref())?;
+        within_limits(&key, &body)?;
         Ok(Request {
             key,
             body,
