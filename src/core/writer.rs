@@ -1397,7 +1397,7 @@ impl Writer {
                     author: body.author.clone(),
                 })
             }
-            Err(WriteError::NotAParty { fingerprint }) => {
+            Err(WriteError::NotAParty { fingerprint, .. }) => {
                 return Err(WriteError::UnknownKey {
                     fingerprint,
                     author: body.author.clone(),
