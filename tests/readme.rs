@@ -150,6 +150,9 @@ fn readme_runs_top_to_bottom_as_one_story() {
         // The signing flow.
         "EXECUTED at #6: signed by most (#5), med (#6)",
         "OK: 9 events verified, head ",
+        // Air-gapped signing: signed offline, attached.
+        "wrote signed event med-signed.cbor",
+        "(document-drafted) by med, hash",
         // Key rotation and a party joining.
         "(key-revoked) by most",
         "(note) by obs",
@@ -160,9 +163,9 @@ fn readme_runs_top_to_bottom_as_one_story() {
         // The checkpoints, proofs and witnesses.
         "OK: event #5 (document-signed by most,",
         "cosigned by witness.example/w1",
-        "OK: the log at size 15 is a prefix of",
-        "size 16: valid, signed by most; cosigned by witness.example/w1",
-        "OK: 16 events verified, head ",
+        "OK: the log at size 16 is a prefix of",
+        "size 17: valid, signed by most; cosigned by witness.example/w1",
+        "OK: 17 events verified, head ",
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }

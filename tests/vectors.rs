@@ -447,6 +447,142 @@ fn signer_vectors_get_their_verdicts() {
     }
 }
 
+/// FORMAT §20.5: a sign request for `med` to sign the §11 ledger's draft
+/// at seq 3, carrying the draft's bytes, and the signed event file its
+/// answer makes. Returns the vectors, the request file and the signed file.
+fn offline_vectors() -> (Vec<Vector>, Vec<u8>, Vec<u8>) {
+    use ledger::core::request::{Request, Signed};
+    let dir = tempfile::tempdir().unwrap();
+    let med = key_from_seed(dir.path(), "med.key", MED_SEED);
+    let vs = vectors();
+    let get = |l: &str| &vs.iter().find(|v| v.label == l).unwrap().value;
+    let doc = b"Joint Declaration (test vector)\n".to_vec();
+    let body = Body {
+        version: 1,
+        ledger: LedgerId(*b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"),
+        seq: 3,
+        prev: Some(EventHash::from_hex(get("event 2 hash (the head)")).unwrap()),
+        time: Timestamp::parse("2017-06-15T10:00:00+08:00").unwrap(),
+        author: PartyId::new("med").unwrap(),
+        kind: Kind::DocumentSigned {
+            doc: "joint-declaration".parse().unwrap(),
+            sha256: DocHash::of(&doc),
+        },
+    };
+    let request = Request::new(med.public(), body.clone(), Some(doc)).unwrap();
+    let request_bytes = request.encode();
+    let (event, stored) = Event::sign(&med, &body).unwrap();
+    assert_eq!(event.to_be_signed(), request.to_be_signed());
+    let signed = Signed::new(request_bytes.clone(), stored.clone()).unwrap();
+    let signed_bytes = signed.encode();
+    let v = |label, value: String| Vector { label, value };
+    let vectors = vec![
+        v(
+            "sign request (tests/data/sign-request-v1.cbor)",
+            hex::encode(&request_bytes),
+        ),
+        v("sign request sha256", common::sha256_hex(&request_bytes)),
+        v(
+            "to-be-signed bytes (the Sig_structure)",
+            hex::encode(request.to_be_signed()),
+        ),
+        v("signature", hex::encode(event.signature)),
+        v("event 3 event", hex::encode(&stored)),
+        v(
+            "event 3 hash (the head after attach)",
+            event.hash().to_hex(),
+        ),
+        v(
+            "signed event file (tests/data/signed-event-v1.cbor) sha256",
+            common::sha256_hex(&signed_bytes),
+        ),
+    ];
+    (vectors, request_bytes, signed_bytes)
+}
+
+#[test]
+fn format_md_holds_the_offline_vectors() {
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md")).unwrap();
+    let rendered = render(&offline_vectors().0);
+    assert!(
+        spec.contains(rendered.trim_end()),
+        "docs/FORMAT.md §20.5 does not match the code; regenerate it with \
+         `cargo test --test vectors -- --ignored print_vectors --nocapture`"
+    );
+}
+
+/// The files of FORMAT §20.5 under tests/data are the ones the code makes,
+/// decode strictly, give the to-be-signed bytes the spec lists, and the
+/// signed event attaches to the §11 ledger, which then verifies.
+#[test]
+fn offline_vector_files_decode_and_attach() {
+    use ledger::core::request::{Request, Signed};
+    let (vs, request_bytes, signed_bytes) = offline_vectors();
+    let get = |l: &str| &vs.iter().find(|v| v.label == l).unwrap().value;
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/");
+    let on_disk = std::fs::read(format!("{data}sign-request-v1.cbor")).unwrap();
+    assert_eq!(
+        on_disk, request_bytes,
+        "tests/data/sign-request-v1.cbor is stale"
+    );
+    let signed_on_disk = std::fs::read(format!("{data}signed-event-v1.cbor")).unwrap();
+    assert_eq!(
+        signed_on_disk, signed_bytes,
+        "tests/data/signed-event-v1.cbor is stale"
+    );
+
+    let request = Request::decode(&on_disk).unwrap();
+    assert_eq!(
+        hex::encode(request.to_be_signed()),
+        *get("to-be-signed bytes (the Sig_structure)")
+    );
+    assert_eq!(
+        request.encode(),
+        on_disk,
+        "decode then encode is the identity"
+    );
+    let signed = Signed::decode(&signed_on_disk).unwrap();
+    assert_eq!(hex::encode(signed.stored()), *get("event 3 event"));
+
+    // The §11 ledger, as a directory, and the event attached to it.
+    let v11 = vectors();
+    let get11 = |l: &str| hex::decode(&v11.iter().find(|v| v.label == l).unwrap().value).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("led");
+    std::fs::create_dir_all(l.join("docs")).unwrap();
+    let log = [
+        get11("genesis event (events.cbor bytes 0..)"),
+        get11("event 1 event"),
+        get11("event 2 event"),
+    ]
+    .concat();
+    std::fs::write(l.join("events.cbor"), log).unwrap();
+    let doc = get11("document bytes (hex)");
+    std::fs::write(l.join("docs").join(DocHash::of(&doc).to_hex()), &doc).unwrap();
+    let mut w = ledger::core::writer::Writer::open(&l).unwrap();
+    let done = w
+        .attach(signed.stored(), signed.request().key(), None)
+        .unwrap();
+    assert_eq!(done.seq, 3);
+    assert_eq!(
+        done.hash.to_hex(),
+        *get("event 3 hash (the head after attach)")
+    );
+    drop(w);
+    let verdict = ledger::proofs::audit::verify(&l, &ledger::proofs::audit::Options::default());
+    assert!(verdict.is_ok(), "{verdict:?}");
+}
+
+#[test]
+#[ignore]
+fn write_offline_vector_files() {
+    let (_, request, signed) = offline_vectors();
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/");
+    std::fs::write(format!("{data}sign-request-v1.cbor"), request).unwrap();
+    std::fs::write(format!("{data}signed-event-v1.cbor"), signed).unwrap();
+}
+
 #[test]
 #[ignore]
 fn print_vectors() {
@@ -454,4 +590,5 @@ fn print_vectors() {
     println!("----- §14.1 -----\n{}", render(&proof_vectors()));
     println!("----- §5.8 -----\n{}", render(&party_proof_vectors()));
     println!("----- §13.12 -----\n{}", render(&signer_vectors().0));
+    println!("----- §20.5 -----\n{}", render(&offline_vectors().0));
 }

@@ -1,6 +1,7 @@
-//! Event::decode, Body::decode, LogReader and Timestamp::parse on
-//! arbitrary bytes: no panic, allocation bounded by the input's size, and
-//! whatever is accepted is canonical and re-encodes to the same bytes.
+//! Event::decode, Body::decode, LogReader, Timestamp::parse and the sign
+//! request and signed event decoders (FORMAT §20) on arbitrary bytes: no
+//! panic, allocation bounded by the input's size, and whatever is accepted
+//! is canonical and re-encodes to the same bytes.
 #![no_main]
 
 use ledger_fuzz::oracle;
@@ -26,6 +27,16 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     oracle::body_decode(data);
+    if let Ok(r) = ledger::core::request::Request::decode(data) {
+        assert_eq!(r.encode(), data, "a sign request re-encodes to its bytes");
+    }
+    if let Ok(s) = ledger::core::request::Signed::decode(data) {
+        assert_eq!(
+            s.encode(),
+            data,
+            "a signed event file re-encodes to its bytes"
+        );
+    }
     if let Ok(s) = std::str::from_utf8(data) {
         if let Ok(t) = ledger::base::time::Timestamp::parse(s) {
             assert_eq!(t.as_str(), s);

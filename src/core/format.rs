@@ -1008,6 +1008,24 @@ impl Event {
         Ok((event, stored))
     }
 
+    /// The event `body` would make once signed by the key `kid` names,
+    /// with 64 zero bytes in place of the signature that is yet to be made
+    /// (they change neither its size nor any rule of FORMAT §6): its
+    /// fields and size checked as [`Event::sign`] checks them. For checking
+    /// a sign request's event before an offline signer signs it (FORMAT
+    /// §20.1); never stored, and replay refuses its signature.
+    pub fn unsigned(kid: [u8; 32], body: &Body) -> Result<Event, FormatError> {
+        let payload = body.encode();
+        Body::decode(&payload)?;
+        match Event::assemble(kid, payload, [0; 64]) {
+            Ok((event, _)) => Ok(event),
+            Err(FormatError::TooLarge) => Err(FormatError::EventTooLarge {
+                size: signed_len(&kid, body),
+            }),
+            Err(other) => Err(other),
+        }
+    }
+
     fn from_value(value: Value, stored: &[u8]) -> Result<Event, FormatError> {
         let env = |s: &str| FormatError::Envelope(s.to_owned());
         let Value::Tag(COSE_SIGN1_TAG, inner) = value else {

@@ -696,7 +696,27 @@ impl State {
         checked: Checked,
         docs: &dyn Documents,
     ) -> Result<Verified<Event>, RuleError> {
-        let body = &checked.event.body;
+        self.step(&checked.event, Some(&checked), docs)?;
+        Ok(Verified(checked.event))
+    }
+
+    /// Every rule [`State::apply`] checks but the signature, for an event
+    /// that is yet to be signed (a sign request, FORMAT §20): run on a copy
+    /// of the state, which is left unchanged, and gives no [`Verified`], so
+    /// the one way into a state is still a checked signature.
+    pub fn check_unsigned(&self, event: &Event, docs: &dyn Documents) -> Result<(), RuleError> {
+        self.clone().step(event, None, docs)
+    }
+
+    /// FORMAT §6 for one event; the signature (step 6) against `checked`,
+    /// skipped only for [`State::check_unsigned`]'s copy.
+    fn step(
+        &mut self,
+        event: &Event,
+        checked: Option<&Checked>,
+        docs: &dyn Documents,
+    ) -> Result<(), RuleError> {
+        let body = &event.body;
         let seq = body.seq;
         if seq != self.count {
             return Err(RuleError::Seq {
@@ -723,19 +743,21 @@ impl State {
             }
             Some(_) => {}
         }
-        let key = self.signing_key(&checked.event)?;
-        checked.signature_under(&key)?;
+        let key = self.signing_key(event)?;
+        if let Some(checked) = checked {
+            checked.signature_under(&key)?;
+        }
         if body.time.instant() < self.last_time.instant() {
             return Err(RuleError::TimeWentBack {
                 time: body.time.to_string(),
                 previous: self.last_time.to_string(),
             });
         }
-        self.apply_kind(&checked.event, docs)?;
+        self.apply_kind(event, docs)?;
         self.count += 1;
-        self.head = checked.event.hash();
+        self.head = event.hash();
         self.last_time = body.time.clone();
-        Ok(Verified(checked.event))
+        Ok(())
     }
 
     fn document(&self, doc: &DocId) -> Result<&Document, RuleError> {

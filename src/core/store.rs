@@ -658,6 +658,19 @@ impl Store {
     /// Checks that the document file of `hash` is there and holds exactly
     /// the bytes that hash to it (FORMAT §2), reading it in small pieces.
     pub fn check_doc(&self, hash: &DocHash) -> Result<(), String> {
+        self.read_doc_into(hash, None)
+    }
+
+    /// The bytes of the document version `hash`, read and checked as
+    /// [`Store::check_doc`] checks them (no link followed, a regular file,
+    /// bounded, hashing to `hash`): what a sign request carries (FORMAT §20).
+    pub fn read_doc(&self, hash: &DocHash) -> Result<Vec<u8>, String> {
+        let mut bytes = Vec::new();
+        self.read_doc_into(hash, Some(&mut bytes))?;
+        Ok(bytes)
+    }
+
+    fn read_doc_into(&self, hash: &DocHash, mut keep: Option<&mut Vec<u8>>) -> Result<(), String> {
         let path = self.doc_path(hash);
         match fs::symlink_metadata(&path) {
             Ok(m) if m.file_type().is_symlink() => {
@@ -721,7 +734,12 @@ impl Store {
         loop {
             match f.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => hasher.update(&buf[..n]),
+                Ok(n) => {
+                    hasher.update(&buf[..n]);
+                    if let Some(keep) = keep.as_deref_mut() {
+                        keep.extend_from_slice(&buf[..n]);
+                    }
+                }
                 Err(e) => return Err(format!("{DOCS_DIR}/{}: {e}", hash.to_hex())),
             }
         }
@@ -798,6 +816,9 @@ pub fn replace_durably(dir: &Path, path: &Path, content: &[u8]) -> Result<(), St
     Ok(durable::replace(dir, path, content)?)
 }
 
-fn write_durably(dir: &Path, path: &Path, content: &[u8]) -> Result<(), StoreError> {
+/// Writes a new file `path` in `dir` atomically and durably, mode 0644,
+/// never replacing one (`base::durable::write_new`: an existing file is
+/// an `AlreadyExists` [`StoreError::Io`]).
+pub fn write_durably(dir: &Path, path: &Path, content: &[u8]) -> Result<(), StoreError> {
     Ok(durable::write_new(dir, path, content)?)
 }

@@ -85,6 +85,31 @@ pub enum WriteError {
     /// Signing failed its own check (FORMAT §5.2): nothing was written.
     #[error(transparent)]
     Sign(SignError),
+    /// `attach`: the event was made for another position than the head
+    /// (FORMAT §20.3).
+    #[error("refused: the ledger's head has moved since the sign request was made (the event was made as event #{seq}, after {seq} events; the ledger now has {count}); an event names its predecessor, so it cannot be moved: make a new request with `ledger sign-request` and sign that one")]
+    HeadMoved { seq: u64, count: u64 },
+    /// `attach`: the event is already in the ledger, so it names a
+    /// predecessor that is no longer the head.
+    #[error("refused: this signed event is already in the ledger, as event #{seq}, so the event it continues is no longer the head; a signed event is attached once only")]
+    AlreadyAttached { seq: u64 },
+    /// `attach`: the event is another ledger's.
+    #[error("refused: the signed event is for ledger {found}, not this ledger ({expected}); attach it to the ledger its request was made from")]
+    OtherLedger { expected: LedgerId, found: LedgerId },
+    /// `attach`: the signing key is another party's than the event's author.
+    #[error("refused: the signing key ({fingerprint}) is a key of party {party:?}, but the event names {author:?} as its author")]
+    NotAuthorsKey {
+        fingerprint: Fingerprint,
+        party: PartyId,
+        author: PartyId,
+    },
+    /// `attach`: the signing key is no key of this ledger at all.
+    #[error("refused: the event names {author:?} as its author, but its signing key ({fingerprint}) is not a key this ledger knows for {author:?} (or any party) at event #{seq}; sign the request with {author:?}'s current key")]
+    UnknownKey {
+        fingerprint: Fingerprint,
+        author: PartyId,
+        seq: u64,
+    },
     #[error("the ledger changed under the writer's lock; run the command again")]
     ChangedUnderLock,
     /// The cache's Merkle tree could not be written again.
@@ -1120,7 +1145,11 @@ impl Writer {
 
     /// The party for which `key` is a current key, or why there is none.
     fn author_of(&self, key: &dyn Signer) -> Result<PartyId, WriteError> {
-        let me = key.public_key();
+        self.author_of_key(&key.public_key())
+    }
+
+    fn author_of_key(&self, me: &PublicKey) -> Result<PartyId, WriteError> {
+        let me = *me;
         let removed = |r: &crate::core::replay::KeyRecord| {
             self.state.parties.get(&r.party).and_then(|p| p.removed)
         };
@@ -1290,7 +1319,69 @@ impl Writer {
         kind: Kind,
         document: Option<&[u8]>,
     ) -> Result<Appended, WriteError> {
-        let author = self.author_of(key)?;
+        let body = self.prepare(&key.public_key(), time, kind)?;
+        let (event, bytes) = sign_event(key, &body)?;
+        self.commit(event, bytes, document)
+    }
+
+    /// The body `append` would sign for `key` at the head, once it has
+    /// passed every check `append` makes, the agreement's rules (FORMAT §6)
+    /// included, all but the signature, which is yet to be made: the
+    /// payload of a sign request (FORMAT §20). `document` is the version a
+    /// drafted or amended event stores, and the bytes of the version an
+    /// approval or signature names are returned beside the body (read
+    /// from the ledger's own file, checked against the hash the event
+    /// names), so the offline signer can show what it signs.
+    pub fn prepare_request(
+        &mut self,
+        key: &PublicKey,
+        time: Option<Timestamp>,
+        kind: Kind,
+        document: Option<&[u8]>,
+    ) -> Result<(Body, Option<Vec<u8>>), WriteError> {
+        let body = self.prepare(key, time, kind)?;
+        // The event as it will be stored but for its signature: a field
+        // over its limit or an event too large is refused here, as
+        // `append` would refuse it, and so is anything replay refuses.
+        let probe = Event::unsigned(key.kid(), &body)?;
+        let pending = document.map(DocHash::of);
+        let docs = |h: &DocHash| {
+            if Some(*h) == pending {
+                Ok(())
+            } else {
+                self.store.check(h)
+            }
+        };
+        self.state.check_unsigned(&probe, &docs)?;
+        let named = match &body.kind {
+            Kind::DocumentApproved { doc, sha256 } | Kind::DocumentSigned { doc, sha256 } => {
+                let bytes =
+                    self.store
+                        .read_doc(sha256)
+                        .map_err(|reason| WriteError::DocumentChanged {
+                            doc: doc.clone(),
+                            sha256: *sha256,
+                            reason,
+                        })?;
+                Some(bytes)
+            }
+            _ => document.map(<[u8]>::to_vec),
+        };
+        Ok((body, named))
+    }
+
+    /// The body `append` would sign for `key` at the head, after what
+    /// `append` checks before it signs: `key` is a current key of a party,
+    /// the clock, and the stored document the event depends on. Replay
+    /// checks the rest once the event is signed ([`Writer::append`]), or,
+    /// for a sign request, before ([`Writer::prepare_request`]).
+    fn prepare(
+        &mut self,
+        key: &PublicKey,
+        time: Option<Timestamp>,
+        kind: Kind,
+    ) -> Result<Body, WriteError> {
+        let author = self.author_of_key(key)?;
         let time = match time {
             Some(t) => t,
             None => {
@@ -1315,7 +1406,80 @@ impl Writer {
         };
         self.load(&body.kind)?;
         self.check_depended_on(&body.kind)?;
-        let (event, bytes) = sign_event(key, &body)?;
+        Ok(body)
+    }
+
+    /// Appends an event signed elsewhere (`ledger attach`, FORMAT §20.3)
+    /// after the checks of any append: it must be this ledger's and
+    /// continue its head (an event names its predecessor, so one made for
+    /// another head cannot be moved without being signed again), `key`
+    /// (the key whose kid the event names, as its signed file says) must be
+    /// a current key of the event's author, and replay, the signature
+    /// checked strictly included, must accept it. `document` is the version
+    /// a drafted or amended event stores.
+    pub fn attach(
+        &mut self,
+        stored: &[u8],
+        key: &PublicKey,
+        document: Option<&[u8]>,
+    ) -> Result<Appended, WriteError> {
+        let event = Event::decode(stored)?;
+        let body = &event.body;
+        if body.ledger != self.state.ledger {
+            return Err(WriteError::OtherLedger {
+                expected: self.state.ledger,
+                found: body.ledger,
+            });
+        }
+        if body.seq < self.state.count {
+            let tree = self.tree()?;
+            if self.event_bytes(&tree, body.seq)? == stored {
+                return Err(WriteError::AlreadyAttached { seq: body.seq });
+            }
+        }
+        if body.seq != self.state.count || body.prev != Some(self.state.head) {
+            return Err(WriteError::HeadMoved {
+                seq: body.seq,
+                count: self.state.count,
+            });
+        }
+        if event.kid != key.kid() {
+            return Err(WriteError::Format(FormatError::Envelope(
+                "the event's kid is not the SHA-256 of the key its signed file names".into(),
+            )));
+        }
+        match self.author_of_key(key) {
+            Ok(party) if party == body.author => {}
+            Ok(party) => {
+                return Err(WriteError::NotAuthorsKey {
+                    fingerprint: key.fingerprint(),
+                    party,
+                    author: body.author.clone(),
+                })
+            }
+            Err(WriteError::NotAParty { fingerprint, .. }) => {
+                return Err(WriteError::UnknownKey {
+                    fingerprint,
+                    author: body.author.clone(),
+                    seq: body.seq,
+                })
+            }
+            Err(e) => return Err(e),
+        }
+        self.load(&event.body.kind)?;
+        self.check_depended_on(&event.body.kind)?;
+        self.commit(event, stored.to_vec(), document)
+    }
+
+    /// Stores a signed event once replay, its signature check included,
+    /// accepts it, with the document version it drafts or amends.
+    fn commit(
+        &mut self,
+        event: Event,
+        bytes: Vec<u8>,
+        document: Option<&[u8]>,
+    ) -> Result<Appended, WriteError> {
+        let author = event.body.author.clone();
         let pending = document.map(DocHash::of);
         let docs = |h: &DocHash| {
             if Some(*h) == pending {

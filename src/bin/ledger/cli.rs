@@ -231,6 +231,37 @@ pub(crate) enum Command {
         #[arg(long, value_name = "NAME")]
         witness: Option<String>,
     },
+    /// Write a sign request for an offline signer: the exact event append would sign at the head, checked as append checks it, with the document it names (FORMAT §20)
+    SignRequest(SignRequestArgs),
+    /// Sign a request from `sign-request` on a machine without the ledger: shows what is signed, asks unless --yes, writes the signed event
+    SignOffline {
+        /// The request file (from `ledger sign-request`)
+        request: PathBuf,
+        /// Private key of the signing party (or ssh-agent:SHA256:..., or a .pub with --agent)
+        #[arg(long)]
+        key: PathBuf,
+        /// --key is a public key (.pub) whose private key the ssh-agent at SSH_AUTH_SOCK holds
+        #[arg(long)]
+        agent: bool,
+        /// Where to write the signed event (must not exist, unless --force)
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Replace an existing -o file
+        #[arg(long)]
+        force: bool,
+        /// Sign without asking on the terminal (the summary is printed all the same)
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Append an event signed offline (from `sign-offline`), after the checks of any append
+    Attach {
+        /// The ledger directory
+        dir: PathBuf,
+        /// The signed event file
+        signed: PathBuf,
+    },
     /// Publish the ledger as static files (C2SP tlog-tiles): checkpoint, tiles, entry bundles, documents
     Publish {
         /// The ledger directory
@@ -369,6 +400,29 @@ pub(crate) struct AppendArgs {
     pub(crate) allow_future: bool,
     #[command(flatten)]
     pub(crate) pass: PassArgs,
+    #[command(subcommand)]
+    pub(crate) kind: AppendKind,
+}
+
+#[derive(Args)]
+pub(crate) struct SignRequestArgs {
+    /// The ledger directory
+    pub(crate) dir: PathBuf,
+    /// Public key (.pub) of the party that will sign offline
+    #[arg(long, global = true)]
+    pub(crate) key: Option<PathBuf>,
+    /// Where to write the request (must not exist, unless --force)
+    #[arg(short, long, global = true, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Replace an existing -o file
+    #[arg(long, global = true)]
+    pub(crate) force: bool,
+    /// Time the signer claims, RFC 3339 (default: now)
+    #[arg(long, global = true)]
+    pub(crate) at: Option<String>,
+    /// Accept an --at more than 15 minutes ahead of this machine's clock
+    #[arg(long, global = true)]
+    pub(crate) allow_future: bool,
     #[command(subcommand)]
     pub(crate) kind: AppendKind,
 }

@@ -169,6 +169,12 @@ impl From<ledger::base::time::TimeError> for Failure {
     }
 }
 
+impl From<ledger::core::request::RequestError> for Failure {
+    fn from(e: ledger::core::request::RequestError) -> Self {
+        Failure::usage(e.to_string())
+    }
+}
+
 impl From<WriteError> for Failure {
     fn from(e: WriteError) -> Self {
         Failure::Write(e)

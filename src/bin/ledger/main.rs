@@ -11,6 +11,7 @@ mod error;
 mod fingerprint;
 mod input;
 mod keys;
+mod offline;
 mod out;
 mod proofs;
 mod signer;
@@ -208,6 +209,17 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             witness,
         } => keys::vkey(out, key, dir, witness),
         Command::Publish { dir, out: to } => proofs::publish(out, &dir, &to),
+        Command::SignRequest(args) => offline::sign_request(out, args),
+        Command::SignOffline {
+            request,
+            key,
+            agent,
+            output,
+            force,
+            yes,
+            pass,
+        } => offline::sign_offline(out, &request, (&key, agent), (&output, force), yes, &pass),
+        Command::Attach { dir, signed } => offline::attach(out, &dir, &signed),
         Command::Fingerprint { files, pass } => fingerprint::fingerprint(out, files, pass),
         Command::Completions { shell } => completions(out, shell),
         Command::Man => man(out),

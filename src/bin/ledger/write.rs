@@ -58,7 +58,7 @@ pub(crate) fn append_cmd(out: &Out, args: AppendArgs) -> Result<(), Failure> {
 
 /// Says why the writer works without its cache: a key file the user must
 /// fix is a warning; no place for one at all (no HOME) only with -v.
-fn cache_key_warning(out: &Out, w: &Writer) {
+pub(crate) fn cache_key_warning(out: &Out, w: &Writer) {
     use ledger::base::mac::KeyUnavailable;
     match w.cache_key_problem() {
         None => {}
@@ -303,7 +303,7 @@ pub(crate) fn joining_parties(
 
 /// What `append` needs besides the ledger, read and checked before the
 /// ledger is opened, so that a mistake in the arguments changes nothing.
-struct Checked {
+pub(crate) struct Checked {
     /// The bytes of the version `draft` or `amend` stores.
     document: Option<Vec<u8>>,
     /// The hash of the file `approve` or `sign --file` names.
@@ -316,7 +316,7 @@ struct Checked {
     leaving: Vec<PartyId>,
 }
 
-fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
+pub(crate) fn check_args(kind: &AppendKind, pass: &PassArgs) -> Result<Checked, Failure> {
     let mut c = Checked {
         document: None,
         file_hash: None,
@@ -422,7 +422,7 @@ pub(crate) fn append(
 
 /// The event an `append` subcommand describes, with the bytes of the
 /// document version it drafts or amends.
-fn event_kind(
+pub(crate) fn event_kind(
     w: &mut Writer,
     kind: AppendKind,
     checked: Checked,
