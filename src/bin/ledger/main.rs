@@ -13,6 +13,7 @@ mod input;
 mod keys;
 mod out;
 mod proofs;
+mod serve;
 mod witness;
 mod write;
 
@@ -157,8 +158,9 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             key,
             add,
             log_key,
+            policy,
             pass,
-        } => proofs::checkpoint(out, dir, key, add, log_key, pass),
+        } => proofs::checkpoint(out, dir, key, add, log_key, policy, pass),
         Command::Prove {
             dir,
             event,
@@ -179,6 +181,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             out: to,
         }) => witness::witness_request(out, dir, old, cp, to),
         Command::Witness(WitnessCommand::Cosign(args)) => witness::witness_cosign(out, args),
+        Command::Witness(WitnessCommand::Serve(args)) => serve::witness_serve(out, args),
         Command::Vkey {
             key,
             ledger: dir,
