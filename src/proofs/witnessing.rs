@@ -177,10 +177,7 @@ fn conflict_size(r: &Reply) -> Result<u64, String> {
 fn message(body: &[u8]) -> String {
     let s = String::from_utf8_lossy(body);
     let line = s.lines().next().unwrap_or("");
-    line.chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect()
+    line.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 /// Sends the stored checkpoint `written` to every witness of `policy` not

@@ -10,8 +10,7 @@
 //! [`WitnessPolicy`]'s; this module only builds one.
 
 use crate::tlog::note::{
-    parse_decimal, NoteError, NoteVerifier, PolicyGroup, PolicyMember, VerifierKind,
-    WitnessPolicy,
+    parse_decimal, NoteError, NoteVerifier, PolicyGroup, PolicyMember, VerifierKind, WitnessPolicy,
 };
 
 /// The largest policy file read.
@@ -171,10 +170,7 @@ impl Builder {
     }
 
     fn line(&mut self, line: &str) -> Result<(), String> {
-        let words: Vec<&str> = line
-            .split([' ', '\t'])
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words: Vec<&str> = line.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
         let Some((&kind, args)) = words.split_first() else {
             return Ok(());
         };
@@ -229,7 +225,9 @@ impl Builder {
                         .and_then(|k| usize::try_from(k).ok())
                         .filter(|&k| (1..=n).contains(&k))
                         .ok_or_else(|| {
-                            format!("expected all, any or a decimal k with 1 <= k <= {n}; found {k:?}")
+                            format!(
+                                "expected all, any or a decimal k with 1 <= k <= {n}; found {k:?}"
+                            )
                         })?,
                 };
                 let mut list = Vec::with_capacity(n);
@@ -306,7 +304,10 @@ mod tests {
     fn the_spec_example_nests_groups() {
         let mut t = String::from("# example\n\n");
         for (i, n) in ["X1", "X2", "X3", "Y1", "Y2", "Y3"].iter().enumerate() {
-            t += &format!("witness {n} {} http://127.0.0.1:1/{n}\n", wkey(n, i as u8 + 1));
+            t += &format!(
+                "witness {n} {} http://127.0.0.1:1/{n}\n",
+                wkey(n, i as u8 + 1)
+            );
             if *n == "X3" {
                 t += "group X-witnesses 2 X1 X2 X3\n";
             }

@@ -139,11 +139,17 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
     r
 }
 
@@ -156,14 +162,22 @@ fn plain(status: StatusCode, message: String) -> Response<Full<Bytes>> {
 fn add_checkpoint(witness: &Witness<'_>, body: &[u8], verbose: bool) -> Response<Full<Bytes>> {
     let result = AddCheckpoint::parse(body).and_then(|req| witness.add_checkpoint(&req, now()));
     match result {
-        Ok(cosigs) => text(StatusCode::OK, "text/plain; charset=utf-8", response_body(&cosigs)),
+        Ok(cosigs) => text(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            response_body(&cosigs),
+        ),
         Err(e) => {
             let status = e.status();
             if status == 500 || verbose {
                 eprintln!("ledger: witness: {status}: {e}");
             }
             if let Some(size) = e.latest_size() {
-                return text(StatusCode::CONFLICT, "text/x.tlog.size", format!("{size}\n"));
+                return text(
+                    StatusCode::CONFLICT,
+                    "text/x.tlog.size",
+                    format!("{size}\n"),
+                );
             }
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             // The witness's own failures are logged above, not told.
@@ -247,7 +261,7 @@ async fn route(
     if req.uri().path() != "/add-checkpoint" {
         return Ok(plain(
             StatusCode::NOT_FOUND,
-            format!("no such endpoint; this witness serves POST /add-checkpoint"),
+            "no such endpoint; this witness serves POST /add-checkpoint".to_owned(),
         ));
     }
     if req.method() != Method::POST {

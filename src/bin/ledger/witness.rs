@@ -117,7 +117,9 @@ fn outcome_text(o: &witnessing::Outcome) -> String {
     use witnessing::Outcome::*;
     match o {
         Cosigned {
-            old, retried: false, ..
+            old,
+            retried: false,
+            ..
         } => format!("cosigned (request from size {old})"),
         Cosigned {
             old, retried: true, ..
