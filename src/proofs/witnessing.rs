@@ -1,4 +1,4 @@
-//! Gathering witness cosignatures for a ledger's checkpoint (FORMAT §18.2):
+//! Gathering witness cosignatures for a ledger's checkpoint (FORMAT §19.2):
 //! what `ledger checkpoint DIR --key K --policy P` does after signing.
 //!
 //! This module owns the client side of tlog-witness: which old size to

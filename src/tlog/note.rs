@@ -917,7 +917,7 @@ pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
 /// `cosignature/v1` keys count, and the quorum rule over them. Built by
 /// [`WitnessPolicy::new`] (k of n, FORMAT §13.9) or by
 /// [`crate::tlog::policy`] from a C2SP tlog-policy file (groups of
-/// witnesses and groups, FORMAT §17).
+/// witnesses and groups, FORMAT §18).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WitnessPolicy {
     witnesses: Vec<NoteVerifier>,

@@ -1,4 +1,4 @@
-//! C2SP tlog-policy files (docs/FORMAT.md §17): the logs a client accepts,
+//! C2SP tlog-policy files (docs/FORMAT.md §18): the logs a client accepts,
 //! the witnesses it knows (with the URL of each one's submission prefix),
 //! and the quorum, possibly through nested groups.
 //!

@@ -293,7 +293,7 @@ impl WitnessPolicyArgs {
     }
 }
 
-/// Reads and parses a C2SP tlog-policy file (FORMAT §17).
+/// Reads and parses a C2SP tlog-policy file (FORMAT §18).
 pub(crate) fn load_policy(path: &Path) -> Result<ledger::tlog::policy::Policy, Failure> {
     let bytes = crate::input::read_input(
         path,

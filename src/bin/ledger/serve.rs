@@ -1,5 +1,5 @@
 //! `ledger witness serve`: the C2SP tlog-witness HTTP interface in front of
-//! [`ledger::tlog::witness::Witness`] (docs/FORMAT.md §18).
+//! [`ledger::tlog::witness::Witness`] (docs/FORMAT.md §19).
 //!
 //! This module owns only the transport: routes, statuses, content types,
 //! size limits, timeouts, the bound on connections and the graceful stop.
@@ -253,7 +253,7 @@ async fn serve(listener: tokio::net::TcpListener, jobs: mpsc::Sender<Job>) -> Re
 }
 
 /// The routes: `POST /add-checkpoint`, and tlog-witness's monitoring
-/// endpoint is not served (FORMAT §18).
+/// endpoint is not served (FORMAT §19).
 async fn route(
     req: Request<Incoming>,
     jobs: mpsc::Sender<Job>,
