@@ -736,3 +736,18 @@ pub fn write_pending(dir: &Path, start: u64, end: u64) {
         text.as_bytes(),
     );
 }
+
+/// Whether `program` can be run (`program ARG`); if not, a one-line notice
+/// naming `test`, or a failure under LEDGER_REQUIRE_TOOLS=1 (as in CI).
+pub fn tool_available(program: &str, arg: &str, test: &str) -> bool {
+    let ok = Command::new(program).arg(arg).output().is_ok();
+    if !ok {
+        assert_ne!(
+            std::env::var("LEDGER_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "LEDGER_REQUIRE_TOOLS=1, but {program} cannot be run"
+        );
+        eprintln!("NOTICE: skipping {test}: no {program}");
+    }
+    ok
+}
