@@ -114,6 +114,11 @@ fn readme_runs_top_to_bottom_as_one_story() {
         "OK: the log at size 15 is a prefix of",
         "size 16: valid, signed by most; cosigned by witness.example/w1",
         "OK: 16 events verified, head ",
+        // The witnesses over HTTP.
+        "witness w1: cosigned (request from size 16)",
+        "witness w2: cosigned (request from size 0)",
+        "quorum both: met",
+        "OK: 17 events verified, head ",
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }
