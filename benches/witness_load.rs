@@ -83,6 +83,7 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 }
 
 pub fn run(bin: &Path, total: usize) -> Result<String, String> {
+    let bin = &std::fs::canonicalize(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let st = Command::new(bin)
         .current_dir(tmp.path())

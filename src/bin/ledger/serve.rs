@@ -32,8 +32,10 @@ use crate::out::*;
 
 /// Connections served at once; more wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 256;
-/// Threads doing the witness's (blocking) work.
-const WORKERS: usize = 4;
+/// Threads doing the witness's (blocking) work. Mostly waiting on fsync:
+/// requests for different logs hold different locks, and their fsyncs
+/// overlap in the journal (docs/PERFORMANCE.md, "The witness over HTTP").
+const WORKERS: usize = 16;
 /// Requests queued for the workers before a connection waits.
 const QUEUE: usize = 64;
 /// Time to send a request's headers (and, on a kept-alive connection, to
