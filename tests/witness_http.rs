@@ -338,6 +338,23 @@ fn add_checkpoint_answers_each_status_of_the_spec() {
     assert_eq!(r.status().as_u16(), 405);
     assert_eq!(r.headers().get("allow").unwrap(), "POST");
 
+    // The monitoring endpoint: the state, with the log's signature and
+    // the cosignature; 404 for an origin never cosigned or not trusted.
+    let r = a
+        .get(&format!("{url}/{}/checkpoint", origin_hash(ORIGIN)))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let note = r.into_body().read_to_vec().unwrap();
+    assert_eq!(
+        note,
+        std::fs::read(w.fx.p(&format!("w1.example-state/{}", origin_hash(ORIGIN)))).unwrap()
+    );
+    for h in [origin_hash("other.example/log"), "lock".into()] {
+        let r = a.get(&format!("{url}/{h}/checkpoint")).call().unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{h}");
+    }
+
     // None of the refusals moved the state; a proper request still does.
     assert_eq!(stored_size(&w.fx), 5);
     let r = post(&a, url, "/add-checkpoint", &w.log.request(5, 8));

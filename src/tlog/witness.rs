@@ -337,6 +337,17 @@ impl<'k> Witness<'k> {
         Ok(self.load(origin)?.map(|(_, note)| note.to_bytes()))
     }
 
+    /// [`Witness::latest`] by origin hash (the lowercase hex SHA-256 in
+    /// tlog-witness's `GET <prefix>/<origin hash>/checkpoint`): `None` for
+    /// anything but the hash of a trusted log's origin, so that no other
+    /// file of the state directory can be named.
+    pub fn latest_by_hash(&self, hash: &str) -> Result<Option<Vec<u8>>, WitnessError> {
+        match self.logs.iter().find(|v| origin_hash(v.name()) == hash) {
+            Some(v) => self.latest(v.name()),
+            None => Ok(None),
+        }
+    }
+
     /// Handles one add-checkpoint request at time `now` (POSIX seconds, the
     /// cosignature's timestamp). On success the new state is on disk and the
     /// returned cosignature lines are the 200 response.

@@ -49,10 +49,17 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 /// After SIGTERM or SIGINT, how long in-flight requests may take.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
-/// One add-checkpoint request for a worker, with where to send the answer.
+/// One request for a worker, with where to send the answer.
 struct Job {
-    body: Bytes,
+    task: Task,
     reply: oneshot::Sender<Response<Full<Bytes>>>,
+}
+
+enum Task {
+    /// `POST /add-checkpoint` with this body.
+    Add(Bytes),
+    /// `GET /<origin hash>/checkpoint`.
+    Latest(String),
 }
 
 pub(crate) fn witness_serve(out: &Out, args: ServeArgs) -> Result<(), Failure> {
@@ -129,7 +136,10 @@ fn work(witness: &Witness<'_>, queue: &Mutex<mpsc::Receiver<Job>>, verbose: bool
             Err(_) => return,
         };
         let Some(job) = job else { return };
-        let response = add_checkpoint(witness, &job.body, verbose);
+        let response = match &job.task {
+            Task::Add(body) => add_checkpoint(witness, body, verbose),
+            Task::Latest(hash) => latest(witness, hash),
+        };
         // The client may have gone; nothing to do about it.
         let _ = job.reply.send(response);
     }
@@ -193,6 +203,42 @@ fn add_checkpoint(witness: &Witness<'_>, body: &[u8], verbose: bool) -> Response
     }
 }
 
+/// tlog-witness's monitoring endpoint: the latest cosigned checkpoint of
+/// a trusted log, 404 if there is none.
+fn latest(witness: &Witness<'_>, hash: &str) -> Response<Full<Bytes>> {
+    match witness.latest_by_hash(hash) {
+        Ok(Some(note)) => text(StatusCode::OK, "text/plain; charset=utf-8", note),
+        Ok(None) => plain(
+            StatusCode::NOT_FOUND,
+            "this witness has cosigned no checkpoint of a log with that origin hash".into(),
+        ),
+        Err(e) => {
+            eprintln!("ledger: witness: 500: {e}");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the witness could not process the request".into(),
+            )
+        }
+    }
+}
+
+/// Hands a task to the workers and waits for the answer.
+async fn submit(jobs: &mpsc::Sender<Job>, task: Task) -> Response<Full<Bytes>> {
+    let (reply, answer) = oneshot::channel();
+    if jobs.send(Job { task, reply }).await.is_err() {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the witness is stopping".into(),
+        );
+    }
+    answer.await.unwrap_or_else(|_| {
+        plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the witness could not process the request".into(),
+        )
+    })
+}
+
 /// Accepts connections until SIGTERM or SIGINT, then stops accepting,
 /// lets every connection finish its request in flight, and returns.
 async fn serve(listener: tokio::net::TcpListener, jobs: mpsc::Sender<Job>) -> Result<(), Failure> {
@@ -254,16 +300,35 @@ async fn serve(listener: tokio::net::TcpListener, jobs: mpsc::Sender<Job>) -> Re
     Ok(())
 }
 
-/// The routes: `POST /add-checkpoint`, and tlog-witness's monitoring
-/// endpoint is not served (FORMAT §19).
+/// The routes (FORMAT §19.1): `POST /add-checkpoint`, and tlog-witness's
+/// monitoring endpoint `GET /<origin hash>/checkpoint`.
 async fn route(
     req: Request<Incoming>,
     jobs: mpsc::Sender<Job>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let monitored = req
+        .uri()
+        .path()
+        .strip_prefix('/')
+        .and_then(|p| p.strip_suffix("/checkpoint"))
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .map(str::to_owned);
+    if let Some(hash) = monitored {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            let mut r = plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "the monitoring endpoint is a GET".into(),
+            );
+            r.headers_mut()
+                .insert(ALLOW, hyper::header::HeaderValue::from_static("GET, HEAD"));
+            return Ok(r);
+        }
+        return Ok(submit(&jobs, Task::Latest(hash)).await);
+    }
     if req.uri().path() != "/add-checkpoint" {
         return Ok(plain(
             StatusCode::NOT_FOUND,
-            "no such endpoint; this witness serves POST /add-checkpoint".to_owned(),
+            "no such endpoint; this witness serves POST /add-checkpoint and GET /<origin hash>/checkpoint".to_owned(),
         ));
     }
     if req.method() != Method::POST {
@@ -307,17 +372,5 @@ async fn route(
         }
         Ok(Ok(b)) => b.to_bytes(),
     };
-    let (reply, answer) = oneshot::channel();
-    if jobs.send(Job { body, reply }).await.is_err() {
-        return Ok(plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the witness is stopping".into(),
-        ));
-    }
-    Ok(answer.await.unwrap_or_else(|_| {
-        plain(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the witness could not process the request".into(),
-        )
-    }))
+    Ok(submit(&jobs, Task::Add(body)).await)
 }
