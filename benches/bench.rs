@@ -2,6 +2,7 @@
 //! See benches/suite/mod.rs and docs/PERFORMANCE.md.
 
 mod suite;
+mod witness_load;
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,8 @@ writes it into docs/PERFORMANCE.md between the bench markers.
   --python-max N     largest size tools/verify.py runs on (10k)
   --limit-secs S     seconds per machine-limit measurement (2)
   --fsyncs N         fsync'd appends measured (500)
+  --witness-load N   instead: N add-checkpoint requests to `ledger witness serve`
+                     from 8 clients on loopback; prints throughput and latency
 ";
 
 fn main() -> ExitCode {
@@ -81,6 +84,11 @@ fn run() -> Result<(), suite::Error> {
             "--python-max" => cfg.python_max = suite::parse_count(&value("--python-max")?)?,
             "--limit-secs" => cfg.limit_secs = value("--limit-secs")?.parse()?,
             "--fsyncs" => cfg.fsyncs = value("--fsyncs")?.parse()?,
+            "--witness-load" => {
+                let n: usize = value("--witness-load")?.parse()?;
+                println!("{}", witness_load::run(&cfg.ledger_bin, n)?);
+                return Ok(());
+            }
             other => return Err(format!("unknown option {other:?}\n\n{USAGE}").into()),
         }
     }

@@ -801,6 +801,7 @@ fn checkpoint_failures_are_typed() {
         cosigned: vec!["w1.example".into()],
         witnesses: 2,
         quorum: 2,
+        rule: None,
     };
     match refutation(bundle::check_bundle(&b, &trusted, Some(&policy))) {
         Refutation::Checkpoint(CheckpointProblem::Quorum(q)) => assert_eq!(q, expected),
@@ -818,6 +819,7 @@ fn checkpoint_failures_are_typed() {
                 cosigned: 1,
                 witnesses: 2,
                 quorum: 2,
+                rule: None,
             })
         ),
         other => panic!("expected a quorum refutation, got {other:?}"),

@@ -802,6 +802,7 @@ fn cosigned_checkpoint_counts_a_quorum() {
             cosigned: vec!["w1.example".to_owned()],
             witnesses: 3,
             quorum: 2,
+            rule: None,
         }
     );
     assert_eq!(

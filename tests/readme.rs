@@ -166,6 +166,11 @@ fn readme_runs_top_to_bottom_as_one_story() {
         "OK: the log at size 16 is a prefix of",
         "size 17: valid, signed by most; cosigned by witness.example/w1",
         "OK: 17 events verified, head ",
+        // The witnesses over HTTP.
+        "witness w1: cosigned (request from size 17)",
+        "witness w2: cosigned (request from size 0)",
+        "quorum both: met",
+        "OK: 18 events verified, head ",
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }

@@ -295,12 +295,14 @@ pub enum WitnessFailure {
     NoCheckpoint { dir: PathBuf },
     /// The latest checkpoint (`file`, relative to the ledger directory) has
     /// too few cosignatures.
-    #[error("{file}: the latest checkpoint is cosigned by {cosigned} of the {witnesses} witnesses, fewer than the {quorum} required (--quorum)")]
+    #[error("{file}: the latest checkpoint is cosigned by {cosigned} of the {witnesses} witnesses, {}", quorum_rule(*.quorum, .rule.as_deref()))]
     Quorum {
         file: String,
         cosigned: usize,
         witnesses: usize,
         quorum: usize,
+        /// A policy file's quorum name (`None`: k of n, `--quorum`).
+        rule: Option<String>,
     },
     /// Events `first..=last` come after `file` (of size `witnessed`), the
     /// largest checkpoint the witness quorum cosigned: no witness has seen
@@ -718,5 +720,13 @@ pub(crate) fn each_frame(
         if stuck || filled == before || buf.len() > MAX_EVENT_BYTES {
             return Ok(base);
         }
+    }
+}
+
+/// How [`WitnessFailure::Quorum`] names the rule not met.
+fn quorum_rule(quorum: usize, rule: Option<&str>) -> String {
+    match rule {
+        None => format!("fewer than the {quorum} required (--quorum)"),
+        Some(r) => format!("which does not meet the policy's quorum {r} (--policy)"),
     }
 }

@@ -212,6 +212,7 @@ fn witnessed(
                 cosigned: q.cosigned.len(),
                 witnesses: q.witnesses,
                 quorum: q.quorum,
+                rule: q.rule,
             })))
         }
     };

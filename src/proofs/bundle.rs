@@ -279,6 +279,16 @@ pub fn witness_request(
 ) -> Result<Vec<u8>, CheckpointError> {
     let bytes = given_or_latest(dir, checkpoint)?;
     let tree = TreeIndex::read(dir)?;
+    witness_request_in(&tree, old, bytes)
+}
+
+/// [`witness_request`] with the ledger's tree already read: the request
+/// for `checkpoint` (a note of this tree) from size `old`.
+pub fn witness_request_in(
+    tree: &TreeIndex,
+    old: u64,
+    bytes: Vec<u8>,
+) -> Result<Vec<u8>, CheckpointError> {
     let cp = parse_for(&bytes, tree.origin())?;
     if old > cp.size() {
         return Err(Request::WitnessOld {
@@ -287,8 +297,8 @@ pub fn witness_request(
         }
         .into());
     }
-    require_root(&tree, &cp, None)?;
-    let proof = merkle::prove_consistency(old, cp.size(), &tree).map_err(Request::Merkle)?;
+    require_root(tree, &cp, None)?;
+    let proof = merkle::prove_consistency(old, cp.size(), tree).map_err(Request::Merkle)?;
     // Checked like every proof this module hands out: from the root of
     // the ledger's first `old` events to the checkpoint's.
     let old_root = tree.root_at(old)?;

@@ -6,5 +6,6 @@
 
 pub mod merkle;
 pub mod note;
+pub mod policy;
 pub mod tiles;
 pub mod witness;

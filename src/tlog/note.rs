@@ -588,7 +588,9 @@ impl NoteVerifier {
         self.to_string()
     }
 
-    fn matches(&self, sig: &NoteSignature) -> bool {
+    /// Whether `sig` claims to be by this key: same name and key ID (it is
+    /// not checked; [`verify`] does that).
+    pub fn matches(&self, sig: &NoteSignature) -> bool {
         self.name == sig.name && self.key_id == sig.key_id
     }
 
@@ -911,12 +913,63 @@ pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-/// The k-of-n witness policy a client applies to a checkpoint: which
-/// `cosignature/v1` keys count, and how many must have cosigned.
+/// The witness policy a client applies to a checkpoint: which
+/// `cosignature/v1` keys count, and the quorum rule over them. Built by
+/// [`WitnessPolicy::new`] (k of n, FORMAT §13.9) or by
+/// [`crate::tlog::policy`] from a C2SP tlog-policy file (groups of
+/// witnesses and groups, FORMAT §18).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WitnessPolicy {
     witnesses: Vec<NoteVerifier>,
-    quorum: usize,
+    /// Each group's threshold and members; a group names only witnesses
+    /// and groups defined before it, so groups are evaluated in order.
+    groups: Vec<PolicyGroup>,
+    /// What must witness a checkpoint; `None` is tlog-policy's
+    /// `quorum none`.
+    quorum: Option<PolicyMember>,
+    /// The policy's description in messages: "k of n" or a group's name.
+    rule: String,
+    /// Built by [`WitnessPolicy::new`]: k of n.
+    simple: bool,
+}
+
+/// A member of a witness group, or the quorum: a witness or an earlier
+/// group, by index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyMember {
+    Witness(usize),
+    Group(usize),
+}
+
+/// A group of a witness policy: it witnesses a checkpoint when at least
+/// `threshold` of its members do (tlog-policy, "Defining a witness group").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyGroup {
+    pub name: String,
+    pub threshold: usize,
+    pub members: Vec<PolicyMember>,
+}
+
+fn check_witnesses(witnesses: &[NoteVerifier]) -> Result<(), NoteError> {
+    for (i, w) in witnesses.iter().enumerate() {
+        if w.kind != VerifierKind::CosignatureV1 {
+            return Err(NoteError::WrongKind {
+                name: w.name.clone(),
+                key_id: w.key_id,
+                expected: VerifierKind::CosignatureV1,
+                found: w.kind,
+            });
+        }
+        if witnesses.iter().take(i).any(|o| o.key == w.key) {
+            return Err(NoteError::BadPolicy {
+                reason: format!(
+                    "witness {} reuses the public key of another witness; each witness needs its own key",
+                    w.name
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl WitnessPolicy {
@@ -925,24 +978,7 @@ impl WitnessPolicy {
     /// so one key under two names would count twice), and the quorum must be
     /// between 1 and the number of witnesses.
     pub fn new(witnesses: Vec<NoteVerifier>, quorum: usize) -> Result<Self, NoteError> {
-        for (i, w) in witnesses.iter().enumerate() {
-            if w.kind != VerifierKind::CosignatureV1 {
-                return Err(NoteError::WrongKind {
-                    name: w.name.clone(),
-                    key_id: w.key_id,
-                    expected: VerifierKind::CosignatureV1,
-                    found: w.kind,
-                });
-            }
-            if witnesses.iter().take(i).any(|o| o.key == w.key) {
-                return Err(NoteError::BadPolicy {
-                    reason: format!(
-                        "witness {} reuses the public key of another witness; each witness needs its own key",
-                        w.name
-                    ),
-                });
-            }
-        }
+        check_witnesses(&witnesses)?;
         if quorum == 0 || quorum > witnesses.len() {
             return Err(NoteError::BadPolicy {
                 reason: format!(
@@ -951,26 +987,126 @@ impl WitnessPolicy {
                 ),
             });
         }
-        Ok(WitnessPolicy { witnesses, quorum })
+        let n = witnesses.len();
+        Ok(WitnessPolicy {
+            groups: vec![PolicyGroup {
+                name: format!("{quorum} of {n}"),
+                threshold: quorum,
+                members: (0..n).map(PolicyMember::Witness).collect(),
+            }],
+            witnesses,
+            quorum: Some(PolicyMember::Group(0)),
+            rule: format!("{quorum} of {n}"),
+            simple: true,
+        })
+    }
+
+    /// A policy with groups (tlog-policy). The same rules on witnesses as
+    /// [`WitnessPolicy::new`]; each group has 1 ≤ threshold ≤ members, its
+    /// members are distinct and name only witnesses and earlier groups;
+    /// `quorum` names a witness or group (`None`: no cosignature needed).
+    /// `rule` is the quorum's name, for messages.
+    pub fn with_groups(
+        witnesses: Vec<NoteVerifier>,
+        groups: Vec<PolicyGroup>,
+        quorum: Option<PolicyMember>,
+        rule: String,
+    ) -> Result<Self, NoteError> {
+        check_witnesses(&witnesses)?;
+        let bad = |reason: String| NoteError::BadPolicy { reason };
+        let valid = |m: &PolicyMember, before: usize| match *m {
+            PolicyMember::Witness(i) => i < witnesses.len(),
+            PolicyMember::Group(g) => g < before,
+        };
+        for (gi, g) in groups.iter().enumerate() {
+            if g.members.is_empty() || g.threshold == 0 || g.threshold > g.members.len() {
+                return Err(bad(format!(
+                    "group {}: expected a threshold between 1 and {} (its members); found {}",
+                    g.name,
+                    g.members.len(),
+                    g.threshold
+                )));
+            }
+            for (mi, m) in g.members.iter().enumerate() {
+                if !valid(m, gi) || g.members[..mi].contains(m) {
+                    return Err(bad(format!(
+                        "group {}: a member is undefined, later, or listed twice",
+                        g.name
+                    )));
+                }
+            }
+        }
+        if let Some(q) = &quorum {
+            if !valid(q, groups.len()) {
+                return Err(bad("the quorum names no witness or group".into()));
+            }
+        }
+        Ok(WitnessPolicy {
+            witnesses,
+            groups,
+            quorum,
+            rule,
+            simple: false,
+        })
     }
 
     pub fn witnesses(&self) -> &[NoteVerifier] {
         &self.witnesses
     }
 
-    pub fn quorum(&self) -> usize {
+    pub fn groups(&self) -> &[PolicyGroup] {
+        &self.groups
+    }
+
+    /// What must witness a checkpoint (`None`: nothing, `quorum none`).
+    pub fn quorum_member(&self) -> Option<PolicyMember> {
         self.quorum
+    }
+
+    /// The quorum rule, for messages: "k of n", or the quorum's name.
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+
+    /// Whether the witnesses marked in `cosigned` (by index into
+    /// [`WitnessPolicy::witnesses`]) meet the quorum.
+    pub fn satisfied(&self, cosigned: &[bool]) -> bool {
+        let Some(q) = self.quorum else {
+            return true;
+        };
+        let mut met: Vec<bool> = Vec::with_capacity(self.groups.len());
+        let holds = |m: &PolicyMember, met: &[bool]| match *m {
+            PolicyMember::Witness(i) => cosigned.get(i).copied().unwrap_or(false),
+            PolicyMember::Group(g) => met.get(g).copied().unwrap_or(false),
+        };
+        for g in &self.groups {
+            let n = g.members.iter().filter(|m| holds(m, &met)).count();
+            met.push(n >= g.threshold);
+        }
+        holds(&q, &met)
+    }
+
+    /// The fewest cosignatures that can meet the quorum: for a group, the
+    /// sum of its `threshold` cheapest members.
+    pub fn minimum(&self) -> usize {
+        let Some(q) = self.quorum else { return 0 };
+        let mut cost: Vec<usize> = Vec::with_capacity(self.groups.len());
+        let of = |m: &PolicyMember, cost: &[usize]| match *m {
+            PolicyMember::Witness(_) => 1,
+            PolicyMember::Group(g) => cost.get(g).copied().unwrap_or(0),
+        };
+        for g in &self.groups {
+            let mut c: Vec<usize> = g.members.iter().map(|m| of(m, &cost)).collect();
+            c.sort_unstable();
+            cost.push(c.iter().take(g.threshold).sum());
+        }
+        of(&q, &cost)
     }
 }
 
 /// A witness policy's quorum not met by a checkpoint: the evidence of
-/// [`CosignedCheckpoint::quorum`], the one k-of-n check.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the checkpoint of size {size} is cosigned by {} of the {witnesses} witnesses ({}), fewer than the {quorum} required",
-    .cosigned.len(),
-    cosigner_list(.cosigned)
-)]
+/// [`CosignedCheckpoint::quorum`], the one quorum check.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuorumNotMet {
     /// The checkpoint's tree size.
     pub size: u64,
@@ -978,9 +1114,30 @@ pub struct QuorumNotMet {
     pub cosigned: Vec<String>,
     /// How many witnesses the policy names.
     pub witnesses: usize,
-    /// How many must cosign.
+    /// How many must cosign, at the least ([`WitnessPolicy::minimum`]).
     pub quorum: usize,
+    /// For a policy with groups, the quorum's name (`None` for k of n).
+    pub rule: Option<String>,
 }
+
+impl std::fmt::Display for QuorumNotMet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the checkpoint of size {} is cosigned by {} of the {} witnesses ({}), ",
+            self.size,
+            self.cosigned.len(),
+            self.witnesses,
+            cosigner_list(&self.cosigned)
+        )?;
+        match &self.rule {
+            None => write!(f, "fewer than the {} required", self.quorum),
+            Some(r) => write!(f, "which does not meet the policy's quorum {r}"),
+        }
+    }
+}
+
+impl std::error::Error for QuorumNotMet {}
 
 fn cosigner_list(names: &[String]) -> String {
     if names.is_empty() {
@@ -1096,25 +1253,30 @@ impl CosignedCheckpoint {
         &self.cosigners
     }
 
-    /// Whether `policy`'s quorum is met: at least `policy.quorum()` of its
-    /// witnesses cosigned. Only witnesses of `policy` count, each once
-    /// ([`verify`] reports each verifier once, and a policy has distinct
-    /// keys).
+    /// Whether `policy`'s quorum is met by the policy witnesses whose
+    /// cosignatures verified, each counted once ([`verify`] reports each
+    /// verifier once, and a policy has distinct keys).
     pub fn quorum(&self, policy: &WitnessPolicy) -> Result<(), QuorumNotMet> {
+        let flags: Vec<bool> = policy
+            .witnesses
+            .iter()
+            .map(|w| self.cosigners.iter().any(|c| c.verifier == *w))
+            .collect();
+        if policy.satisfied(&flags) {
+            return Ok(());
+        }
         let cosigned: Vec<String> = self
             .cosigners
             .iter()
             .filter(|c| policy.witnesses.contains(&c.verifier))
             .map(|c| c.verifier.name.clone())
             .collect();
-        if cosigned.len() >= policy.quorum {
-            return Ok(());
-        }
         Err(QuorumNotMet {
             size: self.checkpoint.size,
             cosigned,
             witnesses: policy.witnesses.len(),
-            quorum: policy.quorum,
+            quorum: policy.minimum(),
+            rule: (!policy.simple).then(|| policy.rule.clone()),
         })
     }
 }

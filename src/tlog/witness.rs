@@ -11,8 +11,10 @@
 //!
 //! What it must never do: cosign a checkpoint that is not consistent with
 //! the one it cosigned before for that origin, or let two concurrent
-//! requests roll the state back. The check and the write happen under one
-//! exclusive lock (`lock` in the state directory), and the state is replaced
+//! requests roll the state back. The check and the write happen under the
+//! origin's exclusive lock (`<origin hash>.lock` in the state directory:
+//! one log's requests are serialised, different logs' are not), and the
+//! state is replaced
 //! atomically and durably (temporary file in the same directory, fsync,
 //! rename, fsync of the directory) before a cosignature is returned.
 
@@ -38,8 +40,9 @@ pub const MAX_PROOF_LINES: usize = 63;
 /// blank line and a note of at most [`MAX_NOTE_BYTES`].
 pub const MAX_REQUEST_BYTES: usize = 25 + MAX_PROOF_LINES * 45 + 1 + MAX_NOTE_BYTES;
 
-/// The lock file in the state directory.
-const LOCK_FILE: &str = "lock";
+/// The lock file of an origin's state is its state file's name with this
+/// suffix.
+const LOCK_SUFFIX: &str = ".lock";
 
 /// Why the witness did not cosign. [`WitnessError::status`] gives the HTTP
 /// status tlog-witness assigns to each case.
@@ -334,6 +337,17 @@ impl<'k> Witness<'k> {
         Ok(self.load(origin)?.map(|(_, note)| note.to_bytes()))
     }
 
+    /// [`Witness::latest`] by origin hash (the lowercase hex SHA-256 in
+    /// tlog-witness's `GET <prefix>/<origin hash>/checkpoint`): `None` for
+    /// anything but the hash of a trusted log's origin, so that no other
+    /// file of the state directory can be named.
+    pub fn latest_by_hash(&self, hash: &str) -> Result<Option<Vec<u8>>, WitnessError> {
+        match self.logs.iter().find(|v| origin_hash(v.name()) == hash) {
+            Some(v) => self.latest(v.name()),
+            None => Ok(None),
+        }
+    }
+
     /// Handles one add-checkpoint request at time `now` (POSIX seconds, the
     /// cosignature's timestamp). On success the new state is on disk and the
     /// returned cosignature lines are the 200 response.
@@ -389,7 +403,7 @@ impl<'k> Witness<'k> {
         // directory: checking against the stored size and persisting the new
         // one must be atomic, or a slower, smaller request could roll back a
         // faster, larger one (tlog-witness, the race after "MUST persist").
-        let _lock = self.lock()?;
+        let _lock = self.lock(&origin)?;
         let stored = self.load(&origin)?;
         let (latest, stored_root) = match &stored {
             Some((c, _)) => (c.size(), *c.root()),
@@ -446,9 +460,14 @@ impl<'k> Witness<'k> {
         Ok(vec![cosig])
     }
 
-    /// Takes the state directory's exclusive lock, waiting for it.
-    fn lock(&self) -> Result<File, WitnessError> {
-        let path = self.dir.join(LOCK_FILE);
+    /// Takes the exclusive lock of `origin`'s state, waiting for it. One
+    /// lock per origin: requests for one log are serialised (the
+    /// compare-and-swap of its size), requests for different logs are not,
+    /// so that their fsyncs can overlap.
+    fn lock(&self, origin: &str) -> Result<File, WitnessError> {
+        let path = self
+            .dir
+            .join(format!("{}{LOCK_SUFFIX}", origin_hash(origin)));
         let f = OpenOptions::new()
             .read(true)
             .write(true)

@@ -33,6 +33,11 @@ pub(crate) fn verify(
         options.log_keys.push((key_label(k), key));
     }
     options.witnesses = proofs.witnesses.policy()?;
+    if allow_unwitnessed_tail && options.witnesses.is_none() {
+        return Err(Failure::usage(
+            "--allow-unwitnessed-tail needs a witness policy: give --witness or --policy",
+        ));
+    }
     if let Some(h) = head {
         options.head = Some(ledger::core::format::EventHash::from_hex(&h).map_err(|_| {
             Failure::usage(format!(

@@ -122,8 +122,8 @@ pub(crate) enum Command {
         head: Option<String>,
         #[command(flatten)]
         proofs: ProofTrust,
-        /// With --witness: accept events after the largest checkpoint the witnesses cosigned, reporting them as not witnessed (by default they fail verification)
-        #[arg(long, requires = "witness")]
+        /// With --witness or --policy: accept events after the largest checkpoint the witnesses cosigned, reporting them as not witnessed (by default they fail verification)
+        #[arg(long)]
         allow_unwitnessed_tail: bool,
     },
     /// List the events of a ledger (after verifying it)
@@ -183,6 +183,9 @@ pub(crate) enum Command {
         /// --key is a dedicated log key, not a party's (every verifier then needs --log-key)
         #[arg(long, requires = "key")]
         log_key: bool,
+        /// Then gather cosignatures from the witnesses of this C2SP tlog-policy file, over HTTP, until its quorum is met
+        #[arg(long, value_name = "FILE", requires = "key")]
+        policy: Option<PathBuf>,
         #[command(flatten)]
         pass: PassArgs,
     },
@@ -296,12 +299,15 @@ pub(crate) struct ProofTrust {
     pub(crate) witnesses: WitnessPolicyArgs,
 }
 
-/// A k-of-n witness policy.
+/// A witness policy: k of n, or a C2SP tlog-policy file.
 #[derive(Args, Clone, Default)]
 pub(crate) struct WitnessPolicyArgs {
     /// A witness's vkey (NAME+ID+KEY, or a file holding one); repeat for each
-    #[arg(long, value_name = "VKEY")]
+    #[arg(long, value_name = "VKEY", conflicts_with = "policy")]
     pub(crate) witness: Vec<String>,
+    /// A C2SP tlog-policy file: its witnesses, groups and quorum decide whether a checkpoint is witnessed
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
     /// How many of the witnesses must have cosigned (default: all)
     #[arg(long, value_name = "K", requires = "witness")]
     pub(crate) quorum: Option<usize>,
@@ -309,6 +315,9 @@ pub(crate) struct WitnessPolicyArgs {
 
 impl WitnessPolicyArgs {
     pub(crate) fn policy(&self) -> Result<Option<ledger::tlog::note::WitnessPolicy>, Failure> {
+        if let Some(p) = &self.policy {
+            return Ok(Some(load_policy(p)?.witness_policy().clone()));
+        }
         if self.witness.is_empty() {
             return Ok(None);
         }
@@ -322,6 +331,17 @@ impl WitnessPolicyArgs {
             .map(Some)
             .map_err(|e| Failure::usage(format!("--witness/--quorum: {e}")))
     }
+}
+
+/// Reads and parses a C2SP tlog-policy file (FORMAT §18).
+pub(crate) fn load_policy(path: &Path) -> Result<ledger::tlog::policy::Policy, Failure> {
+    let bytes = crate::input::read_input(
+        path,
+        ledger::tlog::policy::MAX_POLICY_BYTES as u64,
+        "a witness policy file",
+    )?;
+    ledger::tlog::policy::Policy::parse(&bytes)
+        .map_err(|e| Failure::usage(format!("--policy {}: {e}", path.display())))
 }
 
 /// A vkey given on the command line, or the path of a file holding one.
@@ -356,6 +376,30 @@ pub(crate) enum WitnessCommand {
     },
     /// Cosign a checkpoint: check its log signature and its consistency with the largest tree seen for its origin, then add a cosignature
     Cosign(CosignArgs),
+    /// Serve C2SP tlog-witness over HTTP (POST /add-checkpoint) until SIGTERM or SIGINT; prints the bound address first
+    Serve(ServeArgs),
+}
+
+/// `ledger witness serve`.
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on, e.g. 127.0.0.1:8080 (port 0: any free port; the address is printed)
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// The witness's private key
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The witness's name (its key name in cosignatures)
+    #[arg(long)]
+    pub(crate) name: String,
+    /// The witness's state directory (the largest tree seen, per origin), shared with `witness cosign`
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state: PathBuf,
+    /// A trusted log's vkey (from `ledger vkey --ledger`), or a file holding one; repeat for each
+    #[arg(long, value_name = "VKEY", required = true)]
+    pub(crate) log: Vec<String>,
+    #[command(flatten)]
+    pub(crate) pass: PassArgs,
 }
 
 /// `ledger witness cosign`.

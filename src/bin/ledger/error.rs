@@ -23,6 +23,13 @@ pub(crate) enum Failure {
     Checkpoint(CheckpointError),
     /// A witness's refusal.
     Witness(WitnessError),
+    /// `checkpoint --policy`: the checkpoint is stored, but its witnesses'
+    /// cosignatures do not meet the policy's quorum. `report` is the
+    /// command's JSON report, which `--json` prints with the failure.
+    Unwitnessed {
+        message: String,
+        report: serde_json::Value,
+    },
     /// stdout was closed by its reader (`ledger log | head`): not an error.
     BrokenPipe,
 }
@@ -56,7 +63,7 @@ impl Failure {
         const USAGE: u8 = 2;
         match self {
             Failure::BrokenPipe => OK,
-            Failure::Refuted(_) => REFUTED,
+            Failure::Refuted(_) | Failure::Unwitnessed { .. } => REFUTED,
             // `export --event N` past the end: a mistake in the request, not
             // evidence against the ledger.
             Failure::Verify(VerifyError::Failed(f))
@@ -133,6 +140,13 @@ impl Failure {
         if let (1, Some(m)) = (exit, v.as_object_mut()) {
             m.insert("verified".into(), false.into());
         }
+        if let (Failure::Unwitnessed { report, .. }, Some(m)) = (self, v.as_object_mut()) {
+            if let Some(r) = report.as_object() {
+                for (k, val) in r {
+                    m.entry(k.clone()).or_insert_with(|| val.clone());
+                }
+            }
+        }
         v
     }
 
@@ -140,6 +154,7 @@ impl Failure {
     pub(crate) fn message(&self) -> String {
         match self {
             Failure::Usage(m) | Failure::Io(m) | Failure::Refuted(m) => m.clone(),
+            Failure::Unwitnessed { message, .. } => message.clone(),
             Failure::Verify(e) => e.to_string(),
             Failure::Write(e) => e.to_string(),
             Failure::Checkpoint(e) => e.to_string(),

@@ -14,6 +14,7 @@ mod keys;
 mod offline;
 mod out;
 mod proofs;
+mod serve;
 mod signer;
 mod token;
 mod witness;
@@ -181,8 +182,9 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             key,
             add,
             log_key,
+            policy,
             pass,
-        } => proofs::checkpoint(out, dir, key, add, log_key, pass),
+        } => proofs::checkpoint(out, dir, key, add, log_key, policy, pass),
         Command::Prove {
             dir,
             event,
@@ -203,6 +205,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             out: to,
         }) => witness::witness_request(out, dir, old, cp, to),
         Command::Witness(WitnessCommand::Cosign(args)) => witness::witness_cosign(out, args),
+        Command::Witness(WitnessCommand::Serve(args)) => serve::witness_serve(out, args),
         Command::Vkey {
             key,
             ledger: dir,

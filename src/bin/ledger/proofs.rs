@@ -15,9 +15,12 @@ pub(crate) fn checkpoint(
     key: Option<PathBuf>,
     add: Option<PathBuf>,
     log_key: bool,
+    policy: Option<PathBuf>,
     pass: PassArgs,
 ) -> Result<(), Failure> {
     let json = out.json;
+    // The policy is read and checked before anything is signed.
+    let policy = policy.as_deref().map(load_policy).transpose()?;
     let written = match (key, add) {
         (Some(k), _) => {
             let key = pass.load(&k)?;
@@ -29,31 +32,39 @@ pub(crate) fn checkpoint(
         }
         (None, None) => return Err(Failure::usage("give --key or --add")),
     };
+    if let Some(policy) = policy {
+        return crate::witness::gather(out, &dir, written, &policy);
+    }
     if json {
-        out.print(format_args!(
-            "{}",
-            serde_json::json!({
-                "path": written.path,
-                "size": written.size,
-                "root": hex::encode(written.root),
-                "added": written.added,
-                "note": String::from_utf8_lossy(&written.note),
-            })
-        ))?;
+        out.print(format_args!("{}", written_json(&written)))?;
     } else {
-        out.info(format_args!(
-            "{}: checkpoint of {} events, root {}{}",
-            written.path.display(),
-            written.size,
-            hex::encode(written.root),
-            if written.added {
-                ""
-            } else {
-                " (already signed so; unchanged)"
-            }
-        ))?;
+        out.info(written_line(&written))?;
     }
     Ok(())
+}
+
+pub(crate) fn written_json(written: &checkpoint::Written) -> serde_json::Value {
+    serde_json::json!({
+        "path": written.path,
+        "size": written.size,
+        "root": hex::encode(written.root),
+        "added": written.added,
+        "note": String::from_utf8_lossy(&written.note),
+    })
+}
+
+pub(crate) fn written_line(written: &checkpoint::Written) -> String {
+    format!(
+        "{}: checkpoint of {} events, root {}{}",
+        written.path.display(),
+        written.size,
+        hex::encode(written.root),
+        if written.added {
+            ""
+        } else {
+            " (already signed so; unchanged)"
+        }
+    )
 }
 
 pub(crate) fn prove(

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use ledger::proofs::bundle;
+use ledger::proofs::{bundle, witnessing};
 
 use crate::cli::*;
 use crate::error::Failure;
@@ -67,4 +67,132 @@ pub(crate) fn witness_cosign(out: &Out, args: CosignArgs) -> Result<(), Failure>
         to.display(),
         w.verifier()
     ))
+}
+
+/// The HTTP client of `checkpoint --policy`: ureq, plain http:// only (no
+/// TLS in this build), a timeout on the whole exchange, no redirect
+/// followed, at most [`witnessing::MAX_REPLY_BYTES`] of an answer read.
+struct Http {
+    agent: ureq::Agent,
+}
+
+/// Each witness's whole exchange (connect, send, answer).
+const WITNESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl witnessing::Transport for Http {
+    fn add_checkpoint(&self, url: &str, body: &[u8]) -> Result<witnessing::Reply, String> {
+        if !url.starts_with("http://") {
+            return Err(format!(
+                "{url}: only http:// witness URLs are supported (this build has no TLS); put the witness behind a local proxy"
+            ));
+        }
+        let endpoint = format!("{}/add-checkpoint", url.trim_end_matches('/'));
+        let mut resp = self
+            .agent
+            .post(&endpoint)
+            .header("Content-Type", "text/plain")
+            .send(body)
+            .map_err(|e| format!("{endpoint}: {e}"))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(witnessing::MAX_REPLY_BYTES)
+            .read_to_vec()
+            .map_err(|e| format!("{endpoint}: reading the answer: {e}"))?;
+        Ok(witnessing::Reply {
+            status,
+            content_type,
+            body,
+        })
+    }
+}
+
+fn outcome_text(o: &witnessing::Outcome) -> String {
+    use witnessing::Outcome::*;
+    match o {
+        Cosigned {
+            old,
+            retried: false,
+            ..
+        } => format!("cosigned (request from size {old})"),
+        Cosigned {
+            old, retried: true, ..
+        } => format!("cosigned after a 409 (retried from size {old}, the size it reported)"),
+        AlreadyCosigned { .. } => "already cosigned this checkpoint (not asked again)".into(),
+        Refused { status, message } => format!("refused, HTTP {status}: {message}"),
+        BadAnswer { reason } => format!("bad answer, nothing stored: {reason}"),
+        Unreachable { reason } => format!("no answer: {reason}"),
+        NoUrl => "not asked: the policy gives no URL".into(),
+        NotNeeded => "not waited for: the quorum was met first".into(),
+    }
+}
+
+/// `checkpoint --policy`: asks the policy's witnesses, stores what they
+/// cosigned, reports each; exit 1 if the quorum is not met.
+pub(crate) fn gather(
+    out: &Out,
+    dir: &std::path::Path,
+    written: ledger::proofs::checkpoint::Written,
+    policy: &ledger::tlog::policy::Policy,
+) -> Result<(), Failure> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(WITNESS_TIMEOUT))
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .http_status_as_error(false)
+        .user_agent(concat!("ledger/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let transport = std::sync::Arc::new(Http { agent });
+    let g = witnessing::gather(
+        dir,
+        written,
+        policy,
+        transport,
+        WITNESS_TIMEOUT + std::time::Duration::from_secs(2),
+        out.lock_wait(),
+        &mut out.waiting(),
+    )?;
+    let rule = policy.witness_policy().rule().to_owned();
+    let mut report = crate::proofs::written_json(&g.written);
+    if let Some(m) = report.as_object_mut() {
+        m.insert(
+            "witnesses".into(),
+            serde_json::to_value(&g.witnesses).unwrap_or_default(),
+        );
+        m.insert("quorum".into(), rule.clone().into());
+        m.insert("quorum_met".into(), g.quorum.is_ok().into());
+    }
+    if !out.json {
+        out.info(crate::proofs::written_line(&g.written))?;
+        for w in &g.witnesses {
+            out.info(format_args!(
+                "  witness {}: {}",
+                ledger::core::verify::terminal_safe(&w.name),
+                ledger::core::verify::terminal_safe(&outcome_text(&w.outcome))
+            ))?;
+        }
+    }
+    match g.quorum {
+        Ok(()) => {
+            if out.json {
+                out.print(report)
+            } else {
+                out.info(format_args!("quorum {rule}: met"))
+            }
+        }
+        Err(q) => Err(Failure::Unwitnessed {
+            message: format!(
+                "{}: stored, but not witnessed enough: {q}; run the command again when the witnesses are back",
+                g.written.path.display()
+            ),
+            report,
+        }),
+    }
 }

@@ -1,0 +1,803 @@
+//! `ledger witness serve` (C2SP tlog-witness over HTTP) and `ledger
+//! checkpoint --policy` (gathering cosignatures), end to end on 127.0.0.1:
+//! each status of add-checkpoint, a concurrent mix of valid, stale, forged
+//! and malformed requests that must never roll the state back, SIGTERM
+//! finishing the request in flight, and quorums met and not met against
+//! several real witness servers. Every server is started by the test on
+//! port 0, and killed by a guard's Drop whatever happens.
+
+mod common;
+mod prooflib;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{key_file_from_seed, Fx, BIN};
+use ledger::base::crypto::SigningKey;
+use ledger::tlog::note::{self, sign, Checkpoint, Note, NoteVerifier, VerifierKind};
+use ledger::tlog::witness::{origin_hash, AddCheckpoint, MAX_REQUEST_BYTES};
+use prooflib::{mth, subproof, Hash};
+use sha2::{Digest, Sha256};
+
+const ORIGIN: &str = "ledger.example/log";
+
+// ------------------------------------------------------------ servers
+
+/// A running `ledger witness serve`; killed (if still running) on drop.
+struct Server {
+    child: Option<Child>,
+    url: String,
+}
+
+impl Server {
+    /// Starts a witness in `dir` (`<name>.key` is its key, state in
+    /// `<name>-state`) trusting the log vkeys `logs`; waits for the
+    /// address it prints.
+    fn start(dir: &Path, name: &str, key: &Path, logs: &[String]) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(dir)
+            .args(["witness", "serve", "--listen", "127.0.0.1:0", "--key"])
+            .arg(key)
+            .args(["--name", name, "--state"])
+            .arg(format!("{name}-state"));
+        for l in logs {
+            cmd.args(["--log", l]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start ledger witness serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut server = Server {
+            child: Some(child),
+            url: String::new(),
+        };
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the witness printed no address within 20 s");
+        server.url = line.trim().to_owned();
+        assert!(server.url.starts_with("http://127.0.0.1:"), "{line:?}");
+        server
+    }
+
+    fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    /// Sends `sig` and waits (at most 20 s) for the exit status.
+    fn signal(&mut self, sig: &str) -> std::process::ExitStatus {
+        let ok = Command::new("kill")
+            .args([sig, &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let mut child = self.child.take().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the witness did not stop within 20 s of {sig}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(20)))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
+fn post(agent: &ureq::Agent, url: &str, path: &str, body: &[u8]) -> Answer {
+    let mut r = agent
+        .post(&format!("{url}{path}"))
+        .send(body)
+        .expect("an HTTP answer");
+    Answer {
+        status: r.status().as_u16(),
+        content_type: r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+        body: r.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+// ------------------------------------------------------------ a log
+
+fn leaf(i: u64) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(format!("event {i}").as_bytes());
+    h.finalize().into()
+}
+
+/// A log of `n` leaves, its checkpoints signed by `key`.
+struct Log {
+    key: SigningKey,
+    leaves: Vec<Hash>,
+}
+
+impl Log {
+    fn new(key: SigningKey, n: u64) -> Log {
+        Log {
+            key,
+            leaves: (0..n).map(leaf).collect(),
+        }
+    }
+    fn vkey(&self) -> String {
+        NoteVerifier::new(ORIGIN, VerifierKind::Ed25519, self.key.public())
+            .unwrap()
+            .to_string()
+    }
+    fn root(&self, n: u64) -> Hash {
+        mth(&self.leaves[..n as usize])
+    }
+    fn note_by(&self, origin: &str, n: u64, key: &SigningKey) -> Vec<u8> {
+        let text = Checkpoint::new(origin, n, self.root(n), vec![])
+            .unwrap()
+            .to_text();
+        Note::new(&text, vec![sign(&text, origin, key).unwrap()])
+            .unwrap()
+            .to_bytes()
+    }
+    fn proof(&self, old: u64, new: u64) -> Vec<Hash> {
+        if old == 0 {
+            return vec![];
+        }
+        subproof(old as usize, &self.leaves[..new as usize], true)
+    }
+    fn request(&self, old: u64, new: u64) -> Vec<u8> {
+        AddCheckpoint {
+            old,
+            proof: self.proof(old, new),
+            checkpoint: self.note_by(ORIGIN, new, &self.key),
+        }
+        .to_bytes()
+        .unwrap()
+    }
+}
+
+/// The cosignatures of a 200 verify with the witness's key on `n`'s text.
+fn cosigned_by(body: &str, log: &Log, n: u64, w: &NoteVerifier) -> bool {
+    let text = Checkpoint::new(ORIGIN, n, log.root(n), vec![])
+        .unwrap()
+        .to_text();
+    let Ok(sigs) = note::parse_signature_lines(body.as_bytes()) else {
+        return false;
+    };
+    let Ok(n) = Note::new(&text, sigs) else {
+        return false;
+    };
+    note::verify(&n, std::slice::from_ref(w)).is_ok()
+}
+
+struct Witnessed {
+    fx: Fx,
+    log: Log,
+    wv: NoteVerifier,
+    server: Server,
+}
+
+fn witness(leaves: u64) -> Witnessed {
+    let fx = Fx::empty();
+    let (wpath, wkey) = key_file_from_seed(fx.root(), "w1.key", &[7; 32]);
+    let wv = NoteVerifier::new("w1.example", VerifierKind::CosignatureV1, wkey.public()).unwrap();
+    let log = Log::new(SigningKey::generate(), leaves);
+    let server = Server::start(fx.root(), "w1.example", &wpath, &[log.vkey()]);
+    Witnessed {
+        fx,
+        log,
+        wv,
+        server,
+    }
+}
+
+fn stored_size(fx: &Fx) -> u64 {
+    let bytes = std::fs::read(fx.p(&format!("w1.example-state/{}", origin_hash(ORIGIN)))).unwrap();
+    let n = Note::parse(&bytes).unwrap();
+    Checkpoint::parse_text(n.text()).unwrap().size()
+}
+
+// ------------------------------------------------------------ statuses
+
+#[test]
+fn add_checkpoint_answers_each_status_of_the_spec() {
+    let w = witness(12);
+    let a = agent();
+    let url = &w.server.url;
+
+    // 200: first use, old 0; the answer is the cosignature line.
+    let r = post(&a, url, "/add-checkpoint", &w.log.request(0, 5));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.content_type.starts_with("text/plain"));
+    assert!(r.body.starts_with("\u{2014} w1.example ") && r.body.ends_with('\n'));
+    assert!(cosigned_by(&r.body, &w.log, 5, &w.wv));
+    assert_eq!(stored_size(&w.fx), 5);
+
+    // 409: the old size is not the witness's, with the size it holds.
+    let r = post(&a, url, "/add-checkpoint", &w.log.request(0, 8));
+    assert_eq!(
+        (r.status, r.content_type.as_str(), r.body.as_str()),
+        (409, "text/x.tlog.size", "5\n")
+    );
+
+    // 422: a consistency proof that does not verify.
+    let mut bad = AddCheckpoint::parse(&w.log.request(5, 8)).unwrap();
+    bad.proof[0][0] ^= 1;
+    let r = post(&a, url, "/add-checkpoint", &bad.to_bytes().unwrap());
+    assert_eq!(r.status, 422, "{}", r.body);
+
+    // 403: signed by a key the witness does not trust for this origin.
+    let forged = AddCheckpoint {
+        old: 5,
+        proof: w.log.proof(5, 8),
+        checkpoint: w.log.note_by(ORIGIN, 8, &SigningKey::generate()),
+    };
+    let r = post(&a, url, "/add-checkpoint", &forged.to_bytes().unwrap());
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // 404: an origin the witness does not know (tlog-witness: "If the
+    // checkpoint origin is unknown, the witness MUST respond with 404").
+    let other = AddCheckpoint {
+        old: 0,
+        proof: vec![],
+        checkpoint: w.log.note_by("other.example/log", 3, &w.log.key),
+    };
+    let r = post(&a, url, "/add-checkpoint", &other.to_bytes().unwrap());
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    // 400: malformed bodies, and old larger than the checkpoint.
+    for body in [
+        b"hello".to_vec(),
+        b"old 05\n\n".to_vec(),
+        w.log.request(5, 8)[1..].to_vec(),
+        AddCheckpoint::parse(&w.log.request(5, 8))
+            .map(|mut r| {
+                r.old = 9;
+                r.to_bytes().unwrap()
+            })
+            .unwrap(),
+    ] {
+        let r = post(&a, url, "/add-checkpoint", &body);
+        assert_eq!(
+            r.status,
+            400,
+            "{:?}: {}",
+            String::from_utf8_lossy(&body),
+            r.body
+        );
+    }
+
+    // 413: a declared body over the limit is refused before it is read.
+    let mut s = TcpStream::connect(w.server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        MAX_REQUEST_BYTES + 1
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413");
+    // ...and a chunked one that grows over it.
+    let big = vec![b'a'; MAX_REQUEST_BYTES + 10];
+    let r = a
+        .post(&format!("{url}/add-checkpoint"))
+        .send(ureq::SendBody::from_reader(&mut &big[..]))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+
+    // 404 and 405: other paths and methods.
+    let r = post(&a, url, "/checkpoint", &w.log.request(5, 8));
+    assert_eq!(r.status, 404);
+    let r = a.get(&format!("{url}/add-checkpoint")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers().get("allow").unwrap(), "POST");
+
+    // The monitoring endpoint: the state, with the log's signature and
+    // the cosignature; 404 for an origin never cosigned or not trusted.
+    let r = a
+        .get(&format!("{url}/{}/checkpoint", origin_hash(ORIGIN)))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let note = r.into_body().read_to_vec().unwrap();
+    assert_eq!(
+        note,
+        std::fs::read(w.fx.p(&format!("w1.example-state/{}", origin_hash(ORIGIN)))).unwrap()
+    );
+    for h in [origin_hash("other.example/log"), "lock".into()] {
+        let r = a.get(&format!("{url}/{h}/checkpoint")).call().unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{h}");
+    }
+
+    // None of the refusals moved the state; a proper request still does.
+    assert_eq!(stored_size(&w.fx), 5);
+    let r = post(&a, url, "/add-checkpoint", &w.log.request(5, 8));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(cosigned_by(&r.body, &w.log, 8, &w.wv));
+    assert_eq!(stored_size(&w.fx), 8);
+}
+
+// ------------------------------------------------------------ concurrency
+
+#[derive(Debug, Clone, Copy)]
+struct Cosigned {
+    old: u64,
+    new: u64,
+}
+
+#[test]
+fn concurrent_mixed_requests_never_roll_the_state_back() {
+    const THREADS: u64 = 8;
+    const PER_THREAD: u64 = 200;
+    const LEAVES: u64 = 4000;
+    let w = witness(LEAVES);
+    let latest = Arc::new(AtomicU64::new(0));
+    let cosigned = Arc::new(Mutex::new(Vec::<Cosigned>::new()));
+    let log = Arc::new(w.log);
+    let wv = w.wv.clone();
+    let url = w.server.url.clone();
+    let counts = Arc::new(Mutex::new([0u32; 6]));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (latest, cosigned, log, wv, url, counts) = (
+                latest.clone(),
+                cosigned.clone(),
+                log.clone(),
+                wv.clone(),
+                url.clone(),
+                counts.clone(),
+            );
+            std::thread::spawn(move || {
+                let a = agent();
+                for i in 0..PER_THREAD {
+                    let known = latest.load(Ordering::SeqCst);
+                    let step = 1 + (t * 7 + i) % 3;
+                    let new = (known + step).min(LEAVES);
+                    let kind = (t + i) % 5;
+                    let body = match kind {
+                        // Valid against what this client last saw.
+                        0 | 1 if new > known => log.request(known, new),
+                        // Stale: an old size the witness has left behind.
+                        2 if known > 0 => log.request(known - 1, new),
+                        // Forged proof.
+                        3 if known > 0 => {
+                            let mut r = AddCheckpoint::parse(&log.request(known, new)).unwrap();
+                            r.proof[0][5] ^= 0x40;
+                            r.to_bytes().unwrap()
+                        }
+                        // Malformed.
+                        _ => b"old 1\nnot base64\n\n".to_vec(),
+                    };
+                    let r = post(&a, &url, "/add-checkpoint", &body);
+                    let slot = match r.status {
+                        200 => {
+                            let req = AddCheckpoint::parse(&body).unwrap();
+                            assert!(
+                                cosigned_by(&r.body, &log, new, &wv),
+                                "a 200 whose cosignature does not verify: {}",
+                                r.body
+                            );
+                            cosigned
+                                .lock()
+                                .unwrap()
+                                .push(Cosigned { old: req.old, new });
+                            latest.fetch_max(new, Ordering::SeqCst);
+                            0
+                        }
+                        409 => {
+                            assert_eq!(r.content_type, "text/x.tlog.size");
+                            let n: u64 = r.body.trim_end_matches('\n').parse().unwrap();
+                            latest.fetch_max(n, Ordering::SeqCst);
+                            1
+                        }
+                        422 => 2,
+                        400 => 3,
+                        403 => 4,
+                        other => panic!("unexpected status {other}: {}", r.body),
+                    };
+                    // A stale request is never cosigned, a forged proof
+                    // never accepted, a malformed body always refused.
+                    match kind {
+                        2 if known > 0 => assert_eq!(r.status, 409, "stale: {}", r.body),
+                        3 if known > 0 => assert!(matches!(r.status, 409 | 422), "{}", r.body),
+                        _ => {}
+                    }
+                    counts.lock().unwrap()[slot] += 1;
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a client thread failed");
+    }
+    // Every 200 was a compare-and-swap from the stored size: sorted by the
+    // size they replaced, they form one chain 0 → ... → final, with no
+    // size replaced twice (a lost update) and none going back (a rollback).
+    let mut c = cosigned.lock().unwrap().clone();
+    c.sort_by_key(|c| c.old);
+    let mut at = 0;
+    for step in &c {
+        assert_eq!(step.old, at, "chain broken: {c:?}");
+        assert!(step.new > step.old);
+        at = step.new;
+    }
+    assert_eq!(stored_size(&w.fx), at);
+    assert_eq!(latest.load(Ordering::SeqCst), at);
+    let counts = *counts.lock().unwrap();
+    assert!(
+        counts[0] >= 20 && counts[1] >= 20 && counts[2] >= 20 && counts[3] >= 20,
+        "{counts:?}"
+    );
+    assert_eq!(counts.iter().sum::<u32>() as u64, THREADS * PER_THREAD);
+}
+
+// ------------------------------------------------------------ shutdown
+
+#[test]
+fn sigterm_finishes_the_request_in_flight_then_exits_0() {
+    let mut w = witness(8);
+    // A request whose body is half sent when SIGTERM arrives.
+    let body = w.log.request(0, 6);
+    let mut s = TcpStream::connect(w.server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let kill = Command::new("kill")
+        .args(["-TERM", &w.server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(&body[10..]).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let line = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    assert!(cosigned_by(line, &w.log, 6, &w.wv), "{answer}");
+    let status = w.server.signal("-TERM");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(stored_size(&w.fx), 6);
+    // Nothing listens any more.
+    assert!(TcpStream::connect(w.server.addr()).is_err());
+}
+
+// ------------------------------------------------------------ checkpoint --policy
+
+/// A ledger `led` (ann, bob) with three witness servers trusting ann's key.
+struct Net {
+    fx: Fx,
+    servers: Vec<Server>,
+    vkeys: Vec<String>,
+}
+
+fn net() -> Net {
+    let fx = Fx::with_ledger();
+    let log = fx.run(&["vkey", "--key", "keys/ann.pub", "--ledger", "led"]);
+    log.ok();
+    let log = log.stdout.trim().to_owned();
+    let mut servers = Vec::new();
+    let mut vkeys = Vec::new();
+    for i in 1..=3u8 {
+        let name = format!("w{i}.example");
+        let (path, k) = key_file_from_seed(fx.root(), &format!("w{i}.key"), &[i; 32]);
+        let v = NoteVerifier::new(&name, VerifierKind::CosignatureV1, k.public()).unwrap();
+        vkeys.push(v.to_string());
+        servers.push(Server::start(
+            fx.root(),
+            &name,
+            &path,
+            std::slice::from_ref(&log),
+        ));
+    }
+    Net { fx, servers, vkeys }
+}
+
+impl Net {
+    fn policy(&self, file: &str, quorum: &str) {
+        let mut p = String::from("# three witnesses on loopback\n");
+        for (i, (s, v)) in self.servers.iter().zip(&self.vkeys).enumerate() {
+            p += &format!("witness w{} {v} {}\n", i + 1, s.url);
+        }
+        p += &format!("group two 2 w1 w2 w3\ngroup every all w1 w2 w3\nquorum {quorum}\n");
+        self.fx.write(file, p);
+    }
+}
+
+/// One more event in `led`: `who` drafts a document.
+fn event(fx: &Fx, who: &str, doc: &str) {
+    fx.write(&format!("d/{doc}.txt"), format!("{doc}\n"));
+    let file = format!("d/{doc}.txt");
+    fx.append(
+        who,
+        &["draft", "--doc", doc, "--file", &file, "--title", "T"],
+    )
+    .ok();
+}
+
+fn outcomes(report: &serde_json::Value) -> Vec<String> {
+    report["witnesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["outcome"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn checkpoint_policy_gathers_a_quorum_and_verify_checks_it() {
+    let n = net();
+    let fx = &n.fx;
+    n.policy("two.policy", "two");
+    n.policy("all.policy", "every");
+    // A policy whose one witness (a key no server holds) never cosigned.
+    fx.write(
+        "w3only.policy",
+        format!(
+            "witness x {}\nquorum x\n",
+            NoteVerifier::new(
+                "x.example",
+                VerifierKind::CosignatureV1,
+                SigningKey::generate().public()
+            )
+            .unwrap()
+        ),
+    );
+    event(fx, "ann", "first");
+
+    let r = fx.run(&[
+        "--json",
+        "checkpoint",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--policy",
+        "two.policy",
+    ]);
+    r.ok();
+    let j = r.json();
+    assert_eq!(j["quorum_met"], true, "{r}");
+    assert_eq!(j["size"], 2);
+    let o = outcomes(&j);
+    assert_eq!(
+        o.iter().filter(|o| *o == "cosigned").count()
+            + o.iter().filter(|o| *o == "not_needed").count(),
+        3,
+        "{o:?}"
+    );
+    assert!(o.iter().filter(|o| *o == "cosigned").count() >= 2, "{o:?}");
+
+    fx.run(&["verify", "led", "--policy", "two.policy"]).ok();
+    fx.run(&["prove", "led", "--event", "1", "-o", "p.bundle"])
+        .ok();
+    fx.run(&[
+        "check-proof",
+        "p.bundle",
+        "--trust",
+        "keys/ann.pub",
+        "--policy",
+        "two.policy",
+    ])
+    .ok();
+    fx.refused(
+        &[
+            "check-proof",
+            "p.bundle",
+            "--trust",
+            "keys/ann.pub",
+            "--policy",
+            "w3only.policy",
+        ],
+        1,
+        "quorum",
+    );
+
+    // Running it again asks nobody who already cosigned.
+    let r = fx.run(&[
+        "--json",
+        "checkpoint",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--policy",
+        "all.policy",
+    ]);
+    r.ok();
+    let o = outcomes(&r.json());
+    assert!(
+        o.iter().filter(|o| *o == "already_cosigned").count() >= 2,
+        "{o:?}"
+    );
+    fx.run(&["verify", "led", "--policy", "all.policy"]).ok();
+
+    // Today's flags still work beside the policy file.
+    let v: Vec<&str> = n.vkeys.iter().map(String::as_str).collect();
+    fx.run(&[
+        "verify",
+        "led",
+        "--witness",
+        v[0],
+        "--witness",
+        v[1],
+        "--witness",
+        v[2],
+    ])
+    .ok();
+    // A policy and --witness together are refused.
+    fx.usage_refused(
+        &["verify", "led", "--policy", "all.policy", "--witness", v[0]],
+        "--policy",
+    );
+}
+
+#[test]
+fn checkpoint_policy_reports_a_quorum_not_met_and_stores_what_it_got() {
+    let mut n = net();
+    n.policy("all.policy", "every");
+    n.policy("two.policy", "two");
+    // w3 goes down.
+    let s = n.servers.remove(2);
+    let url3 = s.url.clone();
+    drop(s);
+    n.servers.push(Server {
+        child: None,
+        url: url3,
+    });
+    n.policy("all.policy", "every");
+    let fx = &n.fx;
+
+    let r = fx.run(&[
+        "--json",
+        "checkpoint",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--policy",
+        "all.policy",
+    ]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(r.stderr.contains("stored, but not witnessed enough"), "{r}");
+    assert!(r.stderr.contains("quorum every"), "{r}");
+    let j = r.json();
+    assert_eq!(j["quorum_met"], false);
+    assert_eq!(outcomes(&j), ["cosigned", "cosigned", "unreachable"], "{j}");
+    // What the two cosigned is stored: enough for "two", not for "every".
+    fx.run(&["verify", "led", "--policy", "two.policy"]).ok();
+    fx.refused(
+        &["verify", "led", "--policy", "all.policy"],
+        1,
+        "quorum every",
+    );
+
+    // Text report names each witness.
+    let r = fx.run(&[
+        "checkpoint",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--policy",
+        "all.policy",
+    ]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(r.stdout.contains("witness w1: already cosigned"), "{r}");
+    assert!(r.stdout.contains("witness w3: no answer"), "{r}");
+}
+
+#[test]
+fn checkpoint_policy_retries_a_409_with_the_size_the_witness_reports() {
+    let n = net();
+    n.policy("one.policy", "w1");
+    let fx = &n.fx;
+    event(fx, "ann", "first");
+    fx.run(&[
+        "checkpoint",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--policy",
+        "one.policy",
+    ])
+    .ok();
+    // The ledger forgets where w1 stood (its checkpoints are optional
+    // files): the next request says old 0, w1 answers 409 with 2.
+    std::fs::remove_dir_all(fx.p("led/checkpoints")).unwrap();
+    event(fx, "bob", "second");
+    let r = fx.run(&[
+        "--json",
+        "checkpoint",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--policy",
+        "one.policy",
+    ]);
+    r.ok();
+    let j = r.json();
+    let w1 = &j["witnesses"][0];
+    assert_eq!(
+        (
+            w1["outcome"].as_str(),
+            w1["retried"].as_bool(),
+            w1["old"].as_u64()
+        ),
+        (Some("cosigned"), Some(true), Some(2)),
+        "{j}"
+    );
+    fx.run(&["verify", "led", "--policy", "one.policy"]).ok();
+}
+
+#[test]
+fn policy_files_are_parsed_strictly() {
+    let n = net();
+    let fx = &n.fx;
+    fx.write(
+        "bad.policy",
+        format!("witness w1 {}\nmonitor w1\nquorum w1\n", n.vkeys[0]),
+    );
+    let before = common::snapshot(&fx.p("led"));
+    let r = fx.usage_refused(
+        &[
+            "checkpoint",
+            "led",
+            "--key",
+            "keys/ann.key",
+            "--policy",
+            "bad.policy",
+        ],
+        "policy line 2: unknown line kind",
+    );
+    common::assert_same(&before, &common::snapshot(&fx.p("led")), &r);
+    fx.write("bad.policy", format!("witness w1 {}\n", n.vkeys[0]));
+    fx.usage_refused(&["verify", "led", "--policy", "bad.policy"], "quorum");
+}
