@@ -13,6 +13,7 @@ mod input;
 mod keys;
 mod out;
 mod proofs;
+mod report;
 mod witness;
 mod write;
 
@@ -140,6 +141,32 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             proofs,
             allow_unwitnessed_tail,
         } => audit::verify(out, dir, trust, head, proofs, allow_unwitnessed_tail),
+        Command::Report {
+            dir,
+            output,
+            format,
+            force,
+            at,
+            trust,
+            head,
+            proofs,
+            allow_unwitnessed_tail,
+        } => report::report(
+            out,
+            report::Request {
+                dir,
+                output,
+                format,
+                force,
+                at,
+            },
+            audit::Checks {
+                trust,
+                head,
+                proofs,
+                allow_unwitnessed_tail,
+            },
+        ),
         Command::Log { dir } => {
             audit::report(out, &dir, &Options::default(), json, audit::Listing::Log)
         }
