@@ -475,7 +475,7 @@ pub(crate) fn replay(
     store: &Store,
     visit: impl FnMut(&Verified<Event>, u64, &State),
 ) -> Result<Replayed, VerifyError> {
-    replay_keeping(store, visit).map_err(|(e, _)| e)
+    replay_keeping(store, visit).map_err(|b| b.0)
 }
 
 /// [`replay`], giving back with a failure the state after the last event
@@ -486,7 +486,7 @@ pub(crate) fn replay(
 pub(crate) fn replay_keeping(
     store: &Store,
     visit: impl FnMut(&Verified<Event>, u64, &State),
-) -> Result<Replayed, (VerifyError, Option<State>)> {
+) -> Result<Replayed, Box<(VerifyError, Option<State>)>> {
     let mut state = None;
     let mut last = (0u64, 0u64);
     let outcome = replay_snapshot(store, &mut state, &mut last, visit);
@@ -511,10 +511,10 @@ pub(crate) fn replay_keeping(
                 }
             }
             Ok(false) => {}
-            Err(e) => return Err((e.into(), state)),
+            Err(e) => return Err(Box::new((e.into(), state))),
         }
     }
-    outcome.map_err(|e| (e, state))
+    outcome.map_err(|e| Box::new((e, state)))
 }
 
 /// Whether the bytes from `offset` to `snapshot` (where a reader's

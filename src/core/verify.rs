@@ -530,7 +530,7 @@ pub(crate) fn verify_state_keeping(
     store: &Store,
     options: &Options,
     visit: &mut dyn FnMut(Visit<'_>),
-) -> Result<(Report, State), Refuted> {
+) -> Result<(Report, State), Box<Refuted>> {
     let mut seen_head = false;
     let mut orphans = store.own_docs().then(|| Orphans::list(store));
     let replayed = match crate::core::scan::replay_keeping(store, |ev, offset, state| {
@@ -547,11 +547,12 @@ pub(crate) fn verify_state_keeping(
         });
     }) {
         Ok(r) => r,
-        Err((error, state)) => {
-            return Err(Refuted {
+        Err(failed) => {
+            let (error, state) = *failed;
+            return Err(Box::new(Refuted {
                 error,
                 proven: state.map(|mut s| Box::new(report_of(&mut s, false, Vec::new(), None))),
-            })
+            }));
         }
     };
     let mut state = replayed.state;
@@ -566,10 +567,10 @@ pub(crate) fn verify_state_keeping(
     let trust_report = match checked {
         Ok(t) => t,
         Err(cause) => {
-            return Err(Refuted {
+            return Err(Box::new(Refuted {
                 error: VerifyError::Failed(Failure::whole(cause)),
                 proven: Some(Box::new(report_of(&mut state, false, Vec::new(), None))),
-            })
+            }))
         }
     };
     let mut report = report_of(&mut state, true, trust_report, replayed.in_flight);

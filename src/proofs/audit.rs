@@ -122,10 +122,12 @@ pub fn verify_keeping(
     dir: &Path,
     options: &Options,
     visit: &mut dyn FnMut(Visit<'_>),
-) -> Result<Report, Refuted> {
-    let bare = |error: VerifyError| Refuted {
-        error,
-        proven: None,
+) -> Result<Report, Box<Refuted>> {
+    let bare = |error: VerifyError| {
+        Box::new(Refuted {
+            error,
+            proven: None,
+        })
     };
     // FORMAT §12: the tree is computed while streaming, keeping the root at
     // each size a stored checkpoint names.
@@ -163,19 +165,19 @@ pub fn verify_keeping(
     let (report, state) = match outcome {
         Ok(r) => r,
         Err(r) => {
-            return Err(Refuted {
+            return Err(Box::new(Refuted {
                 error: r.error,
                 proven: r.proven.map(|l| Box::new(partial(*l, &tree, Vec::new()))),
-            })
+            }))
         }
     };
     let refuted_whole = |cause: Cause, report: &verify::Report, checkpoints: Vec<_>| {
         let mut ledger = report.clone();
         ledger.verified = false;
-        Refuted {
+        Box::new(Refuted {
             error: refuted(cause),
             proven: Some(Box::new(partial(ledger, &tree, checkpoints))),
-        }
+        })
     };
     if let Err(u) = listed {
         let cause = Cause::Checkpoint {

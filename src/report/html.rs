@@ -4,6 +4,9 @@
 //! Every string from the ledger goes through [`super::escape`]; ledger text
 //! is never put in an attribute except escaped in `title="…"`.
 
+// The page is written as it reads, each line's `\n` in its format string.
+#![allow(clippy::write_with_newline)]
+
 use std::fmt::Write as _;
 
 use super::escape::{block, text};
@@ -40,7 +43,7 @@ dl.facts dt{font-weight:600}dl.facts dd{margin:0}
 svg.timeline{width:100%;height:auto;border:1px solid var(--line);background:#fff}
 svg .tick{stroke:#e2e8f0}svg .axis{font-size:11px;fill:var(--mute)}svg .lane{stroke:#a0aec0}
 svg .who{font-size:12px;fill:#1a202c}svg .band{fill:#bee3f8;fill-opacity:.45}svg .band-label{font-size:10px;fill:#2b6cb0}
-svg .track{stroke:#805ad5;stroke-width:2}
+svg .track{stroke:#805ad5;stroke-width:2}svg .cut{stroke:#718096;fill:none;stroke-width:1.5}
 .legend span{margin-right:1rem;white-space:nowrap}
 .ev td:nth-child(1){width:4rem}.ev td:nth-child(2){width:11rem}.ev td:nth-child(3){width:6rem}.ev td:nth-child(4){width:9rem}.ev td:nth-child(6){width:8.5rem}
 .ev th:nth-child(1){width:4rem}.ev th:nth-child(2){width:11rem}.ev th:nth-child(3){width:6rem}.ev th:nth-child(4){width:9rem}.ev th:nth-child(6){width:8.5rem}

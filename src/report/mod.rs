@@ -241,7 +241,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Subject, VerifyError> {
         acts: BTreeMap::new(),
     };
     let outcome = audit::verify_keeping(dir, &options.audit, &mut |v| c.visit(&v));
-    let (verdict, audit) = match outcome {
+    let (verdict, audit) = match outcome.map_err(|b| *b) {
         Ok(r) => {
             let awaiting: Vec<DocId> = r
                 .ledger
