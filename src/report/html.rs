@@ -271,7 +271,7 @@ fn timeline_section(o: &mut String, s: &Subject) {
         None => o.push_str("<p>No event proven.</p>\n"),
         Some(svg) => {
             let how = if s.marks.len() > timeline::MAX_MARKS {
-                format!("{} events: shown as density (darker cells hold more events); every one is listed below or by <code>ledger log</code>.", s.marks.len())
+                format!("{} events: shown as density (darker cells hold more events); they are listed below (the first and last {} past {}), and every one by <code>ledger log</code>.", s.marks.len(), super::MAX_LISTED / 2, super::MAX_LISTED)
             } else {
                 "Each mark is one event at its claimed time (select it to jump to the event); bands are sessions.".to_owned()
             };
@@ -291,7 +291,14 @@ fn documents(o: &mut String, s: &Subject) {
     if a.ledger.documents.is_empty() {
         o.push_str("<p>None.</p>\n");
     }
-    for d in &a.ledger.documents {
+    let docs = &a.ledger.documents;
+    if docs.len() > super::MAX_DETAILED_DOCS {
+        let _ = write!(o, "<p>{} documents: the first {} in full, then one line each{}; <code>ledger show {} --document FILE</code> tells any one's story.</p>\n",
+            docs.len(), super::MAX_DETAILED_DOCS,
+            if docs.len() > super::MAX_LISTED_DOCS { format!(" up to {}", super::MAX_LISTED_DOCS) } else { String::new() },
+            text(&s.dir_label));
+    }
+    for d in docs.iter().take(super::MAX_DETAILED_DOCS) {
         let (badge, class) = match d.status {
             "executed" => (
                 format!("EXECUTED at #{}", d.executed_at.unwrap_or_default()),
@@ -386,6 +393,29 @@ fn documents(o: &mut String, s: &Subject) {
             }
         }
         o.push_str("</div>\n");
+    }
+    let rest =
+        &docs[docs.len().min(super::MAX_DETAILED_DOCS)..docs.len().min(super::MAX_LISTED_DOCS)];
+    if !rest.is_empty() {
+        o.push_str("<table><thead><tr><th style=\"width:12rem\">Document</th><th>Title</th><th style=\"width:10rem\">State</th><th style=\"width:9rem\">SHA-256 (current)</th></tr></thead><tbody>\n");
+        for d in rest {
+            let state = match (d.status, d.executed_at) {
+                ("executed", Some(n)) => format!("executed at <a href=\"#e{n}\">#{n}</a>"),
+                ("no-signatures-required", _) => "no signatures required".to_owned(),
+                _ => "<strong>not executed</strong>".to_owned(),
+            };
+            let h = d.version.to_string();
+            let _ = write!(o, "<tr id=\"doc-{id}\"><td>{id}</td><td>{}</td><td>{state}</td><td><code class=\"short\" title=\"{h}\">{}…</code><code class=\"full\">{h}</code></td></tr>\n",
+                text(&d.title), &h[..12], id = text(d.id.as_str()));
+        }
+        o.push_str("</tbody></table>\n");
+    }
+    if docs.len() > super::MAX_LISTED_DOCS {
+        let _ = write!(
+            o,
+            "<p>and {} more documents.</p>\n",
+            docs.len() - super::MAX_LISTED_DOCS
+        );
     }
     o.push_str("</section>\n");
 }

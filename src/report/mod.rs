@@ -26,7 +26,14 @@ use crate::proofs::audit;
 /// The events a report lists one by one: all of them up to this many,
 /// else the first and last half of it, with the gap said. (The timeline
 /// aggregates them all; `ledger log` lists every one.)
-pub const MAX_LISTED: usize = 10_000;
+pub const MAX_LISTED: usize = 6_000;
+
+/// Documents shown in full (versions, acts, text); the rest, up to
+/// [`MAX_LISTED_DOCS`], one line each, and beyond that counted (`ledger
+/// show` tells any one document's story).
+pub const MAX_DETAILED_DOCS: usize = 100;
+/// See [`MAX_DETAILED_DOCS`].
+pub const MAX_LISTED_DOCS: usize = 2_000;
 
 /// A document's bytes are shown inline up to this size, if they are text.
 pub const MAX_INLINE_TEXT: u64 = 4096;
@@ -279,7 +286,11 @@ pub fn build(dir: &Path, options: &Options) -> Result<Subject, VerifyError> {
         .clone()
         .unwrap_or_else(|| dir.join(crate::core::store::DOCS_DIR));
     let mut contents = BTreeMap::new();
-    for acts in c.acts.values() {
+    let detailed = audit
+        .iter()
+        .flat_map(|a| &a.ledger.documents)
+        .take(MAX_DETAILED_DOCS);
+    for acts in detailed.filter_map(|d| c.acts.get(&d.id)) {
         for a in acts {
             if let (Some(h), "document-drafted" | "document-amended") = (a.version, a.kind) {
                 contents

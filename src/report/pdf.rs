@@ -245,7 +245,11 @@ fn lay_out(s: &Subject) -> Flow {
         if a.ledger.documents.is_empty() {
             f.body("None.");
         }
-        for d in &a.ledger.documents {
+        let docs = &a.ledger.documents;
+        if docs.len() > super::MAX_DETAILED_DOCS {
+            f.mute(&format!("{} documents: the first {} in full, then one line each (up to {}); `ledger show` tells any one's story", docs.len(), super::MAX_DETAILED_DOCS, super::MAX_LISTED_DOCS), 0);
+        }
+        for d in docs.iter().take(super::MAX_DETAILED_DOCS) {
             let state = match d.status {
                 "executed" => format!("EXECUTED at #{}", d.executed_at.unwrap_or_default()),
                 "no-signatures-required" => "no signatures required".to_owned(),
@@ -316,6 +320,31 @@ fn lay_out(s: &Subject) -> Flow {
                     _ => f.mute("the bytes are not readable now", 6),
                 }
             }
+        }
+    }
+    if let Some(a) = &s.audit {
+        let docs = &a.ledger.documents;
+        for d in docs
+            .iter()
+            .take(super::MAX_LISTED_DOCS)
+            .skip(super::MAX_DETAILED_DOCS)
+        {
+            f.indented(
+                &format!(
+                    "{} \"{}\"  {}  {}",
+                    plain(d.id.as_str()),
+                    plain(&d.title),
+                    d.status,
+                    d.version
+                ),
+                0,
+            );
+        }
+        if docs.len() > super::MAX_LISTED_DOCS {
+            f.mute(
+                &format!("and {} more documents", docs.len() - super::MAX_LISTED_DOCS),
+                0,
+            );
         }
     }
     f.heading("Events");
