@@ -12,7 +12,9 @@
 //! - [`core`]: the ledger itself: the bytes of an event, the agreement's
 //!   state machine, the ledger directory, the verifier and the writer;
 //! - [`proofs`]: checkpoints, proof bundles, publication, and the
-//!   whole-ledger audit that `ledger verify` runs.
+//!   whole-ledger audit that `ledger verify` runs;
+//! - [`report`]: that audit's result drawn for people, as an HTML page or
+//!   a PDF (`ledger report`).
 //!
 //! The entry points most programs need are re-exported here: [`verify`]
 //! with its [`Options`] and [`Report`] to audit a ledger, [`init`] and
@@ -73,6 +75,7 @@ macro_rules! serde_via_str {
 pub mod base;
 pub mod core;
 pub mod proofs;
+pub mod report;
 pub mod tlog;
 
 pub use crate::base::crypto::{PublicKey, SigningKey};

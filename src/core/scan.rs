@@ -477,28 +477,46 @@ pub(crate) fn replay(
     store: &Store,
     visit: impl FnMut(&Verified<Event>, u64, &State),
 ) -> Result<Replayed, VerifyError> {
+    replay_keeping(store, visit).map_err(|b| b.0)
+}
+
+/// [`replay`], giving back with a failure the state after the last event
+/// that replayed (`None` if not even the genesis did), for a report of
+/// what was proven before it (`ledger report`). It is exactly the state of
+/// the events before the failing one: a rule of `core::replay` checks
+/// before it changes anything, and an event that fails changes nothing.
+pub(crate) fn replay_keeping(
+    store: &Store,
+    visit: impl FnMut(&Verified<Event>, u64, &State),
+) -> Result<Replayed, Box<(VerifyError, Option<State>)>> {
     let mut state = None;
     let mut last = (0u64, 0u64);
-    match replay_snapshot(store, &mut state, &mut last, visit) {
+    let outcome = replay_snapshot(store, &mut state, &mut last, visit);
+    let torn = match &outcome {
         Err(VerifyError::Failed(Failure {
             offset: Some(offset),
             cause: Cause::TornTail { bytes, .. },
             ..
-        })) if store.access() == Access::Read
-            && state.is_some()
-            && append_in_flight(store, offset, last.1)? =>
-        {
-            Ok(Replayed {
-                state: state
-                    .take()
-                    .ok_or(VerifyError::Failed(Failure::whole(Cause::Empty)))?,
-                log_len: offset,
-                head_offset: last.0,
-                in_flight: Some(bytes),
-            })
+        })) if store.access() == Access::Read && state.is_some() => Some((*offset, *bytes)),
+        _ => None,
+    };
+    if let Some((offset, bytes)) = torn {
+        match append_in_flight(store, offset, last.1) {
+            Ok(true) => {
+                if let Some(state) = state.take() {
+                    return Ok(Replayed {
+                        state,
+                        log_len: offset,
+                        head_offset: last.0,
+                        in_flight: Some(bytes),
+                    });
+                }
+            }
+            Ok(false) => {}
+            Err(e) => return Err(Box::new((e.into(), state))),
         }
-        other => other,
     }
+    outcome.map_err(|e| Box::new((e, state)))
 }
 
 /// Whether the bytes from `offset` to `snapshot` (where a reader's

@@ -476,6 +476,17 @@ impl Visit<'_> {
     pub fn leaf_hash(&self) -> Hash {
         self.event.leaf_hash()
     }
+
+    /// The session the event opens or closes, if it does: what a picture
+    /// of the sessions needs beside the [`Entry`].
+    pub fn session(&self) -> Option<&crate::core::format::SessionId> {
+        match &self.event.body.kind {
+            Kind::SessionOpened { session, .. } | Kind::SessionClosed { session, .. } => {
+                Some(session)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Verifies the ledger in `dir`, streaming: each verified event is passed
@@ -491,6 +502,17 @@ pub fn verify_with(
     Ok(verify_state(&store, options, visit)?.0)
 }
 
+/// A verification that failed, with what was proven before it failed:
+/// the report of the events before the failing one (or, when the failure
+/// is the ledger's as a whole, e.g. `--trust`, of all of them), marked
+/// `verified: false`. `None` when not even the genesis replayed, or the
+/// log could not be read.
+#[derive(Debug)]
+pub struct Refuted {
+    pub error: VerifyError,
+    pub proven: Option<Box<Report>>,
+}
+
 /// [`verify_with`], also giving the replayed state, for the layers above
 /// that check more against it (the proofs layer's audit).
 pub(crate) fn verify_state(
@@ -498,10 +520,20 @@ pub(crate) fn verify_state(
     options: &Options,
     visit: &mut dyn FnMut(Visit<'_>),
 ) -> Result<(Report, State), VerifyError> {
-    let events = Vec::new();
+    verify_state_keeping(store, options, visit).map_err(|r| r.error)
+}
+
+/// [`verify_state`], keeping on a failure the report of what was proven
+/// before it ([`Refuted`]): the one verification, whose partial result
+/// `ledger report` shows, never a second replay.
+pub(crate) fn verify_state_keeping(
+    store: &Store,
+    options: &Options,
+    visit: &mut dyn FnMut(Visit<'_>),
+) -> Result<(Report, State), Box<Refuted>> {
     let mut seen_head = false;
     let mut orphans = store.own_docs().then(|| Orphans::list(store));
-    let replayed = replay(store, |ev, offset, state| {
+    let replayed = match crate::core::scan::replay_keeping(store, |ev, offset, state| {
         if options.head == Some(ev.hash()) {
             seen_head = true;
         }
@@ -513,69 +545,115 @@ pub(crate) fn verify_state(
             offset,
             state,
         });
-    })?;
+    }) {
+        Ok(r) => r,
+        Err(failed) => {
+            let (error, state) = *failed;
+            return Err(Box::new(Refuted {
+                error,
+                proven: state.map(|mut s| Box::new(report_of(&mut s, false, Vec::new(), None))),
+            }));
+        }
+    };
     let mut state = replayed.state;
-    let fail = |cause: Cause| VerifyError::Failed(Failure::whole(cause));
+    let checked = match &options.trust {
+        Some(trusted) => check_trust(&state, trusted),
+        None => Ok(Vec::new()),
+    };
+    let checked = checked.and_then(|t| match options.head {
+        Some(head) if !seen_head => Err(Cause::Head { head }),
+        _ => Ok(t),
+    });
+    let trust_report = match checked {
+        Ok(t) => t,
+        Err(cause) => {
+            return Err(Box::new(Refuted {
+                error: VerifyError::Failed(Failure::whole(cause)),
+                proven: Some(Box::new(report_of(&mut state, false, Vec::new(), None))),
+            }))
+        }
+    };
+    let mut report = report_of(&mut state, true, trust_report, replayed.in_flight);
+    // A writer at work may have stored a document (or begun a
+    // temporary file) for an event not yet in the log: no warning
+    // then, rather than a wrong one.
+    report.warnings = match orphans {
+        Some(o) if replayed.in_flight.is_none() && !store.writer_active().unwrap_or(true) => {
+            o.finish()
+        }
+        _ => Vec::new(),
+    };
+    Ok((report, state))
+}
+
+/// `--trust` (FORMAT §6, end): which trusted key vouches for each party.
+fn check_trust(
+    state: &State,
+    trusted: &[crate::core::trust::TrustedKey],
+) -> Result<Vec<TrustInfo>, Cause> {
     let mut trust_report = Vec::new();
-    if let Some(trusted) = &options.trust {
-        // A party is vouched for by any key it holds or held: its later
-        // keys were each introduced by an event that a key of its own
-        // signed (FORMAT §6, end). A party that joined later was admitted
-        // by the approval of every party then current: it needs no
-        // trusted key of its own, but one vouches for it if given.
-        for (party, member) in &state.parties {
-            let mut found = false;
-            for t in trusted {
-                if let Some(r) = state.key_record(&t.key).filter(|r| r.party == *party) {
-                    found = true;
-                    trust_report.push(TrustInfo {
-                        party: party.clone(),
-                        file: t.label.clone(),
-                        fingerprint: t.key.fingerprint().to_string(),
-                        status: KeyInfo::of(r).history(),
-                    });
-                }
-            }
-            if !found && member.joined == 0 {
-                let held = state
-                    .keys_of(party)
-                    .map(|(_, r)| r.key.fingerprint())
-                    .collect();
-                return Err(fail(Cause::Trust(TrustFailure::Untrusted {
-                    party: party.clone(),
-                    held,
-                })));
-            }
-        }
+    // A party is vouched for by any key it holds or held: its later
+    // keys were each introduced by an event that a key of its own
+    // signed (FORMAT §6, end). A party that joined later was admitted
+    // by the approval of every party then current: it needs no
+    // trusted key of its own, but one vouches for it if given.
+    for (party, member) in &state.parties {
+        let mut found = false;
         for t in trusted {
-            match state.key_record(&t.key) {
-                None => {
-                    return Err(fail(Cause::Trust(TrustFailure::UnknownKey {
-                        name: t.label.clone(),
-                        fingerprint: t.key.fingerprint(),
-                    })))
-                }
-                // Only an explicit binding is the auditor's word on whose
-                // key it is; a file name is a label here, for the log
-                // itself binds keys to parties (docs/SECURITY.md).
-                Some(r) if t.explicit && t.party.as_ref() != Some(&r.party) => {
-                    return Err(fail(Cause::Trust(TrustFailure::WrongParty {
-                        name: t.label.clone(),
-                        bound: t.party.clone(),
-                        holder: r.party.clone(),
-                    })))
-                }
-                Some(_) => {}
+            if let Some(r) = state.key_record(&t.key).filter(|r| r.party == *party) {
+                found = true;
+                trust_report.push(TrustInfo {
+                    party: party.clone(),
+                    file: t.label.clone(),
+                    fingerprint: t.key.fingerprint().to_string(),
+                    status: KeyInfo::of(r).history(),
+                });
             }
         }
-    }
-    if let Some(head) = options.head {
-        if !seen_head {
-            return Err(fail(Cause::Head { head }));
+        if !found && member.joined == 0 {
+            let held = state
+                .keys_of(party)
+                .map(|(_, r)| r.key.fingerprint())
+                .collect();
+            return Err(Cause::Trust(TrustFailure::Untrusted {
+                party: party.clone(),
+                held,
+            }));
         }
     }
-    let report = Report {
-        verified: true,
+    for t in trusted {
+        match state.key_record(&t.key) {
+            None => {
+                return Err(Cause::Trust(TrustFailure::UnknownKey {
+                    name: t.label.clone(),
+                    fingerprint: t.key.fingerprint(),
+                }))
+            }
+            // Only an explicit binding is the auditor's word on whose
+            // key it is; a file name is a label here, for the log
+            // itself binds keys to parties (docs/SECURITY.md).
+            Some(r) if t.explicit && t.party.as_ref() != Some(&r.party) => {
+                return Err(Cause::Trust(TrustFailure::WrongParty {
+                    name: t.label.clone(),
+                    bound: t.party.clone(),
+                    holder: r.party.clone(),
+                }))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(trust_report)
+}
+
+/// The report of a replayed state (its documents are moved out of it).
+fn report_of(
+    state: &mut State,
+    verified: bool,
+    trusted: Vec<TrustInfo>,
+    in_flight: Option<u64>,
+) -> Report {
+    Report {
+        verified,
         ledger: state.ledger,
         title: state.title.clone(),
         parties: state
@@ -600,22 +678,13 @@ pub(crate) fn verify_state(
             })
             .collect(),
         documents: documents(std::mem::take(&mut state.documents)),
-        events,
+        events: Vec::new(),
         count: state.count,
         head: state.head,
-        trusted: trust_report,
-        in_flight: replayed.in_flight,
-        // A writer at work may have stored a document (or begun a
-        // temporary file) for an event not yet in the log: no warning
-        // then, rather than a wrong one.
-        warnings: match orphans {
-            Some(o) if replayed.in_flight.is_none() && !store.writer_active().unwrap_or(true) => {
-                o.finish()
-            }
-            _ => Vec::new(),
-        },
-    };
-    Ok((report, state))
+        trusted,
+        in_flight,
+        warnings: Vec::new(),
+    }
 }
 
 /// Makes text from a ledger safe to print on a terminal: control and

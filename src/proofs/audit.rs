@@ -102,9 +102,36 @@ pub fn verify_with(
     options: &Options,
     visit: &mut dyn FnMut(Visit<'_>),
 ) -> Result<Report, VerifyError> {
+    verify_keeping(dir, options, visit).map_err(|r| r.error)
+}
+
+/// An audit that failed, with what was proven before it failed: the
+/// core's report up to the failing event ([`verify::Refuted`]), or, when
+/// a checkpoint or the witness policy failed, of the whole log with the
+/// checkpoints as they were found; marked `verified: false`.
+#[derive(Debug)]
+pub struct Refuted {
+    pub error: VerifyError,
+    pub proven: Option<Box<Report>>,
+}
+
+/// [`verify_with`], keeping on a failure the report of what was proven
+/// before it: the one audit `verify --json` reports, for `ledger report`
+/// to show a refuted ledger as far as it holds.
+pub fn verify_keeping(
+    dir: &Path,
+    options: &Options,
+    visit: &mut dyn FnMut(Visit<'_>),
+) -> Result<Report, Box<Refuted>> {
+    let bare = |error: VerifyError| {
+        Box::new(Refuted {
+            error,
+            proven: None,
+        })
+    };
     // FORMAT §12: the tree is computed while streaming, keeping the root at
     // each size a stored checkpoint names.
-    let store = Store::open(dir, Access::Read)?;
+    let store = Store::open(dir, Access::Read).map_err(|e| bare(e.into()))?;
     let store = match &options.docs {
         Some(d) => store.with_docs(d.clone()),
         None => store,
@@ -121,19 +148,43 @@ pub fn verify_with(
         trust: options.trust.clone(),
         head: options.head,
     };
-    let (report, state) = verify::verify_state(&store, &core, &mut |v: Visit<'_>| {
+    let outcome = verify::verify_state_keeping(&store, &core, &mut |v: Visit<'_>| {
         // Cannot fail below 2^64 events.
         let _ = tree.push(v.leaf_hash());
         if wanted.contains(&tree.size()) {
             roots.insert(tree.size(), tree.root());
         }
         visit(v);
-    })?;
+    });
+    let partial = |ledger: verify::Report, tree: &merkle::Frontier, checkpoints| Report {
+        ledger,
+        tree_root: hex::encode(tree.root()),
+        checkpoints,
+        witness: None,
+    };
+    let (report, state) = match outcome {
+        Ok(r) => r,
+        Err(r) => {
+            return Err(Box::new(Refuted {
+                error: r.error,
+                proven: r.proven.map(|l| Box::new(partial(*l, &tree, Vec::new()))),
+            }))
+        }
+    };
+    let refuted_whole = |cause: Cause, report: &verify::Report, checkpoints: Vec<_>| {
+        let mut ledger = report.clone();
+        ledger.verified = false;
+        Box::new(Refuted {
+            error: refuted(cause),
+            proven: Some(Box::new(partial(ledger, &tree, checkpoints))),
+        })
+    };
     if let Err(u) = listed {
-        return Err(refuted(Cause::Checkpoint {
+        let cause = Cause::Checkpoint {
             file: u.file,
             problem: Box::new(u.problem),
-        }));
+        };
+        return Err(refuted_whole(cause, &report, Vec::new()));
     }
     let origin = checkpoint::origin(&state.ledger);
     // FORMAT §13.1: a checkpoint of size N may be signed by a party key
@@ -154,19 +205,28 @@ pub fn verify_with(
         .iter()
         .find_map(|c| c.problem.as_ref().map(|p| (c, p)))
     {
-        return Err(refuted(Cause::Checkpoint {
+        let cause = Cause::Checkpoint {
             file: format!("{CHECKPOINTS_DIR}/{}", bad.file),
             problem: Box::new(problem.clone()),
-        }));
+        };
+        return Err(refuted_whole(cause, &report, checkpoints.clone()));
     }
     let witness = match &options.witnesses {
-        Some(policy) => Some(witnessed(
-            dir,
-            &checkpoints,
-            policy,
-            state.count,
-            options.allow_unwitnessed_tail,
-        )?),
+        Some(policy) => {
+            match witnessed(
+                dir,
+                &checkpoints,
+                policy,
+                state.count,
+                options.allow_unwitnessed_tail,
+            ) {
+                Ok(w) => Some(w),
+                Err(VerifyError::Failed(f)) => {
+                    return Err(refuted_whole(f.cause, &report, checkpoints.clone()))
+                }
+                Err(e) => return Err(bare(e)),
+            }
+        }
         None => None,
     };
     Ok(Report {

@@ -13,6 +13,76 @@ use crate::error::Failure;
 use crate::input::*;
 use crate::out::*;
 
+/// What an auditor requires, as typed: the options `verify` and `report`
+/// share (one more, e.g. a TSA root, is one more field here).
+pub(crate) struct Checks {
+    pub(crate) trust: Vec<PathBuf>,
+    pub(crate) head: Option<String>,
+    pub(crate) proofs: ProofTrust,
+    pub(crate) allow_unwitnessed_tail: bool,
+}
+
+impl Checks {
+    /// The audit's options, every file and value checked before any
+    /// ledger is opened.
+    pub(crate) fn options(&self) -> Result<Options, Failure> {
+        let mut options = Options {
+            allow_unwitnessed_tail: self.allow_unwitnessed_tail,
+            ..Options::default()
+        };
+        for k in &self.proofs.log_key {
+            let key = PublicKey::from_file(k)
+                .map_err(|e| Failure::usage(format!("--log-key {}: {e}", k.display())))?;
+            options.log_keys.push((key_label(k), key));
+        }
+        options.witnesses = self.proofs.witnesses.policy()?;
+        if self.allow_unwitnessed_tail && options.witnesses.is_none() {
+            return Err(Failure::usage(
+                "--allow-unwitnessed-tail needs a witness policy: give --witness or --policy",
+            ));
+        }
+        if let Some(h) = &self.head {
+            options.head = Some(ledger::core::format::EventHash::from_hex(h).map_err(|_| {
+                Failure::usage(format!(
+                    "--head {h:?}: expected the 64 hex digits of an event hash"
+                ))
+            })?);
+        }
+        if !self.trust.is_empty() {
+            options.trust = Some(load_trusted(&self.trust)?);
+        }
+        Ok(options)
+    }
+
+    /// The same checks as `ledger verify` arguments, to print as the
+    /// command that repeats them.
+    pub(crate) fn args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        for t in &self.trust {
+            a.extend(["--trust".to_owned(), t.display().to_string()]);
+        }
+        if let Some(h) = &self.head {
+            a.extend(["--head".to_owned(), h.clone()]);
+        }
+        for k in &self.proofs.log_key {
+            a.extend(["--log-key".to_owned(), k.display().to_string()]);
+        }
+        for w in &self.proofs.witnesses.witness {
+            a.extend(["--witness".to_owned(), w.clone()]);
+        }
+        if let Some(p) = &self.proofs.witnesses.policy {
+            a.extend(["--policy".to_owned(), p.display().to_string()]);
+        }
+        if let Some(q) = self.proofs.witnesses.quorum {
+            a.extend(["--quorum".to_owned(), q.to_string()]);
+        }
+        if self.allow_unwitnessed_tail {
+            a.push("--allow-unwitnessed-tail".to_owned());
+        }
+        a
+    }
+}
+
 pub(crate) fn verify(
     out: &Out,
     dir: PathBuf,
@@ -23,31 +93,13 @@ pub(crate) fn verify(
 ) -> Result<(), Failure> {
     let json = out.json;
     // Everything typed is checked before the directory is opened.
-    let mut options = Options {
+    let mut options = Checks {
+        trust,
+        head,
+        proofs,
         allow_unwitnessed_tail,
-        ..Options::default()
-    };
-    for k in &proofs.log_key {
-        let key = PublicKey::from_file(k)
-            .map_err(|e| Failure::usage(format!("--log-key {}: {e}", k.display())))?;
-        options.log_keys.push((key_label(k), key));
     }
-    options.witnesses = proofs.witnesses.policy()?;
-    if allow_unwitnessed_tail && options.witnesses.is_none() {
-        return Err(Failure::usage(
-            "--allow-unwitnessed-tail needs a witness policy: give --witness or --policy",
-        ));
-    }
-    if let Some(h) = head {
-        options.head = Some(ledger::core::format::EventHash::from_hex(&h).map_err(|_| {
-            Failure::usage(format!(
-                "--head {h:?}: expected the 64 hex digits of an event hash"
-            ))
-        })?);
-    }
-    if !trust.is_empty() {
-        options.trust = Some(load_trusted(&trust)?);
-    }
+    .options()?;
     let target = ledger::proofs::published::AuditDir::open(&dir)?;
     options.docs = target.docs().map(Path::to_owned);
     // Not with --json: stdout holds one JSON document.

@@ -126,6 +126,34 @@ pub(crate) enum Command {
         #[arg(long)]
         allow_unwitnessed_tail: bool,
     },
+    /// Write the verification of a ledger as a report to read, print and file: one self-contained HTML page or a PDF
+    Report {
+        /// The ledger directory, or a directory from `ledger publish`
+        dir: PathBuf,
+        /// Where to write the report (FILE.html or FILE.pdf), outside the ledger directory
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// html or pdf (default: from the name of --output)
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<ReportFormat>,
+        /// Replace --output if it exists
+        #[arg(long)]
+        force: bool,
+        /// Say in the report when it was made (e.g. 2026-12-03T12:00:00Z); without it the report holds no date, so the same ledger and options give the same bytes
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// As for verify: the parties' public keys (a directory of .pub files, or files)
+        #[arg(long, value_name = "PATH")]
+        trust: Vec<PathBuf>,
+        /// As for verify: the ledger must contain the event with this hash
+        #[arg(long, value_name = "HASH")]
+        head: Option<String>,
+        #[command(flatten)]
+        proofs: ProofTrust,
+        /// As for verify: with --witness, accept events after the largest checkpoint the witnesses cosigned
+        #[arg(long, requires = "witness")]
+        allow_unwitnessed_tail: bool,
+    },
     /// List the events of a ledger (after verifying it)
     Log {
         /// The ledger directory
@@ -287,6 +315,13 @@ pub(crate) enum Command {
     },
     /// Print the man page (roff)
     Man,
+}
+
+/// The formats of `ledger report`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReportFormat {
+    Html,
+    Pdf,
 }
 
 /// Keys and witnesses that checkpoints are checked against.

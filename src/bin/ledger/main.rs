@@ -14,6 +14,7 @@ mod keys;
 mod offline;
 mod out;
 mod proofs;
+mod report;
 mod serve;
 mod signer;
 mod token;
@@ -165,6 +166,32 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             proofs,
             allow_unwitnessed_tail,
         } => audit::verify(out, dir, trust, head, proofs, allow_unwitnessed_tail),
+        Command::Report {
+            dir,
+            output,
+            format,
+            force,
+            at,
+            trust,
+            head,
+            proofs,
+            allow_unwitnessed_tail,
+        } => report::report(
+            out,
+            report::Request {
+                dir,
+                output,
+                format,
+                force,
+                at,
+            },
+            audit::Checks {
+                trust,
+                head,
+                proofs,
+                allow_unwitnessed_tail,
+            },
+        ),
         Command::Log { dir } => {
             audit::report(out, &dir, &Options::default(), json, audit::Listing::Log)
         }

@@ -1,0 +1,399 @@
+//! The timeline picture: an inline SVG with one lane per party, sessions
+//! as bands, each event a mark at its claimed time, and one track per
+//! document from its draft to its execution. Past [`MAX_MARKS`] events it
+//! draws density instead (how many events fall in each slice of time), so
+//! that a ledger of any size stays a picture a person can read, of bounded
+//! size. Ledger text appears only as escaped SVG text and `<title>`s.
+
+use std::fmt::Write as _;
+
+use super::escape::attr;
+use super::{Mark, Subject};
+
+/// Up to this many events, one mark each; beyond, density.
+pub const MAX_MARKS: usize = 600;
+/// Documents drawn as tracks; the rest are counted.
+const MAX_TRACKS: usize = 30;
+/// Density columns across the plot.
+const COLUMNS: usize = 160;
+
+const WIDTH: f64 = 960.0;
+const LEFT: f64 = 150.0;
+const RIGHT: f64 = 945.0;
+const TOP: f64 = 46.0;
+const LANE: f64 = 26.0;
+
+fn short(s: &str, n: usize) -> String {
+    let mut out: String = s.chars().take(n).collect();
+    if s.chars().count() > n {
+        out.push('…');
+    }
+    attr(&out)
+}
+
+/// Time to x, linear within each stretch of activity; a quiet stretch
+/// longer than an eighth of the whole (and than an hour), such as the
+/// night between two days of talks, is cut to a narrow break, so that the
+/// marks of busy hours are not crowded together.
+struct Scale {
+    pieces: Vec<Piece>,
+}
+
+/// A stretch: its (from, to) times and (from, to) x.
+type Piece = ((i64, i64), (f64, f64));
+
+const BREAK: f64 = 22.0;
+
+impl Scale {
+    fn new(times: &[i64]) -> Scale {
+        let mut t: Vec<i64> = times.to_vec();
+        t.sort_unstable();
+        t.dedup();
+        let (first, last) = (t[0], t[t.len() - 1]);
+        let quiet = ((last - first) / 8).max(3600);
+        let mut stretches = vec![(first, first)];
+        for &x in &t[1..] {
+            match stretches.last_mut() {
+                Some(s) if x - s.1 <= quiet => s.1 = x,
+                _ => stretches.push((x, x)),
+            }
+        }
+        // Each stretch as wide as its share of active time, at least a
+        // few pixels; the breaks between them fixed.
+        let active: i64 = stretches.iter().map(|s| s.1 - s.0).sum();
+        let room = RIGHT - LEFT - BREAK * (stretches.len() - 1) as f64;
+        let min = 6.0_f64.min(room / stretches.len() as f64);
+        let share = room - min * stretches.len() as f64;
+        let mut x = LEFT;
+        let mut pieces = Vec::with_capacity(stretches.len());
+        for (i, s) in stretches.iter().enumerate() {
+            let w = min
+                + if active > 0 {
+                    share * (s.1 - s.0) as f64 / active as f64
+                } else {
+                    share / stretches.len() as f64
+                };
+            pieces.push((*s, (x, x + w)));
+            x += w;
+            if i + 1 < stretches.len() {
+                x += BREAK;
+            }
+        }
+        Scale { pieces }
+    }
+
+    fn x(&self, t: i64) -> f64 {
+        let mut prev: Option<&Piece> = None;
+        for p in &self.pieces {
+            let ((t0, t1), (x0, x1)) = *p;
+            if t < t0 {
+                // Inside the break before this stretch.
+                return match prev {
+                    Some(&((_, pt1), (_, px1))) => {
+                        px1 + (x0 - px1) * (t - pt1) as f64 / (t0 - pt1).max(1) as f64
+                    }
+                    None => x0,
+                };
+            }
+            if t <= t1 {
+                return x0 + (x1 - x0) * (t - t0) as f64 / (t1 - t0).max(1) as f64;
+            }
+            prev = Some(p);
+        }
+        RIGHT
+    }
+
+    fn first(&self) -> i64 {
+        self.pieces.first().map_or(0, |p| p.0 .0)
+    }
+
+    fn last(&self) -> i64 {
+        self.pieces.last().map_or(0, |p| p.0 .1)
+    }
+}
+
+fn colour(kind: &str) -> &'static str {
+    match kind {
+        "ledger-created" => "#444",
+        "session-opened" | "session-closed" => "#2b6cb0",
+        "document-drafted" | "document-amended" => "#805ad5",
+        "document-approved" => "#b7791f",
+        "document-signed" => "#2f855a",
+        "key-added" | "key-rotated" | "key-revoked" => "#c53030",
+        _ => "#718096",
+    }
+}
+
+fn date(t: i64, with_time: bool) -> String {
+    let s = crate::base::time::Timestamp::from_unix(t)
+        .map(|t| t.as_str().to_owned())
+        .unwrap_or_default();
+    let n = if with_time { 16 } else { 10 };
+    s.get(..n).unwrap_or(&s).replace('T', " ")
+}
+
+/// The SVG, or `None` when there is no event to draw.
+pub fn svg(s: &Subject) -> Option<String> {
+    let marks = &s.marks;
+    let times: Vec<i64> = marks.iter().map(|m| m.time).collect();
+    if times.is_empty() {
+        return None;
+    }
+    let scale = Scale::new(&times);
+    let (t0, t1) = (scale.first(), scale.last());
+    let lanes = s.lanes.len();
+    let tracks: Vec<_> = s.acts.iter().take(MAX_TRACKS).collect();
+    let docs_top = TOP + lanes as f64 * LANE + 18.0;
+    let height = docs_top + tracks.len() as f64 * LANE + 28.0;
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height:.0}\" role=\"img\" aria-label=\"timeline\" class=\"timeline\">"
+    );
+    // Axis: a date at the start of each stretch (and the end), where
+    // there is room for it; a zigzag for each break.
+    let with_time = t1 - t0 < 3 * 86_400 || scale.pieces.len() > 1;
+    let mut ticks: Vec<(f64, i64)> = scale.pieces.iter().map(|p| (p.1 .0, p.0 .0)).collect();
+    if let Some(p) = scale.pieces.last() {
+        ticks.push((p.1 .1, p.0 .1));
+    }
+    if scale.pieces.len() == 1 {
+        for i in 1..4 {
+            let t = t0 + (t1 - t0) * i / 4;
+            ticks.insert(i as usize, (scale.x(t), t));
+        }
+    }
+    // Where labels collide, the later one wins (the start of a busy
+    // stretch says more than that of a lone event before it).
+    let n = ticks.len();
+    let mut kept: Vec<(usize, f64, i64)> = Vec::new();
+    for (i, (x, t)) in ticks.into_iter().enumerate() {
+        if kept.last().is_some_and(|k| x - k.1 < 120.0) {
+            if i + 1 == n {
+                continue;
+            }
+            kept.pop();
+        }
+        kept.push((i, x, t));
+    }
+    for (i, x, t) in kept {
+        let last = i + 1 == n;
+        let anchor = if x - LEFT < 60.0 {
+            "start"
+        } else if last {
+            "end"
+        } else {
+            "middle"
+        };
+        let _ = write!(
+            o,
+            "<line x1=\"{x:.1}\" y1=\"20\" x2=\"{x:.1}\" y2=\"{:.0}\" class=\"tick\"/><text x=\"{x:.1}\" y=\"14\" text-anchor=\"{anchor}\" class=\"axis\">{}</text>",
+            height - 20.0,
+            date(t, with_time),
+        );
+    }
+    for w in scale.pieces.windows(2) {
+        let gap = w[1].0 .0 - w[0].0 .1;
+        let x = (w[0].1 .1 + w[1].1 .0) / 2.0;
+        let _ = write!(
+            o,
+            "<path d=\"M{:.1} 22l4 4l-4 4l4 4\" class=\"cut\"/><text x=\"{x:.1}\" y=\"{:.0}\" text-anchor=\"middle\" class=\"axis\"><title>no event for {}</title>{}</text>",
+            x - 2.0,
+            height - 6.0,
+            span_words(gap),
+            span_short(gap)
+        );
+    }
+    // Sessions: bands across the party lanes.
+    let lanes_bottom = TOP + lanes as f64 * LANE;
+    let mut label_end = [f64::NEG_INFINITY; 2];
+    for b in &s.bands {
+        let x0 = scale.x(b.opened.1);
+        let x1 = scale.x(b.closed.map_or(t1, |c| c.1)).max(x0 + 2.0);
+        let _ = write!(
+            o,
+            "<rect x=\"{x0:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{:.0}\" class=\"band\"><title>session {} (#{}{})</title></rect><text x=\"{x0:.1}\" y=\"{:.0}\" class=\"band-label\">{}</text>",
+            x1 - x0,
+            lanes_bottom - TOP,
+            attr(&b.session),
+            b.opened.0,
+            b.closed.map_or(", not closed".to_owned(), |c| format!("–#{}", c.0)),
+            {
+                // Two rows of labels, each label where it does not cover
+                // the one before it.
+                let row = usize::from(label_end[0] > x0 && label_end[1] <= x0);
+                label_end[row] = x0 + 7.0 * b.session.chars().count().min(19) as f64;
+                TOP - 3.0 - 11.0 * row as f64
+            },
+            short(&b.session, 18)
+        );
+    }
+    for (i, p) in s.lanes.iter().enumerate() {
+        let y = TOP + i as f64 * LANE + LANE / 2.0;
+        let _ = write!(
+            o,
+            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{RIGHT}\" y2=\"{y:.1}\" class=\"lane\"/><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\" class=\"who\">{}</text>",
+            LEFT - 8.0,
+            y + 4.0,
+            short(p.as_str(), 16)
+        );
+    }
+    if marks.len() <= MAX_MARKS {
+        for m in marks {
+            let _ = write!(
+                o,
+                "<a href=\"#e{}\"><circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"{}\"><title>#{} {}</title></circle></a>",
+                m.seq,
+                scale.x(m.time),
+                TOP + m.lane as f64 * LANE + LANE / 2.0,
+                colour(m.kind),
+                m.seq,
+                m.kind
+            );
+        }
+    } else {
+        density(&mut o, marks, lanes, &scale);
+    }
+    // Documents: one track each, from the draft to the last act.
+    let _ = write!(
+        o,
+        "<text x=\"{LEFT}\" y=\"{:.0}\" class=\"axis\">documents</text>",
+        docs_top - 4.0
+    );
+    for (i, (doc, acts)) in tracks.iter().enumerate() {
+        let y = docs_top + i as f64 * LANE + LANE / 2.0;
+        let (Some(first), Some(last)) = (acts.first(), acts.last()) else {
+            continue;
+        };
+        let executed = s
+            .audit
+            .as_ref()
+            .and_then(|a| a.ledger.documents.iter().find(|d| d.id == **doc))
+            .and_then(|d| d.executed_at);
+        let _ = write!(
+            o,
+            "<text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\" class=\"who\">{}</text><line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"track\"/>",
+            LEFT - 8.0,
+            y + 4.0,
+            short(doc.as_str(), 16),
+            scale.x(first.time),
+            scale.x(last.time).max(scale.x(first.time) + 1.0)
+        );
+        // One mark per kind and pixel: a document signed ten thousand
+        // times still draws a bounded track.
+        let mut drawn = std::collections::BTreeSet::new();
+        for a in acts.iter() {
+            let x = scale.x(a.time);
+            if !drawn.insert((a.kind, x as i64)) && executed != Some(a.seq) {
+                continue;
+            }
+            let shape = match a.kind {
+                "document-drafted" => format!(
+                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"9\" height=\"9\" fill=\"{}\"",
+                    x - 4.5,
+                    y - 4.5,
+                    colour(a.kind)
+                ),
+                "document-amended" => format!(
+                    "<path d=\"M{x:.1} {:.1}l5 5l-5 5l-5 -5z\" fill=\"{}\"",
+                    y - 5.0,
+                    colour(a.kind)
+                ),
+                "document-approved" => format!(
+                    "<path d=\"M{x:.1} {:.1}l5 9h-10z\" fill=\"{}\"",
+                    y - 5.0,
+                    colour(a.kind)
+                ),
+                _ => format!(
+                    "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{}\" fill=\"{}\"{}",
+                    if executed == Some(a.seq) { 7 } else { 5 },
+                    colour(a.kind),
+                    if executed == Some(a.seq) {
+                        " stroke=\"#1a202c\" stroke-width=\"2\""
+                    } else {
+                        ""
+                    }
+                ),
+            };
+            let what = if executed == Some(a.seq) {
+                format!("{}, executing it", a.kind)
+            } else {
+                a.kind.to_owned()
+            };
+            let _ = write!(
+                o,
+                "<a href=\"#e{}\">{shape}><title>#{} {} by {}</title>{}</a>",
+                a.seq,
+                a.seq,
+                what,
+                attr(a.author.as_str()),
+                match a.kind {
+                    "document-drafted" => "</rect>",
+                    "document-amended" | "document-approved" => "</path>",
+                    _ => "</circle>",
+                }
+            );
+        }
+    }
+    if s.acts.len() > MAX_TRACKS {
+        let _ = write!(
+            o,
+            "<text x=\"{LEFT}\" y=\"{:.0}\" class=\"axis\">and {} more documents (listed below)</text>",
+            height - 8.0,
+            s.acts.len() - MAX_TRACKS
+        );
+    }
+    o.push_str("</svg>");
+    Some(o)
+}
+
+fn span_short(secs: i64) -> String {
+    match secs {
+        s if s >= 2 * 86_400 => format!("{}d", s / 86_400),
+        s if s >= 3600 => format!("{}h", s / 3600),
+        s => format!("{}m", s / 60),
+    }
+}
+
+fn span_words(secs: i64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (d, h) {
+        (0, 0) => format!("{m} min"),
+        (0, _) => format!("{h} h {m} min"),
+        _ => format!("{d} d {h} h"),
+    }
+}
+
+/// Events per party and slice of time, as shaded cells, darker for more.
+fn density(o: &mut String, marks: &[Mark], lanes: usize, scale: &Scale) {
+    let mut cells = vec![0u64; lanes * COLUMNS];
+    let w = (RIGHT - LEFT) / COLUMNS as f64;
+    // The first event of each cell, to say when it begins.
+    let mut from = vec![i64::MAX; COLUMNS];
+    for m in marks {
+        let c = (((scale.x(m.time) - LEFT) / w) as usize).min(COLUMNS - 1);
+        if let Some(cell) = cells.get_mut(m.lane * COLUMNS + c) {
+            *cell += 1;
+        }
+        from[c] = from[c].min(m.time);
+    }
+    let max = cells.iter().copied().max().unwrap_or(1).max(1) as f64;
+    for lane in 0..lanes {
+        for c in 0..COLUMNS {
+            let n = cells[lane * COLUMNS + c];
+            if n == 0 {
+                continue;
+            }
+            let _ = write!(
+                o,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.0}\" fill=\"#2b6cb0\" fill-opacity=\"{:.2}\"><title>{n} events from {}</title></rect>",
+                LEFT + c as f64 * w,
+                TOP + lane as f64 * LANE + 4.0,
+                w.max(1.0),
+                LANE - 8.0,
+                0.15 + 0.85 * (n as f64 / max),
+                date(from[c], true)
+            );
+        }
+    }
+}
