@@ -8,3 +8,4 @@ pub mod crypto;
 pub(crate) mod durable;
 pub mod mac;
 pub mod time;
+pub mod tsp;

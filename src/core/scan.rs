@@ -144,6 +144,22 @@ pub enum Cause {
     /// The witness policy (`--witness`/`--quorum`) is not met.
     #[error(transparent)]
     Witness(WitnessFailure),
+    /// A stored RFC 3161 token (`file`, relative to the ledger directory)
+    /// does not check (FORMAT §17.3).
+    #[error("{file}: {problem}")]
+    Timestamp { file: String, problem: String },
+    /// The event claims a time later than a valid RFC 3161 stamp of a
+    /// checkpoint that holds it allows (FORMAT §17.4).
+    #[error("the event claims the time {claimed}, but {file} (TSA {tsa}, serial {serial}) stamped a checkpoint holding it at {stamped}; \
+             more than the {tolerance} s allowed for the TSA's accuracy and clock skew: the claimed time is false")]
+    ClaimedAfterStamp {
+        claimed: String,
+        stamped: String,
+        tolerance: u64,
+        file: String,
+        tsa: String,
+        serial: String,
+    },
 }
 
 fn torn_tail_message(bytes: u64, intact: u64, zeros: bool) -> String {
@@ -184,6 +200,8 @@ impl Cause {
             Cause::SignerNotAuthor => "signer-not-author",
             Cause::Checkpoint { .. } => "checkpoint",
             Cause::Witness(_) => "witness",
+            Cause::Timestamp { .. } => "timestamp",
+            Cause::ClaimedAfterStamp { .. } => "claimed-after-stamp",
         }
     }
 }

@@ -472,6 +472,16 @@ impl Visit<'_> {
     pub fn leaf_hash(&self) -> Hash {
         self.event.leaf_hash()
     }
+
+    /// The event's position in the log (0 is the genesis).
+    pub fn seq(&self) -> u64 {
+        self.event.body.seq
+    }
+
+    /// The time the event's signer claims (FORMAT §5.5).
+    pub fn claimed_time(&self) -> &crate::base::time::Timestamp {
+        &self.event.body.time
+    }
 }
 
 /// Verifies the ledger in `dir`, streaming: each verified event is passed

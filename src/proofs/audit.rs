@@ -1,6 +1,8 @@
 //! The whole-ledger audit: the core's verification ([`crate::core::verify`])
 //! and, on top of it, every stored checkpoint checked against the replayed
-//! tree (FORMAT §13.2) and the witness policy (`--witness`/`--quorum`).
+//! tree (FORMAT §13.2), the witness policy (`--witness`/`--quorum`), and
+//! the RFC 3161 tokens of checkpoints with the time rule they put on the
+//! events they cover (FORMAT §17, `--tsa-ca`).
 //!
 //! This is what `ledger verify` runs. It reads the log, `docs/` and
 //! `checkpoints/` and never writes, locks or reads the writer's cache.
@@ -16,6 +18,7 @@ use crate::core::format::EventHash;
 use crate::core::store::{Access, Store};
 use crate::core::verify::{self, list, Cause, Failure, VerifyError, Visit, WitnessFailure};
 use crate::proofs::checkpoint::{self, CheckpointReport, CHECKPOINTS_DIR};
+use crate::proofs::timestamp::{self, TokenReport};
 use crate::tlog::merkle;
 use crate::tlog::note::WitnessPolicy;
 
@@ -36,6 +39,9 @@ pub struct Options {
     /// Where the documents are, if not in the ledger's `docs/`: a ledger
     /// unpacked from a published directory ([`crate::proofs::published`]).
     pub docs: Option<std::path::PathBuf>,
+    /// `--tsa-ca`: the roots RFC 3161 tokens are checked against; without
+    /// them tokens are reported present and unchecked (FORMAT §17.3).
+    pub tsa_roots: Option<Vec<crate::base::tsp::Anchor>>,
 }
 
 /// Everything a successful audit proves: the core's report, the tree's
@@ -48,6 +54,8 @@ pub struct Report {
     pub tree_root: String,
     /// The stored checkpoints, each checked against the tree (FORMAT §13.2).
     pub checkpoints: Vec<CheckpointReport>,
+    /// The stored RFC 3161 tokens (FORMAT §17).
+    pub timestamps: Vec<TokenReport>,
 }
 
 /// Audits the ledger in `dir` from its first byte, keeping every event's
@@ -85,6 +93,18 @@ pub fn verify_with(
     let mut roots = BTreeMap::new();
     roots.insert(0, merkle::empty_root());
     let mut tree = merkle::Frontier::new();
+    // FORMAT §17.3: tokens are checked before the replay (each against the
+    // checkpoint file it stamps), so that each event's claimed time can be
+    // held to the stamps as it streams past: O(tokens), plus one
+    // comparison per event. A failing token is the verdict only if the
+    // log itself replays.
+    let tokens = timestamp::check_stored(
+        dir,
+        &checkpoint::stored_tokens(dir),
+        options.tsa_roots.as_deref(),
+    );
+    let bounds = tokens.as_ref().map(|t| timestamp::bounds(t)).unwrap_or_default();
+    let mut late: Option<Failure> = None;
     let core = verify::Options {
         trust: options.trust.clone(),
         head: options.head,
@@ -95,8 +115,14 @@ pub fn verify_with(
         if wanted.contains(&tree.size()) {
             roots.insert(tree.size(), tree.root());
         }
+        if late.is_none() {
+            late = too_late(&v, &bounds);
+        }
         visit(v);
     })?;
+    if let Some(f) = late {
+        return Err(VerifyError::Failed(f));
+    }
     if let Err(u) = listed {
         return Err(refuted(Cause::Checkpoint {
             file: u.file,
@@ -152,11 +178,42 @@ pub fn verify_with(
             }
         }
     }
+    let timestamps = tokens.map_err(|bad| {
+        refuted(Cause::Timestamp {
+            file: bad.file,
+            problem: bad.problem,
+        })
+    })?;
     Ok(Report {
         ledger: report,
         tree_root: hex::encode(tree.root()),
         checkpoints,
+        timestamps,
     })
+}
+
+/// FORMAT §17.4: the event may claim no time later than the least bound of
+/// the stamped checkpoints that hold it (`bounds` is sorted by size, each
+/// the least over itself and every larger one).
+fn too_late(v: &Visit<'_>, bounds: &[timestamp::Bound]) -> Option<Failure> {
+    let seq = v.seq();
+    let b = bounds.iter().find(|b| b.size > seq)?;
+    let (secs, nanos) = v.claimed_time().instant();
+    if secs < b.limit || (secs == b.limit && nanos == 0) {
+        return None;
+    }
+    Some(Failure::at(
+        Some(seq),
+        v.offset(),
+        Cause::ClaimedAfterStamp {
+            claimed: v.claimed_time().to_string(),
+            stamped: b.stamp.time_text.clone(),
+            tolerance: (b.limit - b.stamp.time) as u64,
+            file: b.file.clone(),
+            tsa: b.stamp.tsa.clone(),
+            serial: b.stamp.serial.clone(),
+        },
+    ))
 }
 
 impl Report {
@@ -188,8 +245,35 @@ impl Report {
                 list(&c.signed_by)
             );
         }
+        f.push_str(&self.timestamps_text());
         f.push('\n');
         f.push_str(&self.ledger.verdict());
+        f
+    }
+
+    /// What the stored RFC 3161 tokens prove (FORMAT §17.5), one line each.
+    pub fn timestamps_text(&self) -> String {
+        let mut f = String::new();
+        if !self.timestamps.is_empty() {
+            f.push_str("\ntimestamps (RFC 3161, FORMAT §17):\n");
+        }
+        for t in &self.timestamps {
+            let what = match (&t.stamp, t.status) {
+                (Some(s), _) => format!(
+                    "events #0..#{} existed no later than {} ({}, serial {})",
+                    t.size.saturating_sub(1),
+                    s.time_text,
+                    s.tsa,
+                    s.serial
+                ),
+                (None, "untrusted") => format!(
+                    "NOT COUNTED: {}",
+                    t.note.as_deref().unwrap_or("its TSA is not trusted")
+                ),
+                _ => "present, unchecked (give --tsa-ca ROOT.pem to check it)".to_owned(),
+            };
+            let _ = writeln!(f, "  {}: {what}", t.file);
+        }
         f
     }
 }

@@ -15,3 +15,4 @@ pub mod history;
 pub mod index;
 pub mod publish;
 pub mod published;
+pub mod timestamp;

@@ -29,6 +29,9 @@ pub(crate) fn verify(
         options.log_keys.push((key_label(k), key));
     }
     options.witnesses = proofs.witnesses.policy()?;
+    if !proofs.tsa_ca.is_empty() {
+        options.tsa_roots = Some(crate::timestamp::load_roots(&proofs.tsa_ca)?);
+    }
     if let Some(h) = head {
         options.head = Some(ledger::core::format::EventHash::from_hex(&h).map_err(|_| {
             Failure::usage(format!(

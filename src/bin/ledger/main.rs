@@ -13,6 +13,7 @@ mod input;
 mod keys;
 mod out;
 mod proofs;
+mod timestamp;
 mod witness;
 mod write;
 
@@ -158,6 +159,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             log_key,
             pass,
         } => proofs::checkpoint(out, dir, key, add, log_key, pass),
+        Command::Timestamp(args) => timestamp::timestamp(out, args),
         Command::Prove {
             dir,
             event,
