@@ -35,8 +35,7 @@ const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101
 const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
 const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
-const ID_CT_TST_INFO: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 const ID_SIGNING_CERT: ObjectIdentifier =
@@ -73,7 +72,10 @@ pub enum TspError {
     NotCanonical,
     /// The TSA did not grant the request.
     #[error("the TSA answered {status}{}: no token was issued", .text.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())]
-    NotGranted { status: String, text: Option<String> },
+    NotGranted {
+        status: String,
+        text: Option<String>,
+    },
     #[error("the response says granted but holds no token")]
     NoToken,
     /// A CMS or TSTInfo rule is broken (RFC 3161 §2.4.2, RFC 5652 §5).
@@ -85,7 +87,9 @@ pub enum TspError {
     Imprint { expected: String, found: String },
     #[error("the token's nonce {found} is not the request's {expected}: it answers another request (or a replayed one)")]
     Nonce { expected: String, found: String },
-    #[error("the token has no nonce, but the request had one ({expected}): it answers another request")]
+    #[error(
+        "the token has no nonce, but the request had one ({expected}): it answers another request"
+    )]
     NoNonce { expected: String },
     #[error("the token's policy {found} is not the requested {expected}")]
     Policy { expected: String, found: String },
@@ -110,7 +114,9 @@ pub enum TspError {
     },
     #[error("the TSA's certificate ({subject}) {problem} (RFC 3161 §2.3: it must have exactly the extended key usage timeStamping, marked critical)")]
     Usage { subject: String, problem: String },
-    #[error("the certificate of {subject} is not a CA, yet it issued the next certificate of the chain")]
+    #[error(
+        "the certificate of {subject} is not a CA, yet it issued the next certificate of the chain"
+    )]
     NotCa { subject: String },
     #[error("the certificate of {subject} has a critical extension {oid} that is not understood: refused (RFC 5280 §4.2)")]
     UnknownCritical { subject: String, oid: String },
@@ -269,9 +275,9 @@ pub fn anchors_from_pem(pem: &[u8]) -> Result<Vec<Anchor>> {
     certs
         .into_iter()
         .map(|cert| {
-            let der = cert
-                .to_der()
-                .map_err(|e| TspError::Anchor(format!("holds a certificate that does not encode: {e}")))?;
+            let der = cert.to_der().map_err(|e| {
+                TspError::Anchor(format!("holds a certificate that does not encode: {e}"))
+            })?;
             Ok(Anchor { cert, der })
         })
         .collect()
@@ -284,7 +290,11 @@ pub fn token_of_response(bytes: &[u8]) -> Result<Vec<u8>> {
     if bytes.len() > MAX_RESPONSE_BYTES {
         return Err(TspError::TooLarge { size: bytes.len() });
     }
-    let resp: TimeStampResp<'_> = strict(bytes, "time-stamp response (TimeStampResp)")?;
+    // Nothing may trail; canonical DER is required of a granted response
+    // (it is stored), after its status is read: a refusal is reported as
+    // such even if its encoding is loose (openssl's failInfo is).
+    let resp =
+        TimeStampResp::from_der(bytes).map_err(der_err("time-stamp response (TimeStampResp)"))?;
     use cmpv2::status::PkiStatus;
     let status = match resp.status.status {
         PkiStatus::Accepted | PkiStatus::GrantedWithMods => None,
@@ -305,6 +315,9 @@ pub fn token_of_response(bytes: &[u8]) -> Result<Vec<u8>> {
             status: status.into(),
             text,
         });
+    }
+    if resp.to_der().ok().as_deref() != Some(bytes) {
+        return Err(TspError::NotCanonical);
     }
     let token = resp.time_stamp_token.ok_or(TspError::NoToken)?;
     token.to_der().map_err(der_err("token"))
@@ -405,10 +418,7 @@ fn open(token: &[u8]) -> Result<(SignedData, Vec<u8>, TstInfo)> {
             ci.content_type
         )));
     }
-    let sd: SignedData = ci
-        .content
-        .decode_as()
-        .map_err(der_err("CMS SignedData"))?;
+    let sd: SignedData = ci.content.decode_as().map_err(der_err("CMS SignedData"))?;
     if sd.encap_content_info.econtent_type != ID_CT_TST_INFO {
         return Err(malformed("its content is not a TSTInfo"));
     }
@@ -515,7 +525,9 @@ pub fn check_token(token: &[u8], expect: &Expect, anchors: &[Anchor]) -> Result<
         match found.as_slice() {
             [a] if a.values.len() == 1 => Ok(a.values.iter().next().cloned().expect("one value")),
             [] => Err(malformed(format!("it has no {name} attribute"))),
-            _ => Err(malformed(format!("its {name} attribute is not exactly one value"))),
+            _ => Err(malformed(format!(
+                "its {name} attribute is not exactly one value"
+            ))),
         }
     };
     let ct: ObjectIdentifier = one(ID_CONTENT_TYPE, "content-type")?
@@ -669,12 +681,16 @@ fn time_stamping_usage(c: &Certificate) -> Result<()> {
         }));
     };
     if !e.critical {
-        return Err(usage("has an extended key usage that is not marked critical"));
+        return Err(usage(
+            "has an extended key usage that is not marked critical",
+        ));
     }
     let eku = x509_cert::ext::pkix::ExtendedKeyUsage::from_der(e.extn_value.as_bytes())
         .map_err(|_| usage("has an extended key usage that does not decode"))?;
     if eku.0.as_slice() != [ID_KP_TIME_STAMPING] {
-        return Err(usage("has an extended key usage other than timeStamping alone"));
+        return Err(usage(
+            "has an extended key usage other than timeStamping alone",
+        ));
     }
     Ok(())
 }
@@ -705,7 +721,11 @@ fn valid_at(c: &Certificate, time: i64) -> Result<()> {
 /// other critical extension refuses the certificate (RFC 5280 §4.2).
 fn known_critical(c: &Certificate) -> Result<()> {
     for e in c.tbs_certificate.extensions.as_deref().unwrap_or_default() {
-        let known = [ID_CE_BASIC_CONSTRAINTS, ID_CE_KEY_USAGE, ID_CE_EXT_KEY_USAGE];
+        let known = [
+            ID_CE_BASIC_CONSTRAINTS,
+            ID_CE_KEY_USAGE,
+            ID_CE_EXT_KEY_USAGE,
+        ];
         if e.critical && !known.contains(&e.extn_id) {
             return Err(TspError::UnknownCritical {
                 subject: subject(c),
@@ -723,7 +743,9 @@ fn is_ca(c: &Certificate) -> Result<()> {
     let bc = exts
         .iter()
         .find(|e| e.extn_id == ID_CE_BASIC_CONSTRAINTS)
-        .and_then(|e| x509_cert::ext::pkix::BasicConstraints::from_der(e.extn_value.as_bytes()).ok());
+        .and_then(|e| {
+            x509_cert::ext::pkix::BasicConstraints::from_der(e.extn_value.as_bytes()).ok()
+        });
     let ku_ok = exts
         .iter()
         .find(|e| e.extn_id == ID_CE_KEY_USAGE)
@@ -735,7 +757,9 @@ fn is_ca(c: &Certificate) -> Result<()> {
         .unwrap_or(true);
     match bc {
         Some(b) if b.ca && ku_ok => Ok(()),
-        _ => Err(TspError::NotCa { subject: subject(c) }),
+        _ => Err(TspError::NotCa {
+            subject: subject(c),
+        }),
     }
 }
 
@@ -836,7 +860,8 @@ fn verify_signature(
             return Err(unsupported(&spki.algorithm.oid));
         }
         use rsa::pkcs1::DecodeRsaPublicKey;
-        let k = rsa::RsaPublicKey::from_pkcs1_der(key).map_err(|_| malformed("an RSA key that does not decode"))?;
+        let k = rsa::RsaPublicKey::from_pkcs1_der(key)
+            .map_err(|_| malformed("an RSA key that does not decode"))?;
         if rsa::traits::PublicKeyParts::size(&k) < 256 {
             return Err(malformed("an RSA key shorter than 2048 bits"));
         }
@@ -860,12 +885,14 @@ fn verify_signature(
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
     match curve {
         ID_P256 => {
-            let k = p256::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|_| malformed("a P-256 key that is not on the curve"))?;
+            let k = p256::ecdsa::VerifyingKey::from_sec1_bytes(key)
+                .map_err(|_| malformed("a P-256 key that is not on the curve"))?;
             let s = p256::ecdsa::Signature::from_der(sig).map_err(|_| bad())?;
             k.verify_prehash(&digest, &s).map_err(|_| bad())
         }
         ID_P384 => {
-            let k = p384::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|_| malformed("a P-384 key that is not on the curve"))?;
+            let k = p384::ecdsa::VerifyingKey::from_sec1_bytes(key)
+                .map_err(|_| malformed("a P-384 key that is not on the curve"))?;
             let s = p384::ecdsa::Signature::from_der(sig).map_err(|_| bad())?;
             k.verify_prehash(&digest, &s).map_err(|_| bad())
         }
@@ -885,7 +912,10 @@ mod tests {
         assert_eq!(e.nonce.as_deref().unwrap()[0], 0x7f);
         let mut trailing = req.clone();
         trailing.push(0);
-        assert!(matches!(parse_request(&trailing), Err(TspError::Der { .. })));
+        assert!(matches!(
+            parse_request(&trailing),
+            Err(TspError::Der { .. })
+        ));
         assert!(parse_request(&req[..req.len() - 1]).is_err());
     }
 

@@ -103,7 +103,10 @@ pub fn verify_with(
         &checkpoint::stored_tokens(dir),
         options.tsa_roots.as_deref(),
     );
-    let bounds = tokens.as_ref().map(|t| timestamp::bounds(t)).unwrap_or_default();
+    let bounds = tokens
+        .as_ref()
+        .map(|t| timestamp::bounds(t))
+        .unwrap_or_default();
     let mut late: Option<Failure> = None;
     let core = verify::Options {
         trust: options.trust.clone(),

@@ -121,12 +121,13 @@ pub struct Request {
 /// checkpoint, SHA-256 of its exact stored bytes, a fresh random nonce,
 /// certReq true (FORMAT §17.1). Reads only.
 pub fn request(dir: &Path) -> Result<Request, TimestampError> {
-    let size = *checkpoint_sizes(dir)?
-        .iter()
-        .max()
-        .ok_or_else(|| TimestampError::NoCheckpoint {
-            dir: dir.display().to_string(),
-        })?;
+    let size =
+        *checkpoint_sizes(dir)?
+            .iter()
+            .max()
+            .ok_or_else(|| TimestampError::NoCheckpoint {
+                dir: dir.display().to_string(),
+            })?;
     let bytes = read_checkpoint(dir, size)?;
     let imprint: [u8; 32] = Sha256::digest(&bytes).into();
     let mut nonce = [0u8; 16];
@@ -209,11 +210,9 @@ pub fn add(
         let path = cdir.join(&file);
         match std::fs::symlink_metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                crate::base::durable::write_new(&cdir, &path, tsr).map_err(|e| {
-                    StoreError::Io {
-                        path: e.path,
-                        source: e.source,
-                    }
+                crate::base::durable::write_new(&cdir, &path, tsr).map_err(|e| StoreError::Io {
+                    path: e.path,
+                    source: e.source,
                 })?;
                 return Ok(Added {
                     file: format!("{CHECKPOINTS_DIR}/{file}"),
@@ -324,11 +323,8 @@ pub fn check_stored(
             continue;
         };
         let tsr = read_token(dir, name).map_err(fail)?;
-        let checkpoint = read_stored(dir, &size.to_string()).map_err(|p| {
-            fail(format!(
-                "stamps checkpoints/{size}, which {p}"
-            ))
-        })?;
+        let checkpoint = read_stored(dir, &size.to_string())
+            .map_err(|p| fail(format!("stamps checkpoints/{size}, which {p}")))?;
         let imprint: [u8; 32] = Sha256::digest(&checkpoint).into();
         match tsp::check_response(&tsr, &Expect::imprint(imprint), anchors) {
             Ok(stamp) => out.push(TokenReport {
@@ -492,7 +488,15 @@ mod tests {
     fn token_names() {
         assert_eq!(token_name("14.tsr"), Some((14, 1)));
         assert_eq!(token_name("14.2.tsr"), Some((14, 2)));
-        for bad in ["14", "014.tsr", "14.1.tsr", "14.02.tsr", ".tsr", "a.tsr", "14.tsr.x"] {
+        for bad in [
+            "14",
+            "014.tsr",
+            "14.1.tsr",
+            "14.02.tsr",
+            ".tsr",
+            "a.tsr",
+            "14.tsr.x",
+        ] {
             assert_eq!(token_name(bad), None, "{bad}");
         }
     }

@@ -91,12 +91,14 @@ pub(crate) fn timestamp(out: &Out, args: TimestampArgs) -> Result<(), Failure> {
                 ),
                 None => None,
             };
-            let added = add(out, &dir, &tsr, expect.as_ref(), &roots)
-                .map_err(|f| name_file(f, &file))?;
+            let added =
+                add(out, &dir, &tsr, expect.as_ref(), &roots).map_err(|f| name_file(f, &file))?;
             report(out, &added)
         }
         None => {
-            let dir = args.dir.ok_or_else(|| Failure::usage("give the ledger directory"))?;
+            let dir = args
+                .dir
+                .ok_or_else(|| Failure::usage("give the ledger directory"))?;
             for u in &args.tsa {
                 if !u.starts_with("http://") {
                     return Err(Failure::usage(format!(
@@ -110,12 +112,11 @@ pub(crate) fn timestamp(out: &Out, args: TimestampArgs) -> Result<(), Failure> {
                 // One request per TSA: each its own nonce.
                 let req = timestamp::request(&dir)?;
                 let tsr = timestamp::post(url, &req.der, timeout)?;
-                let added = add(out, &dir, &tsr, Some(&req.expect), &roots).map_err(|f| {
-                    match f {
+                let added =
+                    add(out, &dir, &tsr, Some(&req.expect), &roots).map_err(|f| match f {
                         Failure::Refuted(m) => Failure::refuted(format!("TSA {url}: {m}")),
                         f => f,
-                    }
-                })?;
+                    })?;
                 report(out, &added)?;
             }
             Ok(())
@@ -125,9 +126,9 @@ pub(crate) fn timestamp(out: &Out, args: TimestampArgs) -> Result<(), Failure> {
 
 fn name_file(f: Failure, file: &Path) -> Failure {
     match f {
-        Failure::Refuted(m) => Failure::refuted(
-            m.replacen("the response", &file.display().to_string(), 1),
-        ),
+        Failure::Refuted(m) => {
+            Failure::refuted(m.replacen("the response", &file.display().to_string(), 1))
+        }
         f => f,
     }
 }
@@ -201,7 +202,11 @@ fn report(out: &Out, a: &Added) -> Result<(), Failure> {
             a.stamp.time_text,
             a.stamp.tsa,
             a.stamp.serial,
-            if a.new { "" } else { " (already stored; unchanged)" }
+            if a.new {
+                ""
+            } else {
+                " (already stored; unchanged)"
+            }
         ))
     }
 }
