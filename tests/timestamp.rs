@@ -272,6 +272,13 @@ fn offline_flow_and_openssl_interop() {
     assert_eq!(t["size"], 2);
     assert_eq!(t["stamp"]["tsa"], "CN=Test TSA");
 
+    // A stamped checkpoint gains no signature: that would change the
+    // bytes its token stamps.
+    fx.refused(
+        &["checkpoint", "led", "--key", "keys/bob.key"],
+        2,
+        "checkpoints/2 is timestamped (2.tsr)",
+    );
     // Other commands that list checkpoints/ are not confused by tokens.
     fx.run(&["prove", "led", "--event", "1", "-o", "p.bundle"])
         .ok();
@@ -723,4 +730,63 @@ fn online_flow_over_loopback_http() {
         2,
         "give an http:// URL",
     );
+}
+
+/// FORMAT §17.6, the test vector: a fixed token (a response of the sample
+/// TSA) over a fixed checkpoint (the sample ledger's of size 14), checked
+/// by the library without openssl; and every single-byte change to it is
+/// refused, never a panic.
+#[test]
+fn format_17_6_vector() {
+    use ledger::base::tsp::{self, Expect};
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/timestamp");
+    let checkpoint = std::fs::read(data.join("checkpoint")).unwrap();
+    let tsr = std::fs::read(data.join("checkpoint.tsr")).unwrap();
+    let roots = tsp::anchors_from_pem(&std::fs::read(data.join("ca.pem")).unwrap()).unwrap();
+    let imprint: [u8; 32] = hex::decode(sha256_hex(&checkpoint))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        hex::encode(imprint),
+        "5c356b65c0481251f697227518e204e6ead29fc993edf742c8f88be2614a7d94"
+    );
+    let stamp = tsp::check_response(&tsr, &Expect::imprint(imprint), &roots).unwrap();
+    assert_eq!(stamp.time_text, "2026-12-03T09:41:57Z");
+    assert_eq!(stamp.time, 1_796_290_917);
+    assert_eq!(stamp.serial, "02");
+    assert_eq!(stamp.accuracy_secs, 1);
+    assert_eq!(stamp.policy, "1.3.6.1.4.1.4146.999.1");
+    assert_eq!(
+        stamp.tsa,
+        "CN=SAMPLE TSA - not a real authority,O=ledger sample"
+    );
+    // Another checkpoint's imprint, no roots, a truncation, a trailing byte.
+    assert!(matches!(
+        tsp::check_response(&tsr, &Expect::imprint([0; 32]), &roots),
+        Err(tsp::TspError::Imprint { .. })
+    ));
+    assert!(matches!(
+        tsp::check_response(&tsr, &Expect::imprint(imprint), &[]),
+        Err(tsp::TspError::Untrusted { .. })
+    ));
+    assert!(tsp::check_response(&tsr[..tsr.len() - 1], &Expect::imprint(imprint), &roots).is_err());
+    let mut long = tsr.clone();
+    long.push(0);
+    assert!(tsp::check_response(&long, &Expect::imprint(imprint), &roots).is_err());
+    // Every byte flipped in turn: refused, except the status (byte 8:
+    // granted becomes grantedWithMods) and the copy of the root in the
+    // token's certificates (bytes 708-1214), which the chain does not use
+    // (the root given is): none may panic or change the stamp.
+    for i in 0..tsr.len() {
+        let mut t = tsr.clone();
+        t[i] ^= 0x01;
+        if let Ok(s) = tsp::check_response(&t, &Expect::imprint(imprint), &roots) {
+            assert_eq!(s, stamp, "byte {i} changed the stamp yet verified");
+            assert!(
+                i == 8 || (708..1215).contains(&i),
+                "byte {i} flipped, yet it verifies"
+            );
+        }
+    }
 }

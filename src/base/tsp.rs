@@ -512,6 +512,34 @@ pub fn check_token(token: &[u8], expect: &Expect, anchors: &[Anchor]) -> Result<
         }
     }
 
+    // RFC 5652 §5.1, §5.3: the versions these choices require, and the
+    // signer's digest algorithm among those the SignedData lists; every
+    // field that is not covered by the signature is held to one value.
+    use cms::content_info::CmsVersion;
+    if sd.version != CmsVersion::V3 {
+        return Err(malformed("its SignedData version is not 3"));
+    }
+    let signer_version = match signer.sid {
+        SignerIdentifier::IssuerAndSerialNumber(_) => CmsVersion::V1,
+        SignerIdentifier::SubjectKeyIdentifier(_) => CmsVersion::V3,
+    };
+    if signer.version != signer_version {
+        return Err(malformed(
+            "its SignerInfo version does not match its signer identifier",
+        ));
+    }
+    if signer
+        .digest_alg
+        .parameters
+        .as_ref()
+        .is_some_and(|p| !p.is_null())
+        || !sd.digest_algorithms.iter().any(|a| *a == signer.digest_alg)
+    {
+        return Err(malformed(
+            "its signer's digest algorithm is not one the SignedData lists, or has parameters",
+        ));
+    }
+
     // RFC 5652 §5.4: with signed attributes (which a token must have, to
     // carry the signing certificate) the signature covers their DER as a
     // SET, and messageDigest is the hash of the content.

@@ -504,6 +504,18 @@ fn store_signatures(
         }
     }
     let bytes = stored.to_bytes();
+    let tokens: Vec<String> = stored_tokens(dir)
+        .into_iter()
+        .filter(|t| token_name(t).is_some_and(|(s, _)| s == size))
+        .collect();
+    if added && !tokens.is_empty() {
+        // FORMAT §17.2: a token stamps the file's exact bytes.
+        return Err(Request::Timestamped {
+            file: stored_file(size),
+            tokens: tokens.join(", "),
+        }
+        .into());
+    }
     if added {
         crate::core::store::replace_durably(&dir.join(CHECKPOINTS_DIR), &path, &bytes)?;
     }
