@@ -790,3 +790,60 @@ fn format_17_6_vector() {
         }
     }
 }
+
+/// The README's timestamp walkthrough runs as written, from a copy of the
+/// repository's sample, with the built binary first on PATH.
+#[test]
+fn readme_timestamp_walkthrough_runs_as_written() {
+    if !openssl_available() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme
+        .split("## Timestamps from independent authorities (RFC 3161)")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|b| b.split("```").next())
+        .expect("the timestamp walkthrough");
+    let fx = Fx::empty();
+    copy_dir(&root.join("ledger"), &fx.p("ledger"));
+    copy_dir(&root.join("keys"), &fx.p("keys"));
+    std::fs::create_dir(fx.p("scripts")).unwrap();
+    std::fs::copy(
+        root.join("scripts/sample-tsa.sh"),
+        fx.p("scripts/sample-tsa.sh"),
+    )
+    .unwrap();
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", block])
+        .current_dir(fx.root())
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("checkpoints/14.tsr: events #0..#13 existed no later than"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("checkpoints/14.2.tsr: events #0..#13 existed no later than"),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Verification: OK")
+            || stdout.contains("Verification: OK")
+    );
+}
