@@ -14,7 +14,7 @@ use crate::core::format::{DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId,
 use crate::core::replay::{KeyRecord, State, Verified};
 use crate::core::scan::replay;
 pub use crate::core::scan::{
-    Cause, CheckpointProblem, Failure, TrustFailure, VerifyError, WitnessFailure,
+    Cause, CheckpointProblem, Failure, LateClaim, TrustFailure, VerifyError, WitnessFailure,
 };
 use crate::core::store::{Access, Store};
 use crate::tlog::merkle::Hash;

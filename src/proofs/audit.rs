@@ -208,14 +208,14 @@ fn too_late(v: &Visit<'_>, bounds: &[timestamp::Bound]) -> Option<Failure> {
     Some(Failure::at(
         Some(seq),
         v.offset(),
-        Cause::ClaimedAfterStamp {
+        Cause::ClaimedAfterStamp(Box::new(verify::LateClaim {
             claimed: v.claimed_time().to_string(),
             stamped: b.stamp.time_text.clone(),
             tolerance: (b.limit - b.stamp.time) as u64,
             file: b.file.clone(),
             tsa: b.stamp.tsa.clone(),
             serial: b.stamp.serial.clone(),
-        },
+        })),
     ))
 }
 
