@@ -294,6 +294,38 @@ enum Damage {
     },
 }
 
+impl Damage {
+    /// The kind's name, for the tallies RELIABILITY.md records.
+    fn kind(&self) -> usize {
+        match self {
+            Damage::FlipByte { .. } => 0,
+            Damage::Truncate { .. } => 1,
+            Damage::RandomBytes { .. } => 2,
+            Damage::Delete { .. } => 3,
+            Damage::SwapBuckets { .. } => 4,
+            Damage::Rollback { .. } => 5,
+            Damage::Foreign { .. } => 6,
+            Damage::EditField { .. } => 7,
+        }
+    }
+}
+
+const DAMAGE_KINDS: [&str; 8] = [
+    "flip-byte",
+    "truncate",
+    "random-bytes",
+    "delete",
+    "swap-buckets",
+    "rollback",
+    "foreign",
+    "edit-field",
+];
+
+/// Running tallies of the property test (cases run in one process, one
+/// after the other): damages of each kind, appends refused and made.
+static TALLY: [std::sync::atomic::AtomicUsize; 10] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 10];
+
 fn damage() -> impl Strategy<Value = Damage> {
     let f = 0usize..64;
     prop_oneof![
@@ -444,7 +476,9 @@ fn step(t: &Template, w: &mut Writer, which: u8) -> Result<(), writer::WriteErro
 
 /// Runs `damages` on a fresh copy of the template, then appends `steps`:
 /// each either refuses, changing nothing, or leaves a ledger verify accepts.
-fn check_case(t: &Template, damages: &[Damage], steps: &[u8]) -> Result<(), String> {
+/// Returns how many were refused and how many appended.
+fn check_case(t: &Template, damages: &[Damage], steps: &[u8]) -> Result<(usize, usize), String> {
+    let mut done = (0, 0);
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("led");
     copy_dir(&t.dir, &dir);
@@ -469,6 +503,11 @@ fn check_case(t: &Template, damages: &[Damage], steps: &[u8]) -> Result<(), Stri
     for &which in steps {
         let log = fs::read(dir.join("events.cbor")).unwrap();
         let result = Writer::open(&dir).and_then(|mut w| step(t, &mut w, which));
+        if result.is_ok() {
+            done.1 += 1;
+        } else {
+            done.0 += 1;
+        }
         if let Err(e) = &result {
             if fs::read(dir.join("events.cbor")).unwrap() != log {
                 return Err(format!(
@@ -484,7 +523,7 @@ fn check_case(t: &Template, damages: &[Damage], steps: &[u8]) -> Result<(), Stri
             ));
         }
     }
-    Ok(())
+    Ok(done)
 }
 
 /// The plausible ways, exhaustively: every field edit, rollback and
@@ -495,6 +534,7 @@ fn every_plausible_damage_then_every_append_leaves_the_ledger_verifiable() {
     let files = cache_files(&t.dir.join("cache")).len();
     let mut problems = Vec::new();
     let mut cases = 0;
+    let mut done = (0, 0);
     for file in 0..files {
         let mut damages: Vec<Damage> = (0..4)
             .map(|which| Damage::EditField { file, which })
@@ -504,13 +544,19 @@ fn every_plausible_damage_then_every_append_leaves_the_ledger_verifiable() {
         for d in damages {
             for which in 0..8 {
                 cases += 1;
-                if let Err(p) = check_case(&t, std::slice::from_ref(&d), &[which]) {
-                    problems.push(p);
+                match check_case(&t, std::slice::from_ref(&d), &[which]) {
+                    Ok((r, a)) => done = (done.0 + r, done.1 + a),
+                    Err(p) => problems.push(p),
                 }
             }
         }
     }
     assert!(cases >= 200, "{cases} cases");
+    // The figures RELIABILITY.md records (shown with --nocapture).
+    eprintln!(
+        "plausible damages: {files} cache files x 6 (4 field edits, rollback, foreign) x 8 next appends = {cases} cases: {} refused, {} appended, every ledger verified",
+        done.0, done.1
+    );
     assert!(
         problems.is_empty(),
         "{} of {cases} cases:\n{}",
@@ -530,9 +576,29 @@ proptest! {
         first in any::<u8>(),
         second in any::<u8>(),
     ) {
+        use std::sync::atomic::Ordering::Relaxed;
         let t = template();
         let r = check_case(&t, &damages, &[first, second]);
-        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+        prop_assert!(r.is_ok(), "{}", r.clone().unwrap_err());
+        for d in &damages {
+            TALLY[d.kind()].fetch_add(1, Relaxed);
+        }
+        if let Ok((refused, appended)) = r {
+            TALLY[8].fetch_add(refused, Relaxed);
+            TALLY[9].fetch_add(appended, Relaxed);
+        }
+        // A running tally, the last line being the run's (--nocapture).
+        let kinds: Vec<String> = DAMAGE_KINDS
+            .iter()
+            .zip(&TALLY)
+            .map(|(k, n)| format!("{k} {}", n.load(Relaxed)))
+            .collect();
+        eprintln!(
+            "random damages so far: {}; appends {} refused, {} made",
+            kinds.join(", "),
+            TALLY[8].load(Relaxed),
+            TALLY[9].load(Relaxed)
+        );
     }
 }
 
@@ -643,5 +709,95 @@ fn without_a_usable_cache_key_the_writer_works_without_its_cache() {
     assert_eq!(mode(fresh.parent().unwrap()) & 0o777, 0o700);
     assert_eq!(fs::metadata(&fresh).unwrap().len(), 32);
     assert!(fx.p("led/cache/state.json").exists());
+    fx.report();
+}
+
+/// A cache key file that is not a key (the wrong length, a directory, a
+/// link) or that belongs to another user is not used: the writer says which
+/// file and what to do, works without its cache, and writes no cache.
+#[test]
+fn a_cache_key_that_is_malformed_or_not_ours_is_not_used() {
+    let fx = amended();
+    let note = [
+        "append",
+        "led",
+        "--key",
+        "keys/bob.key",
+        "note",
+        "--text",
+        "k",
+    ];
+    let short = fx.p("short-key");
+    fs::write(&short, [7u8; 31]).unwrap();
+    chmod(&short, 0o600);
+    let dir = fx.p("dir-key");
+    fs::create_dir(&dir).unwrap();
+    let link = fx.p("link-key");
+    let target = fx.p("real-key");
+    fs::write(&target, [7u8; 32]).unwrap();
+    chmod(&target, 0o600);
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for key in [&short, &dir, &link] {
+        fs::remove_dir_all(fx.p("led/cache")).ok();
+        let r = run_keyless(&fx, Some(key), &note);
+        assert_eq!(r.code, Some(0), "{r}");
+        assert_eq!(
+            r.stderr,
+            format!(
+                "ledger: the writer's cache is off ({} is not a 32-byte cache key (remove it: a new one is made)): every append replays the whole log\n",
+                key.display()
+            ),
+            "{r}"
+        );
+        assert!(!fx.p("led/cache/state.json").exists(), "{r}");
+    }
+    // Another user's key: only root can make one here.
+    let theirs = fx.p("their-key");
+    fs::write(&theirs, [7u8; 32]).unwrap();
+    chmod(&theirs, 0o600);
+    if std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).is_err() {
+        eprintln!("NOTICE: not checking another user's cache key: chown needs root");
+    } else {
+        fs::remove_dir_all(fx.p("led/cache")).ok();
+        let r = run_keyless(&fx, Some(&theirs), &note);
+        assert_eq!(r.code, Some(0), "{r}");
+        assert_eq!(
+            r.stderr,
+            format!(
+                "ledger: the writer's cache is off ({} belongs to another user (run as the user who owns it, or remove it: a new one is made)): every append replays the whole log\n",
+                theirs.display()
+            ),
+            "{r}"
+        );
+        assert!(!fx.p("led/cache/state.json").exists(), "{r}");
+    }
+    fx.report();
+}
+
+/// A `cache` that is a symbolic link (git commits one named `cache`, the
+/// ignore rule being for directories) is removed by the next writer, the
+/// link only: what it points to is left as it was, and the cache is made
+/// anew inside the ledger.
+#[test]
+fn a_linked_cache_is_removed_and_what_it_points_to_is_kept() {
+    let fx = amended();
+    fs::remove_dir_all(fx.p("led/cache")).unwrap();
+    fx.write("elsewhere/precious", "not the ledger's");
+    std::os::unix::fs::symlink(fx.p("elsewhere"), fx.p("led/cache")).unwrap();
+    let before = snapshot(&fx.p("elsewhere"));
+    fx.run(&[
+        "append",
+        "led",
+        "--key",
+        "keys/bob.key",
+        "note",
+        "--text",
+        "after",
+    ])
+    .ok();
+    let cache = fs::symlink_metadata(fx.p("led/cache")).unwrap();
+    assert!(cache.is_dir(), "the cache is still a link");
+    assert!(fx.p("led/cache/state.json").exists());
+    assert_same(&before, &snapshot(&fx.p("elsewhere")), &"the link's target");
     fx.report();
 }

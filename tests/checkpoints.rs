@@ -683,8 +683,16 @@ fn a_checkpoint_of_another_root_is_a_split_view() {
         ),
     );
     fs::remove_file(fx.p("led/checkpoints/5")).unwrap();
+    // A temporary file is no checkpoint: warned about, not judged.
     fx.write("led/checkpoints/.tmp-5", b"half a checkpoint");
-    assert_eq!(fx.report()["checkpoints"].as_array().unwrap().len(), 2);
+    let r = fx.run(&["verify", "--json", "led"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert_eq!(r.json()["checkpoints"].as_array().unwrap().len(), 2);
+    assert!(
+        r.stderr.contains("checkpoints/.tmp-5 is a temporary file"),
+        "{r}"
+    );
+    fs::remove_file(fx.p("led/checkpoints/.tmp-5")).unwrap();
 
     // The current size: the writer will not sign the real tree beside the
     // forged one, and says why.
@@ -851,9 +859,16 @@ fn a_checkpoint_beyond_a_truncated_log_fails_verify_and_blocks_a_rewrite() {
     );
     let c40 = fx.read("led/checkpoints/40");
     fs::remove_file(fx.p("led/checkpoints/40")).unwrap();
-    let report = fx.report();
+    // The documents of the cut events are still in docs/: warned about
+    // (`ledger repair` removes them), the verdict unchanged.
+    let r = fx.run(&["verify", "--json", "led"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    let report = r.json();
     assert_eq!(report["count"], 25);
     assert_eq!(report["checkpoints"].as_array().unwrap().len(), 2);
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(!warnings.is_empty(), "{r}");
+    assert!(warnings.iter().all(|w| w["kind"] == "unreferenced"), "{r}");
     // Proofs against the stored checkpoint of size 40 are refused: the
     // ledger no longer has those events.
     fx.write("c40", &c40);

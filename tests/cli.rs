@@ -2210,7 +2210,13 @@ fn the_cache_is_ignored_by_verify_and_rebuilt_by_writers() {
     // Stray files in the ledger directory are not part of it.
     fx.write("led/README", "not part of the ledger");
     fx.write("led/docs/.tmp-123", "a leftover temporary file");
-    fx.run(&["verify", "led"]).ok();
+    let r = fx.run(&["verify", "led"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(
+        r.stderr
+            .contains("docs/.tmp-123 is a temporary file an interrupted writer left"),
+        "{r}"
+    );
     fx.append("bob", &["note", "--text", "stray files"]).ok();
 }
 

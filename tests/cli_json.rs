@@ -320,12 +320,18 @@ fn json_head() {
 fn json_repair() {
     let fx = Fx::with_ledger();
     let j = json_ok(&fx.run(&["--json", "repair", "led"]));
-    assert_eq!(j, json!({"ledger": "led", "removed_bytes": 0, "count": 1}));
+    assert_eq!(
+        j,
+        json!({"ledger": "led", "removed_bytes": 0, "count": 1, "removed_files": [], "left": []})
+    );
     let mut log = fx.read("led/events.cbor");
     log.extend_from_slice(&[0xd2, 0x84]);
     fs::write(fx.p("led/events.cbor"), log).unwrap();
     let j = json_ok(&fx.run(&["--json", "repair", "led"]));
-    assert_eq!(j, json!({"ledger": "led", "removed_bytes": 2, "count": 1}));
+    assert_eq!(
+        j,
+        json!({"ledger": "led", "removed_bytes": 2, "count": 1, "removed_files": [], "left": []})
+    );
     json_refused(
         &fx,
         &[],

@@ -271,10 +271,26 @@ fn size_limits_are_reported_for_what_is_too_long() {
         2,
         "field \"title\": must be 1 to 1024 bytes, found 70000",
     );
-    let text = "n".repeat(65_300);
+    // Each field within its limit, the event over its own: a note's
+    // longest text fits (FORMAT §5.4), a session's text and lines together
+    // may not.
+    let line = "l".repeat(1024);
+    let text = "n".repeat(63_000);
     let r = fx.append_refused(
         "ann",
-        &["note", "--text", &text],
+        &[
+            "session-open",
+            "--session",
+            "s",
+            "--title",
+            &line,
+            "--place",
+            &line,
+            "--chair",
+            &line,
+            "--notes",
+            &text,
+        ],
         2,
         "bytes an event may have",
     );
@@ -330,7 +346,8 @@ fn a_dangling_log_link_is_named_a_link() {
         assert!(matches!(r.code, Some(1 | 2)), "{r}");
         assert_eq!(message_problem(&r.stderr), None, "{r}");
         assert!(
-            r.stderr.contains("led/events.cbor is a symbolic link"),
+            r.stderr
+                .contains("led/events.cbor is a dangling symbolic link"),
             "{r}"
         );
         assert!(!r.stderr.contains("has no events.cbor"), "{r}");

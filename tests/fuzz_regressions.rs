@@ -999,3 +999,23 @@ fn a_large_hostile_torn_tail_is_diagnosed_quickly() {
         "{f}"
     );
 }
+
+/// Found by `scripts/fuzz` (verify_dir, CI run of 2026-12-03): an event
+/// whose unprotected header map claims 41 048 pairs (`b9 a0 58`) and whose
+/// bytes then hold a simple value (`e3`) the strict reader refuses. Read
+/// by its heads alone (FORMAT §3 rule 2) the item runs past the end of the
+/// file, so the log has a torn tail at 0, whatever the bytes inside would
+/// decode to; tools/verify.py says the same (tests/python_verifier.rs).
+#[test]
+fn a_truncated_item_holding_a_refused_value_is_still_a_torn_tail() {
+    let mut log = genesis();
+    log[42] = 0xb9; // a map of 0xa058 pairs where the empty map was
+    log.truncate(log.len() - 10);
+    assert_eq!(
+        ledger::core::format::frame(&log),
+        ledger::core::format::Frame::NeedMore
+    );
+    let f = verify_log_bytes(log, LIMIT);
+    assert_eq!((f.event, f.offset), (Some(0), Some(0)), "{f}");
+    assert!(f.is_torn_tail(), "{f}");
+}

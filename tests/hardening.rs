@@ -223,6 +223,111 @@ fn the_next_writer_removes_what_a_crash_left_and_git_ignores_it() {
     fx.report();
 }
 
+/// After the kill cycles `docs/` held temporary files and an orphan
+/// document, and `cache/` temporary files, which nothing reported. `verify`
+/// warns about each (stderr, and the JSON report's "warnings") and still
+/// verifies; `repair` removes what a writer made, under the lock, never a
+/// document an event references (a superseded version included), and
+/// leaves a file of another kind for a person, saying so.
+#[test]
+fn verify_warns_about_orphan_files_and_repair_removes_them() {
+    let fx = Fx::with_ledger();
+    fx.write("d/v1.txt", "version 1\n");
+    fx.write("d/v2.txt", "version 2\n");
+    fx.append(
+        "ann",
+        &["draft", "--doc", "a", "--file", "d/v1.txt", "--title", "A"],
+    )
+    .ok();
+    fx.append("bob", &["amend", "--doc", "a", "--file", "d/v2.txt"])
+        .ok();
+    let v1 = format!("led/docs/{}", sha256_hex(b"version 1\n"));
+    let v2 = format!("led/docs/{}", sha256_hex(b"version 2\n"));
+    let orphan = format!("docs/{}", sha256_hex(b"never appended\n"));
+    fx.write(&format!("led/{orphan}"), "never appended\n");
+    fx.write("led/docs/.tmp-abc123", "left by a crash");
+    fx.write("led/cache/.tmpXYZ", "left by a crash");
+    fx.write("led/docs/notes.txt", "a person's file");
+    let before = snapshot(&fx.p("led"));
+    let r = fx.run(&["verify", "led"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.contains("OK: 3 events verified"), "{r}");
+    let warned: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        warned,
+        [
+            "ledger: warning: led: cache/.tmpXYZ is a temporary file an interrupted writer left; `ledger repair` removes it".to_owned(),
+            "ledger: warning: led: docs/.tmp-abc123 is a temporary file an interrupted writer left; `ledger repair` removes it".to_owned(),
+            format!("ledger: warning: led: {orphan} is a document file no event references (an append interrupted after storing it); `ledger repair` removes it"),
+            "ledger: warning: led: docs/notes.txt is not a file ledger writes and no event references it; move it out of docs/".to_owned(),
+        ],
+        "{r}"
+    );
+    assert_same(&before, &snapshot(&fx.p("led")), &"verify");
+    let j = fx.run(&["--json", "verify", "led"]);
+    assert_eq!(j.code, Some(0), "{j}");
+    let j = j.json();
+    assert_eq!(j["verified"], true);
+    let kinds: Vec<(&str, &str)> = j["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["path"].as_str().unwrap(), w["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("cache/.tmpXYZ", "temporary"),
+            ("docs/.tmp-abc123", "temporary"),
+            (orphan.as_str(), "unreferenced"),
+            ("docs/notes.txt", "foreign"),
+        ]
+    );
+    // While a writer holds the lock its files are not orphans yet: no
+    // warning rather than a wrong one.
+    let lock = std::fs::OpenOptions::new()
+        .append(true)
+        .open(fx.p("led/events.cbor"))
+        .unwrap();
+    lock.lock().unwrap();
+    let busy = fx.run(&["--json", "verify", "led"]);
+    busy.ok();
+    assert_eq!(busy.json()["warnings"], serde_json::json!([]), "{busy}");
+    drop(lock);
+    let r = fx.run(&["repair", "led"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert_eq!(
+        r.stdout,
+        format!("3 events, the log ends cleanly; removed 3 files no event needs (cache/.tmpXYZ, docs/.tmp-abc123, {orphan})\n"),
+        "{r}"
+    );
+    assert_eq!(
+        r.stderr,
+        "ledger: warning: led: docs/notes.txt is not a file ledger writes and no event references it; move it out of docs/\n",
+        "{r}"
+    );
+    for gone in [
+        "led/cache/.tmpXYZ",
+        "led/docs/.tmp-abc123",
+        &format!("led/{orphan}"),
+    ] {
+        assert!(!fx.p(gone).exists(), "{gone} is still there");
+    }
+    for kept in [v1.as_str(), v2.as_str(), "led/docs/notes.txt"] {
+        assert!(fx.p(kept).exists(), "repair removed {kept}");
+    }
+    let again = fx.run(&["--json", "repair", "led"]);
+    again.ok();
+    let again = again.json();
+    assert_eq!(again["removed_files"], serde_json::json!([]));
+    assert_eq!(again["left"][0]["path"], "docs/notes.txt");
+    std::fs::remove_file(fx.p("led/docs/notes.txt")).unwrap();
+    let clean = fx.run(&["verify", "led"]);
+    clean.ok();
+    assert_eq!(clean.stderr, "", "{clean}");
+    fx.report();
+}
+
 /// An `events.cbor` linked to another ledger's log made an append write
 /// into that other ledger, and verify passed ledgers whose log or `docs/`
 /// are links (git stores only the link). Writers refuse (exit 2), verify
@@ -460,6 +565,182 @@ fn a_writer_says_it_waits_for_the_lock_and_gives_up_when_told() {
         String::from_utf8_lossy(&out.stderr)
     );
     fx.report();
+}
+
+/// `checkpoint`, `publish` and `repair` waited for the lock without a word
+/// or a limit; they take `--wait`/`--no-wait` and say who holds it, as
+/// append does, and change nothing when they give up.
+#[test]
+fn every_writer_waits_for_the_lock_as_told() {
+    let fx = Fx::with_ledger();
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+    let lock = std::fs::OpenOptions::new()
+        .append(true)
+        .open(fx.p("led/events.cbor"))
+        .unwrap();
+    lock.lock().unwrap();
+    let me = format!("pid {}", std::process::id());
+    let before = snapshot(&fx.p("led"));
+    for args in [
+        &["--no-wait", "checkpoint", "led", "--key", "keys/bob.key"][..],
+        &[
+            "--no-wait",
+            "checkpoint",
+            "led",
+            "--add",
+            "led/checkpoints/1",
+        ],
+        &["--no-wait", "publish", "led", "site"],
+        &["--no-wait", "repair", "led"],
+    ] {
+        let r = fx.run(args);
+        assert_eq!(r.code, Some(2), "{r}");
+        assert!(r.stderr.contains("is locked by another writer"), "{r}");
+        assert!(r.stderr.contains(&me), "{r}");
+    }
+    let r = fx.run(&["--wait", "2", "repair", "led"]);
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(
+        r.stderr
+            .contains(&format!("waiting for the lock held by {me}")),
+        "{r}"
+    );
+    assert!(r.stderr.contains("was not released within 2 s"), "{r}");
+    assert_same(&before, &snapshot(&fx.p("led")), &"writers that gave up");
+    assert!(!fx.p("site").exists());
+    drop(lock);
+    fx.run(&["--no-wait", "repair", "led"]).ok();
+    fx.report();
+}
+
+/// Note text was allowed up to 65,536 bytes though no event can exceed
+/// 65,535, so a long note was refused for the event's size. The text
+/// limit is now 65,000 bytes (FORMAT §5.4): over it, the refusal names the
+/// text's limit; at it, the note fits even with the longest author id and
+/// time, and both verifiers accept it (tools/crafted.py's text-65000-bytes
+/// and text-65001-bytes cases).
+#[test]
+fn a_note_that_cannot_fit_is_refused_by_the_text_limit() {
+    let fx = Fx::with_keys();
+    let author = "p".repeat(64);
+    let party = format!("{author}=keys/ann.pub");
+    let t = fx.at();
+    fx.run(&[
+        "init",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--title",
+        "T",
+        "--party",
+        &party,
+        "--at",
+        &t,
+    ])
+    .ok();
+    let at = "2024-05-06T08:30:00.123456789-08:00";
+    let over = "a".repeat(65_001);
+    fx.refused(
+        &[
+            "append",
+            "led",
+            "--key",
+            "keys/ann.key",
+            "--at",
+            at,
+            "note",
+            "--text",
+            &over,
+        ],
+        2,
+        "field \"text\": must be 1 to 65000 bytes, found 65001",
+    );
+    let most = "a\n\t".repeat(21_666) + "ab";
+    assert_eq!(most.len(), 65_000);
+    let r = fx.run(&[
+        "append",
+        "led",
+        "--key",
+        "keys/ann.key",
+        "--at",
+        at,
+        "note",
+        "--text",
+        &most,
+    ]);
+    r.ok();
+    let size = std::fs::metadata(fx.p("led/events.cbor")).unwrap().len();
+    assert!(size > 65_000, "{size}");
+    fx.report();
+}
+
+/// `import --docs` hashes each file as it reads it: a document whose bytes
+/// changed after it was exported is not the version an event names, and
+/// the import is refused saying so; a file above the document maximum in
+/// that directory is refused before the ledger is opened (a sparse file:
+/// nothing is read). Nothing is imported either time.
+#[test]
+fn import_rehashes_documents_and_refuses_one_too_large() {
+    let fx = Fx::with_ledger();
+    copy_dir(&fx.p("led"), &fx.p("copy"));
+    let len = fx.read("led/events.cbor").len();
+    fx.write("d/a.txt", "as drafted\n");
+    fx.append(
+        "ann",
+        &["draft", "--doc", "a", "--file", "d/a.txt", "--title", "A"],
+    )
+    .ok();
+    fx.write("more.cbor", &fx.read("led/events.cbor")[len..]);
+    copy_dir(&fx.p("led/docs"), &fx.p("exported"));
+    let h = sha256_hex(b"as drafted\n");
+    fx.write(&format!("exported/{h}"), "changed after export\n");
+    fx.refused_watching(
+        &["copy"],
+        &["import", "copy", "more.cbor", "--docs", "exported"],
+        2,
+        &format!("document \"a\" version {h}: no document given to import has these bytes, and docs/{h} is missing"),
+    );
+    fx.write(&format!("exported/{h}"), "as drafted\n");
+    let big = std::fs::File::create(fx.p("exported/big")).unwrap();
+    big.set_len((256 << 20) + 1).unwrap();
+    fx.refused_watching(
+        &["copy"],
+        &["import", "copy", "more.cbor", "--docs", "exported"],
+        2,
+        "--docs: exported/big: 268435457 bytes, more than the 256 MiB a document may have",
+    );
+    std::fs::remove_file(fx.p("exported/big")).unwrap();
+    fx.run(&["import", "copy", "more.cbor", "--docs", "exported"])
+        .ok();
+    fx.run(&["verify", "copy"]).ok();
+}
+
+/// A dangling `events.cbor` link read "has no events.cbor", sending the
+/// reader looking for a file; `prove`, `verify` and writers say it is a
+/// dangling link, and where it points.
+#[test]
+fn a_dangling_log_link_is_called_one() {
+    let fx = Fx::with_ledger();
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+    std::fs::rename(fx.p("led/events.cbor"), fx.p("moved.cbor")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/events.cbor", fx.p("led/events.cbor")).unwrap();
+    let said = "led/events.cbor is a dangling symbolic link (to /nonexistent/events.cbor, which does not exist)";
+    fx.refused(&["prove", "led", "--event", "0", "-o", "e.proof"], 2, said);
+    assert!(!fx.p("e.proof").exists());
+    fx.refused(&["verify", "led"], 1, said);
+    fx.refused(
+        &[
+            "append",
+            "led",
+            "--key",
+            "keys/ann.key",
+            "note",
+            "--text",
+            "x",
+        ],
+        2,
+        said,
+    );
 }
 
 /// Usage errors from argument parsing were 5-7 lines starting with

@@ -986,6 +986,25 @@ fn hostile_files_are_refused_quickly_and_in_bounded_memory() {
         fs::create_dir(d.join("checkpoints")).unwrap();
         eight_gib(&d.join("checkpoints/9"));
     });
+    // Issue 12.6: links to /dev/zero (a cap checked on the link let the
+    // target be read), and 3000 sparse 1 MiB checkpoints (all held at
+    // once ran out of memory at the 1461st).
+    make("a document linked to /dev/zero", &mut cases, &|d| {
+        let p = d.join("docs").join(&doc);
+        fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+    });
+    make("checkpoints/3 linked to /dev/zero", &mut cases, &|d| {
+        fs::create_dir(d.join("checkpoints")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", d.join("checkpoints/3")).unwrap();
+    });
+    make("3000 sparse 1 MiB checkpoints", &mut cases, &|d| {
+        fs::create_dir(d.join("checkpoints")).unwrap();
+        for i in 1000..4000 {
+            let f = fs::File::create(d.join(format!("checkpoints/{i}"))).unwrap();
+            f.set_len(1 << 20).unwrap();
+        }
+    });
     let verify_py = repo().join("tools/verify.py");
     for (label, dir) in &cases {
         let (rust, out) = run_capped(Path::new(BIN), &["verify".as_ref(), dir.as_os_str()], 1024);
@@ -1002,6 +1021,36 @@ fn hostile_files_are_refused_quickly_and_in_bounded_memory() {
             "verify.py, {label}: {}",
             String::from_utf8_lossy(&out)
         );
+    }
+    // verify.py reads the log whole: a sparse 8 GiB log, and key files
+    // that are devices or FIFOs, are refused unread (exit 2, one line).
+    let giant = work.join("giant");
+    copy_ledger(&fx.ledger, &giant, &events);
+    eight_gib(&giant.join("events.cbor"));
+    let (py, out) = run_capped(
+        &python3(),
+        &[verify_py.as_os_str(), giant.as_os_str()],
+        1024,
+    );
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(py, 2, "verify.py, a sparse 8 GiB log: {out}");
+    assert!(
+        out.contains("reads the log whole and stops at 1024 MiB"),
+        "{out}"
+    );
+    let fifo = work.join("key.pub");
+    mkfifo(&fifo);
+    for key in [Path::new("/dev/zero"), fifo.as_path()] {
+        let args = [
+            verify_py.as_os_str(),
+            fx.ledger.as_os_str(),
+            "--trust".as_ref(),
+            key.as_os_str(),
+        ];
+        let (py, out) = run_capped(&python3(), &args, 1024);
+        let out = String::from_utf8_lossy(&out);
+        assert_eq!(py, 2, "verify.py --trust {}: {out}", key.display());
+        assert!(out.contains("is not a regular file"), "{out}");
     }
     // And in batch mode the two agree on them (event and offset included).
     let cases: Vec<Case> = cases
@@ -1241,4 +1290,92 @@ fn key_name_rule_is_the_same_set_in_both() {
         65 + 25 - 6 + 1,
         "Cc, White_Space outside Cc, '+'"
     );
+}
+
+/// One fingerprint for a key everywhere (issue 11.15): tools/verify.py's
+/// JSON shows each party's keys and the trusted keys by the same
+/// `SHA256:…` as `ledger verify --json` and `ledger fingerprint`, and
+/// carries the kid beside it, as the binary does.
+#[test]
+fn the_python_verifier_shows_the_same_fingerprints() {
+    if !python_available() {
+        return;
+    }
+    let repo = repo();
+    let json_of = |program: &Path, args: &[&str]| -> Value {
+        let out = Command::new(program)
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let args = [
+        "--json",
+        "--trust",
+        "keys/most.pub",
+        "--trust",
+        "keys/med.pub",
+    ];
+    let ours = json_of(
+        Path::new(BIN),
+        &[&["verify"][..], &args, &["ledger"]].concat(),
+    );
+    let python = json_of(
+        &python3(),
+        &[&["tools/verify.py", "ledger"][..], &args].concat(),
+    );
+    let shown = |j: &Value| -> Vec<(String, String, String)> {
+        let mut v = Vec::new();
+        for p in j["parties"].as_array().unwrap() {
+            let id = p["id"].as_str().unwrap().to_owned();
+            v.push((
+                id.clone(),
+                p["fingerprint"].to_string(),
+                p["kid"].to_string(),
+            ));
+            for k in p["keys"].as_array().unwrap() {
+                v.push((
+                    id.clone(),
+                    k["fingerprint"].to_string(),
+                    k["kid"].to_string(),
+                ));
+            }
+        }
+        for t in j["trusted"].as_array().unwrap() {
+            v.push((
+                t["party"].to_string(),
+                t["fingerprint"].to_string(),
+                String::new(),
+            ));
+        }
+        v.sort();
+        v
+    };
+    assert_eq!(shown(&python), shown(&ours));
+    let printed = Command::new(BIN)
+        .args(["fingerprint", "keys/most.pub", "keys/med.pub"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8(printed.stdout).unwrap();
+    for (party, file) in [("most", "keys/most.pub"), ("med", "keys/med.pub")] {
+        let p = python["parties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == party)
+            .unwrap();
+        let fp = p["fingerprint"].as_str().unwrap();
+        assert!(fp.starts_with("SHA256:"), "{fp}");
+        assert!(
+            printed.lines().any(|l| l == format!("{fp}  {file}")),
+            "{fp} for {file} not in:\n{printed}"
+        );
+    }
 }

@@ -602,6 +602,27 @@ struct CrashStats {
     append_refused: usize,
     reported: usize,
     ledgers: usize,
+    /// Kills that left temporary files, and how many (issue 11.7): the
+    /// next command that succeeds must leave none.
+    left_tmp: usize,
+    tmp_files: usize,
+}
+
+/// The temporary files in a ledger's `docs/`, `cache/` and `checkpoints/`
+/// (every one a writer makes starts with `.tmp`).
+fn temporary_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for sub in ["docs", "cache", "checkpoints"] {
+        let Ok(entries) = fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_name().as_encoded_bytes().starts_with(b".tmp") {
+                out.push(e.path());
+            }
+        }
+    }
+    out
 }
 
 /// Median wall time of `runs` uninterrupted runs of `f`.
@@ -743,6 +764,9 @@ fn sigkill_during_append_loses_nothing() {
             }
             Left::Repaired => st.repaired_by_killed += 1,
         }
+        let tmp = temporary_files(&t.dir).len();
+        st.tmp_files += tmp;
+        st.left_tmp += usize::from(tmp > 0);
         // The next command succeeds: an append, or an explicit repair.
         let next = if rng.chance(50) {
             bed.note(&t.dir, k + 1, &format!("after kill {k}"))
@@ -750,6 +774,11 @@ fn sigkill_during_append_loses_nothing() {
             ledger([OsStr::new("repair"), t.dir.as_os_str()])
         };
         let next = ok(next);
+        let left = temporary_files(&t.dir);
+        assert!(
+            left.is_empty(),
+            "after kill {k}, the next command left {left:?}"
+        );
         if t.record(&next) {
             st.reported += 1;
         }
@@ -760,7 +789,8 @@ fn sigkill_during_append_loses_nothing() {
         "sigkill_during_append_loses_nothing: {} kills survived in {:.1?} over {} ledgers \
          (typical append {:?}; {} more runs finished before their kill): {} left the log untouched, \
          {} appended without reporting, {} torn tails (largest {} bytes); \
-         {} recoveries; {} reported appends all present, byte for byte",
+         {} recoveries; {} reported appends all present, byte for byte; {} kills left {} temporary \
+         files, all removed by the next command",
         st.kills,
         start.elapsed(),
         st.ledgers,
@@ -771,7 +801,9 @@ fn sigkill_during_append_loses_nothing() {
         st.torn,
         st.torn_bytes_max,
         st.recoveries,
-        st.reported
+        st.reported,
+        st.left_tmp,
+        st.tmp_files
     );
 }
 

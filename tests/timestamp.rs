@@ -791,63 +791,6 @@ fn format_17_6_vector() {
     }
 }
 
-/// The README's timestamp walkthrough runs as written, from a copy of the
-/// repository's sample, with the built binary first on PATH.
-#[test]
-fn readme_timestamp_walkthrough_runs_as_written() {
-    if !openssl_available() {
-        return;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let block = readme
-        .split("## Timestamps from independent authorities (RFC 3161)")
-        .nth(1)
-        .and_then(|s| s.split("```sh\n").nth(1))
-        .and_then(|b| b.split("```").next())
-        .expect("the timestamp walkthrough");
-    let fx = Fx::empty();
-    copy_dir(&root.join("ledger"), &fx.p("ledger"));
-    copy_dir(&root.join("keys"), &fx.p("keys"));
-    std::fs::create_dir(fx.p("scripts")).unwrap();
-    std::fs::copy(
-        root.join("scripts/sample-tsa.sh"),
-        fx.p("scripts/sample-tsa.sh"),
-    )
-    .unwrap();
-    let bin_dir = Path::new(BIN).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", block])
-        .current_dir(fx.root())
-        .env("PATH", path)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("checkpoints/14.tsr: events #0..#13 existed no later than"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("checkpoints/14.2.tsr: events #0..#13 existed no later than"),
-        "{stdout}"
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("Verification: OK")
-            || stdout.contains("Verification: OK")
-    );
-}
-
 /// Whether python3 can run tools/verify.py with its token checks; if not,
 /// one line, or a failure under LEDGER_REQUIRE_PYTHON=1.
 fn python_with_asn1crypto() -> bool {
@@ -1027,4 +970,190 @@ fn python_verifier_agrees_on_tokens() {
     assert_eq!((py[3].0, py[4].0, py[5].0), (1, 1, 1));
     assert_eq!(py.last().unwrap().0, 1);
     assert_eq!(py.last().unwrap().1, Some(1));
+}
+
+/// `--json` on the timestamp commands and verify's token report (as
+/// tests/cli_json.rs holds the others to): one JSON document on success;
+/// on failure only the error object, the same one line on stderr, the
+/// same exit status, and the ledger unchanged.
+#[test]
+fn timestamp_commands_speak_json() {
+    if !openssl_available() {
+        return;
+    }
+    let fx = Fx::with_ledger();
+    fx.append("bob", &["note", "--text", "hello"]).ok();
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+    let tsa = Tsa::new(&fx.p("tsa"), Cert::Good);
+    let ca = tsa.ca();
+    let q = fx.run(&["--json", "timestamp", "request", "led", "-o", "led.tsq"]);
+    q.ok();
+    let q = q.json();
+    assert_eq!(q["request"], "led.tsq");
+    assert_eq!(q["checkpoint"], "checkpoints/2");
+    assert_eq!(q["size"], 2);
+    assert_eq!(q["imprint"].as_str().map(str::len), Some(64));
+    assert!(q["nonce"].is_string(), "{q}");
+
+    // A reply to another request (another nonce): refused, one error object.
+    let other = tsa.query(&fx.p("led/checkpoints/2"), &[]);
+    fx.write("other.tsr", tsa.reply(&other));
+    let before = snapshot(&fx.p("led"));
+    let bad = fx.run(&[
+        "--json",
+        "timestamp",
+        "add",
+        "led",
+        "other.tsr",
+        "--request",
+        "led.tsq",
+        "--tsa-ca",
+        &ca,
+    ]);
+    bad.fails_json(1, "nonce");
+    let e = bad.json();
+    assert_eq!(
+        (&e["ok"], &e["exit"], &e["kind"]),
+        (
+            &serde_json::json!(false),
+            &serde_json::json!(1),
+            &serde_json::json!("verification")
+        ),
+        "{bad}"
+    );
+    assert_eq!(
+        e["message"],
+        serde_json::json!(bad.stderr.trim_end().strip_prefix("ledger: ").unwrap())
+    );
+    assert_same(&before, &snapshot(&fx.p("led")), &bad);
+
+    fx.write("led.tsr", tsa.reply(&fx.read("led.tsq")));
+    let add = |json_args: &[&str]| {
+        let mut a = vec!["--json", "timestamp", "add", "led", "led.tsr"];
+        a.extend_from_slice(json_args);
+        fx.run(&a)
+    };
+    let a = add(&["--request", "led.tsq", "--tsa-ca", &ca]);
+    a.ok();
+    let a = a.json();
+    assert_eq!(a["file"], "checkpoints/2.tsr");
+    assert_eq!(a["checkpoint"], "checkpoints/2");
+    assert_eq!(a["stored"], true);
+    assert_eq!(a["stamp"]["tsa"], "CN=Test TSA");
+    assert!(a["stamp"]["time"].is_i64(), "{a}");
+    let again = add(&["--request", "led.tsq", "--tsa-ca", &ca]);
+    again.ok();
+    assert_eq!(again.json()["stored"], false);
+
+    // Online with two TSAs: one document, a list, one token per TSA.
+    let (url, h) = serve(&tsa.dir, Serve::Reply, 2);
+    let on = fx.run(&[
+        "--json",
+        "timestamp",
+        "led",
+        "--tsa",
+        &url,
+        "--tsa",
+        &url,
+        "--tsa-ca",
+        &ca,
+    ]);
+    h.join().unwrap();
+    on.ok();
+    let on = on.json();
+    let files: Vec<&str> = on
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        ["checkpoints/2.2.tsr", "checkpoints/2.3.tsr"],
+        "{on}"
+    );
+    assert_eq!(on[0]["url"], serde_json::json!(url));
+    // An HTTP failure: the error object only, exit 2, kind io.
+    let (url, h) = serve(&tsa.dir, Serve::Status(503), 1);
+    let before = snapshot(&fx.p("led"));
+    let r = fx.run(&["--json", "timestamp", "led", "--tsa", &url, "--tsa-ca", &ca]);
+    h.join().unwrap();
+    r.fails_json(2, "HTTP 503");
+    assert_eq!(r.json()["kind"], "io", "{r}");
+    assert_same(&before, &snapshot(&fx.p("led")), &r);
+
+    // verify --json: each token with its status and, if valid, its stamp.
+    let v = fx.run(&["--json", "verify", "--tsa-ca", &ca, "led"]);
+    v.ok();
+    let v = v.json();
+    let t = v["timestamps"].as_array().unwrap();
+    assert_eq!(t.len(), 3, "{v}");
+    assert!(t
+        .iter()
+        .all(|t| t["status"] == "valid" && t["stamp"]["serial"].is_string()));
+    let plain = fx.run(&["--json", "verify", "led"]);
+    plain.ok();
+    assert!(plain.json()["timestamps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["status"] == "unchecked" && t.get("stamp").is_none()));
+    // A stored token replaced by garbage: the verification error object.
+    std::fs::write(fx.p("led/checkpoints/2.3.tsr"), b"\x30\x00").unwrap();
+    let bad = fx.run(&["--json", "verify", "--tsa-ca", &ca, "led"]);
+    bad.fails_json(1, "checkpoints/2.3.tsr");
+    let e = bad.json();
+    assert_eq!(e["verified"], false, "{bad}");
+    assert_eq!(e["kind"], "verification", "{bad}");
+}
+
+/// A token is a file verify knows (FORMAT §17.2): never warned about as an
+/// orphan, and never removed by `repair`, which still removes a temporary
+/// file left beside it.
+#[test]
+fn tokens_are_not_orphans_and_repair_keeps_them() {
+    if !openssl_available() {
+        return;
+    }
+    let (fx, tsa) = stamped_fixture();
+    fx.write("led.tsr", tsa.reply(&fx.read("led.tsq")));
+    add(&fx, &tsa, "led.tsr").ok();
+    let ca = tsa.ca();
+    let v = fx.run(&["--json", "verify", "--tsa-ca", &ca, "led"]);
+    v.ok();
+    assert_eq!(v.json()["warnings"], serde_json::json!([]), "{v}");
+    let text = fx.run(&["verify", "led"]);
+    text.ok();
+    assert!(!text.stderr.contains("2.tsr"), "{text}");
+    // A temporary file an interrupted `timestamp add` would leave.
+    fx.write("led/checkpoints/.tmp-2.tsr", "half a token");
+    let v = fx.run(&["--json", "verify", "led"]);
+    assert_eq!(v.code, Some(0), "{v}");
+    assert!(
+        v.stderr
+            .contains("checkpoints/.tmp-2.tsr is a temporary file"),
+        "{v}"
+    );
+    assert!(!v.stderr.contains("checkpoints/2.tsr"), "{v}");
+    let paths: Vec<String> = v.json()["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paths, ["checkpoints/.tmp-2.tsr"], "{v}");
+    let token = fx.read("led/checkpoints/2.tsr");
+    let r = fx.run(&["--json", "repair", "led"]);
+    r.ok();
+    assert_eq!(
+        r.json()["removed_files"],
+        serde_json::json!(["checkpoints/.tmp-2.tsr"]),
+        "{r}"
+    );
+    assert_eq!(fx.read("led/checkpoints/2.tsr"), token);
+    let v = fx.run(&["--json", "verify", "--tsa-ca", &ca, "led"]);
+    v.ok();
+    let v = v.json();
+    assert_eq!(v["warnings"], serde_json::json!([]), "{v}");
+    assert_eq!(v["timestamps"][0]["status"], "valid", "{v}");
 }

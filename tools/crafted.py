@@ -524,7 +524,9 @@ for _name, _text, _ok in [
 
 for _name, _text, _ok in [
     ("text-65000-bytes", "a\n\t" * 21666 + "ab", True),
-    # A valid text, but no event can hold it (§3, §5.4).
+    # One byte over the text limit, though a note of it fits in an event (§5.4).
+    ("text-65001-bytes", "a\n\t" * 21666 + "abc", False),
+    # Over the text limit, and no event could hold it anyway (§3, §5.4).
     ("text-65536-bytes-event-too-large", "a\n\t" * 21845 + "a", False),
     ("text-65537-bytes", "a\n\t" * 21845 + "ab", False),
     ("text-cr", "a\r\nb", False),

@@ -78,6 +78,7 @@ except ImportError:  # pragma: no cover - non-POSIX
     fcntl = None
 
 MAX_EVENT_BYTES = 65535  # FORMAT §3
+MAX_TEXT_BYTES = 65000  # FORMAT §5.4: a note of the longest text fits an event
 KEY_PROOF_CONTEXT = "ledger/v1/key-proof"  # FORMAT §5.7
 PARTY_PROOF_CONTEXT = "ledger/v1/party-proof"  # FORMAT §5.8
 EXTERNAL_AAD = b"ledger/v1/event"  # FORMAT §5.2
@@ -475,11 +476,21 @@ def check_line(value):
 
 
 def check_text(value):
-    """A text: 1-65536 bytes of UTF-8, no control characters but LF and TAB."""
+    """A text: 1-65000 bytes of UTF-8, no control characters but LF and TAB (§5.4)."""
     if not isinstance(value, str):
         return False
     n = len(value.encode("utf-8"))
-    return 1 <= n <= 65536 and not any(_is_control(c, "\n\t") for c in value)
+    return 1 <= n <= MAX_TEXT_BYTES and not any(_is_control(c, "\n\t") for c in value)
+
+
+def fingerprint(key):
+    """How a key is shown to people (FORMAT §5.1, end): "SHA256:" and the unpadded
+    standard Base64 of the SHA-256 of its SSH wire encoding (RFC 8709 §4),
+    as `ssh-keygen -l` and `ledger fingerprint` print it."""
+    import base64
+
+    wire = b"\x00\x00\x00\x0bssh-ed25519" + len(key).to_bytes(4, "big") + key
+    return "SHA256:" + base64.b64encode(hashlib.sha256(wire).digest()).decode().rstrip("=")
 
 
 def _days_from_civil(y, m, d):
@@ -576,7 +587,7 @@ def _check_field(name, cls, value):
             bad = "a line (1-1024 bytes of UTF-8, no control characters)"
     elif cls == "text":
         if not check_text(value):
-            bad = "a text (1-65536 bytes of UTF-8, no control characters but LF and TAB)"
+            bad = "a text (1-65000 bytes of UTF-8, no control characters but LF and TAB)"
     elif cls == "hash":
         if not (isinstance(value, bytes) and len(value) == 32):
             bad = "a 32-byte byte string"
@@ -760,7 +771,8 @@ class Key:
     def describe(self):
         out = {
             "key": self.key.hex(),
-            "fingerprint": hashlib.sha256(self.key).hexdigest(),
+            "fingerprint": fingerprint(self.key),
+            "kid": hashlib.sha256(self.key).hexdigest(),
             "added": self.added,
             "current": self.current(),
         }
@@ -1329,6 +1341,10 @@ def parse_checkpoint_note(raw, name):
 
 MAX_NOTE_BYTES = 1 << 20  # FORMAT §13.3 rule 6
 MAX_DOCUMENT_BYTES = 256 << 20  # FORMAT §7
+MAX_KEY_FILE_BYTES = 64 << 10  # as `ledger` reads a key file
+# This verifier reads the log whole (ledger verify streams it): a larger
+# log is refused before it is read rather than exhausting memory.
+MAX_LOG_BYTES = 1 << 30
 
 
 def open_regular(path, where, limit):
@@ -1905,11 +1921,24 @@ def load_trusted_keys(paths):
             files.append(path)
     keys = set()
     for f in files:
+        # As `ledger` reads a key file: a regular file (a link the user
+        # named is followed; a FIFO is not waited on), at most 64 KiB.
         try:
-            with open(f, "rb") as fh:
-                pem = fh.read()
+            fd = os.open(f, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except OSError as e:
             raise UsageError("cannot read key file %s: %s" % (f, e.strerror or e)) from None
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise UsageError("key file %s is not a regular file" % f)
+                if st.st_size > MAX_KEY_FILE_BYTES:
+                    raise UsageError("key file %s is %d bytes, more than a key file may have" % (f, st.st_size))
+                pem = fh.read(MAX_KEY_FILE_BYTES + 1)
+        except OSError as e:
+            raise UsageError("cannot read key file %s: %s" % (f, e.strerror or e)) from None
+        if len(pem) > MAX_KEY_FILE_BYTES:
+            raise UsageError("key file %s is more than %d bytes" % (f, MAX_KEY_FILE_BYTES))
         try:
             if pem.lstrip().startswith(b"ssh-"):
                 key = load_ssh_public_key(pem.strip())
@@ -1995,14 +2024,32 @@ def read_events(directory):
         raise UsageError("cannot read %s: %s" % (path, e.strerror or e)) from None
     try:
         with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
                 raise UsageError("%s is not a ledger: its events.cbor is not a regular file" % directory)
+            if st.st_size > MAX_LOG_BYTES:
+                raise UsageError(
+                    "%s is %d bytes: tools/verify.py reads the log whole and stops at %d MiB; "
+                    "verify it with `ledger verify`, which streams it" % (path, st.st_size, MAX_LOG_BYTES >> 20)
+                )
             if fcntl is not None:
                 try:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
                 except OSError:
                     pass  # locking is advisory; read anyway
-            return fh.read()
+            # What fstat said (read(n) allocates n bytes up front, so n is
+            # the real size), then in pieces what an append added since.
+            data = fh.read(st.st_size)
+            more, total = [], len(data)
+            while True:
+                chunk = fh.read(1 << 20)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > MAX_LOG_BYTES:
+                    raise UsageError("%s grew past %d MiB while it was read" % (path, MAX_LOG_BYTES >> 20))
+                more.append(chunk)
+            return data + b"".join(more) if more else data
     except OSError as e:
         raise UsageError("cannot read %s: %s" % (path, e.strerror or e)) from None
 
@@ -2053,7 +2100,7 @@ def run(argv):
                 if not mine and replay.members[pid][0] == 0:
                     raise Failure("the key of party %r is not among the trusted keys (--trust)" % pid)
                 for rec in mine:
-                    vouched.append({"party": pid, "fingerprint": hashlib.sha256(rec.key).hexdigest()})
+                    vouched.append({"party": pid, "fingerprint": fingerprint(rec.key)})
             stray = trusted - set(held)
             if stray:
                 raise Failure("%d trusted key(s) belong to no party of the ledger (--trust)" % len(stray))
@@ -2114,7 +2161,8 @@ def run(argv):
                 "removed": replay.members[pid][1],
                 "current": replay.members[pid][1] is None,
                 "key": replay.keys[kids[0]].key.hex(),
-                "fingerprint": kids[0].hex(),
+                "fingerprint": fingerprint(replay.keys[kids[0]].key),
+                "kid": kids[0].hex(),
                 "keys": [replay.keys[k].describe() for k in kids],
             }
             for pid, kids in sorted(replay.parties.items())

@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(b.encode(), data, "a bundle re-encodes to its bytes");
     }
     if let Ok(r) = AddCheckpoint::parse(data) {
-        assert_eq!(r.to_bytes().ok().as_deref(), Some(data), "a request re-encodes");
+        assert_eq!(
+            r.to_bytes().ok().as_deref(),
+            Some(data),
+            "a request re-encodes"
+        );
     }
     if let Ok(entries) = tiles::decode_bundle(data) {
         if !entries.is_empty() && entries.len() <= 256 {

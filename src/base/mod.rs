@@ -1,11 +1,13 @@
 //! The base layer: what every other layer stands on and that knows nothing
 //! of logs or ledgers. Key files, signing and strict verification
 //! ([`crypto`]), the timestamp profile ([`time`]), writes that are durable
-//! before they are reported (`durable`), and the key the writer
-//! authenticates its cache with ([`mac`]).
+//! before they are reported (`durable`), the one way a file from outside
+//! is read ([`files`]: regular, no link followed, capped), and the key the
+//! writer authenticates its cache with ([`mac`]).
 
 pub mod crypto;
 pub(crate) mod durable;
+pub mod files;
 pub mod mac;
 pub mod time;
 pub mod tsp;

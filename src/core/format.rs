@@ -36,7 +36,11 @@ pub const ALG_EDDSA: i64 = -8;
 /// most entries of `parties`, `signatories`, `add` and `remove`).
 pub const MAX_PARTIES: usize = 64;
 const MAX_LINE: usize = 1024;
-const MAX_TEXT: usize = 65536;
+/// FORMAT §5.4: the longest text. Chosen so that a `note` holding one
+/// always fits in an event (whose other fields and envelope take at most
+/// 330 bytes of the 65 535), so that a note too long for an event is
+/// refused by this limit, which says what to shorten.
+pub const MAX_TEXT: usize = 65_000;
 const MAX_ID: usize = 64;
 
 /// What is wrong with some bytes that should be an event.

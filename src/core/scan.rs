@@ -327,6 +327,17 @@ pub enum WitnessFailure {
         witnesses: usize,
         quorum: usize,
     },
+    /// Events `first..=last` come after `file` (of size `witnessed`), the
+    /// largest checkpoint the witness quorum cosigned: no witness has seen
+    /// them, so the policy says nothing of them (a history rewritten after
+    /// the last witnessed checkpoint looks just like them).
+    #[error("events #{first}..#{last} are not witnessed: {file} (size {witnessed}) is the largest checkpoint the witness quorum cosigned, and a history rewritten after it would look the same; make a checkpoint of the whole ledger (`ledger checkpoint DIR --key KEY`), have the witnesses cosign it (`ledger witness request`, `ledger witness cosign`, then `ledger checkpoint DIR --add`), or accept them knowingly with --allow-unwitnessed-tail")]
+    Unwitnessed {
+        file: String,
+        witnessed: u64,
+        first: u64,
+        last: u64,
+    },
 }
 
 /// Verification could not be completed, or refuted the ledger.

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::base::durable;
-use crate::core::format::{DocHash, LogReader};
+use crate::core::format::{DocHash, Kind, LogReader};
 
 /// The log file's name inside a ledger directory.
 pub const LOG_FILE: &str = "events.cbor";
@@ -57,6 +57,11 @@ pub enum StoreError {
     /// self-contained ledger.
     #[error("{path} is a symbolic link: a ledger must hold its log, documents and checkpoints itself (git would store only the link); replace it with the file or directory it points to")]
     Link { path: PathBuf },
+    /// The same, and the link points to nothing: said as such, for "has no
+    /// events.cbor" or "is missing" would send the reader looking for a
+    /// file that the link was meant to stand for.
+    #[error("{path} is a dangling symbolic link (to {}, which does not exist): a ledger must hold its log, documents and checkpoints itself; put the file or directory it was meant to be in its place", .target.display())]
+    DanglingLink { path: PathBuf, target: PathBuf },
     #[error("{path} changed while locked: expected {expected} bytes, found {found}")]
     Changed {
         path: PathBuf,
@@ -79,6 +84,147 @@ pub enum LockWait {
     Forever,
     /// At most this long, then [`StoreError::Busy`] (zero: not at all).
     For(std::time::Duration),
+}
+
+/// A file in a ledger directory that nothing needs (issue 11.7): what an
+/// interrupted writer left, or a file in `docs/` no event references.
+/// `verify` warns about these without changing its verdict; `ledger
+/// repair` removes the first two kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    /// Relative to the ledger directory, e.g. `docs/.tmp-1a2b`.
+    pub path: String,
+    pub kind: OrphanKind,
+}
+
+/// What kind of file an [`Orphan`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum OrphanKind {
+    /// A temporary file (`.tmp*`) in `docs/`, `cache/` or `checkpoints/`,
+    /// left by a writer that was interrupted.
+    Temporary,
+    /// A file in `docs/` named by a SHA-256, as a writer stores a document,
+    /// that no event references: stored by an append that was interrupted
+    /// before its event was written.
+    Unreferenced,
+    /// Anything else in `docs/`: not a file a writer makes, so repair
+    /// leaves it for a person to move.
+    Foreign,
+}
+
+impl Orphan {
+    /// Whether `ledger repair` removes it: only what a writer made.
+    pub fn removable(&self) -> bool {
+        matches!(self.kind, OrphanKind::Temporary | OrphanKind::Unreferenced)
+    }
+}
+
+/// In `--json`: its path, kind and the line a person is shown.
+impl Serialize for Orphan {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("Orphan", 3)?;
+        m.serialize_field("path", &self.path)?;
+        m.serialize_field("kind", &self.kind)?;
+        m.serialize_field("message", &self.to_string())?;
+        m.end()
+    }
+}
+
+impl std::fmt::Display for Orphan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = &self.path;
+        match self.kind {
+            OrphanKind::Temporary => write!(
+                f,
+                "{path} is a temporary file an interrupted writer left; `ledger repair` removes it"
+            ),
+            OrphanKind::Unreferenced => write!(
+                f,
+                "{path} is a document file no event references (an append interrupted after storing it); `ledger repair` removes it"
+            ),
+            OrphanKind::Foreign => write!(
+                f,
+                "{path} is not a file ledger writes and no event references it; move it out of {DOCS_DIR}/"
+            ),
+        }
+    }
+}
+
+/// The files of a ledger directory that may be orphans: listed before a
+/// replay, which strikes off each document an event stores
+/// ([`Orphans::stored`]); what is left at the end is [`Orphans::finish`]'s.
+/// Listing first keeps memory to the files present, not the events.
+#[derive(Debug, Default)]
+pub(crate) struct Orphans {
+    documents: std::collections::HashMap<DocHash, String>,
+    found: Vec<Orphan>,
+}
+
+impl Orphans {
+    /// Lists `docs/` and the temporary files of `cache/` and
+    /// `checkpoints/`. A directory that cannot be read lists nothing: this
+    /// only ever warns, and verification reports what it must.
+    pub(crate) fn list(store: &Store) -> Orphans {
+        let mut o = Orphans::default();
+        let is_tmp = |name: &[u8]| name.starts_with(b".tmp");
+        for sub in [DOCS_DIR, CACHE_DIR, "checkpoints"] {
+            let Ok(entries) = fs::read_dir(store.dir.join(sub)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let shown = format!("{sub}/{}", name.to_string_lossy());
+                let is_file = e.file_type().is_ok_and(|t| t.is_file());
+                let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+                if is_file && is_tmp(name.as_encoded_bytes()) {
+                    o.found.push(Orphan {
+                        path: shown,
+                        kind: OrphanKind::Temporary,
+                    });
+                } else if sub == DOCS_DIR {
+                    // Only the lowercase hex a writer names files with.
+                    let hash = name
+                        .to_str()
+                        .filter(|n| {
+                            n.bytes()
+                                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                        })
+                        .and_then(|n| DocHash::from_hex(n).ok());
+                    match hash {
+                        Some(h) if !is_dir => {
+                            o.documents.insert(h, shown);
+                        }
+                        _ => o.found.push(Orphan {
+                            path: shown,
+                            kind: OrphanKind::Foreign,
+                        }),
+                    }
+                }
+            }
+        }
+        o
+    }
+
+    /// An event stores (drafts or amends to) this document version.
+    pub(crate) fn stored(&mut self, kind: &Kind) {
+        if let Kind::DocumentDrafted { sha256, .. } | Kind::DocumentAmended { sha256, .. } = kind {
+            self.documents.remove(sha256);
+        }
+    }
+
+    /// What no event stored, sorted by path.
+    pub(crate) fn finish(self) -> Vec<Orphan> {
+        let mut out = self.found;
+        out.extend(self.documents.into_values().map(|path| Orphan {
+            path,
+            kind: OrphanKind::Unreferenced,
+        }));
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
 }
 
 /// How a ledger is opened: a writer excludes other writers; readers take
@@ -271,10 +417,14 @@ impl Store {
         // A ledger holds its log and documents itself: git stores only a
         // link, and a link to another ledger's log would make a writer
         // write into that one.
-        let is_link = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+        use crate::base::files::is_link;
         for name in [LOG_FILE, DOCS_DIR, "checkpoints"] {
             let path = dir.join(name);
             if is_link(&path) {
+                if !path.exists() {
+                    let target = fs::read_link(&path).unwrap_or_default();
+                    return Err(StoreError::DanglingLink { path, target });
+                }
                 return Err(StoreError::Link { path });
             }
         }
@@ -356,6 +506,41 @@ impl Store {
             }
         }
         removed
+    }
+
+    /// Whether the documents are read from this ledger's own `docs/` (not
+    /// a published directory's, [`Store::with_docs`]).
+    pub(crate) fn own_docs(&self) -> bool {
+        self.docs == self.dir.join(DOCS_DIR)
+    }
+
+    /// Removes the orphans a writer made (temporary files, documents no
+    /// event references), never a file of another kind, and makes the
+    /// removals durable. Only a writer calls this, under the exclusive lock,
+    /// with `orphans` listed after a replay of the whole log under that
+    /// lock: no event can reference a file it removes. Returns the paths
+    /// removed.
+    pub(crate) fn remove_orphans(&self, orphans: &[Orphan]) -> Result<Vec<String>, StoreError> {
+        debug_assert_eq!(self.access, Access::Write);
+        let mut removed = Vec::new();
+        let mut dirs = std::collections::BTreeSet::new();
+        for o in orphans.iter().filter(|o| o.removable()) {
+            let path = self.dir.join(&o.path);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                // Gone already (another repair, or the next writer's sweep).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&path)(e)),
+            }
+            if let Some(parent) = path.parent() {
+                dirs.insert(parent.to_owned());
+            }
+            removed.push(o.path.clone());
+        }
+        for d in dirs {
+            sync_dir(&d)?;
+        }
+        Ok(removed)
     }
 
     /// A reader that takes the documents from `docs` instead of `DIR/docs`:

@@ -138,8 +138,14 @@ fn key_files(dir: &Path) -> Result<Vec<PathBuf>, TrustError> {
     // A private key has no business among trusted public keys: say so
     // rather than skip it silently.
     for f in &files {
-        // Zeroized: it may be just that, a private key.
-        if let Ok(text) = std::fs::read_to_string(f).map(zeroize::Zeroizing::new) {
+        // Zeroized: it may be just that, a private key. Read as a key file
+        // is (a FIFO not waited on, a device or a huge file not read): one
+        // not read here is refused by its own reading, if it is a `.pub`.
+        let text = crate::base::files::read_named(f, 64 << 10)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(zeroize::Zeroizing::new);
+        if let Some(text) = text {
             if text.contains("PRIVATE KEY-----") {
                 return Err(TrustError::PrivateKey {
                     dir: dir.to_owned(),

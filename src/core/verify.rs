@@ -16,7 +16,7 @@ use crate::core::scan::replay;
 pub use crate::core::scan::{
     Cause, CheckpointProblem, Failure, LateClaim, TrustFailure, VerifyError, WitnessFailure,
 };
-use crate::core::store::{Access, Store};
+use crate::core::store::{Access, Orphan, Orphans, Store};
 use crate::tlog::merkle::Hash;
 
 /// What an auditor additionally requires (FORMAT §6, end).
@@ -189,6 +189,10 @@ pub struct Report {
     /// (RELIABILITY.md, "Readers").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_flight: Option<u64>,
+    /// Files in the directory that no event needs (issue 11.7): warnings
+    /// that never change the verdict. Not looked for while a writer is at
+    /// work (its files are not orphans yet), nor in a published directory.
+    pub warnings: Vec<Orphan>,
 }
 
 fn short(h: &impl fmt::Display) -> String {
@@ -506,9 +510,13 @@ pub(crate) fn verify_state(
 ) -> Result<(Report, State), VerifyError> {
     let events = Vec::new();
     let mut seen_head = false;
+    let mut orphans = store.own_docs().then(|| Orphans::list(store));
     let replayed = replay(store, |ev, offset, state| {
         if options.head == Some(ev.hash()) {
             seen_head = true;
+        }
+        if let Some(o) = &mut orphans {
+            o.stored(&ev.body.kind);
         }
         visit(Visit {
             event: ev,
@@ -607,6 +615,15 @@ pub(crate) fn verify_state(
         head: state.head,
         trusted: trust_report,
         in_flight: replayed.in_flight,
+        // A writer at work may have stored a document (or begun a
+        // temporary file) for an event not yet in the log: no warning
+        // then, rather than a wrong one.
+        warnings: match orphans {
+            Some(o) if replayed.in_flight.is_none() && !store.writer_active().unwrap_or(true) => {
+                o.finish()
+            }
+            _ => Vec::new(),
+        },
     };
     Ok((report, state))
 }

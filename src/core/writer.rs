@@ -22,7 +22,7 @@ use crate::core::format::{
 };
 use crate::core::replay::{Documents, RuleError, State};
 use crate::core::scan::{self, Failure, VerifyError};
-use crate::core::store::{Access, LockWait, Store, StoreError};
+use crate::core::store::{Access, LockWait, Orphan, Orphans, Store, StoreError};
 use crate::tlog::merkle::{Frontier, Hash, MerkleError};
 
 /// Why an event was not written. Nothing was changed.
@@ -388,6 +388,16 @@ struct Touched {
     sessions: BTreeSet<crate::core::format::SessionId>,
 }
 
+/// What [`Writer::repair_waiting`] did with the files no event needs.
+#[derive(Debug, Clone, Default)]
+pub struct Cleaned {
+    /// Paths (relative to the ledger) of the files removed: temporary
+    /// files and documents no event references.
+    pub removed: Vec<String>,
+    /// Files it left for a person: in `docs/`, but not a file ledger writes.
+    pub left: Vec<Orphan>,
+}
+
 /// An open ledger, locked for writing, with its current state.
 pub struct Writer {
     store: Store,
@@ -604,9 +614,27 @@ impl Writer {
     /// tail even when this writer's cache cannot confirm that the bytes
     /// came after the last committed event (`ledger repair`).
     pub fn repair(dir: &Path) -> Result<Writer, WriteError> {
-        let w = Self::open_with(dir, true, LockWait::Forever, &mut |_| {})?;
-        w.store.remove_leftovers(true);
-        Ok(w)
+        Ok(Self::repair_waiting(dir, LockWait::Forever, &mut |_| {})?.0)
+    }
+
+    /// [`Writer::repair`], waiting for another writer's lock as `wait`
+    /// says; also removes the files no event needs (issue 11.7: what
+    /// `verify` warns about), and says which it removed and which it left.
+    pub fn repair_waiting(
+        dir: &Path,
+        wait: LockWait,
+        waiting: &mut dyn FnMut(Option<u32>),
+    ) -> Result<(Writer, Cleaned), WriteError> {
+        let w = Self::open_with(dir, true, wait, waiting)?;
+        // Listed and struck off against a replay of the whole log under
+        // the lock: no event written before or during it can reference a
+        // file removed here.
+        let mut orphans = Orphans::list(&w.store);
+        scan::replay(&w.store, |ev, _, _| orphans.stored(&ev.body.kind))?;
+        let found = orphans.finish();
+        let removed = w.store.remove_orphans(&found)?;
+        let left = found.into_iter().filter(|o| !o.removable()).collect();
+        Ok((w, Cleaned { removed, left }))
     }
 
     /// After a commit: removes the temporary files a crashed writer left
@@ -1339,11 +1367,15 @@ impl Writer {
         let mut leaves = Vec::new();
         let mut key_offsets: Vec<u64> = Vec::new();
         let mut pos = 0usize;
+        // The documents given were hashed as they were read: one whose
+        // bytes changed since it was exported is not found under its name.
         let docs = |h: &DocHash| {
             if documents.contains_key(h) {
                 Ok(())
             } else {
-                self.store.check(h)
+                self.store
+                    .check(h)
+                    .map_err(|e| format!("no document given to import has these bytes, and {e}"))
             }
         };
         let fail = |index: usize, offset: usize, problem: ImportProblem| WriteError::Import {

@@ -34,8 +34,13 @@ pub struct Options {
     pub head: Option<EventHash>,
     /// `--log-key`: keys besides the parties' that may sign checkpoints.
     pub log_keys: Vec<(String, PublicKey)>,
-    /// `--witness`/`--quorum`: the latest checkpoint must be cosigned so.
+    /// `--witness`/`--quorum`: the latest checkpoint must be cosigned so,
+    /// and no event may come after the largest checkpoint that is.
     pub witnesses: Option<WitnessPolicy>,
+    /// `--allow-unwitnessed-tail`: under a witness policy, accept events
+    /// after the largest checkpoint the quorum cosigned (there must be
+    /// one), reporting them ([`Report::witness`]) instead of failing.
+    pub allow_unwitnessed_tail: bool,
     /// Where the documents are, if not in the ledger's `docs/`: a ledger
     /// unpacked from a published directory ([`crate::proofs::published`]).
     pub docs: Option<std::path::PathBuf>,
@@ -56,6 +61,33 @@ pub struct Report {
     pub checkpoints: Vec<CheckpointReport>,
     /// The stored RFC 3161 tokens (FORMAT §17).
     pub timestamps: Vec<TokenReport>,
+    /// Under a witness policy, how far the witnesses vouch for the ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness: Option<Witnessed>,
+}
+
+/// How much of the ledger a witness policy covers: the events up to the
+/// largest checkpoint the quorum cosigned, and the tail after it, which
+/// no witness has seen (accepted only with
+/// [`Options::allow_unwitnessed_tail`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Witnessed {
+    /// The largest checkpoint the quorum cosigned, relative to the ledger.
+    pub checkpoint: String,
+    /// Its size: events `0..size` are witnessed.
+    pub size: u64,
+    /// The events after it, if any: not witnessed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unwitnessed: Option<Tail>,
+}
+
+/// Events `first..=last` (`count` of them), after the last witnessed
+/// checkpoint.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Tail {
+    pub first: u64,
+    pub last: u64,
+    pub count: u64,
 }
 
 /// Audits the ledger in `dir` from its first byte, keeping every event's
@@ -156,31 +188,16 @@ pub fn verify_with(
             problem: Box::new(problem.clone()),
         }));
     }
-    if let Some(policy) = &options.witnesses {
-        // Every stored checkpoint is valid here; the quorum is the note
-        // layer's one check, on the latest.
-        let latest = checkpoints
-            .iter()
-            .filter_map(|c| c.verified.as_ref().map(|v| (c, v)))
-            .max_by_key(|(_, v)| v.checkpoint().size());
-        match latest {
-            None => {
-                return Err(refuted(Cause::Witness(WitnessFailure::NoCheckpoint {
-                    dir: dir.to_owned(),
-                })))
-            }
-            Some((c, v)) => {
-                if let Err(q) = v.quorum(policy) {
-                    return Err(refuted(Cause::Witness(WitnessFailure::Quorum {
-                        file: format!("{CHECKPOINTS_DIR}/{}", c.file),
-                        cosigned: q.cosigned.len(),
-                        witnesses: q.witnesses,
-                        quorum: q.quorum,
-                    })));
-                }
-            }
-        }
-    }
+    let witness = match &options.witnesses {
+        Some(policy) => Some(witnessed(
+            dir,
+            &checkpoints,
+            policy,
+            state.count,
+            options.allow_unwitnessed_tail,
+        )?),
+        None => None,
+    };
     let timestamps = tokens.map_err(|bad| {
         refuted(Cause::Timestamp {
             file: bad.file,
@@ -192,6 +209,67 @@ pub fn verify_with(
         tree_root: hex::encode(tree.root()),
         checkpoints,
         timestamps,
+        witness,
+    })
+}
+
+/// The witness policy over checkpoints that are all valid: the latest
+/// must meet the quorum (the note layer's one check) and no event may
+/// come after the largest that does, unless `allow_tail` (then there must
+/// still be one, and the tail is reported).
+fn witnessed(
+    dir: &Path,
+    checkpoints: &[CheckpointReport],
+    policy: &WitnessPolicy,
+    count: u64,
+    allow_tail: bool,
+) -> Result<Witnessed, VerifyError> {
+    let latest = checkpoints
+        .iter()
+        .filter_map(|c| c.verified.as_ref().map(|v| (c, v)))
+        .max_by_key(|(_, v)| v.checkpoint().size());
+    let Some((c, v)) = latest else {
+        return Err(refuted(Cause::Witness(WitnessFailure::NoCheckpoint {
+            dir: dir.to_owned(),
+        })));
+    };
+    // FORMAT §13.9: the largest checkpoint the quorum cosigned.
+    let best = checkpoints
+        .iter()
+        .filter(|c| c.witnessed == Some(true))
+        .filter_map(|c| c.size.map(|s| (c, s)))
+        .max_by_key(|(_, s)| *s);
+    let best = match (v.quorum(policy), best) {
+        (Ok(()), _) => (c, v.checkpoint().size()),
+        (Err(_), Some(b)) if allow_tail => b,
+        (Err(q), _) => {
+            return Err(refuted(Cause::Witness(WitnessFailure::Quorum {
+                file: format!("{CHECKPOINTS_DIR}/{}", c.file),
+                cosigned: q.cosigned.len(),
+                witnesses: q.witnesses,
+                quorum: q.quorum,
+            })))
+        }
+    };
+    let (c, size) = best;
+    let file = format!("{CHECKPOINTS_DIR}/{}", c.file);
+    let unwitnessed = (size < count).then(|| Tail {
+        first: size,
+        last: count - 1,
+        count: count - size,
+    });
+    if let (Some(t), false) = (unwitnessed, allow_tail) {
+        return Err(refuted(Cause::Witness(WitnessFailure::Unwitnessed {
+            file,
+            witnessed: size,
+            first: t.first,
+            last: t.last,
+        })));
+    }
+    Ok(Witnessed {
+        checkpoint: file,
+        size,
+        unwitnessed,
     })
 }
 
@@ -250,7 +328,7 @@ impl Report {
         }
         f.push_str(&self.timestamps_text());
         f.push('\n');
-        f.push_str(&self.ledger.verdict());
+        f.push_str(&self.verdict());
         f
     }
 
@@ -278,6 +356,35 @@ impl Report {
             let _ = writeln!(f, "  {}: {what}", t.file);
         }
         f
+    }
+
+    /// The verdict line, and under a witness policy with an accepted
+    /// unwitnessed tail, a warning no reader can take for part of the OK.
+    /// The last line stays the warning, so that `tail -1` shows it.
+    pub fn verdict(&self) -> String {
+        let Some(w) = &self.witness else {
+            return self.ledger.verdict();
+        };
+        match w.unwitnessed {
+            None => format!(
+                "witnessed: all {} events, by the quorum's cosignatures on {}\n{}",
+                w.size,
+                w.checkpoint,
+                self.ledger.verdict()
+            ),
+            Some(t) => {
+                let warning = format!(
+                    "WARNING: events #{}..#{} ({} of {}) are NOT witnessed: the witness quorum cosigned only the first {}, in {} (accepted by --allow-unwitnessed-tail)\n",
+                    t.first,
+                    t.last,
+                    t.count,
+                    self.ledger.count,
+                    w.size,
+                    w.checkpoint
+                );
+                format!("{warning}{}{warning}", self.ledger.verdict())
+            }
+        }
     }
 }
 

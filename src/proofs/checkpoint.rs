@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::base::crypto::{PublicKey, SigningKey};
 use crate::core::replay::{KeyRecord, KeyRing};
-use crate::core::store::StoreError;
+use crate::core::store::{LockWait, StoreError};
 use crate::core::verify::CheckpointProblem;
 use crate::core::writer::Writer;
 use crate::proofs::error::{CheckpointError, LedgerProblem, Request};
@@ -322,6 +322,10 @@ pub struct CheckpointReport {
     pub problem: Option<CheckpointProblem>,
     pub signed_by: Vec<String>,
     pub cosigned_by: Vec<Cosigner>,
+    /// Under a witness policy, whether this valid checkpoint meets its
+    /// quorum (absent without a policy, or if not valid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witnessed: Option<bool>,
     /// The note-level verification, if the checkpoint is valid: what the
     /// witness quorum is checked on.
     #[serde(skip)]
@@ -374,6 +378,7 @@ pub fn check_stored(
             problem: None,
             signed_by: Vec::new(),
             cosigned_by: Vec::new(),
+            witnessed: None,
             verified: None,
         };
         let bytes = read_stored(dir, file);
@@ -411,6 +416,7 @@ pub fn check_stored(
             Ok(c) => {
                 let size = c.checkpoint().size();
                 report.valid = true;
+                report.witnessed = policy.map(|p| c.verified.quorum(p).is_ok());
                 report.cosigned_by = c.cosigned_by();
                 report.signed_by = c.signed_by;
                 match largest {
@@ -529,8 +535,16 @@ fn store_signatures(
 /// The key must be a key of a party that was not revoked (FORMAT §13.1),
 /// or, with `log_key`, a dedicated log key that verifiers are given
 /// separately: anything else would make `verify` refuse the ledger.
-pub fn checkpoint(dir: &Path, key: &SigningKey, log_key: bool) -> Result<Written, CheckpointError> {
-    let mut w = Writer::open(dir)?;
+/// It waits for another writer's lock as `wait` says, telling `waiting`
+/// once, after a second, who holds it ([`Writer::open_waiting`]).
+pub fn checkpoint(
+    dir: &Path,
+    key: &SigningKey,
+    log_key: bool,
+    wait: LockWait,
+    waiting: &mut dyn FnMut(Option<u32>),
+) -> Result<Written, CheckpointError> {
+    let mut w = Writer::open_waiting(dir, wait, waiting)?;
     let me = key.public();
     match w.state().key_record(&me) {
         Some(r) => {
@@ -584,8 +598,14 @@ pub fn checkpoint(dir: &Path, key: &SigningKey, log_key: bool) -> Result<Written
 /// `ledger checkpoint DIR --add NOTE`: adds the signatures of a copy of a
 /// stored checkpoint (a witness's cosignatures) to the stored one. The
 /// checkpoint must be this ledger's and match its tree.
-pub fn add_signatures(dir: &Path, bytes: &[u8]) -> Result<Written, CheckpointError> {
-    let w = Writer::open(dir)?;
+/// It waits for the lock as [`checkpoint`] does.
+pub fn add_signatures(
+    dir: &Path,
+    bytes: &[u8],
+    wait: LockWait,
+    waiting: &mut dyn FnMut(Option<u32>),
+) -> Result<Written, CheckpointError> {
+    let w = Writer::open_waiting(dir, wait, waiting)?;
     let add = |e: NoteError| Request::Add(CheckpointProblem::Note(e));
     let n = Note::parse(bytes).map_err(add)?;
     let cp = Checkpoint::parse_text(n.text()).map_err(add)?;

@@ -16,6 +16,7 @@
 
 use std::path::PathBuf;
 
+use crate::base::files::FileError;
 use crate::core::format::FormatError;
 use crate::core::store::StoreError;
 use crate::core::writer::WriteError;
@@ -223,6 +224,27 @@ pub enum PublishedFailure {
     MissingBundle {
         path: PathBuf,
         source: std::io::Error,
+    },
+    /// A file of the published directory is not read: a link, not a
+    /// regular file, or larger than its kind may be.
+    #[error("{} {source}: a published directory holds its checkpoint, tiles and entry bundles itself, as regular files within their size limits", .path.display())]
+    Unreadable { path: PathBuf, source: FileError },
+    /// An entry of a bundle is not exactly one event: a published entry
+    /// is one event's stored bytes (FORMAT §16.1), so that the events an
+    /// audit replays are the leaves the checkpoint's root is over.
+    #[error("{}: the entry of event {index} is not exactly one event ({len} bytes, {found}): the published directory was altered", .path.display())]
+    NotOneEvent {
+        path: PathBuf,
+        index: u64,
+        len: usize,
+        found: &'static str,
+    },
+    /// The published entries do not hash to the checkpoint's root.
+    #[error("the published entries hash to {found}, not to the root {root} of the published checkpoint of size {size}: the published directory was altered", found = hex::encode(.found), root = hex::encode(.root))]
+    RootDiffers {
+        size: u64,
+        root: crate::tlog::merkle::Hash,
+        found: crate::tlog::merkle::Hash,
     },
     /// An entry bundle does not decode.
     #[error("{}: {source}", .path.display())]

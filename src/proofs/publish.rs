@@ -12,13 +12,15 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::core::store::{io, DOCS_DIR, LOG_FILE};
+use crate::base::files::{self, FileError};
+use crate::core::format::{frame, Frame};
+use crate::core::store::{io, LockWait, DOCS_DIR, LOG_FILE};
 use crate::core::writer::Writer;
 use crate::proofs::bundle::Bundle;
 use crate::proofs::checkpoint::{self, stored_file};
 use crate::proofs::error::{CheckpointError, PublishRequest, PublishedFailure, Request};
 use crate::tlog::merkle;
-use crate::tlog::note::{Checkpoint, Note};
+use crate::tlog::note::{self, Checkpoint, Note};
 use crate::tlog::tiles::{self, EntryBundle, TileHashReader};
 
 /// The published checkpoint's file name (tlog-tiles).
@@ -34,18 +36,34 @@ pub struct Published {
     pub documents: usize,
 }
 
-/// Whether `dir` is a published directory rather than a ledger.
+/// Whether `dir` is a published directory rather than a ledger: it has a
+/// `checkpoint` and no log. Neither is followed if a link, so that a
+/// `checkpoint` that is a link or not a regular file is refused when read
+/// rather than making the directory pass for something else.
 pub fn is_published(dir: &Path) -> bool {
-    dir.join(CHECKPOINT_FILE).is_file() && !dir.join(LOG_FILE).exists()
+    let exists = |name: &str| fs::symlink_metadata(dir.join(name)).is_ok();
+    exists(CHECKPOINT_FILE) && !exists(LOG_FILE)
 }
 
-/// The published checkpoint of `out`, if any: its size and root.
+/// Why a file of a published directory was not read: missing (`missing`
+/// says what that means), or refused ([`files`]).
+fn unreadable(path: &Path, e: FileError) -> PublishedFailure {
+    PublishedFailure::Unreadable {
+        path: path.to_owned(),
+        source: e,
+    }
+}
+
+/// The published checkpoint of `out`, if any: its size and root. A
+/// regular file of at most a note's size (FORMAT §13.3 rule 6), so that a
+/// sparse 8 GiB one or a link to `/dev/zero` is refused unread.
 fn published_checkpoint(out: &Path) -> Result<Option<(Vec<u8>, Checkpoint)>, CheckpointError> {
     let path = out.join(CHECKPOINT_FILE);
-    let bytes = match fs::read(&path) {
+    let bytes = match files::read_in(out, CHECKPOINT_FILE, note::MAX_NOTE_BYTES as u64) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(&path)(e).into()),
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(FileError::Io(e)) => return Err(io(&path)(e).into()),
+        Err(e) => return Err(unreadable(&path, e).into()),
     };
     let bad = |source| PublishRequest::Checkpoint {
         path: path.clone(),
@@ -118,9 +136,16 @@ fn refuse_overlap(dir: &Path, out: &Path) -> Result<(), CheckpointError> {
 /// immutable and not rewritten (they are checked to be identical); only
 /// new ones, the new partial ones and new documents are written, made
 /// durable, and then `OUT/checkpoint` is replaced.
-pub fn publish(dir: &Path, out: &Path) -> Result<Published, CheckpointError> {
+/// It waits for another writer's lock as `wait` says, telling `waiting`
+/// once, after a second, who holds it ([`Writer::open_waiting`]).
+pub fn publish(
+    dir: &Path,
+    out: &Path,
+    wait: LockWait,
+    waiting: &mut dyn FnMut(Option<u32>),
+) -> Result<Published, CheckpointError> {
     refuse_overlap(dir, out)?;
-    let mut w = Writer::open(dir)?;
+    let mut w = Writer::open_waiting(dir, wait, waiting)?;
     let origin = checkpoint::origin(&w.state().ledger);
     let (cp, cp_bytes) = checkpoint::latest_stored(dir)?;
     if cp.origin() != origin {
@@ -246,6 +271,13 @@ fn copy_documents(dir: &Path, out: &Path) -> Result<usize, CheckpointError> {
 /// ledger directory at `into` (events.cbor, the checkpoint under
 /// checkpoints/, an empty docs/), for `verify` to replay like any other
 /// with the published `docs/` as its documents (`audit::Options::docs`).
+///
+/// What is unpacked is exactly what the checkpoint is over (FORMAT
+/// §16.4): each entry is exactly one event, there are as many as the
+/// checkpoint's size, every hash tile is that of the entries, and the
+/// entries hash to the checkpoint's root. The bundles are walked as they
+/// are read, one at a time and each capped, so a size claimed by an
+/// unauthenticated checkpoint allocates nothing by itself.
 pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
     let Some((bytes, cp)) = published_checkpoint(published)? else {
         return Err(PublishRequest::NotALedger {
@@ -256,25 +288,36 @@ pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
     let size = cp.size();
     let log = into.join(LOG_FILE);
     let mut f = std::io::BufWriter::new(fs::File::create(&log).map_err(io(&log))?);
-    let mut tiles = TileCheck::new(published, size);
-    for bundle in tiles::bundles_for_size(size) {
-        let path = published.join(bundle.path());
-        let data = fs::read(&path).map_err(|source| PublishedFailure::MissingBundle {
-            path: path.clone(),
-            source,
-        })?;
+    let mut tiles = TileCheck::new(published);
+    let mut tree = merkle::Frontier::new();
+    for bundle in tiles::bundles_of_size(size) {
+        let (path, data) = read_bundle(published, &bundle)?;
         let entries = bundle
             .decode(&data)
             .map_err(|source| PublishedFailure::BadBundle {
                 path: path.clone(),
                 source,
             })?;
-        for e in entries {
+        for (i, e) in (bundle.index() * 256..).zip(entries) {
+            one_event(&path, i, e)?;
             f.write_all(e).map_err(io(&log))?;
-            tiles.push(merkle::leaf_hash(e))?;
+            let leaf = merkle::leaf_hash(e);
+            // Cannot fail below 2^64 events.
+            let _ = tree.push(leaf);
+            tiles.push(leaf)?;
         }
     }
     tiles.finish()?;
+    // The tiles were compared with the entries; the entries must also be
+    // what the checkpoint signs, whatever the tiles say.
+    if tree.size() != size || tree.root() != *cp.root() {
+        return Err(PublishedFailure::RootDiffers {
+            size,
+            root: *cp.root(),
+            found: tree.root(),
+        }
+        .into());
+    }
     f.flush().map_err(io(&log))?;
     let cdir = into.join(checkpoint::CHECKPOINTS_DIR);
     fs::create_dir_all(&cdir).map_err(io(&cdir))?;
@@ -286,6 +329,40 @@ pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
     Ok(size)
 }
 
+/// Reads an entry bundle of a published directory: a regular file inside
+/// it, of at most the bytes its width allows.
+fn read_bundle(
+    published: &Path,
+    bundle: &EntryBundle,
+) -> Result<(PathBuf, Vec<u8>), PublishedFailure> {
+    let rel = bundle.path();
+    let path = published.join(&rel);
+    match files::read_in(published, &rel, tiles::max_bundle_bytes(bundle.width())) {
+        Ok(data) => Ok((path, data)),
+        Err(FileError::Io(source)) => Err(PublishedFailure::MissingBundle { path, source }),
+        Err(e) => Err(unreadable(&path, e)),
+    }
+}
+
+/// An entry is one event's stored bytes (FORMAT §16.3): exactly one CBOR
+/// item, framed from its heads. Two events in one entry would make the
+/// replayed log longer than the checkpoint's tree while every hash still
+/// matched.
+fn one_event(path: &Path, index: u64, entry: &[u8]) -> Result<(), PublishedFailure> {
+    let found = match frame(entry) {
+        Frame::Item(n) if n == entry.len() => return Ok(()),
+        Frame::Item(_) => "bytes left after the first event",
+        Frame::NeedMore => "an incomplete event",
+        Frame::Unframeable => "not a framed event",
+    };
+    Err(PublishedFailure::NotOneEvent {
+        path: path.to_owned(),
+        index,
+        len: entry.len(),
+        found,
+    })
+}
+
 /// Checks a published directory's hash tiles against the leaves read from
 /// its entry bundles, streaming: at each level, the hashes of the tile
 /// being filled; a full tile is compared with its file and its root
@@ -293,15 +370,13 @@ pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
 /// at the end is compared with the partial tiles of the checkpoint's size.
 struct TileCheck<'a> {
     dir: &'a Path,
-    size: u64,
     levels: Vec<(u64, Vec<merkle::Hash>)>,
 }
 
 impl<'a> TileCheck<'a> {
-    fn new(dir: &'a Path, size: u64) -> Self {
+    fn new(dir: &'a Path) -> Self {
         TileCheck {
             dir,
-            size,
             levels: Vec::new(),
         }
     }
@@ -316,9 +391,9 @@ impl<'a> TileCheck<'a> {
         let tile = tiles::Tile::new(u8::try_from(level).unwrap_or(u8::MAX), index, width)
             .map_err(PublishedFailure::BadTile)?;
         let path = self.dir.join(tile.path());
-        let data = fs::read(&path).map_err(|source| PublishedFailure::MissingTile {
-            path: path.clone(),
-            source,
+        let data = tiles::read_tile(self.dir, &tile).map_err(|e| match e {
+            tiles::TileError::Io { path, source } => PublishedFailure::MissingTile { path, source },
+            other => PublishedFailure::BadTile(other),
         })?;
         if data != hashes.concat() {
             return Err(PublishedFailure::TileMismatch { path }.into());
@@ -347,8 +422,7 @@ impl<'a> TileCheck<'a> {
 
     fn finish(self) -> Result<(), CheckpointError> {
         // A partial tile per level whose count of hashes is not a multiple
-        // of 256 (FORMAT §16.2); `size` leaves make exactly these.
-        let _ = self.size;
+        // of 256 (FORMAT §16.2); the leaves pushed make exactly these.
         for (level, (index, rest)) in self.levels.iter().enumerate() {
             if !rest.is_empty() {
                 self.compare(level, *index, rest)?;
@@ -394,12 +468,9 @@ pub fn bundle_from_published(published: &Path, index: u64) -> Result<Bundle, Che
     let reader = TileHashReader::new(published.to_path_buf(), cp.size(), *cp.root());
     let proof =
         merkle::prove_inclusion(cp.size(), index, &reader).map_err(PublishedFailure::Tiles)?;
-    let bundle = tiles::bundles_for_size(cp.size())
-        .into_iter()
-        .find(|b| b.index() == index / 256)
-        .ok_or(PublishedFailure::NoBundleFor { index })?;
-    let path: PathBuf = published.join(bundle.path());
-    let data = fs::read(&path).map_err(io(&path))?;
+    let bundle =
+        tiles::bundle_for(index, cp.size()).ok_or(PublishedFailure::NoBundleFor { index })?;
+    let (path, data) = read_bundle(published, &bundle)?;
     let entries = bundle
         .decode(&data)
         .map_err(|source| PublishedFailure::BadBundle {
@@ -412,8 +483,9 @@ pub fn bundle_from_published(published: &Path, index: u64) -> Result<Bundle, Che
         .ok_or_else(|| PublishedFailure::NoEntry {
             path: path.clone(),
             index,
-        })?
-        .to_vec();
+        })?;
+    one_event(&path, index, event)?;
+    let event = event.to_vec();
     Ok(Bundle::Inclusion {
         index,
         event,

@@ -40,7 +40,7 @@ impl AuditDir {
             })
         })?;
         let docs = dir.join(crate::core::store::DOCS_DIR);
-        if fs_is_link(&docs) {
+        if crate::base::files::is_link(&docs) {
             return Err(CheckpointError::Store(StoreError::Link { path: docs }));
         }
         let size = publish::unpack(dir, unpacked.path())?;
@@ -67,8 +67,4 @@ impl AuditDir {
     pub fn published(&self) -> Option<u64> {
         self.published
     }
-}
-
-fn fs_is_link(p: &Path) -> bool {
-    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
 }

@@ -185,8 +185,9 @@ pub fn verify_inclusion(
 ///
 /// Edge cases, as transparency-dev/merkle and ct-merkle treat them:
 /// `old == new` needs an empty proof and equal roots; `old == 0` needs an
-/// empty proof and accepts any roots (every tree extends the empty one; the
-/// caller checks that a size-0 checkpoint carries [`empty_root`]);
+/// empty proof and `old_root` to be [`empty_root`] (every tree extends the
+/// empty one, but a size-0 tree has only that root: a checker that let the
+/// caller check it accepted any old root, FORMAT §12.2.2);
 /// `old > new` is an error; otherwise an empty proof fails.
 pub fn verify_consistency(
     old: u64,
@@ -206,7 +207,12 @@ pub fn verify_consistency(
             });
         }
         if old == 0 {
-            return Ok(());
+            // Any new tree extends the empty one; old = new = 0 also
+            // needs new_root to be that root.
+            check_root("old", *old_root, &empty_root())?;
+            if new > 0 {
+                return Ok(());
+            }
         }
         return check_root("new", *new_root, old_root);
     }

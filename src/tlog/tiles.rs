@@ -15,7 +15,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::tlog::merkle::{self, Hash, HashReader, MerkleError, HASH_SIZE};
@@ -68,6 +67,13 @@ pub enum TileError {
     Io {
         path: PathBuf,
         source: std::io::Error,
+    },
+    /// A tile file is not read: a link, not a regular file (a FIFO, a
+    /// device), or behind a link.
+    #[error("{path} {source}: a published directory holds its tiles itself, as regular files")]
+    File {
+        path: PathBuf,
+        source: crate::base::files::FileError,
     },
     #[error("the tiles in {dir} do not hash to the trusted root of the tree of size {size}: at least one of them is wrong")]
     Inconsistent { dir: PathBuf, size: u64 },
@@ -381,8 +387,48 @@ pub fn new_bundles(old_size: u64, new_size: u64) -> Vec<EntryBundle> {
 }
 
 /// Every entry bundle a server must hold for a tree of `size` leaves.
+///
+/// A list of about size/256 bundles: for a size read from outside (a
+/// published checkpoint not yet authenticated) walk [`bundles_of_size`].
 pub fn bundles_for_size(size: u64) -> Vec<EntryBundle> {
     new_bundles(0, size)
+}
+
+/// The entry bundles of a tree of `size` leaves, in order, each made as
+/// it is reached: a size claimed by a file costs nothing until its
+/// bundles are read, so a tiny checkpoint claiming 2^40 leaves fails at
+/// the first bundle that is not there instead of allocating a list.
+pub fn bundles_of_size(size: u64) -> impl Iterator<Item = EntryBundle> {
+    let full = size / FULL;
+    // size % 256 < 256, so this is exact.
+    let rest = (size % FULL) as u16;
+    (0..full)
+        .map(|index| EntryBundle {
+            index,
+            width: FULL_WIDTH,
+        })
+        .chain((rest > 0).then_some(EntryBundle {
+            index: full,
+            width: rest,
+        }))
+}
+
+/// The entry bundle that holds leaf `index` of a tree of `size` leaves,
+/// with its width at that size; `None` if `index >= size`.
+pub fn bundle_for(index: u64, size: u64) -> Option<EntryBundle> {
+    if index >= size {
+        return None;
+    }
+    let n = index / FULL;
+    let width = u16::try_from((size - n * FULL).min(FULL)).ok()?;
+    Some(EntryBundle { index: n, width })
+}
+
+/// The most bytes an entry bundle of `width` entries can have: each entry
+/// is a 2-byte length and at most [`MAX_ENTRY_BYTES`] bytes. What a
+/// reader may read of a bundle file before refusing it.
+pub fn max_bundle_bytes(width: u16) -> u64 {
+    u64::from(width) * (2 + MAX_ENTRY_BYTES as u64)
 }
 
 /// The stored hash index of hash `i` of `tile`.
@@ -604,22 +650,14 @@ impl TileHashReader {
         &self.root
     }
 
-    /// Reads one tile's data, of exactly 32 * width bytes.
+    /// Reads one tile's data, of exactly 32 * width bytes: a regular file
+    /// inside the directory, never read beyond that length
+    /// ([`crate::base::files`]).
     fn read_tile(&self, tile: &Tile) -> Result<Vec<u8>, TileError> {
         let expected = u64::from(tile.width) * HASH_SIZE as u64;
-        let path = self.dir.join(tile.path());
-        match read_at_most(&path, expected) {
-            Ok(data) if data.len() as u64 == expected => return Ok(data),
-            Ok(data) => {
-                return Err(TileError::TileLength {
-                    path,
-                    width: tile.width,
-                    expected,
-                    found: data.len() as u64,
-                })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !tile.is_full() => {}
-            Err(source) => return Err(TileError::Io { path, source }),
+        match read_tile_file(&self.dir, tile, expected) {
+            Err(e) if e.is_not_found() && !tile.is_full() => {}
+            other => return other.map_err(|e| e.into_tile_error(&self.dir, tile)),
         }
         // The partial tile may be gone once the full one exists: its
         // first `width` hashes are the same.
@@ -628,27 +666,14 @@ impl TileHashReader {
             ..*tile
         };
         let full_len = u64::from(FULL_WIDTH) * HASH_SIZE as u64;
-        let full_path = self.dir.join(full.path());
-        match read_at_most(&full_path, full_len) {
-            Ok(mut data) if data.len() as u64 == full_len => {
+        match read_tile_file(&self.dir, &full, full_len) {
+            Ok(mut data) => {
                 data.truncate(usize::from(tile.width) * HASH_SIZE);
                 Ok(data)
             }
-            Ok(data) => Err(TileError::TileLength {
-                path: full_path,
-                width: FULL_WIDTH,
-                expected: full_len,
-                found: data.len() as u64,
-            }),
             // Report the partial tile's path: that is the one that is due.
-            Err(source) if source.kind() == std::io::ErrorKind::NotFound => Err(TileError::Io {
-                path: self.dir.join(tile.path()),
-                source,
-            }),
-            Err(source) => Err(TileError::Io {
-                path: full_path,
-                source,
-            }),
+            Err(e) if e.is_not_found() => Err(e.into_tile_error(&self.dir, tile)),
+            Err(e) => Err(e.into_tile_error(&self.dir, &full)),
         }
     }
 
@@ -776,12 +801,59 @@ impl HashReader for TileHashReader {
     }
 }
 
-/// Reads a file, but never more than `limit + 1` bytes of it, so that a
-/// huge file planted in a published directory cannot exhaust memory.
-fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut data = Vec::new();
-    std::fs::File::open(path)?
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut data)?;
+/// Why a tile file was not read, before its path is attached.
+enum TileRead {
+    File(crate::base::files::FileError),
+    Length { expected: u64, found: u64 },
+}
+
+impl TileRead {
+    fn is_not_found(&self) -> bool {
+        matches!(self, TileRead::File(e) if e.is_not_found())
+    }
+
+    fn into_tile_error(self, dir: &Path, tile: &Tile) -> TileError {
+        let path = dir.join(tile.path());
+        match self {
+            TileRead::File(crate::base::files::FileError::Io(source)) => {
+                TileError::Io { path, source }
+            }
+            TileRead::File(source) => TileError::File { path, source },
+            TileRead::Length { expected, found } => TileError::TileLength {
+                path,
+                width: tile.width,
+                expected,
+                found,
+            },
+        }
+    }
+}
+
+/// Reads `dir`'s file of `tile`, which must be exactly `expected` bytes:
+/// a regular file inside `dir`, refused by its length before a larger one
+/// (a sparse file, a planted huge one) is read.
+fn read_tile_file(dir: &Path, tile: &Tile, expected: u64) -> Result<Vec<u8>, TileRead> {
+    use crate::base::files::{self, FileError};
+    let data = files::read_in(dir, &tile.path(), expected).map_err(|e| match e {
+        FileError::TooLarge { len, .. } => TileRead::Length {
+            expected,
+            found: len,
+        },
+        other => TileRead::File(other),
+    })?;
+    if data.len() as u64 != expected {
+        return Err(TileRead::Length {
+            expected,
+            found: data.len() as u64,
+        });
+    }
     Ok(data)
+}
+
+/// Reads the tile `tile` of the published directory `dir` (exactly 32 ×
+/// width bytes, a regular file inside `dir`), for a caller that checks it
+/// against hashes of its own.
+pub fn read_tile(dir: &Path, tile: &Tile) -> Result<Vec<u8>, TileError> {
+    let expected = u64::from(tile.width) * HASH_SIZE as u64;
+    read_tile_file(dir, tile, expected).map_err(|e| e.into_tile_error(dir, tile))
 }

@@ -13,6 +13,7 @@ use base64ct::{Base64, Encoding};
 use ledger::base::crypto::{PublicKey, SigningKey};
 use ledger::base::time::Timestamp;
 use ledger::core::format::{DocHash, DocId, Kind, PartyId};
+use ledger::core::store::LockWait::Forever;
 use ledger::core::writer::Writer;
 use ledger::proofs::checkpoint;
 use sha2::{Digest, Sha256};
@@ -260,7 +261,7 @@ pub fn grow_dir(fx: &Fx, rel: &str, to: u64, every: bool, salt: &str) {
     let mut n = w.state().count;
     drop(w);
     if every {
-        checkpoint::checkpoint(&dir, k(checkpoint_signer(n)), false).unwrap();
+        checkpoint::checkpoint(&dir, k(checkpoint_signer(n)), false, Forever, &mut |_| {}).unwrap();
     }
     while n < to {
         let (who, kind, doc) = story(n, salt);
@@ -270,7 +271,8 @@ pub fn grow_dir(fx: &Fx, rel: &str, to: u64, every: bool, salt: &str) {
         drop(w);
         n += 1;
         if every || n == to {
-            checkpoint::checkpoint(&dir, k(checkpoint_signer(n)), false).unwrap();
+            checkpoint::checkpoint(&dir, k(checkpoint_signer(n)), false, Forever, &mut |_| {})
+                .unwrap();
         }
     }
 }
@@ -300,7 +302,7 @@ pub fn notes_to(fx: &Fx, rel: &str, to: u64) {
         .unwrap();
     }
     drop(w);
-    checkpoint::checkpoint(&dir, &ann, false).unwrap();
+    checkpoint::checkpoint(&dir, &ann, false, Forever, &mut |_| {}).unwrap();
 }
 
 pub fn read_cp(fx: &Fx, rel: &str, size: u64) -> Vec<u8> {

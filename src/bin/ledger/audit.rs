@@ -19,10 +19,14 @@ pub(crate) fn verify(
     trust: Vec<PathBuf>,
     head: Option<String>,
     proofs: ProofTrust,
+    allow_unwitnessed_tail: bool,
 ) -> Result<(), Failure> {
     let json = out.json;
     // Everything typed is checked before the directory is opened.
-    let mut options = Options::default();
+    let mut options = Options {
+        allow_unwitnessed_tail,
+        ..Options::default()
+    };
     for k in &proofs.log_key {
         let key = PublicKey::from_file(k)
             .map_err(|e| Failure::usage(format!("--log-key {}: {e}", k.display())))?;
@@ -118,7 +122,17 @@ pub(crate) fn report(
     }
     let mut spool = w.into_inner().map_err(|e| spool_err(e.into_error()))?;
     spool.rewind().map_err(spool_err)?;
-    print_spooled(out, &r, &mut spool, listing)
+    print_spooled(out, &r, &mut spool, listing)?;
+    // Files no event needs: said, never a change of the verdict (in
+    // --json they are the report's "warnings").
+    for o in &r.ledger.warnings {
+        out.warn(format_args!(
+            "warning: {}: {}",
+            dir.display(),
+            verify::terminal_safe(&o.to_string())
+        ));
+    }
+    Ok(())
 }
 
 /// One verified event, written to the spool as the listing shows it.
@@ -187,6 +201,7 @@ fn print_spooled(
             "title": r.ledger.title,
             "count": r.ledger.count,
             "head": r.ledger.head,
+            "warnings": r.ledger.warnings,
         });
         let head = v.to_string();
         let head = head.trim_end_matches('}');
@@ -208,8 +223,7 @@ fn print_spooled(
         write!(
             so,
             "{}",
-            out.report_text(&format!("\n{}", r.ledger.verdict()))
-                .trim_start()
+            out.report_text(&format!("\n{}", r.verdict())).trim_start()
         )
         .map_err(print_err)?;
     } else if listing == Listing::Log {

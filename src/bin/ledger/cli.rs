@@ -113,6 +113,9 @@ pub(crate) enum Command {
         head: Option<String>,
         #[command(flatten)]
         proofs: ProofTrust,
+        /// With --witness: accept events after the largest checkpoint the witnesses cosigned, reporting them as not witnessed (by default they fail verification)
+        #[arg(long, requires = "witness")]
+        allow_unwitnessed_tail: bool,
     },
     /// List the events of a ledger (after verifying it)
     Log {

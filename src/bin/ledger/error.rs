@@ -67,9 +67,10 @@ impl Failure {
             Failure::Verify(VerifyError::Failed(_)) => REFUTED,
             // Not self-contained: what verify proves would rest on files
             // outside the ledger.
-            Failure::Verify(VerifyError::Store(ledger::core::store::StoreError::Link {
-                ..
-            })) => REFUTED,
+            Failure::Verify(VerifyError::Store(
+                ledger::core::store::StoreError::Link { .. }
+                | ledger::core::store::StoreError::DanglingLink { .. },
+            )) => REFUTED,
             Failure::Write(w) if w.is_refutation() => REFUTED,
             Failure::Checkpoint(CheckpointError::Write(w)) if w.is_refutation() => REFUTED,
             Failure::Checkpoint(CheckpointError::Refuted(_)) => REFUTED,

@@ -47,6 +47,35 @@ pub(crate) fn arg_error(flag: &str, e: ledger::core::format::FormatError) -> Fai
     }
 }
 
+/// Reads a file the user named as evidence to check (a proof bundle, a
+/// witness request): a regular file (a link is followed, a FIFO or a
+/// device refused unread), refused by its size before it is read if
+/// larger than `limit`, the most `what` can be, so that an 8 GiB file
+/// costs nothing.
+pub(crate) fn read_input(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Failure> {
+    use ledger::base::files::{self, FileError};
+    files::read_named(path, limit).map_err(|e| match e {
+        FileError::Io(e) => Failure::io(format!("cannot read {}: {e}", path.display())),
+        FileError::TooLarge { len, .. } => Failure::usage(format!(
+            "{} is {len} bytes, more than the {} a file of {what} may have: it is not one",
+            path.display(),
+            human_bytes(limit)
+        )),
+        other => Failure::usage(format!(
+            "{} {other}: give the file of {what} itself",
+            path.display()
+        )),
+    })
+}
+
+fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure::io(format!("cannot read {}: {e}", path.display())))
 }

@@ -50,26 +50,32 @@ pub(crate) fn keygen(
     Ok(())
 }
 
+/// `ledger vkey`: the note verifier key of a log key (`--ledger DIR`, whose
+/// origin names it) or a witness's (`--witness NAME`); with `--json`,
+/// `{"vkey", "name", "kind"}`.
 pub(crate) fn vkey(
     out: &Out,
     key: PathBuf,
     dir: Option<PathBuf>,
     witness: Option<String>,
 ) -> Result<(), Failure> {
+    use ledger::tlog::note::{NoteVerifier, VerifierKind};
     let public = PublicKey::from_file(&key)
         .map_err(|e| Failure::usage(format!("--key {}: {e}", key.display())))?;
-    use ledger::tlog::note::{NoteVerifier, VerifierKind};
-    let v = match (dir, witness) {
-        (Some(d), _) => {
-            let origin = ledger::proofs::index::origin_of(&d)?;
-            NoteVerifier::new(&origin, VerifierKind::Ed25519, public)
-        }
-        (None, Some(name)) => NoteVerifier::new(&name, VerifierKind::CosignatureV1, public),
+    let (name, kind, label) = match (dir, witness) {
+        (Some(d), _) => (
+            ledger::proofs::index::origin_of(&d)?,
+            VerifierKind::Ed25519,
+            "log",
+        ),
+        (None, Some(name)) => (name, VerifierKind::CosignatureV1, "witness"),
         (None, None) => return Err(Failure::usage("give --ledger or --witness")),
+    };
+    let v = NoteVerifier::new(&name, kind, public).map_err(|e| Failure::usage(e.to_string()))?;
+    if out.json {
+        return out.print(serde_json::json!({"vkey": v.to_string(), "name": name, "kind": label}));
     }
-    .map_err(|e| Failure::usage(e.to_string()))?;
-    out.print(format_args!("{v}"))?;
-    Ok(())
+    out.print(format_args!("{v}"))
 }
 
 /// The private keys a command has read, and whether each was encrypted:

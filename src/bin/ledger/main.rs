@@ -139,7 +139,8 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             trust,
             head,
             proofs,
-        } => audit::verify(out, dir, trust, head, proofs),
+            allow_unwitnessed_tail,
+        } => audit::verify(out, dir, trust, head, proofs, allow_unwitnessed_tail),
         Command::Log { dir } => {
             audit::report(out, &dir, &Options::default(), json, audit::Listing::Log)
         }
@@ -180,11 +181,6 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             out: to,
         }) => witness::witness_request(out, dir, old, cp, to),
         Command::Witness(WitnessCommand::Cosign(args)) => witness::witness_cosign(out, args),
-        Command::Vkey {
-            key,
-            ledger: dir,
-            witness,
-        } if json => proofs::vkey_json(out, key, dir, witness),
         Command::Vkey {
             key,
             ledger: dir,

@@ -117,19 +117,28 @@ impl Out {
         &self,
         dir: &std::path::Path,
     ) -> Result<ledger::core::writer::Writer, Failure> {
-        use ledger::core::store::LockWait;
-        let mut waiting = |pid: Option<u32>| {
+        Ok(ledger::core::writer::Writer::open_waiting(
+            dir,
+            self.lock_wait(),
+            &mut self.waiting(),
+        )?)
+    }
+
+    /// How long a writer waits for another writer's lock (`--wait`,
+    /// `--no-wait`): every writing command takes it from here.
+    pub(crate) fn lock_wait(&self) -> ledger::core::store::LockWait {
+        ledger::core::store::LockWait::For(self.wait)
+    }
+
+    /// What a writer says, once, after waiting a second for the lock.
+    pub(crate) fn waiting(&self) -> impl FnMut(Option<u32>) + '_ {
+        move |pid: Option<u32>| {
             let by = pid.map(|p| format!(" held by pid {p}")).unwrap_or_default();
             self.warn(format_args!(
                 "waiting for the lock{by} (another writer is at work; at most {} s, see --wait)",
                 self.wait.as_secs()
             ));
-        };
-        Ok(ledger::core::writer::Writer::open_waiting(
-            dir,
-            LockWait::For(self.wait),
-            &mut waiting,
-        )?)
+        }
     }
 
     /// A progress bar on stderr, drawn only on a terminal and only once the

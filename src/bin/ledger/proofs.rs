@@ -19,8 +19,14 @@ pub(crate) fn checkpoint(
 ) -> Result<(), Failure> {
     let json = out.json;
     let written = match (key, add) {
-        (Some(k), _) => checkpoint::checkpoint(&dir, &pass.load(&k)?, log_key)?,
-        (None, Some(a)) => checkpoint::add_signatures(&dir, &read_file(&a)?)?,
+        (Some(k), _) => {
+            let key = pass.load(&k)?;
+            checkpoint::checkpoint(&dir, &key, log_key, out.lock_wait(), &mut out.waiting())?
+        }
+        (None, Some(a)) => {
+            let note = read_file(&a)?;
+            checkpoint::add_signatures(&dir, &note, out.lock_wait(), &mut out.waiting())?
+        }
         (None, None) => return Err(Failure::usage("give --key or --add")),
     };
     if json {
@@ -102,7 +108,11 @@ pub(crate) fn check_proof(
                 "--event is for published directories; a bundle names its event",
             ))
         }
-        (false, None) => read_file(&bundle)?,
+        (false, None) => read_input(
+            &bundle,
+            ledger::proofs::checkpoint::MAX_BUNDLE_BYTES as u64,
+            "a proof bundle from `ledger prove`",
+        )?,
     };
     let proven = bundle::check_bundle(&bytes, &trusted, policy.as_ref())?;
     if json {
@@ -156,7 +166,7 @@ pub(crate) fn check_proof(
 }
 
 pub(crate) fn publish(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
-    let p = ledger::proofs::publish::publish(dir, to)?;
+    let p = ledger::proofs::publish::publish(dir, to, out.lock_wait(), &mut out.waiting())?;
     if out.json {
         return out.print(serde_json::json!({
             "path": to,
@@ -176,29 +186,4 @@ pub(crate) fn publish(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
         p.bundles,
         p.documents
     ))
-}
-
-/// `ledger vkey` with `--json`: `{"vkey", "name", "kind"}`. The text form
-/// is `keys::vkey`'s; the two build the same verifier key.
-pub(crate) fn vkey_json(
-    out: &Out,
-    key: PathBuf,
-    dir: Option<PathBuf>,
-    witness: Option<String>,
-) -> Result<(), Failure> {
-    use ledger::base::crypto::PublicKey;
-    use ledger::tlog::note::{NoteVerifier, VerifierKind};
-    let public = PublicKey::from_file(&key)
-        .map_err(|e| Failure::usage(format!("--key {}: {e}", key.display())))?;
-    let (name, kind, label) = match (dir, witness) {
-        (Some(d), _) => (
-            ledger::proofs::index::origin_of(&d)?,
-            VerifierKind::Ed25519,
-            "log",
-        ),
-        (None, Some(name)) => (name, VerifierKind::CosignatureV1, "witness"),
-        (None, None) => return Err(Failure::usage("give --ledger or --witness")),
-    };
-    let v = NoteVerifier::new(&name, kind, public).map_err(|e| Failure::usage(e.to_string()))?;
-    out.print(serde_json::json!({"vkey": v.to_string(), "name": name, "kind": label}))
 }

@@ -108,6 +108,7 @@ pub(crate) fn timestamp(out: &Out, args: TimestampArgs) -> Result<(), Failure> {
             }
             let roots = load_roots(&args.tsa_ca)?;
             let timeout = Duration::from_secs(args.timeout.max(1));
+            let mut stored = Vec::new();
             for url in &args.tsa {
                 // One request per TSA: each its own nonce.
                 let req = timestamp::request(&dir)?;
@@ -117,7 +118,15 @@ pub(crate) fn timestamp(out: &Out, args: TimestampArgs) -> Result<(), Failure> {
                         Failure::Refuted(m) => Failure::refuted(format!("TSA {url}: {m}")),
                         f => f,
                     })?;
-                report(out, &added)?;
+                if !out.json {
+                    report(out, &added)?;
+                }
+                stored.push(json_added(&added, Some(url)));
+            }
+            // --json: one document, a list with one token per TSA, as
+            // `fingerprint` lists one key per file.
+            if out.json {
+                out.print(format_args!("{}", serde_json::Value::Array(stored)))?;
             }
             Ok(())
         }
@@ -183,17 +192,25 @@ fn request(out: &Out, dir: &Path, to: &Path) -> Result<(), Failure> {
     }
 }
 
+/// A stored token in `--json`: where, for which checkpoint, whether it was
+/// written now, what the TSA said, and (online) which TSA.
+fn json_added(a: &Added, tsa_url: Option<&str>) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "file": a.file,
+        "checkpoint": format!("checkpoints/{}", a.size),
+        "size": a.size,
+        "stored": a.new,
+        "stamp": a.stamp,
+    });
+    if let (Some(u), Some(m)) = (tsa_url, v.as_object_mut()) {
+        m.insert("url".to_owned(), serde_json::json!(u));
+    }
+    v
+}
+
 fn report(out: &Out, a: &Added) -> Result<(), Failure> {
     if out.json {
-        out.print(format_args!(
-            "{}",
-            serde_json::json!({
-                "file": a.file,
-                "size": a.size,
-                "stored": a.new,
-                "stamp": a.stamp,
-            })
-        ))
+        out.print(format_args!("{}", json_added(a, None)))
     } else {
         out.info(format_args!(
             "{}: events #0..#{} existed no later than {} ({}, serial {}){}",

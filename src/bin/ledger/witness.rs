@@ -43,7 +43,12 @@ pub(crate) fn witness_cosign(out: &Out, args: CosignArgs) -> Result<(), Failure>
         .iter()
         .map(|l| load_vkey(l, "--log"))
         .collect::<Result<Vec<_>, _>>()?;
-    let req = ledger::tlog::witness::AddCheckpoint::parse_or_bare(&read_file(&request)?)?;
+    let req = read_input(
+        &request,
+        ledger::tlog::witness::MAX_REQUEST_BYTES as u64,
+        "an add-checkpoint request",
+    )?;
+    let req = ledger::tlog::witness::AddCheckpoint::parse_or_bare(&req)?;
     let w = ledger::tlog::witness::Witness::open(&state, &name, &key, logs)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ledger::base::crypto::{Fingerprint, PublicKey, SigningKey};
 use ledger::core::format::{DocHash, DocId, Kid, Kind, PartyId, ProposalId, SessionId};
+use ledger::core::verify::terminal_safe;
 use ledger::core::writer::{self, Appended, Writer};
 
 use crate::cli::*;
@@ -70,24 +71,61 @@ fn cache_key_warning(out: &Out, w: &Writer) {
 }
 
 pub(crate) fn repair(out: &Out, dir: PathBuf) -> Result<(), Failure> {
-    let w = Writer::repair(&dir)?;
+    let (w, cleaned) = Writer::repair_waiting(&dir, out.lock_wait(), &mut out.waiting())?;
     if out.json {
         return out.print(serde_json::json!({
             "ledger": dir,
             "removed_bytes": w.repaired().unwrap_or(0),
             "count": w.state().count,
+            "removed_files": cleaned.removed,
+            "left": cleaned.left,
         }));
     }
-    match w.repaired() {
-        Some(n) => out.info(format_args!(
-            "removed a torn tail of {n} bytes; {} events intact",
+    // What it left is for a person to move: said on stderr, like verify's
+    // warnings about the same files.
+    for o in &cleaned.left {
+        out.warn(format_args!(
+            "warning: {}: {}",
+            dir.display(),
+            terminal_safe(&o.to_string())
+        ));
+    }
+    let files = match cleaned.removed.len() {
+        0 => String::new(),
+        n => format!(
+            "; removed {n} file{} no event needs ({})",
+            if n == 1 { "" } else { "s" },
+            shown_paths(&cleaned.removed)
+        ),
+    };
+    match (w.repaired(), files.is_empty()) {
+        (Some(n), _) => out.info(format_args!(
+            "removed a torn tail of {n} bytes; {} events intact{files}",
             w.state().count
         )),
-        None => out.info(format_args!(
+        (None, true) => out.info(format_args!(
             "nothing to repair: {} events, the log ends cleanly",
             w.state().count
         )),
+        (None, false) => out.info(format_args!(
+            "{} events, the log ends cleanly{files}",
+            w.state().count
+        )),
     }
+}
+
+/// At most ten paths, then how many more: a line stays a line.
+pub(crate) fn shown_paths(paths: &[String]) -> String {
+    let mut s = paths
+        .iter()
+        .take(10)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > 10 {
+        s.push_str(&format!(" and {} more", paths.len() - 10));
+    }
+    terminal_safe(&s)
 }
 
 pub(crate) fn import(
