@@ -127,6 +127,15 @@ fn readme_runs_top_to_bottom_as_one_story() {
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }
+    // The key history in time (FORMAT §17.5): the revocation of
+    // most-laptop, bound by the practice TSA's token and the witness.
+    assert!(
+        stdout.lines().any(|l| l.contains("'s key SHA256:")
+            && l.contains(" revoked at #")
+            && l.contains(", which existed by ")
+            && l.contains("says witness witness.example/w1")),
+        "no key revocation with its time bounds in:\n{stdout}"
+    );
     assert_eq!(
         stdout.matches("Verification: OK").count(),
         2,

@@ -37,6 +37,7 @@ enum Cert {
     NoUsage,
     UsageNotCritical,
     Expired,
+    NotYetValid,
 }
 
 /// A TSA in `dir`: `ca.pem` (its root), `tsa.pem`/`tsa.key`, `tsa.cnf`.
@@ -134,6 +135,7 @@ impl Tsa {
         std::fs::write(dir.join("ca.serial"), "1000\n").unwrap();
         let (start, end) = match cert {
             Cert::Expired => ("20200101000000Z", "20210101000000Z"),
+            Cert::NotYetValid => ("20400101000000Z", "20450101000000Z"),
             _ => ("20200101000000Z", "20450101000000Z"),
         };
         ssl(&[
@@ -196,6 +198,87 @@ impl Tsa {
         args.extend_from_slice(extra);
         openssl(&self.dir, &args)
     }
+}
+
+/// The DER `TSTInfo` a response's token carries (what its TSA signed),
+/// taken out by openssl (`ts -token_out`, then `cms -verify` for the
+/// content).
+fn tst_info(dir: &Path, tsr: &[u8]) -> Vec<u8> {
+    std::fs::write(dir.join("x.tsr"), tsr).unwrap();
+    openssl(
+        dir,
+        &[
+            "ts",
+            "-reply",
+            "-in",
+            "x.tsr",
+            "-token_out",
+            "-out",
+            "x.tok",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "cms",
+            "-verify",
+            "-noverify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "x.tok",
+            "-out",
+            "x.tst",
+        ],
+    );
+    std::fs::read(dir.join("x.tst")).unwrap()
+}
+
+/// A granted response whose token is `tst` signed by the TSA certificate
+/// and key in `signer` with `openssl cms -sign -cades` (a CMS SignedData of
+/// id-ct-TSTInfo with a signing-certificate-v2 attribute, as RFC 3161 and
+/// RFC 5035 ask): how a token is made with a certificate `openssl ts`
+/// itself refuses to sign with, or around a TSTInfo it would not write.
+fn cms_signed_response(signer: &Path, tst: &[u8]) -> Vec<u8> {
+    std::fs::write(signer.join("y.tst"), tst).unwrap();
+    openssl(
+        signer,
+        &[
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-cades",
+            "-nosmimecap",
+            "-md",
+            "sha256",
+            "-econtent_type",
+            "1.2.840.113549.1.9.16.1.4",
+            "-in",
+            "y.tst",
+            "-signer",
+            "tsa.pem",
+            "-inkey",
+            "tsa.key",
+            "-outform",
+            "DER",
+            "-out",
+            "y.tok",
+        ],
+    );
+    let token = std::fs::read(signer.join("y.tok")).unwrap();
+    // TimeStampResp ::= SEQUENCE { status PKIStatusInfo (granted), token }
+    let mut body = vec![0x30, 0x03, 0x02, 0x01, 0x00];
+    body.extend_from_slice(&token);
+    let mut out = vec![0x30];
+    match body.len() {
+        n if n < 0x80 => out.push(n as u8),
+        n if n < 0x100 => out.extend_from_slice(&[0x81, n as u8]),
+        n => out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(&body);
+    out
 }
 
 /// A ledger `led` with two events and a checkpoint of size 2 signed by
@@ -438,10 +521,32 @@ fn bad_responses_are_refused_and_change_nothing() {
     // An untrusted TSA.
     let other = Tsa::new(&fx.p("tsa-other"), Cert::Good);
     refuse(&good, 1, "is not trusted", &other.ca());
-    // A TSA certificate expired at the token's time, one without the
-    // timeStamping usage, one whose usage is not critical.
+    // The crafted path is sound: the good TSA's own TSTInfo, signed by
+    // `openssl cms` with the good TSA's certificate, is accepted (and not
+    // stored: the ledger is watched).
+    let tst = tst_info(&tsa.dir, &good);
+    let control = cms_signed_response(&tsa.dir, &tst);
+    fx.write("control.tsr", &control);
+    let before = snapshot(&fx.p("led"));
+    let ok = fx.run(&[
+        "timestamp",
+        "add",
+        "led",
+        "control.tsr",
+        "--request",
+        "led.tsq",
+        "--tsa-ca",
+        &ca,
+    ]);
+    ok.ok();
+    std::fs::remove_file(fx.p("led/checkpoints/2.tsr")).unwrap();
+    assert_same(&before, &snapshot(&fx.p("led")), &ok);
+    // A TSA certificate expired at the token's time, or not yet valid at
+    // it, one without the timeStamping usage, one whose usage is not
+    // critical: each made with openssl, each refused.
     for (cert, needle) in [
         (Cert::Expired, "was not valid at the token's time"),
+        (Cert::NotYetValid, "was not valid at the token's time"),
         (Cert::NoUsage, "has no extended key usage"),
         (Cert::UsageNotCritical, "not marked critical"),
     ] {
@@ -464,18 +569,19 @@ fn bad_responses_are_refused_and_change_nothing() {
             .current_dir(&dir)
             .output()
             .unwrap();
-        if cert != Cert::Expired {
-            // openssl refuses to sign with a certificate whose usage is
-            // not exactly timeStamping, critical (RFC 3161 §2.3), so such a
-            // token cannot be made here; base::tsp's unit tests cover the
-            // check (`time_stamping_usage`).
+        let bytes = if matches!(cert, Cert::Expired | Cert::NotYetValid) {
+            assert!(out.status.success(), "openssl ts -reply with {needle:?}");
+            std::fs::read(dir.join("out.tsr")).unwrap()
+        } else {
+            // openssl ts refuses to sign with a certificate whose usage is
+            // not exactly timeStamping, critical (RFC 3161 §2.3); openssl
+            // cms signs the same TSTInfo with it.
             assert!(
                 !out.status.success(),
                 "openssl issued a token with {needle:?}"
             );
-            continue;
-        }
-        let bytes = std::fs::read(dir.join("out.tsr")).unwrap();
+            cms_signed_response(&dir, &tst)
+        };
         refuse(&bytes, 1, needle, &bad.ca());
     }
     // A byte of the signature flipped.
@@ -1156,4 +1262,278 @@ fn tokens_are_not_orphans_and_repair_keeps_them() {
     let v = v.json();
     assert_eq!(v["warnings"], serde_json::json!([]), "{v}");
     assert_eq!(v["timestamps"][0]["status"], "valid", "{v}");
+}
+
+/// Where the `genTime` of a response is: its content octets' range (the
+/// first GeneralizedTime in it; certificates of these TSAs use UTCTime).
+fn gen_time_at(tsr: &[u8]) -> std::ops::Range<usize> {
+    (0..tsr.len() - 16)
+        .find(|&i| {
+            tsr[i] == 0x18
+                && (15..=25).contains(&tsr[i + 1])
+                && tsr[i + 2..i + 16].iter().all(u8::is_ascii_digit)
+        })
+        .map(|i| i + 2..i + 2 + tsr[i + 1] as usize)
+        .expect("a genTime")
+}
+
+/// FORMAT §17.3: a `genTime` with a fraction of a second (RFC 3161 allows
+/// it; `openssl ts` writes one with `clock_precision_digits`) is accepted,
+/// and reported with it; the forms DER forbids (a trailing zero, no `Z`,
+/// a comma) are refused, even signed.
+#[test]
+fn fractional_gen_time_is_accepted_strictly() {
+    if !openssl_available() {
+        return;
+    }
+    let (fx, tsa) = stamped_fixture();
+    let cnf = tsa.dir.join("tsa.cnf");
+    let mut c = std::fs::read_to_string(&cnf).unwrap();
+    c.push_str("clock_precision_digits = 3\n");
+    std::fs::write(&cnf, c).unwrap();
+    // openssl drops a fraction of .000 (DER has none): ask again then.
+    let (good, at) = (0..10)
+        .map(|_| {
+            let r = tsa.reply(&fx.read("led.tsq"));
+            let at = gen_time_at(&r);
+            (r, at)
+        })
+        .find(|(r, at)| r[at.clone()].contains(&b'.'))
+        .expect("a genTime with a fraction in 10 tries");
+    let text = String::from_utf8_lossy(&good[at.clone()]).into_owned();
+    assert!(!text.ends_with("0Z"), "{text}");
+    let ca = tsa.ca();
+    let frac = &text[text.find('.').unwrap()..text.len() - 1];
+    let try_add = |bytes: &[u8]| {
+        fx.write("f.tsr", bytes);
+        fx.run(&[
+            "timestamp",
+            "add",
+            "led",
+            "f.tsr",
+            "--request",
+            "led.tsq",
+            "--tsa-ca",
+            &ca,
+        ])
+    };
+    // Non-DER forms of the same instant, in place: each refused as a
+    // TSTInfo that is not DER, before any signature is checked.
+    let end = at.end;
+    let dot = at.start + 14;
+    let mut forms: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut trailing = good.clone();
+    trailing[end - 2] = b'0';
+    forms.push(("a trailing zero", trailing));
+    let mut no_z = good.clone();
+    no_z[end - 1] = b'0';
+    forms.push(("no Z", no_z));
+    let mut comma = good.clone();
+    comma[dot] = b',';
+    forms.push(("a comma", comma));
+    for (what, bytes) in &forms {
+        let before = snapshot(&fx.p("led"));
+        let r = try_add(bytes);
+        r.fails(1, "is not a DER-encoded TSTInfo");
+        assert_same(&before, &snapshot(&fx.p("led")), &format!("{what}: {r}"));
+    }
+    // A trailing zero, signed by the TSA: still refused for its form.
+    let tst = tst_info(&tsa.dir, &good);
+    let t_at = gen_time_at(&tst);
+    let mut zero = tst.clone();
+    zero[t_at.end - 2] = b'0';
+    let signed = cms_signed_response(&tsa.dir, &zero);
+    let r = try_add(&signed);
+    r.fails(1, "is not a DER-encoded TSTInfo");
+    // The token as the TSA made it: accepted, its time reported exactly.
+    let r = try_add(&good);
+    r.ok();
+    assert!(
+        r.stdout.contains(&format!("{frac}Z (CN=Test TSA")),
+        "{frac}: {r}"
+    );
+    let v = fx.run(&["--json", "verify", "--tsa-ca", &ca, "led"]);
+    v.ok();
+    let stamp = &v.json()["timestamps"][0]["stamp"];
+    assert!(
+        stamp["time_text"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{frac}Z")),
+        "{stamp}"
+    );
+    let nanos: u64 = format!("{:0<9}", &frac[1..]).parse().unwrap();
+    assert_eq!(stamp["nanos"], nanos, "{stamp}");
+    // openssl agrees the stored token is good.
+    openssl(
+        fx.root(),
+        &[
+            "ts",
+            "-verify",
+            "-data",
+            "led/checkpoints/2",
+            "-in",
+            "led/checkpoints/2.tsr",
+            "-CAfile",
+            &ca,
+        ],
+    );
+}
+
+/// FORMAT §17.5: the key history gets real time bounds, from the valid
+/// tokens (the least TSA time of any stamped checkpoint holding the event)
+/// and, beside them and weaker, from verified witness cosignatures; a
+/// change no stamped or cosigned checkpoint holds says so. Text and
+/// `--json` agree.
+#[test]
+fn key_history_gets_time_bounds_from_tokens_and_witnesses() {
+    if !openssl_available() {
+        return;
+    }
+    let fx = Fx::with_ledger();
+    fx.run(&["keygen", "keys/bob2"]).ok();
+    fx.run(&["keygen", "keys/ann2"]).ok();
+    fx.append("bob", &["key-add", "--new-key", "keys/bob2.key"])
+        .ok(); // #1
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok(); // size 2
+    let tsa = Tsa::new(&fx.p("tsa"), Cert::Good);
+    let ca = tsa.ca();
+    let stamp = |fx: &Fx| {
+        fx.run(&["timestamp", "request", "led", "-o", "led.tsq"])
+            .ok();
+        fx.write("led.tsr", tsa.reply(&fx.read("led.tsq")));
+        add(fx, &tsa, "led.tsr").ok();
+        std::fs::remove_file(fx.p("led.tsq")).unwrap();
+    };
+    stamp(&fx);
+    fx.append(
+        "bob2",
+        &["key-revoke", "--revoke", "keys/bob.pub", "--reason", "lost"],
+    )
+    .ok(); // #2
+    fx.append("ann", &["note", "--text", "after the revocation"])
+        .ok(); // #3
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok(); // size 4
+                                                                  // A witness cosigns size 4 before it is stamped (a stamped checkpoint
+                                                                  // gains no signatures).
+    fx.run(&["keygen", "w"]).ok();
+    let wv = fx.run(&["vkey", "--key", "w.pub", "--witness", "w.example"]);
+    fx.write("w.vkey", &wv.stdout);
+    let lv = fx.run(&["vkey", "--key", "keys/ann.pub", "--ledger", "led"]);
+    fx.write("led.vkey", &lv.stdout);
+    fx.run(&["witness", "request", "led", "--old", "0", "-o", "req"])
+        .ok();
+    fx.run(&[
+        "witness",
+        "cosign",
+        "req",
+        "--key",
+        "w.key",
+        "--name",
+        "w.example",
+        "--state",
+        "ws",
+        "--log",
+        "led.vkey",
+        "-o",
+        "cos",
+    ])
+    .ok();
+    fx.run(&["checkpoint", "led", "--add", "cos"]).ok();
+    stamp(&fx);
+    fx.append("ann", &["key-add", "--new-key", "keys/ann2.key"])
+        .ok(); // #4, after every checkpoint
+
+    let args = [
+        "verify",
+        "--tsa-ca",
+        &ca,
+        "--witness",
+        "w.vkey",
+        "--allow-unwitnessed-tail",
+        "led",
+    ];
+    let j = fx.run(&[&["--json"][..], &args[..]].concat());
+    assert_eq!(j.code, Some(0), "{j}");
+    let j = j.json();
+    let tsa_time = |file: &str| {
+        j["timestamps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["file"] == file)
+            .map(|t| t["stamp"]["time_text"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let (t2, t4) = (tsa_time("checkpoints/2.tsr"), tsa_time("checkpoints/4.tsr"));
+    let w = &j["witness_times"];
+    assert_eq!(w.as_array().unwrap().len(), 1, "{w}");
+    assert_eq!(
+        (&w[0]["checkpoint"], &w[0]["size"], &w[0]["witness"]),
+        (
+            &serde_json::json!("checkpoints/4"),
+            &serde_json::json!(4),
+            &serde_json::json!("w.example")
+        )
+    );
+    let tw = w[0]["time_text"].as_str().unwrap().to_owned();
+    let keys = j["key_times"].as_array().unwrap();
+    let find = |party: &str, change: &str, event: u64| {
+        keys.iter()
+            .find(|k| k["party"] == party && k["change"] == change && k["event"] == event)
+            .unwrap_or_else(|| panic!("no {party} {change} #{event} in {keys:?}"))
+    };
+    // Genesis keys and bob2 (#1): bound by the token of size 2.
+    for (party, change, event) in [
+        ("ann", "added", 0),
+        ("bob", "added", 0),
+        ("bob", "added", 1),
+    ] {
+        let k = find(party, change, event);
+        assert_eq!(k["tsa"]["file"], "checkpoints/2.tsr", "{k}");
+        assert_eq!(k["witness"]["checkpoint"], "checkpoints/4", "{k}");
+    }
+    // The revocation (#2): only size 4 holds it.
+    let revoked = find("bob", "revoked", 2);
+    assert_eq!(revoked["tsa"]["file"], "checkpoints/4.tsr", "{revoked}");
+    assert_eq!(revoked["tsa"]["time_text"], serde_json::json!(t4));
+    // ann2 (#4): nothing holds it yet.
+    let late = find("ann", "added", 4);
+    assert!(
+        late.get("tsa").is_none() && late.get("witness").is_none(),
+        "{late}"
+    );
+
+    let t = fx.run(&args);
+    assert_eq!(t.code, Some(0), "{t}");
+    let bob = fx.run(&["fingerprint", "keys/bob.pub"]);
+    let bob = bob
+        .stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .unwrap();
+    for line in [
+        format!(
+            "bob's key {bob} revoked at #2, which existed by {t4} (CN=Test TSA, serial 03); by {tw}, says witness w.example"
+        ),
+        format!("bob's key {bob} added at #0, which existed by {t2} (CN=Test TSA, serial 02)"),
+        "added at #4: no stamped or cosigned checkpoint holds it yet".to_owned(),
+        format!("checkpoints/4: events #0..#3 existed no later than {tw}, says witness w.example"),
+    ] {
+        assert!(t.stdout.contains(&line), "no {line:?} in:\n{t}");
+    }
+    // Without --witness no cosignature is verified: TSA times only.
+    let plain = fx.run(&["--json", "verify", "--tsa-ca", &ca, "led"]);
+    plain.ok();
+    let plain = plain.json();
+    assert_eq!(plain["witness_times"], serde_json::json!([]));
+    assert!(plain["key_times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k.get("witness").is_none()));
+    // Without either source, no key times at all.
+    let none = fx.run(&["--json", "verify", "led"]);
+    none.ok();
+    assert_eq!(none.json()["key_times"], serde_json::json!([]));
 }

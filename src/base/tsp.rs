@@ -23,7 +23,7 @@ use x509_cert::Certificate;
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
-use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
+use x509_tsp::{Accuracy, MessageImprint, TimeStampReq, TimeStampResp, TsaPolicyId, TspVersion};
 
 /// The largest response (`.tsr`) read: a token with a few certificates is
 /// a few KiB; anything this large is refused before it is parsed.
@@ -152,6 +152,133 @@ fn strict<'a, T: Decode<'a> + Encode>(bytes: &'a [u8], what: &'static str) -> Re
     }
 }
 
+/// RFC 3161 §2.4.2's `TSTInfo`, as `x509-tsp` has it but for `genTime`,
+/// which may carry fractions of a second ([`GenTime`]); `der`'s
+/// `GeneralizedTime` refuses them.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+struct TstInfo {
+    version: TspVersion,
+    policy: TsaPolicyId,
+    message_imprint: MessageImprint,
+    serial_number: Int,
+    gen_time: GenTime,
+    #[asn1(optional = "true")]
+    accuracy: Option<Accuracy>,
+    #[asn1(default = "Default::default")]
+    ordering: bool,
+    #[asn1(optional = "true")]
+    nonce: Option<Int>,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    tsa: Option<x509_cert::ext::pkix::name::GeneralName>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    extensions: Option<x509_cert::ext::Extensions>,
+}
+
+/// The most fraction digits a `genTime` may have: nanoseconds.
+const MAX_FRACTION_DIGITS: usize = 9;
+
+/// A `genTime` (RFC 3161 §2.4.2) in DER's one form (X.690 §11.7):
+/// `YYYYMMDDHHMMSS[.f...]Z`, seconds always present, a fraction of one to
+/// [`MAX_FRACTION_DIGITS`] digits with no trailing zero (a whole second
+/// has none), `Z` and no offset. Anything else is refused when decoded;
+/// the bytes are kept, so that encoding gives them back.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct GenTime {
+    /// Seconds since 1970 and the nanoseconds within the second.
+    secs: i64,
+    nanos: u32,
+    bytes: Vec<u8>,
+}
+
+impl GenTime {
+    /// Parses the DER content octets of a GeneralizedTime.
+    pub fn parse(b: &[u8]) -> Option<GenTime> {
+        let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+            let d = b.get(r)?;
+            d.iter().all(u8::is_ascii_digit).then_some(())?;
+            d.iter().try_fold(0u32, |n, c| {
+                n.checked_mul(10)?.checked_add(u32::from(c - b'0'))
+            })
+        };
+        let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+        let (h, mi, sec) = (digits(8..10)?, digits(10..12)?, digits(12..14)?);
+        let rest = b.get(14..)?;
+        let nanos = match rest {
+            [b'Z'] => 0,
+            [b'.', frac @ .., b'Z'] => {
+                if frac.is_empty()
+                    || frac.len() > MAX_FRACTION_DIGITS
+                    || !frac.iter().all(u8::is_ascii_digit)
+                    || frac.last() == Some(&b'0')
+                {
+                    return None;
+                }
+                let n = digits(15..15 + frac.len())?;
+                n * 10u32.pow((MAX_FRACTION_DIGITS - frac.len()) as u32)
+            }
+            _ => return None,
+        };
+        // `der` checks the calendar (month, day of month, 24 h, 60 s).
+        let dt = der::DateTime::new(
+            u16::try_from(y).ok()?,
+            u8::try_from(mo).ok()?,
+            u8::try_from(d).ok()?,
+            u8::try_from(h).ok()?,
+            u8::try_from(mi).ok()?,
+            u8::try_from(sec).ok()?,
+        )
+        .ok()?;
+        Some(GenTime {
+            secs: i64::try_from(dt.unix_duration().as_secs()).ok()?,
+            nanos,
+            bytes: b.to_vec(),
+        })
+    }
+
+    /// Seconds since 1970 (the fraction left out) and the nanoseconds.
+    pub fn instant(&self) -> (i64, u32) {
+        (self.secs, self.nanos)
+    }
+
+    /// RFC 3339, UTC, with the fraction as the TSA gave it.
+    pub fn text(&self) -> String {
+        let whole = crate::base::time::Timestamp::from_unix(self.secs)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| format!("{}Z", self.secs));
+        match self.bytes.iter().position(|c| *c == b'.') {
+            Some(dot) => {
+                let frac = String::from_utf8_lossy(&self.bytes[dot..self.bytes.len() - 1]);
+                format!("{}{frac}Z", whole.trim_end_matches('Z'))
+            }
+            None => whole,
+        }
+    }
+}
+
+impl der::FixedTag for GenTime {
+    const TAG: der::Tag = der::Tag::GeneralizedTime;
+}
+
+impl<'a> der::DecodeValue<'a> for GenTime {
+    fn decode_value<R: der::Reader<'a>>(reader: &mut R, header: der::Header) -> der::Result<Self> {
+        // Bounded before anything is read: 14 digits, '.', 9 digits, 'Z'.
+        if usize::try_from(header.length)? > 15 + MAX_FRACTION_DIGITS + 1 {
+            return Err(der::Tag::GeneralizedTime.length_error());
+        }
+        let bytes = reader.read_vec(header.length)?;
+        GenTime::parse(&bytes).ok_or_else(|| der::Tag::GeneralizedTime.value_error())
+    }
+}
+
+impl der::EncodeValue for GenTime {
+    fn value_len(&self) -> der::Result<der::Length> {
+        der::Length::try_from(self.bytes.len())
+    }
+    fn encode_value(&self, writer: &mut impl der::Writer) -> der::Result<()> {
+        writer.write(&self.bytes)
+    }
+}
+
 /// A `TimeStampReq` (RFC 3161 §2.4.1): the SHA-256 imprint of the bytes to
 /// stamp, a nonce, no policy, `certReq` true (the TSA's certificate comes
 /// with the token, so that it can be checked without asking the TSA).
@@ -236,9 +363,11 @@ fn sha256_of_imprint(m: &MessageImprint) -> Result<[u8; 32]> {
 /// What a checked token says: who stamped what, when.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Stamp {
-    /// `genTime`, POSIX seconds.
+    /// `genTime`, POSIX seconds, its fraction left out.
     pub time: i64,
-    /// `genTime` as RFC 3339 (UTC).
+    /// The fraction of a second of `genTime`, in nanoseconds (0 if none).
+    pub nanos: u32,
+    /// `genTime` as RFC 3339 (UTC), with its fraction as the TSA gave it.
     pub time_text: String,
     /// The TSA's stated accuracy, in whole seconds rounded up (0 if none).
     pub accuracy_secs: u64,
@@ -586,10 +715,9 @@ pub fn check_token(token: &[u8], expect: &Expect, anchors: &[Anchor]) -> Result<
         e => e,
     })?;
 
-    let time = tst.gen_time.to_unix_duration().as_secs();
-    let time = i64::try_from(time).map_err(|_| malformed("its genTime is out of range"))?;
+    let (time, nanos) = tst.gen_time.instant();
     time_stamping_usage(signer_cert)?;
-    chain(signer_cert, &certs, anchors, time)?;
+    chain(signer_cert, &certs, anchors, (time, nanos))?;
 
     let accuracy_secs = tst.accuracy.as_ref().map_or(0, |a| {
         let sub = a.millis.unwrap_or(0) > 0 || a.micros.unwrap_or(0) > 0;
@@ -597,9 +725,8 @@ pub fn check_token(token: &[u8], expect: &Expect, anchors: &[Anchor]) -> Result<
     });
     Ok(Stamp {
         time,
-        time_text: crate::base::time::Timestamp::from_unix(time)
-            .map(|t| t.to_string())
-            .unwrap_or_else(|| format!("{time} s after 1970")),
+        nanos,
+        time_text: tst.gen_time.text(),
         accuracy_secs,
         serial: hex::encode(tst.serial_number.as_bytes()),
         tsa: subject(signer_cert),
@@ -723,11 +850,14 @@ fn time_stamping_usage(c: &Certificate) -> Result<()> {
     Ok(())
 }
 
-fn valid_at(c: &Certificate, time: i64) -> Result<()> {
+/// notBefore ≤ genTime ≤ notAfter, a fraction of a second after notAfter
+/// (whole seconds, in a certificate) being after it.
+fn valid_at(c: &Certificate, (time, nanos): (i64, u32)) -> Result<()> {
     let v = &c.tbs_certificate.validity;
     let secs = |t: x509_cert::time::Time| t.to_unix_duration().as_secs() as i128;
     let (nb, na) = (secs(v.not_before), secs(v.not_after));
-    if (time as i128) < nb || (time as i128) > na {
+    let t = time as i128;
+    if t < nb || t > na || (t == na && nanos > 0) {
         let text = |s: i128| {
             i64::try_from(s)
                 .ok()
@@ -811,7 +941,12 @@ fn signed_by(c: &Certificate, issuer: &Certificate) -> bool {
 /// Follows the chain from the TSA's certificate, through the token's
 /// certificates, to a trusted root: each certificate valid at `time`,
 /// issued by a CA, with no unknown critical extension.
-fn chain(leaf: &Certificate, certs: &[&Certificate], anchors: &[Anchor], time: i64) -> Result<()> {
+fn chain(
+    leaf: &Certificate,
+    certs: &[&Certificate],
+    anchors: &[Anchor],
+    time: (i64, u32),
+) -> Result<()> {
     let mut cur = leaf;
     for _ in 0..MAX_CHAIN {
         known_critical(cur)?;
@@ -954,5 +1089,41 @@ mod tests {
             token_of_response(&vec![0u8; MAX_RESPONSE_BYTES + 1]),
             Err(TspError::TooLarge { .. })
         ));
+    }
+    #[test]
+    fn gen_time_takes_der_and_only_der() {
+        let t = |s: &str| GenTime::parse(s.as_bytes()).map(|g| (g.instant(), g.text()));
+        assert_eq!(
+            t("20261203094157Z"),
+            Some(((1796290917, 0), "2026-12-03T09:41:57Z".into()))
+        );
+        assert_eq!(
+            t("20261203094157.5Z"),
+            Some(((1796290917, 500_000_000), "2026-12-03T09:41:57.5Z".into()))
+        );
+        assert_eq!(
+            t("20261203094157.123456789Z").map(|x| x.0),
+            Some((1796290917, 123_456_789))
+        );
+        assert_eq!(t("20240229235959.01Z").map(|x| x.0 .1), Some(10_000_000));
+        for bad in [
+            "20261203094157.50Z",         // trailing zero
+            "20261203094157.0Z",          // a zero fraction is written as none
+            "20261203094157.Z",           // a point without digits
+            "20261203094157.1234567891Z", // more than nanoseconds
+            "20261203094157,5Z",          // a comma
+            "20261203094157",             // no Z: local time
+            "20261203094157.5",           // no Z
+            "20261203094157+0000",        // an offset
+            "202612030941Z",              // no seconds
+            "20261203094160Z",            // second 60
+            "20261303094157Z",            // month 13
+            "20250229094157Z",            // 29 February of a common year
+            "2026120309415 Z",            // a space
+            "20261203094157.+5Z",         // a sign
+            "20261203094157Zx",           // trailing
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
     }
 }

@@ -18,6 +18,7 @@ use crate::core::format::EventHash;
 use crate::core::store::{Access, Store};
 use crate::core::verify::{self, list, Cause, Failure, VerifyError, Visit, WitnessFailure};
 use crate::proofs::checkpoint::{self, CheckpointReport, CHECKPOINTS_DIR};
+use crate::proofs::times::{self, KeyTime, WitnessTime};
 use crate::proofs::timestamp::{self, TokenReport};
 use crate::tlog::merkle;
 use crate::tlog::note::WitnessPolicy;
@@ -61,6 +62,13 @@ pub struct Report {
     pub checkpoints: Vec<CheckpointReport>,
     /// The stored RFC 3161 tokens (FORMAT §17).
     pub timestamps: Vec<TokenReport>,
+    /// The verified witness cosignatures' times (FORMAT §13.8, §17.5): a
+    /// second time source, weaker than a TSA's; only with `--witness`.
+    pub witness_times: Vec<WitnessTime>,
+    /// Each key change with the earliest time the valid tokens and the
+    /// witness cosignatures say its event existed by (FORMAT §17.5); empty
+    /// without either.
+    pub key_times: Vec<KeyTime>,
     /// Under a witness policy, how far the witnesses vouch for the ledger.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub witness: Option<Witnessed>,
@@ -204,11 +212,20 @@ pub fn verify_with(
             problem: bad.problem,
         })
     })?;
+    // FORMAT §17.5: from the reports at hand, not a second replay.
+    let witness_times = times::witness_times(&checkpoints);
+    let key_times = times::key_times(
+        &report.parties,
+        &times::tsa_times(&timestamps),
+        &witness_times,
+    );
     Ok(Report {
         ledger: report,
         tree_root: hex::encode(tree.root()),
         checkpoints,
         timestamps,
+        witness_times,
+        key_times,
         witness,
     })
 }
@@ -280,7 +297,7 @@ fn too_late(v: &Visit<'_>, bounds: &[timestamp::Bound]) -> Option<Failure> {
     let seq = v.seq();
     let b = bounds.iter().find(|b| b.size > seq)?;
     let (secs, nanos) = v.claimed_time().instant();
-    if secs < b.limit || (secs == b.limit && nanos == 0) {
+    if (secs, nanos) <= (b.limit, b.limit_nanos) {
         return None;
     }
     Some(Failure::at(
@@ -354,6 +371,25 @@ impl Report {
                 _ => "present, unchecked (give --tsa-ca ROOT.pem to check it)".to_owned(),
             };
             let _ = writeln!(f, "  {}: {what}", t.file);
+        }
+        if !self.witness_times.is_empty() {
+            f.push_str("\nwitness cosignature times (FORMAT §13.8; each witness's own clock, weaker than a TSA's):\n");
+        }
+        for w in &self.witness_times {
+            let _ = writeln!(
+                f,
+                "  {}: events #0..#{} existed no later than {}, says witness {}",
+                w.checkpoint,
+                w.size.saturating_sub(1),
+                w.time_text,
+                w.witness
+            );
+        }
+        if !self.key_times.is_empty() {
+            f.push_str("\nkey history in time (FORMAT §17.5):\n");
+        }
+        for k in &self.key_times {
+            let _ = writeln!(f, "  {}", verify::terminal_safe(&k.text()));
         }
         f
     }

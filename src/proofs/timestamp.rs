@@ -369,18 +369,19 @@ pub fn bounds(tokens: &[TokenReport]) -> Vec<Bound> {
             Some(Bound {
                 size: t.size,
                 limit,
+                limit_nanos: s.nanos,
                 stamp: s.clone(),
                 file: t.file.clone(),
             })
         })
         .collect();
-    by_size.sort_by_key(|b| (b.size, b.limit));
+    by_size.sort_by_key(|b| (b.size, b.limit, b.limit_nanos));
     // A smaller checkpoint is also bound by any later, larger one stamped
     // earlier: keep the running minimum from the largest down.
     let mut out: Vec<Bound> = Vec::with_capacity(by_size.len());
     for b in by_size.into_iter().rev() {
         match out.last() {
-            Some(l) if l.limit <= b.limit => {
+            Some(l) if (l.limit, l.limit_nanos) <= (b.limit, b.limit_nanos) => {
                 let mut tighter = l.clone();
                 tighter.size = b.size;
                 out.push(tighter);
@@ -398,6 +399,8 @@ pub fn bounds(tokens: &[TokenReport]) -> Vec<Bound> {
 pub struct Bound {
     pub size: u64,
     pub limit: i64,
+    /// The nanoseconds of the limit: those of `genTime`.
+    pub limit_nanos: u32,
     pub stamp: Stamp,
     pub file: String,
 }
