@@ -281,6 +281,25 @@ fn cms_signed_response(signer: &Path, tst: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A TSA whose genTime has milliseconds (`clock_precision_digits = 3`).
+fn millis_tsa(dir: &Path) -> Tsa {
+    let tsa = Tsa::new(dir, Cert::Good);
+    let cnf = tsa.dir.join("tsa.cnf");
+    let mut c = std::fs::read_to_string(&cnf).unwrap();
+    c.push_str("clock_precision_digits = 3\n");
+    std::fs::write(&cnf, c).unwrap();
+    tsa
+}
+
+/// A response of a [`millis_tsa`] to `tsq` whose genTime has exactly three
+/// fraction digits (openssl drops trailing zeros, as DER requires).
+fn reply_with_millis(tsa: &Tsa, tsq: &[u8]) -> Vec<u8> {
+    (0..30)
+        .map(|_| tsa.reply(tsq))
+        .find(|r| gen_time_at(r).len() == 19)
+        .expect("a genTime with three fraction digits in 30 tries")
+}
+
 /// A ledger `led` with two events and a checkpoint of size 2 signed by
 /// ann; `led.tsq`, the request for it.
 fn stamped_fixture() -> (Fx, Tsa) {
@@ -997,6 +1016,53 @@ fn python_verifier_agrees_on_tokens() {
         &|d| std::fs::rename(tsr(d), d.join("checkpoints/7.tsr")).unwrap(),
         &["--tsa-ca", &ca],
     );
+    // FORMAT §17.3 rule 7 and §17.3's genTime: a fraction of a second
+    // (good), one with a trailing zero signed by the TSA (bad), TSA
+    // certificates without the timeStamping usage, with it not critical,
+    // not yet valid or expired at genTime (bad).
+    let ms = millis_tsa(&fx.p("tsa-ms"));
+    let msca = ms.ca();
+    let frac = reply_with_millis(&ms, &fx.read("led.tsq"));
+    case(
+        "fraction",
+        "fraction",
+        &|d| std::fs::write(tsr(d), &frac).unwrap(),
+        &["--tsa-ca", &msca],
+    );
+    let tst = tst_info(&ms.dir, &frac);
+    let tat = gen_time_at(&tst);
+    let mut zero = tst.clone();
+    zero[tat.end - 2] = b'0';
+    let zero = cms_signed_response(&ms.dir, &zero);
+    case(
+        "fraction with a trailing zero",
+        "fraction0",
+        &|d| std::fs::write(tsr(d), &zero).unwrap(),
+        &["--tsa-ca", &msca],
+    );
+    let good_tst = tst_info(&tsa.dir, &good);
+    let mut bad_cas = Vec::new();
+    for (label, cert) in [
+        ("no usage", Cert::NoUsage),
+        ("usage not critical", Cert::UsageNotCritical),
+        ("not yet valid", Cert::NotYetValid),
+        ("expired", Cert::Expired),
+    ] {
+        let dir = fx.p(&format!("tsa-{}", label.replace(' ', "-")));
+        let bad = Tsa::new(&dir, cert);
+        let t = match cert {
+            Cert::NoUsage | Cert::UsageNotCritical => cms_signed_response(&dir, &good_tst),
+            _ => bad.reply(&fx.read("led.tsq")),
+        };
+        bad_cas.push(bad.ca());
+        let bca = bad_cas.last().unwrap().clone();
+        case(
+            label,
+            &format!("cert-{}", label.replace(' ', "-")),
+            &|d| std::fs::write(tsr(d), &t).unwrap(),
+            &["--tsa-ca", &bca],
+        );
+    }
     // The copy of the root among the token's certificates is not on the
     // chain (the root given is): a damaged copy is ignored by the binary
     // when it still decodes, while verify.py also has cryptography load
@@ -1016,6 +1082,51 @@ fn python_verifier_agrees_on_tokens() {
             &|d| std::fs::write(tsr(d), &t).unwrap(),
             &["--tsa-ca", &ca],
         );
+    }
+    // The time rule to the nanosecond: genTime 2030-01-01T00:00:00.601Z
+    // with 1 s accuracy lets an event claim up to 00:05:01.601, not .602.
+    let mut boundary = Vec::new();
+    for (label, claim) in [
+        ("claim at the fractional bound", "2030-01-01T00:05:01.601Z"),
+        (
+            "claim past the fractional bound",
+            "2030-01-01T00:05:01.602Z",
+        ),
+    ] {
+        let l = Fx::with_ledger();
+        l.run(&[
+            "append",
+            "led",
+            "--key",
+            "keys/bob.key",
+            "--at",
+            claim,
+            "--allow-future",
+            "note",
+            "--text",
+            "x",
+        ])
+        .ok();
+        l.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+        l.run(&["timestamp", "request", "led", "-o", "l.tsq"]).ok();
+        let r = reply_with_millis(&ms, &l.read("l.tsq"));
+        let mut t = tst_info(&ms.dir, &r);
+        let at = gen_time_at(&t);
+        t[at].copy_from_slice(b"20300101000000.601Z");
+        std::fs::write(
+            l.p("led/checkpoints/2.tsr"),
+            cms_signed_response(&ms.dir, &t),
+        )
+        .unwrap();
+        cases.push((
+            label.into(),
+            vec![
+                "--tsa-ca".into(),
+                msca.clone(),
+                l.p("led").display().to_string(),
+            ],
+        ));
+        boundary.push(l);
     }
     // The time rule: a ledger whose second event claims 2099.
     let late = Fx::with_ledger();
@@ -1070,6 +1181,22 @@ fn python_verifier_agrees_on_tokens() {
     }
     assert_eq!(failed, 0, "{failed} of {} cases disagree", cases.len());
     // The expected verdicts themselves.
+    let verdict = |label: &str| {
+        let i = cases.iter().position(|(l, _)| l == label).unwrap();
+        (py[i].0, py[i].1)
+    };
+    assert_eq!(verdict("fraction"), (0, None));
+    assert_eq!(verdict("claim at the fractional bound"), (0, None));
+    assert_eq!(verdict("claim past the fractional bound"), (1, Some(1)));
+    for bad in [
+        "fraction with a trailing zero",
+        "no usage",
+        "usage not critical",
+        "not yet valid",
+        "expired",
+    ] {
+        assert_eq!(verdict(bad).0, 1, "{bad}");
+    }
     assert_eq!(py[0].0, 0);
     assert_eq!(py[1].0, 0);
     assert_eq!(py[2].0, 0);

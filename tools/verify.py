@@ -63,6 +63,7 @@ since OpenSSL (behind `cryptography`) does not make them.
 
 from __future__ import annotations
 
+import datetime
 import errno
 import functools
 import hashlib
@@ -1592,8 +1593,39 @@ def _known_critical(cert):
 
 
 def _valid_at(cert, when):
-    if not (cert.not_valid_before_utc <= when <= cert.not_valid_after_utc):
+    """notBefore <= genTime <= notAfter; `when` is genTime in ns (a
+    fraction of a second after notAfter is after it)."""
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+    def ns(t):
+        return int((t - epoch).total_seconds()) * 1_000_000_000
+
+    if not (ns(cert.not_valid_before_utc) <= when <= ns(cert.not_valid_after_utc)):
         raise Failure("the certificate of %s was not valid at the token's time" % _subject(cert))
+
+
+# §17.3: genTime in DER's one form (X.690 §11.7): seconds always, a
+# fraction of 1 to 9 digits without a trailing zero, then Z.
+_GEN_TIME_RE = re.compile(rb"([0-9]{4})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})(?:\.([0-9]{0,8}[1-9]))?Z")
+
+
+def parse_gen_time(contents):
+    """A genTime's content octets: (POSIX seconds, nanoseconds, RFC 3339
+    text with the fraction as given). Raises Failure for any other form."""
+    m = _GEN_TIME_RE.fullmatch(contents)
+    bad = Failure("is not a DER-encoded TSTInfo: its genTime %r is not DER's GeneralizedTime (YYYYMMDDHHMMSS[.f]Z)" % contents.decode("ascii", "replace"))
+    if not m:
+        raise bad
+    y, mo, d, h, mi, sec = (int(g) for g in m.groups()[:6])
+    frac = m.group(7)
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    mdays = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    if not (1 <= mo <= 12 and 1 <= d <= mdays[mo - 1] and h <= 23 and mi <= 59 and sec <= 59):
+        raise bad
+    secs = _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec
+    nanos = int(frac.decode().ljust(9, "0")) if frac else 0
+    text = "%04d-%02d-%02dT%02d:%02d:%02d%sZ" % (y, mo, d, h, mi, sec, ("." + frac.decode()) if frac else "")
+    return secs, nanos, text
 
 
 def _is_ca(cert):
@@ -1694,8 +1726,6 @@ def der_strict(data, depth=0):
 def check_token(raw, imprint, roots):
     """FORMAT §17.3 for one stored response. Returns the stamp (a dict);
     raises Failure, or Untrusted."""
-    import datetime
-
     from asn1crypto import core, tsp
     from cryptography import x509 as cx509
 
@@ -1740,10 +1770,8 @@ def check_token(raw, imprint, roots):
         for ext in tst["extensions"] if tst["extensions"].native is not None else []:
             if ext["critical"].native:
                 raise Failure("its TSTInfo has a critical extension")
-        gen = tst["gen_time"]
-        if len(gen.contents) != 15:
-            raise Failure("its genTime is not in whole seconds")
-        when = gen.native
+        secs, nanos, time_text = parse_gen_time(tst["gen_time"].contents)
+        when = secs * 1_000_000_000 + nanos
         if len(sd["signer_infos"]) != 1:
             raise Failure("it has not exactly one signer")
         si = sd["signer_infos"][0]
@@ -1822,10 +1850,10 @@ def check_token(raw, imprint, roots):
     accuracy = 0
     if acc.native is not None:
         accuracy = (acc["seconds"].native or 0) + (1 if (acc["millis"].native or 0) or (acc["micros"].native or 0) else 0)
-    secs = int((when - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)).total_seconds())
     return {
         "time": secs,
-        "time_text": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "nanos": nanos,
+        "time_text": time_text,
         "accuracy_secs": accuracy,
         "serial": tst["serial_number"].contents.hex(),
         "tsa": _subject(c_signer),
@@ -1874,15 +1902,16 @@ def check_time_rule(replay, tokens):
     for t in tokens:
         if t["status"] == "valid":
             st = t["stamp"]
-            bounds.append((t["size"], st["time"] + st["accuracy_secs"] + SKEW_ALLOWANCE_SECS, t))
+            limit = (st["time"] + st["accuracy_secs"] + SKEW_ALLOWANCE_SECS) * 1_000_000_000 + st["nanos"]
+            bounds.append((t["size"], limit, t))
     if not bounds:
         return
     for e in replay.events:
         limits = [b for b in bounds if b[0] > e["seq"]]
         if not limits:
             continue
-        limit, t = min((b[1], b[2]) for b in limits)
-        if parse_time(e["time"]) > limit * 1_000_000_000:
+        limit, t = min(((b[1], b[2]) for b in limits), key=lambda x: x[0])
+        if parse_time(e["time"]) > limit:
             raise Failure(
                 "the event claims the time %s, but %s (TSA %s) stamped a checkpoint holding it at %s (FORMAT §17.4)"
                 % (e["time"], t["file"], t["stamp"]["tsa"], t["stamp"]["time_text"]),

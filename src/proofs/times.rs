@@ -168,7 +168,7 @@ impl KeyTime {
     pub fn text(&self) -> String {
         let change = match self.change {
             "rotated-out" => "rotated out",
-            "party-removed" => "out with its party, removed",
+            "party-removed" => "removed with its party",
             c => c,
         };
         let head = format!(
