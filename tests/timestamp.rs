@@ -1180,6 +1180,11 @@ fn python_verifier_agrees_on_tokens() {
         }
     }
     assert_eq!(failed, 0, "{failed} of {} cases disagree", cases.len());
+    // RELIABILITY.md quotes this tally.
+    eprintln!(
+        "tools/verify.py and ledger verify agree on {} token cases",
+        cases.len()
+    );
     // The expected verdicts themselves.
     let verdict = |label: &str| {
         let i = cases.iter().position(|(l, _)| l == label).unwrap();
