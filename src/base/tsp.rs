@@ -175,7 +175,7 @@ struct TstInfo {
 }
 
 /// The most fraction digits a `genTime` may have: nanoseconds.
-const MAX_FRACTION_DIGITS: usize = 9;
+pub const MAX_FRACTION_DIGITS: usize = 9;
 
 /// A `genTime` (RFC 3161 §2.4.2) in DER's one form (X.690 §11.7):
 /// `YYYYMMDDHHMMSS[.f...]Z`, seconds always present, a fraction of one to
