@@ -1620,7 +1620,8 @@ def parse_gen_time(contents):
     frac = m.group(7)
     leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
     mdays = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-    if not (1 <= mo <= 12 and 1 <= d <= mdays[mo - 1] and h <= 23 and mi <= 59 and sec <= 59):
+    # 1970 to 9999, as the binary's DER reader (POSIX time is not negative).
+    if not (y >= 1970 and 1 <= mo <= 12 and 1 <= d <= mdays[mo - 1] and h <= 23 and mi <= 59 and sec <= 59):
         raise bad
     secs = _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec
     nanos = int(frac.decode().ljust(9, "0")) if frac else 0

@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
         let (secs, nanos) = t.instant();
         assert!(nanos < 1_000_000_000);
         assert!((15..=25).contains(&data.len()) && data.ends_with(b"Z"));
-        assert!(secs >= -62_135_596_800, "before year 1");
+        assert!(secs >= 0, "before 1970");
         let text = t.text();
         assert!(text.ends_with('Z'));
         if text.contains('.') {

@@ -218,7 +218,8 @@ impl GenTime {
             }
             _ => return None,
         };
-        // `der` checks the calendar (month, day of month, 24 h, 60 s).
+        // `der` checks the calendar (years 1970-9999, month, day of
+        // month, 24 h, 60 s).
         let dt = der::DateTime::new(
             u16::try_from(y).ok()?,
             u8::try_from(mo).ok()?,
@@ -1119,6 +1120,7 @@ mod tests {
             "20261203094160Z",            // second 60
             "20261303094157Z",            // month 13
             "20250229094157Z",            // 29 February of a common year
+            "19691231235959Z",            // before 1970
             "2026120309415 Z",            // a space
             "20261203094157.+5Z",         // a sign
             "20261203094157Zx",           // trailing
