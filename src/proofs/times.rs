@@ -112,8 +112,8 @@ fn suffix_min<T: Clone>(sorted: &[T], key: impl Fn(&T) -> (i64, u32)) -> Vec<T> 
     let mut out: Vec<T> = Vec::with_capacity(sorted.len());
     for t in sorted.iter().rev() {
         match out.last() {
-            // On a tie the smaller checkpoint: it says the same of fewer
-            // events, so it is the one that names this event's bound.
+            // On a tie, the smaller checkpoint: the first that holds the
+            // event, and so the one a reader looks at.
             Some(best) if key(best) < key(t) => out.push(best.clone()),
             _ => out.push(t.clone()),
         }
