@@ -141,11 +141,84 @@ fn malformed(s: impl Into<String>) -> TspError {
     TspError::Malformed(s.into())
 }
 
+/// How deep constructed values may nest in anything read here (a token is
+/// about 12 deep).
+const MAX_DEPTH: usize = 64;
+
+/// Whether every length in `bytes`, a sequence of DER TLVs, fits in what
+/// holds it: each value within the bytes left at its level, recursively
+/// through constructed values, definite lengths of at most 4 bytes, at
+/// most [`MAX_DEPTH`] levels. `der` allocates some values (`Any`, owned
+/// strings) at their *claimed* length before reading them, so a few bytes
+/// claiming 4 GiB would allocate 4 GiB; this walk, which allocates
+/// nothing, runs first (found by the `check_token` fuzz target).
+fn lengths_fit(bytes: &[u8], depth: usize) -> bool {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        let constructed = rest[0] & 0x20 != 0;
+        let mut i = 1;
+        if rest[0] & 0x1f == 0x1f {
+            // A high tag number: base-128 digits, the last without 0x80.
+            loop {
+                let Some(b) = rest.get(i) else { return false };
+                i += 1;
+                if b & 0x80 == 0 {
+                    break;
+                }
+                if i > 6 {
+                    return false;
+                }
+            }
+        }
+        let Some(&first) = rest.get(i) else {
+            return false;
+        };
+        i += 1;
+        let len = match first {
+            n if n < 0x80 => usize::from(n),
+            0x80 => return false, // indefinite: not DER
+            n => {
+                let k = usize::from(n & 0x7f);
+                let Some(digits) = rest.get(i..i + k).filter(|_| k <= 4) else {
+                    return false;
+                };
+                i += k;
+                digits
+                    .iter()
+                    .fold(0usize, |v, d| (v << 8) | usize::from(*d))
+            }
+        };
+        let Some(value) = rest.get(i..).and_then(|r| r.get(..len)) else {
+            return false;
+        };
+        if constructed && !lengths_fit(value, depth + 1) {
+            return false;
+        }
+        rest = &rest[i + len..];
+    }
+    true
+}
+
+/// `T::from_der`, after [`lengths_fit`]: no claimed length is allocated
+/// unless the bytes are there.
+fn from_der_bounded<'a, T: Decode<'a>>(bytes: &'a [u8]) -> der::Result<T> {
+    if !lengths_fit(bytes, 0) {
+        return Err(der::ErrorKind::Length {
+            tag: der::Tag::Sequence,
+        }
+        .into());
+    }
+    T::from_der(bytes)
+}
+
 /// Decodes `bytes` as exactly one `T` (nothing may trail) and requires it
 /// to be canonical: a DER re-encoding must give back the same bytes, so
 /// that what is signed and hashed has one encoding only.
 fn strict<'a, T: Decode<'a> + Encode>(bytes: &'a [u8], what: &'static str) -> Result<T> {
-    let v = T::from_der(bytes).map_err(der_err(what))?;
+    let v = from_der_bounded::<T>(bytes).map_err(der_err(what))?;
     match v.to_der() {
         Ok(again) if again == bytes => Ok(v),
         _ => Err(TspError::NotCanonical),
@@ -423,8 +496,8 @@ pub fn token_of_response(bytes: &[u8]) -> Result<Vec<u8>> {
     // Nothing may trail; canonical DER is required of a granted response
     // (it is stored), after its status is read: a refusal is reported as
     // such even if its encoding is loose (openssl's failInfo is).
-    let resp =
-        TimeStampResp::from_der(bytes).map_err(der_err("time-stamp response (TimeStampResp)"))?;
+    let resp = from_der_bounded::<TimeStampResp>(bytes)
+        .map_err(der_err("time-stamp response (TimeStampResp)"))?;
     use cmpv2::status::PkiStatus;
     let status = match resp.status.status {
         PkiStatus::Accepted | PkiStatus::GrantedWithMods => None,
@@ -802,9 +875,11 @@ fn signing_certificate<'a>(
                     .find(|e| e.extn_id == ObjectIdentifier::new_unwrap("2.5.29.14"))
             })
             .map(|e| {
-                x509_cert::ext::pkix::SubjectKeyIdentifier::from_der(e.extn_value.as_bytes())
-                    .map(|s| s == *ski)
-                    .unwrap_or(false)
+                from_der_bounded::<x509_cert::ext::pkix::SubjectKeyIdentifier>(
+                    e.extn_value.as_bytes(),
+                )
+                .map(|s| s == *ski)
+                .unwrap_or(false)
             })
             .unwrap_or(false),
     };
@@ -841,7 +916,7 @@ fn time_stamping_usage(c: &Certificate) -> Result<()> {
             "has an extended key usage that is not marked critical",
         ));
     }
-    let eku = x509_cert::ext::pkix::ExtendedKeyUsage::from_der(e.extn_value.as_bytes())
+    let eku = from_der_bounded::<x509_cert::ext::pkix::ExtendedKeyUsage>(e.extn_value.as_bytes())
         .map_err(|_| usage("has an extended key usage that does not decode"))?;
     if eku.0.as_slice() != [ID_KP_TIME_STAMPING] {
         return Err(usage(
@@ -903,13 +978,13 @@ fn is_ca(c: &Certificate) -> Result<()> {
         .iter()
         .find(|e| e.extn_id == ID_CE_BASIC_CONSTRAINTS)
         .and_then(|e| {
-            x509_cert::ext::pkix::BasicConstraints::from_der(e.extn_value.as_bytes()).ok()
+            from_der_bounded::<x509_cert::ext::pkix::BasicConstraints>(e.extn_value.as_bytes()).ok()
         });
     let ku_ok = exts
         .iter()
         .find(|e| e.extn_id == ID_CE_KEY_USAGE)
         .map(|e| {
-            x509_cert::ext::pkix::KeyUsage::from_der(e.extn_value.as_bytes())
+            from_der_bounded::<x509_cert::ext::pkix::KeyUsage>(e.extn_value.as_bytes())
                 .map(|k| k.key_cert_sign())
                 .unwrap_or(false)
         })
