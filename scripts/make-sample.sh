@@ -86,16 +86,22 @@ witness=witness.example/w1
     --state "$secret/witness-state" --log "$secret/log.vkey" -o "$secret/cosigned" >/dev/null
 "$ledger" checkpoint ledger.new --add "$secret/cosigned" >/dev/null
 
+# An RFC 3161 timestamp of that checkpoint from a sample TSA (FORMAT §17),
+# after every signature: a token stamps the checkpoint's exact bytes.
+mkdir -p keys
+scripts/sample-tsa.sh ledger.new keys/sample-tsa-ca.pem.new "$ledger" >/dev/null
+
 # Swap in the new sample only once it is complete and verifies.
 rm -rf ledger.new/cache
 mkdir -p keys
 cp "$secret/most.pub" keys/most.pub.new
 cp "$secret/med.pub" keys/med.pub.new
 "$ledger" verify --trust keys/most.pub.new --trust keys/med.pub.new \
-    --witness "$secret/witness.vkey" ledger.new >/dev/null
+    --witness "$secret/witness.vkey" --tsa-ca keys/sample-tsa-ca.pem.new ledger.new >/dev/null
 rm -rf ledger
 mv ledger.new ledger
 mv keys/most.pub.new keys/most.pub
 mv keys/med.pub.new keys/med.pub
 cp "$secret/witness.vkey" keys/witness.vkey
+mv keys/sample-tsa-ca.pem.new keys/sample-tsa-ca.pem
 "$ledger" head ledger

@@ -1019,3 +1019,45 @@ fn a_truncated_item_holding_a_refused_value_is_still_a_torn_tail() {
     assert_eq!((f.event, f.offset), (Some(0), Some(0)), "{f}");
     assert!(f.is_torn_tail(), "{f}");
 }
+
+/// RFC 3161 responses (FORMAT §17.3) whose lengths claim more than they
+/// hold: `der` allocates some values at their claimed length, so
+/// base::tsp walks every length first. The first input is the one the
+/// `check_token` fuzz target found (1.6 KiB claiming 100 MB inside the
+/// token); the others claim 4 GiB at each level of the §17.6 vector.
+#[test]
+fn time_stamp_responses_claiming_gigabytes_allocate_nothing_of_it() {
+    use ledger::base::tsp::{self, Expect};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/timestamp/");
+    let read = |f: &str| std::fs::read(format!("{dir}{f}")).unwrap();
+    let roots = tsp::anchors_from_pem(&read("ca.pem")).unwrap();
+    let vector = read("checkpoint.tsr");
+    let mut cases = vec![(
+        "fuzz-any-claims-100mb".to_owned(),
+        read("fuzz-any-claims-100mb.tsr"),
+    )];
+    // Every two-byte long-form length (0x82 hi lo) made to claim 0xffff
+    // more than it holds... and every one made a four-byte 4 GiB claim
+    // (0x84 ff ff ff ff), the bytes after it shifted.
+    for i in (0..vector.len() - 2).filter(|&i| vector[i] == 0x82) {
+        let mut big = vector[..i].to_vec();
+        big.extend_from_slice(&[0x84, 0xff, 0xff, 0xff, 0xff]);
+        big.extend_from_slice(&vector[i + 3..]);
+        cases.push((format!("4 GiB at byte {i}"), big));
+    }
+    assert!(cases.len() > 10, "{}", cases.len());
+    for (what, input) in cases {
+        let n = input.len();
+        let roots = roots.clone();
+        let (rejected, peak) = bounded(&what, LIMIT, move || {
+            tsp::check_response(&input, &Expect::imprint([0; 32]), &roots).is_err()
+                && tsp::token_of_response(&input).is_err()
+                && tsp::parse_request(&input).is_err()
+        });
+        assert!(rejected, "{what}: accepted");
+        assert!(
+            peak <= budget(n),
+            "{what}: {peak} bytes live for {n} input bytes"
+        );
+    }
+}

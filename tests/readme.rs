@@ -1,7 +1,7 @@
 //! The README runs as written, as one story (issue 11.16): every `sh` block,
 //! top to bottom, in one bash, in a scratch directory that stands for the
 //! repository's root (holding copies of what the README names there: the
-//! sample `ledger/`, `keys/` and `scripts/sample/`), with the built binary
+//! sample `ledger/`, `keys/`, `scripts/sample/` and `scripts/practice-tsa.sh`), with the built binary
 //! first on PATH. Only the quick start is left out: it builds the project
 //! and runs these tests.
 //!
@@ -112,6 +112,11 @@ fn readme_runs_top_to_bottom_as_one_story() {
     ] {
         copy_dir(&repo.join(d), &root.path().join(d));
     }
+    std::fs::copy(
+        repo.join("scripts/practice-tsa.sh"),
+        root.path().join("scripts/practice-tsa.sh"),
+    )
+    .unwrap();
     let sample = snapshot(&root.path().join("ledger"));
     let bin_dir = Path::new(BIN).parent().unwrap();
     let path = format!(
@@ -171,6 +176,11 @@ fn readme_runs_top_to_bottom_as_one_story() {
         "witness w2: cosigned (request from size 0)",
         "quorum both: met",
         "OK: 18 events verified, head ",
+        // The timestamps: the sample's, and the practice TSA's on talks,
+        // each also verified by openssl.
+        "checkpoints/14.tsr: events #0..#13 existed no later than",
+        "checkpoints/18.tsr: events #0..#17 existed no later than",
+        "Verification: OK",
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }
@@ -183,6 +193,20 @@ fn readme_runs_top_to_bottom_as_one_story() {
             assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
         }
     }
+    // The key history in time (FORMAT §17.5): the revocation of
+    // most-laptop, bound by the practice TSA's token and the witness.
+    assert!(
+        stdout.lines().any(|l| l.contains("'s key SHA256:")
+            && l.contains(" revoked at #")
+            && l.contains(", which existed by ")
+            && l.contains("says witness witness.example/w1")),
+        "no key revocation with its time bounds in:\n{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("Verification: OK").count(),
+        2,
+        "openssl ts -verify did not accept both tokens:\n{stdout}"
+    );
     // The fingerprint section: ssh-keygen and ledger print the same one.
     let fingerprints: Vec<&str> = stdout
         .split_whitespace()

@@ -63,6 +63,7 @@ since OpenSSL (behind `cryptography`) does not make them.
 
 from __future__ import annotations
 
+import datetime
 import errno
 import functools
 import hashlib
@@ -1438,7 +1439,8 @@ def check_checkpoints(directory, replay):
     if not stat.S_ISDIR(st.st_mode):
         raise Failure("checkpoints is not a directory (FORMAT §13.2)")
     try:
-        names = sorted(n for n in os.listdir(cdir) if not n.startswith("."))
+        # §17.2: timestamp tokens are not checkpoints (check_timestamps).
+        names = sorted(n for n in os.listdir(cdir) if not n.startswith(".") and token_name(n) is None)
     except OSError as e:
         raise Failure("checkpoints cannot be read: %s (FORMAT §13.2)" % (e.strerror or e)) from None
     origin = "ledger/" + replay.ledger.hex()
@@ -1482,6 +1484,441 @@ def check_checkpoints(directory, replay):
             )
         out.append({"file": name, "size": size, "signed_by": signed})
     return out
+
+
+# ---------------------------------------------------------------------------
+# FORMAT §17: RFC 3161 timestamps of checkpoints.
+# ---------------------------------------------------------------------------
+
+TOKEN_RE = re.compile(r"(0|[1-9][0-9]*)(?:\.([2-9]|[1-9][0-9]+))?\.tsr", re.ASCII)
+MAX_RESPONSE_BYTES = 256 << 10
+SKEW_ALLOWANCE_SECS = 300
+MAX_CHAIN = 8
+
+
+def token_name(name):
+    """§17.2: (size, k) of a token file name, or None."""
+    m = TOKEN_RE.fullmatch(name)
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2) or 1)
+
+
+class Untrusted(Exception):
+    """§17.3: a sound token whose TSA chains to no root given."""
+
+
+def load_tsa_roots(paths):
+    from cryptography import x509 as cx509
+
+    roots = []
+    for p in paths:
+        try:
+            with open(p, "rb") as fh:
+                data = fh.read(MAX_RESPONSE_BYTES + 1)
+            roots.extend(cx509.load_pem_x509_certificates(data))
+        except (OSError, ValueError) as e:
+            raise UsageError("--tsa-ca %s: not a PEM certificate file (%s)" % (p, e)) from None
+    return roots
+
+
+_HASHES = {"sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
+
+
+def _hash(name, data):
+    return hashlib.new(name, data).digest()
+
+
+def _verify_sig(public_key, alg, digest_name, data, sig):
+    """ECDSA P-256/P-384 or RSA PKCS#1 v1.5 (>= 2048 bits) with SHA-2."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    algs = {
+        "sha256_ecdsa": ("ec", "sha256"), "sha384_ecdsa": ("ec", "sha384"), "sha512_ecdsa": ("ec", "sha512"),
+        "sha256_rsa": ("rsa", "sha256"), "sha384_rsa": ("rsa", "sha384"), "sha512_rsa": ("rsa", "sha512"),
+        "rsassa_pkcs1v15": ("rsa", digest_name),
+    }
+    if alg not in algs or algs[alg][1] not in _HASHES:
+        raise Failure("the token's algorithm %s is not supported" % alg)
+    family, h = algs[alg]
+    hobj = getattr(hashes, _HASHES[h])()
+    try:
+        if family == "ec":
+            if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name not in (
+                "secp256r1",
+                "secp384r1",
+            ):
+                raise Failure("the token's key is not ECDSA P-256 or P-384")
+            public_key.verify(sig, data, ec.ECDSA(hobj))
+        else:
+            if not isinstance(public_key, rsa.RSAPublicKey) or public_key.key_size < 2048:
+                raise Failure("the token's key is not RSA of at least 2048 bits")
+            public_key.verify(sig, data, padding.PKCS1v15(), hobj)
+        return True
+    except InvalidSignature:
+        return False
+
+
+def _cert_signature_ok(cert, issuer):
+    """Whether `issuer`'s key verifies `cert` (cryptography objects)."""
+    from asn1crypto import x509 as ax509
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        alg = ax509.Certificate.load(cert.public_bytes(_DER()))["signature_algorithm"]["algorithm"].native
+        return _verify_sig(issuer.public_key(), alg, None, cert.tbs_certificate_bytes, cert.signature)
+    except (Failure, UnsupportedAlgorithm, ValueError):
+        return False
+
+
+def _DER():
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.DER
+
+
+_KNOWN_CRITICAL = {"2.5.29.19", "2.5.29.15", "2.5.29.37"}
+
+
+def _subject(cert):
+    return cert.subject.rfc4514_string()
+
+
+def _known_critical(cert):
+    for e in cert.extensions:
+        if e.critical and e.oid.dotted_string not in _KNOWN_CRITICAL:
+            raise Failure("the certificate of %s has a critical extension %s that is not understood" % (_subject(cert), e.oid.dotted_string))
+
+
+def _valid_at(cert, when):
+    """notBefore <= genTime <= notAfter; `when` is genTime in ns (a
+    fraction of a second after notAfter is after it)."""
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+    def ns(t):
+        return int((t - epoch).total_seconds()) * 1_000_000_000
+
+    if not (ns(cert.not_valid_before_utc) <= when <= ns(cert.not_valid_after_utc)):
+        raise Failure("the certificate of %s was not valid at the token's time" % _subject(cert))
+
+
+# §17.3: genTime in DER's one form (X.690 §11.7): seconds always, a
+# fraction of 1 to 9 digits without a trailing zero, then Z.
+_GEN_TIME_RE = re.compile(rb"([0-9]{4})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})(?:\.([0-9]{0,8}[1-9]))?Z")
+
+
+def parse_gen_time(contents):
+    """A genTime's content octets: (POSIX seconds, nanoseconds, RFC 3339
+    text with the fraction as given). Raises Failure for any other form."""
+    m = _GEN_TIME_RE.fullmatch(contents)
+    bad = Failure("is not a DER-encoded TSTInfo: its genTime %r is not DER's GeneralizedTime (YYYYMMDDHHMMSS[.f]Z)" % contents.decode("ascii", "replace"))
+    if not m:
+        raise bad
+    y, mo, d, h, mi, sec = (int(g) for g in m.groups()[:6])
+    frac = m.group(7)
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    mdays = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    # 1970 to 9999, as the binary's DER reader (POSIX time is not negative).
+    if not (y >= 1970 and 1 <= mo <= 12 and 1 <= d <= mdays[mo - 1] and h <= 23 and mi <= 59 and sec <= 59):
+        raise bad
+    secs = _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec
+    nanos = int(frac.decode().ljust(9, "0")) if frac else 0
+    text = "%04d-%02d-%02dT%02d:%02d:%02d%sZ" % (y, mo, d, h, mi, sec, ("." + frac.decode()) if frac else "")
+    return secs, nanos, text
+
+
+def _is_ca(cert):
+    from cryptography import x509 as cx509
+
+    try:
+        bc = cert.extensions.get_extension_for_class(cx509.BasicConstraints).value
+    except cx509.ExtensionNotFound:
+        raise Failure("the certificate of %s is not a CA" % _subject(cert)) from None
+    try:
+        ku = cert.extensions.get_extension_for_class(cx509.KeyUsage).value
+        ku_ok = ku.key_cert_sign
+    except cx509.ExtensionNotFound:
+        ku_ok = True
+    if not (bc.ca and ku_ok):
+        raise Failure("the certificate of %s is not a CA" % _subject(cert))
+
+
+def _chain(leaf, certs, roots, when):
+    """§17.3 rule 7, as base::tsp's `chain`."""
+    der = _DER()
+    root_ders = [r.public_bytes(der) for r in roots]
+    cur = leaf
+    for _ in range(MAX_CHAIN):
+        _known_critical(cur)
+        if cur.public_bytes(der) in root_ders:
+            _valid_at(cur, when)
+            return
+        for r in roots:
+            if r.subject == cur.issuer and _cert_signature_ok(cur, r):
+                _valid_at(cur, when)
+                _known_critical(r)
+                _is_ca(r)
+                _valid_at(r, when)
+                return
+        nxt = None
+        for c in certs:
+            if c.subject == cur.issuer and c.subject != cur.subject and _cert_signature_ok(cur, c):
+                nxt = c
+                break
+        if nxt is None:
+            raise Untrusted("the TSA (%s) is not trusted: its certificate does not chain to any --tsa-ca root given" % _subject(leaf))
+        _valid_at(cur, when)
+        _is_ca(nxt)
+        cur = nxt
+    raise Failure("the chain from the TSA's certificate is longer than %d certificates" % MAX_CHAIN)
+
+
+def der_strict(data, depth=0):
+    """The DER rules a token must keep at the level of its bytes: definite,
+    minimal lengths, nothing trailing, BOOLEANs 00 or FF, INTEGERs minimal.
+    (asn1crypto parses; its forced re-encoding is not faithful enough to
+    compare with.) Raises ValueError."""
+    if depth > 64:
+        raise ValueError("nested too deeply")
+    pos = 0
+    while pos < len(data):
+        tag = data[pos]
+        pos += 1
+        if tag & 0x1F == 0x1F:
+            while True:
+                if pos >= len(data):
+                    raise ValueError("truncated tag")
+                b = data[pos]
+                pos += 1
+                if not b & 0x80:
+                    break
+        if pos >= len(data):
+            raise ValueError("truncated length")
+        first = data[pos]
+        pos += 1
+        if first < 0x80:
+            length = first
+        elif first == 0x80:
+            raise ValueError("indefinite length")
+        else:
+            n = first & 0x7F
+            if n > 4 or pos + n > len(data):
+                raise ValueError("bad length")
+            length = int.from_bytes(data[pos : pos + n], "big")
+            if data[pos] == 0 or length < 0x80:
+                raise ValueError("length not minimal")
+            pos += n
+        if pos + length > len(data):
+            raise ValueError("truncated value")
+        value = data[pos : pos + length]
+        pos += length
+        if tag & 0x20:
+            der_strict(value, depth + 1)
+        elif tag == 0x01 and value not in (b"\x00", b"\xff"):
+            raise ValueError("BOOLEAN not 00 or FF")
+        elif tag == 0x02 and (
+            not value or (len(value) > 1 and ((value[0] == 0 and value[1] < 0x80) or (value[0] == 0xFF and value[1] >= 0x80)))
+        ):
+            raise ValueError("INTEGER not minimal")
+
+
+def check_token(raw, imprint, roots):
+    """FORMAT §17.3 for one stored response. Returns the stamp (a dict);
+    raises Failure, or Untrusted."""
+    from asn1crypto import core, tsp
+    from cryptography import x509 as cx509
+
+    if len(raw) > MAX_RESPONSE_BYTES:
+        raise Failure("the response is larger than %d bytes" % MAX_RESPONSE_BYTES)
+    try:
+        resp = tsp.TimeStampResp.load(raw, strict=True)
+        status = resp["status"]["status"].native
+    except (ValueError, TypeError) as e:
+        raise Failure("is not a DER-encoded time-stamp response (%s)" % e) from None
+    if status not in ("granted", "granted_with_mods"):
+        raise Failure("the TSA answered %s: no token was issued" % status)
+    try:
+        try:
+            der_strict(raw)
+        except ValueError as e:
+            raise Failure("is not in canonical DER (%s)" % e) from None
+        token = resp["time_stamp_token"]
+        if token.native is None:
+            raise Failure("the response says granted but holds no token")
+        if token["content_type"].native != "signed_data":
+            raise Failure("the token is not SignedData")
+        sd = token["content"]
+        if sd["version"].native != "v3":
+            raise Failure("its SignedData version is not 3")
+        encap = sd["encap_content_info"]
+        if encap["content_type"].native != "tst_info":
+            raise Failure("its content is not a TSTInfo")
+        tst_bytes = encap["content"].contents
+        tst = tsp.TSTInfo.load(tst_bytes, strict=True)
+        try:
+            der_strict(tst_bytes)
+        except ValueError as e:
+            raise Failure("its TSTInfo is not in canonical DER (%s)" % e) from None
+        if tst["version"].native != "v1":
+            raise Failure("its TSTInfo version is not 1")
+        mi = tst["message_imprint"]
+        if mi["hash_algorithm"]["algorithm"].native != "sha256" or mi["hash_algorithm"]["parameters"].native is not None:
+            raise Failure("its imprint is not SHA-256")
+        if mi["hashed_message"].native != imprint:
+            raise Failure("the token stamps %s, not the SHA-256 %s of its checkpoint" % (mi["hashed_message"].native.hex(), imprint.hex()))
+        for ext in tst["extensions"] if tst["extensions"].native is not None else []:
+            if ext["critical"].native:
+                raise Failure("its TSTInfo has a critical extension")
+        secs, nanos, time_text = parse_gen_time(tst["gen_time"].contents)
+        when = secs * 1_000_000_000 + nanos
+        if len(sd["signer_infos"]) != 1:
+            raise Failure("it has not exactly one signer")
+        si = sd["signer_infos"][0]
+        sid = si["sid"]
+        want = "v1" if sid.name == "issuer_and_serial_number" else "v3"
+        if si["version"].native != want:
+            raise Failure("its SignerInfo version does not match its signer identifier")
+        dalg = si["digest_algorithm"]
+        digest_name = dalg["algorithm"].native
+        if digest_name not in _HASHES or dalg["parameters"].native is not None:
+            raise Failure("its digest algorithm is not supported, or has parameters")
+        if not any(a.dump() == dalg.dump() for a in sd["digest_algorithms"]):
+            raise Failure("its signer's digest algorithm is not one the SignedData lists")
+        attrs = si["signed_attrs"]
+        if attrs.native is None:
+            raise Failure("it has no signed attributes")
+
+        def one(kind):
+            found = [a for a in attrs if a["type"].native == kind]
+            if len(found) != 1 or len(found[0]["values"]) != 1:
+                raise Failure("its %s attribute is not exactly one value" % kind)
+            return found[0]["values"][0]
+
+        if one("content_type").native != "tst_info":
+            raise Failure("its content-type attribute is not TSTInfo")
+        if one("message_digest").native != _hash(digest_name, tst_bytes):
+            raise Failure("the messageDigest does not match the token's content")
+        v2 = [a for a in attrs if a["type"].native == "signing_certificate_v2"]
+        v1 = [a for a in attrs if a["type"].native == "signing_certificate"]
+        if v2:
+            ess = v2[0]["values"][0]["certs"][0]
+            # DER omits the DEFAULT hash algorithm (SHA-256).
+            if ess.contents[:1] == b"\x30":
+                alg = ess["hash_algorithm"]["algorithm"].native
+                if alg == "sha256" or alg not in _HASHES:
+                    raise Failure("its ESSCertIDv2 hash algorithm is not canonical or not supported")
+            else:
+                alg = "sha256"
+            cert_hash = (alg, ess["cert_hash"].native)
+        elif v1:
+            cert_hash = ("sha1", v1[0]["values"][0]["certs"][0]["cert_hash"].native)
+        else:
+            raise Failure("it has no signing-certificate attribute")
+        cert_set = sd["certificates"]
+        certs = [] if isinstance(cert_set, core.Void) else [c.chosen for c in cert_set if c.name == "certificate"]
+        signer = None
+        for c in certs:
+            if _hash(cert_hash[0], c.dump()) == cert_hash[1]:
+                signer = c
+                break
+        if signer is None:
+            raise Failure("the TSA's certificate is not in the token")
+        if sid.name == "issuer_and_serial_number":
+            ok = (
+                sid.chosen["issuer"].dump() == signer["tbs_certificate"]["issuer"].dump()
+                and sid.chosen["serial_number"].native == signer.serial_number
+            )
+        else:
+            ok = signer.key_identifier == sid.chosen.native
+        if not ok:
+            raise Failure("the TSA's certificate does not match the signer identifier")
+        signed = b"\x31" + attrs.dump()[1:]
+        c_signer = cx509.load_der_x509_certificate(signer.dump())
+        if not _verify_sig(c_signer.public_key(), si["signature_algorithm"]["algorithm"].native, digest_name, signed, si["signature"].native):
+            raise Failure("the CMS signature does not verify with the TSA's certificate")
+        ekus = [e for e in c_signer.extensions if e.oid.dotted_string == "2.5.29.37"]
+        if len(ekus) != 1 or not ekus[0].critical or [o.dotted_string for o in ekus[0].value] != ["1.3.6.1.5.5.7.3.8"]:
+            raise Failure("the TSA's certificate does not have exactly the critical extended key usage timeStamping")
+        c_certs = [cx509.load_der_x509_certificate(c.dump()) for c in certs]
+        _chain(c_signer, c_certs, roots, when)
+    except (Failure, Untrusted):
+        raise
+    except Exception as e:  # noqa: BLE001 - any parser's complaint is a malformed token
+        raise Failure("the token is malformed (%r)" % (e,)) from None
+    acc = tst["accuracy"]
+    accuracy = 0
+    if acc.native is not None:
+        accuracy = (acc["seconds"].native or 0) + (1 if (acc["millis"].native or 0) or (acc["micros"].native or 0) else 0)
+    return {
+        "time": secs,
+        "nanos": nanos,
+        "time_text": time_text,
+        "accuracy_secs": accuracy,
+        "serial": tst["serial_number"].contents.hex(),
+        "tsa": _subject(c_signer),
+        "policy": tst["policy"].native,
+    }
+
+
+def check_timestamps(directory, roots):
+    """§17.3: every token in checkpoints/, in order of (size, k). Returns
+    the reports; raises Failure (naming the file) at the first bad one."""
+    cdir = os.path.join(directory, "checkpoints")
+    try:
+        names = os.listdir(cdir)
+    except OSError:
+        return []
+    tokens = sorted((token_name(n), n) for n in names if token_name(n) is not None)
+    out = []
+    for (size, _k), name in tokens:
+        where = "checkpoints/%s" % name
+        if roots is None:
+            out.append({"file": where, "size": size, "status": "unchecked"})
+            continue
+        fh, _ = open_regular(os.path.join(cdir, name), where, None)
+        with fh:
+            raw = read_capped(fh, where, MAX_RESPONSE_BYTES)
+        try:
+            cfh, _ = open_regular(os.path.join(cdir, str(size)), "checkpoints/%d" % size, None)
+            with cfh:
+                cp = read_capped(cfh, "checkpoints/%d" % size, MAX_NOTE_BYTES)
+        except Failure as f:
+            raise Failure("%s: stamps checkpoints/%d, which %s" % (where, size, f.reason)) from None
+        try:
+            stamp = check_token(raw, hashlib.sha256(cp).digest(), roots)
+            out.append({"file": where, "size": size, "status": "valid", "stamp": stamp})
+        except Untrusted as u:
+            out.append({"file": where, "size": size, "status": "untrusted", "note": str(u)})
+        except Failure as f:
+            raise Failure("%s: %s" % (where, f.reason)) from None
+    return out
+
+
+def check_time_rule(replay, tokens):
+    """§17.4: no event claims a time later than the least bound of the
+    stamped checkpoints that hold it."""
+    bounds = []
+    for t in tokens:
+        if t["status"] == "valid":
+            st = t["stamp"]
+            limit = (st["time"] + st["accuracy_secs"] + SKEW_ALLOWANCE_SECS) * 1_000_000_000 + st["nanos"]
+            bounds.append((t["size"], limit, t))
+    if not bounds:
+        return
+    for e in replay.events:
+        limits = [b for b in bounds if b[0] > e["seq"]]
+        if not limits:
+            continue
+        limit, t = min(((b[1], b[2]) for b in limits), key=lambda x: x[0])
+        if parse_time(e["time"]) > limit:
+            raise Failure(
+                "the event claims the time %s, but %s (TSA %s) stamped a checkpoint holding it at %s (FORMAT §17.4)"
+                % (e["time"], t["file"], t["stamp"]["tsa"], t["stamp"]["time_text"]),
+                event=e["seq"],
+                offset=e["offset"],
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -1547,7 +1984,7 @@ def load_trusted_keys(paths):
 
 def parse_args(argv):
     """A small argument parser (argparse would exit or print usage itself)."""
-    opts = {"dir": None, "trust": [], "head": None, "json": False}
+    opts = {"dir": None, "trust": [], "head": None, "json": False, "tsa_ca": []}
     it = iter(argv)
     positional_only = False
     for arg in it:
@@ -1561,7 +1998,7 @@ def parse_args(argv):
             raise UsageError("HELP")
         elif arg == "--json":
             opts["json"] = True
-        elif arg in ("--trust", "--head") or arg.startswith(("--trust=", "--head=")):
+        elif arg in ("--trust", "--head", "--tsa-ca") or arg.startswith(("--trust=", "--head=", "--tsa-ca=")):
             name, eq, val = arg.partition("=")
             if not eq:
                 val = next(it, None)
@@ -1569,6 +2006,8 @@ def parse_args(argv):
                     raise UsageError("%s needs a value" % name)
             if name == "--trust":
                 opts["trust"].append(val)
+            elif name == "--tsa-ca":
+                opts["tsa_ca"].append(val)
             elif opts["head"] is not None:
                 raise UsageError("--head given twice")
             else:
@@ -1585,7 +2024,7 @@ def parse_args(argv):
     return opts
 
 
-USAGE = "usage: verify.py DIR [--trust PATH ...] [--head HASH] [--json]"
+USAGE = "usage: verify.py DIR [--trust PATH ...] [--head HASH] [--tsa-ca PEM ...] [--json]"
 
 
 LINKS_REFUSED = ("events.cbor", "docs", "checkpoints")
@@ -1650,6 +2089,7 @@ def run(argv):
     try:
         opts = parse_args(argv)
         trusted = load_trusted_keys(opts["trust"]) if opts["trust"] else None
+        tsa_roots = load_tsa_roots(opts["tsa_ca"]) if opts["tsa_ca"] else None
         if not os.path.isdir(opts["dir"]):
             raise UsageError("%s is not a directory" % opts["dir"])
         linked = linked_entry(opts["dir"])
@@ -1700,7 +2140,17 @@ def run(argv):
                     "the ledger does not contain event %s (--head): it has been truncated, "
                     "rolled back or rewritten" % opts["head"]
                 )
+        # §17.3-17.4: tokens are judged before the checkpoints, so that the
+        # time rule (an event failure) comes first; a bad token is the
+        # verdict only after the checkpoints, and then binds nothing.
+        try:
+            timestamps, bad_token = check_timestamps(opts["dir"], tsa_roots), None
+        except Failure as f:
+            timestamps, bad_token = [], f
+        check_time_rule(replay, timestamps)
         checkpoints = check_checkpoints(opts["dir"], replay)  # §13.2, after --trust and --head
+        if bad_token is not None:
+            raise bad_token
     except Failure as f:
         return 1, {
             "json": as_json,
@@ -1749,6 +2199,7 @@ def run(argv):
         ],
         "trusted": vouched,
         "checkpoints": checkpoints,
+        "timestamps": timestamps,
         "tree_root": merkle_root(replay.leaves).hex(),
         "events": replay.events,
         "documents": documents,
@@ -1830,6 +2281,17 @@ def print_result(code, result, as_json, out, err):
         out.write(
             "  document %s version %d (%s): %s\n" % (t(d["id"]), d["version_number"], d["version"][:12], d["status"])
         )
+    for ts in result.get("timestamps", []):
+        if ts["status"] == "valid":
+            st = ts["stamp"]
+            out.write(
+                "  %s: events #0..#%d existed no later than %s (%s, serial %s)\n"
+                % (ts["file"], ts["size"] - 1, st["time_text"], t(st["tsa"]), st["serial"])
+            )
+        elif ts["status"] == "untrusted":
+            out.write("  %s: NOT COUNTED: %s\n" % (ts["file"], t(ts["note"])))
+        else:
+            out.write("  %s: present, unchecked (give --tsa-ca ROOT.pem)\n" % ts["file"])
     out.write("OK: %d events verified, head %s\n" % (result["count"], result["head"]))
 
 

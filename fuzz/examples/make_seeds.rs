@@ -118,5 +118,14 @@ fn main() {
         v.extend([0; 16]);
         put(&d, name, &v);
     }
+    // check_token: the FORMAT §17.6 vector's response, and genTimes.
+    let d = root.join("check_token");
+    let tsr = fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/timestamp/checkpoint.tsr"),
+    )
+    .expect("tests/data/timestamp/checkpoint.tsr");
+    put(&d, "vector-response", &tsr);
+    put(&d, "gen-time", b"20261203094157Z");
+    put(&d, "gen-time-fraction", b"20261203094157.123Z");
     eprintln!("seeds written to {}", root.display());
 }

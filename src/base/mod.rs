@@ -13,3 +13,4 @@ pub mod files;
 pub mod mac;
 pub mod pkcs11;
 pub mod time;
+pub mod tsp;

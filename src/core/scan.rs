@@ -144,6 +144,29 @@ pub enum Cause {
     /// The witness policy (`--witness`/`--quorum`) is not met.
     #[error(transparent)]
     Witness(WitnessFailure),
+    /// A stored RFC 3161 token (`file`, relative to the ledger directory)
+    /// does not check (FORMAT §17.3).
+    #[error("{file}: {problem}")]
+    Timestamp { file: String, problem: String },
+    /// The event claims a time later than a valid RFC 3161 stamp of a
+    /// checkpoint that holds it allows (FORMAT §17.4). Boxed: the
+    /// evidence is large.
+    #[error(transparent)]
+    ClaimedAfterStamp(Box<LateClaim>),
+}
+
+/// The evidence of [`Cause::ClaimedAfterStamp`]: the event's claimed time,
+/// the stamp's, the tolerance, and the token (file, TSA, serial).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the event claims the time {claimed}, but {file} (TSA {tsa}, serial {serial}) stamped a checkpoint holding it at {stamped}; \
+         more than the {tolerance} s allowed for the TSA's accuracy and clock skew: the claimed time is false")]
+pub struct LateClaim {
+    pub claimed: String,
+    pub stamped: String,
+    pub tolerance: u64,
+    pub file: String,
+    pub tsa: String,
+    pub serial: String,
 }
 
 fn torn_tail_message(bytes: u64, intact: u64, zeros: bool) -> String {
@@ -184,6 +207,8 @@ impl Cause {
             Cause::SignerNotAuthor => "signer-not-author",
             Cause::Checkpoint { .. } => "checkpoint",
             Cause::Witness(_) => "witness",
+            Cause::Timestamp { .. } => "timestamp",
+            Cause::ClaimedAfterStamp(_) => "claimed-after-stamp",
         }
     }
 }

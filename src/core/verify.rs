@@ -14,7 +14,7 @@ use crate::core::format::{DocHash, DocId, Event, EventHash, Kid, Kind, LedgerId,
 use crate::core::replay::{KeyRecord, State, Verified};
 use crate::core::scan::replay;
 pub use crate::core::scan::{
-    Cause, CheckpointProblem, Failure, TrustFailure, VerifyError, WitnessFailure,
+    Cause, CheckpointProblem, Failure, LateClaim, TrustFailure, VerifyError, WitnessFailure,
 };
 use crate::core::store::{Access, Orphan, Orphans, Store};
 use crate::tlog::merkle::Hash;
@@ -486,6 +486,16 @@ impl Visit<'_> {
             }
             _ => None,
         }
+    }
+
+    /// The event's position in the log (0 is the genesis).
+    pub fn seq(&self) -> u64 {
+        self.event.body.seq
+    }
+
+    /// The time the event's signer claims (FORMAT §5.5).
+    pub fn claimed_time(&self) -> &crate::base::time::Timestamp {
+        &self.event.body.time
     }
 }
 

@@ -1,6 +1,8 @@
 //! The whole-ledger audit: the core's verification ([`crate::core::verify`])
 //! and, on top of it, every stored checkpoint checked against the replayed
-//! tree (FORMAT §13.2) and the witness policy (`--witness`/`--quorum`).
+//! tree (FORMAT §13.2), the witness policy (`--witness`/`--quorum`), and
+//! the RFC 3161 tokens of checkpoints with the time rule they put on the
+//! events they cover (FORMAT §17, `--tsa-ca`).
 //!
 //! This is what `ledger verify` runs. It reads the log, `docs/` and
 //! `checkpoints/` and never writes, locks or reads the writer's cache.
@@ -16,6 +18,8 @@ use crate::core::format::EventHash;
 use crate::core::store::{Access, Store};
 use crate::core::verify::{self, list, Cause, Failure, VerifyError, Visit, WitnessFailure};
 use crate::proofs::checkpoint::{self, CheckpointReport, CHECKPOINTS_DIR};
+use crate::proofs::times::{self, KeyTime, WitnessTime};
+use crate::proofs::timestamp::{self, TokenReport};
 use crate::tlog::merkle;
 use crate::tlog::note::WitnessPolicy;
 
@@ -41,6 +45,9 @@ pub struct Options {
     /// Where the documents are, if not in the ledger's `docs/`: a ledger
     /// unpacked from a published directory ([`crate::proofs::published`]).
     pub docs: Option<std::path::PathBuf>,
+    /// `--tsa-ca`: the roots RFC 3161 tokens are checked against; without
+    /// them tokens are reported present and unchecked (FORMAT §17.3).
+    pub tsa_roots: Option<Vec<crate::base::tsp::Anchor>>,
 }
 
 /// Everything a successful audit proves: the core's report, the tree's
@@ -53,6 +60,15 @@ pub struct Report {
     pub tree_root: String,
     /// The stored checkpoints, each checked against the tree (FORMAT §13.2).
     pub checkpoints: Vec<CheckpointReport>,
+    /// The stored RFC 3161 tokens (FORMAT §17).
+    pub timestamps: Vec<TokenReport>,
+    /// The verified witness cosignatures' times (FORMAT §13.8, §17.5): a
+    /// second time source, weaker than a TSA's; only with `--witness`.
+    pub witness_times: Vec<WitnessTime>,
+    /// Each key change with the earliest time the valid tokens and the
+    /// witness cosignatures say its event existed by (FORMAT §17.5); empty
+    /// without either.
+    pub key_times: Vec<KeyTime>,
     /// Under a witness policy, how far the witnesses vouch for the ledger.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub witness: Option<Witnessed>,
@@ -144,6 +160,21 @@ pub fn verify_keeping(
     let mut roots = BTreeMap::new();
     roots.insert(0, merkle::empty_root());
     let mut tree = merkle::Frontier::new();
+    // FORMAT §17.3: tokens are checked before the replay (each against the
+    // checkpoint file it stamps), so that each event's claimed time can be
+    // held to the stamps as it streams past: O(tokens), plus one
+    // comparison per event. A failing token is the verdict only if the
+    // log itself replays.
+    let tokens = timestamp::check_stored(
+        dir,
+        &checkpoint::stored_tokens(dir),
+        options.tsa_roots.as_deref(),
+    );
+    let bounds = tokens
+        .as_ref()
+        .map(|t| timestamp::bounds(t))
+        .unwrap_or_default();
+    let mut late: Option<Failure> = None;
     let core = verify::Options {
         trust: options.trust.clone(),
         head: options.head,
@@ -154,12 +185,18 @@ pub fn verify_keeping(
         if wanted.contains(&tree.size()) {
             roots.insert(tree.size(), tree.root());
         }
+        if late.is_none() {
+            late = too_late(&v, &bounds);
+        }
         visit(v);
     });
     let partial = |ledger: verify::Report, tree: &merkle::Frontier, checkpoints| Report {
         ledger,
         tree_root: hex::encode(tree.root()),
         checkpoints,
+        timestamps: Vec::new(),
+        witness_times: Vec::new(),
+        key_times: Vec::new(),
         witness: None,
     };
     let (report, state) = match outcome {
@@ -179,6 +216,16 @@ pub fn verify_keeping(
             proven: Some(Box::new(partial(ledger, &tree, checkpoints))),
         })
     };
+    // FORMAT §17.4: an event that claims a time after a stamp that covers
+    // it; the events before it are proven.
+    if let Some(f) = late {
+        let mut ledger = report.clone();
+        ledger.verified = false;
+        return Err(Box::new(Refuted {
+            error: VerifyError::Failed(f),
+            proven: Some(Box::new(partial(ledger, &tree, Vec::new()))),
+        }));
+    }
     if let Err(u) = listed {
         let cause = Cause::Checkpoint {
             file: u.file,
@@ -229,10 +276,30 @@ pub fn verify_keeping(
         }
         None => None,
     };
+    let timestamps = match tokens {
+        Ok(t) => t,
+        Err(bad) => {
+            let cause = Cause::Timestamp {
+                file: bad.file,
+                problem: bad.problem,
+            };
+            return Err(refuted_whole(cause, &report, checkpoints.clone()));
+        }
+    };
+    // FORMAT §17.5: from the reports at hand, not a second replay.
+    let witness_times = times::witness_times(&checkpoints);
+    let key_times = times::key_times(
+        &report.parties,
+        &times::tsa_times(&timestamps),
+        &witness_times,
+    );
     Ok(Report {
         ledger: report,
         tree_root: hex::encode(tree.root()),
         checkpoints,
+        timestamps,
+        witness_times,
+        key_times,
         witness,
     })
 }
@@ -298,6 +365,30 @@ fn witnessed(
     })
 }
 
+/// FORMAT §17.4: the event may claim no time later than the least bound of
+/// the stamped checkpoints that hold it (`bounds` is sorted by size, each
+/// the least over itself and every larger one).
+fn too_late(v: &Visit<'_>, bounds: &[timestamp::Bound]) -> Option<Failure> {
+    let seq = v.seq();
+    let b = bounds.iter().find(|b| b.size > seq)?;
+    let (secs, nanos) = v.claimed_time().instant();
+    if (secs, nanos) <= (b.limit, b.limit_nanos) {
+        return None;
+    }
+    Some(Failure::at(
+        Some(seq),
+        v.offset(),
+        Cause::ClaimedAfterStamp(Box::new(verify::LateClaim {
+            claimed: v.claimed_time().to_string(),
+            stamped: b.stamp.time_text.clone(),
+            tolerance: (b.limit - b.stamp.time) as u64,
+            file: b.file.clone(),
+            tsa: b.stamp.tsa.clone(),
+            serial: b.stamp.serial.clone(),
+        })),
+    ))
+}
+
 impl Report {
     /// The text report's first lines: the ledger and its parties.
     pub fn header(&self) -> String {
@@ -327,8 +418,54 @@ impl Report {
                 list(&c.signed_by)
             );
         }
+        f.push_str(&self.timestamps_text());
         f.push('\n');
         f.push_str(&self.verdict());
+        f
+    }
+
+    /// What the stored RFC 3161 tokens prove (FORMAT §17.5), one line each.
+    pub fn timestamps_text(&self) -> String {
+        let mut f = String::new();
+        if !self.timestamps.is_empty() {
+            f.push_str("\ntimestamps (RFC 3161, FORMAT §17):\n");
+        }
+        for t in &self.timestamps {
+            let what = match (&t.stamp, t.status) {
+                (Some(s), _) => format!(
+                    "events #0..#{} existed no later than {} ({}, serial {})",
+                    t.size.saturating_sub(1),
+                    s.time_text,
+                    s.tsa,
+                    s.serial
+                ),
+                (None, "untrusted") => format!(
+                    "NOT COUNTED: {}",
+                    t.note.as_deref().unwrap_or("its TSA is not trusted")
+                ),
+                _ => "present, unchecked (give --tsa-ca ROOT.pem to check it)".to_owned(),
+            };
+            let _ = writeln!(f, "  {}: {what}", t.file);
+        }
+        if !self.witness_times.is_empty() {
+            f.push_str("\nwitness cosignature times (FORMAT §13.8; each witness's own clock, weaker than a TSA's):\n");
+        }
+        for w in &self.witness_times {
+            let _ = writeln!(
+                f,
+                "  {}: events #0..#{} existed no later than {}, says witness {}",
+                w.checkpoint,
+                w.size.saturating_sub(1),
+                w.time_text,
+                w.witness
+            );
+        }
+        if !self.key_times.is_empty() {
+            f.push_str("\nkey history in time (FORMAT §17.5):\n");
+        }
+        for k in &self.key_times {
+            let _ = writeln!(f, "  {}", verify::terminal_safe(&k.text()));
+        }
         f
     }
 

@@ -28,6 +28,8 @@ use crate::tlog::note::{
 /// The directory of a ledger's signed checkpoints, one file per tree size
 /// (FORMAT §2, §13.2).
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
+/// The suffix of a stored timestamp token's file name (FORMAT §17.2).
+pub const TOKEN_SUFFIX: &str = ".tsr";
 /// The largest proof bundle read (FORMAT §14).
 pub const MAX_BUNDLE_BYTES: usize = 4 << 20;
 /// The largest checkpoint file read.
@@ -180,7 +182,8 @@ fn unreadable(reason: impl Into<String>) -> CheckpointProblem {
 
 /// The names of the checkpoint files in `DIR/checkpoints/` (none if it
 /// does not exist), sorted by name; names beginning with `.` are temporary
-/// files, not checkpoints (FORMAT §13.2). Nothing is read: see
+/// files, not checkpoints (FORMAT §13.2), and timestamp tokens
+/// (`<size>.tsr`, FORMAT §17.2) are listed by [`stored_tokens`]. Nothing is read: see
 /// [`read_stored`]. A `checkpoints` that is not a directory is refused.
 pub fn stored(dir: &Path) -> Result<Vec<String>, Unreadable> {
     let cdir = dir.join(CHECKPOINTS_DIR);
@@ -203,7 +206,9 @@ pub fn stored(dir: &Path) -> Result<Vec<String>, Unreadable> {
     for entry in entries {
         let entry = entry.map_err(|e| whole(unreadable(format!("cannot be read: {e}"))))?;
         let file = entry.file_name().to_string_lossy().into_owned();
-        if !file.starts_with('.') {
+        // A timestamp token (FORMAT §17.2) is checked by
+        // `proofs::timestamp`, not as a checkpoint.
+        if !file.starts_with('.') && token_name(&file).is_none() {
             out.push(file);
         }
     }
@@ -216,6 +221,43 @@ pub fn stored(dir: &Path) -> Result<Vec<String>, Unreadable> {
         (None, None) => a.cmp(b),
     });
     Ok(out)
+}
+
+/// Which checkpoint a token file is for, and its place among that
+/// checkpoint's tokens: `<size>.tsr` is the first (k = 1), `<size>.<k>.tsr`
+/// the k-th (k ≥ 2, decimal without a leading zero). Anything else is not
+/// a token name.
+pub fn token_name(file: &str) -> Option<(u64, u64)> {
+    let stem = file.strip_suffix(TOKEN_SUFFIX)?;
+    let canonical = |s: &str| -> Option<u64> {
+        let n: u64 = s.parse().ok()?;
+        (n.to_string() == s).then_some(n)
+    };
+    match stem.split_once('.') {
+        None => Some((canonical(stem)?, 1)),
+        Some((size, k)) => {
+            let k = canonical(k).filter(|k| *k >= 2)?;
+            Some((canonical(size)?, k))
+        }
+    }
+}
+
+/// The names of the timestamp tokens in `DIR/checkpoints/` (FORMAT §17.2),
+/// sorted by checkpoint size and then k; none if it does not exist or
+/// cannot be listed ([`stored`] reports that).
+pub fn stored_tokens(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join(CHECKPOINTS_DIR)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(u64, u64, String)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let f = e.file_name().to_string_lossy().into_owned();
+            token_name(&f).map(|(s, k)| (s, k, f))
+        })
+        .collect();
+    out.sort();
+    out.into_iter().map(|(_, _, f)| f).collect()
 }
 
 /// Reads `DIR/checkpoints/<file>`: a regular file, opened without
@@ -468,6 +510,18 @@ fn store_signatures(
         }
     }
     let bytes = stored.to_bytes();
+    let tokens: Vec<String> = stored_tokens(dir)
+        .into_iter()
+        .filter(|t| token_name(t).is_some_and(|(s, _)| s == size))
+        .collect();
+    if added && !tokens.is_empty() {
+        // FORMAT §17.2: a token stamps the file's exact bytes.
+        return Err(Request::Timestamped {
+            file: stored_file(size),
+            tokens: tokens.join(", "),
+        }
+        .into());
+    }
     if added {
         crate::core::store::replace_durably(&dir.join(CHECKPOINTS_DIR), &path, &bytes)?;
     }

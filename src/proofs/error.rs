@@ -312,6 +312,10 @@ pub enum Request {
     /// The witness request could not be encoded.
     #[error(transparent)]
     Witness(WitnessError),
+    /// A signature would be added to a checkpoint that has RFC 3161
+    /// tokens, which stamp its exact bytes (FORMAT §17.2).
+    #[error("{file} is timestamped ({tokens}): a new signature would change the bytes the tokens stamp; sign the next checkpoint instead (after the next event), or timestamp again afterwards")]
+    Timestamped { file: String, tokens: String },
     /// The log has no event at this index.
     #[error("there is no event {index}")]
     NoSuchEvent { index: u64 },

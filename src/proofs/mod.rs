@@ -4,8 +4,9 @@
 //! [`index`]),
 //! static publication as tlog-tiles ([`publish`]) and its audit
 //! ([`published`]), a document's history ([`history`]), and the whole-ledger
-//! audit that adds checkpoints and witnesses to the core's verification
-//! ([`audit`]). Their errors, typed with their evidence, are [`error`]'s.
+//! audit that adds checkpoints, witnesses and timestamps to the core's
+//! verification ([`audit`]), with what its time sources say ([`times`]).
+//! Their errors, typed with their evidence, are [`error`]'s.
 
 pub mod audit;
 pub mod bundle;
@@ -15,4 +16,6 @@ pub mod history;
 pub mod index;
 pub mod publish;
 pub mod published;
+pub mod times;
+pub mod timestamp;
 pub mod witnessing;

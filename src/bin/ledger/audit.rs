@@ -41,6 +41,9 @@ impl Checks {
                 "--allow-unwitnessed-tail needs a witness policy: give --witness or --policy",
             ));
         }
+        if !self.proofs.tsa_ca.is_empty() {
+            options.tsa_roots = Some(crate::timestamp::load_roots(&self.proofs.tsa_ca)?);
+        }
         if let Some(h) = &self.head {
             options.head = Some(ledger::core::format::EventHash::from_hex(h).map_err(|_| {
                 Failure::usage(format!(
@@ -75,6 +78,9 @@ impl Checks {
         }
         if let Some(q) = self.proofs.witnesses.quorum {
             a.extend(["--quorum".to_owned(), q.to_string()]);
+        }
+        for t in &self.proofs.tsa_ca {
+            a.extend(["--tsa-ca".to_owned(), t.display().to_string()]);
         }
         if self.allow_unwitnessed_tail {
             a.push("--allow-unwitnessed-tail".to_owned());

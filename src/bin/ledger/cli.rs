@@ -217,6 +217,8 @@ pub(crate) enum Command {
         #[command(flatten)]
         pass: PassArgs,
     },
+    /// Timestamp the latest checkpoint with RFC 3161 TSAs (--tsa URL), or offline: `request` a .tsq, `add` the .tsr
+    Timestamp(TimestampArgs),
     /// Write a proof bundle: that event N is in a checkpoint (--event), or that the log grew from an old checkpoint (--from)
     Prove {
         /// The ledger directory
@@ -324,6 +326,51 @@ pub(crate) enum ReportFormat {
     Pdf,
 }
 
+/// `ledger timestamp`: online with --tsa, or one of the offline steps.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(crate) struct TimestampArgs {
+    #[command(subcommand)]
+    pub(crate) step: Option<TimestampStep>,
+    /// The ledger directory
+    #[arg(required = true)]
+    pub(crate) dir: Option<PathBuf>,
+    /// A TSA's URL (http://), to POST the request to (RFC 3161 §3.4); repeat for several TSAs
+    #[arg(long, value_name = "URL", required = true)]
+    pub(crate) tsa: Vec<String>,
+    /// The TSA root certificates (PEM) each answer is checked against before it is stored
+    #[arg(long = "tsa-ca", value_name = "FILE", required = true)]
+    pub(crate) tsa_ca: Vec<PathBuf>,
+    /// Give up on a TSA that has not answered within this many seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub(crate) timeout: u64,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TimestampStep {
+    /// Write an RFC 3161 request (.tsq) for the latest checkpoint, for any TSA client (curl, openssl ts)
+    Request {
+        /// The ledger directory
+        dir: PathBuf,
+        /// Where to write the request (must not exist)
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Check a TSA's response (.tsr) in full and store it beside the checkpoint it stamps
+    Add {
+        /// The ledger directory
+        dir: PathBuf,
+        /// The response (TimeStampResp, DER)
+        file: PathBuf,
+        /// The request it answers (.tsq from `timestamp request`): its nonce and imprint are then checked too
+        #[arg(long, value_name = "TSQ")]
+        request: Option<PathBuf>,
+        /// The TSA root certificates (PEM) the token is checked against
+        #[arg(long = "tsa-ca", value_name = "FILE", required = true)]
+        tsa_ca: Vec<PathBuf>,
+    },
+}
+
 /// Keys and witnesses that checkpoints are checked against.
 #[derive(Args, Clone, Default)]
 pub(crate) struct ProofTrust {
@@ -332,6 +379,9 @@ pub(crate) struct ProofTrust {
     pub(crate) log_key: Vec<PathBuf>,
     #[command(flatten)]
     pub(crate) witnesses: WitnessPolicyArgs,
+    /// A TSA root certificate (PEM) that RFC 3161 tokens in checkpoints/ are checked against; repeat for each (without it, tokens are reported unchecked)
+    #[arg(long = "tsa-ca", value_name = "FILE")]
+    pub(crate) tsa_ca: Vec<PathBuf>,
 }
 
 /// A witness policy: k of n, or a C2SP tlog-policy file.

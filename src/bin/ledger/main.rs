@@ -17,6 +17,7 @@ mod proofs;
 mod report;
 mod serve;
 mod signer;
+mod timestamp;
 mod token;
 mod witness;
 mod write;
@@ -212,6 +213,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             policy,
             pass,
         } => proofs::checkpoint(out, dir, key, add, log_key, policy, pass),
+        Command::Timestamp(args) => timestamp::timestamp(out, args),
         Command::Prove {
             dir,
             event,
