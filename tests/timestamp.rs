@@ -685,7 +685,20 @@ fn event_claiming_a_time_after_its_stamp_is_refuted() {
     fx.run(&["timestamp", "request", "led", "-o", "led.tsq"])
         .ok();
     fx.write("led.tsr", tsa.reply(&fx.read("led.tsq")));
-    add(&fx, &tsa, "led.tsr").ok();
+    // The writer refuses to store a token that its own events would break
+    // (an event may claim up to 15 minutes ahead, or any time with
+    // --allow-future): one line, exit 2, nothing stored.
+    let before = snapshot(&fx.p("led"));
+    let r = add(&fx, &tsa, "led.tsr");
+    r.fails(
+        2,
+        "event #1 claims 2099-01-01T00:00:00Z, later than this token's time",
+    );
+    assert!(r.stderr.contains("nothing was stored"), "{r}");
+    assert_same(&before, &snapshot(&fx.p("led")), &"a refused timestamp add");
+    // A token planted by hand (a hostile or older copy) is refuted by
+    // verify, naming the event, both times and the token.
+    fx.write("led/checkpoints/2.tsr", fx.read("led.tsr"));
     let ca = tsa.ca();
     let r = fx.run(&["verify", "--tsa-ca", &ca, "led"]);
     r.fails(1, "event 1");
@@ -1148,8 +1161,11 @@ fn python_verifier_agrees_on_tokens() {
     late.run(&["timestamp", "request", "led", "-o", "l.tsq"])
         .ok();
     late.write("l.tsr", tsa.reply(&late.read("l.tsq")));
+    // `timestamp add` refuses it (the writer never stores what verify
+    // refutes); planted by hand, as a hostile copy could be.
     late.run(&["timestamp", "add", "led", "l.tsr", "--tsa-ca", &ca])
-        .ok();
+        .fails(2, "event #1 claims 2099-01-01T00:00:00Z");
+    late.write("led/checkpoints/2.tsr", late.read("l.tsr"));
     cases.push((
         "claimed after stamp".into(),
         vec![

@@ -143,7 +143,7 @@ impl Pkcs11Uri {
                 for attr in part.split(sep) {
                     let (name, value) = attr
                         .split_once('=')
-                        .ok_or_else(|| err(format!("{attr:?} is not name=value")))?;
+                        .ok_or_else(|| err("an attribute is not name=value".into()))?;
                     if name.is_empty()
                         || !name
                             .bytes()
@@ -291,8 +291,32 @@ impl Pkcs11Uri {
 /// the attributes that are no secret (a mistyped `pin-value` is one).
 fn shown(text: &str) -> String {
     let text: String = one_line(text).chars().take(MAX_URI).collect();
-    let Some((path, query)) = text.split_once('?') else {
-        return text;
+    let (path, query) = match text.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (text.as_str(), None),
+    };
+    // Of the path, only the values that name a token or a key: anything
+    // else may be a PIN typed in the wrong place (`;pin-value=1234`).
+    let (scheme, path) = match path.get(..SCHEME.len()) {
+        Some(sc) if sc.eq_ignore_ascii_case(SCHEME) => (sc, &path[SCHEME.len()..]),
+        _ => ("", path),
+    };
+    let path: Vec<String> = path
+        .split(';')
+        .map(|a| match a.split_once('=') {
+            Some((
+                n @ ("token" | "object" | "type" | "id" | "manufacturer" | "model" | "serial"
+                | "slot-id"),
+                v,
+            )) => format!("{n}={v}"),
+            Some((n, _)) => format!("{n}=…"),
+            None if a.is_empty() => String::new(),
+            None => "…".into(),
+        })
+        .collect();
+    let path = format!("{scheme}{}", path.join(";"));
+    let Some(query) = query else {
+        return path;
     };
     let attrs: Vec<String> = query
         .split('&')
@@ -878,6 +902,24 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_message_shows_a_pin_typed_in_the_wrong_place() {
+        for uri in [
+            "pkcs11:token=a;pin-value=1234;object=k",
+            "pkcs11:token=a;object=k?pin-value:1234",
+            "pkcs11:token=a;1234;object=k",
+            "pkcs11:token=a;object=k?pin-value=1234",
+            "pkcs11:token=a;object=k?pin=1234",
+        ] {
+            let e = Pkcs11Uri::parse(uri).expect_err(uri).to_string();
+            assert!(!e.contains("1234"), "{uri}: {e}");
+        }
+        assert_eq!(
+            shown("pkcs11:token=MOST;object=ledger-2017"),
+            "pkcs11:token=MOST;object=ledger-2017"
+        );
+    }
 
     #[test]
     fn parses_the_issue_example_and_percent_encoding() {

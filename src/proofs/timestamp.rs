@@ -49,6 +49,15 @@ pub enum TimestampError {
     #[error("{file} changed while the token was being checked: try again")]
     Changed { file: String },
     /// The TSA could not be reached or did not answer as RFC 3161 §3.4 says.
+    #[error("event #{seq} claims {claimed}, later than this token's time {stamped} plus its tolerance of {tolerance} s (FORMAT §17.4): stored, it would make the ledger fail verification; nothing was stored (stamp again once the clock has passed {claimed})")]
+    ClaimedAfterStamp {
+        seq: u64,
+        claimed: String,
+        stamped: String,
+        tolerance: u64,
+    },
+    #[error("the ledger does not verify, so no token is stored: {0}")]
+    Ledger(Box<crate::core::verify::VerifyError>),
     #[error("TSA {url}: {reason}")]
     Http { url: String, reason: String },
     #[error(transparent)]
@@ -62,6 +71,7 @@ impl TimestampError {
         matches!(
             self,
             TimestampError::Token { .. }
+                | TimestampError::Ledger(_)
                 | TimestampError::NoSuchCheckpoint { .. }
                 | TimestampError::RequestMismatch { .. }
         )
@@ -198,10 +208,30 @@ pub fn add(
 
     // The writer's lock, then the checkpoint again: a token is stored only
     // beside the very bytes it stamps.
-    let _store = Store::open_waiting(dir, Access::Write, wait, waiting)?;
+    let store = Store::open_waiting(dir, Access::Write, wait, waiting)?;
     if read_checkpoint(dir, size)? != bytes {
         return Err(TimestampError::Changed {
             file: format!("{CHECKPOINTS_DIR}/{size}"),
+        });
+    }
+    // A writer never stores what verify would refuse: the writer lets an
+    // event claim a time up to 15 minutes ahead (or more, with
+    // --allow-future), so hold the stamped events to this token's bound
+    // (FORMAT §17.4) before it is stored for good.
+    let (limit, limit_nanos) = limit_of(&stamp);
+    let mut late: Option<(u64, String)> = None;
+    crate::core::verify::verify_state(&store, &Default::default(), &mut |v| {
+        if late.is_none() && v.seq() < size && v.claimed_time().instant() > (limit, limit_nanos) {
+            late = Some((v.seq(), v.claimed_time().to_string()));
+        }
+    })
+    .map_err(|e| TimestampError::Ledger(Box::new(e)))?;
+    if let Some((seq, claimed)) = late {
+        return Err(TimestampError::ClaimedAfterStamp {
+            seq,
+            claimed,
+            stamped: stamp.time_text.clone(),
+            tolerance: (limit - stamp.time) as u64,
         });
     }
     let cdir = dir.join(CHECKPOINTS_DIR);
@@ -362,14 +392,11 @@ pub fn bounds(tokens: &[TokenReport]) -> Vec<Bound> {
         .iter()
         .filter_map(|t| {
             let s = t.stamp.as_ref()?;
-            let limit = s
-                .time
-                .saturating_add(i64::try_from(s.accuracy_secs).unwrap_or(i64::MAX))
-                .saturating_add(SKEW_ALLOWANCE_SECS as i64);
+            let (limit, limit_nanos) = limit_of(s);
             Some(Bound {
                 size: t.size,
                 limit,
-                limit_nanos: s.nanos,
+                limit_nanos,
                 stamp: s.clone(),
                 file: t.file.clone(),
             })
@@ -391,6 +418,16 @@ pub fn bounds(tokens: &[TokenReport]) -> Vec<Bound> {
     }
     out.reverse();
     out
+}
+
+/// The latest instant an event under `stamp` may claim (FORMAT §17.4):
+/// `genTime` plus the TSA's accuracy plus [`SKEW_ALLOWANCE_SECS`].
+fn limit_of(stamp: &Stamp) -> (i64, u32) {
+    let limit = stamp
+        .time
+        .saturating_add(i64::try_from(stamp.accuracy_secs).unwrap_or(i64::MAX))
+        .saturating_add(SKEW_ALLOWANCE_SECS as i64);
+    (limit, stamp.nanos)
 }
 
 /// The latest instant (POSIX seconds) the events below `size` may claim,

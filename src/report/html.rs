@@ -521,6 +521,28 @@ fn evidence(o: &mut String, s: &Subject) {
                 w.unwitnessed.map_or(String::new(), |t| format!("; <strong>events #{} to #{} are NOT witnessed</strong>", t.first, t.last))
             );
         }
+        // FORMAT §17.5: what the tokens and the cosignatures' times prove,
+        // the lines `verify` prints, each escaped.
+        let times = a.timestamps_text();
+        let mut open = false;
+        for line in times.lines().filter(|l| !l.trim().is_empty()) {
+            if let Some(item) = line.strip_prefix("  ") {
+                if !open {
+                    o.push_str("<ul>\n");
+                    open = true;
+                }
+                let _ = write!(o, "<li>{}</li>\n", text(item));
+            } else {
+                if open {
+                    o.push_str("</ul>\n");
+                    open = false;
+                }
+                let _ = write!(o, "<h3>{}</h3>\n", text(line.trim_end_matches(':')));
+            }
+        }
+        if open {
+            o.push_str("</ul>\n");
+        }
     }
     let dir = text(&s.dir_label);
     let args: String = s

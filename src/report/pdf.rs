@@ -423,6 +423,13 @@ fn lay_out(s: &Subject) -> Flow {
                 );
             }
         }
+        // FORMAT §17.5: the lines `verify` prints of the tokens and times.
+        for line in a.timestamps_text().lines().filter(|l| !l.trim().is_empty()) {
+            match line.strip_prefix("  ") {
+                Some(item) => f.indented(&plain(item), 2),
+                None => f.bold(&plain(line.trim_end_matches(':')), 3.0),
+            }
+        }
     }
     let dir = plain(&s.dir_label);
     let args: String = s

@@ -1098,7 +1098,12 @@ impl WitnessPolicy {
         for g in &self.groups {
             let mut c: Vec<usize> = g.members.iter().map(|m| of(m, &cost)).collect();
             c.sort_unstable();
-            cost.push(c.iter().take(g.threshold).sum());
+            // Saturating: nested `all` groups can grow past usize.
+            cost.push(
+                c.iter()
+                    .take(g.threshold)
+                    .fold(0usize, |a, b| a.saturating_add(*b)),
+            );
         }
         of(&q, &cost)
     }
