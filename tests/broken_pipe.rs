@@ -262,3 +262,68 @@ fn a_refutation_stands_when_stdout_is_closed() {
         assert!(stderr.starts_with("ledger: "), "{stderr}");
     }
 }
+
+/// The commands added since: fingerprints, trusted-time verification, the
+/// report, and the three steps of offline signing, each with stdout closed.
+#[test]
+fn fingerprints_reports_and_offline_signing() {
+    let fx = Fx::new();
+    fx.quiet_exit(&["fingerprint", "keys/most.pub", "k/ann.pub"]);
+    let tsa = ["--tsa-ca", "keys/sample-tsa-ca.pem"];
+    fx.quiet_exit(&[&["verify", "led", "--trust", "keys"][..], &tsa].concat());
+    fx.quiet_exit(&[&["--json", "verify", "led"][..], &tsa].concat());
+    fx.quiet_exit(&["report", "led", "--trust", "keys", "-o", "r.html"]);
+    fx.quiet_exit(&["report", "led", "-o", "r.pdf"]);
+    assert!(fx.p("r.html").is_file() && fx.p("r.pdf").is_file());
+    fs::write(fx.p("annex.txt"), "Annex\n").unwrap();
+    fx.quiet_exit(&[
+        "sign-request",
+        "own",
+        "--key",
+        "k/ann.pub",
+        "-o",
+        "req.cbor",
+        "draft",
+        "--doc",
+        "annex",
+        "--file",
+        "annex.txt",
+        "--title",
+        "Annex",
+    ]);
+    fx.quiet_exit(&[
+        "sign-offline",
+        "req.cbor",
+        "--key",
+        "k/ann.key",
+        "-o",
+        "signed.cbor",
+        "--yes",
+    ]);
+    fx.quiet_exit(&["attach", "own", "signed.cbor"]);
+    fx.ok(&["verify", "own"]);
+}
+
+/// `checkpoint --policy` whose witness cannot be reached: the quorum is
+/// not met, and that verdict stands (exit 1) though the per-witness lines
+/// printed before it found stdout closed.
+#[test]
+fn a_quorum_not_met_stands_when_stdout_is_closed() {
+    let fx = Fx::new();
+    let v = fx.ok(&["vkey", "--key", "k/wit.pub", "--witness", "w.example"]);
+    // Port 9 (discard) on loopback: nothing listens there in a test run.
+    let policy = format!("witness w {} http://127.0.0.1:9\nquorum w\n", v.trim());
+    fs::write(fx.p("p.policy"), policy).unwrap();
+    let out = fx.closed(&[
+        "checkpoint",
+        "own",
+        "--key",
+        "k/ann.key",
+        "--policy",
+        "p.policy",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not witnessed enough"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

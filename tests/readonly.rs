@@ -95,6 +95,26 @@ fn audits() -> Vec<Vec<&'static str>> {
             "out/request",
         ],
         vec!["vkey", "--key", "keys/most.pub", "--ledger", "ledger"],
+        vec!["fingerprint", "keys/most.pub"],
+        vec![
+            "verify",
+            "--trust",
+            "keys",
+            "--tsa-ca",
+            "keys/sample-tsa-ca.pem",
+            "ledger",
+        ],
+        vec!["report", "ledger", "--trust", "keys", "-o", "out/r.html"],
+        vec![
+            "report",
+            "ledger",
+            "--trust",
+            "keys",
+            "--tsa-ca",
+            "keys/sample-tsa-ca.pem",
+            "-o",
+            "out/r.pdf",
+        ],
     ]
 }
 

@@ -125,8 +125,20 @@ pub(crate) fn sign_offline(
         .map(|l| terminal_safe(l))
         .collect();
     if !out.json {
-        // Shown even with --quiet: it is what is about to be signed.
-        out.print(summary.join("\n"))?;
+        // Shown even with --quiet: it is what is about to be signed. With
+        // --yes the request was accepted beforehand, so a reader that left
+        // does not stop the signature; without it, nobody saw what they
+        // are asked to confirm, and nothing is signed.
+        match out.print(summary.join("\n")) {
+            Ok(()) => {}
+            Err(Failure::BrokenPipe) if yes => {}
+            Err(Failure::BrokenPipe) => {
+                return Err(Failure::usage(
+                    "stdout is closed, so what would be signed cannot be shown: run sign-offline with stdout open, or add --yes once the request is known to be the right one; nothing was signed",
+                ));
+            }
+            Err(e) => return Err(e),
+        }
     } else if !yes {
         // stdout is for the JSON result; the person asked reads stderr.
         let _ = writeln!(std::io::stderr(), "{}", summary.join("\n"));

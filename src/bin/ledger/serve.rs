@@ -102,14 +102,19 @@ pub(crate) fn witness_serve(out: &Out, args: ServeArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::io(format!("--listen {listen}: {e}")))?;
             // Tests and scripts read the bound address (--listen may say
             // port 0): the first line on stdout, then nothing else there.
-            if out.json {
+            let shown = if out.json {
                 out.print(serde_json::json!({
                     "listening": format!("http://{addr}"),
                     "witness": name,
                     "vkey": witness.verifier().to_string(),
-                }))?;
+                }))
             } else {
-                out.print(format_args!("http://{addr}"))?;
+                out.print(format_args!("http://{addr}"))
+            };
+            // A reader that left does not stop the witness: it serves on.
+            match shown {
+                Ok(()) | Err(Failure::BrokenPipe) => {}
+                Err(e) => return Err(e),
             }
             out.note(format_args!(
                 "witness {name} (vkey {}) serving POST /add-checkpoint on {addr}",

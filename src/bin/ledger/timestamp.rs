@@ -119,7 +119,11 @@ pub(crate) fn timestamp(out: &Out, args: TimestampArgs) -> Result<(), Failure> {
                         f => f,
                     })?;
                 if !out.json {
-                    report(out, &added)?;
+                    // A reader that left does not stop the other TSAs.
+                    match report(out, &added) {
+                        Ok(()) | Err(Failure::BrokenPipe) => {}
+                        Err(e) => return Err(e),
+                    }
                 }
                 stored.push(json_added(&added, Some(url)));
             }

@@ -169,18 +169,24 @@ pub(crate) fn gather(
         m.insert("quorum".into(), rule.clone().into());
         m.insert("quorum_met".into(), g.quorum.is_ok().into());
     }
-    if !out.json {
-        out.info(crate::proofs::written_line(&g.written))?;
-        for w in &g.witnesses {
-            out.info(format_args!(
-                "  witness {}: {}",
-                ledger::core::verify::terminal_safe(&w.name),
-                ledger::core::verify::terminal_safe(&outcome_text(&w.outcome))
-            ))?;
+    // Shown before the verdict, which stands even when stdout is closed:
+    // a quorum not met exits 1 whether or not these lines were read.
+    let shown = (|| {
+        if !out.json {
+            out.info(crate::proofs::written_line(&g.written))?;
+            for w in &g.witnesses {
+                out.info(format_args!(
+                    "  witness {}: {}",
+                    ledger::core::verify::terminal_safe(&w.name),
+                    ledger::core::verify::terminal_safe(&outcome_text(&w.outcome))
+                ))?;
+            }
         }
-    }
+        Ok::<(), Failure>(())
+    })();
     match g.quorum {
         Ok(()) => {
+            shown?;
             if out.json {
                 out.print(report)
             } else {
