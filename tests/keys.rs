@@ -15,21 +15,6 @@ use std::process::Command;
 
 use common::*;
 
-/// Whether `program` can be run; if not, a one-line notice, or a failure
-/// under LEDGER_REQUIRE_TOOLS=1.
-fn tool_available(program: &str) -> bool {
-    let ok = Command::new(program).arg("-?").output().is_ok();
-    if !ok {
-        assert_ne!(
-            std::env::var("LEDGER_REQUIRE_TOOLS").as_deref(),
-            Ok("1"),
-            "LEDGER_REQUIRE_TOOLS=1, but {program} cannot be run"
-        );
-        eprintln!("NOTICE: skipping a tests/keys.rs test: no {program}");
-    }
-    ok
-}
-
 /// Runs `program ARGS` in `cwd`; it must succeed. Returns stdout.
 #[track_caller]
 fn tool(cwd: &Path, program: &str, args: &[&str]) -> String {
@@ -71,7 +56,7 @@ const ADVICE: &str = "; ledger needs an Ed25519 key: make one with `ledger keyge
 
 #[test]
 fn keys_of_other_algorithms_are_refused_by_name() {
-    if !tool_available("openssl") {
+    if !tool_available("openssl", None, "tests/keys.rs") {
         return;
     }
     let fx = Fx::with_ledger();
@@ -215,7 +200,7 @@ fn keys_of_other_algorithms_are_refused_by_name() {
 
 #[test]
 fn ssh_keys_of_other_types_are_refused_by_their_ssh_type() {
-    if !tool_available("ssh-keygen") {
+    if !tool_available("ssh-keygen", None, "tests/keys.rs") {
         return;
     }
     let fx = Fx::with_ledger();
@@ -581,7 +566,9 @@ fn one_fingerprint_for_a_key_everywhere() {
 
 #[test]
 fn fingerprints_agree_with_ssh_keygen() {
-    if !tool_available("ssh-keygen") || !tool_available("openssl") {
+    if !tool_available("ssh-keygen", None, "tests/keys.rs")
+        || !tool_available("openssl", None, "tests/keys.rs")
+    {
         return;
     }
     let fx = Fx::with_keys();
