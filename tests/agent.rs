@@ -13,9 +13,8 @@ mod common;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -41,65 +40,6 @@ fn tools_available() -> bool {
         }
     }
     true
-}
-
-/// A real ssh-agent in the foreground (`-D`) on a socket of its own,
-/// ended when dropped.
-struct Agent {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Agent {
-    /// `askpass` is the confirmation program the agent runs for a key
-    /// added with `ssh-add -c`.
-    fn start(dir: &Path, name: &str, askpass: &str) -> Agent {
-        let socket = dir.join(name);
-        let child = Command::new("ssh-agent")
-            .args(["-D", "-a"])
-            .arg(&socket)
-            .env("SSH_ASKPASS", askpass)
-            .env("SSH_ASKPASS_REQUIRE", "force")
-            .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ssh-agent");
-        let started = Instant::now();
-        while !socket.exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "ssh-agent made no socket"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Agent { child, socket }
-    }
-
-    /// `ssh-add ARGS` against this agent; it must succeed.
-    fn add(&self, cwd: &Path, args: &[&str]) {
-        let out = Command::new("ssh-add")
-            .args(args)
-            .current_dir(cwd)
-            .env("SSH_AUTH_SOCK", &self.socket)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run ssh-add");
-        assert!(
-            out.status.success(),
-            "ssh-add {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Runs the ledger in `fx` with SSH_AUTH_SOCK set to `socket` (or unset).
@@ -178,7 +118,7 @@ fn agent_signs_exactly_what_the_key_file_signs() {
         return;
     }
     let (fx, fp) = setup();
-    let agent = Agent::start(fx.root(), "agent.sock", "/nonexistent");
+    let agent = SshAgent::start(&fx.root().join("agent.sock"), Some("/nonexistent"));
     agent.add(fx.root(), &["keys/ann"]);
     copy_dir(&fx.p("led"), &fx.p("by-file"));
     let key = format!("ssh-agent:{fp}");
@@ -233,7 +173,7 @@ fn an_agent_without_the_key_is_refused() {
         return;
     }
     let (fx, fp) = setup();
-    let agent = Agent::start(fx.root(), "empty.sock", "/nonexistent");
+    let agent = SshAgent::start(&fx.root().join("empty.sock"), Some("/nonexistent"));
     let key = format!("ssh-agent:{fp}");
     let r = refused(
         &fx,
@@ -268,7 +208,10 @@ fn a_refused_confirmation_writes_nothing() {
     let (fx, fp) = setup();
     // ssh-add -c: every use needs a confirmation, and the agent's
     // confirmation program does not exist.
-    let agent = Agent::start(fx.root(), "confirm.sock", "/nonexistent/ssh-askpass");
+    let agent = SshAgent::start(
+        &fx.root().join("confirm.sock"),
+        Some("/nonexistent/ssh-askpass"),
+    );
     agent.add(fx.root(), &["-c", "keys/ann"]);
     let key = format!("ssh-agent:{fp}");
     refused(
@@ -278,7 +221,7 @@ fn a_refused_confirmation_writes_nothing() {
         &format!("refused to sign with {fp}"),
     );
     // And a confirmation program that says no.
-    let agent = Agent::start(fx.root(), "no.sock", "/bin/false");
+    let agent = SshAgent::start(&fx.root().join("no.sock"), Some("/bin/false"));
     agent.add(fx.root(), &["-c", "keys/ann"]);
     refused(
         &fx,
@@ -310,7 +253,7 @@ fn a_dead_socket_or_none_is_one_line() {
     let r = refused(&fx, Some(&dead), &args, "cannot reach the ssh-agent at");
     assert!(r.stderr.contains("SSH_AUTH_SOCK"), "{r}");
     // An agent that was stopped.
-    let agent = Agent::start(fx.root(), "gone.sock", "/nonexistent");
+    let agent = SshAgent::start(&fx.root().join("gone.sock"), Some("/nonexistent"));
     let socket = agent.socket.clone();
     drop(agent);
     refused(&fx, Some(&socket), &args, "cannot reach the ssh-agent at");
@@ -345,7 +288,7 @@ fn an_agent_key_that_is_no_partys_is_named() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let agent = Agent::start(fx.root(), "mal.sock", "/nonexistent");
+    let agent = SshAgent::start(&fx.root().join("mal.sock"), Some("/nonexistent"));
     agent.add(fx.root(), &["keys/mal"]);
     let fp = run_with(&fx, None, &["fingerprint", "keys/mal.pub"]);
     let fp = fp.stdout.split_whitespace().next().unwrap().to_owned();

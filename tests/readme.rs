@@ -18,42 +18,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use common::*;
-
-/// A real ssh-agent on a socket at `socket`, stopped when dropped.
-struct Agent(Child);
-
-impl Agent {
-    fn start(socket: &Path) -> Agent {
-        let child = Command::new("ssh-agent")
-            .args(["-D", "-a"])
-            .arg(socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ssh-agent");
-        let started = Instant::now();
-        while !socket.exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "ssh-agent made no socket"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Agent(child)
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The README's `sh` blocks, in order.
 fn sh_blocks(readme: &str) -> Vec<&str> {
@@ -137,7 +104,7 @@ fn readme_runs_top_to_bottom_as_one_story() {
     )
     .unwrap();
     let socket = aside.path().join("agent.sock");
-    let _agent = with_held.then(|| Agent::start(&socket));
+    let _agent = with_held.then(|| SshAgent::start(&socket, None));
     let out = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .current_dir(root.path())

@@ -767,3 +767,66 @@ pub fn tool_available(program: &str, needs: Option<&Path>, test: &str) -> bool {
     }
     ok
 }
+
+/// A real ssh-agent in the foreground (`-D`) on its own socket, ended when
+/// dropped. `askpass` is the confirmation program the agent runs for a key
+/// added with `ssh-add -c` (none: the agent's default).
+pub struct SshAgent {
+    child: std::process::Child,
+    pub socket: PathBuf,
+}
+
+impl SshAgent {
+    pub fn start(socket: &Path, askpass: Option<&str>) -> SshAgent {
+        use std::process::Stdio;
+        use std::time::{Duration, Instant};
+        let mut cmd = Command::new("ssh-agent");
+        cmd.args(["-D", "-a"])
+            .arg(socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(askpass) = askpass {
+            cmd.env("SSH_ASKPASS", askpass)
+                .env("SSH_ASKPASS_REQUIRE", "force")
+                .env_remove("DISPLAY")
+                .env_remove("WAYLAND_DISPLAY");
+        }
+        let child = cmd.spawn().expect("start ssh-agent");
+        let started = Instant::now();
+        while !socket.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "ssh-agent made no socket"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        SshAgent {
+            child,
+            socket: socket.to_owned(),
+        }
+    }
+
+    /// `ssh-add ARGS` against this agent; it must succeed.
+    pub fn add(&self, cwd: &Path, args: &[&str]) {
+        let out = Command::new("ssh-add")
+            .args(args)
+            .current_dir(cwd)
+            .env("SSH_AUTH_SOCK", &self.socket)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run ssh-add");
+        assert!(
+            out.status.success(),
+            "ssh-add {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for SshAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
