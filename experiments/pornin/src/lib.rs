@@ -74,7 +74,7 @@ fn canonical_y(b: &[u8; 32]) -> bool {
 }
 
 fn signed(x: lattice::Small) -> Scalar {
-    let s = Scalar::from(x.magnitude);
+    let s = Scalar::from_bytes_mod_order(x.magnitude);
     if x.negative {
         -s
     } else {
@@ -151,8 +151,8 @@ impl Verifier {
         let pr = if c1.negative { *R } else { -R };
         Some((
             b,
-            Scalar::from(c0.magnitude),
-            Scalar::from(c1.magnitude),
+            Scalar::from_bytes_mod_order(c0.magnitude),
+            Scalar::from_bytes_mod_order(c1.magnitude),
             pa,
             pr,
         ))

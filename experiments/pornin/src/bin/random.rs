@@ -59,7 +59,7 @@ fn main() {
         checked += 1;
         accepted += s as u64;
         torsion_key += !key.torsion_free() as u64;
-        if (i + 1) % 1_000_000 == 0 {
+        if (i + 1) % 250_000 == 0 {
             println!("{} compared, {:.0} s", i + 1, start.elapsed().as_secs_f64());
         }
     }
