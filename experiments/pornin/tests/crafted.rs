@@ -37,6 +37,7 @@ fn check_key(v: &Verifier, key: &PreparedKey, msg: &[u8], sig: &[u8; 64]) -> boo
         "fixed_base: key {:?} sig {sig:?}",
         key.vk
     );
+    assert_eq!(v.fixed_base64(key, msg, &sig), s, "fixed_base64: {sig:?}");
     s
 }
 

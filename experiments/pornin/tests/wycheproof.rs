@@ -50,6 +50,7 @@ fn wycheproof_vectors_same_verdicts() {
                         "fixed_base, tcId {}",
                         t["tcId"]
                     );
+                    assert_eq!(v.fixed_base64(key, &msg, &sig), s, "fixed_base64");
                     compared += 1;
                     s
                 }

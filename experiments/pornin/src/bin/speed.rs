@@ -103,6 +103,7 @@ fn main() {
                 && v.pornin(key, m, s)
                 && v.pornin_straus3(key, m, s)
                 && v.fixed_base(key, m, s)
+                && v.fixed_base64(key, m, s)
         );
     }
 
@@ -126,6 +127,10 @@ fn main() {
             ("fixed_base: per-key table of -A (not Pornin)", &mut |i| {
                 let (k, m, s) = &items[i];
                 v.fixed_base(&keys[*k], m, s)
+            }),
+            ("fixed_base64: same, radix 64", &mut |i| {
+                let (k, m, s) = &items[i];
+                v.fixed_base64(&keys[*k], m, s)
             }),
         ],
     );
