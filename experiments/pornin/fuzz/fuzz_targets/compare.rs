@@ -41,7 +41,12 @@ fn pool() -> &'static Pool {
             .into_iter()
             .chain(cases::low_y_encodings())
             .collect();
-        Pool { raw, prepared, odd, v: Verifier::new() }
+        Pool {
+            raw,
+            prepared,
+            odd,
+            v: Verifier::new(),
+        }
     })
 }
 
