@@ -475,7 +475,8 @@ fn listing_aggregates_past_list_max_and_keeps_every_listed_anchor() {
     )
     .ok();
     let html = String::from_utf8(fx.read("agg.html")).unwrap();
-    assert!(html.contains("<p class=\"aggregated\"><strong>Not every event is listed:</strong> 14 events"));
+    assert!(html
+        .contains("<p class=\"aggregated\"><strong>Not every event is listed:</strong> 14 events"));
     let v = fx.run(&["verify", "--json", SAMPLE]).json();
     let mut hidden = 0;
     for e in v["events"].as_array().unwrap() {
@@ -527,7 +528,11 @@ fn trusted_time_draws_each_events_proven_interval() {
 fn pdf_draws_the_timeline() {
     let fx = Fx::empty();
     let ca = format!("{KEYS}/sample-tsa-ca.pem");
-    report(&fx, &[SAMPLE, "-o", "r.pdf", "--trust", KEYS, "--tsa-ca", &ca]).ok();
+    report(
+        &fx,
+        &[SAMPLE, "-o", "r.pdf", "--trust", KEYS, "--tsa-ca", &ca],
+    )
+    .ok();
     if !tool("pdftoppm", "the poppler checks of tests/report.rs") {
         return;
     }
@@ -535,7 +540,8 @@ fn pdf_draws_the_timeline() {
     assert!(text.contains("Timeline"), "{text}");
     assert!(text.contains("TSA's time (RFC 3161)"), "{text}");
     let mut cmd = Command::new("pdftoppm");
-    cmd.args(["-r", "60", "-f", "1", "-l", "1"]).arg(fx.p("r.pdf"));
+    cmd.args(["-r", "60", "-f", "1", "-l", "1"])
+        .arg(fx.p("r.pdf"));
     let ppm = bounded(&mut cmd, Duration::from_secs(60));
     // P6 header: magic, width, height, maxval, each after whitespace.
     let mut fields = Vec::new();
@@ -559,6 +565,9 @@ fn pdf_draws_the_timeline() {
         green += usize::from(g - r > 40 && g - b > 20);
     }
     let pixels = px.len() / 3;
-    assert!(blue * 200 > pixels, "{blue} of {pixels} pixels session-blue");
+    assert!(
+        blue * 200 > pixels,
+        "{blue} of {pixels} pixels session-blue"
+    );
     assert!(green > 50, "{green} pixels of the proven intervals' green");
 }

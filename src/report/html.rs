@@ -280,9 +280,20 @@ fn timeline_section(o: &mut String, s: &Subject) {
             o.push_str("<p class=\"legend mute\"><span>■ drafted</span><span>◆ amended</span><span>▲ approved</span><span>● signed (ringed: executed)</span><span style=\"color:#c53030\">● key change</span><span style=\"color:#2b6cb0\">● session</span></p>\n");
             let proven = timeline::Proven::of(s);
             if !proven.is_empty() {
-                let _ = write!(o, "<p class=\"legend mute proofs\">{}{}</p>\n",
-                    if proven.tsa.is_empty() { String::new() } else { format!("<span style=\"color:#2f855a\">│ a TSA's time (RFC 3161, {} token{}); ━ under an event: from its claimed time to the earliest TSA time it is proven to have existed by</span>", proven.tsa.len(), if proven.tsa.len() == 1 { "" } else { "s" }) },
-                    if proven.witness.is_empty() { String::new() } else { "<span style=\"color:#b7791f\">┆ a witness's cosignature time, dashed where it is the only bound: weaker, the witness's own clock, no authority's</span>".to_owned() });
+                let _ = write!(
+                    o,
+                    "<p class=\"legend mute proofs\">{}{}</p>\n",
+                    if proven.tsa.is_empty() {
+                        String::new()
+                    } else {
+                        format!("<span style=\"color:#2f855a\">│ a TSA's time (RFC 3161, {} token{}); ━ under an event: from its claimed time to the earliest TSA time it is proven to have existed by</span>", proven.tsa.len(), if proven.tsa.len() == 1 { "" } else { "s" })
+                    },
+                    if proven.witness.is_empty() {
+                        String::new()
+                    } else {
+                        "<span style=\"color:#b7791f\">┆ a witness's cosignature time, dashed where it is the only bound: weaker, the witness's own clock, no authority's</span>".to_owned()
+                    }
+                );
             }
         }
     }
@@ -471,7 +482,11 @@ fn events(o: &mut String, s: &Subject) -> std::io::Result<()> {
             text(&s.dir_label)
         );
     } else if l.proven > 0 {
-        let _ = write!(o, "<p class=\"mute\">Every one of the {} events is listed.</p>\n", l.proven);
+        let _ = write!(
+            o,
+            "<p class=\"mute\">Every one of the {} events is listed.</p>\n",
+            l.proven
+        );
     }
     o.push_str("<table class=\"ev\"><thead><tr><th>#</th><th>Claimed time</th><th>Party</th><th>Kind</th><th>What happened</th><th>Event hash</th></tr></thead><tbody>\n");
     l.each(|item| match item {

@@ -149,8 +149,8 @@ impl Interest {
             "document-drafted" | "document-amended" | "document-approved" | "document-signed" => {
                 Interest::Act
             }
-            "ledger-created" | "key-added" | "key-rotated" | "key-revoked"
-            | "parties-proposed" | "parties-approved" => Interest::Change,
+            "ledger-created" | "key-added" | "key-rotated" | "key-revoked" | "parties-proposed"
+            | "parties-approved" => Interest::Change,
             _ => Interest::Routine,
         }
     }
@@ -244,7 +244,10 @@ impl Listing {
             }
             next = seq + 1;
             // Written by this process from `String`s.
-            f(Item::Row(seq, std::str::from_utf8(&row).unwrap_or_default()));
+            f(Item::Row(
+                seq,
+                std::str::from_utf8(&row).unwrap_or_default(),
+            ));
         }
         if next < self.proven {
             f(Item::Gap {

@@ -428,7 +428,10 @@ fn lay_out(s: &Subject) -> Result<Flow, PdfError> {
     l.each(|item| match item {
         super::Item::Row(_, row) => f.spooled(row),
         super::Item::Gap { first, last } => f.mute(
-            &format!("#{first} to #{last}: {} events not listed", last - first + 1),
+            &format!(
+                "#{first} to #{last}: {} events not listed",
+                last - first + 1
+            ),
             0,
         ),
     })
@@ -448,14 +451,18 @@ fn lay_out(s: &Subject) -> Result<Flow, PdfError> {
         );
     }
     if l.aggregated() && !s.bands.is_empty() {
-        f.bold("Events per session (session, opened, closed, events, drafts/approvals/signatures)", 6.0);
+        f.bold(
+            "Events per session (session, opened, closed, events, drafts/approvals/signatures)",
+            6.0,
+        );
         for b in s.bands.iter().take(super::MAX_SESSIONS_LISTED) {
             f.indented(
                 &format!(
                     "{}  #{}  {}  {}  {}",
                     plain(&b.session),
                     b.opened.0,
-                    b.closed.map_or("not closed".to_owned(), |c| format!("#{}", c.0)),
+                    b.closed
+                        .map_or("not closed".to_owned(), |c| format!("#{}", c.0)),
                     b.events,
                     b.acts
                 ),
@@ -580,7 +587,14 @@ fn draw_picture(surface: &mut krilla::surface::Surface<'_>, s: &Subject, top: f3
     }
     for shape in &p.shapes {
         match shape {
-            Shape::Rect { x, y, w, h, rgb: c, alpha } => {
+            Shape::Rect {
+                x,
+                y,
+                w,
+                h,
+                rgb: c,
+                alpha,
+            } => {
                 let (x0, y0) = at(*x, *y);
                 let Some(r) = Rect::from_xywh(x0, y0, *w as f32 * k, *h as f32 * k) else {
                     continue;
@@ -595,7 +609,13 @@ fn draw_picture(surface: &mut krilla::surface::Surface<'_>, s: &Subject, top: f3
                     surface.draw_path(&path);
                 }
             }
-            Shape::Line { from, to, rgb: c, width, dashed } => {
+            Shape::Line {
+                from,
+                to,
+                rgb: c,
+                width,
+                dashed,
+            } => {
                 let mut pb = PathBuilder::new();
                 let (a, b) = (at(from.0, from.1), at(to.0, to.1));
                 pb.move_to(a.0, a.1);
@@ -626,7 +646,14 @@ fn draw_picture(surface: &mut krilla::surface::Surface<'_>, s: &Subject, top: f3
                 }));
                 surface.draw_path(&path);
             }
-            Shape::Text { x, y, text, size, rgb: c, end } => {
+            Shape::Text {
+                x,
+                y,
+                text,
+                size,
+                rgb: c,
+                end,
+            } => {
                 let (mut tx, ty) = at(*x, *y);
                 if *end {
                     tx -= text.chars().count() as f32 * size * ADVANCE;

@@ -647,7 +647,10 @@ pub(super) fn picture(s: &Subject) -> Option<Picture> {
             end: true,
         });
     }
-    for (c, list) in [((47, 133, 90), &proven.tsa), ((183, 121, 31), &proven.witness)] {
+    for (c, list) in [
+        ((47, 133, 90), &proven.tsa),
+        ((183, 121, 31), &proven.witness),
+    ] {
         for b in list.iter() {
             let x = scale.x(b.time);
             v.push(Shape::Line {
