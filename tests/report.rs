@@ -457,3 +457,117 @@ fn refusals_existing_output_inside_the_ledger_unwritable() {
     }
     chmod(&fx.p("ro"), 0o755);
 }
+
+/// Every event is listed up to `--list-max` (20 000 by default, so the
+/// 10k bench ledger is listed whole: the sample's test above checks every
+/// anchor); beyond, the ends, every change and act, and the rest counted
+/// per session, said on the page.
+#[test]
+fn listing_aggregates_past_list_max_and_keeps_every_listed_anchor() {
+    let fx = Fx::empty();
+    report(&fx, &[SAMPLE, "-o", "all.html", "--trust", KEYS]).ok();
+    let all = String::from_utf8(fx.read("all.html")).unwrap();
+    assert!(all.contains("Every one of the 14 events is listed."));
+    assert!(!all.contains("class=\"aggregated\""));
+    report(
+        &fx,
+        &[SAMPLE, "-o", "agg.html", "--trust", KEYS, "--list-max", "4"],
+    )
+    .ok();
+    let html = String::from_utf8(fx.read("agg.html")).unwrap();
+    assert!(html
+        .contains("<p class=\"aggregated\"><strong>Not every event is listed:</strong> 14 events"));
+    let v = fx.run(&["verify", "--json", SAMPLE]).json();
+    let mut hidden = 0;
+    for e in v["events"].as_array().unwrap() {
+        let seq = e["seq"].as_u64().unwrap();
+        let kind = e["kind"].as_str().unwrap();
+        let listed = html.contains(&format!("<tr id=\"e{seq}\">"));
+        let of_interest = seq == 0
+            || seq == 13
+            || ["document-", "key-", "parties-"]
+                .iter()
+                .any(|k| kind.starts_with(k));
+        assert_eq!(listed, of_interest, "#{seq} {kind}");
+        hidden += u64::from(!listed);
+    }
+    assert!(hidden > 0);
+    assert!(html.contains("events not listed (counted per session below)"));
+    assert!(html.contains("<h3 id=\"sessions\">Events per session</h3>"));
+}
+
+/// With the TSA's root given, the timeline draws each event's proven
+/// interval (claimed time to the TSA time it existed by), in the DOM and
+/// in the PDF; without it, none.
+#[test]
+fn trusted_time_draws_each_events_proven_interval() {
+    let fx = Fx::empty();
+    let ca = format!("{KEYS}/sample-tsa-ca.pem");
+    report(&fx, &[SAMPLE, "-o", "t.html", "--tsa-ca", &ca]).ok();
+    report(&fx, &[SAMPLE, "-o", "n.html"]).ok();
+    let plain = String::from_utf8(fx.read("n.html")).unwrap();
+    assert!(!plain.contains("class=\"proven\""));
+    if !tool("chromium", "the Chromium checks of tests/report.rs") {
+        return;
+    }
+    let dom = dump_dom(&fx.p("t.html"));
+    for seq in 0..14 {
+        assert!(
+            dom.contains(&format!("class=\"proven\" data-event=\"{seq}\"")),
+            "interval of #{seq}"
+        );
+    }
+    assert!(dom.contains("class=\"tsa-time\""));
+    assert!(dom.contains("existed by 2026-12-03 09:41"));
+    assert!(dom.contains("a TSA's time (RFC 3161, 1 token)"));
+}
+
+/// The PDF draws the timeline: its labels are text poppler reads, and the
+/// page it is on, rendered by pdftoppm, holds the sessions' blue.
+#[test]
+fn pdf_draws_the_timeline() {
+    let fx = Fx::empty();
+    let ca = format!("{KEYS}/sample-tsa-ca.pem");
+    report(
+        &fx,
+        &[SAMPLE, "-o", "r.pdf", "--trust", KEYS, "--tsa-ca", &ca],
+    )
+    .ok();
+    if !tool("pdftoppm", "the poppler checks of tests/report.rs") {
+        return;
+    }
+    let text = poppler("pdftotext", &fx.p("r.pdf"), &["-f", "1", "-l", "1"]);
+    assert!(text.contains("Timeline"), "{text}");
+    assert!(text.contains("TSA's time (RFC 3161)"), "{text}");
+    let mut cmd = Command::new("pdftoppm");
+    cmd.args(["-r", "60", "-f", "1", "-l", "1"])
+        .arg(fx.p("r.pdf"));
+    let ppm = bounded(&mut cmd, Duration::from_secs(60));
+    // P6 header: magic, width, height, maxval, each after whitespace.
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8(ppm[start..at].to_vec()).unwrap());
+    }
+    assert_eq!(fields[0], "P6");
+    let px = &ppm[at + 1..];
+    let (mut blue, mut green) = (0usize, 0usize);
+    for p in px.chunks(3) {
+        let (r, g, b) = (i32::from(p[0]), i32::from(p[1]), i32::from(p[2]));
+        blue += usize::from(b - r > 20 && b > 200);
+        green += usize::from(g - r > 40 && g - b > 20);
+    }
+    let pixels = px.len() / 3;
+    assert!(
+        blue * 200 > pixels,
+        "{blue} of {pixels} pixels session-blue"
+    );
+    assert!(green > 50, "{green} pixels of the proven intervals' green");
+}

@@ -43,10 +43,10 @@ dl.facts dt{font-weight:600}dl.facts dd{margin:0}
 svg.timeline{width:100%;height:auto;border:1px solid var(--line);background:#fff}
 svg .tick{stroke:#e2e8f0}svg .axis{font-size:11px;fill:var(--mute)}svg .lane{stroke:#a0aec0}
 svg .who{font-size:12px;fill:#1a202c}svg .band{fill:#bee3f8;fill-opacity:.45}svg .band-label{font-size:10px;fill:#2b6cb0}
-svg .track{stroke:#805ad5;stroke-width:2}svg .cut{stroke:#718096;fill:none;stroke-width:1.5}
+svg .track{stroke:#805ad5;stroke-width:2}svg .proven{stroke:#2f855a;stroke-width:3;stroke-opacity:.6}svg .witnessed{stroke:#b7791f;stroke-width:2;stroke-dasharray:3 2;stroke-opacity:.7}svg .tsa-time{stroke:#2f855a;stroke-width:1.5}svg .wit-time{stroke:#b7791f;stroke-width:1;stroke-dasharray:4 3}svg .cut{stroke:#718096;fill:none;stroke-width:1.5}
 .legend span{margin-right:1rem;white-space:nowrap}
-.ev td:nth-child(1){width:4rem}.ev td:nth-child(2){width:11rem}.ev td:nth-child(3){width:6rem}.ev td:nth-child(4){width:9rem}.ev td:nth-child(6){width:8.5rem}
 .ev th:nth-child(1){width:4rem}.ev th:nth-child(2){width:11rem}.ev th:nth-child(3){width:6rem}.ev th:nth-child(4){width:9rem}.ev th:nth-child(6){width:8.5rem}
+.ev td:nth-child(2){font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.88em}
 tr:target{background:#fefcbf}
 .full{display:none}
 .doc{border:1px solid var(--line);border-radius:.4rem;padding:.5rem .8rem;margin:.8rem 0}
@@ -64,6 +64,7 @@ tr:target{background:#fefcbf}
  h2{break-after:avoid}tr,.doc,.verdict,svg{break-inside:avoid}
  section.events,section.evidence{break-before:page}
  .short{display:none}.full{display:inline;font-size:.8em}
+ .ev code[title]{font-size:0}.ev code[title]::after{content:attr(title);font-size:7pt}
  thead{display:table-header-group}
 }
 "#;
@@ -77,8 +78,9 @@ fn verdict_class(v: &Verdict) -> &'static str {
 }
 
 /// The page.
-pub fn render(s: &Subject) -> String {
-    let mut o = String::with_capacity(64 * 1024 + s.listed.len() * 400);
+pub fn render(s: &Subject) -> std::io::Result<String> {
+    let listed = s.listing.proven.min(s.listing.max) as usize;
+    let mut o = String::with_capacity(64 * 1024 + listed * 240);
     let title = s.audit.as_ref().map_or("", |a| a.ledger.title.as_str());
     let _ = write!(
         o,
@@ -91,14 +93,14 @@ pub fn render(s: &Subject) -> String {
     parties(&mut o, s);
     timeline_section(&mut o, s);
     documents(&mut o, s);
-    events(&mut o, s);
+    events(&mut o, s)?;
     evidence(&mut o, s);
     let _ = write!(
         o,
         "<footer class=\"mute\"><p>Made by ledger {} from the same verification as <code>ledger verify --json</code>. This page runs no script and loads nothing.</p></footer>\n</body>\n</html>\n",
         s.tool
     );
-    o
+    Ok(o)
 }
 
 fn banner(o: &mut String, s: &Subject) {
@@ -270,12 +272,29 @@ fn timeline_section(o: &mut String, s: &Subject) {
         None => o.push_str("<p>No event proven.</p>\n"),
         Some(svg) => {
             let how = if s.marks.len() > timeline::MAX_MARKS {
-                format!("{} events: shown as density (darker cells hold more events); they are listed below (the first and last {} past {}), and every one by <code>ledger log</code>.", s.marks.len(), super::MAX_LISTED / 2, super::MAX_LISTED)
+                format!("{} events: shown as density (darker cells hold more events); {} below, and every one by <code>ledger log</code>.", s.marks.len(), if s.listing.aggregated() { "the events of interest are listed" } else { "every one is listed" })
             } else {
                 "Each mark is one event at its claimed time (select it to jump to the event); bands are sessions.".to_owned()
             };
             let _ = write!(o, "<p class=\"mute\">{how}</p>\n{svg}\n");
             o.push_str("<p class=\"legend mute\"><span>■ drafted</span><span>◆ amended</span><span>▲ approved</span><span>● signed (ringed: executed)</span><span style=\"color:#c53030\">● key change</span><span style=\"color:#2b6cb0\">● session</span></p>\n");
+            let proven = timeline::Proven::of(s);
+            if !proven.is_empty() {
+                let _ = write!(
+                    o,
+                    "<p class=\"legend mute proofs\">{}{}</p>\n",
+                    if proven.tsa.is_empty() {
+                        String::new()
+                    } else {
+                        format!("<span style=\"color:#2f855a\">│ a TSA's time (RFC 3161, {} token{}); ━ under an event: from its claimed time to the earliest TSA time it is proven to have existed by</span>", proven.tsa.len(), if proven.tsa.len() == 1 { "" } else { "s" })
+                    },
+                    if proven.witness.is_empty() {
+                        String::new()
+                    } else {
+                        "<span style=\"color:#b7791f\">┆ a witness's cosignature time, dashed where it is the only bound: weaker, the witness's own clock, no authority's</span>".to_owned()
+                    }
+                );
+            }
         }
     }
     o.push_str("</section>\n");
@@ -419,11 +438,15 @@ fn documents(o: &mut String, s: &Subject) {
     o.push_str("</section>\n");
 }
 
-fn event_row(o: &mut String, e: &Entry) {
+/// One event's row, as compact as it reads: the optional end tags left
+/// out (HTML §13.1.2.4), the full hash once, in `title` (and printed from
+/// there, see the print style), the short one as text.
+pub(super) fn event_row(e: &Entry) -> String {
     let h = e.hash.to_string();
+    let mut o = String::with_capacity(160 + e.summary.len());
     let _ = write!(
         o,
-        "<tr id=\"e{seq}\"><td><a href=\"#e{seq}\">#{seq}</a></td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}",
+        "<tr id=\"e{seq}\"><td><a href=\"#e{seq}\">#{seq}</a><td>{}<td>{}<td>{}<td>{}",
         text(&e.time),
         text(e.author.as_str()),
         e.kind,
@@ -433,32 +456,49 @@ fn event_row(o: &mut String, e: &Entry) {
     if let Some(n) = &e.notes {
         let _ = write!(o, "<pre>{}</pre>", block(n));
     }
-    let _ = write!(
-        o,
-        "</td><td><code class=\"short\" title=\"{h}\">{}…</code><code class=\"full\">{h}</code></td></tr>\n",
-        &h[..12]
-    );
+    let _ = write!(o, "<td><code title=\"{h}\">{}</code>\n", &h[..12]);
+    o
 }
 
-fn events(o: &mut String, s: &Subject) {
+fn events(o: &mut String, s: &Subject) -> std::io::Result<()> {
     o.push_str("<section id=\"events\" class=\"events\">\n<h2>Events</h2>\n");
-    if let Some((first, last)) = s.gap {
-        let _ = write!(o, "<p>Listed: the first and last {} events; <code>ledger log {}</code> lists every one.</p>\n", super::MAX_LISTED / 2, text(&s.dir_label));
-        let _ = (first, last);
+    let l = &s.listing;
+    if l.aggregated() {
+        let _ = write!(
+            o,
+            "<p class=\"aggregated\"><strong>Not every event is listed:</strong> {} events are more than a person reads one by one (every one is listed up to {}). Listed: the first and last {}, every change of parties or keys, every signature that executed a document{}, and the refutation if there is one; the rest are counted per session below. <code>ledger log {}</code> lists every one.</p>\n",
+            l.proven,
+            l.max,
+            l.edge(),
+            if l.acts_listed() {
+                format!(", and every draft, amendment, approval and signature ({})", l.acts)
+            } else {
+                format!(
+                    "; the {} drafts, amendments, approvals and signatures (more than {}) are counted per session",
+                    l.acts,
+                    super::MAX_ACTS_LISTED
+                )
+            },
+            text(&s.dir_label)
+        );
+    } else if l.proven > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"mute\">Every one of the {} events is listed.</p>\n",
+            l.proven
+        );
     }
     o.push_str("<table class=\"ev\"><thead><tr><th>#</th><th>Claimed time</th><th>Party</th><th>Kind</th><th>What happened</th><th>Event hash</th></tr></thead><tbody>\n");
-    for e in &s.listed {
-        if let Some((first, last)) = s.gap {
-            if e.seq == last + 1 {
-                let _ = write!(
-                    o,
-                    "<tr><td colspan=\"6\" class=\"mute\">events #{first} to #{last} ({} events) are not listed here</td></tr>\n",
-                    last - first + 1
-                );
-            }
+    l.each(|item| match item {
+        super::Item::Row(_, row) => o.push_str(row),
+        super::Item::Gap { first, last } => {
+            let _ = write!(
+                o,
+                "<tr class=\"gap\"><td colspan=\"6\" class=\"mute\">#{first} to #{last}: {} events not listed (counted per session below)\n",
+                last - first + 1
+            );
         }
-        event_row(o, e);
-    }
+    })?;
     if let Verdict::Refuted {
         event: Some(n),
         rule,
@@ -471,7 +511,32 @@ fn events(o: &mut String, s: &Subject) {
             text(rule)
         );
     }
-    o.push_str("</tbody></table>\n</section>\n");
+    o.push_str("</tbody></table>\n");
+    if l.aggregated() && !s.bands.is_empty() {
+        o.push_str("<h3 id=\"sessions\">Events per session</h3>\n<table class=\"sessions\"><thead><tr><th>Session</th><th>Opened</th><th>Closed</th><th>Events</th><th>Drafts, approvals, signatures</th></tr></thead><tbody>\n");
+        for b in s.bands.iter().take(super::MAX_SESSIONS_LISTED) {
+            let _ = write!(
+                o,
+                "<tr><td>{}<td><a href=\"#e{1}\">#{1}</a><td>{2}<td>{3}<td>{4}\n",
+                text(&b.session),
+                b.opened.0,
+                b.closed
+                    .map_or("not closed".to_owned(), |c| format!("#{}", c.0)),
+                b.events,
+                b.acts
+            );
+        }
+        o.push_str("</tbody></table>\n");
+        if s.bands.len() > super::MAX_SESSIONS_LISTED {
+            let _ = write!(
+                o,
+                "<p>and {} more sessions.</p>\n",
+                s.bands.len() - super::MAX_SESSIONS_LISTED
+            );
+        }
+    }
+    o.push_str("</section>\n");
+    Ok(())
 }
 
 fn evidence(o: &mut String, s: &Subject) {
@@ -556,24 +621,19 @@ fn evidence(o: &mut String, s: &Subject) {
         .filter(|w| w[0] == "--trust" || w[0] == "--head")
         .map(|w| format!(" {} {}", text(&w[0]), text(&w[1])))
         .collect();
-    let n = s
-        .listed
-        .iter()
-        .rev()
-        .find(|e| e.kind == "document-signed")
-        .or(s.listed.last());
+    let n = s.example;
     o.push_str("<h3>Re-check it without trusting this report</h3>\n<ol>\n");
     let _ = write!(
         o,
         "<li>With this tool, the same checks: <pre>ledger verify {dir}{args}</pre></li>\n"
     );
     let _ = write!(o, "<li>With the independent Python verifier (<code>tools/verify.py</code>, its dependencies pinned in <code>tools/requirements.txt</code>): <pre>python3 tools/verify.py {dir}{trust_py}</pre></li>\n");
-    if let Some(e) = n {
+    if let Some((seq, hash)) = n {
         let _ = write!(
             o,
             "<li>One event by hand, with openssl (FORMAT §10): event #{seq}'s signed bytes, signature and key, then its hash: <pre>ledger export {dir} --event {seq} --out .\nopenssl pkeyutl -verify -pubin -inkey event-{seq}.pub -rawin -in event-{seq}.tbs -sigfile event-{seq}.sig\nsha256sum event-{seq}.cbor   # {}</pre>Compare the key's fingerprint with the party's above (<code>ledger fingerprint event-{seq}.pub</code>).</li>\n",
-            e.hash,
-            seq = e.seq
+            hash,
+            seq = seq
         );
     }
     o.push_str("<li>From the specification alone: <code>docs/FORMAT.md</code> gives the bytes of every event (§3–§5), the rules of replay (§6), the Merkle tree (§12) and checkpoints (§13), with test vectors.</li>\n</ol>\n</section>\n");

@@ -23,10 +23,23 @@ use crate::core::format::{DocHash, DocId, EventHash, PartyId};
 use crate::core::verify::{Entry, Failure, VerifyError, Visit};
 use crate::proofs::audit;
 
-/// The events a report lists one by one: all of them up to this many,
-/// else the first and last half of it, with the gap said. (The timeline
-/// aggregates them all; `ledger log` lists every one.)
-pub const MAX_LISTED: usize = 6_000;
+/// The events a report lists one by one: every one up to this many (the
+/// default of [`Options::max_listed`]); beyond, the first and last
+/// [`EDGE`], every event of interest (see [`Interest`]) and per-session
+/// counts, the aggregation said on the page. (The timeline draws them all;
+/// `ledger log` lists every one.)
+pub const MAX_LISTED: u64 = 20_000;
+
+/// Events listed at each end of an aggregated listing.
+pub const EDGE: u64 = 1_000;
+
+/// In an aggregated listing, drafts, amendments, approvals and signatures
+/// are listed one by one while there are at most this many of them; else
+/// they are counted per session (executions are listed still).
+pub const MAX_ACTS_LISTED: u64 = 5_000;
+
+/// Sessions counted one row each in an aggregated listing.
+pub const MAX_SESSIONS_LISTED: usize = 10_000;
 
 /// Documents shown in full (versions, acts, text); the rest, up to
 /// [`MAX_LISTED_DOCS`], one line each, and beyond that counted (`ledger
@@ -51,6 +64,18 @@ pub struct Options {
     /// The trust options as typed (`--trust keys/`, `--witness …`), for
     /// the commands that re-check the ledger the same way.
     pub verify_args: Vec<String>,
+    /// What the rows are written for: the page or the PDF.
+    pub format: Format,
+    /// Every event listed up to this many (`None`: [`MAX_LISTED`]).
+    pub max_listed: Option<u64>,
+}
+
+/// The report's two forms.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Html,
+    Pdf,
 }
 
 /// What the audit concluded.
@@ -98,6 +123,140 @@ pub struct Band {
     pub session: String,
     pub opened: (u64, i64),
     pub closed: Option<(u64, i64)>,
+    /// Events from its opening to its closing, both included.
+    pub events: u64,
+    /// Of those, drafts, amendments, approvals and signatures.
+    pub acts: u64,
+}
+
+/// Why an event is listed even in an aggregated listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Interest {
+    /// Notes, sessions: counted per session.
+    Routine = 0,
+    /// A draft, amendment, approval or signature: listed while there are
+    /// at most [`MAX_ACTS_LISTED`] of them (and a signature that executes
+    /// a document always).
+    Act = 1,
+    /// The genesis, a change of parties or of keys: always listed.
+    Change = 2,
+}
+
+impl Interest {
+    fn of(kind: &str) -> Interest {
+        match kind {
+            "document-drafted" | "document-amended" | "document-approved" | "document-signed" => {
+                Interest::Act
+            }
+            "ledger-created" | "key-added" | "key-rotated" | "key-revoked" | "parties-proposed"
+            | "parties-approved" => Interest::Change,
+            _ => Interest::Routine,
+        }
+    }
+}
+
+/// The events' rows, spooled to an unnamed temporary file as the audit
+/// yields them (each written once, for the form asked), so that a report
+/// of any size holds none of them in memory; read back in order, chosen
+/// by [`Listing::each`].
+#[derive(Debug)]
+pub struct Listing {
+    spool: Option<std::fs::File>,
+    /// Events proven (the rows of later ones, if any, are never shown).
+    pub proven: u64,
+    /// Listing every event up to this many.
+    pub max: u64,
+    /// Drafts, amendments, approvals and signatures among the proven.
+    pub acts: u64,
+    /// The events that executed a document: listed always.
+    executed: std::collections::BTreeSet<u64>,
+}
+
+/// One item of the listing, in order.
+pub enum Item<'a> {
+    /// An event's row, as written for the form asked.
+    Row(u64, &'a str),
+    /// Events `first..=last` not listed, of which `acts` are drafts,
+    /// amendments, approvals or signatures.
+    Gap { first: u64, last: u64 },
+}
+
+impl Listing {
+    /// Whether some events are not listed one by one.
+    pub fn aggregated(&self) -> bool {
+        self.proven > self.max
+    }
+
+    /// Whether drafts, amendments, approvals and signatures are listed.
+    pub fn acts_listed(&self) -> bool {
+        !self.aggregated() || self.acts <= MAX_ACTS_LISTED
+    }
+
+    /// Events listed at each end of an aggregated listing: [`EDGE`], or
+    /// fewer under a small [`Options::max_listed`].
+    pub fn edge(&self) -> u64 {
+        EDGE.min(self.max / 4).max(1)
+    }
+
+    fn shown(&self, seq: u64, interest: u8) -> bool {
+        !self.aggregated()
+            || seq < self.edge()
+            || seq + self.edge() >= self.proven
+            || interest >= Interest::Change as u8
+            || (interest == Interest::Act as u8 && self.acts_listed())
+            || self.executed.contains(&seq)
+    }
+
+    /// Calls `f` with each listed row and each gap between them, in order.
+    pub fn each(&self, mut f: impl FnMut(Item<'_>)) -> std::io::Result<()> {
+        use std::io::{Read, Seek};
+        let Some(file) = &self.spool else {
+            return Ok(());
+        };
+        let mut file = file;
+        file.rewind()?;
+        let mut r = std::io::BufReader::new(file);
+        let mut head = [0u8; 13];
+        let mut row = Vec::new();
+        let mut next = 0u64;
+        loop {
+            match r.read_exact(&mut head) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                Err(e) => return Err(e),
+            }
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(&head[1..9]);
+            let seq = u64::from_le_bytes(seq);
+            let mut len = [0u8; 4];
+            len.copy_from_slice(&head[9..13]);
+            row.resize(u32::from_le_bytes(len) as usize, 0);
+            r.read_exact(&mut row)?;
+            if seq >= self.proven || !self.shown(seq, head[0]) {
+                continue;
+            }
+            if seq > next {
+                f(Item::Gap {
+                    first: next,
+                    last: seq - 1,
+                });
+            }
+            next = seq + 1;
+            // Written by this process from `String`s.
+            f(Item::Row(
+                seq,
+                std::str::from_utf8(&row).unwrap_or_default(),
+            ));
+        }
+        if next < self.proven {
+            f(Item::Gap {
+                first: next,
+                last: self.proven - 1,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// One act on a document: drafted, amended, approved, signed.
@@ -143,10 +302,11 @@ pub struct Subject {
     pub verdict: Verdict,
     /// What was proven; `None` when not even the genesis was.
     pub audit: Option<audit::Report>,
-    /// The events listed one by one (see [`MAX_LISTED`]).
-    pub listed: Vec<Entry>,
-    /// Events between the listed ones that are not listed: `first..=last`.
-    pub gap: Option<(u64, u64)>,
+    /// The events' rows (see [`MAX_LISTED`]).
+    pub listing: Listing,
+    /// The last proven signature (else the last event): the one the
+    /// report shows how to check by hand.
+    pub example: Option<(u64, EventHash)>,
     pub marks: Vec<Mark>,
     /// The authors, one timeline lane each, in order of the parties.
     pub lanes: Vec<PartyId>,
@@ -163,9 +323,14 @@ pub struct Subject {
 
 /// The events as they stream by, kept as the report needs them.
 struct Collector {
-    first: Vec<Entry>,
-    last: std::collections::VecDeque<Entry>,
-    seen: u64,
+    spool: Option<std::io::BufWriter<std::fs::File>>,
+    spool_error: Option<std::io::Error>,
+    format: Format,
+    acts_seen: Vec<u64>,
+    last_signed: Option<(u64, EventHash)>,
+    last: Option<(u64, EventHash)>,
+    /// The band of the session open now, if one is.
+    current: Option<usize>,
     marks: Vec<Mark>,
     lanes: Vec<PartyId>,
     bands: Vec<Band>,
@@ -194,23 +359,40 @@ impl Collector {
             lane,
             kind: e.kind,
         });
+        let interest = Interest::of(e.kind);
         if let Some(s) = v.session() {
             let s = s.to_string();
             match e.kind {
                 "session-opened" => {
                     self.open.insert(s.clone(), self.bands.len());
+                    self.current = Some(self.bands.len());
                     self.bands.push(Band {
                         session: s,
                         opened: (e.seq, time),
                         closed: None,
+                        events: 0,
+                        acts: 0,
                     });
                 }
                 _ => {
                     if let Some(i) = self.open.remove(&s) {
                         self.bands[i].closed = Some((e.seq, time));
+                        self.bands[i].events += 1;
+                        if self.current == Some(i) {
+                            self.current = None;
+                        }
                     }
                 }
             }
+        }
+        if let Some(b) = self.current.and_then(|i| self.bands.get_mut(i)) {
+            b.events += 1;
+            b.acts += u64::from(interest == Interest::Act);
+        }
+        if interest == Interest::Act {
+            // Counted by the proven prefix later: the audit may prove less
+            // than it visited.
+            self.acts_seen.push(e.seq);
         }
         if let Some(doc) = &e.document {
             self.acts.entry(doc.clone()).or_default().push(DocAct {
@@ -221,14 +403,31 @@ impl Collector {
                 version: e.version,
             });
         }
-        self.seen += 1;
-        if self.first.len() < MAX_LISTED / 2 {
-            self.first.push(e);
-        } else {
-            if self.last.len() == MAX_LISTED / 2 {
-                self.last.pop_front();
-            }
-            self.last.push_back(e);
+        if e.kind == "document-signed" {
+            self.last_signed = Some((e.seq, e.hash));
+        }
+        self.last = Some((e.seq, e.hash));
+        self.spool_row(interest, &e);
+    }
+
+    /// One event's row, written once: [interest u8][seq u64][len u32][row].
+    fn spool_row(&mut self, interest: Interest, e: &Entry) {
+        let Some(w) = self.spool.as_mut() else {
+            return;
+        };
+        let row = match self.format {
+            Format::Html => html::event_row(e),
+            Format::Pdf => pdf::event_row(e),
+        };
+        let mut head = [0u8; 13];
+        head[0] = interest as u8;
+        head[1..9].copy_from_slice(&e.seq.to_le_bytes());
+        head[9..13].copy_from_slice(&(row.len().min(u32::MAX as usize) as u32).to_le_bytes());
+        let written = std::io::Write::write_all(w, &head)
+            .and_then(|()| std::io::Write::write_all(w, row.as_bytes()));
+        if let Err(err) = written {
+            self.spool_error = Some(err);
+            self.spool = None;
         }
     }
 }
@@ -238,10 +437,15 @@ impl Collector {
 /// proven before the failure; only a ledger that cannot be read at all is
 /// an error.
 pub fn build(dir: &Path, options: &Options) -> Result<Subject, VerifyError> {
+    let spool = tempfile::tempfile().map_err(|e| spool_failure(&e))?;
     let mut c = Collector {
-        first: Vec::new(),
-        last: Default::default(),
-        seen: 0,
+        spool: Some(std::io::BufWriter::new(spool)),
+        spool_error: None,
+        format: options.format,
+        acts_seen: Vec::new(),
+        last_signed: None,
+        last: None,
+        current: None,
         marks: Vec::new(),
         lanes: Vec::new(),
         bands: Vec::new(),
@@ -274,13 +478,30 @@ pub fn build(dir: &Path, options: &Options) -> Result<Subject, VerifyError> {
     // What the visitor saw past the proven part (none: the failing event
     // is never visited) is all proven once `audit` says so.
     let proven_count = audit.as_ref().map_or(0, |a| a.ledger.count);
-    let mut listed = c.first;
-    let gap = (c.seen as usize > listed.len() + c.last.len()).then(|| {
-        let first = listed.len() as u64;
-        (first, c.seen - c.last.len() as u64 - 1)
-    });
-    listed.extend(c.last);
-    listed.retain(|e| e.seq < proven_count);
+    if let Some(e) = c.spool_error.take() {
+        return Err(spool_failure(&e));
+    }
+    let spool = match c.spool.take().map(std::io::BufWriter::into_inner) {
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => return Err(spool_failure(e.error())),
+        None => None,
+    };
+    let listing = Listing {
+        spool,
+        proven: proven_count,
+        max: options.max_listed.unwrap_or(MAX_LISTED),
+        acts: c.acts_seen.iter().filter(|s| **s < proven_count).count() as u64,
+        executed: audit
+            .iter()
+            .flat_map(|a| &a.ledger.documents)
+            .filter_map(|d| d.executed_at)
+            .collect(),
+    };
+    let example = c
+        .last_signed
+        .filter(|(seq, _)| *seq < proven_count)
+        .or(c.last.filter(|(seq, _)| *seq < proven_count))
+        .or_else(|| audit.as_ref().map(|a| (a.ledger.count - 1, a.ledger.head)));
     let docs_dir = options
         .audit
         .docs
@@ -303,8 +524,8 @@ pub fn build(dir: &Path, options: &Options) -> Result<Subject, VerifyError> {
     Ok(Subject {
         verdict,
         audit,
-        listed,
-        gap,
+        listing,
+        example,
         marks: c.marks,
         lanes: c.lanes,
         bands: c.bands,
@@ -315,6 +536,15 @@ pub fn build(dir: &Path, options: &Options) -> Result<Subject, VerifyError> {
         dir_label: options.dir_label.clone(),
         verify_args: options.verify_args.clone(),
         tool: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// The spool is the report's own temporary file: failing to write it is
+/// an I/O error of this machine, not a verdict on the ledger.
+fn spool_failure(e: &std::io::Error) -> VerifyError {
+    VerifyError::Store(crate::core::store::StoreError::Io {
+        path: std::env::temp_dir(),
+        source: std::io::Error::new(e.kind(), format!("the report's spool of rows: {e}")),
     })
 }
 

@@ -69,6 +69,8 @@ struct Line {
     colour: (u8, u8, u8),
     /// Space before it, in points.
     before: f32,
+    /// The timeline picture, drawn in this line's place, this tall.
+    picture: Option<f32>,
 }
 
 #[derive(Default)]
@@ -102,6 +104,7 @@ impl Flow {
                     style,
                     colour,
                     before: if first { before } else { 0.0 },
+                    picture: None,
                 });
                 first = false;
                 at = cut;
@@ -136,7 +139,43 @@ fn verdict_colour(v: &Verdict) -> (u8, u8, u8) {
     }
 }
 
-fn lay_out(s: &Subject) -> Flow {
+/// Separates the lines of a spooled row; `plain` escapes every control
+/// character, so ledger text never holds it.
+const SEP: char = '\u{1e}';
+
+/// One event's lines, spooled as the audit yields them (see
+/// [`super::Listing`]): a style letter, then the text, each line.
+pub(super) fn event_row(e: &crate::core::verify::Entry) -> String {
+    let mut o = format!(
+        "B#{}  {}  {}  {}{SEP}I{}",
+        e.seq,
+        plain(&e.time),
+        plain(e.author.as_str()),
+        e.kind,
+        plain(&e.summary)
+    );
+    if let Some(n) = &e.notes {
+        let _ = write!(o, "{SEP}N{}", plain_block(n));
+    }
+    let _ = write!(o, "{SEP}Mhash {}", e.hash);
+    o
+}
+
+impl Flow {
+    fn spooled(&mut self, row: &str) {
+        for line in row.split(SEP) {
+            let mut c = line.chars();
+            match (c.next(), c.as_str()) {
+                (Some('B'), t) => self.bold(t, 3.0),
+                (Some('I'), t) => self.indented(t, 2),
+                (Some('N'), t) => self.mute(t, 4),
+                (_, t) => self.mute(t, 2),
+            }
+        }
+    }
+}
+
+fn lay_out(s: &Subject) -> Result<Flow, PdfError> {
     let mut f = Flow::default();
     f.push(
         s.verdict.word(),
@@ -210,6 +249,28 @@ fn lay_out(s: &Subject) -> Flow {
     f.body(&format!("Tool         ledger {}", s.tool));
     if let Some(at) = &s.at {
         f.body(&format!("Made at      {}", plain(at)));
+    }
+    if let Some(p) = super::timeline::picture(s) {
+        f.heading("Timeline");
+        f.mute(if s.marks.len() > super::timeline::MAX_MARKS {
+            "Events per party as density (darker cells hold more events); bands are sessions; below, one track per document."
+        } else {
+            "One dot per event at its claimed time, one lane per party; bands are sessions; below, one track per document."
+        }, 0);
+        f.lines.push(Line {
+            text: String::new(),
+            style: Style::Body,
+            colour: (0, 0, 0),
+            before: 4.0,
+            picture: Some((p.height * f64::from(PLOT_W) / p.width) as f32),
+        });
+        let proven = super::timeline::Proven::of(s);
+        if !proven.tsa.is_empty() {
+            f.mute("Green line: a TSA's time (RFC 3161); green bar under an event: from its claimed time to the earliest TSA time it is proven to have existed by.", 0);
+        }
+        if !proven.witness.is_empty() {
+            f.mute("Orange dashed: a witness's cosignature time, the only bound where no TSA time covers the event: weaker (the witness's own clock, no authority's).", 0);
+        }
     }
     if let Some(a) = &s.audit {
         f.heading("Parties");
@@ -347,31 +408,34 @@ fn lay_out(s: &Subject) -> Flow {
         }
     }
     f.heading("Events");
-    if let Some((first, last)) = s.gap {
+    let l = &s.listing;
+    if l.aggregated() {
         f.mute(
             &format!(
-                "events #{first} to #{last} are not listed here; `ledger log` lists every one"
+                "Not every event is listed: {} events (every one is listed up to {}). Listed: the first and last {}, every change of parties or keys, every signature that executed a document{}; the rest are counted per session below. `ledger log` lists every one.",
+                l.proven,
+                l.max,
+                l.edge(),
+                if l.acts_listed() {
+                    ", every draft, amendment, approval and signature".to_owned()
+                } else {
+                    format!("; the {} drafts, amendments, approvals and signatures are counted per session", l.acts)
+                }
             ),
             0,
         );
     }
-    for e in &s.listed {
-        f.bold(
+    l.each(|item| match item {
+        super::Item::Row(_, row) => f.spooled(row),
+        super::Item::Gap { first, last } => f.mute(
             &format!(
-                "#{}  {}  {}  {}",
-                e.seq,
-                plain(&e.time),
-                plain(e.author.as_str()),
-                e.kind
+                "#{first} to #{last}: {} events not listed",
+                last - first + 1
             ),
-            3.0,
-        );
-        f.indented(&plain(&e.summary), 2);
-        if let Some(n) = &e.notes {
-            f.mute(&plain_block(n), 4);
-        }
-        f.mute(&format!("hash {}", e.hash), 2);
-    }
+            0,
+        ),
+    })
+    .map_err(|e| PdfError(format!("reading the report's spool: {e}")))?;
     if let Verdict::Refuted {
         event: Some(n),
         rule,
@@ -385,6 +449,26 @@ fn lay_out(s: &Subject) -> Flow {
             3.0,
             0,
         );
+    }
+    if l.aggregated() && !s.bands.is_empty() {
+        f.bold(
+            "Events per session (session, opened, closed, events, drafts/approvals/signatures)",
+            6.0,
+        );
+        for b in s.bands.iter().take(super::MAX_SESSIONS_LISTED) {
+            f.indented(
+                &format!(
+                    "{}  #{}  {}  {}  {}",
+                    plain(&b.session),
+                    b.opened.0,
+                    b.closed
+                        .map_or("not closed".to_owned(), |c| format!("#{}", c.0)),
+                    b.events,
+                    b.acts
+                ),
+                2,
+            );
+        }
     }
     f.heading("Evidence and independent checks");
     if let Some(a) = &s.audit {
@@ -441,32 +525,167 @@ fn lay_out(s: &Subject) -> Flow {
     f.body("Re-check it without trusting this report:");
     f.indented(&format!("ledger verify {dir}{args}"), 2);
     f.indented(&format!("python3 tools/verify.py {dir}"), 2);
-    if let Some(e) = s.listed.last() {
-        f.indented(&format!("ledger export {dir} --event {0} --out . && openssl pkeyutl -verify -pubin -inkey event-{0}.pub -rawin -in event-{0}.tbs -sigfile event-{0}.sig", e.seq), 2);
+    if let Some((seq, _)) = s.example {
+        f.indented(&format!("ledger export {dir} --event {seq} --out . && openssl pkeyutl -verify -pubin -inkey event-{seq}.pub -rawin -in event-{seq}.tbs -sigfile event-{seq}.sig"), 2);
     }
     f.body("docs/FORMAT.md specifies the bytes (§3-§5), the replay (§6), the tree (§12) and checkpoints (§13).");
     f.body(
         "This PDF carries the ledger's files as attachments (events.cbor, checkpoints, documents).",
     );
-    f
+    Ok(f)
 }
 
 fn plain_block(s: &str) -> String {
     s.split('\n').map(plain).collect::<Vec<_>>().join("\n")
 }
 
-fn line_height(style: Style) -> f32 {
-    style.size() * 1.3
+fn line_height(l: &Line) -> f32 {
+    l.picture.unwrap_or(l.style.size() * 1.3)
+}
+
+fn rect_path(r: Rect) -> Option<krilla::geom::Path> {
+    let mut pb = PathBuilder::new();
+    pb.push_rect(r);
+    pb.finish()
+}
+
+/// A circle as four cubic Béziers (the usual 0.5523 control distance).
+fn circle_path(cx: f32, cy: f32, r: f32) -> Option<krilla::geom::Path> {
+    let c = 0.552_284_8 * r;
+    let mut pb = PathBuilder::new();
+    pb.move_to(cx + r, cy);
+    pb.cubic_to(cx + r, cy + c, cx + c, cy + r, cx, cy + r);
+    pb.cubic_to(cx - c, cy + r, cx - r, cy + c, cx - r, cy);
+    pb.cubic_to(cx - r, cy - c, cx - c, cy - r, cx, cy - r);
+    pb.cubic_to(cx + c, cy - r, cx + r, cy - c, cx + r, cy);
+    pb.close();
+    pb.finish()
+}
+
+/// The width the timeline is drawn at.
+const PLOT_W: f32 = PAGE_W - 2.0 * MARGIN;
+
+/// The timeline, its top left at `(MARGIN, top)`.
+fn draw_picture(surface: &mut krilla::surface::Surface<'_>, s: &Subject, top: f32, font: &Font) {
+    use super::timeline::Shape;
+    use krilla::paint::{Stroke, StrokeDash};
+    let Some(p) = super::timeline::picture(s) else {
+        return;
+    };
+    let k = PLOT_W / p.width as f32;
+    let at = |x: f64, y: f64| (MARGIN + x as f32 * k, top + y as f32 * k);
+    let paint = |(r, g, b): (u8, u8, u8)| rgb::Color::new(r, g, b).into();
+    let outline = Rect::from_xywh(MARGIN, top, PLOT_W, p.height as f32 * k);
+    if let Some(path) = outline.and_then(rect_path) {
+        surface.set_fill(None);
+        surface.set_stroke(Some(Stroke {
+            paint: paint((203, 213, 224)),
+            width: 0.5,
+            ..Default::default()
+        }));
+        surface.draw_path(&path);
+    }
+    for shape in &p.shapes {
+        match shape {
+            Shape::Rect {
+                x,
+                y,
+                w,
+                h,
+                rgb: c,
+                alpha,
+            } => {
+                let (x0, y0) = at(*x, *y);
+                let Some(r) = Rect::from_xywh(x0, y0, *w as f32 * k, *h as f32 * k) else {
+                    continue;
+                };
+                surface.set_stroke(None);
+                surface.set_fill(Some(Fill {
+                    paint: paint(*c),
+                    opacity: NormalizedF32::new(*alpha).unwrap_or(NormalizedF32::ONE),
+                    rule: Default::default(),
+                }));
+                if let Some(path) = rect_path(r) {
+                    surface.draw_path(&path);
+                }
+            }
+            Shape::Line {
+                from,
+                to,
+                rgb: c,
+                width,
+                dashed,
+            } => {
+                let mut pb = PathBuilder::new();
+                let (a, b) = (at(from.0, from.1), at(to.0, to.1));
+                pb.move_to(a.0, a.1);
+                pb.line_to(b.0, b.1);
+                let Some(path) = pb.finish() else { continue };
+                surface.set_fill(None);
+                surface.set_stroke(Some(Stroke {
+                    paint: paint(*c),
+                    width: width * k,
+                    dash: dashed.then(|| StrokeDash {
+                        array: vec![2.0, 1.5],
+                        offset: 0.0,
+                    }),
+                    ..Default::default()
+                }));
+                surface.draw_path(&path);
+            }
+            Shape::Dot { x, y, r, rgb: c } => {
+                let (cx, cy) = at(*x, *y);
+                let Some(path) = circle_path(cx, cy, *r as f32 * k) else {
+                    continue;
+                };
+                surface.set_stroke(None);
+                surface.set_fill(Some(Fill {
+                    paint: paint(*c),
+                    opacity: NormalizedF32::ONE,
+                    rule: Default::default(),
+                }));
+                surface.draw_path(&path);
+            }
+            Shape::Text {
+                x,
+                y,
+                text,
+                size,
+                rgb: c,
+                end,
+            } => {
+                let (mut tx, ty) = at(*x, *y);
+                if *end {
+                    tx -= text.chars().count() as f32 * size * ADVANCE;
+                }
+                surface.set_stroke(None);
+                surface.set_fill(Some(Fill {
+                    paint: paint(*c),
+                    opacity: NormalizedF32::ONE,
+                    rule: Default::default(),
+                }));
+                surface.draw_text(
+                    Point::from_xy(tx.max(MARGIN), ty),
+                    font.clone(),
+                    *size,
+                    text,
+                    false,
+                    TextDirection::LeftToRight,
+                );
+            }
+        }
+    }
+    surface.set_stroke(None);
 }
 
 /// The PDF's bytes. `attachments` are embedded in the given order.
 pub fn render(s: &Subject, attachments: Vec<Attachment>) -> Result<Vec<u8>, PdfError> {
-    let flow = lay_out(s);
+    let flow = lay_out(s)?;
     // Pages first, so that each can say "page N of M".
     let mut pages: Vec<Vec<(f32, &Line)>> = vec![Vec::new()];
     let mut y = MARGIN;
     for l in &flow.lines {
-        let h = line_height(l.style) + l.before;
+        let h = line_height(l) + l.before;
         if y + h > PAGE_H - MARGIN - 14.0 {
             pages.push(Vec::new());
             y = MARGIN;
@@ -502,6 +721,10 @@ pub fn render(s: &Subject, attachments: Vec<Attachment>) -> Result<Vec<u8>, PdfE
             }
         }
         for (y, l) in lines {
+            if let Some(h) = l.picture {
+                draw_picture(&mut surface, s, *y - h, &regular);
+                continue;
+            }
             surface.set_fill(Some(fill(l.colour)));
             let font = if matches!(l.style, Style::Bold | Style::Heading | Style::Banner) {
                 bold.clone()

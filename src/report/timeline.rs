@@ -35,7 +35,7 @@ fn short(s: &str, n: usize) -> String {
 /// longer than an eighth of the whole (and than an hour), such as the
 /// night between two days of talks, is cut to a narrow break, so that the
 /// marks of busy hours are not crowded together.
-struct Scale {
+pub(super) struct Scale {
     pieces: Vec<Piece>,
 }
 
@@ -45,7 +45,7 @@ type Piece = ((i64, i64), (f64, f64));
 const BREAK: f64 = 22.0;
 
 impl Scale {
-    fn new(times: &[i64]) -> Scale {
+    pub(super) fn new(times: &[i64]) -> Scale {
         let mut t: Vec<i64> = times.to_vec();
         t.sort_unstable();
         t.dedup();
@@ -82,7 +82,7 @@ impl Scale {
         Scale { pieces }
     }
 
-    fn x(&self, t: i64) -> f64 {
+    pub(super) fn x(&self, t: i64) -> f64 {
         let mut prev: Option<&Piece> = None;
         for p in &self.pieces {
             let ((t0, t1), (x0, x1)) = *p;
@@ -112,7 +112,7 @@ impl Scale {
     }
 }
 
-fn colour(kind: &str) -> &'static str {
+pub(super) fn colour(kind: &str) -> &'static str {
     match kind {
         "ledger-created" => "#444",
         "session-opened" | "session-closed" => "#2b6cb0",
@@ -124,7 +124,7 @@ fn colour(kind: &str) -> &'static str {
     }
 }
 
-fn date(t: i64, with_time: bool) -> String {
+pub(super) fn date(t: i64, with_time: bool) -> String {
     let s = crate::base::time::Timestamp::from_unix(t)
         .map(|t| t.as_str().to_owned())
         .unwrap_or_default();
@@ -132,13 +132,84 @@ fn date(t: i64, with_time: bool) -> String {
     s.get(..n).unwrap_or(&s).replace('T', " ")
 }
 
+/// A time that bounds when events existed (FORMAT §17.5): events
+/// `#0..#size-1` existed no later than `time`, says `by`.
+#[derive(Debug, Clone)]
+pub(super) struct Bound {
+    pub size: u64,
+    pub time: i64,
+    pub by: String,
+}
+
+/// What the audit proves about when events existed: the valid RFC 3161
+/// tokens' times, and the witnesses' cosignature times (each witness's
+/// own clock: weaker, and drawn and said so). Each list at most
+/// [`MAX_BOUNDS`], the earliest kept.
+pub(super) struct Proven {
+    pub tsa: Vec<Bound>,
+    pub witness: Vec<Bound>,
+}
+
+/// Time bounds drawn, per source.
+const MAX_BOUNDS: usize = 40;
+
+impl Proven {
+    pub(super) fn of(s: &Subject) -> Proven {
+        let Some(a) = &s.audit else {
+            return Proven {
+                tsa: Vec::new(),
+                witness: Vec::new(),
+            };
+        };
+        let mut tsa: Vec<Bound> = crate::proofs::times::tsa_times(&a.timestamps)
+            .into_iter()
+            .map(|t| Bound {
+                size: t.size,
+                time: t.time,
+                by: format!("TSA {} ({})", t.tsa, t.file),
+            })
+            .collect();
+        let mut witness: Vec<Bound> = a
+            .witness_times
+            .iter()
+            .filter_map(|w| {
+                Some(Bound {
+                    size: w.size,
+                    time: i64::try_from(w.time).ok()?,
+                    by: format!("witness {} (its own clock)", w.witness),
+                })
+            })
+            .collect();
+        for l in [&mut tsa, &mut witness] {
+            l.sort_by_key(|b| (b.time, b.size));
+            l.truncate(MAX_BOUNDS);
+        }
+        Proven { tsa, witness }
+    }
+
+    /// The earliest time `seq` is proven to have existed by, from `list`.
+    pub(super) fn by(list: &[Bound], seq: u64) -> Option<&Bound> {
+        list.iter().filter(|b| b.size > seq).min_by_key(|b| b.time)
+    }
+
+    fn times(&self) -> impl Iterator<Item = i64> + '_ {
+        self.tsa.iter().chain(&self.witness).map(|b| b.time)
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.tsa.is_empty() && self.witness.is_empty()
+    }
+}
+
 /// The SVG, or `None` when there is no event to draw.
 pub fn svg(s: &Subject) -> Option<String> {
     let marks = &s.marks;
-    let times: Vec<i64> = marks.iter().map(|m| m.time).collect();
+    let mut times: Vec<i64> = marks.iter().map(|m| m.time).collect();
     if times.is_empty() {
         return None;
     }
+    let proven = Proven::of(s);
+    times.extend(proven.times());
     let scale = Scale::new(&times);
     let (t0, t1) = (scale.first(), scale.last());
     let lanes = s.lanes.len();
@@ -237,6 +308,46 @@ pub fn svg(s: &Subject) -> Option<String> {
             y + 4.0,
             short(p.as_str(), 16)
         );
+    }
+    // What trusted time proves: each source's time as a line across the
+    // lanes, and, per event drawn one by one, a bar from its claimed time
+    // to the earliest time it is proven to have existed by (a TSA's; a
+    // witness's only where no TSA's covers it, dashed: weaker).
+    for (class, list) in [("tsa", &proven.tsa), ("wit", &proven.witness)] {
+        for b in list.iter() {
+            let x = scale.x(b.time);
+            let _ = write!(
+                o,
+                "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{lanes_bottom:.0}\" class=\"{class}-time\"><title>events #0 to #{} existed by {} ({})</title></line>",
+                b.size.saturating_sub(1),
+                date(b.time, true),
+                attr(&b.by)
+            );
+        }
+    }
+    if marks.len() <= MAX_MARKS && !proven.is_empty() {
+        for m in marks {
+            let (class, b) = match Proven::by(&proven.tsa, m.seq) {
+                Some(b) => ("proven", b),
+                None => match Proven::by(&proven.witness, m.seq) {
+                    Some(b) => ("witnessed", b),
+                    None => continue,
+                },
+            };
+            let y = TOP + m.lane as f64 * LANE + LANE / 2.0 + 7.0;
+            let (x0, x1) = (scale.x(m.time), scale.x(b.time));
+            let _ = write!(
+                o,
+                "<line x1=\"{x0:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"{class}\" data-event=\"{}\"><title>#{} claimed {}, proven to exist by {} ({}{})</title></line>",
+                x1.max(x0 + 1.0),
+                m.seq,
+                m.seq,
+                date(m.time, true),
+                date(b.time, true),
+                attr(&b.by),
+                if class == "witnessed" { "; weaker than a TSA's time" } else { "" }
+            );
+        }
     }
     if marks.len() <= MAX_MARKS {
         for m in marks {
@@ -396,4 +507,243 @@ fn density(o: &mut String, marks: &[Mark], lanes: usize, scale: &Scale) {
             );
         }
     }
+}
+
+/// One thing the PDF draws, in the SVG's coordinates (`WIDTH` wide).
+pub(super) enum Shape {
+    Rect {
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+        rgb: (u8, u8, u8),
+        alpha: f32,
+    },
+    Line {
+        from: (f64, f64),
+        to: (f64, f64),
+        rgb: (u8, u8, u8),
+        width: f32,
+        dashed: bool,
+    },
+    Dot {
+        x: f64,
+        y: f64,
+        r: f64,
+        rgb: (u8, u8, u8),
+    },
+    /// Text, already made plain ([`super::escape::plain`]); `end`: the
+    /// point is where it ends.
+    Text {
+        x: f64,
+        y: f64,
+        text: String,
+        size: f32,
+        rgb: (u8, u8, u8),
+        end: bool,
+    },
+}
+
+/// The timeline as the PDF draws it: the same scale, lanes, sessions,
+/// marks (or density), proven times and document tracks as the SVG.
+pub(super) struct Picture {
+    pub width: f64,
+    pub height: f64,
+    pub shapes: Vec<Shape>,
+}
+
+fn rgb(hex: &str) -> (u8, u8, u8) {
+    let h = hex.trim_start_matches('#');
+    let n = |i: usize| {
+        let c = h.get(i..i + 1).and_then(|c| u8::from_str_radix(c, 16).ok());
+        c.unwrap_or(0)
+    };
+    if h.len() == 3 {
+        (n(0) * 17, n(1) * 17, n(2) * 17)
+    } else {
+        (n(0) * 16 + n(1), n(2) * 16 + n(3), n(4) * 16 + n(5))
+    }
+}
+
+fn plain_short(s: &str, n: usize) -> String {
+    let mut out: String = s.chars().take(n).collect();
+    if s.chars().count() > n {
+        out.push('…');
+    }
+    super::escape::plain(&out)
+}
+
+/// The picture, or `None` when there is no event to draw.
+pub(super) fn picture(s: &Subject) -> Option<Picture> {
+    let marks = &s.marks;
+    let mut times: Vec<i64> = marks.iter().map(|m| m.time).collect();
+    if times.is_empty() {
+        return None;
+    }
+    let proven = Proven::of(s);
+    times.extend(proven.times());
+    let scale = Scale::new(&times);
+    let (t0, t1) = (scale.first(), scale.last());
+    let lanes = s.lanes.len();
+    let tracks: Vec<_> = s.acts.iter().take(MAX_TRACKS).collect();
+    let lanes_bottom = TOP + lanes as f64 * LANE;
+    let docs_top = lanes_bottom + 18.0;
+    let height = docs_top + tracks.len() as f64 * LANE + 10.0;
+    let mute = (74, 85, 104);
+    let mut v = Vec::new();
+    let with_time = t1 - t0 < 3 * 86_400 || scale.pieces.len() > 1;
+    // A date at the start and end of each stretch, where there is room.
+    let mut last_x = f64::NEG_INFINITY;
+    for p in &scale.pieces {
+        for (x, t) in [(p.1 .0, p.0 .0), (p.1 .1, p.0 .1)] {
+            if x - last_x < 150.0 {
+                continue;
+            }
+            last_x = x;
+            v.push(Shape::Line {
+                from: (x, 20.0),
+                to: (x, lanes_bottom),
+                rgb: (226, 232, 240),
+                width: 0.5,
+                dashed: false,
+            });
+            v.push(Shape::Text {
+                x: if x > RIGHT - 100.0 { x } else { x.max(LEFT) },
+                y: 16.0,
+                text: date(t, with_time),
+                size: 6.0,
+                rgb: mute,
+                end: x > RIGHT - 100.0,
+            });
+        }
+    }
+    for b in &s.bands {
+        let x0 = scale.x(b.opened.1);
+        let x1 = scale.x(b.closed.map_or(t1, |c| c.1)).max(x0 + 1.5);
+        v.push(Shape::Rect {
+            x: x0,
+            y: TOP,
+            w: x1 - x0,
+            h: lanes_bottom - TOP,
+            rgb: (190, 227, 248),
+            alpha: 0.45,
+        });
+    }
+    for (i, p) in s.lanes.iter().enumerate() {
+        let y = TOP + i as f64 * LANE + LANE / 2.0;
+        v.push(Shape::Line {
+            from: (LEFT, y),
+            to: (RIGHT, y),
+            rgb: (160, 174, 192),
+            width: 0.5,
+            dashed: false,
+        });
+        v.push(Shape::Text {
+            x: LEFT - 8.0,
+            y: y + 4.0,
+            text: plain_short(p.as_str(), 16),
+            size: 7.0,
+            rgb: (26, 32, 44),
+            end: true,
+        });
+    }
+    for (c, list) in [
+        ((47, 133, 90), &proven.tsa),
+        ((183, 121, 31), &proven.witness),
+    ] {
+        for b in list.iter() {
+            let x = scale.x(b.time);
+            v.push(Shape::Line {
+                from: (x, TOP),
+                to: (x, lanes_bottom),
+                rgb: c,
+                width: 1.0,
+                dashed: c != (47, 133, 90),
+            });
+        }
+    }
+    if marks.len() <= MAX_MARKS {
+        for m in marks {
+            let y = TOP + m.lane as f64 * LANE + LANE / 2.0;
+            let (by, c, dashed) = match Proven::by(&proven.tsa, m.seq) {
+                Some(b) => (Some(b), (47, 133, 90), false),
+                None => (Proven::by(&proven.witness, m.seq), (183, 121, 31), true),
+            };
+            if let Some(b) = by {
+                let x0 = scale.x(m.time);
+                v.push(Shape::Line {
+                    from: (x0, y + 7.0),
+                    to: (scale.x(b.time).max(x0 + 1.0), y + 7.0),
+                    rgb: c,
+                    width: 2.0,
+                    dashed,
+                });
+            }
+            v.push(Shape::Dot {
+                x: scale.x(m.time),
+                y,
+                r: 5.0,
+                rgb: rgb(colour(m.kind)),
+            });
+        }
+    } else {
+        let mut cells = vec![0u64; lanes * COLUMNS];
+        let w = (RIGHT - LEFT) / COLUMNS as f64;
+        for m in marks {
+            let c = (((scale.x(m.time) - LEFT) / w) as usize).min(COLUMNS - 1);
+            if let Some(cell) = cells.get_mut(m.lane * COLUMNS + c) {
+                *cell += 1;
+            }
+        }
+        let max = cells.iter().copied().max().unwrap_or(1).max(1) as f64;
+        for (i, n) in cells.iter().enumerate().filter(|(_, n)| **n > 0) {
+            v.push(Shape::Rect {
+                x: LEFT + (i % COLUMNS) as f64 * w,
+                y: TOP + (i / COLUMNS) as f64 * LANE + 4.0,
+                w: w.max(1.0),
+                h: LANE - 8.0,
+                rgb: (43, 108, 176),
+                alpha: (0.15 + 0.85 * (*n as f64 / max)) as f32,
+            });
+        }
+    }
+    for (i, (doc, acts)) in tracks.iter().enumerate() {
+        let y = docs_top + i as f64 * LANE + LANE / 2.0;
+        let (Some(first), Some(last)) = (acts.first(), acts.last()) else {
+            continue;
+        };
+        v.push(Shape::Text {
+            x: LEFT - 8.0,
+            y: y + 4.0,
+            text: plain_short(doc.as_str(), 16),
+            size: 7.0,
+            rgb: (26, 32, 44),
+            end: true,
+        });
+        let x0 = scale.x(first.time);
+        v.push(Shape::Line {
+            from: (x0, y),
+            to: (scale.x(last.time).max(x0 + 1.0), y),
+            rgb: (128, 90, 213),
+            width: 1.5,
+            dashed: false,
+        });
+        let mut drawn = std::collections::BTreeSet::new();
+        for a in acts.iter() {
+            let x = scale.x(a.time);
+            if drawn.insert((a.kind, x as i64)) {
+                v.push(Shape::Dot {
+                    x,
+                    y,
+                    r: 4.0,
+                    rgb: rgb(colour(a.kind)),
+                });
+            }
+        }
+    }
+    Some(Picture {
+        width: WIDTH,
+        height,
+        shapes: v,
+    })
 }

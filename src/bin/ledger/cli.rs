@@ -142,6 +142,9 @@ pub(crate) enum Command {
         /// Say in the report when it was made (e.g. 2026-12-03T12:00:00Z); without it the report holds no date, so the same ledger and options give the same bytes
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
+        /// List every event up to N events (default 20000); beyond, the first and last 1000, every event of interest, and counts per session
+        #[arg(long, value_name = "N")]
+        list_max: Option<u64>,
         /// As for verify: the parties' public keys (a directory of .pub files, or files)
         #[arg(long, value_name = "PATH")]
         trust: Vec<PathBuf>,

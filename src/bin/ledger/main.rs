@@ -173,6 +173,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             format,
             force,
             at,
+            list_max,
             trust,
             head,
             proofs,
@@ -185,6 +186,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
                 format,
                 force,
                 at,
+                list_max,
             },
             audit::Checks {
                 trust,

@@ -21,6 +21,7 @@ pub(crate) struct Request {
     pub(crate) format: Option<ReportFormat>,
     pub(crate) force: bool,
     pub(crate) at: Option<String>,
+    pub(crate) list_max: Option<u64>,
 }
 
 fn format_of(r: &Request) -> Result<ReportFormat, Failure> {
@@ -98,10 +99,17 @@ pub(crate) fn report(out: &Out, r: Request, checks: Checks) -> Result<(), Failur
         at: r.at.clone(),
         dir_label: r.dir.display().to_string(),
         verify_args: checks.args(),
+        format: match format {
+            ReportFormat::Html => report::Format::Html,
+            ReportFormat::Pdf => report::Format::Pdf,
+        },
+        max_listed: r.list_max,
     };
     let subject = report::build(target.path(), &options)?;
     let bytes = match format {
-        ReportFormat::Html => html::render(&subject).into_bytes(),
+        ReportFormat::Html => html::render(&subject)
+            .map_err(|e| Failure::io(format!("cannot read the report's spool of rows: {e}")))?
+            .into_bytes(),
         ReportFormat::Pdf => {
             let files = report::evidence(target.path(), &subject, ATTACH_LIMIT);
             pdf::render(&subject, files).map_err(|e| Failure::io(e.to_string()))?
