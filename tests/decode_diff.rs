@@ -17,7 +17,16 @@ use ledger::core::format::{
 };
 use proptest::prelude::*;
 
-type Parts = (Body, [u8; 32], [u8; 64], String, [u8; 32], usize, Vec<u8>, Vec<u8>);
+type Parts = (
+    Body,
+    [u8; 32],
+    [u8; 64],
+    String,
+    [u8; 32],
+    usize,
+    Vec<u8>,
+    Vec<u8>,
+);
 
 fn parts(e: &Event) -> Parts {
     (
@@ -38,9 +47,17 @@ fn agree(data: &[u8]) -> bool {
     let fast = schema::event(data);
     let slow = reference::event(data);
     match (&fast, &slow) {
-        (Some(f), Ok(r)) => assert_eq!(parts(f), parts(r), "events differ on {}", hex::encode(data)),
-        (Some(_), Err(e)) => panic!("schema accepts what the reference refuses ({e}): {}", hex::encode(data)),
-        (None, Ok(_)) => panic!("the reference accepts what schema does not: {}", hex::encode(data)),
+        (Some(f), Ok(r)) => {
+            assert_eq!(parts(f), parts(r), "events differ on {}", hex::encode(data))
+        }
+        (Some(_), Err(e)) => panic!(
+            "schema accepts what the reference refuses ({e}): {}",
+            hex::encode(data)
+        ),
+        (None, Ok(_)) => panic!(
+            "the reference accepts what schema does not: {}",
+            hex::encode(data)
+        ),
         (None, Err(_)) => {}
     }
     assert_eq!(
@@ -54,8 +71,14 @@ fn agree(data: &[u8]) -> bool {
         let slow = reference::body(payload);
         match (&fast, &slow) {
             (Some(f), Ok(r)) => assert_eq!(f, r, "bodies differ on {}", hex::encode(payload)),
-            (Some(_), Err(e)) => panic!("schema accepts a payload the reference refuses ({e}): {}", hex::encode(payload)),
-            (None, Ok(_)) => panic!("the reference accepts a payload schema does not: {}", hex::encode(payload)),
+            (Some(_), Err(e)) => panic!(
+                "schema accepts a payload the reference refuses ({e}): {}",
+                hex::encode(payload)
+            ),
+            (None, Ok(_)) => panic!(
+                "the reference accepts a payload schema does not: {}",
+                hex::encode(payload)
+            ),
             (None, Err(_)) => {}
         }
         assert_eq!(Body::decode(payload), slow, "Body::decode's verdict");
@@ -105,10 +128,23 @@ fn single_byte_changes_truncations_and_insertions_decode_alike() {
     let (mut accepted, mut refused) = (0, 0);
     for e in sample_events().iter().take(8) {
         for i in 0..e.len() {
-            for v in [e[i] ^ 0x01, e[i] ^ 0x20, e[i].wrapping_add(1), 0x00, 0xff, 0x60, 0xa0, 0x18] {
+            for v in [
+                e[i] ^ 0x01,
+                e[i] ^ 0x20,
+                e[i].wrapping_add(1),
+                0x00,
+                0xff,
+                0x60,
+                0xa0,
+                0x18,
+            ] {
                 let mut m = e.clone();
                 m[i] = v;
-                if agree(&m) { accepted += 1 } else { refused += 1 }
+                if agree(&m) {
+                    accepted += 1
+                } else {
+                    refused += 1
+                }
             }
             agree(&e[..i]);
             let mut m = e.clone();
@@ -118,14 +154,26 @@ fn single_byte_changes_truncations_and_insertions_decode_alike() {
     }
     // A change inside a text or the signature still decodes: both paths
     // are exercised.
-    assert!(accepted > 100 && refused > 1000, "accepted {accepted}, refused {refused}");
+    assert!(
+        accepted > 100 && refused > 1000,
+        "accepted {accepted}, refused {refused}"
+    );
 }
 
 #[test]
 fn sig_structure_is_the_deterministic_encoding() {
     let e = Event::decode(&sample_events()[1]).unwrap();
     let protected = ledger::core::format::protected_header(&e.kid);
-    for payload in [&b""[..], &[7; 23], &[7; 24], &[7; 255], &[7; 256], e.payload(), &[1; 65_535], &[2; 65_536]] {
+    for payload in [
+        &b""[..],
+        &[7; 23],
+        &[7; 24],
+        &[7; 255],
+        &[7; 256],
+        e.payload(),
+        &[1; 65_535],
+        &[2; 65_536],
+    ] {
         let reference = encode_value(Value::Array(vec![
             Value::Text("Signature1".into()),
             Value::Bytes(protected.clone()),
@@ -152,9 +200,18 @@ fn item(depth: u32) -> BoxedStrategy<Vec<u8>> {
         }
     };
     let leaf = prop_oneof![
-        (any::<u64>(), any::<bool>(), 0u8..2).prop_map(move |(n, long, major)| head(major, n % 300, long && n % 7 == 0)),
-        proptest::collection::vec(any::<u8>(), 0..30).prop_map(move |b| [head(2, b.len() as u64, false), b].concat()),
-        "[a-z_\u{e9}]{0,12}".prop_map(move |s| [head(3, s.len() as u64, false), s.into_bytes()].concat()),
+        (any::<u64>(), any::<bool>(), 0u8..2).prop_map(move |(n, long, major)| head(
+            major,
+            n % 300,
+            long && n % 7 == 0
+        )),
+        proptest::collection::vec(any::<u8>(), 0..30).prop_map(move |b| [
+            head(2, b.len() as u64, false),
+            b
+        ]
+        .concat()),
+        "[a-z_\u{e9}]{0,12}"
+            .prop_map(move |s| [head(3, s.len() as u64, false), s.into_bytes()].concat()),
         // Invalid UTF-8, floats, simple values, tags, indefinite lengths.
         Just(vec![0x62, 0xc3, 0x28]),
         Just(vec![0xf9, 0x3c, 0x00]),

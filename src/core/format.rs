@@ -1236,7 +1236,9 @@ pub fn party_proof_message(
 /// [`encode_value`] writes: a test holds them equal).
 pub fn sig_structure(protected: &[u8], payload: &[u8]) -> Vec<u8> {
     const CONTEXT: &[u8] = b"Signature1";
-    let mut out = Vec::with_capacity(1 + 1 + CONTEXT.len() + 3 * 9 + protected.len() + EXTERNAL_AAD.len() + payload.len());
+    let mut out = Vec::with_capacity(
+        1 + 1 + CONTEXT.len() + 3 * 9 + protected.len() + EXTERNAL_AAD.len() + payload.len(),
+    );
     out.push(0x84);
     push_head(&mut out, 3, CONTEXT.len());
     out.extend_from_slice(CONTEXT);
