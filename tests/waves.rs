@@ -153,3 +153,77 @@ fn a_bad_signature_around_a_wave_boundary_is_named() {
         }
     }
 }
+
+/// The document files a wave names are read on the wave's threads, beside
+/// the signatures; the verdict must still be the sequential one: a missing
+/// or altered document is blamed on the first event that needs it, and a
+/// bad signature before it comes first.
+#[test]
+fn a_bad_document_in_a_parallel_wave_is_named_at_its_event() {
+    use ledger::core::format::{DocHash, DocId, PartyId};
+    use ledger::core::replay::RuleError;
+    use ledger::core::verify::Cause;
+    let fx = Fx::with_ledger();
+    let ann = SigningKey::from_file(&fx.p("keys/ann.key")).unwrap();
+    let mut drafted = Vec::new();
+    {
+        let mut w = Writer::open(&fx.p("led")).unwrap();
+        while w.state().count < 300 {
+            let n = w.state().count;
+            let t = Timestamp::from_unix(1_800_000_000 + n as i64).unwrap();
+            if n % 10 == 5 {
+                let bytes = format!("document {n}\n").into_bytes();
+                let kind = Kind::DocumentDrafted {
+                    doc: DocId::new(&format!("doc-{n}")).unwrap(),
+                    sha256: DocHash::of(&bytes),
+                    title: "T".into(),
+                    signatories: vec![PartyId::new("ann").unwrap()],
+                };
+                w.append(&ann, Some(t), kind, Some(&bytes)).unwrap();
+                drafted.push((n, DocHash::of(&bytes)));
+            } else {
+                let kind = Kind::Note {
+                    text: format!("note {n}"),
+                };
+                w.append(&ann, Some(t), kind, None).unwrap();
+            }
+        }
+    }
+    verify::verify_with(&fx.p("led"), &Options::default(), &mut |_| {}).unwrap();
+    let log = fx.read("led/events.cbor");
+    let ranges = events(&log);
+    for &(n, hash) in [drafted[0], drafted[13], drafted[drafted.len() - 1]].iter() {
+        let path = fx.p(&format!("led/docs/{}", hash.to_hex()));
+        let original = fs::read(&path).unwrap();
+        for damage in ["missing", "altered"] {
+            if damage == "missing" {
+                fs::remove_file(&path).unwrap();
+            } else {
+                fs::write(&path, b"something else\n").unwrap();
+            }
+            let r = verify::verify_with(&fx.p("led"), &Options::default(), &mut |_| {});
+            match r {
+                Err(VerifyError::Failed(f)) => {
+                    assert_eq!(f.event, Some(n), "{damage}: {f}");
+                    assert!(
+                        matches!(f.cause, Cause::Rule(RuleError::Document { .. })),
+                        "{damage}: {f}"
+                    );
+                }
+                other => panic!("{damage}: {other:?}"),
+            }
+            // A bad signature earlier in the same wave is the verdict.
+            let mut bad = log.clone();
+            bad[ranges[n as usize - 3].end - 10] ^= 0x01;
+            fs::write(fx.p("led/events.cbor"), &bad).unwrap();
+            let r = verify::verify_with(&fx.p("led"), &Options::default(), &mut |_| {});
+            fs::write(fx.p("led/events.cbor"), &log).unwrap();
+            match r {
+                Err(VerifyError::Failed(f)) => assert_eq!(f.event, Some(n - 3), "{f}"),
+                other => panic!("{other:?}"),
+            }
+            fs::write(&path, &original).unwrap();
+        }
+    }
+    verify::verify_with(&fx.p("led"), &Options::default(), &mut |_| {}).unwrap();
+}

@@ -17,6 +17,33 @@ use sha2::{Digest, Sha256};
 use crate::base::crypto::{Signer, SignerError};
 use crate::base::time::{TimeError, Timestamp};
 
+pub mod schema;
+
+/// The reference decoder: the first strict decoder of the format, kept as
+/// it was (ciborium `Value` trees, re-encoded and compared with the input,
+/// FORMAT §4's "simplest correct check"). [`Event::decode`] and
+/// [`Body::decode`] read valid bytes with [`schema`] and ask this one only
+/// why bytes are refused, so every refusal keeps the reference's error
+/// kind, message and offset; the fuzz target `decode_diff` and
+/// `tests/decode_diff.rs` hold [`schema`] to it.
+pub mod reference {
+    use super::{Body, Event, FormatError};
+
+    /// Decodes exactly one event; trailing bytes are an error.
+    pub fn event(stored: &[u8]) -> Result<Event, FormatError> {
+        let (value, used) = super::read_item(stored)?;
+        if used != stored.len() {
+            return Err(FormatError::Trailing(stored.len() - used));
+        }
+        Event::from_value(value, stored)
+    }
+
+    /// Decodes a payload: exactly one deterministic CBOR map, nothing after.
+    pub fn body(payload: &[u8]) -> Result<Body, FormatError> {
+        Body::decode_reference(payload)
+    }
+}
+
 /// FORMAT §5.3: the only format version.
 pub const FORMAT_VERSION: u64 = 1;
 /// FORMAT §3: the largest event, in stored bytes: what a u16 length prefix
@@ -548,8 +575,16 @@ impl Body {
         encode_value(Value::Map(m))
     }
 
-    /// Decodes a payload: exactly one deterministic CBOR map, nothing after.
+    /// Decodes a payload: exactly one deterministic CBOR map, nothing after
+    /// (read by [`schema::body`]; a refusal explained by [`reference::body`]).
     pub fn decode(payload: &[u8]) -> Result<Body, FormatError> {
+        match schema::body(payload) {
+            Some(body) => Ok(body),
+            None => reference::body(payload),
+        }
+    }
+
+    fn decode_reference(payload: &[u8]) -> Result<Body, FormatError> {
         let value = decode_exact(payload, "the payload")?;
         let Value::Map(entries) = value else {
             return Err(FormatError::Envelope(format!(
@@ -921,13 +956,14 @@ pub struct Event {
 }
 
 impl Event {
-    /// Decodes exactly one event; trailing bytes are an error.
+    /// Decodes exactly one event; trailing bytes are an error. Read by
+    /// [`schema::event`] from the stored bytes; a refusal is explained by
+    /// [`reference::event`], whose verdict it is.
     pub fn decode(stored: &[u8]) -> Result<Event, FormatError> {
-        let (value, used) = read_item(stored)?;
-        if used != stored.len() {
-            return Err(FormatError::Trailing(stored.len() - used));
+        match schema::event(stored) {
+            Some(event) => Ok(event),
+            None => reference::event(stored),
         }
-        Event::from_value(value, stored)
     }
 
     /// Builds an event from a signed payload. The result is decoded again
@@ -1058,7 +1094,7 @@ impl Event {
                 signature.len()
             ))
         })?;
-        let body = Body::decode(&payload)?;
+        let body = Body::decode_reference(&payload)?;
         Ok(Event {
             body,
             kid,
@@ -1195,14 +1231,44 @@ pub fn party_proof_message(
     ]))
 }
 
-/// FORMAT §5.2: `["Signature1", protected, external_aad, payload]`.
+/// FORMAT §5.2: `["Signature1", protected, external_aad, payload]`, built
+/// directly into one buffer of its exact size (the heads are those
+/// [`encode_value`] writes: a test holds them equal).
 pub fn sig_structure(protected: &[u8], payload: &[u8]) -> Vec<u8> {
-    encode_value(Value::Array(vec![
-        text("Signature1"),
-        bytes(protected),
-        bytes(EXTERNAL_AAD),
-        bytes(payload),
-    ]))
+    const CONTEXT: &[u8] = b"Signature1";
+    let mut out = Vec::with_capacity(
+        1 + 1 + CONTEXT.len() + 3 * 9 + protected.len() + EXTERNAL_AAD.len() + payload.len(),
+    );
+    out.push(0x84);
+    push_head(&mut out, 3, CONTEXT.len());
+    out.extend_from_slice(CONTEXT);
+    for b in [protected, EXTERNAL_AAD, payload] {
+        push_head(&mut out, 2, b.len());
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+/// A CBOR head of major type `major` and argument `n`, shortest form.
+fn push_head(out: &mut Vec<u8>, major: u8, n: usize) {
+    let n = n as u64;
+    let m = major << 5;
+    match n {
+        0..=23 => out.push(m | n as u8),
+        24..=0xff => out.extend_from_slice(&[m | 24, n as u8]),
+        0x100..=0xffff => {
+            out.push(m | 25);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(m | 26);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(m | 27);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
 }
 
 /// Encodes a value deterministically: maps sorted by encoded key.

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::base::crypto::Fingerprint;
-use crate::core::format::{Event, EventHash, FormatError, Frame, LogReader, PartyId, ReadError};
+use crate::core::format::{
+    DocHash, Event, EventHash, FormatError, Frame, Kind, LogReader, PartyId, ReadError,
+};
 use crate::core::replay::{Checked, KeyRing, RuleError, State, Verified};
 use crate::core::store::{Access, Store, StoreError, LOG_FILE};
 use crate::tlog::merkle::Hash;
@@ -456,17 +458,56 @@ pub(crate) fn check_wave(
     items: &[(u64, std::ops::Range<usize>)],
     keys: Option<&KeyRing>,
 ) -> Vec<Result<Checked, FormatError>> {
-    let work = |chunk: &[(u64, std::ops::Range<usize>)]| -> Vec<_> {
-        chunk
+    check_wave_docs(buf, items, keys, None).0
+}
+
+/// What the document files named in a wave hold, checked by the wave's
+/// threads alongside the signatures ([`Store::check_doc`]'s answer for
+/// each hash a drafted or amended event names). Replay still asks for each
+/// document when its rules reach it (FORMAT §6 step 9), and gets this
+/// answer, or the store's for a hash the wave did not name.
+struct Prechecked<'a> {
+    store: &'a Store,
+    docs: std::collections::HashMap<DocHash, Result<(), String>>,
+}
+
+impl crate::core::replay::Documents for Prechecked<'_> {
+    fn check(&self, hash: &DocHash) -> Result<(), String> {
+        match self.docs.get(hash) {
+            Some(answer) => answer.clone(),
+            None => self.store.check_doc(hash),
+        }
+    }
+}
+
+type DocAnswers = Vec<(DocHash, Result<(), String>)>;
+
+/// [`check_wave`], also checking on the same threads the document files
+/// that the wave's events draft or amend, if `store` is given.
+fn check_wave_docs(
+    buf: &[u8],
+    items: &[(u64, std::ops::Range<usize>)],
+    keys: Option<&KeyRing>,
+    store: Option<&Store>,
+) -> (Vec<Result<Checked, FormatError>>, DocAnswers) {
+    let work = |chunk: &[(u64, std::ops::Range<usize>)]| {
+        let mut docs = Vec::new();
+        let checked = chunk
             .iter()
             .map(|(_, r)| {
                 let event = Event::decode(&buf[r.clone()])?;
+                if let (Some(store), Kind::DocumentDrafted { sha256, .. })
+                | (Some(store), Kind::DocumentAmended { sha256, .. }) = (store, &event.body.kind)
+                {
+                    docs.push((*sha256, store.check_doc(sha256)));
+                }
                 Ok(match keys {
                     Some(k) => Checked::new(k, event),
                     None => Checked::unchecked(event),
                 })
             })
-            .collect()
+            .collect();
+        (checked, docs)
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads == 1 || items.len() < 64 {
@@ -478,10 +519,13 @@ pub(crate) fn check_wave(
             .chunks(per)
             .map(|c| scope.spawn(move || work(c)))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+        let (mut checked, mut docs) = (Vec::with_capacity(items.len()), Vec::new());
+        for h in handles {
+            let (c, d) = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            checked.extend(c);
+            docs.extend(d);
+        }
+        (checked, docs)
     })
 }
 
@@ -627,7 +671,12 @@ fn replay_snapshot(
                 }
             }
         }
-        let checked = check_wave(&buf, &items, state.as_ref().map(|s| &s.keys));
+        let (checked, docs) =
+            check_wave_docs(&buf, &items, state.as_ref().map(|s| &s.keys), Some(store));
+        let docs = Prechecked {
+            store,
+            docs: docs.into_iter().collect(),
+        };
         for ((offset, _), c) in items.iter().zip(checked) {
             let index = state.as_ref().map_or(0, |s| s.count);
             let c = c.map_err(|e| format_failure(store, file_len, index, *offset, e))?;
@@ -639,7 +688,7 @@ fn replay_snapshot(
                     v
                 }
                 Some(s) => s
-                    .apply_checked(c, store)
+                    .apply_checked(c, &docs)
                     .map_err(|e| failure(Some(index), *offset, e))?,
             };
             last.0 = *offset;
