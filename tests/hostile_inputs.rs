@@ -462,7 +462,7 @@ fn check_proof_refuses_a_bundle_file_too_large_or_not_regular() {
     sparse(&fx.p("big.bundle"), 8 << 30);
     capped(&fx, &["check-proof", "big.bundle", "--trust", "trust"]).fails(
         2,
-        "big.bundle is 8589934592 bytes, more than the 4 MiB a file of a proof bundle from `ledger prove` may have",
+        "big.bundle is 8589934592 bytes, more than the 4 MiB a file of a proof from `ledger prove` may have",
     );
     mkfifo(&fx, "fifo.bundle");
     capped(&fx, &["check-proof", "fifo.bundle", "--trust", "trust"])

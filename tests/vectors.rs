@@ -592,3 +592,23 @@ fn print_vectors() {
     println!("----- §13.12 -----\n{}", render(&signer_vectors().0));
     println!("----- §20.5 -----\n{}", render(&offline_vectors().0));
 }
+
+/// FORMAT §21.1: the tlog-proof test vector.
+#[test]
+fn tlog_proof_vector() {
+    let p = ledger::tlog::proof::TlogProof {
+        extra: Some(b"entry".to_vec()),
+        index: 5,
+        proof: vec![[1; 32], [2; 32]],
+        checkpoint:
+            "example.com/log\n7\nAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n\n— x AAAA\n"
+                .as_bytes()
+                .to_vec(),
+    };
+    let text = "c2sp.org/tlog-proof@v1\nextra ZW50cnk=\nindex 5\nAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\nAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\n\nexample.com/log\n7\nAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n\n— x AAAA\n";
+    assert_eq!(p.encode(), text.as_bytes());
+    assert_eq!(
+        ledger::tlog::proof::TlogProof::parse(text.as_bytes()).unwrap(),
+        p
+    );
+}

@@ -176,6 +176,30 @@ pub fn prove_event(
     index: u64,
     checkpoint: Option<Vec<u8>>,
 ) -> Result<Bundle, CheckpointError> {
+    let p = prove_included(dir, index, checkpoint)?;
+    Ok(Bundle::Inclusion {
+        index: p.index,
+        event: p.event,
+        proof: p.proof,
+        checkpoint: p.checkpoint,
+    })
+}
+
+/// A checked inclusion proof: what every format of it carries (FORMAT §14,
+/// §21).
+pub(crate) struct Included {
+    pub index: u64,
+    pub event: Vec<u8>,
+    pub proof: Vec<Hash>,
+    pub checkpoint: Vec<u8>,
+}
+
+/// [`prove_event`]'s proof, checked, before it is put in a format.
+pub(crate) fn prove_included(
+    dir: &Path,
+    index: u64,
+    checkpoint: Option<Vec<u8>>,
+) -> Result<Included, CheckpointError> {
     let note_bytes = given_or_latest(dir, checkpoint)?;
     let tree = TreeIndex::read(dir)?;
     let cp = parse_for(&note_bytes, tree.origin())?;
@@ -190,7 +214,7 @@ pub fn prove_event(
         .map_err(|source| LedgerProblem::EventUndecodable { index, source })?;
     merkle::verify_inclusion(index, size, &decoded.leaf_hash(), &proof, cp.root())
         .map_err(ProofFailure::Unchecked)?;
-    Ok(Bundle::Inclusion {
+    Ok(Included {
         index,
         event,
         proof,
@@ -364,9 +388,19 @@ pub fn check_bundle(
     trusted: &[TrustedKey],
     policy: Option<&WitnessPolicy>,
 ) -> Result<Proven, CheckpointError> {
+    check_decoded(Bundle::decode(bytes)?, trusted, policy)
+}
+
+/// [`check_bundle`] of a bundle already decoded (or made from a C2SP
+/// tlog-proof, which carries the same evidence, FORMAT §21.1).
+pub(crate) fn check_decoded(
+    bundle: Bundle,
+    trusted: &[TrustedKey],
+    policy: Option<&WitnessPolicy>,
+) -> Result<Proven, CheckpointError> {
     let keys: Vec<(String, PublicKey)> = trusted.iter().cloned().map(TrustedKey::pair).collect();
     let trusted_pairs = keys.as_slice();
-    match Bundle::decode(bytes)? {
+    match bundle {
         Bundle::Inclusion {
             index,
             event,
@@ -379,13 +413,7 @@ pub fn check_bundle(
             if let Some(p) = policy {
                 require_quorum(&c, p)?;
             }
-            if ev.body.seq != index {
-                return Err(BundleFailure::IndexMismatch {
-                    index,
-                    seq: ev.body.seq,
-                }
-                .into());
-            }
+            check_index(index, &ev)?;
             let size = c.checkpoint().size();
             merkle::verify_inclusion(index, size, &ev.leaf_hash(), &proof, c.checkpoint().root())
                 .map_err(|source| ProofFailure::NotIncluded {
@@ -393,63 +421,14 @@ pub fn check_bundle(
                 size,
                 source,
             })?;
-            let genesis = matches!(ev.body.kind, Kind::LedgerCreated { .. });
-            if genesis != (index == 0) || ev.body.prev.is_some() != (index > 0) {
-                return Err(BundleFailure::GenesisPlace {
-                    index,
-                    kind: ev.body.kind.name(),
-                }
-                .into());
-            }
-            let author = &ev.body.author;
-            let holders: Vec<&TrustedKey> =
-                trusted.iter().filter(|t| t.key.kid() == ev.kid).collect();
-            if holders.is_empty() {
-                return Err(BundleFailure::UntrustedSigner { index, kid: ev.kid }.into());
-            }
-            // The key must be one the auditor bound to the author: a
-            // trusted key of another party proves nothing about this one.
-            let Some(t) = holders.iter().find(|t| t.party.as_ref() == Some(author)) else {
-                let t = holders[0];
-                return Err(BundleFailure::NotTheAuthorsKey {
-                    index,
-                    author: author.to_string(),
-                    key: t.label.clone(),
-                    bound: t.party.as_ref().map(ToString::to_string),
-                }
-                .into());
-            };
-            if let Kind::LedgerCreated { parties, .. } = &ev.body.kind {
-                if parties.get(author) != Some(&t.key.to_bytes()) {
-                    return Err(BundleFailure::GenesisAuthor {
-                        author: author.to_string(),
-                    }
-                    .into());
-                }
-            }
-            if !t.key.verify_strict(&ev.to_be_signed(), &ev.signature) {
-                return Err(BundleFailure::BadSignature {
-                    index,
-                    key: t.label.clone(),
-                }
-                .into());
-            }
-            let label = &t.label;
+            let event = check_event(index, &ev, trusted)?;
             Ok(Proven {
                 kind: "inclusion",
                 origin,
                 size,
                 root: hex::encode(c.checkpoint().root()),
                 old_size: None,
-                event: Some(ProvenEvent {
-                    index,
-                    hash: ev.hash().to_string(),
-                    kind: ev.body.kind.name(),
-                    author: ev.body.author.to_string(),
-                    time: ev.body.time.to_string(),
-                    key: label.clone(),
-                    party: author.to_string(),
-                }),
+                event: Some(event),
                 cosigned_by: c.cosigned_by(),
                 signed_by: c.signed_by,
             })
@@ -481,4 +460,75 @@ pub fn check_bundle(
             })
         }
     }
+}
+
+/// The bundle's index must be the event's own number.
+pub(crate) fn check_index(index: u64, ev: &Event) -> Result<(), CheckpointError> {
+    if ev.body.seq != index {
+        return Err(BundleFailure::IndexMismatch {
+            index,
+            seq: ev.body.seq,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The checks of an included event that need no other event (see
+/// [`check_bundle`]): its place if it is the genesis, a trusted key bound
+/// to its author, and its signature by that key.
+pub(crate) fn check_event(
+    index: u64,
+    ev: &Event,
+    trusted: &[TrustedKey],
+) -> Result<ProvenEvent, CheckpointError> {
+    let genesis = matches!(ev.body.kind, Kind::LedgerCreated { .. });
+    if genesis != (index == 0) || ev.body.prev.is_some() != (index > 0) {
+        return Err(BundleFailure::GenesisPlace {
+            index,
+            kind: ev.body.kind.name(),
+        }
+        .into());
+    }
+    let author = &ev.body.author;
+    let holders: Vec<&TrustedKey> = trusted.iter().filter(|t| t.key.kid() == ev.kid).collect();
+    if holders.is_empty() {
+        return Err(BundleFailure::UntrustedSigner { index, kid: ev.kid }.into());
+    }
+    // The key must be one the auditor bound to the author: a
+    // trusted key of another party proves nothing about this one.
+    let Some(t) = holders.iter().find(|t| t.party.as_ref() == Some(author)) else {
+        let t = holders[0];
+        return Err(BundleFailure::NotTheAuthorsKey {
+            index,
+            author: author.to_string(),
+            key: t.label.clone(),
+            bound: t.party.as_ref().map(ToString::to_string),
+        }
+        .into());
+    };
+    if let Kind::LedgerCreated { parties, .. } = &ev.body.kind {
+        if parties.get(author) != Some(&t.key.to_bytes()) {
+            return Err(BundleFailure::GenesisAuthor {
+                author: author.to_string(),
+            }
+            .into());
+        }
+    }
+    if !t.key.verify_strict(&ev.to_be_signed(), &ev.signature) {
+        return Err(BundleFailure::BadSignature {
+            index,
+            key: t.label.clone(),
+        }
+        .into());
+    }
+    Ok(ProvenEvent {
+        index,
+        hash: ev.hash().to_string(),
+        kind: ev.body.kind.name(),
+        author: ev.body.author.to_string(),
+        time: ev.body.time.to_string(),
+        key: t.label.clone(),
+        party: author.to_string(),
+    })
 }

@@ -22,6 +22,7 @@ use crate::core::store::StoreError;
 use crate::core::writer::WriteError;
 use crate::tlog::merkle::{MerkleError, ProofError};
 use crate::tlog::note::NoteError;
+use crate::tlog::proof::TlogProofError;
 use crate::tlog::tiles::{TileError, CHECKPOINT_FILE};
 use crate::tlog::witness::WitnessError;
 
@@ -67,6 +68,40 @@ pub enum Refutation {
     /// and entries do not agree.
     #[error(transparent)]
     Published(#[from] PublishedFailure),
+    /// A tlog-proof or COSE Receipt does not prove what it claims
+    /// (FORMAT §21).
+    #[error(transparent)]
+    Standard(#[from] StandardFailure),
+}
+
+/// A standard proof (FORMAT §21: a C2SP tlog-proof, an RFC 9942 COSE
+/// Receipt) does not prove what it claims.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StandardFailure {
+    /// The receipt's key (by kid) is none of the trusted keys.
+    #[error("the receipt is signed by the key with kid {} (the SHA-256 of its 32 bytes), which is not among the trusted keys", hex::encode(.kid))]
+    ReceiptUntrusted { kid: [u8; 32] },
+    /// The receipt's signature does not verify over the root that its
+    /// proof rebuilds from the event's leaf hash.
+    #[error("the receipt's signature by {key} does not verify over the root its proof rebuilds from event {index} in a tree of {size}: the receipt, its proof or the event is not the one the log signed")]
+    ReceiptSignature { index: u64, size: u64, key: String },
+    /// The receipt's proof cannot be a proof of its index in its tree.
+    #[error("the receipt's inclusion proof of event {index} in a tree of {size}: {source}")]
+    ReceiptProof {
+        index: u64,
+        size: u64,
+        source: ProofError,
+    },
+    /// The receipt's issuer is not the event's ledger.
+    #[error("the receipt is issued by {issuer:?}, but the event is of ledger {origin:?}")]
+    IssuerDiffers { issuer: String, origin: String },
+    /// A tlog-proof's extra data and the entry given are not the same.
+    #[error("the tlog-proof's extra data is not the event given with --entry")]
+    EntryDiffers,
+    /// A receipt carries no cosignatures: no witness policy is met.
+    #[error("a COSE receipt carries no witness cosignatures, so it cannot meet the witness policy; use a tlog-proof or a bundle of a cosigned checkpoint")]
+    NoCosignatures,
 }
 
 /// A ledger's log or tree and a checkpoint disagree, or the log holds
@@ -300,6 +335,22 @@ pub enum Request {
     /// The bytes given are not a proof bundle (FORMAT §14).
     #[error("not a proof bundle (FORMAT §14): {0}")]
     Bundle(BundleProblem),
+    /// The bytes given start as a tlog-proof but are not one (FORMAT §21.1).
+    #[error("not a tlog-proof (FORMAT §21.1): {0}")]
+    TlogProof(TlogProofError),
+    /// The bytes given start as a COSE Receipt but are not one of ours
+    /// (FORMAT §21.2).
+    #[error("not a COSE receipt (FORMAT §21.2): {0}")]
+    Receipt(ReceiptProblem),
+    /// A proof that does not carry its event, and none given.
+    #[error("this proof does not carry the event it proves: give the event's stored bytes with --entry FILE (`ledger export DIR --event N` writes them to event-N.cbor)")]
+    NoEntry,
+    /// `check-proof --entry` with a bundle, which carries its event.
+    #[error("--entry is for a COSE receipt or a tlog-proof; a proof bundle carries its event")]
+    EntryForBundle,
+    /// `prove --format cose-receipt --key K`: K did not sign the checkpoint.
+    #[error("--key is not a key that signed the checkpoint of size {size}: a receipt is signed by the log key that signs checkpoints (`ledger checkpoint`)")]
+    ReceiptKey { size: u64 },
     /// `prove --event`: the event is not in the checkpoint's tree.
     #[error("event {index} is not in the checkpoint, whose tree has {size} events (0 to {})", .size.saturating_sub(1))]
     NotInCheckpoint { index: u64, size: u64 },
@@ -345,6 +396,22 @@ pub enum Request {
         size: u64,
         status: String,
     },
+}
+
+/// How bytes given as a COSE Receipt are not one of ours (FORMAT §21.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptProblem {
+    #[error("{len} bytes, more than the {limit}-byte limit")]
+    TooLarge { len: usize, limit: usize },
+    #[error("{what} is not one CBOR item")]
+    NotCbor { what: &'static str },
+    #[error("{len} bytes after {what}")]
+    Trailing { what: &'static str, len: usize },
+    #[error("{what} is not in deterministic encoding (FORMAT §4)")]
+    NotDeterministic { what: &'static str },
+    #[error("expected {0}")]
+    Shape(&'static str),
 }
 
 /// How bytes given as a proof bundle are not one (FORMAT §14).
@@ -462,5 +529,11 @@ impl From<PublishRequest> for CheckpointError {
 impl From<BundleProblem> for CheckpointError {
     fn from(p: BundleProblem) -> Self {
         CheckpointError::Usage(Request::Bundle(p))
+    }
+}
+
+impl From<StandardFailure> for CheckpointError {
+    fn from(f: StandardFailure) -> Self {
+        CheckpointError::Refuted(Refutation::Standard(f))
     }
 }

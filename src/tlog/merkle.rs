@@ -138,6 +138,20 @@ pub fn verify_inclusion(
     proof: &[Hash],
     root: &Hash,
 ) -> Result<(), ProofError> {
+    check_root("tree", root_from_inclusion(index, size, leaf, proof)?, root)
+}
+
+/// RFC 9162 §2.1.3.2 without the last comparison: the root that `proof`
+/// leads to from the leaf with hash `leaf` at `index` in a tree of `size`
+/// leaves. For a signature over the root (a COSE Receipt signs the root it
+/// proves, RFC 9942 §4.2), which the caller then checks; anything else
+/// should call [`verify_inclusion`].
+pub fn root_from_inclusion(
+    index: u64,
+    size: u64,
+    leaf: &Hash,
+    proof: &[Hash],
+) -> Result<Hash, ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
@@ -176,7 +190,7 @@ pub fn verify_inclusion(
             found: proof.len(),
         });
     }
-    check_root("tree", r, root)
+    Ok(r)
 }
 
 /// RFC 9162 §2.1.4.2: checks that `proof` proves the tree of `old` leaves

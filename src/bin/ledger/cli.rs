@@ -235,17 +235,28 @@ pub(crate) enum Command {
         /// The checkpoint to prove against (default: the largest in DIR/checkpoints/)
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
-        /// Where to write the bundle
+        /// Where to write the proof
         #[arg(long, short)]
         out: PathBuf,
+        /// The proof's format: a bundle (FORMAT §14), a C2SP tlog-proof or an RFC 9942 COSE receipt (FORMAT §21; --event only)
+        #[arg(long, value_enum, default_value = "bundle")]
+        format: ProofFormat,
+        /// With --format cose-receipt: the log key that signs the receipt (it must have signed the checkpoint)
+        #[arg(long)]
+        key: Option<PathBuf>,
+        #[command(flatten)]
+        pass: PassArgs,
     },
-    /// Check a proof bundle (or an event of a published directory, with --event) with nothing but trusted public keys
+    /// Check a proof bundle, a tlog-proof or a COSE receipt (or an event of a published directory, with --event) with nothing but trusted public keys
     CheckProof {
-        /// A bundle from `ledger prove`, or a directory from `ledger publish`
+        /// A proof from `ledger prove` (any --format), or a directory from `ledger publish`
         bundle: PathBuf,
         /// With a published directory: the event to prove from its tiles
         #[arg(long)]
         event: Option<u64>,
+        /// The event's stored bytes (`ledger export`'s event-N.cbor), for a COSE receipt, which does not carry them
+        #[arg(long, value_name = "FILE")]
+        entry: Option<PathBuf>,
         /// The trusted public keys: FILE, DIR (its .pub files) or PARTY=FILE|DIR. An event must be signed by a key bound to its author: PARTY=, or else the file name (most.pub is party most's). Parties' and log keys
         #[arg(long, value_name = "PATH", required = true)]
         trust: Vec<PathBuf>,
@@ -613,6 +624,17 @@ impl PassArgs {
         self.check_used()?;
         Ok(key)
     }
+}
+
+/// The formats of `ledger prove`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ProofFormat {
+    /// A proof bundle (FORMAT §14)
+    Bundle,
+    /// A C2SP tlog-proof, the event in its extra data (FORMAT §21.1)
+    TlogProof,
+    /// An RFC 9942 COSE receipt, signed with --key (FORMAT §21.2)
+    CoseReceipt,
 }
 
 #[derive(Subcommand)]

@@ -67,6 +67,7 @@ pub(crate) fn written_line(written: &checkpoint::Written) -> String {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn prove(
     out: &Out,
     dir: PathBuf,
@@ -74,24 +75,61 @@ pub(crate) fn prove(
     from: Option<PathBuf>,
     cp: Option<PathBuf>,
     to: PathBuf,
+    format: ProofFormat,
+    key: Option<PathBuf>,
+    pass: PassArgs,
 ) -> Result<(), Failure> {
+    // Arguments first (FORMAT §21): only an event has the standard
+    // formats, and only a receipt is signed here.
+    match (format, event, &key) {
+        (ProofFormat::Bundle, _, Some(_)) | (ProofFormat::TlogProof, _, Some(_)) => {
+            return Err(Failure::usage(
+                "--key is for --format cose-receipt: a bundle or tlog-proof carries the log's checkpoint instead",
+            ))
+        }
+        (ProofFormat::CoseReceipt, _, None) => {
+            return Err(Failure::usage(
+                "--format cose-receipt needs --key FILE: the log key that signs checkpoints",
+            ))
+        }
+        (ProofFormat::TlogProof | ProofFormat::CoseReceipt, None, _) => {
+            return Err(Failure::usage(
+                "--format tlog-proof and cose-receipt prove an event: give --event N",
+            ))
+        }
+        _ => {}
+    }
+    let signing = key.as_deref().map(|k| pass.load(k)).transpose()?;
     let cp = cp.as_deref().map(read_file).transpose()?;
-    let bundle = match (event, from) {
-        (Some(n), _) => bundle::prove_event(&dir, n, cp)?,
-        (None, Some(f)) => bundle::prove_growth(&dir, read_file(&f)?, cp)?,
-        (None, None) => return Err(Failure::usage("give --event or --from")),
+    let (bytes, kind, what) = match (event, from, signing.as_ref()) {
+        (Some(n), _, _) if format == ProofFormat::TlogProof => (
+            ledger::proofs::standard::prove_tlog_proof(&dir, n, cp)?,
+            "tlog-proof",
+            "C2SP tlog-proof",
+        ),
+        (Some(n), _, Some(k)) => (
+            ledger::proofs::standard::prove_receipt(&dir, n, cp, k)?,
+            "cose-receipt",
+            "RFC 9942 COSE receipt",
+        ),
+        (Some(n), _, None) => (
+            bundle::prove_event(&dir, n, cp)?.encode(),
+            "inclusion",
+            "inclusion proof bundle",
+        ),
+        (None, Some(f), _) => (
+            bundle::prove_growth(&dir, read_file(&f)?, cp)?.encode(),
+            "consistency",
+            "consistency proof bundle",
+        ),
+        (None, None, _) => return Err(Failure::usage("give --event or --from")),
     };
-    let bytes = bundle.encode();
     write_new_file(&to, &bytes)?;
-    let kind = match bundle {
-        bundle::Bundle::Inclusion { .. } => "inclusion",
-        bundle::Bundle::Consistency { .. } => "consistency",
-    };
     if out.json {
         return out.print(serde_json::json!({"path": to, "kind": kind, "bytes": bytes.len()}));
     }
     out.info(format_args!(
-        "{}: {kind} proof bundle, {} bytes",
+        "{}: {what}, {} bytes",
         to.display(),
         bytes.len()
     ))
@@ -101,6 +139,7 @@ pub(crate) fn check_proof(
     out: &Out,
     bundle: PathBuf,
     event: Option<u64>,
+    entry: Option<PathBuf>,
     trust: Vec<PathBuf>,
     witnesses: WitnessPolicyArgs,
 ) -> Result<(), Failure> {
@@ -121,11 +160,23 @@ pub(crate) fn check_proof(
         }
         (false, None) => read_input(
             &bundle,
-            ledger::proofs::checkpoint::MAX_BUNDLE_BYTES as u64,
-            "a proof bundle from `ledger prove`",
+            ledger::proofs::standard::MAX_PROOF_BYTES
+                .max(ledger::proofs::checkpoint::MAX_BUNDLE_BYTES) as u64,
+            "a proof from `ledger prove`",
         )?,
     };
-    let proven = bundle::check_bundle(&bytes, &trusted, policy.as_ref())?;
+    let entry = entry
+        .as_deref()
+        .map(|e| {
+            read_input(
+                e,
+                ledger::core::format::MAX_EVENT_BYTES as u64,
+                "an event's stored bytes (`ledger export`'s event-N.cbor)",
+            )
+        })
+        .transpose()?;
+    let proven =
+        ledger::proofs::standard::check_proof(&bytes, entry.as_deref(), &trusted, policy.as_ref())?;
     if json {
         out.print(format_args!(
             "{}",
