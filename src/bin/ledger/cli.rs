@@ -626,14 +626,16 @@ impl PassArgs {
     }
 }
 
-/// The formats of `ledger prove`.
+/// The formats of `ledger prove`. Plain comments, not doc comments, on
+/// the variants: documented values would turn `prove --help` into clap's
+/// two-line layout, and `--help` keeps one line per argument.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum ProofFormat {
-    /// A proof bundle (FORMAT §14)
+    // A proof bundle (FORMAT §14)
     Bundle,
-    /// A C2SP tlog-proof, the event in its extra data (FORMAT §21.1)
+    // A C2SP tlog-proof, the event in its extra data (FORMAT §21.1)
     TlogProof,
-    /// An RFC 9942 COSE receipt, signed with --key (FORMAT §21.2)
+    // An RFC 9942 COSE receipt, signed with --key (FORMAT §21.2)
     CoseReceipt,
 }
 
