@@ -2598,7 +2598,11 @@ fn import_a_bad_event_mid_group_lands_nothing_of_its_group() {
     args.push("--json".into());
     let out = ok(ledger(args));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((v["count"].as_u64(), v["groups"].as_u64()), (Some(100), Some(2)), "{v}");
+    assert_eq!(
+        (v["count"].as_u64(), v["groups"].as_u64()),
+        (Some(100), Some(2)),
+        "{v}"
+    );
     assert_eq!(read_log(&copy2), full);
     ok(ledger([OsStr::new("verify"), copy2.as_os_str()]));
 }
@@ -2687,7 +2691,11 @@ fn sigkill_during_import_leaves_whole_groups() {
             ok(out);
         }
         let log = read_log(&copy);
-        assert_eq!(log[..], full[..log.len()], "the log is not a prefix of the import");
+        assert_eq!(
+            log[..],
+            full[..log.len()],
+            "the log is not a prefix of the import"
+        );
         // The next writer cuts a torn tail and goes on from a group's end.
         let after = ok(bed.note(&copy, 0, "after the import"));
         assert!(appended(&after.stdout).is_some());
@@ -2695,11 +2703,17 @@ fn sigkill_during_import_leaves_whole_groups() {
         let (_, v) = head_json(&copy);
         let count = v["count"].as_u64().unwrap() as usize;
         let end = split_events(&log).unwrap()[count - 2].end;
-        assert!(ends.contains(&end), "the log ends at {end}, not a group's end {ends:?}");
+        assert!(
+            ends.contains(&end),
+            "the log ends at {end}, not a group's end {ends:?}"
+        );
         assert_eq!(log[..end], full[..end]);
         seen.insert(end);
     }
     // The append above replayed (and so checked) the whole log each time.
     ok(ledger([OsStr::new("verify"), copy.as_os_str()]));
-    eprintln!("import killed {kills} times; logs ended at {} distinct group ends", seen.len());
+    eprintln!(
+        "import killed {kills} times; logs ended at {} distinct group ends",
+        seen.len()
+    );
 }

@@ -1635,8 +1635,7 @@ impl<R: std::io::Read> GroupReader<R> {
                     n
                 }
                 crate::core::format::Frame::NeedMore
-                    if self.eof
-                        || self.buf.len() - pos <= crate::core::format::MAX_EVENT_BYTES =>
+                    if self.eof || self.buf.len() - pos <= crate::core::format::MAX_EVENT_BYTES =>
                 {
                     return Err((index, at, ImportProblem::Truncated))
                 }
