@@ -13,7 +13,8 @@
 //! debug build). `scripts/crash-test` runs the long ones: it sets the
 //! environment variables read here (LEDGER_CRASH_KILLS, LEDGER_REPAIR_KILLS,
 //! LEDGER_CRASH_ROTATE, LEDGER_CONCURRENT_WRITERS, LEDGER_CONCURRENT_APPENDS,
-//! LEDGER_CHAOS_APPENDS, LEDGER_INIT_RACES, LEDGER_PREFIXES). Random tests
+//! LEDGER_CHAOS_APPENDS, LEDGER_INIT_RACES, LEDGER_IMPORT_KILLS,
+//! LEDGER_PREFIXES). Random tests
 //! print their seed; LEDGER_SEED=N replays one.
 //!
 //! Tests that need to mount (a small tmpfs, a read-only bind mount) run as
@@ -2494,4 +2495,225 @@ fn append_after_a_crash_in_torn_tail_removal_removes_the_tail() {
     );
     t.record(&out);
     t.settled();
+}
+
+// ---------------------------------------------------------------------------
+// Streaming import (issue 17.3): groups of at most 4 MiB, each checked
+// whole before any of it is written, one fdatasync each.
+
+/// The most event bytes of one import group (`IMPORT_GROUP_BYTES`).
+const IMPORT_GROUP: usize = 4 << 20;
+
+/// A ledger `base` and an import file of `n` notes of 60,000 bytes that
+/// continue it (about 69 events per group), made with the library's
+/// writer on a copy (`full`), which then holds what a good import makes.
+/// Returns (base, the full log, the import file, its events' ranges).
+fn big_import(bed: &Bed, n: usize) -> (PathBuf, Vec<u8>, Vec<u8>, Vec<Range<usize>>) {
+    use ledger::base::crypto::SigningKey;
+    use ledger::core::format::Kind;
+    let base = bed.init("base");
+    let full = bed.path("full");
+    copy_dir(&base, &full);
+    let keys = [0, 1].map(|i| SigningKey::from_file(bed.key(i)).unwrap());
+    let mut w = ledger::core::writer::Writer::open(&full).unwrap();
+    for i in 0..n {
+        let text = format!("{i:06}{}", "x".repeat(60_000 - 6));
+        w.append(&keys[i % 2], None, Kind::Note { text }, None)
+            .unwrap();
+    }
+    drop(w);
+    let log = read_log(&full);
+    let file = log[read_log(&base).len()..].to_vec();
+    let ranges = split_events(&file).unwrap();
+    assert_eq!(ranges.len(), n);
+    (base, log, file, ranges)
+}
+
+/// Events of the file in the groups the import makes.
+fn import_groups(ranges: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    while start < ranges.len() {
+        let from = ranges[start].start;
+        let mut end = start + 1;
+        while end < ranges.len() && ranges[end].end - from <= IMPORT_GROUP {
+            end += 1;
+        }
+        groups.push(start..end);
+        start = end;
+    }
+    groups
+}
+
+fn import_args(dir: &Path, file: &Path) -> Vec<String> {
+    vec![
+        "import".into(),
+        dir.display().to_string(),
+        file.display().to_string(),
+    ]
+}
+
+/// A bad signature in the middle of the second group: the first group is
+/// committed (and verifies), nothing of the second is written, and the
+/// message names the event's index and offset in the file. The good file
+/// then imports in two groups, byte for byte what the writer made.
+#[test]
+fn import_a_bad_event_mid_group_lands_nothing_of_its_group() {
+    let bed = Bed::new();
+    let (base, full, file, ranges) = big_import(&bed, 100);
+    let groups = import_groups(&ranges);
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    let base_len = read_log(&base).len();
+    let bad_index = groups[1].start + groups[1].len() / 2;
+    let mut bad = file.clone();
+    // The last byte of an event is the signature's.
+    bad[ranges[bad_index].end - 1] ^= 1;
+    let bad_path = bed.path("bad.cbor");
+    fs::write(&bad_path, &bad).unwrap();
+    let copy = bed.path("copy");
+    copy_dir(&base, &copy);
+    let out = ledger(import_args(&copy, &bad_path));
+    assert_clean_failure(
+        &out,
+        &[&format!(
+            "event {bad_index} of the file (byte offset {})",
+            ranges[bad_index].start
+        )],
+    );
+    let committed = groups[0].len();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("the first {committed} events")),
+        "{}",
+        describe(&out)
+    );
+    let first_end = base_len + ranges[groups[0].end - 1].end;
+    assert_eq!(read_log(&copy), full[..first_end]);
+    ok(ledger([OsStr::new("verify"), copy.as_os_str()]));
+    // The good file, onto a fresh copy: two groups, the writer's bytes.
+    let good_path = bed.path("good.cbor");
+    fs::write(&good_path, &file).unwrap();
+    let copy2 = bed.path("copy2");
+    copy_dir(&base, &copy2);
+    let mut args = import_args(&copy2, &good_path);
+    args.push("--json".into());
+    let out = ok(ledger(args));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["count"].as_u64(), v["groups"].as_u64()),
+        (Some(100), Some(2)),
+        "{v}"
+    );
+    assert_eq!(read_log(&copy2), full);
+    ok(ledger([OsStr::new("verify"), copy2.as_os_str()]));
+}
+
+/// A truncated input, and one with bytes after its last event (part of an
+/// event, or a whole CBOR item that is no event), are refused before
+/// anything is written, naming the event and its offset.
+#[test]
+fn import_refuses_truncated_or_trailing_input_writing_nothing() {
+    let bed = Bed::new();
+    let (base, _full, file, ranges) = big_import(&bed, 100);
+    let n = ranges.len();
+    let cases: Vec<(&str, Vec<u8>, String)> = vec![
+        (
+            "truncated",
+            file[..file.len() - 7].to_vec(),
+            format!(
+                "event {} of the file (byte offset {}): the file ends inside an event; nothing was imported",
+                n - 1,
+                ranges[n - 1].start
+            ),
+        ),
+        (
+            "part of an event after the last",
+            [&file[..], &file[ranges[3].clone()][..200]].concat(),
+            format!(
+                "event {n} of the file (byte offset {}): the file ends inside an event; nothing was imported",
+                file.len()
+            ),
+        ),
+        (
+            "a CBOR item that is no event after the last",
+            [&file[..], &[0x01][..]].concat(),
+            format!("event {n} of the file (byte offset {}): ", file.len()),
+        ),
+    ];
+    for (what, input, message) in cases {
+        let path = bed.path("input.cbor");
+        fs::write(&path, &input).unwrap();
+        let before = read_log(&base);
+        let out = ledger(import_args(&base, &path));
+        assert_clean_failure(&out, &[&message]);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("nothing was imported"),
+            "{what}: {}",
+            describe(&out)
+        );
+        assert_eq!(read_log(&base), before, "{what}");
+    }
+    ok(ledger([OsStr::new("verify"), base.as_os_str()]));
+}
+
+/// SIGKILL at random moments of an import of two groups: afterwards the
+/// log is the base plus whole groups (a group's torn tail is cut by the
+/// next writer, which finds it inside the range the import marked), the
+/// next append succeeds, and the ledger verifies.
+#[test]
+fn sigkill_during_import_leaves_whole_groups() {
+    let kills = env_usize("LEDGER_IMPORT_KILLS", 4);
+    let mut rng = Rng::new(seed("sigkill_during_import_leaves_whole_groups"));
+    let bed = Bed::new();
+    let (base, full, file, ranges) = big_import(&bed, 100);
+    let groups = import_groups(&ranges);
+    let base_len = read_log(&base).len();
+    let ends: Vec<usize> = std::iter::once(base_len)
+        .chain(groups.iter().map(|g| base_len + ranges[g.end - 1].end))
+        .collect();
+    let path = bed.path("input.cbor");
+    fs::write(&path, &file).unwrap();
+    let copy = bed.path("copy");
+    let mut pace = Pace(Vec::new());
+    for _ in 0..2 {
+        let _ = fs::remove_dir_all(&copy);
+        copy_dir(&base, &copy);
+        let (out, finished) = run_and_kill(&import_args(&copy, &path), Duration::from_secs(600));
+        ok(out);
+        pace.saw(finished);
+    }
+    let mut seen = BTreeSet::new();
+    for _ in 0..kills {
+        let _ = fs::remove_dir_all(&copy);
+        copy_dir(&base, &copy);
+        let delay = pace.delay(&mut rng);
+        let (out, finished) = run_and_kill(&import_args(&copy, &path), delay);
+        if finished.is_some() {
+            ok(out);
+        }
+        let log = read_log(&copy);
+        assert_eq!(
+            log[..],
+            full[..log.len()],
+            "the log is not a prefix of the import"
+        );
+        // The next writer cuts a torn tail and goes on from a group's end.
+        let after = ok(bed.note(&copy, 0, "after the import"));
+        assert!(appended(&after.stdout).is_some());
+        let log = read_log(&copy);
+        let (_, v) = head_json(&copy);
+        let count = v["count"].as_u64().unwrap() as usize;
+        let end = split_events(&log).unwrap()[count - 2].end;
+        assert!(
+            ends.contains(&end),
+            "the log ends at {end}, not a group's end {ends:?}"
+        );
+        assert_eq!(log[..end], full[..end]);
+        seen.insert(end);
+    }
+    // The append above replayed (and so checked) the whole log each time.
+    ok(ledger([OsStr::new("verify"), copy.as_os_str()]));
+    eprintln!(
+        "import killed {kills} times; logs ended at {} distinct group ends",
+        seen.len()
+    );
 }

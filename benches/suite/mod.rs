@@ -511,6 +511,29 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
         "process start: `ledger --version`, median of 20",
         ms(start_median),
     ));
+    // The process-per-append limit: a minimal Rust binary that opens a
+    // file O_APPEND, writes 300 bytes and fdatasyncs them, started as
+    // `ledger append` is (issue 17.4).
+    let minimal = minimal_append_bin(&cache)?;
+    let limit_file = work.join("minimal-append.log");
+    let mut minimal_walls = Vec::new();
+    let limit_at = load();
+    for _ in 0..50 {
+        let r = cli::run(&minimal, &args![&limit_file], None, false)?;
+        if !r.ok {
+            return Err(format!("the minimal append binary failed: {}", r.failure()).into());
+        }
+        minimal_walls.push(r.wall);
+    }
+    let _ = fs::remove_file(&limit_file);
+    let process_limit = median(&mut minimal_walls);
+    rows.push(
+        row(
+            "process-per-append limit: minimal Rust binary, one fsync'd 300-byte O_APPEND write, median of 50",
+            ms(process_limit),
+        )
+        .at(limit_at),
+    );
     let key = &keys.files[0];
     let mut small_steady = None;
     let mut bases = vec![small];
@@ -590,6 +613,18 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
                 "≥ 0.8× fsync'd writes",
                 (1.0 / med) >= 0.8 * limits.fsync_per_s,
             )
+            .at(at),
+        );
+        rows.push(
+            row(
+                format!(
+                    "  `ledger append` at {} / process-per-append limit",
+                    label(f.events)
+                ),
+                format!("{} / {}", ms(med), ms(process_limit)),
+            )
+            .limit("process-per-append limit", med / process_limit)
+            .target("≤ 1.5×", med <= 1.5 * process_limit)
             .at(at),
         );
         notes.push(format!(
@@ -675,7 +710,7 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
                     format!("verify_strict, {t} threads"),
                     rate / limits.verify_all,
                 )
-                .target("≥ 20,000/s", rate >= 20_000.0)
+                .target("≥ 25,000/s", rate >= 25_000.0)
                 .at(at),
             );
         }
@@ -959,6 +994,43 @@ fn proofs_at(
     ));
     fs::remove_dir_all(&scratch)?;
     Ok(())
+}
+
+/// The source of the process-per-append limit's binary: std only, one
+/// `O_APPEND` write of 300 bytes and one `fdatasync`, as little start-up
+/// as a Rust program has.
+const MINIMAL_APPEND: &str = r#"
+use std::io::Write;
+fn main() {
+    let path = std::env::args_os().nth(1).expect("a path");
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open");
+    f.write_all(&[b'x'; 300]).expect("write");
+    f.sync_data().expect("fdatasync");
+}
+"#;
+
+/// Builds the minimal append binary with `rustc -O` (the release profile's
+/// optimisation) into `cache`, once per run.
+fn minimal_append_bin(cache: &Path) -> Result<PathBuf, Error> {
+    let dir = cache.join("minimal-append");
+    fs::create_dir_all(&dir)?;
+    let src = dir.join("main.rs");
+    fs::write(&src, MINIMAL_APPEND)?;
+    let bin = dir.join("minimal-append");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = std::process::Command::new(rustc)
+        .args(["-O", "--edition", "2021", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "rustc of the minimal append binary failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(bin)
 }
 
 /// Durable appends through the library's `Writer`, in one process: what a

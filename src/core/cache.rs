@@ -202,16 +202,18 @@ impl Store {
         })
     }
 
-    /// Appends one event's stored hashes and offset to the cache's tree,
-    /// which must hold exactly `hashes` hashes and `events` offsets:
-    /// otherwise it is stale and is left for a rebuild. Not fsynced: it is
-    /// derived from the log, and checked before use.
-    pub(crate) fn append_tree(
+    /// Appends events' stored hashes (`stored`, every event's in order)
+    /// and offsets to the cache's tree, which must hold exactly `hashes`
+    /// hashes and `events` offsets: otherwise it is stale and is left for
+    /// a rebuild. Not fsynced: it is derived from the log, and checked
+    /// before use. One open and one write per file for all the events (an
+    /// import's group), not one per event.
+    pub(crate) fn append_tree_many(
         &self,
         hashes: u64,
         events: u64,
         stored: &[crate::tlog::merkle::Hash],
-        offset: u64,
+        offsets: &[u64],
     ) -> Result<(), StoreError> {
         let open = |path: PathBuf, len: Option<u64>| {
             let file = open_plain(&path, true).map_err(io(&path))?;
@@ -222,11 +224,10 @@ impl Store {
             Ok((file, path))
         };
         let (mut tree, tree_path) = open(self.tree_path(), hashes.checked_mul(32))?;
-        let (mut offsets, offsets_path) = open(self.offsets_path(), events.checked_mul(8))?;
+        let (mut file, offsets_path) = open(self.offsets_path(), events.checked_mul(8))?;
         tree.write_all(&stored.concat()).map_err(io(&tree_path))?;
-        offsets
-            .write_all(&offset.to_be_bytes())
-            .map_err(io(&offsets_path))
+        let bytes: Vec<u8> = offsets.iter().flat_map(|o| o.to_be_bytes()).collect();
+        file.write_all(&bytes).map_err(io(&offsets_path))
     }
 
     /// Starts writing a new tree cache, which replaces the old one when

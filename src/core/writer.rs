@@ -121,13 +121,15 @@ pub enum WriteError {
     #[error("party {party:?} is added twice")]
     AddedTwice { party: PartyId },
     /// An event of an import file is refused; nothing was imported.
-    #[error(
-        "import: event {index} of the file (byte offset {offset}): {problem}; nothing was imported"
-    )]
+    /// An event of an import file is refused; nothing of its group was
+    /// written, and only the `committed` events of the groups before it
+    /// (none if the file's framing is what fails).
+    #[error("import: event {index} of the file (byte offset {offset}): {problem}; {}", ImportCommitted(*.committed))]
     Import {
         index: usize,
-        offset: usize,
+        offset: u64,
         problem: ImportProblem,
+        committed: u64,
     },
     /// An import file with no events.
     #[error("import: the file holds no events")]
@@ -190,6 +192,9 @@ pub enum ImportProblem {
     Truncated,
     #[error("not an event")]
     NotAnEvent,
+    /// The file could not be read there.
+    #[error("cannot read the file: {0}")]
+    Read(String),
     #[error(transparent)]
     Format(FormatError),
     #[error(transparent)]
@@ -214,6 +219,18 @@ pub struct Appended {
     pub hash: EventHash,
     pub offset: u64,
     pub author: PartyId,
+}
+
+/// What an import that failed had committed, in its message.
+struct ImportCommitted(u64);
+
+impl std::fmt::Display for ImportCommitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            0 => f.write_str("nothing was imported"),
+            n => write!(f, "the first {n} events (the groups before this event's) were committed and verify; nothing of this event's group or after it was written"),
+        }
+    }
 }
 
 /// "most SHA256:…, med SHA256:…" in a message.
@@ -870,18 +887,19 @@ impl Writer {
     /// the cache's head, and the stored hashes in the cache's tree file
     /// while it is complete (a stale one is rebuilt when a proof needs it).
     fn grow_tree(&mut self, leaves: &[(Hash, u64)]) {
-        let mut hashes = crate::tlog::merkle::stored_hash_count(self.frontier.size()).ok();
-        for (leaf, offset) in leaves {
-            let stored = stored_for(&self.frontier, *leaf);
-            if let Some(n) = hashes {
-                hashes = self
-                    .store
-                    .append_tree(n, self.frontier.size(), &stored, *offset)
-                    .ok()
-                    .map(|()| n + stored.len() as u64);
-            }
+        let hashes = crate::tlog::merkle::stored_hash_count(self.frontier.size()).ok();
+        let events = self.frontier.size();
+        let mut stored = Vec::with_capacity(leaves.len() * 2);
+        for (leaf, _) in leaves {
+            stored.extend(stored_for(&self.frontier, *leaf));
             // Cannot fail below 2^64 events.
             let _ = self.frontier.push(*leaf);
+        }
+        if let Some(n) = hashes {
+            let offsets: Vec<u64> = leaves.iter().map(|(_, o)| *o).collect();
+            // A failed write leaves the tree file stale, to be rebuilt
+            // when a proof needs it.
+            let _ = self.store.append_tree_many(n, events, &stored, &offsets);
         }
     }
 
@@ -1538,33 +1556,276 @@ pub struct Imported {
     pub groups: usize,
 }
 
-/// The most event bytes committed with one `fdatasync` by an import.
+/// The most event bytes committed with one `fdatasync` by an import, and
+/// about the most of the input held in memory at once.
 const IMPORT_GROUP_BYTES: usize = 4 << 20;
+
+/// Reads an import file (a CBOR sequence, FORMAT §3) in bounded pieces
+/// and frames it into groups of whole events of at most
+/// [`IMPORT_GROUP_BYTES`] (one event may be a group alone): at most a
+/// group and one event of the input are held at once, whatever its size.
+struct GroupReader<R> {
+    input: R,
+    /// Unconsumed input: the next group starts at `buf[0]`.
+    buf: Vec<u8>,
+    /// Where `buf[0]` is in the input.
+    offset: u64,
+    /// Events framed before `buf[0]`.
+    index: usize,
+    eof: bool,
+}
+
+/// One group of framed events: the bytes are `GroupReader::buf[..len]`.
+struct Group {
+    /// (offset in the input, range in the group's bytes) of each event.
+    items: Vec<(u64, std::ops::Range<usize>)>,
+    len: usize,
+}
+
+impl<R: std::io::Read> GroupReader<R> {
+    fn new(input: R) -> Self {
+        GroupReader {
+            input,
+            buf: Vec::new(),
+            offset: 0,
+            index: 0,
+            eof: false,
+        }
+    }
+
+    /// Reads until a whole group and the event after it fit in `buf`.
+    fn fill(&mut self) -> std::io::Result<()> {
+        let want = IMPORT_GROUP_BYTES + crate::core::format::MAX_EVENT_BYTES + 1;
+        while !self.eof && self.buf.len() < want {
+            let have = self.buf.len();
+            self.buf.resize(want, 0);
+            match self.input.read(&mut self.buf[have..]) {
+                Ok(0) => {
+                    self.buf.truncate(have);
+                    self.eof = true;
+                }
+                Ok(n) => self.buf.truncate(have + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.buf.truncate(have),
+                Err(e) => {
+                    self.buf.truncate(have);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Frames the next group; `None` at the end of the input. A framing
+    /// failure names the event's index and offset in the input, with what
+    /// the strict decoder says is wrong.
+    fn next_group(&mut self) -> Result<Option<Group>, (usize, u64, ImportProblem)> {
+        self.fill().map_err(|e| {
+            let at = self.offset + self.buf.len() as u64;
+            (self.index, at, ImportProblem::Read(e.to_string()))
+        })?;
+        let mut items = Vec::new();
+        let mut pos = 0usize;
+        while pos < self.buf.len() {
+            let at = self.offset + pos as u64;
+            let index = self.index + items.len();
+            let len = match crate::core::format::frame(&self.buf[pos..]) {
+                crate::core::format::Frame::Item(n)
+                    if n <= crate::core::format::MAX_EVENT_BYTES =>
+                {
+                    n
+                }
+                crate::core::format::Frame::NeedMore
+                    if self.eof || self.buf.len() - pos <= crate::core::format::MAX_EVENT_BYTES =>
+                {
+                    return Err((index, at, ImportProblem::Truncated))
+                }
+                _ => {
+                    // Longer than an event may be, or not framed by the
+                    // fast path: let the strict decoder say what is wrong.
+                    let problem = match Event::decode(&self.buf[pos..]) {
+                        Err(e) => ImportProblem::Format(e),
+                        Ok(_) => ImportProblem::NotAnEvent,
+                    };
+                    return Err((index, at, problem));
+                }
+            };
+            if !items.is_empty() && pos + len > IMPORT_GROUP_BYTES {
+                break;
+            }
+            items.push((at, pos..pos + len));
+            pos += len;
+        }
+        if items.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Group { items, len: pos }))
+    }
+
+    /// Drops a group's bytes once it is committed.
+    fn consume(&mut self, group: &Group) {
+        self.buf.drain(..group.len);
+        self.offset += group.len as u64;
+        self.index += group.items.len();
+    }
+}
+
+/// What one group of an import adds, once checked, ready to commit.
+#[derive(Default)]
+struct GroupChecked {
+    needed: Vec<DocHash>,
+    touched_docs: Vec<crate::core::format::DocId>,
+    touched_sessions: Vec<crate::core::format::SessionId>,
+    /// (leaf hash, offset in the group's bytes) of each event.
+    leaves: Vec<(Hash, u64)>,
+    /// Offsets in the group's bytes of the key and membership events.
+    key_offsets: Vec<u64>,
+    /// Offset in the group's bytes of its last event.
+    last: u64,
+}
 
 impl Writer {
     /// Imports pre-signed events (a CBOR sequence, FORMAT §3) that continue
-    /// this ledger's chain. Every event is checked exactly as `append`
-    /// checks its own, and all of them are checked before anything is
-    /// written: an import that fails changes nothing. Document versions
-    /// they draft or amend must be in the ledger already or among
-    /// `documents` (content, by hash). Events are then committed in groups
-    /// of a few MiB, one write and one `fdatasync` per group.
+    /// this ledger's chain, held in memory; see [`Writer::import_from`].
     pub fn import(
         &mut self,
         events: &[u8],
         documents: &BTreeMap<DocHash, std::path::PathBuf>,
+        progress: impl FnMut(u64),
+    ) -> Result<Imported, WriteError> {
+        self.import_from(std::io::Cursor::new(events), documents, progress)
+    }
+
+    /// Imports pre-signed events (a CBOR sequence, FORMAT §3) that continue
+    /// this ledger's chain, read from `input` in bounded pieces (a group
+    /// of at most a few MiB and one event at a time, whatever its size).
+    ///
+    /// The whole input is framed first (cheap: CBOR lengths only, and a
+    /// strict decoding of the last event), so a truncated input, or one
+    /// with bytes after its last event that are not an event, is refused
+    /// before anything is written. Then each
+    /// group of events of a few MiB is checked exactly as `append` checks
+    /// its own (parallel strict decoding and signature checks, ordered
+    /// replay) and, if every event of it passes, committed: its documents
+    /// (one `syncfs`), then its events (one write and one `fdatasync`).
+    /// A group with a bad event writes nothing; the groups before it stay
+    /// committed, and the error says how many events they hold. Document
+    /// versions the events draft or amend must be in the ledger already or
+    /// among `documents` (content, by hash).
+    pub fn import_from<R: std::io::Read + std::io::Seek>(
+        &mut self,
+        mut input: R,
+        documents: &BTreeMap<DocHash, std::path::PathBuf>,
         mut progress: impl FnMut(u64),
     ) -> Result<Imported, WriteError> {
-        let mut next = self.state.clone();
-        let first_seq = next.count;
-        // (range in `events`) of each accepted event, in order.
-        let mut accepted: Vec<std::ops::Range<usize>> = Vec::new();
-        let mut needed: Vec<DocHash> = Vec::new();
-        let mut touched_docs = Vec::new();
-        let mut touched_sessions = Vec::new();
-        let mut leaves = Vec::new();
-        let mut key_offsets: Vec<u64> = Vec::new();
-        let mut pos = 0usize;
+        let fail = |committed: u64| {
+            move |(index, offset, problem): (usize, u64, ImportProblem)| WriteError::Import {
+                index,
+                offset,
+                problem,
+                committed,
+            }
+        };
+        // The framing pass: every verdict that needs no state comes
+        // before any write.
+        let seek_error = |e: std::io::Error| WriteError::Import {
+            index: 0,
+            offset: 0,
+            problem: ImportProblem::Read(e.to_string()),
+            committed: 0,
+        };
+        let start = input.stream_position().map_err(seek_error)?;
+        {
+            let mut framer = GroupReader::new(&mut input);
+            // The last event of the file, decoded strictly: bytes after
+            // the last event are an item that is not one.
+            let mut last = None;
+            while let Some(g) = framer.next_group().map_err(fail(0))? {
+                if let Some((at, r)) = g.items.last() {
+                    let index = framer.index + g.items.len() - 1;
+                    last = Some((index, *at, framer.buf[r.clone()].to_vec()));
+                }
+                framer.consume(&g);
+            }
+            let Some((index, offset, bytes)) = last else {
+                return Err(WriteError::ImportEmpty);
+            };
+            if let Err(e) = Event::decode(&bytes) {
+                return Err(fail(0)((index, offset, ImportProblem::Format(e))));
+            }
+        }
+        input
+            .seek(std::io::SeekFrom::Start(start))
+            .map_err(seek_error)?;
+        let first_seq = self.state.count;
+        let mut reader = GroupReader::new(input);
+        let mut count = 0u64;
+        let mut groups = 0;
+        while let Some(group) = reader.next_group().map_err(fail(count))? {
+            let bytes = &reader.buf[..group.len];
+            let mut next = self.state.clone();
+            let checked = match self.check_group(&mut next, bytes, &group, documents) {
+                Ok(Some(c)) => c,
+                // An unreadable cache entry, or an event whose rules look
+                // at every document: this group again after a full
+                // replay (nothing of it has been written yet).
+                Ok(None) => {
+                    self.reload()?;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(match e {
+                        WriteError::Import {
+                            index,
+                            offset,
+                            problem,
+                            ..
+                        } => WriteError::Import {
+                            index: index + reader.index,
+                            offset,
+                            problem,
+                            committed: count,
+                        },
+                        e => e,
+                    })
+                }
+            };
+            let n = group.items.len();
+            if let Err(e) = self.commit_group(next, bytes, checked, documents) {
+                return Err(match e {
+                    WriteError::Store(source) if count > 0 => WriteError::ImportPartial {
+                        source,
+                        committed: count as usize,
+                        rest: n,
+                    },
+                    e => e,
+                });
+            }
+            count += n as u64;
+            groups += 1;
+            reader.consume(&group);
+            progress(reader.offset);
+        }
+        self.sweep_leftovers();
+        self.save_cache();
+        Ok(Imported {
+            count,
+            first_seq,
+            head: self.state.head,
+            groups,
+        })
+    }
+
+    /// Checks one group's events against `next` (the state before the
+    /// group), in parallel waves and ordered replay; `None` if the group
+    /// must be checked again after a full replay. An event refused is a
+    /// [`WriteError::Import`] with its index in the group.
+    fn check_group(
+        &self,
+        next: &mut State,
+        bytes: &[u8],
+        group: &Group,
+        documents: &BTreeMap<DocHash, std::path::PathBuf>,
+    ) -> Result<Option<GroupChecked>, WriteError> {
         // The documents given were hashed as they were read: one whose
         // bytes changed since it was exported is not found under its name.
         let docs = |h: &DocHash| {
@@ -1576,47 +1837,23 @@ impl Writer {
                     .map_err(|e| format!("no document given to import has these bytes, and {e}"))
             }
         };
-        let fail = |index: usize, offset: usize, problem: ImportProblem| WriteError::Import {
+        let fail = |index: usize, offset: u64, problem: ImportProblem| WriteError::Import {
             index,
             offset,
             problem,
+            committed: 0,
         };
-        // Frame everything first (cheap), then decode and check signatures
-        // in parallel waves, and replay in order.
-        let mut items: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
-        while pos < events.len() {
-            let len = match crate::core::format::frame(&events[pos..]) {
-                crate::core::format::Frame::Item(n)
-                    if n <= crate::core::format::MAX_EVENT_BYTES =>
-                {
-                    n
-                }
-                crate::core::format::Frame::NeedMore => {
-                    return Err(fail(items.len(), pos, ImportProblem::Truncated))
-                }
-                _ => {
-                    // Let the strict decoder say what is wrong.
-                    let problem = match Event::decode(&events[pos..]) {
-                        Err(e) => ImportProblem::Format(e),
-                        Ok(_) => ImportProblem::NotAnEvent,
-                    };
-                    return Err(fail(items.len(), pos, problem));
-                }
-            };
-            items.push((pos as u64, pos..pos + len));
-            pos += len;
-        }
-        for wave in items.chunks(8192) {
-            let checked = crate::core::scan::check_wave(events, wave, Some(&next.keys));
+        let mut out = GroupChecked::default();
+        let mut index = 0usize;
+        for wave in group.items.chunks(8192) {
+            let checked = crate::core::scan::check_wave(bytes, wave, Some(&next.keys));
             for ((offset, range), c) in wave.iter().zip(checked) {
-                let index = accepted.len();
-                let offset = *offset as usize;
-                let c = c.map_err(|e| fail(index, offset, ImportProblem::Format(e)))?;
+                let c = c.map_err(|e| fail(index, *offset, ImportProblem::Format(e)))?;
                 if let Kind::DocumentDrafted { sha256, .. } | Kind::DocumentAmended { sha256, .. } =
                     &c.event().body.kind
                 {
                     if self.store.check(sha256).is_err() {
-                        needed.push(*sha256);
+                        out.needed.push(*sha256);
                     }
                 }
                 if !self.complete
@@ -1624,40 +1861,46 @@ impl Writer {
                         || !load_into(
                             &self.store,
                             CacheRef::of(&self.key, &self.generation, &self.buckets),
-                            &mut next,
+                            next,
                             &c.event().body.kind,
                         )?)
                 {
-                    // An unreadable cache entry, or an event whose rules
-                    // look at every document: start again from a full
-                    // replay (nothing has been written yet).
-                    self.reload()?;
-                    return self.import(events, documents, progress);
+                    return Ok(None);
                 }
                 let (doc, session) = touches(&c.event().body.kind);
-                leaves.push((c.event().leaf_hash(), range.start as u64));
-                touched_docs.extend(doc.cloned());
-                touched_sessions.extend(session.cloned());
-                check_depended_on(&self.store, &next, &c.event().body.kind, |h| {
+                out.leaves.push((c.event().leaf_hash(), range.start as u64));
+                out.touched_docs.extend(doc.cloned());
+                out.touched_sessions.extend(session.cloned());
+                check_depended_on(&self.store, next, &c.event().body.kind, |h| {
                     documents.contains_key(h)
                 })?;
                 let v = next
                     .apply_checked(c, &docs)
-                    .map_err(|e| fail(index, offset, ImportProblem::Rule(e)))?;
+                    .map_err(|e| fail(index, *offset, ImportProblem::Rule(e)))?;
                 if changes_keys_or_parties(&v.body.kind) {
-                    key_offsets.push(range.start as u64);
+                    out.key_offsets.push(range.start as u64);
                 }
-                accepted.push(range.clone());
+                out.last = range.start as u64;
+                index += 1;
             }
-            progress(wave.last().map_or(0, |(_, r)| r.end as u64));
         }
-        if accepted.is_empty() {
-            return Err(WriteError::ImportEmpty);
-        }
-        // Every document first, made durable together (one syncfs rather
-        // than two fsyncs each), before any event that names one.
+        Ok(Some(out))
+    }
+
+    /// Commits one checked group: its documents first, made durable
+    /// together (one `syncfs` rather than two fsyncs each), before any
+    /// event that names one; then its events, one write and one
+    /// `fdatasync`, inside a pending mark so that a crash leaves a tail
+    /// the next writer cuts (FORMAT §3).
+    fn commit_group(
+        &mut self,
+        next: State,
+        bytes: &[u8],
+        checked: GroupChecked,
+        documents: &BTreeMap<DocHash, std::path::PathBuf>,
+    ) -> Result<(), WriteError> {
         let mut changed = None;
-        self.store.put_docs(needed.iter().filter_map(|h| {
+        self.store.put_docs(checked.needed.iter().filter_map(|h| {
             let path = documents.get(h)?;
             let content = match std::fs::read(path) {
                 Ok(c) => c,
@@ -1681,59 +1924,30 @@ impl Writer {
         if let Some(e) = changed {
             return Err(e.into());
         }
-        // Where the first imported event lands in the log: the events are
-        // contiguous in the file and are written contiguously.
-        let base = self
-            .log_len
-            .wrapping_sub(accepted.first().map_or(0, |r| r.start as u64));
-        for (_, at) in &mut leaves {
-            *at = at.wrapping_add(base);
-        }
-        let key_offsets: Vec<u64> = key_offsets.iter().map(|o| o.wrapping_add(base)).collect();
-        let mut groups = 0;
-        let mut start = 0usize;
-        while start < accepted.len() {
-            let from = accepted[start].start;
-            let mut end = start;
-            while end < accepted.len()
-                && (end == start || accepted[end].end - from <= IMPORT_GROUP_BYTES)
-            {
-                end += 1;
-            }
-            let bytes = &events[from..accepted[end - 1].end];
-            self.mark_pending(self.log_len, self.log_len + bytes.len() as u64)?;
-            if let Err(e) = self.store.append(self.log_len, bytes) {
-                self.store.clear_pending();
-                self.store.drop_cache();
-                self.unsaved = false;
-                if start == 0 {
-                    return Err(e.into());
-                }
-                return Err(WriteError::ImportPartial {
-                    source: e,
-                    committed: start,
-                    rest: accepted.len() - start,
-                });
-            }
-            self.head_offset = self.log_len + (accepted[end - 1].start - from) as u64;
-            self.log_len += bytes.len() as u64;
-            groups += 1;
-            start = end;
+        let base = self.log_len;
+        self.mark_pending(base, base + bytes.len() as u64)?;
+        if let Err(e) = self.store.append(base, bytes) {
+            self.store.clear_pending();
+            self.store.drop_cache();
+            self.unsaved = false;
+            return Err(e.into());
         }
         self.store.clear_pending();
+        let leaves: Vec<(Hash, u64)> = checked
+            .leaves
+            .iter()
+            .map(|(h, at)| (*h, base + at))
+            .collect();
         self.state = next;
+        self.head_offset = base + checked.last;
+        self.log_len += bytes.len() as u64;
         self.grow_tree(&leaves);
-        self.key_events.extend(key_offsets);
-        self.touched.docs.extend(touched_docs);
-        self.touched.sessions.extend(touched_sessions);
-        self.sweep_leftovers();
-        self.save_cache();
-        Ok(Imported {
-            count: accepted.len() as u64,
-            first_seq,
-            head: self.state.head,
-            groups,
-        })
+        self.key_events
+            .extend(checked.key_offsets.iter().map(|o| base + o));
+        self.touched.docs.extend(checked.touched_docs);
+        self.touched.sessions.extend(checked.touched_sessions);
+        self.unsaved = true;
+        Ok(())
     }
 }
 

@@ -136,7 +136,10 @@ pub(crate) fn import(
     docs: Option<PathBuf>,
 ) -> Result<(), Failure> {
     let json = out.json;
-    let events = read_file(&file)?;
+    // Streamed: the library holds a group of a few MiB at a time.
+    let cannot = |e: std::io::Error| Failure::io(format!("cannot read {}: {e}", file.display()));
+    let events = std::fs::File::open(&file).map_err(cannot)?;
+    let total = events.metadata().map_err(cannot)?.len();
     let documents = match &docs {
         Some(d) => {
             writer::index_documents(d).map_err(|e| Failure::usage(format!("--docs: {e}")))?
@@ -150,9 +153,9 @@ pub(crate) fn import(
         ));
     }
     cache_key_warning(out, &w);
-    let mut progress = out.progress(events.len() as u64, "importing");
+    let mut progress = out.progress(total, "importing");
     let started = std::time::Instant::now();
-    let done = w.import(&events, &documents, |p| progress.set(p));
+    let done = w.import_from(events, &documents, |p| progress.set(p));
     progress.finish();
     let done = done?;
     out.note(format_args!(
