@@ -696,6 +696,11 @@ fn a_origin(bytes: &[u8]) -> Option<String> {
     )
 }
 
+/// Makes the finding (and saves the evidence) for a served file that
+/// contradicts the signed checkpoint: state dir, file, reason, its bytes.
+type BadData<'a> =
+    dyn Fn(&Path, String, String, Option<&[u8]>) -> Result<Finding, MonitorError> + 'a;
+
 /// Compares the served hash tiles of level 0 that the new entries touch
 /// with the entries' leaf hashes (the higher levels are made from these
 /// by the same rule, FORMAT §16.2, and checked by `verify` of a copy).
@@ -706,7 +711,7 @@ fn check_tiles(
     new_entries: &[Vec<u8>],
     old_size: u64,
     size: u64,
-    bad: &dyn Fn(&Path, String, String, Option<&[u8]>) -> Result<Finding, MonitorError>,
+    bad: &BadData<'_>,
 ) -> Result<Option<Finding>, MonitorError> {
     // Leaves of the first touched tile that were already mirrored.
     let first = old_size / 256 * 256;
