@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod history;
 pub mod index;
+pub mod monitor;
 pub mod publish;
 pub mod published;
 pub mod receipt;

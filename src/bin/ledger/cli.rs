@@ -316,6 +316,8 @@ pub(crate) enum Command {
         /// The directory to publish into (created if absent; files already published are kept)
         out: PathBuf,
     },
+    /// Watch a published directory (a path or an http:// URL): verify its checkpoint, prove it extends the last one accepted, fetch and replay only the new events (exit 1: split view, rollback, bad data or a rule broken; 3: --max-age exceeded)
+    Monitor(MonitorArgs),
     /// Print the fingerprint of key files or token keys (SHA256:..., as `ssh-keygen -l` prints for the same key)
     Fingerprint {
         /// Public (.pub: SPKI PEM or an ssh-ed25519 line) or private (.key: PKCS#8, or OpenSSH) key files, or pkcs11: URIs
@@ -769,4 +771,33 @@ pub(crate) struct DocTarget {
     /// Check that this SHA-256 (hex) is the current version
     #[arg(long)]
     pub(crate) version: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct MonitorArgs {
+    /// The published directory (`ledger publish`), or its http:// URL
+    pub(crate) source: String,
+    /// The monitor's state directory (created if absent; one per log)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state: PathBuf,
+    /// The keys that may sign the log's checkpoints (the parties' .pub files, or a directory of them)
+    #[arg(long = "log-key", value_name = "PATH", required = true)]
+    pub(crate) log_key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) witnesses: WitnessPolicyArgs,
+    /// Report every new event of this party (repeatable)
+    #[arg(long = "watch-party", value_name = "NAME")]
+    pub(crate) watch_party: Vec<String>,
+    /// Report every new event of the party holding this key (repeatable)
+    #[arg(long = "watch-key", value_name = "FILE.pub")]
+    pub(crate) watch_key: Vec<PathBuf>,
+    /// Run again every S seconds until SIGTERM or SIGINT
+    #[arg(long, value_name = "S")]
+    pub(crate) interval: Option<u64>,
+    /// Exit 3 if the newest time the checkpoint is vouched for (a witness cosignature, else the last event's time) is older: 90s, 30m, 12h, 7d
+    #[arg(long = "max-age", value_name = "DURATION")]
+    pub(crate) max_age: Option<String>,
+    /// Each HTTP exchange's timeout, in seconds
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub(crate) timeout: u64,
 }

@@ -1,5 +1,6 @@
 //! The binary's one error type, and the one table from errors to exit
-//! codes (README, "Exit codes"): 0 ok, 1 refuted, 2 usage or I/O. With
+//! codes (README, "Exit codes"): 0 ok, 1 refuted, 2 usage or I/O, 3 (only
+//! `monitor --max-age`) a checkpoint too old. With
 //! `--json`, a failure is also one JSON object on stdout ([`Failure::json`]).
 
 use ledger::base::crypto::KeyError;
@@ -30,6 +31,9 @@ pub(crate) enum Failure {
         message: String,
         report: serde_json::Value,
     },
+    /// `monitor --max-age`: nothing wrong found, but the checkpoint is
+    /// older than allowed (exit 3).
+    Stale(String),
     /// stdout was closed by its reader (`ledger log | head`): not an error.
     BrokenPipe,
 }
@@ -61,7 +65,9 @@ impl Failure {
         const OK: u8 = 0;
         const REFUTED: u8 = 1;
         const USAGE: u8 = 2;
+        const STALE: u8 = 3;
         match self {
+            Failure::Stale(_) => STALE,
             Failure::BrokenPipe => OK,
             Failure::Refuted(_) | Failure::Unwitnessed { .. } => REFUTED,
             // `export --event N` past the end: a mistake in the request, not
@@ -153,7 +159,9 @@ impl Failure {
     /// The one line for stderr (without the program name).
     pub(crate) fn message(&self) -> String {
         match self {
-            Failure::Usage(m) | Failure::Io(m) | Failure::Refuted(m) => m.clone(),
+            Failure::Usage(m) | Failure::Io(m) | Failure::Refuted(m) | Failure::Stale(m) => {
+                m.clone()
+            }
             Failure::Unwitnessed { message, .. } => message.clone(),
             Failure::Verify(e) => e.to_string(),
             Failure::Write(e) => e.to_string(),

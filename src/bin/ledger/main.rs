@@ -11,6 +11,7 @@ mod error;
 mod fingerprint;
 mod input;
 mod keys;
+mod monitor;
 mod offline;
 mod out;
 mod proofs;
@@ -258,6 +259,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             pass,
         } => offline::sign_offline(out, &request, (&key, agent), (&output, force), yes, &pass),
         Command::Attach { dir, signed } => offline::attach(out, &dir, &signed),
+        Command::Monitor(args) => monitor::monitor(out, args),
         Command::Fingerprint { files, pass } => fingerprint::fingerprint(out, files, pass),
         Command::Completions { shell } => completions(out, shell),
         Command::Man => man(out),

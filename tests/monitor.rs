@@ -1,0 +1,287 @@
+//! `ledger monitor` (issue 16.4): a published directory served over HTTP
+//! by Python's `http.server` on 127.0.0.1, watched run after run; and a
+//! hostile publisher (split view, rollback, tampered bundle, redirect,
+//! huge or slow answers), each detected with its exit status.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{tool_available, Fx};
+
+/// A Python HTTP server on 127.0.0.1 serving `dir`, killed when dropped;
+/// its access log in `log`.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const HOSTILE: &str = r#"
+import http.server, sys, time, os
+mode, root = sys.argv[2], sys.argv[3]
+class H(http.server.SimpleHTTPRequestHandler):
+    def __init__(s, *a, **k): super().__init__(*a, directory=root, **k)
+    def do_GET(s):
+        if mode == "redirect":
+            s.send_response(302); s.send_header("Location", "http://127.0.0.1:1/elsewhere"); s.end_headers(); return
+        if mode == "huge" and "entries" in s.path:
+            s.send_response(200); s.send_header("Content-Length", str(1 << 30)); s.end_headers()
+            try:
+                for _ in range(1 << 14): s.wfile.write(b"\0" * 65536)
+            except Exception: pass
+            return
+        if mode == "slow" and "entries" in s.path:
+            time.sleep(30); return
+        if mode == "truncated" and "entries" in s.path:
+            data = open(os.path.join(root, s.path.lstrip("/")), "rb").read()
+            s.send_response(200); s.send_header("Content-Length", str(len(data))); s.end_headers()
+            s.wfile.write(data[: len(data) // 2]); s.wfile.flush(); return
+        super().do_GET()
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(fx: &Fx, dir: &str, mode: &str) -> Server {
+    let port = free_port();
+    fx.write("hostile.py", HOSTILE);
+    let child = Command::new("python3")
+        .arg(fx.p("hostile.py"))
+        .args([&port.to_string(), mode, fx.p(dir).to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(fx.p(&format!("access-{port}.log"))).unwrap())
+        .spawn()
+        .expect("python3");
+    let until = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, port }
+}
+
+fn access_log(fx: &Fx, s: &Server) -> Vec<String> {
+    let f = std::fs::File::open(fx.p(&format!("access-{}.log", s.port))).unwrap();
+    BufReader::new(f)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| l.split('"').nth(1).map(str::to_owned))
+        .collect()
+}
+
+fn python(test: &str) -> bool {
+    let ok = tool_available("python3", None, test);
+    if !ok {
+        assert_ne!(std::env::var("LEDGER_REQUIRE_PYTHON").as_deref(), Ok("1"));
+    }
+    ok
+}
+
+/// A ledger with a note by each party, a checkpoint, published to `pub`.
+fn published() -> Fx {
+    let fx = Fx::with_ledger();
+    fx.append("ann", &["note", "--text", "from ann"]).ok();
+    fx.append("bob", &["note", "--text", "from bob"]).ok();
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+    fx.run(&["publish", "led", "pub"]).ok();
+    fx
+}
+
+fn monitor(fx: &Fx, source: &str, state: &str, more: &[&str]) -> common::Run {
+    let mut args = vec![
+        "monitor",
+        source,
+        "--state",
+        state,
+        "--log-key",
+        "keys/ann.pub",
+        "--timeout",
+        "2",
+    ];
+    args.extend_from_slice(more);
+    fx.run(&args)
+}
+
+#[test]
+fn over_http_fetches_only_what_is_new_and_reports_watched_parties() {
+    if !python("monitor over HTTP") {
+        return;
+    }
+    let fx = published();
+    let s = serve(&fx, "pub", "plain");
+    let url = format!("http://127.0.0.1:{}", s.port);
+    let r = monitor(&fx, &url, "st", &["--watch-party", "bob"]);
+    r.ok();
+    assert!(r.stdout.contains("note by bob"), "{r}");
+    assert!(!r.stdout.contains("note by ann"), "{r}");
+    let first = access_log(&fx, &s).len();
+    fx.append("ann", &["note", "--text", "later"]).ok();
+    fx.append("bob", &["note", "--text", "bob again"]).ok();
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+    fx.run(&["publish", "led", "pub"]).ok();
+    let r = monitor(&fx, &url, "st", &["--watch-party", "bob", "--json"]);
+    r.ok();
+    let lines: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<_> = lines.iter().filter(|l| l["type"] == "event").collect();
+    assert_eq!(events.len(), 1, "{r}");
+    assert_eq!(events[0]["event"]["seq"], 4);
+    assert_eq!(events[0]["event"]["author"], "bob");
+    let run = &lines.last().unwrap()["run"];
+    assert_eq!(
+        (run["previous"].as_u64(), run["size"].as_u64()),
+        (Some(3), Some(5))
+    );
+    // Only the checkpoint, the one entry bundle past size 3 and its hash
+    // tile were fetched the second time.
+    let second: Vec<String> = access_log(&fx, &s)[first..].to_vec();
+    assert_eq!(
+        second,
+        [
+            "GET /checkpoint HTTP/1.1",
+            "GET /tile/entries/000.p/5 HTTP/1.1",
+            "GET /tile/0/000.p/5 HTTP/1.1"
+        ],
+        "{second:?}"
+    );
+    // Nothing new: nothing but the checkpoint.
+    monitor(&fx, &url, "st", &[]).ok();
+    assert_eq!(
+        access_log(&fx, &s)[first + 3..],
+        ["GET /checkpoint HTTP/1.1"]
+    );
+}
+
+#[test]
+fn split_view_rollback_and_tampering_are_findings_with_evidence() {
+    let fx = published();
+    // A fork of the same size, signed by the same key: equivocation.
+    std::fs::create_dir(fx.p("fork")).unwrap();
+    copy_dir(&fx.p("led"), &fx.p("fork"));
+    copy_dir(&fx.p("pub"), &fx.p("old"));
+    fx.append("ann", &["note", "--text", "one"]).ok();
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+    fx.run(&["publish", "led", "pub"]).ok();
+    let t = fx.at();
+    fx.run(&[
+        "append",
+        "fork",
+        "--key",
+        "keys/ann.key",
+        "--at",
+        &t,
+        "note",
+        "--text",
+        "other",
+    ])
+    .ok();
+    fx.run(&["checkpoint", "fork", "--key", "keys/ann.key"])
+        .ok();
+    fx.run(&["publish", "fork", "forkpub"]).ok();
+    monitor(&fx, "pub", "st", &[]).ok();
+    let r = monitor(&fx, "forkpub", "st", &[]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(r.stderr.contains("finding(s) against"), "{r}");
+    assert!(r.stdout.contains("SPLIT VIEW"), "{r}");
+    let r = monitor(&fx, "old", "st", &["--json"]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(r.stderr.contains("finding(s) against"), "{r}");
+    assert!(r.stdout.contains("\"finding\":\"rollback\""), "{r}");
+    let ev: Vec<_> = std::fs::read_dir(fx.p("st/evidence")).unwrap().collect();
+    assert_eq!(ev.len(), 2);
+    for e in ev {
+        let d = e.unwrap().path();
+        assert!(d.join("accepted-checkpoint").exists() && d.join("served-checkpoint").exists());
+    }
+    // The good log is still accepted after the findings.
+    monitor(&fx, "pub", "st", &[]).ok();
+    // A tampered entry bundle, seen by a fresh monitor.
+    let b = fx.p("pub/tile/entries/000.p/4");
+    let mut data = std::fs::read(&b).unwrap();
+    let n = data.len();
+    data[n - 3] ^= 1;
+    std::fs::write(&b, &data).unwrap();
+    let r = monitor(&fx, "pub", "fresh", &[]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(r.stderr.contains("finding(s) against"), "{r}");
+    assert!(r.stdout.contains("BAD DATA"), "{r}");
+}
+
+#[test]
+fn a_damaged_state_is_rebuilt_from_the_source() {
+    let fx = published();
+    monitor(&fx, "pub", "st", &[]).ok();
+    let log = fx.p("st/ledger/events.cbor");
+    let mut data = std::fs::read(&log).unwrap();
+    data.truncate(data.len() - 1);
+    std::fs::write(&log, &data).unwrap();
+    let r = monitor(&fx, "pub", "st", &["--watch-party", "ann"]);
+    r.ok();
+    assert!(r.stdout.contains("rebuilt from the source"), "{r}");
+    assert!(r.stdout.contains("note by ann"), "{r}");
+    monitor(&fx, "pub", "st", &[]).ok();
+}
+
+#[test]
+fn hostile_http_answers_are_refused_in_bounded_time() {
+    if !python("monitor against a hostile HTTP server") {
+        return;
+    }
+    let fx = published();
+    for (mode, code, needle) in [
+        ("redirect", 2, "a redirect to http://127.0.0.1:1/elsewhere"),
+        ("huge", 2, "answered more than"),
+        ("slow", 2, "timeout"),
+        ("truncated", 2, "tile/entries/000.p/3"),
+    ] {
+        let s = serve(&fx, "pub", mode);
+        let url = format!("http://127.0.0.1:{}", s.port);
+        let start = Instant::now();
+        let r = monitor(&fx, &url, &format!("st-{mode}"), &[]);
+        r.fails(code, needle);
+        assert!(start.elapsed() < Duration::from_secs(20), "{mode}: {r}");
+        assert!(!fx.p(&format!("st-{mode}/state")).exists(), "{mode}");
+    }
+}
+
+#[test]
+fn max_age_exits_3() {
+    let fx = published();
+    // The story's events are from the past: their checkpoint is stale.
+    let r = monitor(&fx, "pub", "st", &["--max-age", "1d"]);
+    assert_eq!(r.code, Some(3), "{r}");
+    assert!(r.stderr.contains("more than --max-age 86400 s"), "{r}");
+    monitor(&fx, "pub", "st", &["--max-age", "soon"]).usage_error("--max-age");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
