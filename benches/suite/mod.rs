@@ -515,6 +515,7 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
     // file O_APPEND, writes 300 bytes and fdatasyncs them, started as
     // `ledger append` is (issue 17.4).
     let minimal = minimal_append_bin(&cache)?;
+    fs::create_dir_all(&work)?;
     let limit_file = work.join("minimal-append.log");
     let mut minimal_walls = Vec::new();
     let limit_at = load();
