@@ -26,6 +26,7 @@ writes it into docs/PERFORMANCE.md between the bench markers.
   --import N         events in the import file (default: 10 x the smallest size, at most 100k)
   --git-max N        most commits for the git comparison; 0 skips it (10k)
   --python-max N     largest size tools/verify.py runs on (10k)
+  --report-max N     largest size `ledger report` (HTML and PDF) runs on; 0 skips it (100k)
   --limit-secs S     seconds per machine-limit measurement (2)
   --fsyncs N         fsync'd appends measured (500)
   --witness-load N   instead: N add-checkpoint requests to `ledger witness serve`
@@ -82,6 +83,7 @@ fn run() -> Result<(), suite::Error> {
             "--import" => cfg.import = suite::parse_size(&value("--import")?)?,
             "--git-max" => cfg.git_max = suite::parse_count(&value("--git-max")?)?,
             "--python-max" => cfg.python_max = suite::parse_count(&value("--python-max")?)?,
+            "--report-max" => cfg.report_max = suite::parse_count(&value("--report-max")?)?,
             "--limit-secs" => cfg.limit_secs = value("--limit-secs")?.parse()?,
             "--fsyncs" => cfg.fsyncs = value("--fsyncs")?.parse()?,
             "--witness-load" => {

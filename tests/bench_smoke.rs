@@ -53,6 +53,9 @@ fn the_bench_runs_on_a_tiny_ledger_and_writes_its_table() {
         "first (rebuilds the writer's cache)",
         "append at 500 / append at 200",
         "`ledger import`, 300 events onto 500",
+        "`ledger report -o r.html`, 500 events",
+        "`ledger report -o r.pdf`, 500 events",
+        "peak RSS, report pdf, 500 events",
     ] {
         assert!(
             figures.iter().any(|f| f.contains(wanted)),

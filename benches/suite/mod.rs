@@ -55,6 +55,8 @@ pub struct Config {
     pub git_max: u64,
     /// tools/verify.py runs on sizes up to this.
     pub python_max: u64,
+    /// `ledger report` (HTML and PDF) runs on sizes up to this; 0: skip.
+    pub report_max: u64,
     /// Seconds per machine-limit measurement.
     pub limit_secs: f64,
     /// fsync'd small appends measured.
@@ -79,6 +81,7 @@ impl Config {
             import: 0,
             git_max: 10_000,
             python_max: 10_000,
+            report_max: 100_000,
             limit_secs: 2.0,
             fsyncs: 500,
             command: "scripts/bench".into(),
@@ -434,6 +437,7 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
         "ledger head DIR"
     };
     let mut verify_rate: Vec<(u64, f64)> = Vec::new();
+    let mut verify_rss: Vec<(u64, Option<u64>)> = Vec::new();
     for f in fixtures.iter().filter(|f| sizes.contains(&f.events)) {
         eprintln!(
             "bench: {verify_cmd} on {} events, {} runs",
@@ -456,6 +460,7 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
         })?;
         let rate = f.events as f64 / best.wall;
         verify_rate.push((f.events, rate));
+        verify_rss.push((f.events, rss));
         rows.push(
             row(
                 format!("`{verify_cmd}`, {} events", label(f.events)),
@@ -493,6 +498,68 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
             ));
         }
     }
+    // c'. The report (issue 14): HTML and PDF of each ledger up to
+    // `report_max`, built from the same audit as verify; its time, size
+    // and peak RSS against verify's on the same ledger.
+    fs::create_dir_all(&work)?;
+    for f in fixtures
+        .iter()
+        .filter(|f| sizes.contains(&f.events) && f.events <= cfg.report_max)
+    {
+        let verify_rss = verify_rss.iter().find(|(n, _)| *n == f.events).and_then(|x| x.1);
+        for ext in ["html", "pdf"] {
+            let out = work.join(format!("report-{}.{ext}", label(f.events)));
+            eprintln!("bench: ledger report -o {} on {} events", out.display(), f.events);
+            let at = load();
+            let (best, _, rss) = best_of(cfg.runs, cfg.budget_secs, || {
+                let r = cli::run(
+                    &bin,
+                    &args!["report", &f.dir, "-o", &out, "--force"],
+                    None,
+                    true,
+                )?;
+                if !r.ok {
+                    return Err(format!("ledger report -o {ext} failed: {}", r.failure()).into());
+                }
+                Ok(r)
+            })?;
+            let size = fs::metadata(&out)?.len() as f64 / (1024.0 * 1024.0);
+            let _ = fs::remove_file(&out);
+            // Targets of issue 14: under 2 s at 10k and 10 s at 100k; the
+            // HTML under 5 MB at 100k; RSS within 1.5x of verify's.
+            let time_target = if f.events <= 10_000 { 2.0 } else { 10.0 };
+            rows.push(
+                row(
+                    format!("`ledger report -o r.{ext}`, {} events", label(f.events)),
+                    format!("{} ({size:.1} MiB)", ms(best.wall)),
+                )
+                .target(
+                    format!("< {time_target:.0} s"),
+                    best.wall < time_target,
+                )
+                .at(at),
+            );
+            if ext == "html" && f.events >= 100_000 {
+                rows.push(
+                    row(
+                        format!("  HTML size, {} events", label(f.events)),
+                        format!("{:.1} MB", size * 1.048_576),
+                    )
+                    .target("< 5 MB at 100k", size * 1.048_576 < 5.0)
+                    .at(at),
+                );
+            }
+            if let (Some(r), Some(v)) = (rss, verify_rss) {
+                rows.push(
+                    row(format!("  peak RSS, report {ext}, {} events", label(f.events)), mib(rss))
+                        .limit("verify's peak RSS, same ledger", r as f64 / v as f64)
+                        .target("≤ 1.5× verify", (r as f64) <= 1.5 * v as f64)
+                        .at(at),
+                );
+            }
+        }
+    }
+
     let rate_at = |n: u64| {
         verify_rate
             .iter()
