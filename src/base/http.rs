@@ -248,3 +248,37 @@ fn tls_reason(r: &rustls::Error, bundle: bool) -> String {
         r => r.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_bundles_are_checked_before_use() {
+        let sample = include_bytes!("../../keys/sample-tsa-ca.pem");
+        assert_eq!(Roots::from_pem(sample).unwrap().bundle_len(), Some(1));
+        let two = [&sample[..], b"a comment between\n", &sample[..]].concat();
+        assert_eq!(Roots::from_pem(&two).unwrap().bundle_len(), Some(2));
+        assert_eq!(Roots::system().bundle_len(), None);
+        assert!(matches!(Roots::from_pem(b"hello\n"), Err(CaError::Empty)));
+        let junk = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(matches!(
+            Roots::from_pem(junk),
+            Err(CaError::Certificate { index: 1, .. })
+        ));
+        let key = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        assert!(matches!(
+            Roots::from_pem(&[&sample[..], key].concat()),
+            Err(CaError::PrivateKey)
+        ));
+    }
+
+    #[test]
+    fn only_http_and_https_urls_are_fetched() {
+        let c = Client::new(&Roots::system(), Duration::from_secs(1), "test");
+        for url in ["ftp://x/", "file:///etc/passwd", "HTTP://x/", "x"] {
+            assert!(matches!(c.get(url), Err(HttpError::Scheme)), "{url}");
+            assert!(matches!(c.post(url, &[], b""), Err(HttpError::Scheme)));
+        }
+    }
+}

@@ -319,7 +319,7 @@ pub(crate) enum Command {
         /// The directory to publish into (created if absent; files already published are kept)
         out: PathBuf,
     },
-    /// Watch a published directory (a path or an http:// URL): verify its checkpoint, prove it extends the last one accepted, fetch and replay only the new events (exit 1: split view, rollback, bad data or a rule broken; 3: --max-age exceeded)
+    /// Watch a published directory (a path or an http:// or https:// URL): verify its checkpoint, prove it extends the last one accepted, fetch and replay only the new events (exit 1: split view, rollback, bad data or a rule broken; 3: --max-age exceeded)
     Monitor(MonitorArgs),
     /// Print the fingerprint of key files or token keys (SHA256:..., as `ssh-keygen -l` prints for the same key)
     Fingerprint {
