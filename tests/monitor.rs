@@ -340,7 +340,12 @@ fn over_https_a_private_ca_given_with_tls_ca_is_trusted() {
     common::make_pki(&fx.p("pki"));
     let s = serve_tls(&fx, "pub", "good");
     let url = format!("https://127.0.0.1:{}/", s.port);
-    let r = monitor(&fx, &url, "st", &["--tls-ca", "pki/ca.pem", "--watch-party", "bob"]);
+    let r = monitor(
+        &fx,
+        &url,
+        "st",
+        &["--tls-ca", "pki/ca.pem", "--watch-party", "bob"],
+    );
     r.ok();
     assert!(r.stdout.contains("note by bob"), "{r}");
     // It goes on from the accepted state, as over http://.
@@ -349,10 +354,12 @@ fn over_https_a_private_ca_given_with_tls_ca_is_trusted() {
     fx.run(&["publish", "led", "pub"]).ok();
     let r = monitor(&fx, &url, "st", &["--tls-ca", "pki/ca.pem", "--json"]);
     r.ok();
-    let last: serde_json::Value =
-        serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
+    let last: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
     assert_eq!(
-        (last["run"]["previous"].as_u64(), last["run"]["size"].as_u64()),
+        (
+            last["run"]["previous"].as_u64(),
+            last["run"]["size"].as_u64()
+        ),
         (Some(3), Some(4)),
         "{r}"
     );
@@ -372,8 +379,10 @@ fn over_https_an_untrusted_issuer_another_name_or_no_tls_is_refused() {
         .fails(2, "TLS: invalid peer certificate: UnknownIssuer")
         .fails(2, "--tls-ca");
     // A bundle of another CA.
-    monitor(&fx, &url, "st", &["--tls-ca", "pki/stranger.pem"])
-        .fails(2, "does not chain to any certificate of the --tls-ca bundle");
+    monitor(&fx, &url, "st", &["--tls-ca", "pki/stranger.pem"]).fails(
+        2,
+        "does not chain to any certificate of the --tls-ca bundle",
+    );
     // The right CA, but a certificate for another host.
     let other = serve_tls(&fx, "pub", "other");
     monitor(

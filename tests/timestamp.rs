@@ -891,7 +891,11 @@ fn online_flow_over_https() {
     let good = TlsFront::start(&fx.p("pki"), "good", nobody);
     let other = TlsFront::start(&fx.p("pki"), "other", nobody);
     for (port, tls_ca, needle) in [
-        (good.port, None, "TLS: invalid peer certificate: UnknownIssuer"),
+        (
+            good.port,
+            None,
+            "TLS: invalid peer certificate: UnknownIssuer",
+        ),
         (
             good.port,
             Some("pki/stranger.pem"),
@@ -908,15 +912,32 @@ fn online_flow_over_https() {
     }
     drop(good);
     let (plain, h) = serve(&tsa.dir, Serve::Reply, 1);
-    let backend: u16 = plain.rsplit(':').next().unwrap().trim_end_matches("/tsa").parse().unwrap();
+    let backend: u16 = plain
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/tsa")
+        .parse()
+        .unwrap();
     let front = TlsFront::start(&fx.p("pki"), "good", backend);
     let url = format!("https://127.0.0.1:{}/tsa", front.port);
     let r = fx.run(&[
-        "timestamp", "led", "--tsa", &url, "--tsa-ca", &ca, "--tls-ca", "pki/ca.pem",
+        "timestamp",
+        "led",
+        "--tsa",
+        &url,
+        "--tsa-ca",
+        &ca,
+        "--tls-ca",
+        "pki/ca.pem",
     ]);
     r.ok();
     h.join().unwrap();
-    assert!(r.stdout.contains("checkpoints/2.tsr: events #0..#1 existed"), "{r}");
+    assert!(
+        r.stdout
+            .contains("checkpoints/2.tsr: events #0..#1 existed"),
+        "{r}"
+    );
     fx.run(&["verify", "--tsa-ca", &ca, "led"]).ok();
 }
 

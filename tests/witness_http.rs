@@ -753,7 +753,11 @@ fn checkpoint_policy_over_https_trusts_the_ca_given_with_tls_ca() {
         .iter()
         .map(|s| {
             let port = s.url.rsplit(':').next().unwrap();
-            common::TlsFront::start(&fx.p("pki"), "good", port.trim_end_matches('/').parse().unwrap())
+            common::TlsFront::start(
+                &fx.p("pki"),
+                "good",
+                port.trim_end_matches('/').parse().unwrap(),
+            )
         })
         .collect();
     let mut p = String::new();
@@ -764,15 +768,31 @@ fn checkpoint_policy_over_https_trusts_the_ca_given_with_tls_ca() {
     fx.write("tls.policy", p);
     event(fx, "ann", "first");
     let checkpoint = |more: &[&str]| {
-        let mut args = vec!["--json", "checkpoint", "led", "--key", "keys/ann.key", "--policy", "tls.policy"];
+        let mut args = vec![
+            "--json",
+            "checkpoint",
+            "led",
+            "--key",
+            "keys/ann.key",
+            "--policy",
+            "tls.policy",
+        ];
         args.extend_from_slice(more);
         fx.run(&args)
     };
     let r = checkpoint(&[]);
     assert_eq!(r.code, Some(1), "{r}");
     let j = r.json();
-    assert_eq!(outcomes(&j), ["unreachable", "unreachable", "unreachable"], "{j}");
-    assert!(j.to_string().contains("TLS: invalid peer certificate: UnknownIssuer"), "{j}");
+    assert_eq!(
+        outcomes(&j),
+        ["unreachable", "unreachable", "unreachable"],
+        "{j}"
+    );
+    assert!(
+        j.to_string()
+            .contains("TLS: invalid peer certificate: UnknownIssuer"),
+        "{j}"
+    );
     let r = checkpoint(&["--tls-ca", "pki/ca.pem"]);
     r.ok();
     let j = r.json();
@@ -781,7 +801,14 @@ fn checkpoint_policy_over_https_trusts_the_ca_given_with_tls_ca() {
     fx.run(&["verify", "led", "--policy", "tls.policy"]).ok();
     // --tls-ca is for gathering: without --policy it is refused.
     fx.usage_refused(
-        &["checkpoint", "led", "--key", "keys/ann.key", "--tls-ca", "pki/ca.pem"],
+        &[
+            "checkpoint",
+            "led",
+            "--key",
+            "keys/ann.key",
+            "--tls-ca",
+            "pki/ca.pem",
+        ],
         "--policy",
     );
 }

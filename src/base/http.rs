@@ -130,9 +130,7 @@ impl Client {
         let tls = TlsConfig::builder()
             .provider(TlsProvider::Rustls)
             .root_certs(root_certs)
-            .unversioned_rustls_crypto_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .build();
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
@@ -199,12 +197,14 @@ impl Client {
             ureq::Error::BodyExceedsLimit(_) => HttpError::TooLarge { limit },
             ureq::Error::Rustls(r) => tls(&r),
             ureq::Error::Tls(s) => HttpError::Tls { reason: s.into() },
-            ureq::Error::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-                Some(r) => tls(r),
-                None => HttpError::Transport {
-                    reason: format!("io: {io}"),
-                },
-            },
+            ureq::Error::Io(io) => {
+                match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+                    Some(r) => tls(r),
+                    None => HttpError::Transport {
+                        reason: format!("io: {io}"),
+                    },
+                }
+            }
             e => HttpError::Transport {
                 reason: e.to_string(),
             },

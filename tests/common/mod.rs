@@ -844,8 +844,17 @@ pub fn make_pki(dir: &Path) {
          subjectKeyIdentifier = hash\n",
     )
     .unwrap();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    for (ca, cn) in [("ca", "/CN=ledger test CA"), ("stranger", "/CN=a stranger CA")] {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    for (ca, cn) in [
+        ("ca", "/CN=ledger test CA"),
+        ("stranger", "/CN=a stranger CA"),
+    ] {
         let (key, pem) = (format!("{ca}.key"), format!("{ca}.pem"));
         let mut args = vec!["req", "-x509", "-new"];
         args.extend(ec);
@@ -886,7 +895,14 @@ pub fn make_pki(dir: &Path) {
         .unwrap();
         let mut args = vec!["req", "-new"];
         args.extend(ec);
-        args.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=ledger test server"]);
+        args.extend([
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            "/CN=ledger test server",
+        ]);
         openssl(dir, &args);
         openssl(
             dir,

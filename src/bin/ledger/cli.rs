@@ -448,8 +448,7 @@ pub(crate) fn load_tls_roots(path: Option<&Path>) -> Result<ledger::base::http::
         return Ok(Roots::system());
     };
     let pem = crate::input::read_input(path, MAX_CA_BUNDLE_BYTES, "CA certificates (PEM)")?;
-    Roots::from_pem(&pem)
-        .map_err(|e| Failure::usage(format!("--tls-ca {}: {e}", path.display())))
+    Roots::from_pem(&pem).map_err(|e| Failure::usage(format!("--tls-ca {}: {e}", path.display())))
 }
 
 /// Reads and parses a C2SP tlog-policy file (FORMAT §18).
