@@ -1,7 +1,10 @@
 //! `ledger monitor` (issue 16.4): a published directory served over HTTP
 //! by Python's `http.server` on 127.0.0.1, watched run after run; and a
 //! hostile publisher (split view, rollback, tampered bundle, redirect,
-//! huge or slow answers), each detected with its exit status.
+//! huge or slow answers), each detected with its exit status. Over HTTPS
+//! (the same server wrapped in Python's `ssl`, with a CA and certificates
+//! made by `openssl`): trusted through `--tls-ca`, refused for an unknown
+//! issuer, another name, or a server that does not speak TLS.
 
 mod common;
 
@@ -284,4 +287,128 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(e.path(), t).unwrap();
         }
     }
+}
+
+/// The same directory served over TLS (Python's `ssl`, TLS 1.2 at least)
+/// with `cert` and `key`, on a port the server chose and printed.
+const TLS_SERVER: &str = r#"
+import http.server, ssl, sys
+root, cert, key = sys.argv[1:4]
+class H(http.server.SimpleHTTPRequestHandler):
+    def __init__(s, *a, **k): super().__init__(*a, directory=root, **k)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+ctx.load_cert_chain(cert, key)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+fn serve_tls(fx: &Fx, dir: &str, name: &str) -> Server {
+    fx.write("tls_server.py", TLS_SERVER);
+    let mut child = Command::new("python3")
+        .arg(fx.p("tls_server.py"))
+        .arg(fx.p(dir))
+        .arg(fx.p(&format!("pki/{name}.pem")))
+        .arg(fx.p(&format!("pki/{name}.key")))
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(fx.p(&format!("tls-{name}.log"))).unwrap())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().unwrap_or_else(|_| {
+        let _ = child.kill();
+        panic!("the TLS server printed no port: {line:?}")
+    });
+    Server { child, port }
+}
+
+fn tls_tools(test: &str) -> bool {
+    python(test) && tool_available("openssl", None, test)
+}
+
+#[test]
+fn over_https_a_private_ca_given_with_tls_ca_is_trusted() {
+    if !tls_tools("monitor over HTTPS") {
+        return;
+    }
+    let fx = published();
+    common::make_pki(&fx.p("pki"));
+    let s = serve_tls(&fx, "pub", "good");
+    let url = format!("https://127.0.0.1:{}/", s.port);
+    let r = monitor(
+        &fx,
+        &url,
+        "st",
+        &["--tls-ca", "pki/ca.pem", "--watch-party", "bob"],
+    );
+    r.ok();
+    assert!(r.stdout.contains("note by bob"), "{r}");
+    // It goes on from the accepted state, as over http://.
+    fx.append("ann", &["note", "--text", "later"]).ok();
+    fx.run(&["checkpoint", "led", "--key", "keys/ann.key"]).ok();
+    fx.run(&["publish", "led", "pub"]).ok();
+    let r = monitor(&fx, &url, "st", &["--tls-ca", "pki/ca.pem", "--json"]);
+    r.ok();
+    let last: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (
+            last["run"]["previous"].as_u64(),
+            last["run"]["size"].as_u64()
+        ),
+        (Some(3), Some(4)),
+        "{r}"
+    );
+}
+
+#[test]
+fn over_https_an_untrusted_issuer_another_name_or_no_tls_is_refused() {
+    if !tls_tools("monitor over HTTPS, refusals") {
+        return;
+    }
+    let fx = published();
+    common::make_pki(&fx.p("pki"));
+    let good = serve_tls(&fx, "pub", "good");
+    let url = format!("https://127.0.0.1:{}", good.port);
+    // Without --tls-ca the system's store decides: it knows no test CA.
+    monitor(&fx, &url, "st", &[])
+        .fails(2, "TLS: invalid peer certificate: UnknownIssuer")
+        .fails(2, "--tls-ca");
+    // A bundle of another CA.
+    monitor(&fx, &url, "st", &["--tls-ca", "pki/stranger.pem"]).fails(
+        2,
+        "does not chain to any certificate of the --tls-ca bundle",
+    );
+    // The right CA, but a certificate for another host.
+    let other = serve_tls(&fx, "pub", "other");
+    monitor(
+        &fx,
+        &format!("https://127.0.0.1:{}", other.port),
+        "st",
+        &["--tls-ca", "pki/ca.pem"],
+    )
+    .fails(2, "TLS: invalid peer certificate")
+    .fails(2, "127.0.0.1");
+    // https:// to a server that speaks plain HTTP: a TLS failure, never a
+    // fallback to http.
+    let plain = serve(&fx, "pub", "plain");
+    monitor(
+        &fx,
+        &format!("https://127.0.0.1:{}", plain.port),
+        "st",
+        &["--tls-ca", "pki/ca.pem"],
+    )
+    .fails(2, "TLS: ");
+    // Nothing was accepted by any of them; plain http still works.
+    assert!(!fx.p("st/state").exists());
+    monitor(&fx, &format!("http://127.0.0.1:{}", plain.port), "st", &[]).ok();
+    // A bundle that is not one is refused before anything is fetched.
+    fx.write("empty.pem", "no certificate here\n");
+    monitor(&fx, &url, "st2", &["--tls-ca", "empty.pem"]).fails(2, "holds no certificate");
+    monitor(&fx, &url, "st2", &["--tls-ca", "pki/good.key"]).fails(2, "holds a private key");
+    assert!(!fx.p("st2").exists());
 }

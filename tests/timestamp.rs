@@ -855,19 +855,90 @@ fn online_flow_over_loopback_http() {
         "{r}"
     );
     fx.run(&["verify", "--tsa-ca", &ca, "led"]).ok();
-    // A URL that is not http://.
+    // A URL that is neither http:// nor https://.
     fx.refused(
         &[
             "timestamp",
             "led",
             "--tsa",
-            "https://tsa.invalid/",
+            "ftp://tsa.invalid/",
             "--tsa-ca",
             &ca,
         ],
         2,
-        "give an http:// URL",
+        "give an http:// or https:// URL",
     );
+}
+
+/// `ledger timestamp DIR --tsa https://...`: the loopback TSA behind a
+/// TLS front (Python's `ssl`, a certificate from a CA made by openssl),
+/// trusted with `--tls-ca`; refused without it (the system's store knows
+/// no test CA) and for a certificate of another name, nothing stored.
+#[test]
+fn online_flow_over_https() {
+    if !openssl_available() || !tool_available("python3", None, "timestamp over HTTPS") {
+        return;
+    }
+    let (fx, tsa) = stamped_fixture();
+    let ca = tsa.ca();
+    make_pki(&fx.p("pki"));
+    // The refusals come before any byte reaches a backend: none is needed.
+    let nobody = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let good = TlsFront::start(&fx.p("pki"), "good", nobody);
+    let other = TlsFront::start(&fx.p("pki"), "other", nobody);
+    for (port, tls_ca, needle) in [
+        (
+            good.port,
+            None,
+            "TLS: invalid peer certificate: UnknownIssuer",
+        ),
+        (
+            good.port,
+            Some("pki/stranger.pem"),
+            "does not chain to any certificate of the --tls-ca bundle",
+        ),
+        (other.port, Some("pki/ca.pem"), "not valid for name"),
+    ] {
+        let url = format!("https://127.0.0.1:{port}/tsa");
+        let mut args = vec!["timestamp", "led", "--tsa", &url, "--tsa-ca", &ca];
+        if let Some(f) = tls_ca {
+            args.extend(["--tls-ca", f]);
+        }
+        fx.refused(&args, 2, needle);
+    }
+    drop(good);
+    let (plain, h) = serve(&tsa.dir, Serve::Reply, 1);
+    let backend: u16 = plain
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/tsa")
+        .parse()
+        .unwrap();
+    let front = TlsFront::start(&fx.p("pki"), "good", backend);
+    let url = format!("https://127.0.0.1:{}/tsa", front.port);
+    let r = fx.run(&[
+        "timestamp",
+        "led",
+        "--tsa",
+        &url,
+        "--tsa-ca",
+        &ca,
+        "--tls-ca",
+        "pki/ca.pem",
+    ]);
+    r.ok();
+    h.join().unwrap();
+    assert!(
+        r.stdout
+            .contains("checkpoints/2.tsr: events #0..#1 existed"),
+        "{r}"
+    );
+    fx.run(&["verify", "--tsa-ca", &ca, "led"]).ok();
 }
 
 /// FORMAT §17.6, the test vector: a fixed token (a response of the sample

@@ -734,6 +734,85 @@ fn checkpoint_policy_reports_a_quorum_not_met_and_stores_what_it_got() {
     assert!(r.stdout.contains("witness w3: no answer"), "{r}");
 }
 
+/// The same three witnesses behind TLS fronts (Python's `ssl`, a CA made
+/// by openssl), their policy URLs https://: without `--tls-ca` none is
+/// trusted (the system's store knows no test CA), so nothing is gathered;
+/// with it the quorum is met.
+#[test]
+fn checkpoint_policy_over_https_trusts_the_ca_given_with_tls_ca() {
+    if !common::tool_available("openssl", None, "checkpoint --policy over HTTPS")
+        || !common::tool_available("python3", None, "checkpoint --policy over HTTPS")
+    {
+        return;
+    }
+    let n = net();
+    let fx = &n.fx;
+    common::make_pki(&fx.p("pki"));
+    let fronts: Vec<common::TlsFront> = n
+        .servers
+        .iter()
+        .map(|s| {
+            let port = s.url.rsplit(':').next().unwrap();
+            common::TlsFront::start(
+                &fx.p("pki"),
+                "good",
+                port.trim_end_matches('/').parse().unwrap(),
+            )
+        })
+        .collect();
+    let mut p = String::new();
+    for (i, (f, v)) in fronts.iter().zip(&n.vkeys).enumerate() {
+        p += &format!("witness w{} {v} https://127.0.0.1:{}\n", i + 1, f.port);
+    }
+    p += "group every all w1 w2 w3\nquorum every\n";
+    fx.write("tls.policy", p);
+    event(fx, "ann", "first");
+    let checkpoint = |more: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "checkpoint",
+            "led",
+            "--key",
+            "keys/ann.key",
+            "--policy",
+            "tls.policy",
+        ];
+        args.extend_from_slice(more);
+        fx.run(&args)
+    };
+    let r = checkpoint(&[]);
+    assert_eq!(r.code, Some(1), "{r}");
+    let j = r.json();
+    assert_eq!(
+        outcomes(&j),
+        ["unreachable", "unreachable", "unreachable"],
+        "{j}"
+    );
+    assert!(
+        j.to_string()
+            .contains("TLS: invalid peer certificate: UnknownIssuer"),
+        "{j}"
+    );
+    let r = checkpoint(&["--tls-ca", "pki/ca.pem"]);
+    r.ok();
+    let j = r.json();
+    assert_eq!(j["quorum_met"], true, "{r}");
+    assert_eq!(outcomes(&j), ["cosigned", "cosigned", "cosigned"], "{j}");
+    fx.run(&["verify", "led", "--policy", "tls.policy"]).ok();
+    // --tls-ca is for gathering: without --policy it is refused.
+    fx.usage_refused(
+        &[
+            "checkpoint",
+            "led",
+            "--key",
+            "keys/ann.key",
+            "--tls-ca",
+            "pki/ca.pem",
+        ],
+        "--policy",
+    );
+}
+
 #[test]
 fn checkpoint_policy_retries_a_409_with_the_size_the_witness_reports() {
     let n = net();

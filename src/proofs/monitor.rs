@@ -1,5 +1,6 @@
 //! `ledger monitor` (FORMAT §21): watching a published directory
-//! (FORMAT §16, C2SP tlog-tiles), read from a directory or over HTTP.
+//! (FORMAT §16, C2SP tlog-tiles), read from a directory or over HTTP(S)
+//! (`base::http`'s client).
 //! This module owns the monitor's state directory and its checks: the
 //! served checkpoint is verified with trusted keys (and a witness policy),
 //! compared with the one last accepted (a rollback or a split view is
@@ -22,6 +23,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::base::files::{self, FileError};
+use crate::base::http;
 use crate::core::format::{Event, Kind};
 use crate::core::store::{DOCS_DIR, LOG_FILE, MAX_DOCUMENT_BYTES};
 use crate::core::verify::{self, Report};
@@ -54,6 +56,8 @@ pub enum FetchError {
     Timeout { what: String, secs: u64 },
     #[error("{what}: HTTP {status}")]
     Status { what: String, status: u16 },
+    #[error("{what}: TLS: {reason}")]
+    Tls { what: String, reason: String },
     #[error("{what}: {reason}")]
     Unreadable { what: String, reason: String },
 }
@@ -62,41 +66,25 @@ pub enum FetchError {
 pub enum Source {
     /// A local directory: files read inside it only, no link followed.
     Dir(PathBuf),
-    /// `http://HOST/PATH/`: the directory's URL.
-    Http {
-        base: String,
-        agent: ureq::Agent,
-        timeout: Duration,
-    },
+    /// `http://HOST/PATH/` or `https://HOST/PATH/`: the directory's URL.
+    Http { base: String, client: http::Client },
 }
 
+/// The User-Agent product the monitor sends.
+const PRODUCT: &str = "ledger-monitor";
+
 impl Source {
-    /// `source` as a directory, or an `http://` URL read with `timeout`
-    /// for each whole exchange. `https://` needs TLS, which this build
-    /// does not have.
-    pub fn new(source: &str, timeout: Duration) -> Result<Source, MonitorError> {
-        if source.starts_with("https://") {
-            return Err(MonitorError::Usage(format!(
-                "{source}: https:// is not supported (this build has no TLS); serve over http:// or mirror the directory locally (the checkpoint is signed, the transport need not be)"
-            )));
+    /// `source` as a directory, or an `http://` or `https://` URL read
+    /// with `timeout` for each whole exchange, a TLS server's certificate
+    /// checked against `roots`.
+    pub fn new(source: &str, timeout: Duration, roots: &http::Roots) -> Source {
+        if !http::is_url(source) {
+            return Source::Dir(PathBuf::from(source));
         }
-        if !source.starts_with("http://") {
-            return Ok(Source::Dir(PathBuf::from(source)));
-        }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false)
-            .max_response_header_size(16 << 10)
-            .user_agent(concat!("ledger-monitor/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        Ok(Source::Http {
+        Source::Http {
             base: format!("{}/", source.trim_end_matches('/')),
-            agent,
-            timeout,
-        })
+            client: http::Client::new(roots, timeout, PRODUCT),
+        }
     }
 
     /// What the source is, for messages.
@@ -122,32 +110,13 @@ impl Source {
                     },
                 })
             }
-            Source::Http {
-                base,
-                agent,
-                timeout,
-            } => {
-                let url = format!("{base}{rel}");
-                let what = url.clone();
-                let secs = timeout.as_secs();
-                let mut resp = agent.get(&url).call().map_err(|e| match e {
-                    ureq::Error::Timeout(_) => FetchError::Timeout {
-                        what: what.clone(),
-                        secs,
-                    },
-                    e => FetchError::Unreadable {
-                        what: what.clone(),
-                        reason: e.to_string(),
-                    },
-                })?;
+            Source::Http { base, client } => {
+                let what = format!("{base}{rel}");
+                let failed = |e| fetch_error(&what, e, limit);
+                let mut resp = client.get(&what).map_err(failed)?;
                 let status = resp.status().as_u16();
                 if (300..400).contains(&status) {
-                    let to = resp
-                        .headers()
-                        .get("location")
-                        .and_then(|l| l.to_str().ok())
-                        .map(|l| format!(" to {}", l.escape_debug()))
-                        .unwrap_or_default();
+                    let to = http::redirect_target(&resp);
                     return Err(FetchError::Redirect { what, to });
                 }
                 if status == 404 {
@@ -156,26 +125,22 @@ impl Source {
                 if status != 200 {
                     return Err(FetchError::Status { what, status });
                 }
-                resp.body_mut()
-                    .with_config()
-                    .limit(limit)
-                    .read_to_vec()
-                    .map_err(|e| match e {
-                        ureq::Error::Timeout(_) => FetchError::Timeout {
-                            what: what.clone(),
-                            secs,
-                        },
-                        ureq::Error::BodyExceedsLimit(_) => FetchError::TooLarge {
-                            what: what.clone(),
-                            limit,
-                        },
-                        e => FetchError::Unreadable {
-                            what: what.clone(),
-                            reason: e.to_string(),
-                        },
-                    })
+                client.body(&mut resp, limit).map_err(failed)
             }
         }
+    }
+}
+
+fn fetch_error(what: &str, e: http::HttpError, limit: u64) -> FetchError {
+    let what = what.to_owned();
+    match e {
+        http::HttpError::Timeout { secs } => FetchError::Timeout { what, secs },
+        http::HttpError::TooLarge { .. } => FetchError::TooLarge { what, limit },
+        http::HttpError::Tls { reason } => FetchError::Tls { what, reason },
+        e => FetchError::Unreadable {
+            what,
+            reason: e.to_string(),
+        },
     }
 }
 
@@ -183,8 +148,6 @@ impl Source {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MonitorError {
-    #[error("{0}")]
-    Usage(String),
     #[error(transparent)]
     Fetch(#[from] FetchError),
     #[error("{path}: {source}")]

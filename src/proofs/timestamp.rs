@@ -12,10 +12,10 @@
 //! `check_*` functions) never takes a lock or writes.
 
 use std::path::Path;
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::base::http;
 use crate::base::tsp::{self, Anchor, Expect, Stamp, TspError};
 use crate::core::store::{Access, LockWait, Store, StoreError};
 use crate::proofs::checkpoint::{read_stored, stored, token_name, CHECKPOINTS_DIR, TOKEN_SUFFIX};
@@ -443,53 +443,42 @@ pub struct Bound {
 }
 
 /// Sends `tsq` to a TSA by HTTP POST (RFC 3161 §3.4,
-/// `application/timestamp-query`) and returns its answer's body: within
-/// `timeout` overall, following no redirect, reading at most
-/// [`tsp::MAX_RESPONSE_BYTES`]. Plain `http://` only (a token is signed;
-/// the transport need not be secret).
-pub fn post(url: &str, tsq: &[u8], timeout: Duration) -> Result<Vec<u8>, TimestampError> {
-    let http = |reason: String| TimestampError::Http {
+/// `application/timestamp-query`) through `client` (`base::http`: http://
+/// or https://, within its timeout overall, following no redirect), and
+/// returns its answer's body, at most [`tsp::MAX_RESPONSE_BYTES`]. TLS
+/// adds nothing to what a token proves (it is signed, and checked in full
+/// before it is stored); it hides which checkpoint hash is sent.
+pub fn post(client: &http::Client, url: &str, tsq: &[u8]) -> Result<Vec<u8>, TimestampError> {
+    let fail = |reason: String| TimestampError::Http {
         url: url.to_owned(),
         reason,
     };
-    if !url.starts_with("http://") {
-        return Err(http(
-            "only http:// URLs are supported (tokens are signed, so the transport need not be; most TSAs serve http)".into(),
-        ));
-    }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .max_response_header_size(16 << 10)
-        .build()
-        .into();
-    let mut resp = agent
-        .post(url)
-        .header("Content-Type", "application/timestamp-query")
-        .header("Accept", "application/timestamp-reply")
-        .send(tsq)
+    let secs = client.timeout().as_secs();
+    let mut resp = client
+        .post(
+            url,
+            &[
+                ("Content-Type", "application/timestamp-query"),
+                ("Accept", "application/timestamp-reply"),
+            ],
+            tsq,
+        )
         .map_err(|e| match e {
-            ureq::Error::Timeout(_) => http(format!(
-                "no answer within {} s (timeout; try again later, or another TSA)",
-                timeout.as_secs()
+            http::HttpError::Timeout { .. } => fail(format!(
+                "no answer within {secs} s (timeout; try again later, or another TSA)"
             )),
-            e => http(format!("cannot be reached: {e}")),
+            http::HttpError::Scheme => fail("give an http:// or https:// URL".into()),
+            e => fail(format!("cannot be reached: {e}")),
         })?;
     let status = resp.status().as_u16();
     if (300..400).contains(&status) {
-        let to = resp
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .map(|l| format!(" to {}", l.escape_debug()))
-            .unwrap_or_default();
-        return Err(http(format!(
+        let to = http::redirect_target(&resp);
+        return Err(fail(format!(
             "answered HTTP {status}, a redirect{to}: ledger follows no redirect; give the TSA's own URL"
         )));
     }
     if status != 200 {
-        return Err(http(format!("answered HTTP {status}, not 200")));
+        return Err(fail(format!("answered HTTP {status}, not 200")));
     }
     let ctype = resp
         .headers()
@@ -498,25 +487,22 @@ pub fn post(url: &str, tsq: &[u8], timeout: Duration) -> Result<Vec<u8>, Timesta
         .unwrap_or("")
         .to_owned();
     if !ctype.starts_with("application/timestamp-reply") {
-        return Err(http(format!(
+        return Err(fail(format!(
             "answered with content type {:?}, not application/timestamp-reply",
             ctype
         )));
     }
-    resp.body_mut()
-        .with_config()
-        .limit(tsp::MAX_RESPONSE_BYTES as u64)
-        .read_to_vec()
+    client
+        .body(&mut resp, tsp::MAX_RESPONSE_BYTES as u64)
         .map_err(|e| match e {
-            ureq::Error::Timeout(_) => http(format!(
-                "did not finish its answer within {} s (timeout)",
-                timeout.as_secs()
+            http::HttpError::Timeout { .. } => fail(format!(
+                "did not finish its answer within {secs} s (timeout)"
             )),
-            ureq::Error::BodyExceedsLimit(_) => http(format!(
+            http::HttpError::TooLarge { .. } => fail(format!(
                 "answered more than {} bytes",
                 tsp::MAX_RESPONSE_BYTES
             )),
-            e => http(format!("answer could not be read: {e}")),
+            e => fail(format!("answer could not be read: {e}")),
         })
 }
 

@@ -830,3 +830,175 @@ impl Drop for SshAgent {
         let _ = self.child.wait();
     }
 }
+
+/// In `dir` (created): a CA (`ca.pem`, `ca.key`), leaf certificates it
+/// issued (`NAME.pem`, `NAME.key`: `good` for 127.0.0.1 and localhost,
+/// `other` for another host only), and a second CA that issued nothing
+/// here (`stranger.pem`), all P-256, valid two days, made by `openssl`.
+pub fn make_pki(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(
+        dir.join("ca.cnf"),
+        "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = ledger test CA\n\
+         [ca]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n\
+         subjectKeyIdentifier = hash\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    for (ca, cn) in [
+        ("ca", "/CN=ledger test CA"),
+        ("stranger", "/CN=a stranger CA"),
+    ] {
+        let (key, pem) = (format!("{ca}.key"), format!("{ca}.pem"));
+        let mut args = vec!["req", "-x509", "-new"];
+        args.extend(ec);
+        args.extend([
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+            "-subj",
+            cn,
+            "-days",
+            "2",
+            "-config",
+            "ca.cnf",
+            "-extensions",
+            "ca",
+        ]);
+        openssl(dir, &args);
+    }
+    for (name, san) in [
+        ("good", "IP:127.0.0.1, DNS:localhost"),
+        ("other", "DNS:other.example"),
+    ] {
+        let (key, csr, pem, ext) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.ext"),
+        );
+        fs::write(
+            dir.join(&ext),
+            format!(
+                "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
+                 extendedKeyUsage = serverAuth\nsubjectAltName = {san}\n\
+                 subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n"
+            ),
+        )
+        .unwrap();
+        let mut args = vec!["req", "-new"];
+        args.extend(ec);
+        args.extend([
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            "/CN=ledger test server",
+        ]);
+        openssl(dir, &args);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+                "-out",
+                &pem,
+            ],
+        );
+    }
+}
+
+/// A TLS front (Python's `ssl`, TLS 1.2 at least) on 127.0.0.1, on a port
+/// it chose and printed, that hands each connection's bytes, once its
+/// handshake is done, to a plain server on 127.0.0.1:`backend`; killed
+/// when dropped.
+pub struct TlsFront {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+const TLS_FRONT: &str = r#"
+import select, socket, ssl, sys, threading
+cert, key, backend = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+ctx.load_cert_chain(cert, key)
+ls = socket.create_server(("127.0.0.1", 0))
+print(ls.getsockname()[1], flush=True)
+def handle(c):
+    c.settimeout(30)
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+    except OSError as e:
+        print("handshake:", e, file=sys.stderr, flush=True); c.close(); return
+    u = socket.create_connection(("127.0.0.1", backend), timeout=30)
+    try:
+        while True:
+            r, _, _ = select.select([t, u], [], [], 30)
+            if not r: return
+            for s in r:
+                d = s.recv(65536)
+                while s is t and t.pending(): d += t.recv(65536)
+                if not d: return
+                (u if s is t else t).sendall(d)
+    except OSError: pass
+    finally:
+        t.close(); u.close()
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+"#;
+
+impl TlsFront {
+    /// Serves `pki/NAME.pem` (with its key) in front of `backend`.
+    pub fn start(pki: &Path, name: &str, backend: u16) -> TlsFront {
+        use std::io::BufRead;
+        let script = pki.join("tls_front.py");
+        fs::write(&script, TLS_FRONT).unwrap();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(pki.join(format!("{name}.pem")))
+            .arg(pki.join(format!("{name}.key")))
+            .arg(backend.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(fs::File::create(pki.join(format!("front-{name}.log"))).unwrap())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let Ok(port) = line.trim().parse() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the TLS front printed no port: {line:?}");
+        };
+        TlsFront { child, port }
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -217,6 +217,9 @@ pub(crate) enum Command {
         /// Then gather cosignatures from the witnesses of this C2SP tlog-policy file, over HTTP, until its quorum is met
         #[arg(long, value_name = "FILE", requires = "key")]
         policy: Option<PathBuf>,
+        /// The CA certificates (one PEM file) trusted for https://, instead of the system's store: for a private CA
+        #[arg(long = "tls-ca", value_name = "FILE.pem", requires = "policy")]
+        tls_ca: Option<PathBuf>,
         #[command(flatten)]
         pass: PassArgs,
     },
@@ -316,7 +319,7 @@ pub(crate) enum Command {
         /// The directory to publish into (created if absent; files already published are kept)
         out: PathBuf,
     },
-    /// Watch a published directory (a path or an http:// URL): verify its checkpoint, prove it extends the last one accepted, fetch and replay only the new events (exit 1: split view, rollback, bad data or a rule broken; 3: --max-age exceeded)
+    /// Watch a published directory (a path or an http:// or https:// URL): verify its checkpoint, prove it extends the last one accepted, fetch and replay only the new events (exit 1: split view, rollback, bad data or a rule broken; 3: --max-age exceeded)
     Monitor(MonitorArgs),
     /// Print the fingerprint of key files or token keys (SHA256:..., as `ssh-keygen -l` prints for the same key)
     Fingerprint {
@@ -351,7 +354,7 @@ pub(crate) struct TimestampArgs {
     /// The ledger directory
     #[arg(required = true)]
     pub(crate) dir: Option<PathBuf>,
-    /// A TSA's URL (http://), to POST the request to (RFC 3161 §3.4); repeat for several TSAs
+    /// A TSA's URL (http:// or https://), to POST the request to (RFC 3161 §3.4); repeat for several TSAs
     #[arg(long, value_name = "URL", required = true)]
     pub(crate) tsa: Vec<String>,
     /// The TSA root certificates (PEM) each answer is checked against before it is stored
@@ -360,6 +363,9 @@ pub(crate) struct TimestampArgs {
     /// Give up on a TSA that has not answered within this many seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub(crate) timeout: u64,
+    /// The CA certificates (one PEM file) trusted for https://, instead of the system's store: for a private CA
+    #[arg(long = "tls-ca", value_name = "FILE.pem")]
+    pub(crate) tls_ca: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -432,6 +438,17 @@ impl WitnessPolicyArgs {
             .map(Some)
             .map_err(|e| Failure::usage(format!("--witness/--quorum: {e}")))
     }
+}
+
+/// The roots `--tls-ca` names (read once, at most
+/// [`ledger::base::http::MAX_CA_BUNDLE_BYTES`]), else the system's store.
+pub(crate) fn load_tls_roots(path: Option<&Path>) -> Result<ledger::base::http::Roots, Failure> {
+    use ledger::base::http::{Roots, MAX_CA_BUNDLE_BYTES};
+    let Some(path) = path else {
+        return Ok(Roots::system());
+    };
+    let pem = crate::input::read_input(path, MAX_CA_BUNDLE_BYTES, "CA certificates (PEM)")?;
+    Roots::from_pem(&pem).map_err(|e| Failure::usage(format!("--tls-ca {}: {e}", path.display())))
 }
 
 /// Reads and parses a C2SP tlog-policy file (FORMAT §18).
@@ -775,7 +792,7 @@ pub(crate) struct DocTarget {
 
 #[derive(clap::Args)]
 pub(crate) struct MonitorArgs {
-    /// The published directory (`ledger publish`), or its http:// URL
+    /// The published directory (`ledger publish`), or its http:// or https:// URL
     pub(crate) source: String,
     /// The monitor's state directory (created if absent; one per log)
     #[arg(long, value_name = "DIR")]
@@ -800,4 +817,7 @@ pub(crate) struct MonitorArgs {
     /// Each HTTP exchange's timeout, in seconds
     #[arg(long, value_name = "S", default_value_t = 10)]
     pub(crate) timeout: u64,
+    /// The CA certificates (one PEM file) trusted for https://, instead of the system's store: for a private CA
+    #[arg(long = "tls-ca", value_name = "FILE.pem")]
+    pub(crate) tls_ca: Option<PathBuf>,
 }

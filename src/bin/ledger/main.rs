@@ -214,8 +214,9 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
             add,
             log_key,
             policy,
+            tls_ca,
             pass,
-        } => proofs::checkpoint(out, dir, key, add, log_key, policy, pass),
+        } => proofs::checkpoint(out, dir, key, add, log_key, policy, tls_ca, pass),
         Command::Timestamp(args) => timestamp::timestamp(out, args),
         Command::Prove {
             dir,

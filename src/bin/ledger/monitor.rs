@@ -3,7 +3,7 @@
 //! (text or JSON lines), and maps it to the exit codes: 0 nothing wrong,
 //! 1 a split view, rollback, bad data or broken rule (evidence saved), 2
 //! usage or I/O (the source unreachable, a timeout, a redirect, an answer
-//! too big), 3 the checkpoint is older than `--max-age`.
+//! too big, a TLS failure), 3 the checkpoint is older than `--max-age`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,7 +35,6 @@ fn parse_age(s: &str) -> Result<i64, Failure> {
 
 fn failure(e: MonitorError) -> Failure {
     match e {
-        MonitorError::Usage(m) => Failure::usage(m),
         MonitorError::Checkpoint(m) => {
             Failure::refuted(format!("the served checkpoint does not check out: {m}"))
         }
@@ -162,7 +161,8 @@ pub(crate) fn monitor(out: &Out, args: MonitorArgs) -> Result<(), Failure> {
         watch_parties: args.watch_party.clone(),
         watch_keys,
     };
-    let source = Source::new(&args.source, Duration::from_secs(args.timeout)).map_err(failure)?;
+    let roots = crate::cli::load_tls_roots(args.tls_ca.as_deref())?;
+    let source = Source::new(&args.source, Duration::from_secs(args.timeout), &roots);
     let Some(every) = args.interval else {
         return once(out, &source, &args, &opts, max_age);
     };

@@ -9,6 +9,7 @@ use crate::error::Failure;
 use crate::input::*;
 use crate::out::*;
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn checkpoint(
     out: &Out,
     dir: PathBuf,
@@ -16,11 +17,14 @@ pub(crate) fn checkpoint(
     add: Option<PathBuf>,
     log_key: bool,
     policy: Option<PathBuf>,
+    tls_ca: Option<PathBuf>,
     pass: PassArgs,
 ) -> Result<(), Failure> {
     let json = out.json;
-    // The policy is read and checked before anything is signed.
+    // The policy and the TLS roots are read and checked before anything
+    // is signed.
     let policy = policy.as_deref().map(load_policy).transpose()?;
+    let roots = load_tls_roots(tls_ca.as_deref())?;
     let written = match (key, add) {
         (Some(k), _) => {
             let key = pass.load(&k)?;
@@ -33,7 +37,7 @@ pub(crate) fn checkpoint(
         (None, None) => return Err(Failure::usage("give --key or --add")),
     };
     if let Some(policy) = policy {
-        return crate::witness::gather(out, &dir, written, &policy);
+        return crate::witness::gather(out, &dir, written, &policy, &roots);
     }
     if json {
         out.print(format_args!("{}", written_json(&written)))?;

@@ -100,19 +100,24 @@ pub(crate) fn timestamp(out: &Out, args: TimestampArgs) -> Result<(), Failure> {
                 .dir
                 .ok_or_else(|| Failure::usage("give the ledger directory"))?;
             for u in &args.tsa {
-                if !u.starts_with("http://") {
+                if !ledger::base::http::is_url(u) {
                     return Err(Failure::usage(format!(
-                        "--tsa {u:?}: give an http:// URL (only plain HTTP is supported; tokens are signed, so the transport need not be)"
+                        "--tsa {u:?}: give an http:// or https:// URL"
                     )));
                 }
             }
             let roots = load_roots(&args.tsa_ca)?;
-            let timeout = Duration::from_secs(args.timeout.max(1));
+            let tls = crate::cli::load_tls_roots(args.tls_ca.as_deref())?;
+            let client = ledger::base::http::Client::new(
+                &tls,
+                Duration::from_secs(args.timeout.max(1)),
+                "ledger",
+            );
             let mut stored = Vec::new();
             for url in &args.tsa {
                 // One request per TSA: each its own nonce.
                 let req = timestamp::request(&dir)?;
-                let tsr = timestamp::post(url, &req.der, timeout)?;
+                let tsr = timestamp::post(&client, url, &req.der)?;
                 let added =
                     add(out, &dir, &tsr, Some(&req.expect), &roots).map_err(|f| match f {
                         Failure::Refuted(m) => Failure::refuted(format!("TSA {url}: {m}")),

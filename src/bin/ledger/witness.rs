@@ -1,7 +1,9 @@
-//! `ledger witness`: a witness that cosigns checkpoints, as files.
+//! `ledger witness`: a witness that cosigns checkpoints, as files; and the
+//! HTTP transport `checkpoint --policy` gathers cosignatures through.
 
 use std::path::PathBuf;
 
+use ledger::base::http;
 use ledger::proofs::{bundle, witnessing};
 
 use crate::cli::*;
@@ -69,11 +71,12 @@ pub(crate) fn witness_cosign(out: &Out, args: CosignArgs) -> Result<(), Failure>
     ))
 }
 
-/// The HTTP client of `checkpoint --policy`: ureq, plain http:// only (no
-/// TLS in this build), a timeout on the whole exchange, no redirect
-/// followed, at most [`witnessing::MAX_REPLY_BYTES`] of an answer read.
+/// The HTTP transport of `checkpoint --policy`: the library's one client
+/// ([`http::Client`]: http:// or https://, a timeout on the whole
+/// exchange, no redirect followed), at most
+/// [`witnessing::MAX_REPLY_BYTES`] of an answer read.
 struct Http {
-    agent: ureq::Agent,
+    client: http::Client,
 }
 
 /// Each witness's whole exchange (connect, send, answer).
@@ -81,17 +84,15 @@ const WITNESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl witnessing::Transport for Http {
     fn add_checkpoint(&self, url: &str, body: &[u8]) -> Result<witnessing::Reply, String> {
-        if !url.starts_with("http://") {
+        if !http::is_url(url) {
             return Err(format!(
-                "{url}: only http:// witness URLs are supported (this build has no TLS); put the witness behind a local proxy"
+                "{url}: not an http:// or https:// URL; nothing sent"
             ));
         }
         let endpoint = format!("{}/add-checkpoint", url.trim_end_matches('/'));
         let mut resp = self
-            .agent
-            .post(&endpoint)
-            .header("Content-Type", "text/plain")
-            .send(body)
+            .client
+            .post(&endpoint, &[("Content-Type", "text/plain")], body)
             .map_err(|e| format!("{endpoint}: {e}"))?;
         let status = resp.status().as_u16();
         let content_type = resp
@@ -99,11 +100,9 @@ impl witnessing::Transport for Http {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(witnessing::MAX_REPLY_BYTES)
-            .read_to_vec()
+        let body = self
+            .client
+            .body(&mut resp, witnessing::MAX_REPLY_BYTES)
             .map_err(|e| format!("{endpoint}: reading the answer: {e}"))?;
         Ok(witnessing::Reply {
             status,
@@ -140,16 +139,11 @@ pub(crate) fn gather(
     dir: &std::path::Path,
     written: ledger::proofs::checkpoint::Written,
     policy: &ledger::tlog::policy::Policy,
+    roots: &http::Roots,
 ) -> Result<(), Failure> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(WITNESS_TIMEOUT))
-        .max_redirects(0)
-        .max_redirects_will_error(false)
-        .http_status_as_error(false)
-        .user_agent(concat!("ledger/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    let transport = std::sync::Arc::new(Http { agent });
+    let transport = std::sync::Arc::new(Http {
+        client: http::Client::new(roots, WITNESS_TIMEOUT, "ledger"),
+    });
     let g = witnessing::gather(
         dir,
         written,
