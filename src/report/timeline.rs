@@ -275,28 +275,55 @@ pub fn svg(s: &Subject) -> Option<String> {
             span_short(gap)
         );
     }
-    // Sessions: bands across the party lanes.
+    // Sessions: bands across the party lanes; sessions closer together
+    // than a pixel are one band (see `drawn_bands`).
     let lanes_bottom = TOP + lanes as f64 * LANE;
     let mut label_end = [f64::NEG_INFINITY; 2];
-    for b in &s.bands {
-        let x0 = scale.x(b.opened.1);
-        let x1 = scale.x(b.closed.map_or(t1, |c| c.1)).max(x0 + 2.0);
+    for d in drawn_bands(&s.bands, &scale, t1, 2.0) {
+        let (x0, x1) = (d.x0, d.x1);
+        let (first, last) = (&s.bands[d.first], &s.bands[d.last]);
+        let closed = last
+            .closed
+            .map_or(", not closed".to_owned(), |c| format!("–#{}", c.0));
+        let (title, label) = if d.first == d.last {
+            (
+                format!(
+                    "session {} (#{}{closed})",
+                    attr(&first.session),
+                    first.opened.0
+                ),
+                short(&first.session, 18),
+            )
+        } else {
+            let n = d.last - d.first + 1;
+            (
+                format!(
+                    "{n} sessions, {} to {} (#{}{closed})",
+                    attr(&first.session),
+                    attr(&last.session),
+                    first.opened.0
+                ),
+                format!("{n} sessions"),
+            )
+        };
+        // Two rows of labels, each label where it does not cover the one
+        // before it; a merged band narrower than its label has none.
+        let label_w = 7.0 * label.chars().count().min(19) as f64;
+        let text = if d.first == d.last || x1 - x0 >= label_w {
+            let row = usize::from(label_end[0] > x0 && label_end[1] <= x0);
+            label_end[row] = x0 + label_w;
+            format!(
+                "<text x=\"{x0:.1}\" y=\"{:.0}\" class=\"band-label\">{label}</text>",
+                TOP - 3.0 - 11.0 * row as f64
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             o,
-            "<rect x=\"{x0:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{:.0}\" class=\"band\"><title>session {} (#{}{})</title></rect><text x=\"{x0:.1}\" y=\"{:.0}\" class=\"band-label\">{}</text>",
+            "<rect x=\"{x0:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{:.0}\" class=\"band\"><title>{title}</title></rect>{text}",
             x1 - x0,
             lanes_bottom - TOP,
-            attr(&b.session),
-            b.opened.0,
-            b.closed.map_or(", not closed".to_owned(), |c| format!("–#{}", c.0)),
-            {
-                // Two rows of labels, each label where it does not cover
-                // the one before it.
-                let row = usize::from(label_end[0] > x0 && label_end[1] <= x0);
-                label_end[row] = x0 + 7.0 * b.session.chars().count().min(19) as f64;
-                TOP - 3.0 - 11.0 * row as f64
-            },
-            short(&b.session, 18)
         );
     }
     for (i, p) in s.lanes.iter().enumerate() {
@@ -617,9 +644,8 @@ pub(super) fn picture(s: &Subject) -> Option<Picture> {
             });
         }
     }
-    for b in &s.bands {
-        let x0 = scale.x(b.opened.1);
-        let x1 = scale.x(b.closed.map_or(t1, |c| c.1)).max(x0 + 1.5);
+    for d in drawn_bands(&s.bands, &scale, t1, 1.5) {
+        let (x0, x1) = (d.x0, d.x1);
         v.push(Shape::Rect {
             x: x0,
             y: TOP,
@@ -746,4 +772,44 @@ pub(super) fn picture(s: &Subject) -> Option<Picture> {
         height,
         shapes: v,
     })
+}
+
+/// One band as drawn: sessions `first..=last` (indexes into the bands)
+/// spanning `x0..x1`.
+struct DrawnBand {
+    first: usize,
+    last: usize,
+    x0: f64,
+    x1: f64,
+}
+
+/// Up to this many sessions, each is its own band (sessions that overlap
+/// in time, a plenary beside a working group, stay visible as such).
+const BANDS_DRAWN: usize = 200;
+
+/// The session bands to draw, each at least `min_w` wide. Beyond
+/// [`BANDS_DRAWN`] sessions, consecutive ones that would overlap as drawn
+/// are merged into one band whose title counts them: 6,667 sessions on a
+/// 700-pixel axis are a few bands, not 6,667 rectangles and labels on top
+/// of each other (1.2 MB of the 100k bench ledger's page).
+fn drawn_bands(bands: &[super::Band], scale: &Scale, t1: i64, min_w: f64) -> Vec<DrawnBand> {
+    let merge = bands.len() > BANDS_DRAWN;
+    let mut out: Vec<DrawnBand> = Vec::new();
+    for (i, b) in bands.iter().enumerate() {
+        let x0 = scale.x(b.opened.1);
+        let x1 = scale.x(b.closed.map_or(t1, |c| c.1)).max(x0 + min_w);
+        match out.last_mut() {
+            Some(d) if merge && x0 < d.x1 && x0 >= d.x0 => {
+                d.last = i;
+                d.x1 = d.x1.max(x1);
+            }
+            _ => out.push(DrawnBand {
+                first: i,
+                last: i,
+                x0,
+                x1,
+            }),
+        }
+    }
+    out
 }
