@@ -506,10 +506,17 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
         .iter()
         .filter(|f| sizes.contains(&f.events) && f.events <= cfg.report_max)
     {
-        let verify_rss = verify_rss.iter().find(|(n, _)| *n == f.events).and_then(|x| x.1);
+        let verify_rss = verify_rss
+            .iter()
+            .find(|(n, _)| *n == f.events)
+            .and_then(|x| x.1);
         for ext in ["html", "pdf"] {
             let out = work.join(format!("report-{}.{ext}", label(f.events)));
-            eprintln!("bench: ledger report -o {} on {} events", out.display(), f.events);
+            eprintln!(
+                "bench: ledger report -o {} on {} events",
+                out.display(),
+                f.events
+            );
             let at = load();
             let (best, _, rss) = best_of(cfg.runs, cfg.budget_secs, || {
                 let r = cli::run(
@@ -533,10 +540,7 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
                     format!("`ledger report -o r.{ext}`, {} events", label(f.events)),
                     format!("{} ({size:.1} MiB)", ms(best.wall)),
                 )
-                .target(
-                    format!("< {time_target:.0} s"),
-                    best.wall < time_target,
-                )
+                .target(format!("< {time_target:.0} s"), best.wall < time_target)
                 .at(at),
             );
             if ext == "html" && f.events >= 100_000 {
@@ -551,10 +555,13 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
             }
             if let (Some(r), Some(v)) = (rss, verify_rss) {
                 rows.push(
-                    row(format!("  peak RSS, report {ext}, {} events", label(f.events)), mib(rss))
-                        .limit("verify's peak RSS, same ledger", r as f64 / v as f64)
-                        .target("≤ 1.5× verify", (r as f64) <= 1.5 * v as f64)
-                        .at(at),
+                    row(
+                        format!("  peak RSS, report {ext}, {} events", label(f.events)),
+                        mib(rss),
+                    )
+                    .limit("verify's peak RSS, same ledger", r as f64 / v as f64)
+                    .target("≤ 1.5× verify", (r as f64) <= 1.5 * v as f64)
+                    .at(at),
                 );
             }
         }
