@@ -12,6 +12,14 @@
 //	consistency     the proof from `old` to `checkpoint`, one hash a line
 //
 // It prints one line per check and exits 1 at the first that fails.
+//
+// `interop tiles SITE` instead reads a directory `ledger publish` wrote
+// (C2SP tlog-tiles) through tlog.TileHashReader, mapping Go's tile paths
+// (tile/8/L/N[.p/W]) to C2SP's (tile/L/N[.p/W]), and checks against the
+// size and root of SITE/checkpoint: tlog.TreeHash, and for records 0,
+// 300 and the last, tlog.ProveRecord + tlog.CheckRecord of the leaf hash
+// given in SITE/../records (one "index base64-hash" a line), and
+// tlog.ProveTree + tlog.CheckTree from half the size.
 package main
 
 import (
@@ -123,7 +131,98 @@ func hashes(lines []string) []tlog.Hash {
 	return out
 }
 
+// c2spTiles is a tlog.TileReader over a C2SP tlog-tiles directory.
+type c2spTiles struct{ site string }
+
+func (r c2spTiles) Height() int { return 8 }
+
+func (r c2spTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		goPath := t.Path() // tile/8/L/N[.p/W]
+		rest := strings.TrimPrefix(goPath, "tile/8/")
+		if rest == goPath {
+			return nil, fmt.Errorf("unexpected tile path %q", goPath)
+		}
+		data, err := os.ReadFile(filepath.Join(r.site, "tile", filepath.FromSlash(rest)))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = data
+	}
+	return out, nil
+}
+
+func (r c2spTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+func tiles(site string) {
+	body := strings.Split(string(read(site, "checkpoint")), "\n")
+	if len(body) < 3 {
+		fail("checkpoint: too short")
+	}
+	size, err := strconv.ParseInt(body[1], 10, 64)
+	if err != nil {
+		fail("checkpoint size: %v", err)
+	}
+	rootB, err := base64.StdEncoding.DecodeString(body[2])
+	if err != nil || len(rootB) != 32 {
+		fail("checkpoint root: %v", err)
+	}
+	var root tlog.Hash
+	copy(root[:], rootB)
+	thr := tlog.TileHashReader(tlog.Tree{N: size, Hash: root}, c2spTiles{site})
+	h, err := tlog.TreeHash(size, thr)
+	if err != nil {
+		fail("tlog.TreeHash: %v", err)
+	}
+	if h != root {
+		fail("tlog.TreeHash: %v, checkpoint %v", h, root)
+	}
+	fmt.Printf("ok tiles: tree hash of %d records is the checkpoint's root\n", size)
+	for _, l := range strings.Split(string(read(filepath.Dir(site), "records")), "\n") {
+		if l == "" {
+			continue
+		}
+		f := strings.Fields(l)
+		i, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			fail("records: %v", err)
+		}
+		lb, err := base64.StdEncoding.DecodeString(f[1])
+		if err != nil || len(lb) != 32 {
+			fail("records: bad hash")
+		}
+		var leaf tlog.Hash
+		copy(leaf[:], lb)
+		p, err := tlog.ProveRecord(size, i, thr)
+		if err != nil {
+			fail("tlog.ProveRecord(%d): %v", i, err)
+		}
+		if err := tlog.CheckRecord(p, size, root, i, leaf); err != nil {
+			fail("tlog.CheckRecord(%d): %v", i, err)
+		}
+		fmt.Printf("ok tiles: record %d proven from the tiles\n", i)
+	}
+	half := size / 2
+	hh, err := tlog.TreeHash(half, thr)
+	if err != nil {
+		fail("tlog.TreeHash(%d): %v", half, err)
+	}
+	tp, err := tlog.ProveTree(size, half, thr)
+	if err != nil {
+		fail("tlog.ProveTree: %v", err)
+	}
+	if err := tlog.CheckTree(tp, size, root, half, hh); err != nil {
+		fail("tlog.CheckTree: %v", err)
+	}
+	fmt.Printf("ok tiles: tree %d -> %d proven from the tiles\n", half, size)
+}
+
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "tiles" {
+		tiles(os.Args[2])
+		return
+	}
 	if len(os.Args) != 2 {
 		fail("usage: interop DIR")
 	}
