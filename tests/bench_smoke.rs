@@ -55,7 +55,6 @@ fn the_bench_runs_on_a_tiny_ledger_and_writes_its_table() {
         "`ledger import`, 300 events onto 500",
         "`ledger report -o r.html`, 500 events",
         "`ledger report -o r.pdf`, 500 events",
-        "peak RSS, report pdf, 500 events",
     ] {
         assert!(
             figures.iter().any(|f| f.contains(wanted)),
