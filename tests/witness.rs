@@ -161,19 +161,7 @@ fn status(r: Result<Vec<note::NoteSignature>, WitnessError>) -> u16 {
 // ------------------------------------------------------ request bodies
 
 /// The example request of c2sp.org/tlog-witness, byte for byte.
-const SPEC_BODY: &str = "old 20852014
-PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=
-jrJZDmY8Y7SyJE0MWLpLozkIVMSMZcD5kvuKxPC3swk=
-5+pKlUdi2LeF/BcMHBn+Ku6yhPGNCswZZD1X/6QgPd8=
-/6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=
-
-example.com/behind-the-sofa
-20852163
-CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
-
-— example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=
-— example.com/behind-the-sofa opLqBQsREYCgu6xQkYQwJr9fo45a62DN9EdmHXnZdXNqlcVGlCum2Wks+49/V6267UEjw6QUXTS5Rovnzv++qbSzm9Q=
-";
+const SPEC_BODY: &str = common::TLOG_WITNESS_SPEC_REQUEST;
 
 #[test]
 fn spec_request_body_parses_and_formats_identically() {

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64ct::Encoding;
 use common::{key_file_from_seed, Fx, BIN};
 use ledger::base::crypto::SigningKey;
 use ledger::tlog::note::{self, sign, Checkpoint, Note, NoteVerifier, VerifierKind};
@@ -879,4 +880,266 @@ fn policy_files_are_parsed_strictly() {
     common::assert_same(&before, &common::snapshot(&fx.p("led")), &r);
     fx.write("bad.policy", format!("witness w1 {}\n", n.vkeys[0]));
     fx.usage_refused(&["verify", "led", "--policy", "bad.policy"], "quorum");
+}
+
+// ------------------------------------------------------------ the spec's example
+
+const SPEC_ORIGIN: &str = "example.com/behind-the-sofa";
+
+/// `SHA-256(name || "\n" || type || key)[:4]`, computed here rather than
+/// by the library (c2sp.org/signed-note, c2sp.org/tlog-cosignature).
+fn key_id(name: &str, kind: u8, key: &[u8; 32]) -> [u8; 4] {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update([b'\n', kind]);
+    h.update(key);
+    h.finalize()[..4].try_into().unwrap()
+}
+
+/// The example's checkpoint text (its note without the signature lines).
+const SPEC_TEXT: &str =
+    "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+
+/// A request of the example's shape: `head` (the old size line and proof
+/// lines), a blank line, `text`, and one signature line by `key` under
+/// the example's origin, made here from c2sp.org/signed-note.
+fn signed_request(key: &ed25519_dalek::SigningKey, head: &str, text: &str) -> String {
+    use ed25519_dalek::Signer;
+    let pubkey = key.verifying_key().to_bytes();
+    let mut sig = key_id(SPEC_ORIGIN, 0x01, &pubkey).to_vec();
+    sig.extend_from_slice(&key.sign(text.as_bytes()).to_bytes());
+    format!(
+        "{head}\n\n{text}\n\u{2014} {SPEC_ORIGIN} {}\n",
+        base64ct::Base64::encode_string(&sig)
+    )
+}
+
+/// The example's request with its two signature lines (by a key nobody
+/// publishes) replaced by one by `key` over the same checkpoint text.
+fn spec_request_signed_by(key: &ed25519_dalek::SigningKey, head: &str) -> String {
+    signed_request(key, head, SPEC_TEXT)
+}
+
+/// The spec's old size line and proof lines, as they stand.
+fn spec_head() -> &'static str {
+    common::TLOG_WITNESS_SPEC_REQUEST
+        .split_once("\n\n")
+        .unwrap()
+        .0
+}
+
+/// Checks a 200's body as a client written from c2sp.org/tlog-cosignature
+/// alone would: one line `— <name> base64(key ID || u64 BE timestamp ||
+/// Ed25519 signature)`, the key ID that of the witness's key with type
+/// 0x04, a timestamp within the request's time, and the signature over
+/// `cosignature/v1\ntime <t>\n` followed by the checkpoint text.
+fn check_cosignature(
+    body: &str,
+    name: &str,
+    wkey: &ed25519_dalek::VerifyingKey,
+    text: &str,
+    sent: u64,
+) {
+    let line = body.strip_suffix('\n').expect("ends in a newline");
+    assert!(!line.contains('\n'), "one line: {body:?}");
+    let b64 = line
+        .strip_prefix(&format!("\u{2014} {name} "))
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let raw = base64ct::Base64::decode_vec(b64).unwrap();
+    assert_eq!(raw.len(), 4 + 8 + 64, "Ed25519 cosignature/v1");
+    assert_eq!(raw[..4], key_id(name, 0x04, &wkey.to_bytes()));
+    let t = u64::from_be_bytes(raw[4..12].try_into().unwrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        t != 0 && (sent..=now).contains(&t),
+        "timestamp {t} not in {sent}..={now}"
+    );
+    let msg = format!("cosignature/v1\ntime {t}\n{text}");
+    let sig = ed25519_dalek::Signature::from_bytes(&raw[12..].try_into().unwrap());
+    wkey.verify_strict(msg.as_bytes(), &sig)
+        .expect("the cosignature verifies");
+}
+
+/// c2sp.org/tlog-witness's example request, sent to `ledger witness
+/// serve` over HTTP: verbatim, and re-signed by a log key the witness is
+/// given for the example's origin (the only parts of the example no one
+/// can reproduce are its log key, its old root and its proof, which is
+/// illustrative: 4 hashes where RFC 6962 needs 18). Each rule of the
+/// spec that the example can exercise answers its status.
+#[test]
+fn the_spec_example_request_answers_as_the_spec_says() {
+    let fx = Fx::empty();
+    let a = agent();
+    let spec = common::TLOG_WITNESS_SPEC_REQUEST;
+    let text = SPEC_TEXT;
+    assert!(spec.contains(&format!("\n\n{text}\n\u{2014} ")));
+
+    // A witness that knows another log only: the verbatim request names
+    // an unknown origin, 404.
+    let (w1path, _) = key_file_from_seed(fx.root(), "w1.key", &[1; 32]);
+    let other = Log::new(SigningKey::generate(), 1);
+    let s = Server::start(fx.root(), "w1.example", &w1path, &[other.vkey()]);
+    let r = post(&a, &s.url, "/add-checkpoint", spec.as_bytes());
+    assert_eq!(r.status, 404, "{}", r.body);
+    drop(s);
+
+    // A witness given the example's origin with our key: the example's
+    // two signatures are by a key ID it does not know, so it finds no
+    // trusted signature, 403; it stores nothing.
+    let log = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let lpub = log.verifying_key().to_bytes();
+    let mut vk = vec![0x01];
+    vk.extend_from_slice(&lpub);
+    let vkey = format!(
+        "{SPEC_ORIGIN}+{}+{}",
+        hex::encode(key_id(SPEC_ORIGIN, 0x01, &lpub)),
+        base64ct::Base64::encode_string(&vk)
+    );
+    // The vkey built here from c2sp.org/signed-note is the library's too.
+    assert_eq!(
+        vkey,
+        NoteVerifier::new(
+            SPEC_ORIGIN,
+            VerifierKind::Ed25519,
+            ledger::base::crypto::PublicKey::from_bytes(&lpub, "the test log key").unwrap()
+        )
+        .unwrap()
+        .to_string()
+    );
+    let (w2path, _) = key_file_from_seed(fx.root(), "w2.key", &[2; 32]);
+    let w2pub = ed25519_dalek::SigningKey::from_bytes(&[2; 32]).verifying_key();
+    let s = Server::start(
+        fx.root(),
+        "w2.example",
+        &w2path,
+        std::slice::from_ref(&vkey),
+    );
+    let r = post(&a, &s.url, "/add-checkpoint", spec.as_bytes());
+    assert_eq!(r.status, 403, "{}", r.body);
+    let state = fx.p(&format!("w2.example-state/{}", origin_hash(SPEC_ORIGIN)));
+    assert!(!state.exists());
+
+    // Re-signed by our key, old size line and proof lines as they stand:
+    // the witness has cosigned nothing for the origin, so 409 and "0".
+    let r = post(
+        &a,
+        &s.url,
+        "/add-checkpoint",
+        spec_request_signed_by(&log, spec_head()).as_bytes(),
+    );
+    assert_eq!(
+        (r.status, r.content_type.as_str(), r.body.as_str()),
+        (409, "text/x.tlog.size", "0\n")
+    );
+    // Old size 0 with the example's proof lines: a proof where none may
+    // be, 422.
+    let proof_lines = spec_head().split_once('\n').unwrap().1;
+    let r = post(
+        &a,
+        &s.url,
+        "/add-checkpoint",
+        spec_request_signed_by(&log, &format!("old 0\n{proof_lines}")).as_bytes(),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    // An old size past the checkpoint's, 400.
+    let r = post(
+        &a,
+        &s.url,
+        "/add-checkpoint",
+        spec_request_signed_by(&log, "old 20852164").as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(!state.exists());
+
+    // Old size 0, no proof: 200, and the cosignature checks by the spec
+    // alone.
+    let sent = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let r = post(
+        &a,
+        &s.url,
+        "/add-checkpoint",
+        spec_request_signed_by(&log, "old 0").as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_cosignature(&r.body, "w2.example", &w2pub, text, sent);
+    // The monitoring endpoint serves it: the checkpoint, our log
+    // signature and the cosignature just returned.
+    let got = a
+        .get(&format!(
+            "{}/{}/checkpoint",
+            s.url,
+            origin_hash(SPEC_ORIGIN)
+        ))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    let signed = spec_request_signed_by(&log, "old 0");
+    let log_line = signed.rsplit_once("\n\n").unwrap().1;
+    assert_eq!(got, format!("{text}\n{log_line}{}", r.body));
+
+    // The same size again: the same root is cosigned again (old = size),
+    // another root is a split view, 422; and the verbatim old size is now
+    // not the witness's, 409 with the size it holds.
+    let r = post(
+        &a,
+        &s.url,
+        "/add-checkpoint",
+        spec_request_signed_by(&log, "old 20852163").as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_cosignature(&r.body, "w2.example", &w2pub, text, sent);
+    let other_root = SPEC_TEXT.replace("CsUYapGG", "DsUYapGG");
+    let forked = signed_request(&log, "old 20852163", &other_root);
+    let r = post(&a, &s.url, "/add-checkpoint", forked.as_bytes());
+    assert_eq!(r.status, 422, "a split view: {}", r.body);
+    // That root with the signature over the example's: 403.
+    let stale = spec_request_signed_by(&log, "old 20852163").replace("CsUYapGG", "DsUYapGG");
+    let r = post(&a, &s.url, "/add-checkpoint", stale.as_bytes());
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = post(
+        &a,
+        &s.url,
+        "/add-checkpoint",
+        spec_request_signed_by(&log, spec_head()).as_bytes(),
+    );
+    assert_eq!(
+        (r.status, r.content_type.as_str(), r.body.as_str()),
+        (409, "text/x.tlog.size", "20852163\n")
+    );
+    drop(s);
+
+    // A witness that holds size 20852014, the example's old size, at the
+    // old root RFC 9162 §2.1.4.2's algorithm derives from the example's
+    // first proof line: the proof still does not lead to the example's
+    // root (nor could it, being 4 hashes long), 422, and nothing moves.
+    let (w3path, _) = key_file_from_seed(fx.root(), "w3.key", &[4; 32]);
+    let s = Server::start(
+        fx.root(),
+        "w3.example",
+        &w3path,
+        std::slice::from_ref(&vkey),
+    );
+    let old_text =
+        "example.com/behind-the-sofa\n20852014\nKmZgS4XVMYsHDFRI0U52OjyTbIhtC7BnJvIDs4Sa0OM=\n";
+    let old_req = signed_request(&log, "old 0", old_text);
+    let r = post(&a, &s.url, "/add-checkpoint", old_req.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = post(
+        &a,
+        &s.url,
+        "/add-checkpoint",
+        spec_request_signed_by(&log, spec_head()).as_bytes(),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    let state = fx.p(&format!("w3.example-state/{}", origin_hash(SPEC_ORIGIN)));
+    let kept = std::fs::read_to_string(&state).unwrap();
+    assert!(kept.starts_with(old_text), "{kept}");
 }

@@ -1,4 +1,4 @@
-//! `ledger monitor` (FORMAT §21): watching a published directory
+//! `ledger monitor` (FORMAT §16.4): watching a published directory
 //! (FORMAT §16, C2SP tlog-tiles), read from a directory or over HTTP(S)
 //! (`base::http`'s client).
 //! This module owns the monitor's state directory and its checks: the
@@ -247,7 +247,8 @@ pub struct Options {
 }
 
 /// The state file's bytes: what binds the mirrored events to the accepted
-/// checkpoint (FORMAT §21).
+/// checkpoint. Private to the monitor: no one else reads it, so FORMAT.md
+/// does not specify it.
 fn state_text(size: u64, root: &[u8; 32], checkpoint: &[u8], events: &[u8]) -> String {
     format!(
         "{STATE_MAGIC}\nsize {size}\nroot {}\ncheckpoint {}\nevents {}\n",

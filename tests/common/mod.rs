@@ -14,6 +14,26 @@ use std::process::Command;
 /// The binary under test (the debug build under `cargo test`).
 pub const BIN: &str = env!("CARGO_BIN_EXE_ledger");
 
+/// The example `add-checkpoint` request body of c2sp.org/tlog-witness
+/// (C2SP/C2SP 5ba5ee8, 2026-07-22), byte for byte: its checkpoint and
+/// signature lines are those of c2sp.org/tlog-cosignature's example. The
+/// spec publishes neither the log's public key nor the old root, and its
+/// four proof lines are illustrative (RFC 6962 needs 18 hashes from
+/// 20852014 to 20852163), so no witness can cosign it as it stands.
+pub const TLOG_WITNESS_SPEC_REQUEST: &str = "old 20852014
+PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=
+jrJZDmY8Y7SyJE0MWLpLozkIVMSMZcD5kvuKxPC3swk=
+5+pKlUdi2LeF/BcMHBn+Ku6yhPGNCswZZD1X/6QgPd8=
+/6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=
+
+example.com/behind-the-sofa
+20852163
+CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
+
+— example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=
+— example.com/behind-the-sofa opLqBQsREYCgu6xQkYQwJr9fo45a62DN9EdmHXnZdXNqlcVGlCum2Wks+49/V6267UEjw6QUXTS5Rovnzv++qbSzm9Q=
+";
+
 /// One run of the binary.
 pub struct Run {
     pub args: Vec<String>,
