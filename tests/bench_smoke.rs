@@ -61,6 +61,20 @@ fn the_bench_runs_on_a_tiny_ledger_and_writes_its_table() {
             "no row {wanted:?} in {figures:#?}"
         );
     }
+    // tools/verify.py's row: it ran and verified (with the venv .ci/run
+    // makes, which the bench prefers), wherever Python is required.
+    if std::env::var_os("LEDGER_REQUIRE_PYTHON").is_some() {
+        let py = report
+            .rows
+            .iter()
+            .find(|r| r.figure.contains("tools/verify.py"))
+            .expect("a tools/verify.py row");
+        assert!(
+            !py.measured.starts_with("failed"),
+            "tools/verify.py failed in the bench: {}",
+            py.measured
+        );
+    }
     // git and ssh-keygen may be missing on a bare machine: then a note.
     assert!(
         figures.iter().any(|f| f.contains("20 SSH-signed commits"))

@@ -10,12 +10,25 @@ use super::cli::{self, Run};
 use super::{label, Error};
 
 /// `python3 tools/verify.py DIR`, timed; `None` if there is no verifier.
+/// The interpreter is the virtual environment `.ci/run` makes with
+/// tools/requirements.txt (`target/pyenv`) when it exists, since a bare
+/// `python3` often lacks cbor2; else `python3` from PATH.
 pub fn python(root: &Path, dir: &Path) -> Result<Option<Run>, Error> {
     let script = root.join("tools").join("verify.py");
     if !script.is_file() {
         return Ok(None);
     }
-    let mut run = cli::run(Path::new("python3"), &args![&script, dir], None, true)?;
+    let venv = root
+        .join("target")
+        .join("pyenv")
+        .join("bin")
+        .join("python3");
+    let python = if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    };
+    let mut run = cli::run(&python, &args![&script, dir], None, true)?;
     run.ok = run.ok && run.last_line().starts_with("OK:");
     Ok(Some(run))
 }
