@@ -1,7 +1,10 @@
 //! `ledger monitor` (issue 16.4): a published directory served over HTTP
 //! by Python's `http.server` on 127.0.0.1, watched run after run; and a
 //! hostile publisher (split view, rollback, tampered bundle, redirect,
-//! huge or slow answers), each detected with its exit status. Over HTTPS
+//! huge or slow answers), each detected with its exit status. And
+//! `ledger check-proof URL --event N` (issue 16.5) against the same
+//! servers: the verdict a local directory gets, from the few files a proof
+//! needs, and a hostile server's answers refused the same way. Over HTTPS
 //! (the same server wrapped in Python's `ssl`, with a CA and certificates
 //! made by `openssl`): trusted through `--tls-ca`, refused for an unknown
 //! issuer, another name, or a server that does not speak TLS.
@@ -43,6 +46,8 @@ class H(http.server.SimpleHTTPRequestHandler):
                 for _ in range(1 << 14): s.wfile.write(b"\0" * 65536)
             except Exception: pass
             return
+        if mode == "status" and "tile/0/" in s.path:
+            s.send_error(500); return
         if mode == "slow" and "entries" in s.path:
             time.sleep(30); return
         if mode == "truncated" and "entries" in s.path:
@@ -354,6 +359,11 @@ fn over_https_a_private_ca_given_with_tls_ca_is_trusted() {
     fx.run(&["publish", "led", "pub"]).ok();
     let r = monitor(&fx, &url, "st", &["--tls-ca", "pki/ca.pem", "--json"]);
     r.ok();
+    // check-proof reads the same server through the same client.
+    let c = check_proof(&fx, &url, "3", &["--tls-ca", "pki/ca.pem"]);
+    c.ok();
+    assert!(c.stdout.starts_with("OK: event #3 "), "{c}");
+    check_proof(&fx, &url, "3", &[]).fails(2, "UnknownIssuer");
     let last: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
     assert_eq!(
         (
@@ -411,4 +421,132 @@ fn over_https_an_untrusted_issuer_another_name_or_no_tls_is_refused() {
     monitor(&fx, &url, "st2", &["--tls-ca", "empty.pem"]).fails(2, "holds no certificate");
     monitor(&fx, &url, "st2", &["--tls-ca", "pki/good.key"]).fails(2, "holds a private key");
     assert!(!fx.p("st2").exists());
+}
+
+fn check_proof(fx: &Fx, source: &str, event: &str, more: &[&str]) -> common::Run {
+    let mut args = vec![
+        "check-proof",
+        source,
+        "--event",
+        event,
+        "--trust",
+        "keys/ann.pub",
+        "--trust",
+        "keys/bob.pub",
+        "--timeout",
+        "2",
+    ];
+    args.extend_from_slice(more);
+    fx.run(&args)
+}
+
+#[test]
+fn check_proof_over_http_gives_the_directorys_verdict_from_three_files() {
+    if !python("check-proof over HTTP") {
+        return;
+    }
+    let fx = published();
+    let s = serve(&fx, "pub", "plain");
+    let url = format!("http://127.0.0.1:{}/", s.port);
+    for event in ["0", "1", "2"] {
+        let local = check_proof(&fx, "pub", event, &[]);
+        local.ok();
+        let remote = check_proof(&fx, &url, event, &[]);
+        remote.ok();
+        assert_eq!(remote.stdout, local.stdout, "event {event}");
+        assert!(
+            remote.stdout.starts_with(&format!("OK: event #{event} ")),
+            "{remote}"
+        );
+        let (l, r) = (
+            check_proof(&fx, "pub", event, &["--json"]),
+            check_proof(&fx, &url, event, &["--json"]),
+        );
+        assert_eq!(l.json(), r.json(), "event {event}");
+        assert_eq!(r.json()["verified"], true);
+    }
+    // Only what a proof needs: the checkpoint, the one tile, the one entry
+    // bundle; no document, nothing else.
+    let log = access_log(&fx, &s);
+    let mut asked: Vec<&str> = log.iter().map(String::as_str).collect();
+    asked.sort_unstable();
+    asked.dedup();
+    assert_eq!(
+        asked,
+        [
+            "GET /checkpoint HTTP/1.1",
+            "GET /tile/0/000.p/3 HTTP/1.1",
+            "GET /tile/entries/000.p/3 HTTP/1.1"
+        ],
+        "{log:?}"
+    );
+    // Usage: no --event, an event past the end, no published directory.
+    check_proof(&fx, &url, "3", &[]).fails(2, "event 3 is not in the published tree of 3 events");
+    fx.run(&["check-proof", &url, "--trust", "keys/ann.pub"])
+        .fails(2, "needs --event N");
+    check_proof(&fx, &format!("{url}nothing-here"), "1", &[])
+        .fails(2, "nothing-here/ is not a published ledger (no checkpoint)");
+    fx.run(&[
+        "check-proof",
+        &url,
+        "--event",
+        "1",
+        "--trust",
+        "keys/ann.pub",
+        "--timeout",
+        "0",
+    ])
+    .fails(2, "--timeout 0");
+    // A key that signs nothing here: the served checkpoint is not trusted.
+    fx.run(&[
+        "check-proof",
+        &url,
+        "--event",
+        "1",
+        "--trust",
+        "keys/bob.pub",
+    ])
+    .fails(1, "");
+}
+
+#[test]
+fn check_proof_over_http_refuses_a_tampered_tile_and_hostile_answers() {
+    if !python("check-proof against a hostile HTTP server") {
+        return;
+    }
+    let fx = published();
+    // A tile that does not hash to the checkpoint's root: evidence (exit 1),
+    // as from a directory.
+    copy_dir(&fx.p("pub"), &fx.p("bad"));
+    let t = fx.p("bad/tile/0/000.p/3");
+    let mut data = std::fs::read(&t).unwrap();
+    data[40] ^= 1;
+    std::fs::write(&t, &data).unwrap();
+    check_proof(&fx, "bad", "1", &[]).fails(1, "do not hash to the trusted root");
+    let bad = serve(&fx, "bad", "plain");
+    check_proof(&fx, &format!("http://127.0.0.1:{}", bad.port), "1", &[])
+        .fails(1, "do not hash to the trusted root");
+    // A tile missing from the server (404): the publisher lacks what its
+    // checkpoint needs, as from a directory.
+    std::fs::remove_file(&t).unwrap();
+    check_proof(&fx, &format!("http://127.0.0.1:{}", bad.port), "1", &[])
+        .fails(1, "tile/0/000.p/3: not found");
+    // Transport failures say nothing about the log: exit 2, in bounded time.
+    for (mode, needle) in [
+        ("redirect", "a redirect to http://127.0.0.1:1/elsewhere"),
+        ("status", "tile/0/000.p/3: HTTP 500"),
+        ("huge", "answered more than"),
+        ("slow", "timeout"),
+        ("truncated", "tile/entries/000.p/3"),
+    ] {
+        let s = serve(&fx, "pub", mode);
+        let url = format!("http://127.0.0.1:{}", s.port);
+        let start = Instant::now();
+        let r = check_proof(&fx, &url, "1", &["--json"]);
+        r.fails_json(2, needle);
+        assert_eq!(r.json()["kind"], "io", "{mode}: {r}");
+        assert!(start.elapsed() < Duration::from_secs(20), "{mode}: {r}");
+    }
+    // Nothing is written by any of it.
+    assert!(!fx.p("pub/proof").exists());
 }

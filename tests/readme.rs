@@ -56,9 +56,12 @@ fn readme_runs_top_to_bottom_as_one_story() {
     let with_held = tool_available("softhsm2-util", Some(module), "the README's token block")
         && tool_available("ssh-agent", None, "the README's agent block")
         && tool_available("ssh-add", None, "the README's agent block");
+    // The block that serves a published directory needs python3.
+    let with_python = tool_available("python3", None, "the README's http.server block");
     let script: String = blocks[1..]
         .iter()
         .filter(|b| with_held || !b.contains("softhsm2-util"))
+        .filter(|b| with_python || !b.contains("http.server"))
         .flat_map(|b| b.lines())
         .filter(|l| !l.starts_with("export PATH="))
         .collect::<Vec<_>>()
@@ -150,6 +153,24 @@ fn readme_runs_top_to_bottom_as_one_story() {
         "Verification: OK",
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
+    }
+    if with_python {
+        // check-proof from the URL says what it says from site/ (twice
+        // now), and the monitor accepted the served tree.
+        assert_eq!(
+            stdout
+                .lines()
+                .filter(|l| l.starts_with("OK: event #5 (document-signed by most,")
+                    && l.contains(" at size 17, root "))
+                .count(),
+            2,
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("http://127.0.0.1:8123/: size 17 (was 0), root "),
+            "{stdout}"
+        );
+        assert!(stdout.contains(" by med at "), "{stdout}");
     }
     if with_held {
         for expected in [

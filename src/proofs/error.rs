@@ -42,6 +42,13 @@ pub enum CheckpointError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// A published directory served over HTTP(S) did not give a file (a
+    /// timeout, a status other than 404, TLS, a redirect, an answer over
+    /// its limit): the error names the URL. Transport: it says nothing
+    /// about the log (exit 2). A 404 is not this: a published directory
+    /// that lacks a file its checkpoint needs is refuted.
+    #[error(transparent)]
+    Remote(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The evidence does not hold: a checkpoint, a proof, a bundle or a

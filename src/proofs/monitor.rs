@@ -1,6 +1,6 @@
 //! `ledger monitor` (FORMAT §16.4): watching a published directory
 //! (FORMAT §16, C2SP tlog-tiles), read from a directory or over HTTP(S)
-//! (`base::http`'s client).
+//! ([`crate::proofs::source`]).
 //! This module owns the monitor's state directory and its checks: the
 //! served checkpoint is verified with trusted keys (and a witness policy),
 //! compared with the one last accepted (a rollback or a split view is
@@ -18,12 +18,10 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::base::files::{self, FileError};
-use crate::base::http;
+use crate::base::files;
 use crate::core::format::{Event, Kind};
 use crate::core::store::{DOCS_DIR, LOG_FILE, MAX_DOCUMENT_BYTES};
 use crate::core::verify::{self, Report};
@@ -42,107 +40,7 @@ pub const MIRROR_DIR: &str = "ledger";
 /// Where evidence goes, one directory per finding.
 pub const EVIDENCE_DIR: &str = "evidence";
 
-/// Why a fetch failed. Transport failures say nothing about the log.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum FetchError {
-    #[error("{what}: not found")]
-    NotFound { what: String },
-    #[error("{what}: answered more than {limit} bytes (refused)")]
-    TooLarge { what: String, limit: u64 },
-    #[error("{what}: a redirect{to}: the monitor follows none (it reads only the source named; give the final URL)")]
-    Redirect { what: String, to: String },
-    #[error("{what}: no complete answer within {secs} s (timeout)")]
-    Timeout { what: String, secs: u64 },
-    #[error("{what}: HTTP {status}")]
-    Status { what: String, status: u16 },
-    #[error("{what}: TLS: {reason}")]
-    Tls { what: String, reason: String },
-    #[error("{what}: {reason}")]
-    Unreadable { what: String, reason: String },
-}
-
-/// Where a published directory is read from.
-pub enum Source {
-    /// A local directory: files read inside it only, no link followed.
-    Dir(PathBuf),
-    /// `http://HOST/PATH/` or `https://HOST/PATH/`: the directory's URL.
-    Http { base: String, client: http::Client },
-}
-
-/// The User-Agent product the monitor sends.
-const PRODUCT: &str = "ledger-monitor";
-
-impl Source {
-    /// `source` as a directory, or an `http://` or `https://` URL read
-    /// with `timeout` for each whole exchange, a TLS server's certificate
-    /// checked against `roots`.
-    pub fn new(source: &str, timeout: Duration, roots: &http::Roots) -> Source {
-        if !http::is_url(source) {
-            return Source::Dir(PathBuf::from(source));
-        }
-        Source::Http {
-            base: format!("{}/", source.trim_end_matches('/')),
-            client: http::Client::new(roots, timeout, PRODUCT),
-        }
-    }
-
-    /// What the source is, for messages.
-    pub fn name(&self) -> String {
-        match self {
-            Source::Dir(d) => d.display().to_string(),
-            Source::Http { base, .. } => base.clone(),
-        }
-    }
-
-    /// The file `rel` (a path of the tlog-tiles layout), at most `limit`
-    /// bytes.
-    pub fn fetch(&self, rel: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
-        match self {
-            Source::Dir(dir) => {
-                let what = dir.join(rel).display().to_string();
-                files::read_in(dir, rel, limit).map_err(|e| match e {
-                    e if e.is_not_found() => FetchError::NotFound { what },
-                    FileError::TooLarge { .. } => FetchError::TooLarge { what, limit },
-                    e => FetchError::Unreadable {
-                        what,
-                        reason: e.to_string(),
-                    },
-                })
-            }
-            Source::Http { base, client } => {
-                let what = format!("{base}{rel}");
-                let failed = |e| fetch_error(&what, e, limit);
-                let mut resp = client.get(&what).map_err(failed)?;
-                let status = resp.status().as_u16();
-                if (300..400).contains(&status) {
-                    let to = http::redirect_target(&resp);
-                    return Err(FetchError::Redirect { what, to });
-                }
-                if status == 404 {
-                    return Err(FetchError::NotFound { what });
-                }
-                if status != 200 {
-                    return Err(FetchError::Status { what, status });
-                }
-                client.body(&mut resp, limit).map_err(failed)
-            }
-        }
-    }
-}
-
-fn fetch_error(what: &str, e: http::HttpError, limit: u64) -> FetchError {
-    let what = what.to_owned();
-    match e {
-        http::HttpError::Timeout { secs } => FetchError::Timeout { what, secs },
-        http::HttpError::TooLarge { .. } => FetchError::TooLarge { what, limit },
-        http::HttpError::Tls { reason } => FetchError::Tls { what, reason },
-        e => FetchError::Unreadable {
-            what,
-            reason: e.to_string(),
-        },
-    }
-}
+pub use crate::proofs::source::{FetchError, Source};
 
 /// What a run refused to go on with.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::base::files::{self, FileError};
+use crate::base::files::FileError;
 use crate::core::format::{frame, Frame};
 use crate::core::store::{io, LockWait, DOCS_DIR, LOG_FILE};
 use crate::core::writer::Writer;
@@ -21,7 +21,7 @@ use crate::proofs::checkpoint::{self, stored_file};
 use crate::proofs::error::{CheckpointError, PublishRequest, PublishedFailure, Request};
 use crate::tlog::merkle;
 use crate::tlog::note::{self, Checkpoint, Note};
-use crate::tlog::tiles::{self, EntryBundle, TileHashReader};
+use crate::tlog::tiles::{self, EntryBundle, StoreError, TileDir, TileHashReader, TileStore};
 
 /// The published checkpoint's file name (tlog-tiles).
 pub use crate::tlog::tiles::CHECKPOINT_FILE;
@@ -46,7 +46,7 @@ pub fn is_published(dir: &Path) -> bool {
 }
 
 /// Why a file of a published directory was not read: missing (`missing`
-/// says what that means), or refused ([`files`]).
+/// says what that means), or refused ([`crate::base::files`]).
 fn unreadable(path: &Path, e: FileError) -> PublishedFailure {
     PublishedFailure::Unreadable {
         path: path.to_owned(),
@@ -58,12 +58,19 @@ fn unreadable(path: &Path, e: FileError) -> PublishedFailure {
 /// regular file of at most a note's size (FORMAT §13.3 rule 6), so that a
 /// sparse 8 GiB one or a link to `/dev/zero` is refused unread.
 fn published_checkpoint(out: &Path) -> Result<Option<(Vec<u8>, Checkpoint)>, CheckpointError> {
-    let path = out.join(CHECKPOINT_FILE);
-    let bytes = match files::read_in(out, CHECKPOINT_FILE, note::MAX_NOTE_BYTES as u64) {
+    checkpoint_in(&TileDir::new(out))
+}
+
+/// The checkpoint that `store` publishes, if any, parsed but not yet
+/// verified (the caller checks its signatures), read under a note's limit.
+fn checkpoint_in<S: TileStore>(
+    store: &S,
+) -> Result<Option<(Vec<u8>, Checkpoint)>, CheckpointError> {
+    let path = store.locate(CHECKPOINT_FILE);
+    let bytes = match store.read(CHECKPOINT_FILE, note::MAX_NOTE_BYTES as u64) {
         Ok(b) => b,
         Err(e) if e.is_not_found() => return Ok(None),
-        Err(FileError::Io(e)) => return Err(io(&path)(e).into()),
-        Err(e) => return Err(unreadable(&path, e).into()),
+        Err(e) => return Err(store_failure(&path, e)),
     };
     let bad = |source| PublishRequest::Checkpoint {
         path: path.clone(),
@@ -72,6 +79,17 @@ fn published_checkpoint(out: &Path) -> Result<Option<(Vec<u8>, Checkpoint)>, Che
     let note = Note::parse(&bytes).map_err(bad)?;
     let cp = Checkpoint::parse_text(note.text()).map_err(bad)?;
     Ok(Some((bytes, cp)))
+}
+
+/// Why a file of a published directory was not given by its store: an
+/// I/O error, a file refused ([`crate::base::files`]), or a remote store's failure.
+fn store_failure(path: &Path, e: StoreError) -> CheckpointError {
+    match e {
+        StoreError::File(FileError::Io(e)) => io(path)(e).into(),
+        StoreError::File(e) => unreadable(path, e).into(),
+        StoreError::NotFound => io(path)(std::io::ErrorKind::NotFound.into()).into(),
+        StoreError::Remote(e) => CheckpointError::Remote(e),
+    }
 }
 
 /// Writes a file that is immutable once written: created if missing, and
@@ -291,7 +309,7 @@ pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
     let mut tiles = TileCheck::new(published);
     let mut tree = merkle::Frontier::new();
     for bundle in tiles::bundles_of_size(size) {
-        let (path, data) = read_bundle(published, &bundle)?;
+        let (path, data) = read_bundle_in(&TileDir::new(published), &bundle)?;
         let entries = bundle
             .decode(&data)
             .map_err(|source| PublishedFailure::BadBundle {
@@ -331,16 +349,41 @@ pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
 
 /// Reads an entry bundle of a published directory: a regular file inside
 /// it, of at most the bytes its width allows.
-fn read_bundle(
-    published: &Path,
+/// Reads `bundle` from `store`, under its width's limit.
+fn read_bundle_in<S: TileStore>(
+    store: &S,
     bundle: &EntryBundle,
-) -> Result<(PathBuf, Vec<u8>), PublishedFailure> {
+) -> Result<(PathBuf, Vec<u8>), CheckpointError> {
     let rel = bundle.path();
-    let path = published.join(&rel);
-    match files::read_in(published, &rel, tiles::max_bundle_bytes(bundle.width())) {
+    let path = store.locate(&rel);
+    match store.read(&rel, tiles::max_bundle_bytes(bundle.width())) {
         Ok(data) => Ok((path, data)),
-        Err(FileError::Io(source)) => Err(PublishedFailure::MissingBundle { path, source }),
-        Err(e) => Err(unreadable(&path, e)),
+        Err(StoreError::File(FileError::Io(source))) => {
+            Err(PublishedFailure::MissingBundle { path, source }.into())
+        }
+        Err(StoreError::NotFound) => Err(PublishedFailure::MissingBundle {
+            path,
+            source: std::io::ErrorKind::NotFound.into(),
+        }
+        .into()),
+        Err(StoreError::File(e)) => Err(unreadable(&path, e).into()),
+        Err(StoreError::Remote(e)) => Err(CheckpointError::Remote(e)),
+    }
+}
+
+/// Why no proof was read from the published tiles: a remote store's
+/// failure is transport (it says nothing about the log); anything else is
+/// the published directory's.
+fn tiles_failure(e: merkle::MerkleError) -> CheckpointError {
+    match e {
+        merkle::MerkleError::Backend(b) => match b.downcast::<tiles::TileError>() {
+            Ok(t) => match *t {
+                tiles::TileError::Remote(r) => CheckpointError::Remote(r),
+                t => PublishedFailure::Tiles(merkle::MerkleError::Backend(Box::new(t))).into(),
+            },
+            Err(b) => PublishedFailure::Tiles(merkle::MerkleError::Backend(b)).into(),
+        },
+        e => PublishedFailure::Tiles(e).into(),
     }
 }
 
@@ -452,9 +495,19 @@ fn perfect_root(hashes: &[merkle::Hash]) -> merkle::Hash {
 /// proof hashes from its tiles (each checked against the checkpoint's
 /// root as it is read), the event from its entry bundle.
 pub fn bundle_from_published(published: &Path, index: u64) -> Result<Bundle, CheckpointError> {
-    let Some((bytes, cp)) = published_checkpoint(published)? else {
+    bundle_from_store(TileDir::new(published), index)
+}
+
+/// The inclusion bundle of event `index`, read from the published
+/// directory that `store` gives (a directory, or a URL through
+/// [`crate::proofs::source::Source`]), as [`bundle_from_published`] reads
+/// it. Nothing read is trusted: the tiles are hashed up to the
+/// checkpoint's root, and the bundle still has to pass
+/// [`crate::proofs::standard::check_proof`] with trusted keys.
+pub fn bundle_from_store<S: TileStore>(store: S, index: u64) -> Result<Bundle, CheckpointError> {
+    let Some((bytes, cp)) = checkpoint_in(&store)? else {
         return Err(PublishRequest::NotPublished {
-            dir: published.to_owned(),
+            dir: store.locate(""),
         }
         .into());
     };
@@ -465,12 +518,11 @@ pub fn bundle_from_published(published: &Path, index: u64) -> Result<Bundle, Che
         }
         .into());
     }
-    let reader = TileHashReader::new(published.to_path_buf(), cp.size(), *cp.root());
-    let proof =
-        merkle::prove_inclusion(cp.size(), index, &reader).map_err(PublishedFailure::Tiles)?;
+    let reader = TileHashReader::with_store(store, cp.size(), *cp.root());
+    let proof = merkle::prove_inclusion(cp.size(), index, &reader).map_err(tiles_failure)?;
     let bundle =
         tiles::bundle_for(index, cp.size()).ok_or(PublishedFailure::NoBundleFor { index })?;
-    let (path, data) = read_bundle(published, &bundle)?;
+    let (path, data) = read_bundle_in(reader.store(), &bundle)?;
     let entries = bundle
         .decode(&data)
         .map_err(|source| PublishedFailure::BadBundle {

@@ -12,6 +12,10 @@
 //! Nothing read from a published directory is trusted until it has been
 //! hashed up to the root of a checkpoint the caller already trusts; that is
 //! the port of Go's `golang.org/x/mod/sumdb/tlog` `TileHashReader`.
+//!
+//! Where the files come from is a [`TileStore`]: a local directory
+//! ([`TileDir`]) here; a layer above may read them from a server. This
+//! module never does I/O of its own beyond a store's.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -79,6 +83,13 @@ pub enum TileError {
     Inconsistent { dir: PathBuf, size: u64 },
     #[error("{path} does not hash to its entry in its authenticated parent tile")]
     ParentMismatch { path: PathBuf },
+    /// A remote store has no file that the tree needs.
+    #[error("{url}: not found: the published directory lacks a tile its checkpoint needs")]
+    Missing { url: String },
+    /// A remote store did not give a file (a timeout, a status, TLS, an
+    /// answer over the size limit): its error names the URL.
+    #[error(transparent)]
+    Remote(Box<dyn std::error::Error + Send + Sync>),
     #[error("stored hash index {index} is not in the tree of size {size}")]
     IndexNotInTree { index: u64, size: u64 },
     #[error("tile arithmetic overflows for {0}")]
@@ -627,19 +638,23 @@ fn tile_parent(tile: &Tile, k: u8, size: u64) -> Option<Tile> {
 /// A partial tile that the server has deleted because the full tile now
 /// exists (which tlog-tiles allows) is read as the prefix of the full tile.
 #[derive(Debug, Clone)]
-pub struct TileHashReader {
-    dir: PathBuf,
+pub struct TileHashReader<S = TileDir> {
+    store: S,
     size: u64,
     root: Hash,
 }
 
-impl TileHashReader {
-    pub fn new(dir: impl Into<PathBuf>, size: u64, root: Hash) -> TileHashReader {
-        TileHashReader {
-            dir: dir.into(),
-            size,
-            root,
-        }
+impl TileHashReader<TileDir> {
+    /// A reader of the tiles in the directory `dir`.
+    pub fn new(dir: impl Into<PathBuf>, size: u64, root: Hash) -> TileHashReader<TileDir> {
+        TileHashReader::with_store(TileDir::new(dir), size, root)
+    }
+}
+
+impl<S: TileStore> TileHashReader<S> {
+    /// A reader of the tiles that `store` gives.
+    pub fn with_store(store: S, size: u64, root: Hash) -> TileHashReader<S> {
+        TileHashReader { store, size, root }
     }
 
     pub fn size(&self) -> u64 {
@@ -650,14 +665,18 @@ impl TileHashReader {
         &self.root
     }
 
-    /// Reads one tile's data, of exactly 32 * width bytes: a regular file
-    /// inside the directory, never read beyond that length
-    /// ([`crate::base::files`]).
+    /// Where the tiles are read from.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Reads one tile's data, of exactly 32 * width bytes, never read
+    /// beyond that length (the store's limit).
     fn read_tile(&self, tile: &Tile) -> Result<Vec<u8>, TileError> {
         let expected = u64::from(tile.width) * HASH_SIZE as u64;
-        match read_tile_file(&self.dir, tile, expected) {
+        match read_tile_file(&self.store, tile, expected) {
             Err(e) if e.is_not_found() && !tile.is_full() => {}
-            other => return other.map_err(|e| e.into_tile_error(&self.dir, tile)),
+            other => return other.map_err(|e| e.into_tile_error(&self.store, tile)),
         }
         // The partial tile may be gone once the full one exists: its
         // first `width` hashes are the same.
@@ -666,14 +685,14 @@ impl TileHashReader {
             ..*tile
         };
         let full_len = u64::from(FULL_WIDTH) * HASH_SIZE as u64;
-        match read_tile_file(&self.dir, &full, full_len) {
+        match read_tile_file(&self.store, &full, full_len) {
             Ok(mut data) => {
                 data.truncate(usize::from(tile.width) * HASH_SIZE);
                 Ok(data)
             }
             // Report the partial tile's path: that is the one that is due.
-            Err(e) if e.is_not_found() => Err(e.into_tile_error(&self.dir, tile)),
-            Err(e) => Err(e.into_tile_error(&self.dir, &full)),
+            Err(e) if e.is_not_found() => Err(e.into_tile_error(&self.store, tile)),
+            Err(e) => Err(e.into_tile_error(&self.store, &full)),
         }
     }
 
@@ -751,7 +770,7 @@ impl TileHashReader {
 
         // Authenticate the root's tiles against the trusted root.
         let inconsistent = || TileError::Inconsistent {
-            dir: self.dir.clone(),
+            dir: self.store.locate(""),
             size,
         };
         let mut parts = Vec::with_capacity(stx.len());
@@ -771,7 +790,7 @@ impl TileHashReader {
         // Then every other tile against its (earlier, authenticated) parent.
         for (i, t) in tiles.iter().enumerate().skip(root_tiles) {
             let mismatch = || TileError::ParentMismatch {
-                path: self.dir.join(t.path()),
+                path: self.store.locate(&t.path()),
             };
             let p = tile_parent(t, 1, size).ok_or_else(mismatch)?;
             let j = *order.get(&p).ok_or_else(mismatch)?;
@@ -795,30 +814,101 @@ impl TileHashReader {
     }
 }
 
-impl HashReader for TileHashReader {
+impl<S: TileStore> HashReader for TileHashReader<S> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
         Ok(self.read(indexes)?)
     }
 }
 
+/// Where the files of a tile directory (tlog-tiles paths: `checkpoint`,
+/// `tile/...`) are read from. A store reads one file of at most `limit`
+/// bytes and never more; it authenticates nothing (that is the reader's
+/// work).
+pub trait TileStore {
+    /// The file `rel`, of at most `limit` bytes.
+    fn read(&self, rel: &str, limit: u64) -> Result<Vec<u8>, StoreError>;
+    /// Where `rel` is, for messages: a path, or a URL held as one.
+    fn locate(&self, rel: &str) -> PathBuf;
+}
+
+/// Why a [`TileStore`] did not give a file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A remote store has no such file (HTTP 404).
+    #[error("not found")]
+    NotFound,
+    /// A local file is missing, refused or unreadable ([`crate::base::files`]).
+    #[error(transparent)]
+    File(crate::base::files::FileError),
+    /// A remote store failed: its error names the URL and what happened.
+    #[error(transparent)]
+    Remote(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Whether the store has no such file (a caller may have a fallback).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            StoreError::NotFound => true,
+            StoreError::File(e) => e.is_not_found(),
+            StoreError::Remote(_) => false,
+        }
+    }
+}
+
+/// A local directory as a [`TileStore`]: only regular files inside it
+/// are read, no link followed, none beyond its limit
+/// ([`crate::base::files::read_in`]).
+#[derive(Debug, Clone)]
+pub struct TileDir(PathBuf);
+
+impl TileDir {
+    pub fn new(dir: impl Into<PathBuf>) -> TileDir {
+        TileDir(dir.into())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl TileStore for TileDir {
+    fn read(&self, rel: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        crate::base::files::read_in(&self.0, rel, limit).map_err(StoreError::File)
+    }
+
+    fn locate(&self, rel: &str) -> PathBuf {
+        match rel {
+            "" => self.0.clone(),
+            rel => self.0.join(rel),
+        }
+    }
+}
+
 /// Why a tile file was not read, before its path is attached.
 enum TileRead {
-    File(crate::base::files::FileError),
+    Store(StoreError),
     Length { expected: u64, found: u64 },
 }
 
 impl TileRead {
     fn is_not_found(&self) -> bool {
-        matches!(self, TileRead::File(e) if e.is_not_found())
+        matches!(self, TileRead::Store(e) if e.is_not_found())
     }
 
-    fn into_tile_error(self, dir: &Path, tile: &Tile) -> TileError {
-        let path = dir.join(tile.path());
+    fn into_tile_error<S: TileStore + ?Sized>(self, store: &S, tile: &Tile) -> TileError {
+        use crate::base::files::FileError;
+        let path = store.locate(&tile.path());
         match self {
-            TileRead::File(crate::base::files::FileError::Io(source)) => {
+            TileRead::Store(StoreError::File(FileError::Io(source))) => {
                 TileError::Io { path, source }
             }
-            TileRead::File(source) => TileError::File { path, source },
+            TileRead::Store(StoreError::File(source)) => TileError::File { path, source },
+            TileRead::Store(StoreError::NotFound) => TileError::Missing {
+                url: path.display().to_string(),
+            },
+            TileRead::Store(StoreError::Remote(e)) => TileError::Remote(e),
             TileRead::Length { expected, found } => TileError::TileLength {
                 path,
                 width: tile.width,
@@ -829,17 +919,21 @@ impl TileRead {
     }
 }
 
-/// Reads `dir`'s file of `tile`, which must be exactly `expected` bytes:
-/// a regular file inside `dir`, refused by its length before a larger one
-/// (a sparse file, a planted huge one) is read.
-fn read_tile_file(dir: &Path, tile: &Tile, expected: u64) -> Result<Vec<u8>, TileRead> {
-    use crate::base::files::{self, FileError};
-    let data = files::read_in(dir, &tile.path(), expected).map_err(|e| match e {
-        FileError::TooLarge { len, .. } => TileRead::Length {
+/// Reads the store's file of `tile`, which must be exactly `expected`
+/// bytes: refused by its length before a larger one (a sparse file, a
+/// planted huge one, an endless answer) is read.
+fn read_tile_file<S: TileStore + ?Sized>(
+    store: &S,
+    tile: &Tile,
+    expected: u64,
+) -> Result<Vec<u8>, TileRead> {
+    use crate::base::files::FileError;
+    let data = store.read(&tile.path(), expected).map_err(|e| match e {
+        StoreError::File(FileError::TooLarge { len, .. }) => TileRead::Length {
             expected,
             found: len,
         },
-        other => TileRead::File(other),
+        other => TileRead::Store(other),
     })?;
     if data.len() as u64 != expected {
         return Err(TileRead::Length {
@@ -855,5 +949,6 @@ fn read_tile_file(dir: &Path, tile: &Tile, expected: u64) -> Result<Vec<u8>, Til
 /// against hashes of its own.
 pub fn read_tile(dir: &Path, tile: &Tile) -> Result<Vec<u8>, TileError> {
     let expected = u64::from(tile.width) * HASH_SIZE as u64;
-    read_tile_file(dir, tile, expected).map_err(|e| e.into_tile_error(dir, tile))
+    let store = TileDir::new(dir);
+    read_tile_file(&store, tile, expected).map_err(|e| e.into_tile_error(&store, tile))
 }

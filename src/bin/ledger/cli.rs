@@ -252,11 +252,13 @@ pub(crate) enum Command {
     },
     /// Check a proof bundle, a tlog-proof or a COSE receipt (or an event of a published directory, with --event) with nothing but trusted public keys
     CheckProof {
-        /// A proof from `ledger prove` (any --format), or a directory from `ledger publish`
+        /// A proof from `ledger prove` (any --format), or a directory from `ledger publish`, or its http:// or https:// URL
         bundle: PathBuf,
-        /// With a published directory: the event to prove from its tiles
+        /// With a published directory or its URL: the event to prove from its tiles
         #[arg(long)]
         event: Option<u64>,
+        #[command(flatten)]
+        fetch: FetchArgs,
         /// The event's stored bytes (`ledger export`'s event-N.cbor), for a COSE receipt, which does not carry them
         #[arg(long, value_name = "FILE")]
         entry: Option<PathBuf>,
@@ -814,10 +816,39 @@ pub(crate) struct MonitorArgs {
     /// Exit 3 if the newest time the checkpoint is vouched for (a witness cosignature, else the last event's time) is older: 90s, 30m, 12h, 7d
     #[arg(long = "max-age", value_name = "DURATION")]
     pub(crate) max_age: Option<String>,
+    #[command(flatten)]
+    pub(crate) fetch: FetchArgs,
+}
+
+/// How a published directory given by its URL is read (`monitor`,
+/// `check-proof`).
+#[derive(clap::Args)]
+pub(crate) struct FetchArgs {
     /// Each HTTP exchange's timeout, in seconds
     #[arg(long, value_name = "S", default_value_t = 10)]
     pub(crate) timeout: u64,
     /// The CA certificates (one PEM file) trusted for https://, instead of the system's store: for a private CA
     #[arg(long = "tls-ca", value_name = "FILE.pem")]
     pub(crate) tls_ca: Option<PathBuf>,
+}
+
+impl FetchArgs {
+    /// `source` (a directory, or an http:// or https:// URL) as a source
+    /// read under these options, sending the User-Agent `product`.
+    pub(crate) fn source(
+        &self,
+        source: &str,
+        product: &str,
+    ) -> Result<ledger::proofs::source::Source, Failure> {
+        if self.timeout == 0 {
+            return Err(Failure::usage("--timeout 0: give at least 1 second"));
+        }
+        let roots = load_tls_roots(self.tls_ca.as_deref())?;
+        Ok(ledger::proofs::source::Source::new(
+            source,
+            std::time::Duration::from_secs(self.timeout),
+            &roots,
+            product,
+        ))
+    }
 }

@@ -105,6 +105,8 @@ impl Failure {
         }
         let io = match self {
             Failure::Io(_) => true,
+            // A server that did not answer, or not in time: transport.
+            Failure::Checkpoint(CheckpointError::Remote(_)) => true,
             Failure::Verify(VerifyError::Store(s))
             | Failure::Write(WriteError::Store(s))
             | Failure::Checkpoint(CheckpointError::Store(s))

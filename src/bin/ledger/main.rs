@@ -231,10 +231,11 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         Command::CheckProof {
             bundle,
             event,
+            fetch,
             entry,
             trust,
             witnesses,
-        } => proofs::check_proof(out, bundle, event, entry, trust, witnesses),
+        } => proofs::check_proof(out, bundle, event, fetch, entry, trust, witnesses),
         Command::Witness(WitnessCommand::Request {
             dir,
             old,

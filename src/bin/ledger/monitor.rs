@@ -144,9 +144,6 @@ fn once(
 
 pub(crate) fn monitor(out: &Out, args: MonitorArgs) -> Result<(), Failure> {
     let max_age = args.max_age.as_deref().map(parse_age).transpose()?;
-    if args.timeout == 0 {
-        return Err(Failure::usage("--timeout 0: give at least 1 second"));
-    }
     let log_keys = crate::audit::load_trusted(&args.log_key)?
         .into_iter()
         .map(ledger::core::trust::TrustedKey::pair)
@@ -161,8 +158,7 @@ pub(crate) fn monitor(out: &Out, args: MonitorArgs) -> Result<(), Failure> {
         watch_parties: args.watch_party.clone(),
         watch_keys,
     };
-    let roots = crate::cli::load_tls_roots(args.tls_ca.as_deref())?;
-    let source = Source::new(&args.source, Duration::from_secs(args.timeout), &roots);
+    let source = args.fetch.source(&args.source, "ledger-monitor")?;
     let Some(every) = args.interval else {
         return once(out, &source, &args, &opts, max_age);
     };

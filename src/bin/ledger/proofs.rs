@@ -143,6 +143,7 @@ pub(crate) fn check_proof(
     out: &Out,
     bundle: PathBuf,
     event: Option<u64>,
+    fetch: FetchArgs,
     entry: Option<PathBuf>,
     trust: Vec<PathBuf>,
     witnesses: WitnessPolicyArgs,
@@ -150,19 +151,31 @@ pub(crate) fn check_proof(
     let json = out.json;
     let trusted = crate::audit::load_trusted(&trust)?;
     let policy = witnesses.policy()?;
-    let bytes = match (bundle.is_dir(), event) {
-        (true, Some(n)) => ledger::proofs::publish::bundle_from_published(&bundle, n)?.encode(),
-        (true, None) => {
+    // A URL names a published directory on a server; what it serves is
+    // checked exactly as a local one is.
+    let url = bundle
+        .to_str()
+        .filter(|b| ledger::base::http::is_url(b))
+        .map(str::to_owned);
+    let bytes = match (url, bundle.is_dir(), event) {
+        (Some(url), _, Some(n)) => {
+            let source = fetch.source(&url, "ledger-check-proof")?;
+            ledger::proofs::publish::bundle_from_store(source, n)?.encode()
+        }
+        (None, true, Some(n)) => {
+            ledger::proofs::publish::bundle_from_published(&bundle, n)?.encode()
+        }
+        (Some(_), _, None) | (None, true, None) => {
             return Err(Failure::usage(
                 "a published directory needs --event N: the event to prove",
             ))
         }
-        (false, Some(_)) => {
+        (None, false, Some(_)) => {
             return Err(Failure::usage(
                 "--event is for published directories; a bundle names its event",
             ))
         }
-        (false, None) => read_input(
+        (None, false, None) => read_input(
             &bundle,
             ledger::proofs::standard::MAX_PROOF_BYTES
                 .max(ledger::proofs::checkpoint::MAX_BUNDLE_BYTES) as u64,
