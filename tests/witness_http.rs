@@ -1,8 +1,9 @@
 //! `ledger witness serve` (C2SP tlog-witness over HTTP) and `ledger
 //! checkpoint --policy` (gathering cosignatures), end to end on 127.0.0.1:
 //! each status of add-checkpoint, a concurrent mix of valid, stale, forged
-//! and malformed requests that must never roll the state back, SIGTERM
-//! finishing the request in flight, and quorums met and not met against
+//! and malformed requests that must never roll the state back, slow
+//! clients cut off at the header and body timeouts, SIGTERM finishing the
+//! request in flight, and quorums met and not met against
 //! several real witness servers. Every server is started by the test on
 //! port 0, and killed by a guard's Drop whatever happens.
 
@@ -512,6 +513,95 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     assert_eq!(stored_size(&w.fx), 6);
     // Nothing listens any more.
     assert!(TcpStream::connect(w.server.addr()).is_err());
+}
+
+/// Reads what the server sends on `s` until it closes the connection (or
+/// `within` passes): the answer, and how long the server took to end it.
+fn until_closed(s: &mut TcpStream, within: Duration) -> (String, Duration) {
+    let start = Instant::now();
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    (String::from_utf8_lossy(&got).into_owned(), start.elapsed())
+}
+
+#[test]
+fn slow_clients_are_cut_off_and_never_hold_up_the_others() {
+    let w = witness(8);
+    // 32 slowloris clients: headers that never end, a byte a second; and
+    // 8 whose body never comes after its Content-Length.
+    let mut headers: Vec<TcpStream> = (0..32)
+        .map(|_| {
+            let mut s = TcpStream::connect(w.server.addr()).unwrap();
+            s.write_all(b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let mut bodies: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = TcpStream::connect(w.server.addr()).unwrap();
+            s.write_all(
+                b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\nold 0\n",
+            )
+            .unwrap();
+            s
+        })
+        .collect();
+    let started = Instant::now();
+    // Meanwhile, a good request is answered at once.
+    let agent = agent();
+    let url = format!("http://{}", w.server.addr());
+    let a = post(&agent, &url, "/add-checkpoint", &w.log.request(0, 5));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // Keep trickling header bytes: the header timeout is on the whole head
+    // (10 s), not reset by each byte.
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_secs(1));
+        for s in &mut headers {
+            let _ = s.write_all(b"X");
+        }
+    }
+    for s in &mut headers {
+        let (answer, _) = until_closed(s, Duration::from_secs(15));
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "a slow head got: {answer:?}"
+        );
+    }
+    let heads_done = started.elapsed();
+    assert!(
+        heads_done < Duration::from_secs(14),
+        "slow heads held for {heads_done:?}"
+    );
+    for s in &mut bodies {
+        let (answer, _) = until_closed(s, Duration::from_secs(15));
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "a slow body got: {answer:?}"
+        );
+    }
+    let bodies_done = started.elapsed();
+    assert!(
+        bodies_done < Duration::from_secs(14),
+        "slow bodies held for {bodies_done:?}"
+    );
+    // The state is the good request's, and the server still answers.
+    assert_eq!(stored_size(&w.fx), 5);
+    let a = post(&agent, &url, "/add-checkpoint", &w.log.request(5, 8));
+    assert_eq!(a.status, 200, "{}", a.body);
+    eprintln!("slow heads closed after {heads_done:?}, slow bodies after {bodies_done:?}");
 }
 
 // ------------------------------------------------------------ checkpoint --policy
