@@ -643,6 +643,7 @@ fn publish_is_incremental_immutable_and_checkable() {
             .starts_with("pub: a published ledger; verifying its 520 events and their tiles\n"),
         "{r}"
     );
+    let trusted = ledger::core::trust::load_bound(&[fx.p("trust")]).unwrap();
     for n in [0u64, 1, 9, 10, 11, 255, 256, 299, 300, 511, 512, 519] {
         let r = fx.run(&[
             "check-proof",
@@ -657,7 +658,8 @@ fn publish_is_incremental_immutable_and_checkable() {
         assert!(r.stdout.contains(" at size 520, root "), "{r}");
         // The same bundle as `prove` makes from the ledger.
         let from_ledger = ledger::proofs::bundle::prove_event(&fx.p("led"), n, None).unwrap();
-        let from_pub = ledger::proofs::publish::bundle_from_published(&fx.p("pub"), n).unwrap();
+        let from_pub =
+            ledger::proofs::publish::bundle_from_published(&fx.p("pub"), n, &trusted).unwrap();
         assert_eq!(from_pub, from_ledger, "event {n}");
     }
     fx.run(&["check-proof", "pub", "--event", "520", "--trust", "trust"])

@@ -46,6 +46,12 @@ class H(http.server.SimpleHTTPRequestHandler):
                 for _ in range(1 << 14): s.wfile.write(b"\0" * 65536)
             except Exception: pass
             return
+        if mode == "hugetile" and "tile/0/" in s.path:
+            s.send_response(200); s.send_header("Content-Length", str(1 << 30)); s.end_headers()
+            try:
+                for _ in range(1 << 14): s.wfile.write(b"\0" * 65536)
+            except Exception: pass
+            return
         if mode == "status" and "tile/0/" in s.path:
             s.send_error(500); return
         if mode == "slow" and "entries" in s.path:
@@ -497,7 +503,20 @@ fn check_proof_over_http_gives_the_directorys_verdict_from_three_files() {
         "0",
     ])
     .fails(2, "--timeout 0");
+    fx.run(&[
+        "check-proof",
+        "pub",
+        "--event",
+        "1",
+        "--trust",
+        "keys/ann.pub",
+        "--timeout",
+        "0",
+    ])
+    .fails(2, "--timeout 0");
     // A key that signs nothing here: the served checkpoint is not trusted.
+    // Refused before any tile is read.
+    let before = access_log(&fx, &s).len();
     fx.run(&[
         "check-proof",
         &url,
@@ -506,7 +525,12 @@ fn check_proof_over_http_gives_the_directorys_verdict_from_three_files() {
         "--trust",
         "keys/bob.pub",
     ])
-    .fails(1, "");
+    .fails(1, "carries no signature by a trusted key");
+    assert_eq!(
+        access_log(&fx, &s)[before..],
+        ["GET /checkpoint HTTP/1.1"],
+        "only the checkpoint"
+    );
 }
 
 #[test]
@@ -531,22 +555,43 @@ fn check_proof_over_http_refuses_a_tampered_tile_and_hostile_answers() {
     std::fs::remove_file(&t).unwrap();
     check_proof(&fx, &format!("http://127.0.0.1:{}", bad.port), "1", &[])
         .fails(1, "tile/0/000.p/3: not found");
-    // Transport failures say nothing about the log: exit 2, in bounded time.
-    for (mode, needle) in [
-        ("redirect", "a redirect to http://127.0.0.1:1/elsewhere"),
-        ("status", "tile/0/000.p/3: HTTP 500"),
-        ("huge", "answered more than"),
-        ("slow", "timeout"),
-        ("truncated", "tile/entries/000.p/3"),
+    // Transport failures say nothing about the log: exit 2, in bounded
+    // time. A 200 larger than the file can be is what the publisher
+    // serves: exit 1, as an oversized file in a directory is.
+    for (mode, code, kind, needle) in [
+        (
+            "redirect",
+            2,
+            "io",
+            "a redirect to http://127.0.0.1:1/elsewhere",
+        ),
+        ("status", 2, "io", "tile/0/000.p/3: HTTP 500"),
+        ("slow", 2, "io", "timeout"),
+        ("truncated", 2, "io", "tile/entries/000.p/3"),
+        (
+            "huge",
+            1,
+            "verification",
+            "tile/entries/000.p/3: answered more than the 196611 bytes",
+        ),
+        (
+            "hugetile",
+            1,
+            "verification",
+            "tile/0/000.p/3: a tile of width 3 is 96 bytes; the server answered more",
+        ),
     ] {
         let s = serve(&fx, "pub", mode);
         let url = format!("http://127.0.0.1:{}", s.port);
         let start = Instant::now();
         let r = check_proof(&fx, &url, "1", &["--json"]);
-        r.fails_json(2, needle);
-        assert_eq!(r.json()["kind"], "io", "{mode}: {r}");
+        r.fails_json(code, needle);
+        assert_eq!(r.json()["kind"], kind, "{mode}: {r}");
         assert!(start.elapsed() < Duration::from_secs(20), "{mode}: {r}");
     }
+    // --tls-ca is for a URL; --timeout 0 is refused whatever the source.
+    check_proof(&fx, "pub", "1", &["--tls-ca", "keys/ann.pub"])
+        .fails(2, "--tls-ca is for an https:// URL");
     // Nothing is written by any of it.
     assert!(!fx.p("pub/proof").exists());
 }

@@ -66,6 +66,19 @@ fn readme_runs_top_to_bottom_as_one_story() {
         .filter(|l| !l.starts_with("export PATH="))
         .collect::<Vec<_>>()
         .join("\n");
+    // The block's fixed port, replaced by a free one: another server on
+    // it would answer instead.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = script.replace("127.0.0.1:8123", &format!("127.0.0.1:{port}"));
+    let script = script.replace("http.server 8123 ", &format!("http.server {port} "));
+    let script = script.replace(
+        "/dev/tcp/127.0.0.1/8123",
+        &format!("/dev/tcp/127.0.0.1/{port}"),
+    );
     let root = tempfile::tempdir().unwrap();
     for (from, to) in [
         ("ledger/events.cbor", "ledger/events.cbor"),
@@ -167,7 +180,7 @@ fn readme_runs_top_to_bottom_as_one_story() {
             "{stdout}"
         );
         assert!(
-            stdout.contains("http://127.0.0.1:8123/: size 17 (was 0), root "),
+            stdout.contains(&format!("http://127.0.0.1:{port}/: size 17 (was 0), root ")),
             "{stdout}"
         );
         assert!(stdout.contains(" by med at "), "{stdout}");

@@ -486,6 +486,82 @@ fn flip(path: &Path, at: usize) {
     fs::write(path, data).unwrap();
 }
 
+/// A store that is not a directory, answering as a server does: not
+/// found, or more than the limit, or the file (`TileStore`, FORMAT §16.4).
+struct Served(std::collections::HashMap<String, Vec<u8>>);
+
+impl ledger::tlog::tiles::TileStore for Served {
+    fn read(&self, rel: &str, limit: u64) -> Result<Vec<u8>, ledger::tlog::tiles::StoreError> {
+        use ledger::tlog::tiles::StoreError;
+        match self.0.get(rel) {
+            None => Err(StoreError::NotFound),
+            Some(d) if d.len() as u64 > limit => Err(StoreError::TooLarge { limit }),
+            Some(d) => Ok(d.clone()),
+        }
+    }
+
+    fn locate(&self, rel: &str) -> std::path::PathBuf {
+        format!("http://log.example/{rel}").into()
+    }
+}
+
+#[test]
+fn a_store_that_is_not_a_directory_is_read_and_checked_the_same() {
+    let log = Log::new(600);
+    let dir = published(&log, &[100, 600]);
+    let mut files = std::collections::HashMap::new();
+    for t in [
+        "tile/0/000",
+        "tile/0/001",
+        "tile/0/002.p/88",
+        "tile/1/000.p/2",
+    ] {
+        files.insert(t.to_owned(), fs::read(dir.path().join(t)).unwrap());
+    }
+    // Only full tiles at level 0 for size 100: its partial is read from
+    // the full one, after a not-found.
+    let reader = TileHashReader::with_store(Served(files.clone()), 100, log.root(100));
+    assert_eq!(
+        prove_inclusion(100, 42, &reader).unwrap(),
+        prove_inclusion(100, 42, &log.stored).unwrap()
+    );
+    let reader = TileHashReader::with_store(Served(files.clone()), 600, log.root(600));
+    for index in [0, 255, 256, 599] {
+        assert_eq!(
+            prove_inclusion(600, index, &reader).unwrap(),
+            prove_inclusion(600, index, &log.stored).unwrap()
+        );
+    }
+    // A tile with a flipped bit, one served too long, one missing.
+    let mut bad = files.clone();
+    bad.get_mut("tile/0/002.p/88").unwrap()[7] ^= 1;
+    let reader = TileHashReader::with_store(Served(bad), 600, log.root(600));
+    assert!(matches!(
+        tile_error(prove_inclusion(600, 599, &reader).unwrap_err()),
+        TileError::Inconsistent { size: 600, .. }
+    ));
+    let mut long = files.clone();
+    long.get_mut("tile/0/002.p/88").unwrap().push(0);
+    let reader = TileHashReader::with_store(Served(long), 600, log.root(600));
+    match tile_error(prove_inclusion(600, 599, &reader).unwrap_err()) {
+        TileError::Oversized {
+            url,
+            width: 88,
+            expected: 2816,
+        } => {
+            assert_eq!(url, "http://log.example/tile/0/002.p/88")
+        }
+        e => panic!("{e}"),
+    }
+    let mut gone = files;
+    gone.remove("tile/0/002.p/88");
+    let reader = TileHashReader::with_store(Served(gone), 600, log.root(600));
+    match tile_error(prove_inclusion(600, 599, &reader).unwrap_err()) {
+        TileError::Missing { url } => assert_eq!(url, "http://log.example/tile/0/002.p/88"),
+        e => panic!("{e}"),
+    }
+}
+
 #[test]
 fn a_tampered_root_tile_is_refused() {
     let log = Log::new(1000);

@@ -43,10 +43,11 @@ pub enum CheckpointError {
     #[error(transparent)]
     Write(#[from] WriteError),
     /// A published directory served over HTTP(S) did not give a file (a
-    /// timeout, a status other than 404, TLS, a redirect, an answer over
-    /// its limit): the error names the URL. Transport: it says nothing
-    /// about the log (exit 2). A 404 is not this: a published directory
-    /// that lacks a file its checkpoint needs is refuted.
+    /// timeout, a status other than 200 and 404, TLS, a redirect, a
+    /// connection cut): the error names the URL. Transport: it says
+    /// nothing about the log (exit 2). A 404, or a 200 larger than such a
+    /// file can be, is not this: that is what the publisher serves, and
+    /// refutes it as a missing or oversized file refutes a directory.
     #[error(transparent)]
     Remote(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -310,6 +311,10 @@ pub enum PublishedFailure {
     /// No entry bundle of the published tree holds the event.
     #[error("no entry bundle holds event {index}")]
     NoBundleFor { index: u64 },
+    /// A server answered with more than a file of its kind can be (a
+    /// checkpoint, an entry bundle of its width).
+    #[error("{}: answered more than the {limit} bytes such a file can be: the published directory was altered", .path.display())]
+    Oversized { path: PathBuf, limit: u64 },
     /// The entry bundle has no entry for the event.
     #[error("{}: no entry for event {index}", .path.display())]
     NoEntry { path: PathBuf, index: u64 },

@@ -15,10 +15,13 @@ use std::path::{Path, PathBuf};
 use crate::base::files::FileError;
 use crate::core::format::{frame, Frame};
 use crate::core::store::{io, LockWait, DOCS_DIR, LOG_FILE};
+use crate::core::trust::TrustedKey;
 use crate::core::writer::Writer;
 use crate::proofs::bundle::Bundle;
 use crate::proofs::checkpoint::{self, stored_file};
-use crate::proofs::error::{CheckpointError, PublishRequest, PublishedFailure, Request};
+use crate::proofs::error::{
+    CheckpointError, PublishRequest, PublishedFailure, Refutation, Request,
+};
 use crate::tlog::merkle;
 use crate::tlog::note::{self, Checkpoint, Note};
 use crate::tlog::tiles::{self, EntryBundle, StoreError, TileDir, TileHashReader, TileStore};
@@ -87,6 +90,12 @@ fn store_failure(path: &Path, e: StoreError) -> CheckpointError {
     match e {
         StoreError::File(FileError::Io(e)) => io(path)(e).into(),
         StoreError::File(e) => unreadable(path, e).into(),
+        StoreError::TooLarge { limit } => PublishedFailure::Oversized {
+            path: path.to_owned(),
+            limit,
+        }
+        .into(),
+        // Handled before: a missing checkpoint is "not published".
         StoreError::NotFound => io(path)(std::io::ErrorKind::NotFound.into()).into(),
         StoreError::Remote(e) => CheckpointError::Remote(e),
     }
@@ -367,6 +376,9 @@ fn read_bundle_in<S: TileStore>(
         }
         .into()),
         Err(StoreError::File(e)) => Err(unreadable(&path, e).into()),
+        Err(StoreError::TooLarge { limit }) => {
+            Err(PublishedFailure::Oversized { path, limit }.into())
+        }
         Err(StoreError::Remote(e)) => Err(CheckpointError::Remote(e)),
     }
 }
@@ -494,23 +506,36 @@ fn perfect_root(hashes: &[merkle::Hash]) -> merkle::Hash {
 /// The inclusion bundle of event `index`, read from a published directory:
 /// proof hashes from its tiles (each checked against the checkpoint's
 /// root as it is read), the event from its entry bundle.
-pub fn bundle_from_published(published: &Path, index: u64) -> Result<Bundle, CheckpointError> {
-    bundle_from_store(TileDir::new(published), index)
+pub fn bundle_from_published(
+    published: &Path,
+    index: u64,
+    trusted: &[TrustedKey],
+) -> Result<Bundle, CheckpointError> {
+    bundle_from_store(TileDir::new(published), index, trusted)
 }
 
 /// The inclusion bundle of event `index`, read from the published
 /// directory that `store` gives (a directory, or a URL through
 /// [`crate::proofs::source::Source`]), as [`bundle_from_published`] reads
-/// it. Nothing read is trusted: the tiles are hashed up to the
-/// checkpoint's root, and the bundle still has to pass
-/// [`crate::proofs::standard::check_proof`] with trusted keys.
-pub fn bundle_from_store<S: TileStore>(store: S, index: u64) -> Result<Bundle, CheckpointError> {
+/// it. The served checkpoint must carry a signature by one of `trusted`
+/// before anything else is read, so that a forged one costs no more
+/// fetches and its size and root decide nothing; the tiles are then hashed
+/// up to its root, and the bundle still has to pass
+/// [`crate::proofs::standard::check_proof`] (the event's signer, the
+/// witness policy).
+pub fn bundle_from_store<S: TileStore>(
+    store: S,
+    index: u64,
+    trusted: &[TrustedKey],
+) -> Result<Bundle, CheckpointError> {
     let Some((bytes, cp)) = checkpoint_in(&store)? else {
         return Err(PublishRequest::NotPublished {
             dir: store.locate(""),
         }
         .into());
     };
+    let keys: Vec<_> = trusted.iter().cloned().map(TrustedKey::pair).collect();
+    checkpoint::check_note(&bytes, None, &keys, None).map_err(Refutation::Checkpoint)?;
     if index >= cp.size() {
         return Err(PublishRequest::NotInPublished {
             index,

@@ -22,7 +22,7 @@ pub enum FetchError {
     NotFound { what: String },
     #[error("{what}: answered more than {limit} bytes (refused)")]
     TooLarge { what: String, limit: u64 },
-    #[error("{what}: a redirect{to}: the monitor follows none (it reads only the source named; give the final URL)")]
+    #[error("{what}: a redirect{to}: no redirect is followed (only the source named is read; give the final URL)")]
     Redirect { what: String, to: String },
     #[error("{what}: no complete answer within {secs} s (timeout)")]
     Timeout { what: String, secs: u64 },
@@ -122,6 +122,9 @@ impl TileStore for Source {
             Source::Dir(dir) => files::read_in(dir, rel, limit).map_err(StoreError::File),
             Source::Http { .. } => self.fetch(rel, limit).map_err(|e| match e {
                 FetchError::NotFound { .. } => StoreError::NotFound,
+                // A 200 with more than any such file can be: the
+                // publisher's answer, as an oversized file is a directory's.
+                FetchError::TooLarge { limit, .. } => StoreError::TooLarge { limit },
                 e => StoreError::Remote(Box::new(e)),
             }),
         }

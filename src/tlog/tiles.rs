@@ -83,6 +83,13 @@ pub enum TileError {
     Inconsistent { dir: PathBuf, size: u64 },
     #[error("{path} does not hash to its entry in its authenticated parent tile")]
     ParentMismatch { path: PathBuf },
+    /// A remote store served more than a tile of its width can be.
+    #[error("{url}: a tile of width {width} is {expected} bytes; the server answered more")]
+    Oversized {
+        url: String,
+        width: u16,
+        expected: u64,
+    },
     /// A remote store has no file that the tree needs.
     #[error("{url}: not found: the published directory lacks a tile its checkpoint needs")]
     Missing { url: String },
@@ -841,6 +848,10 @@ pub enum StoreError {
     /// A local file is missing, refused or unreadable ([`crate::base::files`]).
     #[error(transparent)]
     File(crate::base::files::FileError),
+    /// A remote store answered with more than `limit` bytes for the file:
+    /// what it serves, not how (the reader read no further).
+    #[error("answered more than {limit} bytes")]
+    TooLarge { limit: u64 },
     /// A remote store failed: its error names the URL and what happened.
     #[error(transparent)]
     Remote(Box<dyn std::error::Error + Send + Sync>),
@@ -852,7 +863,7 @@ impl StoreError {
         match self {
             StoreError::NotFound => true,
             StoreError::File(e) => e.is_not_found(),
-            StoreError::Remote(_) => false,
+            StoreError::TooLarge { .. } | StoreError::Remote(_) => false,
         }
     }
 }
@@ -909,6 +920,11 @@ impl TileRead {
                 url: path.display().to_string(),
             },
             TileRead::Store(StoreError::Remote(e)) => TileError::Remote(e),
+            TileRead::Store(StoreError::TooLarge { limit }) => TileError::Oversized {
+                url: path.display().to_string(),
+                width: tile.width,
+                expected: limit,
+            },
             TileRead::Length { expected, found } => TileError::TileLength {
                 path,
                 width: tile.width,

@@ -157,13 +157,20 @@ pub(crate) fn check_proof(
         .to_str()
         .filter(|b| ledger::base::http::is_url(b))
         .map(str::to_owned);
+    if url.is_none() && fetch.tls_ca.is_some() {
+        return Err(Failure::usage(
+            "--tls-ca is for an https:// URL; a path is read as it is",
+        ));
+    }
+    // Checked whatever the source, so that a mistake shows before it
+    // matters.
+    let source = fetch.source(url.as_deref().unwrap_or(""), "ledger-check-proof")?;
     let bytes = match (url, bundle.is_dir(), event) {
-        (Some(url), _, Some(n)) => {
-            let source = fetch.source(&url, "ledger-check-proof")?;
-            ledger::proofs::publish::bundle_from_store(source, n)?.encode()
+        (Some(_), _, Some(n)) => {
+            ledger::proofs::publish::bundle_from_store(source, n, &trusted)?.encode()
         }
         (None, true, Some(n)) => {
-            ledger::proofs::publish::bundle_from_published(&bundle, n)?.encode()
+            ledger::proofs::publish::bundle_from_published(&bundle, n, &trusted)?.encode()
         }
         (Some(_), _, None) | (None, true, None) => {
             return Err(Failure::usage(
