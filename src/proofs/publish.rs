@@ -356,9 +356,8 @@ pub fn unpack(published: &Path, into: &Path) -> Result<u64, CheckpointError> {
     Ok(size)
 }
 
-/// Reads an entry bundle of a published directory: a regular file inside
-/// it, of at most the bytes its width allows.
-/// Reads `bundle` from `store`, under its width's limit.
+/// Reads an entry bundle from `store` (for a directory, a regular file
+/// inside it), of at most the bytes its width allows.
 fn read_bundle_in<S: TileStore>(
     store: &S,
     bundle: &EntryBundle,
@@ -504,8 +503,9 @@ fn perfect_root(hashes: &[merkle::Hash]) -> merkle::Hash {
 }
 
 /// The inclusion bundle of event `index`, read from a published directory:
-/// proof hashes from its tiles (each checked against the checkpoint's
-/// root as it is read), the event from its entry bundle.
+/// its checkpoint signed by one of `trusted`, proof hashes from its tiles
+/// (each checked against the checkpoint's root as it is read), the event
+/// from its entry bundle.
 pub fn bundle_from_published(
     published: &Path,
     index: u64,
