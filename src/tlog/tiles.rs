@@ -633,8 +633,9 @@ fn tile_parent(tile: &Tile, k: u8, size: u64) -> Option<Tile> {
 }
 
 /// A [`HashReader`] over a directory published in the tlog-tiles layout
-/// (`<dir>/tile/<L>/<N>[.p/<W>]`), for the tree of the size and root hash
-/// of a checkpoint the caller has already verified.
+/// (`<dir>/tile/<L>/<N>[.p/<W>]`), read through a [`TileStore`] (a local
+/// [`TileDir`], or a server), for the tree of the size and root hash of a
+/// checkpoint the caller has already verified.
 ///
 /// Every call reads the tiles that make up the tree's root, checks that
 /// they hash to the trusted root, then checks each further tile against
