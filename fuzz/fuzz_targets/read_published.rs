@@ -118,7 +118,7 @@ fn base() -> &'static Base {
         files.sort();
         let trusted =
             ledger::core::trust::load_bound(&[repo.join("keys")]).expect("the sample's keys");
-        let good_bundle = publish::bundle_from_published(&dir, 5)
+        let good_bundle = publish::bundle_from_published(&dir, 5, &trusted)
             .expect("a bundle of the untouched publication")
             .encode();
         Base {
@@ -241,7 +241,7 @@ fuzz_target!(|plan: Plan| {
     // check-proof PUBDIR --event N.
     let size = published_checkpoint(&dir).map_or(14, |c| c.size());
     let event = u64::from(plan.event) % size.saturating_add(1).max(1);
-    if let Ok(made) = publish::bundle_from_published(&dir, event) {
+    if let Ok(made) = publish::bundle_from_published(&dir, event, &b.trusted) {
         if bundle::check_bundle(&made.encode(), &b.trusted, None).is_ok() {
             // Nothing here can sign: what is proven is the sample's event.
             let bundle::Bundle::Inclusion { event: bytes, .. } = &made else {
