@@ -801,3 +801,67 @@ fn a_linked_cache_is_removed_and_what_it_points_to_is_kept() {
     assert_same(&before, &snapshot(&fx.p("elsewhere")), &"the link's target");
     fx.report();
 }
+
+/// The head, the pending marker and the buckets are written in place
+/// (docs/PERFORMANCE.md, "Appends: start-up"), but only when they are the
+/// writer's own files: a symbolic link or a second hard link planted as
+/// one of them is replaced by a new file, never written through, and what
+/// it named is left as it was.
+#[test]
+fn cache_files_written_in_place_are_never_written_through_a_link() {
+    let fx = amended();
+    fx.write("elsewhere/head", "precious head");
+    fx.write("elsewhere/marker", "precious marker");
+    fx.write("elsewhere/bucket", "precious bucket");
+    let head = fx.p("led/cache/state.json");
+    let marker = fx.p("led/cache/pending");
+    let plan = bucket(&fx.p("led"), "plan");
+    assert!(plan.exists(), "{}", plan.display());
+    fs::remove_file(&head).unwrap();
+    std::os::unix::fs::symlink(fx.p("elsewhere/head"), &head).unwrap();
+    let _ = fs::remove_file(&marker);
+    fs::hard_link(fx.p("elsewhere/marker"), &marker).unwrap();
+    fs::remove_file(&plan).unwrap();
+    fs::hard_link(fx.p("elsewhere/bucket"), &plan).unwrap();
+    let before = snapshot(&fx.p("elsewhere"));
+    // A note (head and marker), then a signature on plan (its bucket).
+    fx.append("bob", &["note", "--text", "after the links"])
+        .ok();
+    fx.append("ann", &["sign", "--doc", "plan"]).ok();
+    assert_same(
+        &before,
+        &snapshot(&fx.p("elsewhere")),
+        &"the links' targets",
+    );
+    for path in [&head, &plan] {
+        let m = fs::symlink_metadata(path).unwrap();
+        assert!(m.is_file(), "{} is a file again", path.display());
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(m.nlink(), 1, "{} has one name", path.display());
+    }
+    fx.report();
+}
+
+/// A head cut short or left with trailing bytes by a write in place that
+/// did not finish (a crash, a full disk) does not check, and the next
+/// append rebuilds the cache from the log and appends.
+#[test]
+fn a_head_torn_in_place_is_rebuilt_and_the_append_lands() {
+    for damage in ["cut", "trailing"] {
+        let fx = amended();
+        let head = fx.p("led/cache/state.json");
+        let bytes = fs::read(&head).unwrap();
+        let torn = match damage {
+            "cut" => bytes[..bytes.len() / 2].to_vec(),
+            _ => [&bytes[..], b",0,0,0]}"].concat(),
+        };
+        fs::write(&head, &torn).unwrap();
+        fx.append("bob", &["note", "--text", damage]).ok();
+        let now = fs::read(&head).unwrap();
+        assert_ne!(now, torn, "{damage}: the head was rewritten");
+        fx.report();
+        // And the rebuilt head is used as it is by the append after.
+        fx.append("ann", &["note", "--text", "again"]).ok();
+        fx.report();
+    }
+}

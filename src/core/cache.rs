@@ -163,19 +163,14 @@ impl Store {
         serde_json::from_slice(json).ok()
     }
 
-    /// Replaces the writer's cache. Not fsynced: a lost or stale cache is
-    /// detected and rebuilt from the log.
+    /// Writes the writer's cache head ([`overwrite_file`]). Not fsynced: a
+    /// lost, torn or stale head is detected and rebuilt from the log.
     pub(crate) fn save_cache(&self, key: &CacheKey, cache: &Cache) -> Result<(), StoreError> {
         let dir = self.dir().join(CACHE_DIR);
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join(CACHE_FILE);
         let json = serde_json::to_vec(cache).map_err(|e| io(&path)(e.into()))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
-        tmp.as_file_mut()
-            .write_all(&tagged(key, "head", &[], &json))
-            .map_err(io(&path))?;
-        tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
-        Ok(())
+        overwrite_file(&dir, &path, &tagged(key, "head", &[], &json))
     }
 
     fn tree_path(&self) -> PathBuf {
@@ -264,7 +259,7 @@ impl Store {
         let path = dir.join(PENDING_FILE);
         let text = format!("{start} {end}");
         let log = self.log_identity()?;
-        replace_file(
+        overwrite_file(
             &dir,
             &path,
             &tagged(key, "pending", &[log], text.as_bytes()),
@@ -290,9 +285,17 @@ impl Store {
         Some((a.parse().ok()?, b.parse().ok()?))
     }
 
-    /// Clears the pending marker once its append is complete or removed.
+    /// Clears the pending marker once its append is complete or removed:
+    /// emptied in place (an empty file is no marker: it has no tag), or
+    /// removed if it cannot be, so that it never outlives its append.
     pub(crate) fn clear_pending(&self) {
-        let _ = fs::remove_file(self.dir().join(CACHE_DIR).join(PENDING_FILE));
+        let path = self.dir().join(CACHE_DIR).join(PENDING_FILE);
+        match own_file(&path) {
+            Ok(Some(f)) if f.set_len(0).is_ok() => {}
+            _ => {
+                let _ = fs::remove_file(&path);
+            }
+        }
     }
 
     /// Removes the cache (after a torn tail or a failed rebuild).
@@ -496,7 +499,7 @@ fn write_bucket(
 ) -> Result<(), StoreError> {
     let json = serde_json::to_vec(bucket).map_err(|e| io(path)(e.into()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    replace_file(dir, path, &tagged(key, "entries", &at.parts(), &json))
+    overwrite_file(dir, path, &tagged(key, "entries", &at.parts(), &json))
 }
 
 /// The largest cache head and bucket read: far above what a ledger of
@@ -516,6 +519,60 @@ fn open_plain(path: &Path, append: bool) -> std::io::Result<File> {
         o.read(true);
     }
     o.custom_flags(flags.bits() as i32).open(path)
+}
+
+/// Writes `bytes` as the content of `path`, in place when `path` is this
+/// writer's own file ([`own_file`]), else as a new file renamed over it
+/// ([`replace_file`]).
+///
+/// Why in place: the head and the pending marker are written on every
+/// append, and a new file per write costs creating one inode and freeing
+/// another. On ext4 without a journal, finding a free inode skips the
+/// recently freed ones one by one, which took about a sixth of an
+/// append's time (docs/PERFORMANCE.md, "Appends: start-up"). What is
+/// given up is atomicity, and it was not relied on: every file written
+/// here carries a tag over its exact bytes and what it belongs to, so a
+/// write cut short (a crash, a full disk) leaves a file whose tag does
+/// not check, which reads as no cache and costs a rebuild from the log,
+/// exactly as a stale head does. (These files are written only after the
+/// log has changed, so a crash around them already meant a rebuild.)
+/// Only the writer, under the ledger's lock, reads them.
+fn overwrite_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    match own_file(path) {
+        Ok(Some(f)) => {
+            // Longer content first, then the length: a cut between the
+            // two leaves trailing bytes, and the tag fails on them.
+            f.write_all_at(bytes, 0).map_err(io(path))?;
+            f.set_len(bytes.len() as u64).map_err(io(path))
+        }
+        // Not there, or not a file to write through: a new one.
+        Ok(None) | Err(_) => replace_file(dir, path, bytes),
+    }
+}
+
+/// Opens `path` to write in place if it is a regular file with one link,
+/// owned by this user: never through a symbolic link (`O_NOFOLLOW`), a
+/// FIFO (`O_NONBLOCK`) or a second name for a file elsewhere. `Ok(None)`
+/// for anything else.
+fn own_file(path: &Path) -> std::io::Result<Option<File>> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let f = match OpenOptions::new()
+        .write(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    let meta = f.metadata()?;
+    let ours =
+        meta.is_file() && meta.nlink() == 1 && meta.uid() == rustix::process::geteuid().as_raw();
+    Ok(ours.then_some(f))
 }
 
 /// Writes `path` as a new file renamed over the old name: whatever was
