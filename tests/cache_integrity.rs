@@ -839,6 +839,13 @@ fn cache_files_written_in_place_are_never_written_through_a_link() {
         use std::os::unix::fs::MetadataExt;
         assert_eq!(m.nlink(), 1, "{} has one name", path.display());
     }
+    // A FIFO planted as the head is neither opened nor waited on.
+    fs::remove_file(&head).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&head).status();
+    if made.is_ok_and(|s| s.success()) {
+        fx.append("bob", &["note", "--text", "after the fifo"]).ok();
+        assert!(fs::symlink_metadata(&head).unwrap().is_file());
+    }
     fx.report();
 }
 

@@ -552,10 +552,18 @@ fn overwrite_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreErro
 
 /// Opens `path` to write in place if it is a regular file with one link,
 /// owned by this user: never through a symbolic link (`O_NOFOLLOW`), a
-/// FIFO (`O_NONBLOCK`) or a second name for a file elsewhere. `Ok(None)`
-/// for anything else.
+/// FIFO or device, or a second name for a file elsewhere. `Ok(None)` for
+/// anything else.
 fn own_file(path: &Path) -> std::io::Result<Option<File>> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    // A device or a socket is not even opened (opening some has effects);
+    // what was opened is checked again below.
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
     let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
     let f = match OpenOptions::new()
         .write(true)
